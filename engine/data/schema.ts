@@ -1,0 +1,145 @@
+/**
+ * The global schema, its fragmentation and allocation, as data (spec §3). The fragment list for
+ * per-branch relations is derived from the topology's sites, so a fourth branch gets its fragments too.
+ */
+import type { SiteCode, TopologySpec } from '../topology/types'
+
+export type ColType = 'INTEGER' | 'TEXT' | 'REAL'
+
+export interface ColumnDef { name: string; type: ColType; len: number; key?: boolean }
+
+export interface RelationDef {
+  name: string // global name, e.g. "EMPLOYEES"
+  columns: ColumnDef[]
+  key: string[]
+  /** How the relation is distributed. */
+  distribution: 'replicated' | 'horizontal' | 'per-site' | 'central'
+}
+
+export type FragmentKind = 'replica' | 'horizontal' | 'vertical' | 'copy' | 'local'
+
+export interface FragmentDef {
+  /** Fragment name, the table name at its site, e.g. "Employees_CMB". */
+  name: string
+  /** Global relation it belongs to. */
+  relation: string
+  site: SiteCode
+  kind: FragmentKind
+  /** Horizontal predicate as SQL over the relation's columns, e.g. "BRCODE = 'CMB'". */
+  predicate?: string
+  /** Per-site predicate value, for pruning: column = value. */
+  predicateColumn?: string
+  predicateValue?: string
+  /** Columns held (vertical fragments hold a subset, always including the key). */
+  columns: string[]
+  /** For copies: the fragment they copy and how they are refreshed. */
+  copyOf?: string
+  refresh?: 'sync' | 'scheduled'
+}
+
+const ITEMS: RelationDef = {
+  name: 'ITEMS', distribution: 'replicated', key: ['ITEMNO'],
+  columns: [
+    { name: 'ITEMNO', type: 'INTEGER', len: 8, key: true },
+    { name: 'DESCRIPTION', type: 'TEXT', len: 80 },
+    { name: 'CATEGORY', type: 'TEXT', len: 24 },
+    { name: 'BRAND', type: 'TEXT', len: 24 },
+    { name: 'LISTPRICE', type: 'REAL', len: 8 },
+  ],
+}
+
+const EMPLOYEES: RelationDef = {
+  name: 'EMPLOYEES', distribution: 'horizontal', key: ['EMPNO'],
+  columns: [
+    { name: 'EMPNO', type: 'INTEGER', len: 8, key: true },
+    { name: 'NAME', type: 'TEXT', len: 60 },
+    { name: 'POSITION', type: 'TEXT', len: 30 },
+    { name: 'DEPT', type: 'TEXT', len: 20 },
+    { name: 'BRCODE', type: 'TEXT', len: 3 },
+    { name: 'SALARY', type: 'REAL', len: 8 },
+    { name: 'CLEARANCE', type: 'INTEGER', len: 1 },
+  ],
+}
+
+const SALES: RelationDef = {
+  name: 'SALES', distribution: 'horizontal', key: ['INVNO'],
+  columns: [
+    { name: 'INVNO', type: 'INTEGER', len: 8, key: true },
+    { name: 'BRCODE', type: 'TEXT', len: 3 },
+    { name: 'ITEMNO', type: 'INTEGER', len: 8 },
+    { name: 'QTY', type: 'INTEGER', len: 4 },
+    { name: 'UNITPRICE', type: 'REAL', len: 8 },
+    { name: 'AMOUNT', type: 'REAL', len: 8 },
+    { name: 'SOLD_AT', type: 'TEXT', len: 19 },
+    { name: 'EMPNO', type: 'INTEGER', len: 8 },
+  ],
+}
+
+const STOCK_COLUMNS: ColumnDef[] = [
+  { name: 'STOCKCODE', type: 'TEXT', len: 12, key: true },
+  { name: 'ITEMNO', type: 'INTEGER', len: 8 },
+  { name: 'QTY', type: 'INTEGER', len: 6 },
+  { name: 'UNITPRICE', type: 'REAL', len: 8 },
+  { name: 'LASTIN', type: 'TEXT', len: 10 },
+  { name: 'NEXTIN', type: 'TEXT', len: 10 },
+]
+
+/** Stock relations: one per branch, named STOCK_<SITE> globally. */
+export function stockRelation(site: SiteCode): RelationDef {
+  return { name: `STOCK_${site}`, distribution: 'per-site', key: ['STOCKCODE'], columns: STOCK_COLUMNS.map((c) => ({ ...c })) }
+}
+
+export function globalRelations(topo: TopologySpec): RelationDef[] {
+  return [ITEMS, EMPLOYEES, SALES, ...topo.sites.map((s) => stockRelation(s.code))].map((r) => ({ ...r, columns: r.columns.map((c) => ({ ...c })) }))
+}
+
+const cap = (code: string) => code // fragment names keep the site code in capitals: Employees_CMB
+
+/**
+ * Allocation (spec §3): ITEMS replicated at every site; EMPLOYEES/SALES horizontal by BRCODE at their site;
+ * Stock_CMB at CMB with its vertical fragment Stocks_CMB_FRG at MBI; Stock_MBI_LCL at MBI with its copy
+ * Stock_MBI at CMB refreshed at noon and end of day; Stock_<X> at X for other branches (Kandy and any new one).
+ */
+export function fragments(topo: TopologySpec): FragmentDef[] {
+  const out: FragmentDef[] = []
+  const allCols = (r: RelationDef) => r.columns.map((c) => c.name)
+  for (const s of topo.sites) {
+    out.push({ name: 'ITEMS', relation: 'ITEMS', site: s.code, kind: 'replica', columns: allCols(ITEMS) })
+  }
+  for (const s of topo.sites) {
+    out.push({ name: `Employees_${cap(s.code)}`, relation: 'EMPLOYEES', site: s.code, kind: 'horizontal', predicate: `BRCODE = '${s.code}'`, predicateColumn: 'BRCODE', predicateValue: s.code, columns: allCols(EMPLOYEES) })
+    out.push({ name: `Sales_${cap(s.code)}`, relation: 'SALES', site: s.code, kind: 'horizontal', predicate: `BRCODE = '${s.code}'`, predicateColumn: 'BRCODE', predicateValue: s.code, columns: allCols(SALES) })
+  }
+  const stockCols = STOCK_COLUMNS.map((c) => c.name)
+  const hq = topo.sites.find((s) => s.hq)?.code ?? topo.sites[0].code
+  for (const s of topo.sites) {
+    const rel = `STOCK_${s.code}`
+    if (s.code === 'MBI') {
+      out.push({ name: 'Stock_MBI_LCL', relation: rel, site: 'MBI', kind: 'local', columns: stockCols })
+      out.push({ name: 'Stock_MBI', relation: rel, site: hq, kind: 'copy', copyOf: 'Stock_MBI_LCL', refresh: 'scheduled', columns: stockCols })
+    } else {
+      out.push({ name: `Stock_${s.code}`, relation: rel, site: s.code, kind: 'local', columns: stockCols })
+    }
+    if (s.code === 'CMB' && topo.sites.some((x) => x.code === 'MBI')) {
+      out.push({ name: 'Stocks_CMB_FRG', relation: rel, site: 'MBI', kind: 'vertical', copyOf: 'Stock_CMB', refresh: 'sync', columns: stockCols.filter((c) => c !== 'UNITPRICE') })
+    }
+  }
+  return out
+}
+
+/** Global application views: a single-site illusion over the fragments. */
+export function globalViews(topo: TopologySpec): { name: string; sql: string }[] {
+  return [
+    { name: 'V_BRANCH_REVENUE', sql: 'SELECT BRCODE, COUNT(*) AS NSALES, SUM(AMOUNT) AS REVENUE FROM SALES GROUP BY BRCODE' },
+    { name: 'V_STAFF_DIRECTORY', sql: 'SELECT EMPNO, NAME, POSITION, DEPT, BRCODE FROM EMPLOYEES' },
+    { name: 'V_ALL_STOCK', sql: topo.sites.map((s) => `SELECT '${s.code}' AS BRCODE, STOCKCODE, ITEMNO, QTY, LASTIN, NEXTIN FROM STOCK_${s.code}`).join(' UNION ALL ') },
+  ]
+}
+
+export function createTableSql(table: string, rel: RelationDef, columns: string[] = rel.columns.map((c) => c.name)): string {
+  const defs = columns.map((n) => {
+    const c = rel.columns.find((x) => x.name === n)!
+    return `${c.name} ${c.type}${rel.key.length === 1 && rel.key[0] === c.name ? ' PRIMARY KEY' : ''}`
+  })
+  return `CREATE TABLE IF NOT EXISTS "${table}" (${defs.join(', ')})`
+}

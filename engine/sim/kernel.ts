@@ -1,0 +1,179 @@
+/**
+ * Deterministic discrete-event simulation kernel: one virtual clock, one event queue, one seeded PRNG.
+ * Events at the same virtual time fire in the order they were scheduled (FIFO by sequence number),
+ * so the same seed and the same script give the same run, event for event (see traceHash).
+ */
+import { Rng } from './rng'
+
+/** Monday 2026-11-23 08:30 at Colombo (UTC+05:30), as epoch milliseconds. */
+export const DEFAULT_START_MS = Date.UTC(2026, 10, 23, 3, 0, 0)
+/** Sites report local wall time in Colombo/Mumbai/Kandy time (all UTC+05:30). */
+export const SITE_UTC_OFFSET_MIN = 330
+
+export interface SimEvent {
+  time: number
+  seq: number
+  kind: string
+  run: () => void
+  cancelled: boolean
+}
+
+export interface TraceEntry { time: number; kind: string; detail?: string }
+
+export class Simulator {
+  private heap: SimEvent[] = []
+  private seqNo = 0
+  private nowMs: number
+  readonly rng: Rng
+  readonly seed: number
+  private hash = 0x811c9dc5
+  private fired = 0
+  /** Optional bounded in-memory trace (for replay diagnostics and tests). */
+  traceLimit = 0
+  readonly trace: TraceEntry[] = []
+
+  constructor(opts: { seed?: number; startMs?: number } = {}) {
+    this.seed = (opts.seed ?? 1) >>> 0
+    this.rng = new Rng(this.seed)
+    this.nowMs = opts.startMs ?? DEFAULT_START_MS
+  }
+
+  get now(): number { return this.nowMs }
+  get eventsFired(): number { return this.fired }
+  get pending(): number { return this.heap.length }
+  /** FNV-1a over every fired event's (time, kind, detail): equal hashes ⇔ identical runs in practice. */
+  get traceHash(): string { return (this.hash >>> 0).toString(16).padStart(8, '0') }
+
+  /** Schedules `run` after `delayMs` of virtual time. Returns a handle that can be cancelled. */
+  schedule(delayMs: number, kind: string, run: () => void): SimEvent {
+    if (!(delayMs >= 0) || !Number.isFinite(delayMs)) throw new Error(`bad delay ${delayMs} for ${kind}`)
+    const ev: SimEvent = { time: this.nowMs + delayMs, seq: this.seqNo++, kind, run, cancelled: false }
+    this.push(ev)
+    return ev
+  }
+
+  at(timeMs: number, kind: string, run: () => void): SimEvent {
+    return this.schedule(Math.max(0, timeMs - this.nowMs), kind, run)
+  }
+
+  cancel(ev: SimEvent | undefined): void { if (ev) ev.cancelled = true }
+
+  /** Mixes a fact into the trace hash (the event kind is mixed automatically). */
+  record(kind: string, detail?: string): void {
+    this.mix(`${this.nowMs}|${kind}|${detail ?? ''}`)
+    if (this.traceLimit > 0) {
+      this.trace.push({ time: this.nowMs, kind, detail })
+      if (this.trace.length > this.traceLimit) this.trace.shift()
+    }
+  }
+
+  /** Fires the next event; false when the queue is empty. */
+  step(): boolean {
+    for (;;) {
+      const ev = this.pop()
+      if (!ev) return false
+      if (ev.cancelled) continue
+      this.nowMs = ev.time
+      this.fired++
+      this.record(ev.kind)
+      ev.run()
+      return true
+    }
+  }
+
+  /** Runs every event up to and including `timeMs`, then sets the clock to `timeMs`. */
+  runUntil(timeMs: number, maxEvents = Infinity): number {
+    let n = 0
+    while (this.heap.length && n < maxEvents) {
+      const top = this.heap[0]
+      if (top.time > timeMs) break
+      if (this.step()) n++
+    }
+    if (n < maxEvents && this.nowMs < timeMs) this.nowMs = timeMs
+    return n
+  }
+
+  advance(deltaMs: number, maxEvents = Infinity): number { return this.runUntil(this.nowMs + deltaMs, maxEvents) }
+
+  /** Runs until no event is left (or `maxEvents` fired). Periodic timers must be stoppable or this never ends. */
+  runUntilIdle(maxEvents = 10_000_000): number {
+    let n = 0
+    while (n < maxEvents && this.step()) n++
+    return n
+  }
+
+  /** Runs until `pred()` holds or no event is left; returns whether it holds. */
+  runUntilTrue(pred: () => boolean, maxEvents = 10_000_000): boolean {
+    let n = 0
+    while (!pred()) {
+      if (n++ >= maxEvents || !this.step()) return pred()
+    }
+    return true
+  }
+
+  /** Sets the clock directly (restoring a persisted cluster). Only allowed forward or on an empty queue. */
+  restoreClock(timeMs: number): void {
+    if (this.heap.length && timeMs > this.heap[0].time) throw new Error('restoreClock past pending events')
+    this.nowMs = timeMs
+  }
+
+  private mix(s: string): void {
+    let h = this.hash
+    for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 16777619)
+    this.hash = h >>> 0
+  }
+
+  private less(a: SimEvent, b: SimEvent): boolean { return a.time < b.time || (a.time === b.time && a.seq < b.seq) }
+  private push(ev: SimEvent): void {
+    const h = this.heap
+    h.push(ev)
+    let i = h.length - 1
+    while (i > 0) {
+      const p = (i - 1) >> 1
+      if (!this.less(h[i], h[p])) break
+      ;[h[i], h[p]] = [h[p], h[i]]
+      i = p
+    }
+  }
+  private pop(): SimEvent | undefined {
+    const h = this.heap
+    if (!h.length) return undefined
+    const top = h[0]
+    const last = h.pop()!
+    if (h.length) {
+      h[0] = last
+      let i = 0
+      for (;;) {
+        const l = 2 * i + 1, r = l + 1
+        let m = i
+        if (l < h.length && this.less(h[l], h[m])) m = l
+        if (r < h.length && this.less(h[r], h[m])) m = r
+        if (m === i) break
+        ;[h[i], h[m]] = [h[m], h[i]]
+        i = m
+      }
+    }
+    return top
+  }
+}
+
+/** Local wall-clock parts of a virtual instant at the sites (UTC+05:30). */
+export function siteLocalTime(ms: number): { y: number; mo: number; d: number; h: number; mi: number; s: number; dow: number } {
+  const t = new Date(ms + SITE_UTC_OFFSET_MIN * 60_000)
+  return { y: t.getUTCFullYear(), mo: t.getUTCMonth() + 1, d: t.getUTCDate(), h: t.getUTCHours(), mi: t.getUTCMinutes(), s: t.getUTCSeconds(), dow: t.getUTCDay() }
+}
+
+export function formatSiteTime(ms: number): string {
+  const p = siteLocalTime(ms)
+  const z = (n: number) => String(n).padStart(2, '0')
+  return `${p.y}-${z(p.mo)}-${z(p.d)} ${z(p.h)}:${z(p.mi)}:${z(p.s)}`
+}
+
+/** Next instant strictly after `ms` whose site-local time is hh:mm. */
+export function nextLocalTime(ms: number, hh: number, mm: number): number {
+  const off = SITE_UTC_OFFSET_MIN * 60_000
+  const local = new Date(ms + off)
+  let candidate = Date.UTC(local.getUTCFullYear(), local.getUTCMonth(), local.getUTCDate(), hh, mm) - off
+  if (candidate <= ms) candidate += 86_400_000
+  return candidate
+}

@@ -1,0 +1,42 @@
+/**
+ * THE IPC contract: every request/response call and every engine→renderer event, declared once.
+ * Main-process handlers, the preload bridge, the browser-host transport and the renderer client are typed from it.
+ * Domain files add their calls here with one spread line each.
+ */
+import type { z } from 'zod'
+import type { CallDef, EventDef } from './define'
+import type { ErrorInfo } from '../../../engine/errors'
+import { systemCalls, systemEvents } from './system'
+import { topologyCalls, topologyEvents } from './topology'
+
+export const calls = {
+  ...systemCalls,
+  ...topologyCalls,
+} satisfies Record<string, CallDef>
+
+export const events = {
+  ...systemEvents,
+  ...topologyEvents,
+} satisfies Record<string, EventDef>
+
+export type Calls = typeof calls
+export type CallName = keyof Calls & string
+/** What a caller passes (defaults may be omitted). */
+export type CallInput<N extends CallName> = z.input<Calls[N]['input']>
+/** What a handler receives after validation (defaults applied). */
+export type CallParsed<N extends CallName> = z.output<Calls[N]['input']>
+export type CallOutput<N extends CallName> = Calls[N]['output']
+export type Events = typeof events
+export type EventName = keyof Events & string
+export type EventPayload<N extends EventName> = Events[N]['payload']
+
+export const CALL_NAMES = Object.keys(calls) as CallName[]
+export const EVENT_NAMES = Object.keys(events) as EventName[]
+
+export type CallResult<N extends CallName> = { ok: true; value: CallOutput<N> } | { ok: false; error: ErrorInfo }
+
+/** The typed API the renderer sees (Electron preload and browser-host transport both provide it). */
+export type IddbApi = {
+  call<N extends CallName>(name: N, input: CallInput<N>): Promise<CallOutput<N>>
+  on<E extends EventName>(event: E, listener: (payload: EventPayload<E>) => void): () => void
+}

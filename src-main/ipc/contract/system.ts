@@ -1,0 +1,26 @@
+import { z } from 'zod'
+import { call, event, noInput } from './define'
+import type { ClockView, EngineEventView, JobView } from '../../../engine/api/views'
+
+export const systemCalls = {
+  /** Round trip through the transport and the engine worker. */
+  'system/ping': call(z.object({ sentAt: z.number() }).strict()).returns<{ sentAt: number; engineNow: number }>(),
+  'system/info': call(noInput).returns<{ version: string; host: 'electron' | 'browser' | 'cli'; seed: number; dataDir: string | null; sites: string[] }>(),
+  'clock/get': call(noInput).returns<ClockView>(),
+  'clock/setSpeed': call(z.object({ speed: z.union([z.literal(0), z.literal(1), z.literal(60), z.literal(3600)]) }).strict()).returns<ClockView>(),
+  /** Advance virtual time by hand (paused clock), bounded to one simulated week per call. */
+  'clock/advance': call(z.object({ ms: z.number().positive().max(7 * 86_400_000) }).strict()).returns<ClockView>(),
+  'events/list': call(z.object({ afterSeq: z.number().int().min(0).default(0), limit: z.number().int().min(1).max(2000).default(500) }).strict()).returns<EngineEventView[]>(),
+  'jobs/list': call(noInput).returns<JobView[]>(),
+  'jobs/get': call(z.object({ id: z.string().min(1).max(64) }).strict()).returns<JobView>(),
+  'jobs/cancel': call(z.object({ id: z.string().min(1).max(64) }).strict()).returns<JobView>(),
+  /** Keeps the engine busy for `ms` of wall time as a chunked job (diagnostics, responsiveness tests). */
+  'jobs/busy': call(z.object({ ms: z.number().int().min(1).max(60_000) }).strict()).returns<JobView>(),
+}
+
+export const systemEvents = {
+  /** Pushed a few times per second: clock and per-site health. */
+  'engine/tick': event<{ clock: ClockView; health: Record<string, 'ok' | 'degraded' | 'down'> }>(),
+  'engine/event': event<EngineEventView>(),
+  'job/progress': event<JobView>(),
+}
