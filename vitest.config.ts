@@ -4,7 +4,7 @@ import { resolve } from 'node:path'
 
 export default defineConfig({
   plugins: [vue()],
-  resolve: { alias: { '@renderer': resolve(__dirname, 'src-renderer/src') } },
+  resolve: { alias: { '@renderer': resolve(import.meta.dirname, 'src-renderer/src') } },
   test: {
     include: ['engine/**/*.test.ts', 'src-main/**/*.test.ts', 'src-renderer/**/*.test.ts', 'bench/**/*.test.ts'],
     environment: 'node',

@@ -1,0 +1,102 @@
+/**
+ * ui.* benchmarks, against the real browser host and the built renderer:
+ *  - ui.time_to_interactive_ms: browser host start → topology chart drawn in Chromium
+ *    (`[data-testid="topology-chart"][data-ready="true"]`), median of 3 cold starts. Goal ≤ 1500.
+ *    ui.engine_ready_ms: in the same runs, host start → engine worker ready (cluster created), for comparison.
+ *  - ui.ping_under_load_ms: p95 `system/ping` round trip over the WebSocket while a 3 s `jobs/busy`
+ *    job keeps the engine worker busy. Goal ≤ 50. ui.ping_idle_ms: the same with the engine idle.
+ */
+import { existsSync } from 'node:fs'
+import { join } from 'node:path'
+import { startBrowserHost } from '../src-main/browser-host/server'
+import { connectIpc, percentile, type IpcSocket } from '../src-main/browser-host/ws-client'
+import { CHROMIUM_ARGS, findChromium } from '../scripts/find-chromium.mjs'
+import type { BenchContext, BenchGroup } from './run'
+
+const READY = '[data-testid="topology-chart"][data-ready="true"]'
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+/** Pings back to back (with `gapMs` between) until `until()` says stop; returns round-trip times in ms. */
+export async function pingWhile(sock: IpcSocket, until: () => boolean, gapMs = 20): Promise<number[]> {
+  const rtts: number[] = []
+  while (!until()) {
+    const t0 = performance.now()
+    const r = await sock.call('system/ping', { sentAt: Date.now() })
+    if (!r.ok) throw new Error(`ping failed: ${r.error.code} ${r.error.message}`)
+    rtts.push(performance.now() - t0)
+    await sleep(gapMs)
+  }
+  return rtts
+}
+
+/** Starts a `jobs/busy` job of `busyMs` and pings while it runs. */
+export async function pingUnderLoad(sock: IpcSocket, busyMs: number): Promise<{ rtts: number[]; jobStatus: string }> {
+  const started = await sock.call('jobs/busy', { ms: busyMs })
+  if (!started.ok) throw new Error(`jobs/busy failed: ${started.error.message}`)
+  const jobId = (started.value as { id: string }).id
+  let status = 'running'
+  const off = sock.onEvent((name, payload) => {
+    const j = payload as { id: string; status: string }
+    if (name === 'job/progress' && j.id === jobId) status = j.status
+  })
+  const rtts = await pingWhile(sock, () => status !== 'running')
+  off()
+  return { rtts, jobStatus: status }
+}
+
+async function timeToInteractive(ctx: BenchContext, runs: number): Promise<{ times: number[]; engine: number[] }> {
+  const chromiumPath = findChromium()
+  if (!chromiumPath) throw new Error('no Chromium found (install Debian chromium or set IDDB_CHROMIUM)')
+  if (!existsSync(join(ctx.root, 'out/renderer/index.html'))) throw new Error('renderer not built: run npm run build first')
+  const { chromium } = await import('@playwright/test')
+  const browser = await chromium.launch({ executablePath: chromiumPath, args: CHROMIUM_ARGS })
+  const times: number[] = []
+  const engine: number[] = []
+  try {
+    for (let i = 0; i < runs; i++) {
+      const page = await browser.newPage()
+      const t0 = performance.now()
+      const host = await startBrowserHost({ rendererDir: join(ctx.root, 'out/renderer') })
+      void host.ready.then(() => engine.push(performance.now() - t0), () => {})
+      try {
+        await page.goto(host.url)
+        await page.waitForSelector(READY, { timeout: 30_000 })
+        times.push(performance.now() - t0)
+        ctx.log(`time to interactive run ${i + 1}: ${Math.round(times[i])} ms (engine ready after ${Math.round(engine[i] ?? NaN)} ms)`)
+      } finally {
+        await page.close()
+        await host.close()
+      }
+    }
+  } finally {
+    await browser.close()
+  }
+  return { times, engine }
+}
+
+export const group: BenchGroup = {
+  name: 'ui',
+  async run(ctx) {
+    const tti = await timeToInteractive(ctx, 3)
+    const host = await startBrowserHost({ rendererDir: join(ctx.root, 'out/renderer') })
+    try {
+      await host.ready
+      const sock = await connectIpc(host.wsUrl, host.token, host.origin)
+      const start = performance.now()
+      const idle = await pingWhile(sock, () => performance.now() - start > 1000)
+      const load = await pingUnderLoad(sock, 3000)
+      sock.close()
+      if (load.jobStatus !== 'done') throw new Error(`busy job ended ${load.jobStatus}`)
+      ctx.log(`pings: ${idle.length} idle, ${load.rtts.length} under load`)
+      return {
+        'ui.time_to_interactive_ms': Math.round(percentile(tti.times, 50)),
+        'ui.engine_ready_ms': Math.round(percentile(tti.engine, 50)),
+        'ui.ping_under_load_ms': Number(percentile(load.rtts, 95).toFixed(2)),
+        'ui.ping_idle_ms': Number(percentile(idle, 95).toFixed(2)),
+      }
+    } finally {
+      await host.close()
+    }
+  },
+}

@@ -1,0 +1,102 @@
+// `npm start`: build what is missing or stale, then open the console.
+//  1. Electron, when its binary is present (or Electron's own installer can fetch it, tried once per start).
+//  2. Otherwise, ONE line saying so, then the browser host (`iddb serve`): the URL is printed and opened in a
+//     local Chromium `--app` window when one exists and a display is available.
+// Options: --browser (skip Electron), --no-open (do not launch Chromium), --port N, --seed N, --data DIR.
+import { spawn, spawnSync } from 'node:child_process'
+import { existsSync, mkdtempSync, readdirSync, statSync } from 'node:fs'
+import { createRequire } from 'node:module'
+import { tmpdir } from 'node:os'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { findSystemChromium, findPlaywrightChromium } from './find-chromium.mjs'
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..')
+const require = createRequire(join(root, 'package.json'))
+const args = process.argv.slice(2)
+const flag = (f) => args.includes(f)
+const passThrough = []
+for (const f of ['--port', '--seed', '--data']) {
+  const i = args.indexOf(f)
+  if (i >= 0 && args[i + 1]) passThrough.push(f, args[i + 1])
+}
+
+function newestMtime(dir) {
+  let t = 0
+  if (!existsSync(dir)) return t
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    if (e.name === 'node_modules' || e.name.startsWith('.')) continue
+    const p = join(dir, e.name)
+    t = Math.max(t, e.isDirectory() ? newestMtime(p) : statSync(p).mtimeMs)
+  }
+  return t
+}
+const mtime = (p) => (existsSync(p) ? statSync(p).mtimeMs : 0)
+
+function run(cmd, cmdArgs, what) {
+  const r = spawnSync(cmd, cmdArgs, { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] })
+  if (r.status !== 0) {
+    console.error(`npm start: ${what} failed (exit ${r.status ?? r.signal}); run \`npm run build\` to see why.`)
+    process.exit(1)
+  }
+}
+
+// ---- 1. build if needed ------------------------------------------------------------------------
+const sources = Math.max(...['engine', 'src-main', 'src-renderer', 'bench'].map((d) => newestMtime(join(root, d))), mtime(join(root, 'electron.vite.config.ts')), mtime(join(root, 'package.json')))
+const appOutputs = ['out/main/index.js', 'out/preload/index.cjs', 'out/renderer/index.html'].map((p) => mtime(join(root, p)))
+const cliOutputs = ['out/cli/iddb.cjs', 'out/cli/engine-worker.cjs'].map((p) => mtime(join(root, p)))
+if (Math.min(...appOutputs) < sources) {
+  console.error('npm start: building the console …')
+  run(process.execPath, [join(root, 'node_modules/electron-vite/bin/electron-vite.js'), 'build', '--logLevel', 'error'], 'building the console')
+}
+if (Math.min(...cliOutputs) < sources) run(process.execPath, [join(root, 'scripts/build-cli.mjs')], 'building the CLI')
+
+// ---- 2. Electron, if its binary is (or can be made) available ------------------------------------
+function electronBinary() {
+  try {
+    const p = require('electron') // the path of the binary; throws when it was never downloaded
+    return typeof p === 'string' && existsSync(p) ? { path: p } : { why: 'the Electron binary is missing' }
+  } catch (e) {
+    return { why: String(e?.message ?? e).split('\n')[0] }
+  }
+}
+
+let electron = flag('--browser') ? { why: '--browser given' } : electronBinary()
+if (!electron.path && !flag('--browser') && existsSync(join(root, 'node_modules/electron/install.js'))) {
+  // Electron's own installer (skipped by `allowScripts` during npm install). One short try.
+  const r = spawnSync(process.execPath, [join(root, 'node_modules/electron/install.js')], { cwd: join(root, 'node_modules/electron'), stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8', timeout: 30_000, env: { ...process.env, ELECTRON_SKIP_BINARY_DOWNLOAD: '' } })
+  const again = electronBinary()
+  const reason = String(r.stderr ?? '').split('\n').find((l) => /error/i.test(l))?.trim().slice(0, 120)
+  electron = again.path ? again : { why: r.error?.code === 'ETIMEDOUT' ? "Electron's download timed out" : `Electron's download failed${reason ? `: ${reason}` : ''}` }
+}
+
+if (electron.path) {
+  const child = spawn(electron.path, [root, ...passThrough], { cwd: root, stdio: 'inherit' })
+  child.on('exit', (code) => process.exit(code ?? 0))
+  for (const s of ['SIGINT', 'SIGTERM']) process.on(s, () => child.kill(s))
+} else {
+  // ---- 3. Browser host fallback --------------------------------------------------------------------
+  console.log(`Electron is not available here (${electron.why}); serving the console from the browser host instead.`)
+  const host = spawn(process.execPath, [join(root, 'out/cli/iddb.cjs'), 'serve', ...passThrough], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] })
+  let browser
+  let buf = ''
+  host.stdout.on('data', (d) => {
+    buf += d
+    const nl = buf.indexOf('\n')
+    if (nl < 0 || host.url) return
+    host.url = buf.slice(0, nl).trim()
+    console.log(host.url)
+    const chromium = flag('--no-open') ? undefined : findSystemChromium() ?? findPlaywrightChromium()
+    if (chromium && (process.env.DISPLAY || process.env.WAYLAND_DISPLAY)) {
+      const profile = mkdtempSync(join(tmpdir(), 'iddb-chromium-'))
+      const asRoot = typeof process.getuid === 'function' && process.getuid() === 0 // Chromium refuses to run as root with its sandbox
+      browser = spawn(chromium, [`--app=${host.url}`, `--user-data-dir=${profile}`, '--window-size=1400,900', '--no-first-run', '--no-default-browser-check', '--disable-sync', ...(asRoot ? ['--no-sandbox'] : [])], { stdio: 'ignore' })
+      browser.on('error', () => {})
+      browser.on('exit', () => { host.kill('SIGTERM') })
+    } else {
+      console.log('Open that URL in a browser (Ctrl+C to stop).')
+    }
+  })
+  host.on('exit', (code) => { browser?.kill(); process.exit(code ?? 0) })
+  for (const s of ['SIGINT', 'SIGTERM']) process.on(s, () => { browser?.kill(); host.kill('SIGTERM') })
+}

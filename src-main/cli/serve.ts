@@ -1,0 +1,38 @@
+import { parseArgs } from 'node:util'
+import { resolve } from 'node:path'
+import { startBrowserHost } from '../browser-host/server'
+import { intOption } from './registry'
+
+export const name = 'serve'
+export const summary = 'serve the console to a local browser (prints the URL with its access token)'
+export const usage = `iddb serve [--port N] [--data DIR] [--seed N]
+
+Starts the engine and the browser host on 127.0.0.1 and prints exactly one line: the URL to open,
+including the per-launch access token. Runs until interrupted (Ctrl+C).
+  --port N    listen on port N (default: a random free port)
+  --data DIR  keep the sites' databases in DIR (default: in memory)
+  --seed N    simulation seed (default: 1)`
+
+export async function run(argv: string[]): Promise<number> {
+  const { values } = parseArgs({ args: argv, options: { port: { type: 'string' }, data: { type: 'string' }, seed: { type: 'string' } }, strict: true })
+  const host = await startBrowserHost({
+    port: intOption('port', values.port, 0, 65535),
+    seed: intOption('seed', values.seed, 0, 0xffffffff),
+    dataDir: values.data ? resolve(values.data) : null,
+  })
+  process.stdout.write(`${host.url}\n`)
+  try {
+    await host.ready
+  } catch (e) {
+    process.stderr.write(`iddb serve: the engine failed to start: ${e instanceof Error ? e.message : String(e)}\n`)
+    await host.close()
+    return 1
+  }
+  await new Promise<void>((done) => {
+    const stop = () => { host.close().finally(done) }
+    process.once('SIGINT', stop)
+    process.once('SIGTERM', stop)
+    process.once('SIGHUP', stop)
+  })
+  return 0
+}

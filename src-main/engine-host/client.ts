@@ -1,0 +1,211 @@
+/**
+ * EngineClient: the one way hosts (Electron main, the browser host, the CLI) talk to the engine.
+ * It spawns the engine worker thread, validates every call at the boundary against the IPC contract
+ * (unknown call → UNKNOWN_CALL, oversized payload → PAYLOAD_TOO_LARGE, wrong shape → BAD_INPUT naming
+ * the field), posts it to the worker and relays the worker's events. Errors are always ErrorInfo.
+ */
+import { Worker } from 'node:worker_threads'
+import { existsSync } from 'node:fs'
+import { dirname, join, resolve } from 'node:path'
+import type { z } from 'zod'
+import { EngineError, toErrorInfo, type ErrorInfo } from '../../engine/errors'
+import { MAX_PAYLOAD_BYTES } from '../ipc/contract/define'
+import { calls, EVENT_NAMES, type CallInput, type CallName, type CallOutput, type EventName, type EventPayload } from '../ipc/contract'
+import type { FromWorker, ToWorker, WorkerInit } from './protocol'
+
+export interface EngineClientOptions {
+  /** The bundled worker (out/cli/engine-worker.cjs). Default: found next to this bundle or under out/cli. */
+  workerPath?: string
+  seed?: number
+  dataDir?: string | null
+  host?: WorkerInit['host']
+}
+
+/** What `request` resolves with: the value (unknown until typed by `call`) or an ErrorInfo. */
+export type RawResult = { ok: true; value: unknown } | { ok: false; error: ErrorInfo }
+type AnyListener = (name: EventName, payload: unknown) => void
+type Validated = { ok: true; name: CallName; input: unknown } | { ok: false; error: ErrorInfo }
+
+/** Where the bundled worker lives, relative to the running bundle (CLI: out/cli, Electron main: out/main). */
+export function defaultWorkerPath(): string {
+  if (process.env.IDDB_WORKER) return resolve(process.env.IDDB_WORKER)
+  const candidates: string[] = []
+  const here = typeof __dirname === 'string' ? __dirname : undefined
+  if (here) candidates.push(join(here, 'engine-worker.cjs'), join(here, '..', 'cli', 'engine-worker.cjs'))
+  if (process.argv[1]) candidates.push(join(dirname(process.argv[1]), 'engine-worker.cjs'))
+  candidates.push(resolve('out/cli/engine-worker.cjs'))
+  const found = candidates.find((p) => existsSync(p))
+  if (!found) throw new EngineError('INTERNAL', `engine worker bundle not found (looked in ${candidates.join(', ')}); run npm run build:cli`)
+  return found
+}
+
+/** Describes zod issues in one line, naming each offending field, e.g. `site: a site code is three capital letters`. */
+export function describeIssues(issues: readonly z.core.$ZodIssue[]): string {
+  return issues.slice(0, 3).map((i) => {
+    const field = i.path.length ? i.path.map(String).join('.') : 'input'
+    if (i.code === 'unrecognized_keys') return `${field}: unexpected field${i.keys.length > 1 ? 's' : ''} ${i.keys.map((k) => `"${k}"`).join(', ')}`
+    return `${field}: ${i.message}`
+  }).join('; ') + (issues.length > 3 ? ` (and ${issues.length - 3} more)` : '')
+}
+
+/** Validates a call without touching the engine. Exported for transports and tests. */
+export function validateCall(name: unknown, input: unknown): Validated {
+  if (typeof name !== 'string' || !Object.hasOwn(calls, name)) {
+    const shown = typeof name === 'string' ? name.slice(0, 80) : typeof name
+    return { ok: false, error: { code: 'UNKNOWN_CALL', message: `unknown call "${shown}"` } }
+  }
+  const callName = name as CallName
+  const value = input === undefined || input === null ? {} : input
+  let json: string
+  try {
+    json = JSON.stringify(value)
+  } catch (e) {
+    return { ok: false, error: { code: 'BAD_INPUT', message: `input for ${callName} is not serializable: ${(e as Error).message}` } }
+  }
+  const bytes = Buffer.byteLength(json ?? '', 'utf8')
+  if (bytes > MAX_PAYLOAD_BYTES) {
+    return { ok: false, error: { code: 'PAYLOAD_TOO_LARGE', message: `input for ${callName} is ${bytes} bytes; the limit is ${MAX_PAYLOAD_BYTES} bytes` } }
+  }
+  const parsed = calls[callName].input.safeParse(value)
+  if (!parsed.success) return { ok: false, error: { code: 'BAD_INPUT', message: `bad input for ${callName}: ${describeIssues(parsed.error.issues)}` } }
+  return { ok: true, name: callName, input: parsed.data }
+}
+
+export class EngineClient {
+  private worker!: Worker
+  private ready!: Promise<void>
+  private nextId = 1
+  private pending = new Map<number, (r: RawResult) => void>()
+  private listeners = new Map<string, Set<(payload: unknown) => void>>()
+  private anyListeners = new Set<AnyListener>()
+  private closed = false
+  private alive = false
+  readonly workerPath: string
+  readonly seed: number
+
+  private constructor(private opts: EngineClientOptions) {
+    this.workerPath = opts.workerPath ?? defaultWorkerPath()
+    this.seed = (opts.seed ?? Number(process.env.IDDB_SEED ?? 1)) >>> 0
+    this.spawn()
+  }
+
+  /** Spawns the worker and resolves once the engine is ready to take calls. */
+  static async start(opts: EngineClientOptions = {}): Promise<EngineClient> {
+    const c = new EngineClient(opts)
+    await c.ready
+    return c
+  }
+
+  /** Spawns the worker and returns at once; calls made before the engine is ready wait for it. */
+  static launch(opts: EngineClientOptions = {}): EngineClient {
+    return new EngineClient(opts)
+  }
+
+  /** Resolves when the engine has started (rejects if it failed to start). */
+  whenReady(): Promise<void> { return this.ready }
+
+  private spawn(): void {
+    const init: WorkerInit = { seed: this.seed, dataDir: this.opts.dataDir ?? null, host: this.opts.host ?? 'cli' }
+    const worker = new Worker(this.workerPath, { workerData: init, env: process.env })
+    this.worker = worker
+    this.alive = true
+    let wasReady = false
+    this.ready = new Promise<void>((resolveReady, rejectReady) => {
+      worker.on('message', (m: FromWorker) => {
+        if (m.t === 'ready') { wasReady = true; resolveReady() }
+        else if (m.t === 'fatal') rejectReady(new EngineError(m.error.code, `engine failed to start: ${m.error.message}`))
+        else if (m.t === 'result') {
+          const done = this.pending.get(m.id)
+          this.pending.delete(m.id)
+          done?.(m.ok ? { ok: true, value: m.value } : { ok: false, error: m.error })
+        } else if (m.t === 'event') this.dispatch(m.name as EventName, m.payload)
+      })
+      worker.on('error', (e) => {
+        rejectReady(e)
+        console.error('[engine] worker error:', e)
+      })
+      worker.on('exit', (code) => {
+        this.alive = false
+        rejectReady(new EngineError('INTERNAL', `engine worker exited with code ${code} before it was ready`))
+        const error: ErrorInfo = { code: 'INTERNAL', message: `engine worker stopped (exit code ${code})` }
+        for (const done of this.pending.values()) done({ ok: false, error })
+        this.pending.clear()
+        if (!this.closed && wasReady) { // a crash after a good start: start a fresh engine (a failed start is not retried)
+          console.error(`[engine] worker exited with code ${code}; starting a fresh engine`)
+          this.spawn()
+          this.ready.catch(() => {})
+        }
+      })
+    })
+    this.ready.catch(() => {})
+  }
+
+  /** Validates and runs a call; never throws: the result carries either the value or an ErrorInfo. */
+  async request(name: unknown, input: unknown): Promise<RawResult> {
+    const v = validateCall(name, input)
+    if (!v.ok) return v
+    if (this.closed) return { ok: false, error: { code: 'INTERNAL', message: 'engine client is closed' } }
+    try {
+      await this.ready
+    } catch (e) {
+      return { ok: false, error: toErrorInfo(e) }
+    }
+    const id = this.nextId++
+    return new Promise((resolveCall) => {
+      this.pending.set(id, resolveCall)
+      try {
+        this.worker.postMessage({ t: 'call', id, name: v.name, input: v.input } satisfies ToWorker)
+      } catch (e) {
+        this.pending.delete(id)
+        resolveCall({ ok: false, error: toErrorInfo(e) })
+      }
+    })
+  }
+
+  /** Typed call; rejects with an EngineError (use toErrorInfo / .toInfo() for the ErrorInfo). */
+  async call<N extends CallName>(name: N, input: CallInput<N>): Promise<CallOutput<N>> {
+    const r = await this.request(name, input)
+    if (!r.ok) throw new EngineError(r.error.code, r.error.message, { site: r.error.site, position: r.error.position })
+    return r.value as CallOutput<N>
+  }
+
+  /** Subscribes to one engine event; returns the unsubscribe function. */
+  on<E extends EventName>(event: E, fn: (payload: EventPayload<E>) => void): () => void {
+    if (!EVENT_NAMES.includes(event)) throw new EngineError('UNKNOWN_CALL', `unknown event "${String(event)}"`)
+    let set = this.listeners.get(event)
+    if (!set) this.listeners.set(event, (set = new Set()))
+    const f = fn as (payload: unknown) => void
+    set.add(f)
+    return () => { set.delete(f) }
+  }
+
+  /** Subscribes to every event (transports forward them all). */
+  onAny(fn: AnyListener): () => void {
+    this.anyListeners.add(fn)
+    return () => { this.anyListeners.delete(fn) }
+  }
+
+  private dispatch(name: EventName, payload: unknown): void {
+    for (const fn of this.listeners.get(name) ?? []) {
+      try { fn(payload) } catch (e) { console.error(`[engine] listener for ${name} threw:`, e) }
+    }
+    for (const fn of this.anyListeners) {
+      try { fn(name, payload) } catch (e) { console.error(`[engine] listener for ${name} threw:`, e) }
+    }
+  }
+
+  /** Stops the worker (it closes the cluster, flushing persisted data; terminated after 3 s). Pending calls get INTERNAL. */
+  async close(): Promise<void> {
+    if (this.closed) return
+    this.closed = true
+    this.listeners.clear()
+    this.anyListeners.clear()
+    const worker = this.worker
+    if (!this.alive) return
+    const exited = new Promise<void>((r) => worker.once('exit', () => r()))
+    try { worker.postMessage({ t: 'shutdown' } satisfies ToWorker) } catch { /* already gone */ }
+    const timer = setTimeout(() => { void worker.terminate() }, 3000)
+    await exited
+    clearTimeout(timer)
+  }
+}

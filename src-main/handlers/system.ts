@@ -1,0 +1,43 @@
+import { EngineError } from '../../engine/errors'
+import type { EventPayload } from '../ipc/contract'
+import { busyWork } from '../engine-host/jobs'
+import type { HandlerContext, HandlerMap } from './context'
+import pkg from '../../package.json'
+
+type SystemCall = 'system/ping' | 'system/info' | 'clock/get' | 'clock/setSpeed' | 'clock/advance' | 'events/list' | 'jobs/list' | 'jobs/get' | 'jobs/cancel' | 'jobs/busy'
+
+/** The 'engine/tick' payload: clock plus one health light per site. */
+export function tickPayload(ctx: HandlerContext): EventPayload<'engine/tick'> {
+  const c = ctx.cluster
+  return {
+    clock: c.clockView(ctx.clock.speed, ctx.clock.speed > 0),
+    health: Object.fromEntries(c.siteCodes.map((code) => [code, c.siteHealth(code)])),
+  }
+}
+
+export const systemHandlers: HandlerMap<SystemCall> = {
+  'system/ping': async (ctx, { sentAt }) => ({ sentAt, engineNow: ctx.cluster.sim.now }),
+  'system/info': async (ctx) => ({
+    version: pkg.version, host: ctx.host, seed: ctx.cluster.sim.seed, dataDir: ctx.dataDir, sites: ctx.cluster.siteCodes,
+  }),
+  'clock/get': async (ctx) => ctx.cluster.clockView(ctx.clock.speed, ctx.clock.speed > 0),
+  'clock/setSpeed': async (ctx, { speed }) => {
+    ctx.clock.setSpeed(speed)
+    ctx.emit('engine/tick', tickPayload(ctx))
+    return ctx.cluster.clockView(ctx.clock.speed, ctx.clock.speed > 0)
+  },
+  'clock/advance': async (ctx, { ms }) => {
+    ctx.cluster.sim.advance(ms)
+    ctx.emit('engine/tick', tickPayload(ctx))
+    return ctx.cluster.clockView(ctx.clock.speed, ctx.clock.speed > 0)
+  },
+  'events/list': async (ctx, { afterSeq, limit }) => ctx.cluster.events.filter((e) => e.seq > afterSeq).slice(0, limit),
+  'jobs/list': async (ctx) => ctx.jobs.list(),
+  'jobs/get': async (ctx, { id }) => ctx.jobs.get(id),
+  'jobs/cancel': async (ctx, { id }) => {
+    const job = ctx.jobs.cancel(id)
+    if (!job) throw new EngineError('NOT_FOUND', `no job ${id}`)
+    return job
+  },
+  'jobs/busy': async (ctx, { ms }) => ctx.jobs.start('busy', `busy for ${ms} ms`, (job) => busyWork(job, ms)),
+}
