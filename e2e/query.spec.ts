@@ -1,0 +1,62 @@
+/**
+ * Query console: write global SQL in the editor, run it at Kandy, see the rows, the request class and
+ * the plan diagram with the fragments the optimizer pruned; syntax errors show their position.
+ */
+import { test, expect } from './fixtures'
+import type { Page } from '@playwright/test'
+
+class QueryPage {
+  constructor(readonly page: Page) {}
+  console() { return this.page.getByTestId('query-console') }
+  editor() { return this.page.getByTestId('sql-editor').locator('.cm-content') }
+  async write(sql: string): Promise<void> {
+    await this.editor().click()
+    await this.page.keyboard.press('ControlOrMeta+a')
+    await this.page.keyboard.press('Delete')
+    await this.page.keyboard.insertText(sql)
+  }
+  async runAt(site: string): Promise<void> {
+    await this.page.getByTestId('query-site').selectOption(site)
+    await this.page.getByTestId('query-run').click()
+  }
+}
+
+test.describe('query console', () => {
+  test('runs a global query at Kandy and shows rows and the plan with pruned fragments', async ({ admin, page }) => {
+    await admin.openConsole('query')
+    const q = new QueryPage(page)
+    await expect(q.console()).toBeVisible()
+    await q.write("SELECT EMPNO, NAME, SALARY FROM EMPLOYEES WHERE BRCODE = 'MBI' AND SALARY > 1000 ORDER BY EMPNO")
+    await q.runAt('KDY')
+    await expect(page.getByTestId('query-summary')).toBeVisible()
+    await expect(page.getByTestId('query-class')).toHaveText('remote request')
+    await expect(page.getByTestId('result-row').first()).toBeVisible()
+    expect(Number(await page.getByTestId('result-grid').getAttribute('data-rows'))).toBeGreaterThan(0)
+    await page.getByTestId('query-tab-plan').click()
+    const diagram = page.getByTestId('plan-diagram')
+    await expect(diagram).toBeVisible()
+    await expect(diagram).toHaveAttribute('data-pruned', '2')
+    await expect(diagram).toHaveAttribute('aria-label', /MBI→KDY/)
+    await expect(page.getByTestId('pruned-Employees_CMB')).toContainText('contradicts')
+    await expect(page.getByTestId('pruned-Employees_KDY')).toBeVisible()
+    await expect(page.getByTestId('plan-step-subquery').first()).toBeVisible()
+  })
+
+  test('a distributed aggregate shows its data flows; a syntax error shows its position', async ({ admin, page }) => {
+    await admin.openConsole('query')
+    const q = new QueryPage(page)
+    await q.write('SELECT BRCODE, SUM(AMOUNT) FROM SALES GROUP BY BRCODE ORDER BY BRCODE')
+    await q.runAt('KDY')
+    await expect(page.getByTestId('query-class')).toHaveText('distributed request')
+    await expect(page.getByTestId('result-row')).toHaveCount(3)
+    await q.write('SELECT * FROM SALES WHER INVNO = 1')
+    await page.getByTestId('query-run').click()
+    const err = page.getByTestId('query-error')
+    await expect(err).toHaveAttribute('data-code', 'SQL_ERROR')
+    await expect(err).toHaveAttribute('data-position', /\d+/)
+    await expect(page.getByTestId('query-error-caret')).toContainText('^')
+    await page.getByTestId('query-tab-history').click()
+    await page.getByTestId('query-history-search').fill('GROUP BY')
+    await expect(page.getByTestId('query-history-row')).toHaveCount(1)
+  })
+})

@@ -1,0 +1,55 @@
+/** Turns a DQP plan into a diagram model: sites, the fragments read or pruned at each, and the data flows. */
+import type { PlanView } from '../../../../engine/api/query'
+
+export interface PlanNode { id: string; label: string; kind: 'site' | 'fragment' | 'pruned'; site: string; x: number; y: number; detail: string; role?: string }
+export interface PlanEdge { source: string; target: string; bytes: number; kinds: string[]; label: string }
+export interface PlanGraph { nodes: PlanNode[]; edges: PlanEdge[]; pruned: number; used: number }
+
+export function planGraph(plan: PlanView, sites: string[], fragmentSite: (name: string) => string | undefined): PlanGraph {
+  const all = [...new Set([...sites, ...plan.sitesInvolved])]
+  const nodes: PlanNode[] = []
+  const R = 220
+  const pos = new Map<string, { x: number; y: number }>()
+  all.forEach((s, i) => {
+    const a = -Math.PI / 2 + (2 * Math.PI * i) / Math.max(1, all.length)
+    const p = { x: Math.round(R * Math.cos(a)), y: Math.round(R * Math.sin(a)) }
+    pos.set(s, p)
+    const roles = [s === plan.querySite ? 'query site' : '', s === plan.assemblySite ? 'assembly site' : ''].filter(Boolean).join(', ')
+    nodes.push({ id: `site:${s}`, label: s, kind: 'site', site: s, ...p, detail: roles || 'site', role: roles })
+  })
+  const perSite = new Map<string, number>()
+  let used = 0, pruned = 0
+  for (const f of plan.fragments) {
+    const s = f.site ?? fragmentSite(f.fragment.replace(/@.*$/, '')) ?? plan.querySite
+    const p = pos.get(s) ?? { x: 0, y: 0 }
+    const k = perSite.get(s) ?? 0
+    perSite.set(s, k + 1)
+    const a = Math.atan2(p.y, p.x) + ((k % 4) - 1.5) * 0.55
+    const r = 105 + 40 * Math.floor(k / 4)
+    const isPruned = f.status === 'pruned'
+    if (isPruned) pruned++; else used++
+    nodes.push({
+      id: `frag:${f.ref}:${f.fragment}:${k}`, label: f.fragment, kind: isPruned ? 'pruned' : 'fragment', site: s,
+      x: Math.round(p.x + r * Math.cos(a)), y: Math.round(p.y + r * Math.sin(a)),
+      detail: isPruned ? `pruned: ${f.reason ?? ''}` : `${f.ref}: ${f.server === 'repository' ? 'main repository' : f.role ?? 'fragment'}${f.note ? ` — ${f.note}` : ''}`,
+    })
+  }
+  const flows = new Map<string, PlanEdge>()
+  for (const st of plan.steps) {
+    if (!st.to || st.to === st.site) continue
+    if (!['request', 'ship', 'semijoin-keys', 'result', 'write'].includes(st.kind)) continue
+    const key = `${st.site}>${st.to}`
+    const e = flows.get(key) ?? { source: `site:${st.site}`, target: `site:${st.to}`, bytes: 0, kinds: [], label: '' }
+    e.bytes += st.actualBytes ?? 0
+    if (!e.kinds.includes(st.kind)) e.kinds.push(st.kind)
+    flows.set(key, e)
+  }
+  const edges = [...flows.values()].map((e) => ({ ...e, label: `${e.kinds.join(' + ')} · ${formatBytes(e.bytes)}` }))
+  return { nodes, edges, pruned, used }
+}
+
+export function formatBytes(n: number): string {
+  if (n < 1024) return `${n} B`
+  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KB`
+  return `${(n / 1024 / 1024).toFixed(2)} MB`
+}
