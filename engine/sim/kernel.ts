@@ -16,6 +16,9 @@ export interface SimEvent {
   kind: string
   run: () => void
   cancelled: boolean
+  /** Daemon events (periodic housekeeping such as scheduled refreshes) do not keep runUntilIdle/runUntilTrue going. */
+  daemon?: boolean
+  done?: boolean
 }
 
 export interface TraceEntry { time: number; kind: string; detail?: string }
@@ -23,6 +26,8 @@ export interface TraceEntry { time: number; kind: string; detail?: string }
 export class Simulator {
   private heap: SimEvent[] = []
   private seqNo = 0
+  /** Pending, not cancelled, non-daemon events. */
+  private live = 0
   private nowMs: number
   readonly rng: Rng
   readonly seed: number
@@ -45,18 +50,32 @@ export class Simulator {
   get traceHash(): string { return (this.hash >>> 0).toString(16).padStart(8, '0') }
 
   /** Schedules `run` after `delayMs` of virtual time. Returns a handle that can be cancelled. */
-  schedule(delayMs: number, kind: string, run: () => void): SimEvent {
+  schedule(delayMs: number, kind: string, run: () => void, opts: { daemon?: boolean } = {}): SimEvent {
     if (!(delayMs >= 0) || !Number.isFinite(delayMs)) throw new Error(`bad delay ${delayMs} for ${kind}`)
     const ev: SimEvent = { time: this.nowMs + delayMs, seq: this.seqNo++, kind, run, cancelled: false }
+    if (opts.daemon) ev.daemon = true
+    else this.live++
     this.push(ev)
     return ev
   }
+
+  /** Schedules a daemon event: it fires when time passes it, but does not keep runUntilIdle going. */
+  scheduleDaemon(delayMs: number, kind: string, run: () => void): SimEvent {
+    return this.schedule(delayMs, kind, run, { daemon: true })
+  }
+
+  /** Pending non-daemon events. */
+  get livePending(): number { return this.live }
 
   at(timeMs: number, kind: string, run: () => void): SimEvent {
     return this.schedule(Math.max(0, timeMs - this.nowMs), kind, run)
   }
 
-  cancel(ev: SimEvent | undefined): void { if (ev) ev.cancelled = true }
+  cancel(ev: SimEvent | undefined): void {
+    if (!ev || ev.cancelled || ev.done) return
+    ev.cancelled = true
+    if (!ev.daemon) this.live--
+  }
 
   /** Mixes a fact into the trace hash (the event kind is mixed automatically). */
   record(kind: string, detail?: string): void {
@@ -73,6 +92,8 @@ export class Simulator {
       const ev = this.pop()
       if (!ev) return false
       if (ev.cancelled) continue
+      ev.done = true
+      if (!ev.daemon) this.live--
       this.nowMs = ev.time
       this.fired++
       this.record(ev.kind)
@@ -86,6 +107,8 @@ export class Simulator {
     let n = 0
     while (this.heap.length && n < maxEvents) {
       const top = this.heap[0]
+      // a cancelled event on top must not let step() fire a later event past timeMs
+      if (top.cancelled) { this.pop(); continue }
       if (top.time > timeMs) break
       if (this.step()) n++
     }
@@ -98,7 +121,7 @@ export class Simulator {
   /** Runs until no event is left (or `maxEvents` fired). Periodic timers must be stoppable or this never ends. */
   runUntilIdle(maxEvents = 10_000_000): number {
     let n = 0
-    while (n < maxEvents && this.step()) n++
+    while (n < maxEvents && this.live > 0 && this.step()) n++
     return n
   }
 
@@ -106,14 +129,14 @@ export class Simulator {
   runUntilTrue(pred: () => boolean, maxEvents = 10_000_000): boolean {
     let n = 0
     while (!pred()) {
-      if (n++ >= maxEvents || !this.step()) return pred()
+      if (n++ >= maxEvents || this.live <= 0 || !this.step()) return pred()
     }
     return true
   }
 
   /** Sets the clock directly (restoring a persisted cluster). Only allowed forward or on an empty queue. */
   restoreClock(timeMs: number): void {
-    if (this.heap.length && timeMs > this.heap[0].time) throw new Error('restoreClock past pending events')
+    if (this.heap.some((e) => !e.cancelled && !e.daemon && e.time < timeMs)) throw new Error('restoreClock past pending events')
     this.nowMs = timeMs
   }
 

@@ -1,0 +1,65 @@
+/**
+ * Transactions and Deadlocks consoles: run a two-site transaction by hand (begin at CMB, statements at
+ * CMB and KDY, commit), see its 2PC sequence diagram; build a cross-site deadlock with one click and see
+ * it found in the global wait-for graph, its victim and its record.
+ */
+import { test, expect } from './fixtures'
+import type { Page } from '@playwright/test'
+
+class TransactionsPage {
+  constructor(readonly page: Page) {}
+  console() { return this.page.getByTestId('transactions-console') }
+  async statement(site: string, sql: string): Promise<void> {
+    await this.page.getByTestId('txn-stmt-site').selectOption(site)
+    await this.page.getByTestId('txn-stmt-sql').fill(sql)
+    await this.page.getByTestId('txn-exec').click()
+  }
+}
+
+test.describe('transactions console', () => {
+  test('a two-site transaction commits with distributed 2PC and its timeline shows PREPARE and the votes', async ({ admin, page }) => {
+    await admin.openConsole('transactions')
+    const t = new TransactionsPage(page)
+    await expect(t.console()).toBeVisible()
+    await page.getByTestId('txn-protocol').selectOption('distributed')
+    await page.getByTestId('txn-origin').selectOption('CMB')
+    await page.getByTestId('txn-begin').click()
+    await expect(page.getByTestId('txn-gid')).toHaveText(/^CMB-\d+$/)
+    await t.statement('CMB', 'UPDATE Stock_CMB SET QTY = QTY - 1 WHERE ITEMNO = 3')
+    await expect(page.getByTestId('txn-stmt-result')).toHaveCount(1)
+    await t.statement('KDY', 'UPDATE Stock_KDY SET QTY = QTY + 1 WHERE ITEMNO = 3')
+    await expect(page.getByTestId('txn-stmt-result')).toHaveCount(2)
+    await expect(page.getByTestId('txn-stmt-result').nth(1)).not.toHaveClass(/bad/)
+    await page.getByTestId('txn-commit').click()
+    await expect(page.getByTestId('txn-outcome')).toContainText('COMMIT')
+    const seq = page.getByTestId('txn-sequence')
+    await expect(seq).toBeVisible()
+    await expect(seq.getByTestId('seq-msg-PREPARE').first()).toBeAttached()
+    await expect(seq.getByTestId('seq-msg-PEERVOTE').first()).toBeAttached()
+    await expect(page.getByTestId('txn-row').first()).toContainText('COMMIT')
+  })
+
+  test('an aborted transaction leaves no trace and the in-doubt panel is empty', async ({ admin, page }) => {
+    await admin.openConsole('transactions')
+    await page.getByTestId('txn-begin').click()
+    const t = new TransactionsPage(page)
+    await t.statement('KDY', 'UPDATE Stock_KDY SET QTY = 0 WHERE ITEMNO = 4')
+    await expect(page.getByTestId('txn-stmt-result')).toHaveCount(1)
+    await page.getByTestId('txn-abort').click()
+    await expect(page.getByTestId('txn-outcome')).toContainText('ABORT')
+    await expect(page.getByTestId('txn-indoubt')).toContainText('No in-doubt transactions')
+  })
+})
+
+test.describe('deadlocks console', () => {
+  test('one click builds a CMB–KDY deadlock; the global detector finds it and aborts the youngest', async ({ admin, page }) => {
+    await admin.openConsole('deadlocks')
+    await expect(page.getByTestId('deadlocks-console')).toBeVisible()
+    await expect(page.getByTestId('dl-detector')).toContainText('CMB')
+    await page.getByTestId('dl-demo').click()
+    await expect(page.getByTestId('dl-demo-result')).toContainText('victim', { timeout: 30_000 })
+    await expect(page.getByTestId('dl-demo-victim')).toHaveText(/^[A-Z]{3}-\d+$/)
+    await expect(page.getByTestId('dl-history-row').first()).toContainText('global')
+    await expect(page.getByTestId('dl-graph')).toBeVisible()
+  })
+})

@@ -1,0 +1,1243 @@
+/**
+ * The Distributed Transaction Manager (DTM): at every site a transaction coordinator, a scheduler (the
+ * lock manager, strict 2PL) and a recovery manager (a durable log); two-phase commit in three topologies
+ * with presumed abort, timeouts, cooperative termination and restart recovery; local and global
+ * deadlock handling. All communication goes through cluster.net; all time is cluster.sim.
+ *
+ * State machines (visible in the views):
+ *   coordinator  INITIAL → WAIT → COMMIT | ABORT
+ *   participant  INITIAL → READY → COMMIT | ABORT
+ */
+import type { Cluster } from '../cluster'
+import type { SimEvent } from '../sim/kernel'
+import { EngineError, toErrorInfo, type ErrorInfo } from '../errors'
+import { LockManager, type LockMode } from './lock'
+import { MemoryStableLog, type DurableLog, type TxnLogRecord, type TxnWrite } from './log'
+import { MemoryStore, type Row, type TxnStore } from './store'
+import { SiteTxnStore } from './sqlstore'
+import { matches, parseStmt, type Stmt, type Val } from './sqlmini'
+import { cycleKey, findCycles, reaches, unionWfg, type Wfg } from './wfg'
+import type { CoordState, Decision, DeadlockRecord, DeadlockScheme, InDoubtView, PartState, Protocol, TimelineEvent, TxnInfo, TxnView, VictimPolicy, Vote, WfgView } from '../api/txn'
+
+export type { CoordState, Decision, DeadlockRecord, DeadlockScheme, InDoubtView, PartState, Protocol, TimelineEvent, TxnInfo, TxnView, VictimPolicy, Vote, WfgView }
+
+/** Named 2PC steps where a site can be crashed on purpose. */
+export const STEPS = ['wait', 'prepare', 'ready', 'vote', 'decide', 'commit', 'ack'] as const
+export type Step = (typeof STEPS)[number]
+
+export interface DtmOptions {
+  protocol: Protocol
+  scheme: DeadlockScheme
+  victim: VictimPolicy
+  lockTimeoutMs: number
+  /** Coordinator in WAIT. */
+  voteTimeoutMs: number
+  /** Participant in INITIAL without activity or PREPARE. */
+  initialTimeoutMs: number
+  /** Participant in READY before it starts asking (then every retryMs). */
+  decisionTimeoutMs: number
+  retryMs: number
+  /** Coordinator re-sends COMMIT to participants that have not acknowledged. */
+  resendMs: number
+  /** A statement whose result never comes back. */
+  execTimeoutMs: number
+  detectIntervalMs: number
+  gatherTimeoutMs: number
+  /** Participants apply committed transactions in groups: decisions arriving within this window share one local commit. */
+  groupCommitMs: number
+  timeline: boolean
+  timelineKeep: number
+  recordHistory: boolean
+}
+
+export const DEFAULT_OPTIONS: DtmOptions = {
+  protocol: 'distributed', scheme: 'detect', victim: 'youngest',
+  lockTimeoutMs: 5000, voteTimeoutMs: 1500, initialTimeoutMs: 30_000, decisionTimeoutMs: 600, retryMs: 500,
+  resendMs: 800, execTimeoutMs: 8000, detectIntervalMs: 1000, gatherTimeoutMs: 300,
+  groupCommitMs: 0, timeline: true, timelineKeep: 400, recordHistory: false,
+}
+
+export interface ExecResult { ok: boolean; rows?: Row[]; affected?: number; error?: ErrorInfo; site: string; sql: string; at: number }
+export interface CommitResult { gid: string; outcome: Decision | 'UNKNOWN'; reason?: string; latencyMs: number }
+
+
+export interface HistoryOp { gid: string; site: string; item: string; op: 'r' | 'w' }
+
+
+interface Sub {
+  gid: string
+  site: string
+  coord: string
+  startAt: number
+  state: PartState
+  writes: Map<string, TxnWrite>
+  participants: string[]
+  protocol: Protocol
+  votes: Map<string, Vote>
+  busy: boolean
+  waitingSql?: string
+  pendingReply?: (r: { error?: ErrorInfo }) => void
+  stmts: string[]
+  lastActivity: number
+  timer?: SimEvent
+  lockTimer?: SimEvent
+  termRound: number
+  readyAt?: number
+  committing?: boolean
+}
+
+interface Coord {
+  gid: string
+  origin: string
+  startAt: number
+  state: CoordState
+  protocol: Protocol
+  participants: string[]
+  pending: number
+  votes: Map<string, Vote>
+  acks: Set<string>
+  phase2: string[]
+  timer?: SimEvent
+  resendTimer?: SimEvent
+  termRound: number
+  onDone?: (r: CommitResult) => void
+  commitReqAt?: number
+  execCbs: Map<number, { cb: (r: ExecResult) => void; timer: SimEvent; site: string; sql: string }>
+}
+
+interface SiteRt {
+  code: string
+  epoch: number
+  locks: LockManager
+  log: DurableLog
+  store: TxnStore
+  subs: Map<string, Sub>
+  coords: Map<string, Coord>
+  outcomes: Map<string, Decision | 'RO'>
+  seq: number
+  commitQueue: Sub[]
+  flushTimer?: SimEvent
+}
+
+
+const OUTCOME_KEEP = 20_000
+const dtms = new WeakMap<Cluster, Dtm>()
+
+export class Dtm {
+  readonly opts: DtmOptions
+  private sites = new Map<string, SiteRt>()
+  private tl = new Map<string, TimelineEvent[]>()
+  readonly info = new Map<string, TxnInfo>()
+  readonly history: HistoryOp[] = []
+  readonly deadlocks: DeadlockRecord[] = []
+  private crashHooks: { site: string; step: Step; restartAfterMs?: number; gid?: string; link?: string }[] = []
+  private execSeq = 0
+  private msgSeq = 0
+  private unsub: () => void
+  readonly stats = { committed: 0, aborted: 0, unknown: 0, inDoubtResolved: 0, messages: 0, series: [] as { t: number; committed: number; aborted: number }[] }
+  private det = {
+    timer: undefined as SimEvent | undefined,
+    confirmTimer: undefined as SimEvent | undefined,
+    round: 0,
+    at: '' as string,
+    collecting: undefined as undefined | { round: number; site: string; replies: Map<string, WfgReply>; expected: Set<string>; timer: SimEvent },
+    prevKeys: new Set<string>(),
+    lastGlobal: new Map() as Wfg,
+    lastLocal: {} as Record<string, [string, string[]][]>,
+    lastCycles: [] as string[][],
+    polls: 0,
+  }
+  private deadlockSeq = 0
+
+  constructor(readonly cluster: Cluster, opts: Partial<DtmOptions> = {}) {
+    this.opts = { ...DEFAULT_OPTIONS, ...opts }
+    for (const code of cluster.siteCodes) this.addSite(code, cluster.ready ? new SiteTxnStore(cluster, code) : undefined)
+    this.unsub = cluster.onLog((e) => {
+      const m = /^([A-Z]{3})\.primary (failed|restored)$/.exec(e.message)
+      if (!m) return
+      if (m[2] === 'failed') this.onCrash(m[1])
+      else if (cluster.isServerUp(`${m[1]}.primary`)) this.onRestart(m[1])
+    })
+  }
+
+  static of(cluster: Cluster, opts?: Partial<DtmOptions>): Dtm {
+    let d = dtms.get(cluster)
+    if (!d) { d = new Dtm(cluster, opts); dtms.set(cluster, d) }
+    return d
+  }
+
+  dispose(): void {
+    this.unsub()
+    this.cluster.sim.cancel(this.det.timer)
+    this.cluster.sim.cancel(this.det.confirmTimer)
+    if (dtms.get(this.cluster) === this) dtms.delete(this.cluster)
+  }
+
+  addSite(code: string, store?: TxnStore, log?: DurableLog): void {
+    if (this.sites.has(code)) return
+    this.sites.set(code, {
+      code, epoch: 0, locks: new LockManager(), log: log ?? new MemoryStableLog(), store: store ?? new MemoryStore(),
+      subs: new Map(), coords: new Map(), outcomes: new Map(), seq: 0, commitQueue: [],
+    })
+  }
+
+  setStore(code: string, store: TxnStore): void { this.rt(code).store = store }
+  store(code: string): TxnStore { return this.rt(code).store }
+  log(code: string): DurableLog { return this.rt(code).log }
+  locks(code: string): LockManager { return this.rt(code).locks }
+
+  private rt(code: string): SiteRt {
+    let s = this.sites.get(code)
+    if (!s) {
+      this.cluster.site(code) // throws UNKNOWN_SITE
+      this.addSite(code)
+      s = this.sites.get(code)!
+    }
+    return s
+  }
+
+  private up(code: string): boolean { return this.cluster.isServerUp(`${code}.primary`) }
+  private get now(): number { return this.cluster.sim.now }
+
+  /** Schedules work that belongs to a site: it does not run if the site crashed in between. */
+  private at(s: SiteRt, delay: number, kind: string, fn: () => void): SimEvent {
+    const epoch = s.epoch
+    return this.cluster.sim.schedule(delay, kind, () => { if (s.epoch === epoch && this.up(s.code)) fn() })
+  }
+
+  // ---- timeline / monitoring ----------------------------------------------------------------
+  private note(gid: string, ev: Omit<TimelineEvent, 'at'>): void {
+    if (!this.opts.timeline || gid.startsWith('dl#')) return
+    let l = this.tl.get(gid)
+    if (!l) {
+      l = []
+      this.tl.set(gid, l)
+      if (this.tl.size > this.opts.timelineKeep) this.tl.delete(this.tl.keys().next().value!)
+    }
+    if (l.length < 2000) l.push({ at: this.now, ...ev })
+  }
+
+  private setPart(s: SiteRt, sub: Sub, st: PartState): void {
+    sub.state = st
+    this.note(sub.gid, { kind: 'state', site: s.code, detail: `participant ${st}` })
+    const i = this.info.get(sub.gid)
+    if (i) i.sites[s.code] = st
+  }
+
+  private setCoord(c: Coord, st: CoordState): void {
+    c.state = st
+    this.note(c.gid, { kind: 'state', site: c.origin, detail: `coordinator ${st}` })
+    const i = this.info.get(c.gid)
+    if (i) i.coordState = st
+  }
+
+  private force(s: SiteRt, rec: Omit<TxnLogRecord, 'at'>, force: boolean): void {
+    s.log.append({ ...rec, at: this.now }, force)
+    this.note(rec.gid, { kind: 'log', site: s.code, detail: `${force ? 'force-write' : 'write'} ${rec.type}${rec.role === 'coord' ? ' (coordinator)' : ''}` })
+  }
+
+  private remember(s: SiteRt, gid: string, o: Decision | 'RO'): void {
+    s.outcomes.set(gid, o)
+    if (s.outcomes.size > OUTCOME_KEEP) s.outcomes.delete(s.outcomes.keys().next().value!)
+  }
+
+  // ---- messaging ----------------------------------------------------------------------------
+  private send(from: string, to: string, kind: string, gid: string, bytes: number, onArrive: () => void): void {
+    const id = ++this.msgSeq
+    this.stats.messages++
+    this.note(gid, { kind: 'send', site: from, to, msg: kind, id })
+    if (from === to) {
+      // within one site (coordinator and local participant share the site's transaction manager): no network hop
+      this.cluster.sim.schedule(0, kind, () => {
+        if (!this.up(to)) { this.note(gid, { kind: 'drop', site: to, msg: kind, id, detail: `${to} is down` }); return }
+        this.note(gid, { kind: 'deliver', site: to, to: from, msg: kind, id })
+        onArrive()
+      })
+      return
+    }
+    try {
+      this.cluster.net.send({
+        from, to, kind, payload: gid, bytes,
+        onDeliver: () => {
+          if (!this.up(to)) { this.note(gid, { kind: 'drop', site: to, msg: kind, id, detail: `${to} is down` }); return }
+          this.note(gid, { kind: 'deliver', site: to, to: from, msg: kind, id })
+          onArrive()
+        },
+        onDrop: (reason) => this.note(gid, { kind: 'drop', site: to, msg: kind, id, detail: reason }),
+      })
+    } catch (e) {
+      this.note(gid, { kind: 'drop', site: to, msg: kind, id, detail: toErrorInfo(e).message })
+    }
+  }
+
+  // ---- crash hooks --------------------------------------------------------------------------
+  /** Crashes `site` the next time it reaches `step` (optionally for one transaction); restarts it after a delay. */
+  crashAt(site: string, step: Step, opts: { restartAfterMs?: number; gid?: string } = {}): void {
+    this.rt(site)
+    if (!STEPS.includes(step)) throw new EngineError('BAD_INPUT', `unknown 2PC step ${step}; steps are ${STEPS.join(', ')}`)
+    this.crashHooks.push({ site, step, ...opts })
+  }
+
+  /** Fails a WAN link the next time `site` reaches `step` (the site goes on); restores it after a delay. */
+  failLinkAt(site: string, step: Step, link: string, opts: { restoreAfterMs?: number } = {}): void {
+    this.rt(site)
+    this.cluster.net.link(link)
+    this.crashHooks.push({ site, step, link, restartAfterMs: opts.restoreAfterMs })
+  }
+
+  pendingCrashHooks(): { site: string; step: Step }[] { return this.crashHooks.map(({ site, step }) => ({ site, step })) }
+
+  /** True if the site was crashed here (the caller must stop). */
+  private hook(s: SiteRt, step: Step, gid: string): boolean {
+    if (!this.crashHooks.length) return false
+    const i = this.crashHooks.findIndex((h) => h.site === s.code && h.step === step && (!h.gid || h.gid === gid))
+    if (i < 0) return false
+    const h = this.crashHooks.splice(i, 1)[0]
+    if (h.link) {
+      this.note(gid, { kind: 'note', site: s.code, detail: `link ${h.link} fails at ${step}` })
+      this.cluster.failLink(h.link)
+      if (h.restartAfterMs !== undefined) this.cluster.sim.schedule(h.restartAfterMs, 'txn.linkRestore', () => this.cluster.restoreLink(h.link!))
+      return false
+    }
+    this.note(gid, { kind: 'note', site: s.code, detail: `crash at ${step}` })
+    this.cluster.failSite(s.code)
+    if (h.restartAfterMs !== undefined) this.cluster.sim.schedule(h.restartAfterMs, 'txn.restart', () => this.cluster.restoreSite(s.code))
+    return true
+  }
+
+  // ---- client API (at the origin site) ------------------------------------------------------
+  begin(origin: string, opts: { protocol?: Protocol } = {}): string {
+    const s = this.rt(origin)
+    if (!this.up(origin)) throw new EngineError('SITE_DOWN', `${origin} is down: cannot begin a transaction there`, { site: origin })
+    const gid = `${origin}-${++s.seq}`
+    const c: Coord = {
+      gid, origin, startAt: this.now, state: 'INITIAL', protocol: opts.protocol ?? this.opts.protocol, participants: [], pending: 0,
+      votes: new Map(), acks: new Set(), phase2: [], termRound: 0, execCbs: new Map(),
+    }
+    s.coords.set(gid, c)
+    this.info.set(gid, { gid, origin, protocol: c.protocol, startAt: this.now, coordState: 'INITIAL', sites: {}, statements: [] })
+    if (this.info.size > OUTCOME_KEEP) this.info.delete(this.info.keys().next().value!)
+    this.note(gid, { kind: 'state', site: origin, detail: `begin (${c.protocol} 2PC); coordinator INITIAL` })
+    return gid
+  }
+
+  private coordOf(gid: string): { s: SiteRt; c: Coord } {
+    const origin = gid.split('-')[0]
+    const s = this.sites.get(origin)
+    const c = s?.coords.get(gid)
+    if (!s || !c) {
+      const i = this.info.get(gid)
+      throw new EngineError(i ? 'ABORTED' : 'NOT_FOUND', i ? `transaction ${gid} is no longer active (${i.outcome ?? 'coordinator lost'})` : `no transaction ${gid}`)
+    }
+    return { s, c }
+  }
+
+  exec(gid: string, site: string, sql: string, params: Val[] = [], cb: (r: ExecResult) => void = () => {}): void {
+    const { s, c } = this.coordOf(gid)
+    const fail = (e: unknown) => cb({ ok: false, error: toErrorInfo(e), site, sql, at: this.now })
+    if (c.state !== 'INITIAL') return fail(new EngineError('CONFLICT', `transaction ${gid} is ${c.state}`))
+    try { parseStmt(sql, params); this.rt(site) } catch (e) { return fail(e) }
+    if (!c.participants.includes(site)) c.participants.push(site)
+    c.pending++
+    const id = ++this.execSeq
+    const info = this.info.get(gid)
+    const stmtRec = { site, sql, at: this.now } as TxnInfo['statements'][number]
+    info?.statements.push(stmtRec)
+    const timer = this.at(s, this.opts.execTimeoutMs, 'txn.execTimeout', () => {
+      if (!c.execCbs.has(id)) return
+      this.note(gid, { kind: 'timeout', site: s.code, detail: `no result from ${site}` })
+      this.finishExec(c, id, { ok: false, error: { code: 'TIMEOUT', message: `statement at ${site} timed out` }, site, sql, at: this.now })
+      this.globalAbort(s, c, `statement at ${site} timed out`)
+    })
+    c.execCbs.set(id, { cb: (r) => { stmtRec.ok = r.ok; stmtRec.error = r.error?.message; stmtRec.rows = r.rows?.length ?? r.affected; cb(r) }, timer, site, sql })
+    this.send(s.code, site, 'txn.exec', gid, 48 + sql.length + params.length * 8, () => this.onExec(this.rt(site), gid, c.origin, c.startAt, c.protocol, sql, params, id))
+  }
+
+  private finishExec(c: Coord, id: number, r: ExecResult): void {
+    const e = c.execCbs.get(id)
+    if (!e) return
+    c.execCbs.delete(id)
+    this.cluster.sim.cancel(e.timer)
+    c.pending--
+    e.cb(r)
+  }
+
+  commit(gid: string, cb: (r: CommitResult) => void = () => {}): void {
+    const { s, c } = this.coordOf(gid)
+    if (c.state !== 'INITIAL') throw new EngineError('CONFLICT', `transaction ${gid} is already ${c.state}`)
+    if (c.pending > 0) throw new EngineError('CONFLICT', `transaction ${gid} still has ${c.pending} statement(s) running`)
+    c.onDone = cb
+    c.commitReqAt = this.now
+    if (!c.participants.length) { this.setCoord(c, 'WAIT'); this.coordDecide(s, c, 'COMMIT'); return }
+    this.setCoord(c, 'WAIT')
+    if (c.protocol !== 'centralized') this.force(s, { type: 'WAIT', gid, role: 'coord', participants: c.participants, protocol: c.protocol, startAt: c.startAt }, true)
+    if (this.hook(s, 'wait', gid)) return
+    if (c.protocol === 'linear') {
+      this.sendPrepare(s, c, c.participants[0], {})
+    } else {
+      for (const p of c.participants) this.sendPrepare(s, c, p, {})
+    }
+    c.timer = this.at(s, this.opts.voteTimeoutMs, 'txn.voteTimeout', () => this.coordTimeout(s, c))
+  }
+
+  abort(gid: string, reason = 'aborted by the application'): void {
+    const { s, c } = this.coordOf(gid)
+    if (c.state !== 'INITIAL') throw new EngineError('CONFLICT', `transaction ${gid} is ${c.state}; only an active transaction can be aborted`)
+    this.globalAbort(s, c, reason)
+  }
+
+  // ---- participant: statements --------------------------------------------------------------
+  private onExec(s: SiteRt, gid: string, coord: string, startAt: number, protocol: Protocol, sql: string, params: Val[], id: number): void {
+    const reply = (r: { rows?: Row[]; affected?: number; error?: ErrorInfo }) => {
+      this.send(s.code, coord, 'txn.execResult', gid, 32 + (r.rows ? r.rows.length * 64 : 0), () => {
+        const cs = this.rt(coord).coords.get(gid)
+        if (!cs) return
+        const res: ExecResult = { ok: !r.error, site: s.code, sql, at: this.now, ...(r.rows ? { rows: r.rows } : {}), ...(r.affected !== undefined ? { affected: r.affected } : {}), ...(r.error ? { error: r.error } : {}) }
+        this.finishExec(cs, id, res)
+        if (r.error && cs.state === 'INITIAL') this.globalAbort(this.rt(coord), cs, `${s.code}: ${r.error.message}`)
+      })
+    }
+    const known = s.outcomes.get(gid)
+    let sub = s.subs.get(gid)
+    if (!sub && known) return reply({ error: { code: 'ABORTED', message: `${gid} was already ${known} at ${s.code}`, site: s.code } })
+    if (sub && (sub.state !== 'INITIAL' || sub.busy)) return reply({ error: { code: 'CONFLICT', message: `${gid} is ${sub.state} at ${s.code}`, site: s.code } })
+    if (!sub) {
+      sub = { gid, site: s.code, coord, startAt, state: 'INITIAL', writes: new Map(), participants: [], protocol, votes: new Map(), busy: false, stmts: [], lastActivity: this.now, termRound: 0 }
+      s.subs.set(gid, sub)
+      const i = this.info.get(gid)
+      if (i) i.sites[s.code] = 'INITIAL'
+      this.note(gid, { kind: 'state', site: s.code, detail: 'participant INITIAL' })
+    }
+    let st: Stmt
+    let table: string
+    let key: string | undefined
+    try {
+      st = parseStmt(sql, params)
+      table = s.store.resolveTable(st.table)
+      const kc = s.store.keyColumn(table)
+      if (st.kind === 'insert') {
+        const i = st.cols.indexOf(kc)
+        if (kc && i < 0) throw new EngineError('SQL_ERROR', `INSERT into ${table} must give its key ${kc}`)
+        key = kc ? String(st.vals[i]) : undefined
+      } else if (kc) {
+        const eq = st.where.find((w) => w.col === kc && w.op === '=')
+        key = eq ? String(eq.val) : undefined
+      }
+    } catch (e) {
+      return reply({ error: { ...toErrorInfo(e), site: s.code } })
+    }
+    const write = st.kind !== 'select'
+    const reqs: [string, LockMode][] = key !== undefined
+      ? [[`T:${table}`, write ? 'IX' : 'IS'], [`R:${table}:${key}`, write ? 'X' : 'S']]
+      : [[`T:${table}`, write ? 'X' : 'S']]
+    sub.busy = true
+    sub.stmts.push(sql)
+    sub.lastActivity = this.now
+    this.cluster.sim.cancel(sub.timer)
+    const theSub = sub
+    theSub.pendingReply = (r) => { theSub.busy = false; theSub.pendingReply = undefined; reply(r) }
+    this.lockSeq(s, theSub, reqs, 0, sql, () => {
+      theSub.waitingSql = undefined
+      let res: { rows?: Row[]; affected?: number; error?: ErrorInfo }
+      try { res = this.run(s, theSub, st, table, key) } catch (e) { res = { error: { ...toErrorInfo(e), site: s.code } } }
+      theSub.lastActivity = this.now
+      this.armInitialTimer(s, theSub)
+      theSub.pendingReply?.(res)
+    })
+  }
+
+  private armInitialTimer(s: SiteRt, sub: Sub): void {
+    this.cluster.sim.cancel(sub.timer)
+    sub.timer = this.at(s, this.opts.initialTimeoutMs, 'txn.initialTimeout', () => {
+      if (s.subs.get(sub.gid) !== sub || sub.state !== 'INITIAL' || sub.busy) return
+      this.note(sub.gid, { kind: 'timeout', site: s.code, detail: 'participant INITIAL timed out → local abort' })
+      this.abortFromSite(s, sub.gid, 'participant timed out in INITIAL')
+    })
+  }
+
+  private lockSeq(s: SiteRt, sub: Sub, reqs: [string, LockMode][], i: number, sql: string, done: () => void): void {
+    for (; i < reqs.length; i++) {
+      const [res, mode] = reqs[i]
+      const next = i + 1
+      const granted = s.locks.acquire(sub.gid, res, mode, () => {
+        this.cluster.sim.cancel(sub.lockTimer)
+        if (s.subs.get(sub.gid) !== sub) return
+        this.lockSeq(s, sub, reqs, next, sql, done)
+      }, this.now)
+      if (granted) continue
+      sub.waitingSql = sql
+      this.note(sub.gid, { kind: 'note', site: s.code, detail: `waits for ${mode} lock on ${res}` })
+      sub.lockTimer = this.at(s, this.opts.lockTimeoutMs, 'txn.lockTimeout', () => {
+        if (s.subs.get(sub.gid) !== sub || !s.locks.isWaiting(sub.gid)) return
+        this.note(sub.gid, { kind: 'timeout', site: s.code, detail: `lock timeout on ${res}` })
+        this.abortFromSite(s, sub.gid, `lock timeout on ${res} at ${s.code}`, 'TIMEOUT')
+      })
+      this.onWait(s, sub)
+      return
+    }
+    done()
+  }
+
+  private run(s: SiteRt, sub: Sub, st: Stmt, table: string, key: string | undefined): { rows?: Row[]; affected?: number } {
+    const rec = this.opts.recordHistory
+    const read = (k: string): Row | undefined => {
+      const w = sub.writes.get(`${table}:${k}`)
+      if (w) return w.row ?? undefined
+      return s.store.get(table, k)
+    }
+    const rows = (): [string, Row][] => {
+      if (key !== undefined) { const r = read(key); return r ? [[key, r]] : [] }
+      const kc = s.store.keyColumn(table)
+      const out = new Map<string, Row>()
+      for (const r of s.store.scan(table)) out.set(String(r[kc]), r)
+      for (const w of sub.writes.values()) if (w.table === table) { if (w.row) out.set(w.key, w.row); else out.delete(w.key) }
+      return [...out]
+    }
+    const hist = (k: string, op: 'r' | 'w') => { if (rec) this.history.push({ gid: sub.gid, site: s.code, item: `${s.code}.${table}:${k}`, op }) }
+    const put = (k: string, row: Row | null) => { sub.writes.set(`${table}:${k}`, { table, key: k, row }); hist(k, 'w') }
+    switch (st.kind) {
+      case 'select': {
+        const out: Row[] = []
+        for (const [k, r] of rows()) {
+          hist(k, 'r')
+          if (!matches(r, st.where)) continue
+          out.push(st.cols === '*' ? { ...r } : Object.fromEntries(st.cols.map((c) => [c, r[c]])))
+        }
+        if (key === undefined && rec) hist('*', 'r')
+        return { rows: out }
+      }
+      case 'update': {
+        let n = 0
+        for (const [k, r] of rows()) {
+          hist(k, 'r')
+          if (!matches(r, st.where)) continue
+          const nr = { ...r }
+          for (const a of st.sets) {
+            if (a.from) nr[a.col] = Number(r[a.from]) + (a.sign ?? 1) * Number(a.val)
+            else nr[a.col] = a.val
+          }
+          put(k, nr)
+          n++
+        }
+        return { affected: n }
+      }
+      case 'delete': {
+        let n = 0
+        for (const [k, r] of rows()) { hist(k, 'r'); if (matches(r, st.where)) { put(k, null); n++ } }
+        if (key === undefined && rec) hist('*', 'w')
+        return { affected: n }
+      }
+      case 'insert': {
+        if (key === undefined) throw new EngineError('UNSUPPORTED', `INSERT into ${table}: tables without a one-column key are not supported inside transactions`)
+        if (read(key!)) throw new EngineError('CONFLICT', `duplicate key ${key} in ${table}`, { site: s.code })
+        put(key!, Object.fromEntries(st.cols.map((c, i) => [c, st.vals[i]])))
+        if (rec) hist('*', 'w')
+        return { affected: 1 }
+      }
+    }
+  }
+
+  // ---- aborts -------------------------------------------------------------------------------
+  /** Local abort of a sub-transaction (allowed only before it votes) + ask its coordinator to abort globally. */
+  private abortFromSite(s: SiteRt, gid: string, reason: string, code: ErrorInfo['code'] = 'ABORTED'): void {
+    const sub = s.subs.get(gid)
+    if (sub && sub.state !== 'INITIAL') return
+    if (sub) this.localAbort(s, sub, reason, code)
+    const origin = gid.split('-')[0]
+    this.send(s.code, origin, 'txn.abortReq', gid, 32, () => {
+      const o = this.rt(origin)
+      const c = o.coords.get(gid)
+      if (c && c.state === 'INITIAL') this.globalAbort(o, c, reason)
+    })
+  }
+
+  private localAbort(s: SiteRt, sub: Sub, reason: string, code: ErrorInfo['code'] = 'ABORTED'): void {
+    this.cluster.sim.cancel(sub.timer)
+    this.cluster.sim.cancel(sub.lockTimer)
+    s.subs.delete(sub.gid)
+    this.setPart(s, sub, 'ABORT')
+    this.remember(s, sub.gid, 'ABORT')
+    s.log.append({ type: 'ABORT', gid: sub.gid, role: 'part', at: this.now }, false)
+    this.runGrants(s.locks.releaseAll(sub.gid))
+    sub.pendingReply?.({ error: { code, message: reason, site: s.code } })
+  }
+
+  private runGrants(gs: (() => void)[]): void { for (const g of gs) g() }
+
+  private globalAbort(s: SiteRt, c: Coord, reason: string): void {
+    if (c.state === 'COMMIT' || c.state === 'ABORT') return
+    if (c.state === 'WAIT' && c.protocol !== 'centralized') {
+      // participants decide on their own in these topologies: only the termination rule may abort
+      return
+    }
+    this.coordDecide(s, c, 'ABORT', reason)
+  }
+
+  // ---- two-phase commit: coordinator ---------------------------------------------------------
+  private sendPrepare(s: SiteRt, c: Coord, to: string, votes: Record<string, Vote>): void {
+    const parts = c.participants
+    this.send(s.code, to, 'txn.prepare', c.gid, 40 + parts.length * 4, () =>
+      this.onPrepare(this.rt(to), c.gid, c.origin, parts, c.protocol, votes))
+  }
+
+  private coordTimeout(s: SiteRt, c: Coord): void {
+    if (s.coords.get(c.gid) !== c || c.state !== 'WAIT') return
+    this.note(c.gid, { kind: 'timeout', site: s.code, detail: `coordinator WAIT timed out (round ${c.termRound + 1})` })
+    if (c.protocol === 'centralized') { this.coordDecide(s, c, 'ABORT', 'votes did not arrive in time'); return }
+    // distributed / linear: ask the participants that have not voted; one that has not voted yes aborts → global abort
+    c.termRound++
+    for (const p of c.participants) {
+      if (c.votes.get(p) === 'YES' || c.votes.get(p) === 'RO') continue
+      this.send(s.code, p, 'txn.query', c.gid, 24, () => this.onQueryPeer(this.rt(p), c.gid, s.code, c.protocol, (r) => this.onCoordQueryReply(s, c, p, r)))
+    }
+    c.timer = this.at(s, this.opts.retryMs, 'txn.voteTimeout', () => this.coordTimeout(s, c))
+  }
+
+  private onCoordQueryReply(s: SiteRt, c: Coord, from: string, r: QueryReply): void {
+    if (s.coords.get(c.gid) !== c || c.state !== 'WAIT') return
+    if (r.decision) return this.coordDecide(s, c, r.decision, r.decision === 'ABORT' ? `${from} had not voted yes` : undefined)
+    if (r.vote) this.onVoteCoord(s, c.gid, from, r.vote)
+  }
+
+  private onVoteCoord(s: SiteRt, gid: string, from: string, v: Vote): void {
+    const c = s.coords.get(gid)
+    if (!c || c.state !== 'WAIT') return
+    c.votes.set(from, v)
+    if (v === 'NO') return this.coordDecide(s, c, 'ABORT', `${from} voted no`)
+    if (c.participants.every((p) => c.votes.has(p))) this.coordDecide(s, c, 'COMMIT')
+  }
+
+  private coordDecide(s: SiteRt, c: Coord, d: Decision, reason?: string): void {
+    if (c.state === 'COMMIT' || c.state === 'ABORT') return
+    this.cluster.sim.cancel(c.timer)
+    if (d === 'COMMIT') {
+      c.phase2 = c.participants.filter((p) => c.votes.get(p) !== 'RO')
+      if (c.phase2.length) this.force(s, { type: 'COMMIT', gid: c.gid, role: 'coord', participants: c.phase2, protocol: c.protocol }, true)
+      this.setCoord(c, 'COMMIT')
+      this.remember(s, c.gid, 'COMMIT')
+      this.finishTxn(c, 'COMMIT')
+      if (this.hook(s, 'decide', c.gid)) return
+      if (!c.phase2.length) { s.coords.delete(c.gid); return }
+      if (c.protocol === 'centralized') for (const p of c.phase2) this.sendDecision(s, c.gid, p, 'COMMIT')
+      this.armResend(s, c)
+    } else {
+      if (c.state === 'WAIT' || c.participants.length) s.log.append({ type: 'ABORT', gid: c.gid, role: 'coord', at: this.now }, false)
+      const wasWaiting = c.state === 'WAIT'
+      this.setCoord(c, 'ABORT')
+      this.remember(s, c.gid, 'ABORT')
+      for (const [id, e] of [...c.execCbs]) this.finishExec(c, id, { ok: false, error: { code: 'ABORTED', message: `transaction aborted: ${reason ?? ''}` }, site: e.site, sql: e.sql, at: this.now })
+      this.finishTxn(c, 'ABORT', reason)
+      s.coords.delete(c.gid)
+      if (this.hook(s, 'decide', c.gid)) return
+      for (const p of c.participants) if (wasWaiting ? c.votes.get(p) !== 'NO' && c.votes.get(p) !== 'RO' : true) this.sendDecision(s, c.gid, p, 'ABORT')
+    }
+  }
+
+  private armResend(s: SiteRt, c: Coord): void {
+    this.cluster.sim.cancel(c.resendTimer)
+    c.resendTimer = this.at(s, this.opts.resendMs, 'txn.resend', () => {
+      if (s.coords.get(c.gid) !== c) return
+      const missing = c.phase2.filter((p) => !c.acks.has(p))
+      if (!missing.length) return
+      this.note(c.gid, { kind: 'timeout', site: s.code, detail: `no ACK from ${missing.join(', ')}: re-send COMMIT` })
+      for (const p of missing) this.sendDecision(s, c.gid, p, 'COMMIT')
+      this.armResend(s, c)
+    })
+  }
+
+  private sendDecision(s: SiteRt, gid: string, to: string, d: Decision): void {
+    this.send(s.code, to, d === 'COMMIT' ? 'txn.commit' : 'txn.abort', gid, 24, () => this.onDecision(this.rt(to), gid, d, s.code))
+  }
+
+  private onAck(s: SiteRt, gid: string, from: string, d: Decision | 'RO', readOnly: string[] = []): void {
+    let c = s.coords.get(gid)
+    if (c && c.state === 'WAIT' && d === 'COMMIT') {
+      for (const p of readOnly) c.votes.set(p, 'RO')
+      // linear 2PC: the decision was taken at the end of the chain
+      this.coordDecide(s, c, 'COMMIT')
+      c = s.coords.get(gid)
+    }
+    if (!c || c.state !== 'COMMIT') return
+    c.acks.add(from)
+    if (c.phase2.every((p) => c!.acks.has(p))) {
+      if (this.hook(s, 'ack', gid)) return
+      this.cluster.sim.cancel(c.resendTimer)
+      s.log.append({ type: 'END', gid, role: 'coord', at: this.now }, false)
+      this.note(gid, { kind: 'log', site: s.code, detail: 'write END (all acknowledged)' })
+      s.coords.delete(gid)
+    }
+  }
+
+  private finishTxn(c: Coord, outcome: Decision | 'UNKNOWN', reason?: string): void {
+    const i = this.info.get(c.gid)
+    if (i && !i.outcome) {
+      i.outcome = outcome; i.endAt = this.now; i.reason = reason
+      if (outcome === 'COMMIT') this.stats.committed++
+      else if (outcome === 'ABORT') this.stats.aborted++
+      else this.stats.unknown++
+      const sec = Math.floor(this.now / 1000) * 1000
+      const last = this.stats.series[this.stats.series.length - 1]
+      if (last && last.t === sec) { if (outcome === 'COMMIT') last.committed++; else last.aborted++ }
+      else {
+        this.stats.series.push({ t: sec, committed: outcome === 'COMMIT' ? 1 : 0, aborted: outcome === 'COMMIT' ? 0 : 1 })
+        if (this.stats.series.length > 600) this.stats.series.shift()
+      }
+    }
+    const cb = c.onDone
+    c.onDone = undefined
+    cb?.({ gid: c.gid, outcome, reason, latencyMs: this.now - (c.commitReqAt ?? this.now) })
+  }
+
+  // ---- two-phase commit: participant ---------------------------------------------------------
+  private onPrepare(s: SiteRt, gid: string, coord: string, participants: string[], protocol: Protocol, chainVotes: Record<string, Vote>): void {
+    if (this.hook(s, 'prepare', gid)) return
+    const sub = s.subs.get(gid)
+    let vote: Vote
+    if (!sub || sub.state === 'ABORT') vote = s.outcomes.get(gid) === 'RO' ? 'RO' : 'NO'
+    else if (sub.state === 'READY' || sub.state === 'COMMIT') vote = 'YES'
+    else if (sub.busy) { this.localAbort(s, sub, 'PREPARE arrived while a statement was running'); vote = 'NO' }
+    else {
+      sub.participants = participants
+      sub.protocol = protocol
+      this.cluster.sim.cancel(sub.timer)
+      for (const [k, v] of Object.entries(chainVotes)) sub.votes.set(k, v)
+      if (!sub.writes.size) {
+        vote = 'RO'
+        if (protocol !== 'centralized') this.force(s, { type: 'RO', gid, role: 'part' }, true)
+        s.subs.delete(gid)
+        this.remember(s, gid, 'RO')
+        const i = this.info.get(gid)
+        if (i) i.sites[s.code] = 'RO'
+        this.note(gid, { kind: 'state', site: s.code, detail: 'read-only: locks released, no phase two' })
+        this.runGrants(s.locks.releaseAll(gid))
+      } else {
+        const locks = s.locks.heldLocks(gid).filter((l) => l.mode === 'X' || l.mode === 'IX')
+        this.force(s, { type: 'READY', gid, role: 'part', coord, participants, protocol, writes: [...sub.writes.values()], locks, startAt: sub.startAt }, true)
+        this.setPart(s, sub, 'READY')
+        sub.readyAt = this.now
+        if (this.hook(s, 'ready', gid)) return
+        vote = 'YES'
+        sub.timer = this.at(s, this.opts.decisionTimeoutMs, 'txn.readyTimeout', () => this.readyTimeout(s, sub))
+      }
+    }
+    this.castVote(s, gid, coord, participants, protocol, vote, chainVotes)
+    if (vote === 'YES') this.hook(s, 'vote', gid)
+  }
+
+  private castVote(s: SiteRt, gid: string, coord: string, participants: string[], protocol: Protocol, vote: Vote, chainVotes: Record<string, Vote>): void {
+    this.note(gid, { kind: 'note', site: s.code, detail: `votes ${vote}` })
+    const sub = s.subs.get(gid)
+    if (protocol === 'centralized') {
+      this.send(s.code, coord, 'txn.vote', gid, 24, () => this.onVoteCoord(this.rt(coord), gid, s.code, vote))
+      return
+    }
+    if (protocol === 'distributed') {
+      this.send(s.code, coord, 'txn.vote', gid, 24, () => this.onVoteCoord(this.rt(coord), gid, s.code, vote))
+      for (const p of participants) if (p !== s.code) this.send(s.code, p, 'txn.peerVote', gid, 24, () => this.onPeerVote(this.rt(p), gid, s.code, vote))
+      if (sub) { sub.votes.set(s.code, vote); this.checkAllVotes(s, sub) }
+      return
+    }
+    // linear: pass the votes along the chain; the last one decides
+    const idx = participants.indexOf(s.code)
+    if (vote === 'NO') {
+      for (const p of participants) if (p !== s.code) this.sendDecision(s, gid, p, 'ABORT')
+      this.send(s.code, coord, 'txn.vote', gid, 24, () => this.onVoteCoord(this.rt(coord), gid, s.code, 'NO'))
+      return
+    }
+    const votes = { ...chainVotes, [s.code]: vote }
+    if (idx + 1 < participants.length) {
+      const next = participants[idx + 1]
+      this.send(s.code, next, 'txn.prepare', gid, 40 + participants.length * 8, () => this.onPrepare(this.rt(next), gid, coord, participants, protocol, votes))
+      return
+    }
+    // last in the chain: every vote is yes (or read-only) → COMMIT, passed back along the chain
+    if (sub) this.partDecide(s, sub, 'COMMIT')
+    else this.sendAck(s, gid, coord, 'COMMIT', new Map(Object.entries(votes)))
+    const prev = prevInChain(participants, idx, votes)
+    if (prev) this.sendDecision(s, gid, prev, 'COMMIT')
+  }
+
+  private onPeerVote(s: SiteRt, gid: string, from: string, v: Vote): void {
+    const sub = s.subs.get(gid)
+    if (!sub) return
+    sub.votes.set(from, v)
+    if (v === 'NO') {
+      if (sub.state === 'INITIAL') this.localAbort(s, sub, `${from} voted no`)
+      else if (sub.state === 'READY') this.partDecide(s, sub, 'ABORT')
+      return
+    }
+    this.checkAllVotes(s, sub)
+  }
+
+  private checkAllVotes(s: SiteRt, sub: Sub): void {
+    if (sub.state !== 'READY' || sub.protocol === 'centralized') return
+    if (sub.participants.every((p) => { const v = sub.votes.get(p); return v === 'YES' || v === 'RO' })) this.partDecide(s, sub, 'COMMIT')
+  }
+
+  private onDecision(s: SiteRt, gid: string, d: Decision, from: string): void {
+    const sub = s.subs.get(gid)
+    if (!sub) {
+      // already decided (or read-only, or never prepared): re-acknowledge a COMMIT so the coordinator can finish
+      const o = s.outcomes.get(gid)
+      if (d === 'COMMIT' && (o === 'COMMIT' || o === 'RO')) this.sendAck(s, gid, gid.split('-')[0], o)
+      return
+    }
+    if (sub.state === 'INITIAL') {
+      if (d === 'ABORT') this.localAbort(s, sub, `aborted by ${from}`)
+      return
+    }
+    const wasReady = sub.state === 'READY'
+    this.partDecide(s, sub, d)
+    // linear: pass the decision back along the chain
+    if (wasReady && sub.protocol === 'linear' && d === 'COMMIT') {
+      const prev = prevInChain(sub.participants, sub.participants.indexOf(s.code), Object.fromEntries(sub.votes))
+      if (prev && prev !== from) this.sendDecision(s, gid, prev, 'COMMIT')
+    }
+  }
+
+  private partDecide(s: SiteRt, sub: Sub, d: Decision, heuristic?: string): void {
+    if (sub.state !== 'READY' || sub.committing) return
+    this.cluster.sim.cancel(sub.timer)
+    if (d === 'COMMIT' && !heuristic) {
+      // group commit: the after-images of every decision in the window go into one local transaction
+      sub.committing = true
+      s.commitQueue.push(sub)
+      if (!s.flushTimer) s.flushTimer = this.at(s, this.opts.groupCommitMs, 'txn.groupCommit', () => this.flushCommits(s))
+      return
+    }
+    s.subs.delete(sub.gid)
+    if (sub.termRound > 0) this.stats.inDoubtResolved++
+    if (d === 'COMMIT') {
+      s.store.apply([...sub.writes.values()])
+      this.force(s, { type: 'HEURISTIC', gid: sub.gid, role: 'part', decision: 'COMMIT', by: heuristic }, true)
+    } else {
+      s.log.append({ type: heuristic ? 'HEURISTIC' : 'ABORT', gid: sub.gid, role: 'part', at: this.now, decision: 'ABORT', by: heuristic }, !!heuristic)
+    }
+    this.setPart(s, sub, d)
+    this.remember(s, sub.gid, d)
+    this.runGrants(s.locks.releaseAll(sub.gid))
+  }
+
+  private flushCommits(s: SiteRt): void {
+    s.flushTimer = undefined
+    const batch = s.commitQueue.filter((sub) => s.subs.get(sub.gid) === sub)
+    s.commitQueue = []
+    if (!batch.length) return
+    const writes: TxnWrite[] = []
+    for (const sub of batch) for (const w of sub.writes.values()) writes.push(w)
+    s.store.apply(writes)
+    batch.forEach((sub, i) => this.force(s, { type: 'COMMIT', gid: sub.gid, role: 'part', decision: 'COMMIT' }, i === batch.length - 1))
+    for (const sub of batch) {
+      s.subs.delete(sub.gid)
+      if (sub.termRound > 0) this.stats.inDoubtResolved++
+      this.setPart(s, sub, 'COMMIT')
+      this.remember(s, sub.gid, 'COMMIT')
+    }
+    for (const sub of batch) this.runGrants(s.locks.releaseAll(sub.gid))
+    for (const sub of batch) {
+      if (this.hook(s, 'commit', sub.gid)) return
+      this.sendAck(s, sub.gid, sub.coord, 'COMMIT', sub.votes)
+    }
+  }
+
+  private sendAck(s: SiteRt, gid: string, coord: string, o: Decision | 'RO', votes?: Map<string, Vote>): void {
+    const ro = votes ? [...votes].filter(([, v]) => v === 'RO').map(([k]) => k) : []
+    this.send(s.code, coord, 'txn.ack', gid, 24 + ro.length * 4, () => this.onAck(this.rt(coord), gid, s.code, o, ro))
+  }
+
+  // ---- termination (in doubt) ---------------------------------------------------------------
+  private readyTimeout(s: SiteRt, sub: Sub): void {
+    if (s.subs.get(sub.gid) !== sub || sub.state !== 'READY') return
+    sub.termRound++
+    this.note(sub.gid, { kind: 'timeout', site: s.code, detail: `READY timed out: in doubt, asking ${sub.termRound === 1 ? 'the coordinator' : 'the coordinator and peers'}` })
+    this.send(s.code, sub.coord, 'txn.query', sub.gid, 24, () => this.onQueryCoord(this.rt(sub.coord), sub.gid, s.code, (r) => this.onQueryReply(s, sub, sub.coord, r)))
+    if (sub.termRound > 1 || sub.protocol !== 'centralized') {
+      for (const p of sub.participants) if (p !== s.code) {
+        this.send(s.code, p, 'txn.query', sub.gid, 24, () => this.onQueryPeer(this.rt(p), sub.gid, s.code, sub.protocol, (r) => this.onQueryReply(s, sub, p, r)))
+      }
+    }
+    sub.timer = this.at(s, this.opts.retryMs, 'txn.readyTimeout', () => this.readyTimeout(s, sub))
+  }
+
+  private onQueryReply(s: SiteRt, sub: Sub, from: string, r: QueryReply): void {
+    if (s.subs.get(sub.gid) !== sub || sub.state !== 'READY') return
+    if (r.decision) { this.note(sub.gid, { kind: 'note', site: s.code, detail: `learned ${r.decision} from ${from}` }); return this.partDecide(s, sub, r.decision) }
+    if (r.vote) { sub.votes.set(from, r.vote); this.checkAllVotes(s, sub) }
+  }
+
+  /** The coordinator answers an in-doubt participant (presumed abort: no record → ABORT). */
+  private onQueryCoord(s: SiteRt, gid: string, asker: string, reply: (r: QueryReply) => void): void {
+    const c = s.coords.get(gid)
+    let r: QueryReply
+    if (c) r = c.state === 'COMMIT' ? { decision: 'COMMIT' } : c.state === 'ABORT' ? { decision: 'ABORT' } : {}
+    else {
+      const o = s.outcomes.get(gid)
+      r = o === 'COMMIT' ? { decision: 'COMMIT' } : { decision: 'ABORT' }
+    }
+    this.send(s.code, asker, 'txn.queryReply', gid, 24, () => reply(r))
+  }
+
+  /** A peer answers: its decision, its yes vote, or (not having voted) it aborts and says so. */
+  private onQueryPeer(s: SiteRt, gid: string, asker: string, protocol: Protocol, reply: (r: QueryReply) => void): void {
+    const sub = s.subs.get(gid)
+    let r: QueryReply
+    if (sub) {
+      if (sub.state === 'INITIAL') { this.localAbort(s, sub, `${asker} asked while ${s.code} had not voted`); r = { decision: 'ABORT' } }
+      else r = sub.committing ? { decision: 'COMMIT' } : { vote: 'YES' }
+    } else {
+      const o = s.outcomes.get(gid)
+      if (o === 'COMMIT' || o === 'ABORT') r = { decision: o }
+      else if (o === 'RO') r = { vote: 'RO' }
+      // never voted here: in distributed/linear a read-only vote is logged, so no record means it cannot have voted yes
+      else r = protocol === 'centralized' ? {} : { decision: 'ABORT' }
+      if (!o && protocol !== 'centralized') this.remember(s, gid, 'ABORT')
+    }
+    this.send(s.code, asker, 'txn.queryReply', gid, 24, () => reply(r))
+  }
+
+  // ---- failures and recovery ----------------------------------------------------------------
+  private onCrash(code: string): void {
+    const s = this.sites.get(code)
+    if (!s) return
+    s.epoch++
+    s.log.crash()
+    s.locks.clear()
+    for (const sub of s.subs.values()) { this.cluster.sim.cancel(sub.timer); this.cluster.sim.cancel(sub.lockTimer); this.note(sub.gid, { kind: 'note', site: code, detail: `${code} crashed (participant ${sub.state})` }) }
+    s.subs.clear()
+    s.commitQueue = []
+    s.flushTimer = undefined
+    for (const c of s.coords.values()) {
+      this.cluster.sim.cancel(c.timer); this.cluster.sim.cancel(c.resendTimer)
+      for (const [id, e] of [...c.execCbs]) this.finishExec(c, id, { ok: false, error: { code: 'SITE_DOWN', message: `${code} crashed`, site: code }, site: e.site, sql: e.sql, at: this.now })
+      this.note(c.gid, { kind: 'note', site: code, detail: `${code} crashed (coordinator ${c.state})` })
+      // INITIAL: nothing was prepared, so the transaction is certainly aborted; WAIT: the outcome is not known yet
+      if (c.state === 'INITIAL') this.finishTxn(c, 'ABORT', `coordinator ${code} crashed`)
+      else if (c.state === 'WAIT') this.finishTxn(c, 'UNKNOWN', `coordinator ${code} crashed while waiting for votes`)
+    }
+    s.coords.clear()
+    s.outcomes.clear()
+  }
+
+  /** Local recovery from the log, then resolution of in-doubt transactions. */
+  private onRestart(code: string): void {
+    const s = this.sites.get(code)
+    if (!s) return
+    const ready = new Map<string, TxnLogRecord>()
+    const coordOpen = new Map<string, TxnLogRecord>()
+    for (const r of s.log.records()) {
+      if (r.role === 'part') {
+        if (r.type === 'READY') ready.set(r.gid, r)
+        else if (r.type === 'RO') this.remember(s, r.gid, 'RO')
+        else { ready.delete(r.gid); this.remember(s, r.gid, (r.decision ?? r.type) as Decision) }
+      } else {
+        if (r.type === 'WAIT' || r.type === 'COMMIT') coordOpen.set(r.gid, r)
+        if (r.type === 'COMMIT') this.remember(s, r.gid, 'COMMIT')
+        if (r.type === 'END' || r.type === 'ABORT') { coordOpen.delete(r.gid); if (r.type === 'ABORT') this.remember(s, r.gid, 'ABORT') }
+      }
+    }
+    for (const r of ready.values()) {
+      const sub: Sub = {
+        gid: r.gid, site: code, coord: r.coord!, startAt: r.startAt ?? r.at, state: 'READY', writes: new Map((r.writes ?? []).map((w) => [`${w.table}:${w.key}`, w])),
+        participants: r.participants ?? [], protocol: (r.protocol as Protocol) ?? 'centralized', votes: new Map([[code, 'YES']]), busy: false, stmts: [], lastActivity: this.now, termRound: 0, readyAt: r.at,
+      }
+      s.subs.set(r.gid, sub)
+      for (const l of r.locks ?? []) s.locks.install(r.gid, l.resource, l.mode)
+      this.note(r.gid, { kind: 'state', site: code, detail: 'recovered READY from the log: in doubt, locks re-acquired' })
+      sub.timer = this.at(s, 1, 'txn.readyTimeout', () => this.readyTimeout(s, sub))
+    }
+    for (const r of coordOpen.values()) {
+      const c: Coord = {
+        gid: r.gid, origin: code, startAt: r.startAt ?? r.at, state: r.type === 'COMMIT' ? 'COMMIT' : 'WAIT', protocol: (r.protocol as Protocol) ?? 'centralized',
+        participants: r.participants ?? [], pending: 0, votes: new Map(), acks: new Set(), phase2: r.participants ?? [], termRound: 0, execCbs: new Map(),
+      }
+      s.coords.set(r.gid, c)
+      this.note(r.gid, { kind: 'state', site: code, detail: `recovered coordinator ${c.state} from the log` })
+      if (c.state === 'COMMIT') { for (const p of c.phase2) this.sendDecision(s, c.gid, p, 'COMMIT'); this.armResend(s, c) }
+      else c.timer = this.at(s, 1, 'txn.voteTimeout', () => this.coordTimeout(s, c))
+    }
+    this.cluster.log('recovery', `${code} transaction recovery: ${ready.size} in doubt, ${coordOpen.size} coordinator record(s) reopened`, code)
+  }
+
+  // ---- in-doubt transactions ------------------------------------------------------------------
+  inDoubt(): InDoubtView[] {
+    const out: InDoubtView[] = []
+    for (const s of this.sites.values()) {
+      if (!this.up(s.code)) continue
+      for (const sub of s.subs.values()) {
+        if (sub.state !== 'READY' || sub.committing) continue
+        out.push({
+          gid: sub.gid, site: s.code, coordinator: sub.coord, participants: sub.participants, protocol: sub.protocol, state: 'READY',
+          since: sub.readyAt ?? sub.lastActivity, ageMs: this.now - (sub.readyAt ?? sub.lastActivity), inquiries: sub.termRound,
+          locks: s.locks.heldLocks(sub.gid).map((l) => `${l.mode} ${l.resource}`), writes: sub.writes.size,
+        })
+      }
+    }
+    return out.sort((a, b) => a.since - b.since)
+  }
+
+  /** An administrator's heuristic decision for an in-doubt participant (logged as HEURISTIC). */
+  resolve(gid: string, site: string, decision: Decision, by = 'administrator'): void {
+    const s = this.rt(site)
+    const sub = s.subs.get(gid)
+    if (!sub || sub.state !== 'READY') throw new EngineError('NOT_FOUND', `${gid} is not in doubt at ${site}`, { site })
+    this.note(gid, { kind: 'note', site, detail: `manually resolved: ${decision} by ${by}` })
+    this.partDecide(s, sub, decision, by)
+    this.cluster.log('txn', `${gid} at ${site} resolved by hand: ${decision}`, site)
+  }
+
+  // ---- deadlocks ----------------------------------------------------------------------------
+  private older(s: SiteRt, a: string, b: string): boolean {
+    const sa = s.subs.get(a)?.startAt ?? Infinity
+    const sb = s.subs.get(b)?.startAt ?? Infinity
+    return sa < sb || (sa === sb && gidOrder(a, b) < 0)
+  }
+
+  private onWait(s: SiteRt, sub: Sub): void {
+    if (this.opts.scheme === 'wound-wait') {
+      for (const b of s.locks.blockersOf(sub.gid)) {
+        const bs = s.subs.get(b)
+        if (bs && bs.state === 'INITIAL' && this.older(s, sub.gid, b)) {
+          this.deadlocks.push({ id: ++this.deadlockSeq, at: this.now, by: 'wound-wait', site: s.code, cycle: [sub.gid, b], victim: b, statements: [{ gid: sub.gid, site: s.code, sql: sub.waitingSql ?? '' }, { gid: b, site: s.code, sql: bs.stmts[bs.stmts.length - 1] ?? '' }] })
+          this.trimDeadlocks()
+          this.note(b, { kind: 'note', site: s.code, detail: `wounded by older ${sub.gid}` })
+          this.at(s, 0, 'txn.wound', () => this.abortFromSite(s, b, `wounded by older ${sub.gid} (wound-wait)`))
+        }
+      }
+      return
+    }
+    // local deadlock: broken at once
+    const path = reaches((v) => s.locks.blockersOf(v), sub.gid, sub.gid, 5000)
+    if (path) {
+      const victim = this.pickVictim(path, (g) => s.subs.get(g)?.startAt ?? 0, (g) => s.locks.heldCount(g))
+      this.deadlocks.push({ id: ++this.deadlockSeq, at: this.now, by: 'local', site: s.code, cycle: path, victim, statements: path.map((g) => ({ gid: g, site: s.code, sql: s.subs.get(g)?.waitingSql ?? '' })) })
+      this.trimDeadlocks()
+      this.cluster.log('deadlock', `local deadlock at ${s.code}: ${path.join(' → ')} → ${path[0]}; victim ${victim}`, s.code)
+      this.note(victim, { kind: 'note', site: s.code, detail: 'chosen as deadlock victim (local WFG)' })
+      this.at(s, 0, 'txn.victim', () => this.abortFromSite(s, victim, `deadlock victim at ${s.code}`))
+      return
+    }
+    this.ensureDetector()
+  }
+
+  private trimDeadlocks(): void { if (this.deadlocks.length > 500) this.deadlocks.shift() }
+
+  private pickVictim(cycle: string[], startOf: (g: string) => number, locksOf: (g: string) => number): string {
+    const sorted = [...cycle].sort((a, b) => (startOf(a) - startOf(b)) || gidOrder(a, b))
+    if (this.opts.victim === 'oldest') return sorted[0]
+    if (this.opts.victim === 'fewest-locks') return [...sorted].reverse().sort((a, b) => locksOf(a) - locksOf(b))[0]
+    return sorted[sorted.length - 1]
+  }
+
+  /** The site that runs global detection: Colombo (HQ) if alive, else the first live site. */
+  detectorSite(): string | undefined {
+    const order = [...this.cluster.topology.sites].sort((a, b) => Number(b.hq) - Number(a.hq)).map((x) => x.code)
+    return order.find((c) => this.up(c))
+  }
+
+  private ensureDetector(): void {
+    if (this.opts.scheme !== 'detect' || this.det.timer) return
+    this.det.timer = this.cluster.sim.schedule(this.opts.detectIntervalMs, 'dl.tick', () => this.detectorTick())
+  }
+
+  private anyWaiting(): boolean {
+    for (const s of this.sites.values()) if (s.locks.waiterCount > 0) return true
+    return false
+  }
+
+  private detectorTick(): void {
+    this.det.timer = undefined
+    if (!this.anyWaiting() && !this.det.prevKeys.size) { this.det.prevKeys.clear(); return }
+    this.poll()
+    this.ensureDetector()
+  }
+
+  /** One gathering round: the detector site asks every site for its local WFG over the network. */
+  poll(): void {
+    const at = this.detectorSite()
+    if (!at) return
+    if (this.det.collecting) this.analyze()
+    const round = ++this.det.round
+    const ds = this.rt(at)
+    this.det.at = at
+    const col = { round, site: at, replies: new Map<string, WfgReply>(), expected: new Set<string>(), timer: undefined as unknown as SimEvent }
+    this.det.collecting = col
+    col.timer = this.at(ds, this.opts.gatherTimeoutMs, 'dl.gatherTimeout', () => { if (this.det.collecting === col) this.analyze() })
+    for (const code of this.sites.keys()) {
+      col.expected.add(code)
+      this.send(at, code, 'dl.collect', `dl#${round}`, 16, () => {
+        const s = this.rt(code)
+        const rep = this.localWfgReply(s)
+        this.send(code, at, 'dl.wfg', `dl#${round}`, 16 + rep.edges.length * 24, () => {
+          if (this.det.collecting !== col) return
+          col.replies.set(code, rep)
+          if (col.replies.size === col.expected.size) this.analyze()
+        })
+      })
+    }
+  }
+
+  private localWfgReply(s: SiteRt): WfgReply {
+    const g = s.locks.waitsFor()
+    const nodes: WfgReply['nodes'] = {}
+    for (const [a, bs] of g) for (const x of [a, ...bs]) {
+      if (nodes[x]) continue
+      const sub = s.subs.get(x)
+      nodes[x] = { startAt: sub?.startAt ?? 0, locks: s.locks.heldCount(x), sql: sub?.waitingSql, state: sub?.state ?? 'INITIAL' }
+    }
+    return { site: s.code, edges: [...g], nodes }
+  }
+
+  private analyze(): void {
+    const col = this.det.collecting
+    if (!col) return
+    this.det.collecting = undefined
+    this.cluster.sim.cancel(col.timer)
+    this.det.polls++
+    const g = unionWfg([...col.replies.values()].map((r) => r.edges))
+    const nodes: Record<string, WfgReply['nodes'][string] & { sites: string[] }> = {}
+    for (const r of col.replies.values()) for (const [k, v] of Object.entries(r.nodes)) {
+      const n = nodes[k] ?? (nodes[k] = { ...v, sites: [] })
+      n.locks = Math.max(n.locks, v.locks)
+      if (v.sql) { n.sql = v.sql; n.sites.push(r.site) }
+      if (v.startAt) n.startAt = v.startAt
+    }
+    this.det.lastGlobal = g
+    this.det.lastLocal = Object.fromEntries([...col.replies].map(([k, r]) => [k, r.edges]))
+    const cycles = findCycles(g)
+    this.det.lastCycles = cycles
+    const keys = new Set<string>()
+    let suspects = 0
+    for (const cyc of cycles) {
+      const key = cycleKey(cyc)
+      if (this.det.prevKeys.has(key)) {
+        const victim = this.pickVictim(cyc, (x) => nodes[x]?.startAt ?? 0, (x) => nodes[x]?.locks ?? 0)
+        const rec: DeadlockRecord = {
+          id: ++this.deadlockSeq, at: this.now, by: 'global', site: col.site, cycle: cyc, victim,
+          statements: cyc.map((x) => ({ gid: x, site: nodes[x]?.sites[0] ?? '', sql: nodes[x]?.sql ?? '' })),
+        }
+        this.deadlocks.push(rec)
+        this.trimDeadlocks()
+        this.cluster.log('deadlock', `global deadlock found at ${col.site}: ${cyc.join(' → ')} → ${cyc[0]}; victim ${victim}`, col.site)
+        const targets = new Set([victim.split('-')[0], ...(nodes[victim]?.sites ?? [])])
+        for (const t of targets) {
+          this.send(col.site, t, 'dl.abort', victim, 24, () => {
+            const ts = this.rt(t)
+            this.note(victim, { kind: 'note', site: t, detail: 'deadlock victim (global WFG)' })
+            const c = ts.coords.get(victim)
+            if (c && c.state === 'INITIAL') this.globalAbort(ts, c, `deadlock victim (cycle ${cyc.join(' → ')})`)
+            const sub = ts.subs.get(victim)
+            if (sub && sub.state === 'INITIAL') this.abortFromSite(ts, victim, 'deadlock victim')
+          })
+        }
+      } else { keys.add(key); suspects++ }
+    }
+    this.det.prevKeys = keys
+    if (suspects && !this.det.confirmTimer) {
+      // confirm on a second poll soon, so that a real deadlock stands for less than two intervals
+      this.det.confirmTimer = this.cluster.sim.schedule(this.opts.detectIntervalMs / 2, 'dl.confirm', () => { this.det.confirmTimer = undefined; this.poll() })
+    }
+  }
+
+  /** The omniscient union of the local WFGs right now (tests and the console's live view). */
+  currentGlobalWfg(): Wfg {
+    return unionWfg([...this.sites.values()].filter((s) => this.up(s.code)).map((s) => [...s.locks.waitsFor()]))
+  }
+
+  wfgView(): WfgView {
+    const local: WfgView['local'] = {}
+    const nodeInfo = new Map<string, WfgView['nodes'][number]>()
+    for (const s of this.sites.values()) {
+      const edges = this.up(s.code) ? [...s.locks.waitsFor()] : []
+      local[s.code] = edges.flatMap(([a, bs]) => bs.map((b) => ({ from: a, to: b })))
+      for (const [a, bs] of edges) for (const x of [a, ...bs]) {
+        const sub = s.subs.get(x)
+        const n = nodeInfo.get(x) ?? { gid: x, origin: x.split('-')[0], startAt: sub?.startAt ?? 0, waitingAt: [] as string[], sql: [] as string[] }
+        if (sub?.startAt) n.startAt = sub.startAt
+        if (a === x) { n.waitingAt.push(s.code); if (sub?.waitingSql) n.sql.push(`${s.code}: ${sub.waitingSql}`) }
+        nodeInfo.set(x, n)
+      }
+    }
+    const g = this.currentGlobalWfg()
+    const cycles = findCycles(g)
+    return {
+      at: this.now, detector: this.detectorSite() ?? null, scheme: this.opts.scheme, intervalMs: this.opts.detectIntervalMs,
+      nodes: [...nodeInfo.values()], global: [...g].flatMap(([a, bs]) => bs.map((b) => ({ from: a, to: b }))), local, cycles,
+      lastPoll: { round: this.det.round, at: this.det.at, cycles: this.det.lastCycles, suspects: [...this.det.prevKeys] },
+    }
+  }
+
+  // ---- views --------------------------------------------------------------------------------
+  timeline(gid: string): TimelineEvent[] { return this.tl.get(gid) ?? [] }
+
+  list(limit = 200): TxnView[] {
+    const out: TxnView[] = []
+    const all = [...this.info.values()]
+    for (const i of all.slice(-limit).reverse()) {
+      const sites = Object.keys(i.sites).map((code) => {
+        const s = this.sites.get(code)!
+        const sub = s.subs.get(i.gid)
+        const w = sub ? s.locks.waitingRequest(i.gid) : undefined
+        return { site: code, state: sub?.state ?? i.sites[code], locksHeld: sub ? s.locks.heldCount(i.gid) : 0, waitingFor: w ? `${w.mode} ${w.resource}` : undefined }
+      })
+      const c = this.sites.get(i.origin)?.coords.get(i.gid)
+      out.push({
+        gid: i.gid, origin: i.origin, protocol: i.protocol, coordinatorState: c?.state ?? i.coordState, outcome: i.outcome, reason: i.reason,
+        startAt: i.startAt, endAt: i.endAt, ageMs: (i.endAt ?? this.now) - i.startAt, sites, statements: i.statements.slice(-20),
+      })
+    }
+    return out
+  }
+
+  setProtocol(p: Protocol): void { this.opts.protocol = p }
+  setScheme(s: DeadlockScheme, victim?: VictimPolicy): void { this.opts.scheme = s; if (victim) this.opts.victim = victim }
+
+  /** Sites (up) where `gid` still has a sub-transaction or a coordinator record (not yet finished there). */
+  unfinishedAt(gid: string): string[] {
+    const out: string[] = []
+    for (const s of this.sites.values()) if (this.up(s.code) && (s.subs.has(gid) || s.coords.has(gid))) out.push(s.code)
+    return out
+  }
+
+  /** Totals for checks: active sub-transactions, in-doubt count, locks held. */
+  summary(): { active: number; inDoubt: number; locks: number; waiting: number; coordinators: number } {
+    let active = 0, inDoubt = 0, locks = 0, waiting = 0, coordinators = 0
+    for (const s of this.sites.values()) {
+      for (const sub of s.subs.values()) { if (sub.state === 'READY') inDoubt++; else active++ }
+      locks += s.locks.lockCount
+      waiting += s.locks.waiterCount
+      coordinators += s.coords.size
+    }
+    return { active, inDoubt, locks, waiting, coordinators }
+  }
+
+  /** Decisions recorded in every site's log (for atomicity checks). */
+  loggedDecisions(): Map<string, Set<string>> {
+    const out = new Map<string, Set<string>>()
+    for (const s of this.sites.values()) for (const r of s.log.records()) {
+      const d = r.decision ?? (r.type === 'COMMIT' || r.type === 'ABORT' ? r.type : undefined)
+      if (!d) continue
+      let set = out.get(r.gid)
+      if (!set) { set = new Set(); out.set(r.gid, set) }
+      set.add(`${d}@${s.code}${r.type === 'HEURISTIC' ? '(heuristic)' : ''}`)
+    }
+    return out
+  }
+}
+
+interface QueryReply { decision?: Decision; vote?: Vote }
+interface WfgReply { site: string; edges: [string, string[]][]; nodes: Record<string, { startAt: number; locks: number; sql?: string; state: PartState }> }
+
+
+
+
+/** Linear 2PC passes the decision back along the chain, skipping read-only members (they need no phase two). */
+function prevInChain(chain: string[], idx: number, votes: Record<string, Vote>): string | undefined {
+  for (let i = idx - 1; i >= 0; i--) if (votes[chain[i]] !== 'RO') return chain[i]
+  return undefined
+}
+
+/** Orders gids by origin then sequence number. */
+export function gidOrder(a: string, b: string): number {
+  const [oa, na] = a.split('-'), [ob, nb] = b.split('-')
+  return oa === ob ? Number(na) - Number(nb) : oa < ob ? -1 : 1
+}

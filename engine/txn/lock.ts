@@ -1,0 +1,166 @@
+/**
+ * A site's lock manager: shared/exclusive row locks with table-level intention locks (IS/IX/S/X),
+ * FIFO wait queues (an upgrade goes ahead of new requesters), strict two-phase locking (the DTM releases
+ * a transaction's locks only at commit/abort). Pure data structure: timeouts and deadlock handling are
+ * driven by the DTM. Grants that a release makes possible are returned to the caller, who runs them
+ * after the lock table is consistent (no re-entrancy).
+ */
+export type LockMode = 'IS' | 'IX' | 'S' | 'X'
+
+const COMPAT: Record<LockMode, Record<LockMode, boolean>> = {
+  IS: { IS: true, IX: true, S: true, X: false },
+  IX: { IS: true, IX: true, S: false, X: false },
+  S: { IS: true, IX: false, S: true, X: false },
+  X: { IS: false, IX: false, S: false, X: false },
+}
+
+export function compatible(a: LockMode, b: LockMode): boolean { return COMPAT[a][b] }
+
+/** The weakest mode covering both (IX+S would be SIX; we use X for it). */
+export function supremum(a: LockMode, b: LockMode): LockMode {
+  if (a === b) return a
+  if (a === 'X' || b === 'X') return 'X'
+  if (a === 'IS') return b
+  if (b === 'IS') return a
+  return 'X' // IX + S
+}
+
+export function covers(held: LockMode, want: LockMode): boolean {
+  return supremum(held, want) === held
+}
+
+export interface LockRequest { tx: string; mode: LockMode; resource: string; since: number; grant: () => void; upgrade: boolean }
+
+interface LockEntry { granted: Map<string, LockMode>; queue: LockRequest[] }
+
+export class LockManager {
+  private table = new Map<string, LockEntry>()
+  private heldBy = new Map<string, Set<string>>()
+  private waiting = new Map<string, LockRequest>()
+  grants = 0
+  waits = 0
+
+  /** True if granted now; false if queued (grant() is called later, from a release's returned list). */
+  acquire(tx: string, resource: string, mode: LockMode, grant: () => void, now = 0): boolean {
+    let e = this.table.get(resource)
+    if (!e) { e = { granted: new Map(), queue: [] }; this.table.set(resource, e) }
+    const held = e.granted.get(tx)
+    if (held && covers(held, mode)) return true
+    const want = held ? supremum(held, mode) : mode
+    const ok = this.grantable(e, tx, want) && (held !== undefined || e.queue.length === 0)
+    if (ok) { this.setGranted(e, tx, resource, want); this.grants++; return true }
+    const req: LockRequest = { tx, mode: want, resource, since: now, grant, upgrade: held !== undefined }
+    if (req.upgrade) {
+      // upgrades go before every non-holder in the queue
+      let i = 0
+      while (i < e.queue.length && e.queue[i].upgrade) i++
+      e.queue.splice(i, 0, req)
+    } else e.queue.push(req)
+    this.waiting.set(tx, req)
+    this.waits++
+    return false
+  }
+
+  private grantable(e: LockEntry, tx: string, mode: LockMode): boolean {
+    for (const [o, m] of e.granted) if (o !== tx && !COMPAT[mode][m]) return false
+    return true
+  }
+
+  private setGranted(e: LockEntry, tx: string, resource: string, mode: LockMode): void {
+    e.granted.set(tx, mode)
+    let s = this.heldBy.get(tx)
+    if (!s) { s = new Set(); this.heldBy.set(tx, s) }
+    s.add(resource)
+  }
+
+  /** Grants queued requests from the head while they fit (FIFO). */
+  private pump(resource: string, out: (() => void)[]): void {
+    const e = this.table.get(resource)
+    if (!e) return
+    while (e.queue.length) {
+      const r = e.queue[0]
+      if (!this.grantable(e, r.tx, r.mode)) break
+      e.queue.shift()
+      this.waiting.delete(r.tx)
+      this.setGranted(e, r.tx, resource, r.mode)
+      this.grants++
+      out.push(r.grant)
+    }
+    if (!e.queue.length && !e.granted.size) this.table.delete(resource)
+  }
+
+  /** Withdraws tx's waiting request (timeout, victim). Returns grants made possible. */
+  cancelWait(tx: string): (() => void)[] {
+    const out: (() => void)[] = []
+    const r = this.waiting.get(tx)
+    if (!r) return out
+    this.waiting.delete(tx)
+    const e = this.table.get(r.resource)
+    if (e) {
+      e.queue = e.queue.filter((q) => q !== r)
+      this.pump(r.resource, out)
+    }
+    return out
+  }
+
+  /** Strict 2PL end of transaction: drops every lock and waiting request of tx. */
+  releaseAll(tx: string): (() => void)[] {
+    const out = this.cancelWait(tx)
+    const held = this.heldBy.get(tx)
+    if (!held) return out
+    this.heldBy.delete(tx)
+    for (const res of held) {
+      const e = this.table.get(res)
+      if (!e) continue
+      e.granted.delete(tx)
+      this.pump(res, out)
+    }
+    return out
+  }
+
+  /** Re-installs a lock without queueing (recovery of prepared transactions). */
+  install(tx: string, resource: string, mode: LockMode): void {
+    let e = this.table.get(resource)
+    if (!e) { e = { granted: new Map(), queue: [] }; this.table.set(resource, e) }
+    const held = e.granted.get(tx)
+    this.setGranted(e, tx, resource, held ? supremum(held, mode) : mode)
+  }
+
+  waitingRequest(tx: string): LockRequest | undefined { return this.waiting.get(tx) }
+  isWaiting(tx: string): boolean { return this.waiting.has(tx) }
+  heldLocks(tx: string): { resource: string; mode: LockMode }[] {
+    const s = this.heldBy.get(tx)
+    if (!s) return []
+    return [...s].map((resource) => ({ resource, mode: this.table.get(resource)!.granted.get(tx)! }))
+  }
+  heldCount(tx: string): number { return this.heldBy.get(tx)?.size ?? 0 }
+  transactions(): string[] { return [...new Set([...this.heldBy.keys(), ...this.waiting.keys()])] }
+  get waiterCount(): number { return this.waiting.size }
+  get lockCount(): number { let n = 0; for (const s of this.heldBy.values()) n += s.size; return n }
+
+  /** Who `tx` waits for: incompatible holders and incompatible requests ahead of it in the queue. */
+  blockersOf(tx: string): string[] {
+    const r = this.waiting.get(tx)
+    if (!r) return []
+    const e = this.table.get(r.resource)!
+    const out = new Set<string>()
+    for (const [o, m] of e.granted) if (o !== tx && !COMPAT[r.mode][m]) out.add(o)
+    for (const q of e.queue) {
+      if (q === r) break
+      if (q.tx !== tx && !(COMPAT[r.mode][q.mode] && COMPAT[q.mode][r.mode])) out.add(q.tx)
+    }
+    return [...out]
+  }
+
+  /** The local wait-for graph as adjacency (waiter → blockers). */
+  waitsFor(): Map<string, string[]> {
+    const g = new Map<string, string[]>()
+    for (const tx of this.waiting.keys()) {
+      const b = this.blockersOf(tx)
+      if (b.length) g.set(tx, b)
+    }
+    return g
+  }
+
+  clear(): void { this.table.clear(); this.heldBy.clear(); this.waiting.clear() }
+}

@@ -1,0 +1,81 @@
+/**
+ * The DTM's durable log interface (the recovery manager's stable storage at one site) and an
+ * in-memory stable-storage model that survives simulated crashes: records appended without `force`
+ * sit in a volatile tail that a crash loses; a forced append flushes the tail and the record.
+ */
+export type TxnLogType =
+  | 'WAIT' // coordinator, distributed/linear: participants known, PREPARE about to go out
+  | 'READY' // participant voted yes: redo images + locks
+  | 'RO' // participant voted read-only (distributed/linear)
+  | 'COMMIT'
+  | 'ABORT'
+  | 'END' // coordinator: every participant acknowledged
+  | 'HEURISTIC' // an administrator resolved an in-doubt transaction by hand
+
+export interface TxnWrite { table: string; key: string; row: Record<string, unknown> | null }
+
+export interface TxnLogRecord {
+  lsn?: number
+  type: TxnLogType
+  gid: string
+  role: 'coord' | 'part'
+  at: number
+  coord?: string
+  participants?: string[]
+  protocol?: string
+  writes?: TxnWrite[]
+  locks?: { resource: string; mode: 'IS' | 'IX' | 'S' | 'X' }[]
+  decision?: 'COMMIT' | 'ABORT'
+  by?: string
+  startAt?: number
+}
+
+export interface DurableLog {
+  /** Appends a record; `force` makes it (and everything before it) stable before returning. */
+  append(rec: TxnLogRecord, force: boolean): number
+  /** Every record that survived (stable plus the still-volatile tail while the site is up). */
+  records(): readonly TxnLogRecord[]
+  /** A system failure: the volatile tail is lost. */
+  crash(): void
+  readonly forces: number
+  readonly appended: number
+}
+
+export class MemoryStableLog implements DurableLog {
+  private stable: TxnLogRecord[] = []
+  private tail: TxnLogRecord[] = []
+  private lsn = 0
+  forces = 0
+  appended = 0
+  /** Keep at most this many stable records (older completed ones are checkpointed away). */
+  constructor(private readonly cap = 200_000) {}
+
+  append(rec: TxnLogRecord, force: boolean): number {
+    rec.lsn = ++this.lsn
+    this.appended++
+    this.tail.push(rec)
+    if (force) {
+      this.forces++
+      for (const r of this.tail) this.stable.push(r)
+      this.tail.length = 0
+      if (this.stable.length > this.cap) this.checkpoint()
+    }
+    return rec.lsn
+  }
+
+  records(): readonly TxnLogRecord[] { return this.tail.length ? [...this.stable, ...this.tail] : this.stable }
+  crash(): void { this.tail.length = 0 }
+
+  /** Drops records of transactions that are finished everywhere this log knows of (END or lone COMMIT/ABORT). */
+  private checkpoint(): void {
+    const open = new Set<string>()
+    for (const r of this.stable) {
+      if (r.type === 'READY' || r.type === 'WAIT' || (r.type === 'COMMIT' && r.role === 'coord')) open.add(`${r.role}:${r.gid}`)
+      if ((r.type === 'COMMIT' || r.type === 'ABORT' || r.type === 'HEURISTIC') && r.role === 'part') open.delete(`part:${r.gid}`)
+      if (r.type === 'END' || (r.type === 'ABORT' && r.role === 'coord')) open.delete(`coord:${r.gid}`)
+    }
+    // keep the decisions of the newest half so peers can still be answered
+    const keepFrom = this.stable.length >> 1
+    this.stable = this.stable.filter((r, i) => i >= keepFrom || open.has(`${r.role}:${r.gid}`))
+  }
+}

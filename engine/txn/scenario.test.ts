@@ -1,0 +1,38 @@
+import { describe, expect, it } from 'vitest'
+import { runScenario } from '../scenario/runner'
+import './scenario'
+
+describe('transaction commands in the scenario language', () => {
+  it('begin/exec/commit, crash at a 2PC step, in-doubt, resolution after restart', async () => {
+    const r = await runScenario(`
+      seed 3
+      sales 200
+      protocol centralized
+      sql CMB INSERT INTO Stock_CMB (STOCKCODE, ITEMNO, QTY) VALUES ('X1', 1, 50)
+      sql KDY INSERT INTO Stock_KDY (STOCKCODE, ITEMNO, QTY) VALUES ('X1', 1, 50)
+      begin T1 at CMB
+      exec T1 CMB SELECT STOCKCODE, QTY FROM Stock_CMB WHERE STOCKCODE = 'X1'
+      exec T1 CMB UPDATE Stock_CMB SET QTY = QTY - 5 WHERE STOCKCODE = 'X1'
+      expect changes 1
+      exec T1 KDY UPDATE Stock_KDY SET QTY = QTY + 5 WHERE STOCKCODE = 'X1'
+      crash CMB at decide
+      commit T1 &
+      advance 3s
+      expect indoubt 1
+      expect txnstate T1 KDY READY
+      indoubt
+      restore site CMB
+      advance 5s
+      expect indoubt 0
+      expect txnstate T1 KDY COMMIT
+      sql KDY SELECT QTY FROM Stock_KDY WHERE STOCKCODE = 'X1'
+      expect value 55
+      begin T2 at MBI
+      exec T2 KDY UPDATE Stock_KDY SET QTY = 0 WHERE STOCKCODE = 'X1'
+      abort T2
+      expect outcome T2 ABORT
+    `)
+    if (!r.ok) console.log(r.lines.filter((l) => l.message).map((l) => `${l.line} ${l.text}: ${l.message}`).join('\n'))
+    expect(r.failed).toBeUndefined()
+  })
+})

@@ -1,0 +1,53 @@
+/**
+ * Where a site's committed rows live, as the DTM sees them. Sub-transactions never write here before
+ * the decision: their writes are buffered after-images (redo-only, idempotent), forced into the READY
+ * record, and applied atomically at commit. Aborted work therefore leaves no trace.
+ */
+import { EngineError } from '../errors'
+import type { TxnWrite } from './log'
+
+export type Row = Record<string, unknown>
+
+export interface TxnStore {
+  /** Key column of a table (upper case), or throws UNKNOWN_TABLE. */
+  keyColumn(table: string): string
+  /** Canonical table name (case-insensitive lookup). */
+  resolveTable(table: string): string
+  get(table: string, key: string): Row | undefined
+  scan(table: string): Row[]
+  /** Applies committed after-images atomically and durably. Idempotent. */
+  apply(writes: readonly TxnWrite[]): void
+}
+
+/** Committed rows held in memory; they model the site's disk, so they survive a simulated crash. */
+export class MemoryStore implements TxnStore {
+  private tables = new Map<string, { key: string; rows: Map<string, Row> }>()
+  private names = new Map<string, string>()
+  applied = 0
+
+  createTable(name: string, key: string, rows: Row[] = []): void {
+    const t = { key: key.toUpperCase(), rows: new Map<string, Row>() }
+    for (const r of rows) t.rows.set(String(r[t.key]), { ...r })
+    this.tables.set(name, t)
+    this.names.set(name.toUpperCase(), name)
+  }
+
+  resolveTable(table: string): string {
+    const n = this.tables.has(table) ? table : this.names.get(table.toUpperCase())
+    if (!n) throw new EngineError('UNKNOWN_TABLE', `no fragment ${table} at this site`)
+    return n
+  }
+  private t(table: string) { return this.tables.get(this.resolveTable(table))! }
+  keyColumn(table: string): string { return this.t(table).key }
+  get(table: string, key: string): Row | undefined { return this.t(table).rows.get(key) }
+  scan(table: string): Row[] { return [...this.t(table).rows.values()] }
+  apply(writes: readonly TxnWrite[]): void {
+    for (const w of writes) {
+      const t = this.t(w.table)
+      if (w.row) t.rows.set(w.key, { ...w.row })
+      else t.rows.delete(w.key)
+    }
+    this.applied += writes.length
+  }
+  tableNames(): string[] { return [...this.tables.keys()] }
+}

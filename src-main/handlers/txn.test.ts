@@ -1,0 +1,70 @@
+/** Transaction and deadlock calls through the handler map, on a cluster with real site databases. */
+import { describe, expect, it } from 'vitest'
+import { Cluster } from '../../engine/cluster'
+import { JobRunner } from '../engine-host/jobs'
+import { calls, type CallInput, type CallName, type CallOutput } from '../ipc/contract'
+import { handlers } from './index'
+import type { HandlerContext } from './context'
+
+async function makeCtx() {
+  const cluster = new Cluster({ seed: 5 })
+  await cluster.init()
+  for (const [site, t] of [['CMB', 'Stock_CMB'], ['KDY', 'Stock_KDY']]) {
+    cluster.siteStore(site).exec(`INSERT INTO ${t} (STOCKCODE, ITEMNO, QTY) VALUES ('${site}-1', 1, 40), ('${site}-2', 2, 40)`)
+  }
+  cluster.sim.runUntilIdle(100_000)
+  const emitted: string[] = []
+  const ctx: HandlerContext = {
+    cluster, jobs: new JobRunner(() => {}), host: 'cli', dataDir: null,
+    emit: (name) => { emitted.push(name) },
+    clock: { speed: 0, setSpeed: () => {} },
+  }
+  const run = <N extends CallName>(name: N, input: CallInput<N>): Promise<CallOutput<N>> =>
+    (handlers[name] as (c: HandlerContext, i: unknown) => Promise<CallOutput<N>>)(ctx, calls[name].input.parse(input))
+  return { ctx, run, emitted }
+}
+
+describe('txn/* and deadlock/* handlers', () => {
+  it('begin → exec at two sites → commit; timeline and list show the 2PC', async () => {
+    const { run, ctx, emitted } = await makeCtx()
+    const { gid } = await run('txn/begin', { site: 'CMB' })
+    const a = await run('txn/exec', { gid, site: 'CMB', sql: "UPDATE Stock_CMB SET QTY = QTY - 4 WHERE STOCKCODE = 'CMB-1'" })
+    expect(a).toMatchObject({ ok: true, affected: 1, pending: false })
+    const b = await run('txn/exec', { gid, site: 'KDY', sql: 'SELECT QTY FROM Stock_KDY WHERE STOCKCODE = ?', params: ['KDY-1'] })
+    expect(b.rows).toEqual([{ QTY: 40 }])
+    await run('txn/exec', { gid, site: 'KDY', sql: "UPDATE Stock_KDY SET QTY = QTY + 4 WHERE STOCKCODE = 'KDY-1'" })
+    const c = await run('txn/commit', { gid })
+    expect(c.outcome).toBe('COMMIT')
+    expect(ctx.cluster.siteStore('KDY').query("SELECT QTY FROM Stock_KDY WHERE STOCKCODE = 'KDY-1'").rows[0][0]).toBe(44)
+    const tl = await run('txn/timeline', { gid })
+    expect(tl.sites).toEqual(['CMB', 'KDY'])
+    expect(tl.events.filter((e) => e.kind === 'send').map((e) => e.msg)).toEqual(expect.arrayContaining(['txn.prepare', 'txn.vote', 'txn.peerVote', 'txn.ack']))
+    const l = await run('txn/list', {})
+    expect(l.transactions[0]).toMatchObject({ gid, outcome: 'COMMIT' })
+    expect(l.summary.locks).toBe(0)
+    expect(emitted).toContain('txn/changed')
+  })
+
+  it('crash at a named step → in doubt → manual resolve; protocol switch; deadlock demo', async () => {
+    const { run } = await makeCtx()
+    await run('txn/setProtocol', { protocol: 'centralized' })
+    await run('txn/crashAt', { site: 'CMB', step: 'decide' })
+    const { gid } = await run('txn/begin', { site: 'CMB' })
+    await run('txn/exec', { gid, site: 'KDY', sql: "UPDATE Stock_KDY SET QTY = 0 WHERE STOCKCODE = 'KDY-2'" })
+    const c = await run('txn/commit', { gid, waitMs: 3000 })
+    expect(c.outcome).toBe('COMMIT') // decided and forced before the crash
+    const d = await run('txn/inDoubt', {})
+    expect(d).toHaveLength(1)
+    expect(d[0]).toMatchObject({ gid, site: 'KDY', state: 'READY' })
+    expect(await run('txn/resolve', { gid, site: 'KDY', decision: 'COMMIT' })).toEqual([])
+    await run('topology/restoreSite', { site: 'CMB' })
+    const demo = await run('deadlock/demo', { a: 'CMB', b: 'KDY' })
+    expect(demo.victims).toEqual([demo.transactions[1]])
+    expect(demo.graph.cycles).toHaveLength(1)
+    const h = await run('deadlock/history', {})
+    expect(h[0]).toMatchObject({ by: 'global', site: 'CMB', victim: demo.transactions[1] })
+    const g = await run('deadlock/graph', {})
+    expect(g.global).toEqual([])
+    await expect(run('txn/exec', { gid: 'CMB-999', site: 'KDY', sql: 'SELECT * FROM Stock_KDY' })).rejects.toMatchObject({ code: 'NOT_FOUND' })
+  })
+})

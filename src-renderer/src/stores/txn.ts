@@ -1,0 +1,143 @@
+/**
+ * Transactions and deadlocks: the live list, an interactive transaction (begin / statements / commit /
+ * abort), the 2PC timeline of the selected transaction, in-doubt transactions with manual resolution,
+ * the wait-for graphs and the deadlock history. Calls: txn/*, deadlock/*.
+ */
+import { defineStore } from 'pinia'
+import { ref, shallowRef } from 'vue'
+import type { ErrorInfo } from '../../../engine/errors'
+import type { DeadlockDemoView, DeadlockRecord, InDoubtView, TxnExecView, TxnListView, TxnTimelineView, WfgView } from '../../../src-main/ipc/contract/txn'
+import { ipc, toIpcError } from '../ipc/client'
+
+export type { DeadlockRecord, InDoubtView, TxnListView, TxnTimelineView, WfgView, TxnExecView, DeadlockDemoView } from '../../../src-main/ipc/contract/txn'
+
+export interface SessionLine { site: string; sql: string; result: TxnExecView | null; error: string | null }
+
+export const useTxnStore = defineStore('txn', () => {
+  const list = shallowRef<TxnListView | null>(null)
+  const inDoubt = shallowRef<InDoubtView[]>([])
+  const timeline = shallowRef<TxnTimelineView | null>(null)
+  const selected = ref<string | null>(null)
+  const graph = shallowRef<WfgView | null>(null)
+  const history = shallowRef<DeadlockRecord[]>([])
+  const demo = shallowRef<DeadlockDemoView | null>(null)
+  const error = ref<ErrorInfo | null>(null)
+  const busy = ref(false)
+  // the interactive session
+  const sessionGid = ref<string | null>(null)
+  const sessionSite = ref('CMB')
+  const stmtSite = ref('KDY')
+  const stmtSql = ref("UPDATE Stock_KDY SET QTY = QTY - 5 WHERE STOCKCODE = 'KDY-1'")
+  const session = ref<SessionLine[]>([])
+  const lastOutcome = ref<string | null>(null)
+  let timer: ReturnType<typeof setInterval> | null = null
+  let users = 0
+  let off: (() => void) | null = null
+
+  async function guard<T>(fn: () => Promise<T>): Promise<T | undefined> {
+    try { error.value = null; return await fn() } catch (e) { error.value = toIpcError(e).info; return undefined }
+  }
+
+  async function refresh(): Promise<void> {
+    await guard(async () => {
+      const [l, d] = await Promise.all([ipc().call('txn/list', { limit: 200 }), ipc().call('txn/inDoubt', {})])
+      list.value = l
+      inDoubt.value = d
+      if (selected.value) timeline.value = await ipc().call('txn/timeline', { gid: selected.value })
+    })
+  }
+
+  async function refreshDeadlocks(): Promise<void> {
+    await guard(async () => {
+      const [g, h] = await Promise.all([ipc().call('deadlock/graph', {}), ipc().call('deadlock/history', { limit: 100 })])
+      graph.value = g
+      history.value = h
+    })
+  }
+
+  /** Polls while a console is showing (and refreshes on txn/changed pushes). */
+  function watchLive(kind: 'txn' | 'deadlock'): () => void {
+    users++
+    const tick = () => (kind === 'txn' ? refresh() : refreshDeadlocks())
+    void tick()
+    if (!timer) timer = setInterval(() => { void refresh(); void refreshDeadlocks() }, 1000)
+    if (!off) off = ipc().on('txn/changed', () => { void refresh() })
+    return () => {
+      users--
+      if (users <= 0 && timer) { clearInterval(timer); timer = null; off?.(); off = null; users = 0 }
+    }
+  }
+
+  async function select(gid: string): Promise<void> {
+    selected.value = gid
+    await guard(async () => { timeline.value = await ipc().call('txn/timeline', { gid }) })
+  }
+
+  async function begin(): Promise<void> {
+    await guard(async () => {
+      const r = await ipc().call('txn/begin', { site: sessionSite.value })
+      sessionGid.value = r.gid
+      session.value = []
+      lastOutcome.value = null
+      await select(r.gid)
+    })
+    await refresh()
+  }
+
+  async function exec(): Promise<void> {
+    const gid = sessionGid.value
+    if (!gid || busy.value) return
+    busy.value = true
+    const line: SessionLine = { site: stmtSite.value, sql: stmtSql.value, result: null, error: null }
+    try {
+      line.result = await ipc().call('txn/exec', { gid, site: stmtSite.value, sql: stmtSql.value })
+      if (line.result.error) line.error = line.result.error
+    } catch (e) { line.error = toIpcError(e).info.message } finally { busy.value = false }
+    session.value = [...session.value, line]
+    await refresh()
+  }
+
+  async function commit(): Promise<void> {
+    const gid = sessionGid.value
+    if (!gid) return
+    await guard(async () => {
+      const r = await ipc().call('txn/commit', { gid })
+      lastOutcome.value = `${r.outcome}${r.reason ? ` (${r.reason})` : ''}${r.latencyMs !== null ? ` in ${r.latencyMs.toFixed(1)} ms` : ''}`
+      sessionGid.value = null
+    })
+    await refresh()
+  }
+
+  async function abort(): Promise<void> {
+    const gid = sessionGid.value
+    if (!gid) return
+    await guard(async () => { await ipc().call('txn/abort', { gid }); lastOutcome.value = 'ABORT'; sessionGid.value = null })
+    await refresh()
+  }
+
+  async function resolve(gid: string, site: string, decision: 'COMMIT' | 'ABORT'): Promise<void> {
+    await guard(async () => { inDoubt.value = await ipc().call('txn/resolve', { gid, site, decision }) })
+    await refresh()
+  }
+
+  async function setProtocol(p: { protocol?: TxnListView['protocol']; scheme?: TxnListView['scheme']; victim?: TxnListView['victim'] }): Promise<void> {
+    await guard(async () => { list.value = await ipc().call('txn/setProtocol', p) })
+  }
+
+  async function crashAt(site: string, step: 'wait' | 'prepare' | 'ready' | 'vote' | 'decide' | 'commit' | 'ack', restartAfterMs?: number): Promise<void> {
+    await guard(async () => { list.value = await ipc().call('txn/crashAt', restartAfterMs === undefined ? { site, step } : { site, step, restartAfterMs }) })
+  }
+
+  async function runDemo(a = 'CMB', b = 'KDY'): Promise<void> {
+    busy.value = true
+    await guard(async () => { demo.value = await ipc().call('deadlock/demo', { a, b, resolve: true }); graph.value = demo.value.graph })
+    busy.value = false
+    await refreshDeadlocks()
+  }
+
+  return {
+    list, inDoubt, timeline, selected, graph, history, demo, error, busy,
+    sessionGid, sessionSite, stmtSite, stmtSql, session, lastOutcome,
+    refresh, refreshDeadlocks, watchLive, select, begin, exec, commit, abort, resolve, setProtocol, crashAt, runDemo,
+  }
+})
