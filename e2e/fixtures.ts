@@ -1,0 +1,103 @@
+/**
+ * E2E fixtures: a running browser host (`iddb serve`) per worker and the page objects.
+ *
+ * If IDDB_URL is set (e.g. by playwright.config.ts / a global setup), tests use that host and
+ * IDDB_DATA as its data directory. Otherwise each worker starts its own host from the built CLI
+ * (`node out/cli/iddb.cjs serve --port 0 --data <tmp>`) so specs that fail sites do not disturb others.
+ */
+import { test as base, expect } from '@playwright/test'
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { mkdtempSync, rmSync, existsSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+import { AdminConsole } from './pages/AdminConsole'
+
+export const ROOT = resolve(import.meta.dirname, '..')
+export const CLI = join(ROOT, 'out/cli/iddb.cjs')
+
+export interface IddbHost {
+  url: string
+  /** The host's data directory (null: in memory). */
+  dataDir: string | null
+  /** Runs the CLI (`node out/cli/iddb.cjs ...args`) and returns stdout; throws on a non-zero exit. */
+  cli(args: string[]): string
+}
+
+function runCli(args: string[]): string {
+  const r = spawnSync(process.execPath, [CLI, ...args], { cwd: ROOT, encoding: 'utf8', timeout: 120_000 })
+  if (r.status !== 0) throw new Error(`iddb ${args.join(' ')} exited ${r.status}: ${r.stderr || r.stdout}`)
+  return r.stdout
+}
+
+async function startHost(dataDir: string | null): Promise<{ url: string; child: ChildProcess }> {
+  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run npm run build first`)
+  const args = [CLI, 'serve', '--port', '0', ...(dataDir ? ['--data', dataDir] : [])]
+  const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
+  const url = await new Promise<string>((ok, fail) => {
+    let out = ''
+    let err = ''
+    const timer = setTimeout(() => fail(new Error(`iddb serve printed no URL within 60 s\n${err}`)), 60_000)
+    child.stdout!.on('data', (d: Buffer) => {
+      out += d.toString()
+      const m = /https?:\/\/127\.0\.0\.1:\d+\/\?token=\S+/.exec(out)
+      if (m) { clearTimeout(timer); ok(m[0]) }
+    })
+    child.stderr!.on('data', (d: Buffer) => { err += d.toString() })
+    child.once('exit', (code) => { clearTimeout(timer); fail(new Error(`iddb serve exited ${code}\n${err}`)) })
+  })
+  return { url, child }
+}
+
+/** Starts a host on a fresh data directory made by `iddb init` (so `iddb sql --data` sees the same data). */
+async function withDataHost(use: (h: IddbHost) => Promise<void>, initArgs: string[] = []): Promise<void> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'iddb-e2e-data-'))
+  rmSync(dataDir, { recursive: true, force: true })
+  runCli(['init', '--data', dataDir, '--seed', '1', ...initArgs])
+  const { url, child } = await startHost(dataDir)
+  try {
+    await use({ url, dataDir, cli: runCli })
+  } finally {
+    child.kill('SIGTERM')
+    await new Promise((r) => { child.once('exit', r); setTimeout(r, 5000) })
+    rmSync(dataDir, { recursive: true, force: true })
+  }
+}
+
+export const test = base.extend<{ admin: AdminConsole }, { iddb: IddbHost }>({
+  iddb: [async ({}, use) => {
+    if (process.env.IDDB_URL) {
+      await use({ url: process.env.IDDB_URL, dataDir: process.env.IDDB_DATA ?? null, cli: runCli })
+      return
+    }
+    const dataDir = mkdtempSync(join(tmpdir(), 'iddb-e2e-'))
+    const { url, child } = await startHost(dataDir)
+    try {
+      await use({ url, dataDir, cli: runCli })
+    } finally {
+      child.kill('SIGTERM')
+      await new Promise((r) => { child.once('exit', r); setTimeout(r, 5000) })
+      rmSync(dataDir, { recursive: true, force: true })
+    }
+  }, { scope: 'worker', timeout: 90_000 }],
+
+  admin: async ({ page, iddb }, use) => {
+    const admin = new AdminConsole(page, iddb.url)
+    await admin.open()
+    await use(admin)
+  },
+})
+
+/**
+ * Like `test`, but against a host of its own on a persisted data directory (`iddb init` then
+ * `iddb serve --data DIR`), for specs that compare what the console shows with `iddb sql --data DIR`.
+ */
+export const testWithData = base.extend<{ admin: AdminConsole }, { iddb: IddbHost }>({
+  iddb: [async ({}, use) => { await withDataHost(use) }, { scope: 'worker', timeout: 180_000 }],
+  admin: async ({ page, iddb }, use) => {
+    const admin = new AdminConsole(page, iddb.url)
+    await admin.open()
+    await use(admin)
+  },
+})
+
+export { expect }

@@ -1,0 +1,106 @@
+/**
+ * Catalogs and fragment data: the replicated global catalog (global + fragment schema), the allocation
+ * map, each site's local catalog, paged browsing of any table at a site, the fragmentation checks and
+ * data generation (a job). Calls: catalog/global, catalog/fragments, catalog/local, catalog/check,
+ * data/browse, data/generate; refetches on catalog/changed.
+ */
+import { defineStore } from 'pinia'
+import { computed, ref, shallowRef } from 'vue'
+import type { ErrorInfo } from '../../../engine/errors'
+import type { JobView } from '../../../engine/api/views'
+import { ipc, toIpcError } from '../ipc/client'
+import { fragmentsOf, type AllocationMap, type BrowsePage, type FragmentationReport, type FragmentInfo, type GlobalCatalogView, type LocalCatalogView } from './catalogModel'
+
+export type { BrowsePage, FragmentationReport, FragmentInfo, GlobalCatalogView, LocalCatalogView } from './catalogModel'
+
+/** Rows per data/browse page (the contract allows up to 1000). */
+export const BROWSE_PAGE = 200
+
+export type BrowseServer = 'primary' | 'backup' | 'repository'
+
+export const useCatalogStore = defineStore('catalog', () => {
+  const global = shallowRef<GlobalCatalogView | null>(null)
+  const allocation = shallowRef<AllocationMap | null>(null)
+  const local = ref<Record<string, LocalCatalogView>>({})
+  const check = shallowRef<FragmentationReport | null>(null)
+  const checking = ref(false)
+  const loading = ref(false)
+  const error = ref<ErrorInfo | null>(null)
+  const checkError = ref<ErrorInfo | null>(null)
+  const generateError = ref<ErrorInfo | null>(null)
+  /** Bumped on catalog/changed so open data browsers reload. */
+  const dataVersion = ref(0)
+  let off: (() => void) | null = null
+
+  const fragments = computed<FragmentInfo[]>(() => (allocation.value ? fragmentsOf(allocation.value) : []))
+  const repositorySite = computed(() => allocation.value?.repositorySite ?? null)
+
+  async function loadGlobal(site?: string): Promise<void> {
+    try {
+      global.value = await ipc().call('catalog/global', site ? { site } : {})
+      error.value = null
+    } catch (e) { error.value = toIpcError(e).info }
+  }
+
+  async function loadFragments(): Promise<void> {
+    try {
+      allocation.value = await ipc().call('catalog/fragments', {})
+      error.value = null
+    } catch (e) { error.value = toIpcError(e).info }
+  }
+
+  async function loadLocal(site: string): Promise<void> {
+    try {
+      local.value = { ...local.value, [site]: await ipc().call('catalog/local', { site }) }
+      error.value = null
+    } catch (e) { error.value = toIpcError(e).info }
+  }
+
+  async function load(): Promise<void> {
+    loading.value = true
+    try { await Promise.all([loadGlobal(), loadFragments()]) } finally { loading.value = false }
+  }
+
+  function start(): Promise<void> {
+    if (!off) {
+      off = ipc().on('catalog/changed', () => {
+        dataVersion.value++
+        void load()
+        for (const s of Object.keys(local.value)) void loadLocal(s)
+      })
+    }
+    return load()
+  }
+
+  function stop(): void { off?.(); off = null }
+
+  /** One page of a table at a site's server. Throws IpcError (the browser shows it). */
+  async function browse(site: string, table: string, offset: number, limit = BROWSE_PAGE, server: BrowseServer = 'primary'): Promise<BrowsePage> {
+    try {
+      return await ipc().call('data/browse', { site, table, server, offset, limit })
+    } catch (e) { throw toIpcError(e) }
+  }
+
+  /** Runs the fragmentation checks (completeness, reconstruction, disjointness). */
+  async function runCheck(relation?: string): Promise<void> {
+    checking.value = true
+    try {
+      check.value = await ipc().call('catalog/check', relation ? { relation } : {})
+      checkError.value = null
+    } catch (e) { checkError.value = toIpcError(e).info } finally { checking.value = false }
+  }
+
+  /** Replaces all data with a generated dataset; returns the job (progress arrives on job/progress). */
+  async function generate(sales: number): Promise<JobView | null> {
+    try {
+      const job = await ipc().call('data/generate', { sales })
+      generateError.value = null
+      return job
+    } catch (e) { generateError.value = toIpcError(e).info; return null }
+  }
+
+  return {
+    global, allocation, local, check, checking, loading, error, checkError, generateError, dataVersion, fragments, repositorySite,
+    load, start, stop, loadGlobal, loadFragments, loadLocal, browse, runCheck, generate,
+  }
+})

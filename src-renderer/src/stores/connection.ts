@@ -1,0 +1,59 @@
+/** Connection to the console host (Electron bridge or browser host WebSocket) and the host's info. */
+import { defineStore } from 'pinia'
+import { ref } from 'vue'
+import type { CallOutput } from '../../../src-main/ipc/contract'
+import type { ErrorInfo } from '../../../engine/errors'
+import { ipc, toIpcError, type ConnectionState } from '../ipc/client'
+
+export type HostInfo = CallOutput<'system/info'>
+
+export const useConnectionStore = defineStore('connection', () => {
+  const state = ref<ConnectionState>('connecting')
+  const transport = ref<string>('')
+  const info = ref<HostInfo | null>(null)
+  const error = ref<ErrorInfo | null>(null)
+  /** Round-trip of the latest ping, ms. */
+  const pingMs = ref<number | null>(null)
+  const reconnectHandlers: (() => void)[] = []
+  let off: (() => void) | null = null
+
+  async function loadInfo(): Promise<void> {
+    try {
+      info.value = await ipc().call('system/info', {})
+      error.value = null
+    } catch (e) { error.value = toIpcError(e).info }
+  }
+
+  async function ping(): Promise<number | null> {
+    const t0 = performance.now()
+    try {
+      await ipc().call('system/ping', { sentAt: t0 })
+      pingMs.value = performance.now() - t0
+    } catch (e) { error.value = toIpcError(e).info; pingMs.value = null }
+    return pingMs.value
+  }
+
+  /** Runs `fn` every time the connection comes back after a loss (stores reload what they missed). */
+  function onReconnect(fn: () => void): void { reconnectHandlers.push(fn) }
+
+  function start(): Promise<void> {
+    const c = ipc()
+    transport.value = c.kind
+    state.value = c.state()
+    if (!off) {
+      let wasLost = false
+      off = c.onState((s) => {
+        state.value = s
+        if (s !== 'open') wasLost = true
+        else if (wasLost) {
+          wasLost = false
+          void loadInfo()
+          for (const fn of reconnectHandlers) fn()
+        }
+      })
+    }
+    return loadInfo()
+  }
+
+  return { state, transport, info, error, pingMs, loadInfo, ping, onReconnect, start }
+})
