@@ -2,13 +2,54 @@
  * The cluster façade: one simulator, one network, the sites and their servers. Hosts (worker, CLI,
  * tests) talk to the distributed database only through this object.
  * Extended by the data/catalog/persistence layer (sites' sql.js stores) and by the DQP, DTM and ticket layers.
+ *
+ * Lifecycle (sql.js loads asynchronously):
+ *   const c = await Cluster.create({ seed, topology?, sales?: 20000, dataDir? })  // new cluster (generates data unless sales: 0)
+ *   const c = await Cluster.open(dataDir, { readOnly? })                           // reopen a persisted one (clock included)
+ *   (or new Cluster(opts) + await c.init() for an empty, in-memory cluster)
+ *   c.siteStore('CMB')  → SiteStore (engine/site/site.ts: query/exec/withTransaction/backup/repository)
+ *   c.checkpoint(); c.close()
+ *   c.checkFragmentation(), c.copyStatus('Stock_MBI'), c.refreshCopy('Stock_MBI'), c.replicationView()
  */
-import { Simulator, formatSiteTime } from './sim/kernel'
+import { Simulator, formatSiteTime, nextLocalTime } from './sim/kernel'
 import { Network, type Degradation } from './net/network'
 import { defaultTopology, validateTopology } from './topology/default'
 import { serversOf, type SiteCode, type TopologySpec } from './topology/types'
 import { EngineError } from './errors'
 import type { ClockView, EngineEventView, Health, TopologyView } from './api/views'
+import type { SqlJsStatic } from 'sql.js'
+import { loadSqlJs } from './site/sqljs'
+import { Site, type SiteStore, type LogBody } from './site/site'
+import { Replication } from './site/replication'
+import { loadGenerated, type GenerateOptions, type GenerateSummary } from './data/load'
+import { DEFAULT_SALES } from './data/generator'
+import { fragments } from './data/schema'
+import { checkFragmentation, checkFragmentationAsync, type FragmentationReport } from './data/checks'
+import { Persistence, type ClusterFile } from './storage/persist'
+
+export interface CreateOptions extends ClusterOptions {
+  /** Persist in this directory (must be new or empty). Omit for an in-memory cluster. */
+  dataDir?: string
+  /** Sales rows to generate (default 20,000; 0 = empty tables). */
+  sales?: number
+  /** fsync the commit log before acknowledging (default true). */
+  fsync?: boolean
+  onProgress?: GenerateOptions['onProgress']
+  isCancelled?: GenerateOptions['isCancelled']
+}
+
+export interface CopyStatus {
+  copy: string
+  site: SiteCode
+  source: string
+  sourceSite: SiteCode
+  lastRefreshAt: number | null
+  ageMs: number | null
+  nextRefreshAt: number
+  /** The copy differs from its source right now. */
+  stale: boolean
+  rows: number
+}
 
 export interface ClusterOptions {
   seed?: number
@@ -26,11 +67,351 @@ export class Cluster {
   private eventSeq = 0
   readonly events: EngineEventView[] = []
   private eventListeners: ((e: EngineEventView) => void)[] = []
+  private SQL?: SqlJsStatic
+  private sites = new Map<SiteCode, Site>()
+  replication!: Replication
+  private persistence?: Persistence
+  readonly createdAtMs: number
+  private refreshTimer?: ReturnType<Simulator['scheduleDaemon']>
+  lastGenerate?: GenerateSummary
 
   constructor(opts: ClusterOptions = {}) {
     this.topology = validateTopology(structuredClone(opts.topology ?? defaultTopology()))
     this.sim = new Simulator({ seed: opts.seed ?? 1, startMs: opts.startMs })
     this.net = new Network(this.sim, this.topology)
+    this.createdAtMs = this.sim.now
+  }
+
+  // ---- lifecycle ---------------------------------------------------------------------------
+  /** Creates the sites' databases (empty tables, catalogs). Idempotent. */
+  async init(): Promise<this> {
+    if (this.SQL) return this
+    this.SQL = await loadSqlJs()
+    this.buildSites()
+    this.replication.build()
+    this.replication.syncCatalogsNow()
+    this.scheduleRefresh()
+    return this
+  }
+
+  private buildSites(images?: Map<string, Uint8Array>): void {
+    for (const s of this.topology.sites) {
+      const img = images ? { primary: images.get(`${s.code}.primary`)!, backup: images.get(`${s.code}.backup`)!, repository: images.get(`${s.code}.repository`) } : undefined
+      this.sites.set(s.code, new Site(this.SQL!, s.code, this.topology, this.siteHost, img))
+    }
+    for (const s of this.sites.values()) if (images) s.catalog.load(); else s.catalog.rebuild()
+    this.replication = new Replication({
+      sim: this.sim, net: this.net, topology: this.topology, site: (c) => this.internalSite(c),
+      isServerUp: (id) => this.isServerUp(id), log: (k, m, site) => this.log(k, m, site),
+    })
+  }
+
+  private readonly siteHost = {
+    now: () => this.sim.now,
+    isServerUp: (id: string) => this.isServerUp(id),
+    committed: (site: SiteCode, seq: number, body: LogBody) => {
+      this.replication.committed(site, seq, body)
+      this.maybeCheckpoint(site)
+    },
+    catalogChanged: (site: SiteCode) => this.replication.catalogChanged(site),
+  }
+
+  /** A new cluster, with generated data (sales: 0 for empty tables), persisted when dataDir is given. */
+  static async create(opts: CreateOptions = {}): Promise<Cluster> {
+    const c = new Cluster(opts)
+    if (opts.dataDir) Persistence.assertFresh(opts.dataDir)
+    await c.init()
+    const sales = opts.sales ?? DEFAULT_SALES
+    if (sales > 0) await c.generate({ sales, onProgress: opts.onProgress, isCancelled: opts.isCancelled })
+    if (opts.dataDir) {
+      c.persistence = Persistence.create(opts.dataDir, opts.fsync ?? true)
+      c.attachLogs()
+      c.checkpoint()
+    }
+    return c
+  }
+
+  /** Reopens a persisted cluster: images, then each site's log replayed; clock and failures restored. */
+  static async open(dataDir: string, opts: { fsync?: boolean; readOnly?: boolean } = {}): Promise<Cluster> {
+    const SQL = await loadSqlJs()
+    const { file, images } = Persistence.read(dataDir, SQL, opts.readOnly)
+    const c = new Cluster({ seed: file.seed, topology: file.topology, startMs: file.clock })
+    c.SQL = SQL
+    c.persistence = Persistence.reopen(dataDir, opts.fsync ?? true, opts.readOnly)
+    c.buildSites(images)
+    let clock = file.clock
+    for (const s of c.sites.values()) {
+      s.log = c.persistence.log(s.code)
+      const recs = s.log.open() as { seq: number; body: LogBody }[]
+      for (const r of recs) {
+        if (r.seq > s.seq) s.replay(r.seq, r.body)
+        s.retained.push({ seq: r.seq, body: r.body, bytes: JSON.stringify(r.body.c).length })
+        clock = Math.max(clock, r.body.at)
+      }
+    }
+    c.sim.restoreClock(clock)
+    c.replication.build()
+    c.replication.syncCatalogsNow()
+    for (const id of file.down ?? []) c.failServer(id)
+    for (const [id, l] of Object.entries(file.links ?? {})) if (c.net.links.has(id)) c.net.setLinkState(id, l.state, l.degradation)
+    c.lastGenerate = file.generated
+    c.scheduleRefresh()
+    c.replication.kick()
+    c.log('recovery', `cluster reopened from ${dataDir} at ${formatSiteTime(clock)}`)
+    return c
+  }
+
+  private attachLogs(): void {
+    for (const s of this.sites.values()) {
+      s.log = this.persistence!.log(s.code)
+      s.log.open()
+    }
+  }
+
+  get ready(): boolean { return !!this.SQL }
+  get dataDir(): string | null { return this.persistence?.dir ?? null }
+
+  /** Writes every database image atomically, then truncates the logs to what is still needed. */
+  checkpoint(): void {
+    if (!this.persistence) return
+    if (this.readers > 0) throw new EngineError('CONFLICT', 'a fragmentation check is running; checkpoint after it finishes')
+    this.persistence.checkpoint(this.clusterFile(), [...this.sites.values()])
+  }
+
+  /** Logs are folded into the images once one grows past this size (keeps reopen fast). */
+  static LOG_CHECKPOINT_BYTES = 32 * 2 ** 20
+
+  private maybeCheckpoint(site: SiteCode): void {
+    const log = this.sites.get(site)?.log
+    if (!this.persistence || !log || log.bytes - log.baseBytes < Cluster.LOG_CHECKPOINT_BYTES || this.readers > 0) return
+    for (const s of this.sites.values()) for (const db of [s.primary, s.backup, s.repository]) if (db?.inTransaction) return // next commit
+    this.checkpoint()
+  }
+
+  private clusterFile(): ClusterFile {
+    const links: ClusterFile['links'] = {}
+    for (const [id, l] of this.net.links) if (l.state !== 'up') links[id] = { state: l.state, degradation: l.degradation }
+    return { format: 'iddb-cluster', version: 1, seed: this.sim.seed, clock: this.sim.now, topology: this.topology, down: [...this.serverDown], links, generated: this.lastGenerate }
+  }
+
+  private saveState(): void { this.persistence?.writeClusterFile(this.clusterFile()) }
+
+  /** Closes the databases (checkpointing first unless told not to: the logs make that safe). */
+  close(opts: { checkpoint?: boolean } = {}): void {
+    if (!this.SQL) return
+    if (opts.checkpoint !== false) this.checkpoint()
+    for (const s of this.sites.values()) s.close()
+    this.sites.clear()
+    this.persistence?.unlock()
+    this.SQL = undefined
+  }
+
+  // ---- sites -------------------------------------------------------------------------------
+  private internalSite(code: SiteCode): Site {
+    const s = this.sites.get(code)
+    if (!s) {
+      this.site(code) // throws UNKNOWN_SITE
+      throw new EngineError('INTERNAL', 'the cluster is not initialised: use await Cluster.create()/open() or await cluster.init()')
+    }
+    return s
+  }
+
+  /** The site API (see engine/site/site.ts): query/exec/withTransaction on the primary, backup, repository. */
+  siteStore(code: SiteCode): SiteStore { return this.internalSite(code).store }
+
+  /** Engine-internal access to a site's servers (generator, checks, recovery, tests). */
+  siteInternals(code: SiteCode): Site { return this.internalSite(code) }
+
+  /** Replaces all data with a generated dataset (bulk load), then re-seeds backups and replicas. */
+  async generate(opts: GenerateOptions = {}): Promise<GenerateSummary> {
+    await this.init()
+    let summary: GenerateSummary
+    try {
+      summary = await loadGenerated(this.sites, this.topology, opts.seed ?? this.sim.seed, this.sim.now, opts)
+    } catch (e) {
+      // cancelled or failed: the loader emptied the tables; make that a consistent (empty) baseline
+      for (const s of this.sites.values()) { s.catalog.rebuild(); s.backup.load(s.primary.export()); s.backup.setMeta('iddb.db', s.backup.id) }
+      this.rebaseline()
+      this.lastGenerate = undefined
+      this.log('data', `generation stopped: ${e instanceof Error ? e.message : String(e)}`)
+      throw e
+    }
+    this.rebaseline()
+    this.lastGenerate = summary
+    this.log('data', `generated ${summary.totalSales.toLocaleString('en')} sales, ${summary.items} items, ${Object.values(summary.employees).reduce((a, b) => a + b, 0)} employees`)
+    return summary
+  }
+
+  /** After a bulk load: every target holds everything up to each origin's seq; images are the new baseline. */
+  private rebaseline(): void {
+    for (const s of this.sites.values()) s.retained = []
+    for (const origin of this.sites.values()) {
+      for (const t of this.sites.values()) for (const db of [t.primary, t.backup, t.repository]) db?.setMeta(`src.${origin.code}`, origin.seq)
+    }
+    this.replication.build()
+    this.replication.syncCatalogsNow()
+    if (this.persistence) this.checkpoint()
+  }
+
+  // ---- copies (Stock_MBI at CMB, refreshed at 12:00 and 18:00) -----------------------------
+  private copies() { return fragments(this.topology).filter((f) => f.kind === 'copy' && f.copyOf) }
+
+  private scheduleRefresh(): void {
+    if (this.refreshTimer) this.sim.cancel(this.refreshTimer)
+    if (!this.copies().length) return
+    const next = Math.min(nextLocalTime(this.sim.now, 12, 0), nextLocalTime(this.sim.now, 18, 0))
+    this.refreshTimer = this.sim.scheduleDaemon(next - this.sim.now, 'copy.schedule', () => {
+      this.refreshTimer = undefined
+      for (const f of this.copies()) this.refreshCopy(f.name)
+      this.scheduleRefresh()
+    })
+  }
+
+  nextRefreshAt(): number { return Math.min(nextLocalTime(this.sim.now, 12, 0), nextLocalTime(this.sim.now, 18, 0)) }
+
+  /** Ships the source rows of a copy over the WAN and replaces the copy when they arrive. */
+  refreshCopy(name: string): void {
+    const f = this.copies().find((x) => x.name === name)
+    if (!f) throw new EngineError('UNKNOWN_TABLE', `${name} is not a scheduled copy; copies: ${this.copies().map((x) => x.name).join(', ')}`)
+    const src = fragments(this.topology).find((x) => x.name === f.copyOf)!
+    const from = this.internalSite(src.site)
+    if (!this.isServerUp(`${src.site}.primary`)) { this.log('replication', `refresh of ${name} skipped: ${src.site}.primary is down`, f.site); return }
+    const rows = from.primary.query(`SELECT * FROM "${src.name}" ORDER BY 1`).rows
+    try {
+      this.net.send({
+        from: src.site, to: f.site, kind: 'copy.refresh', bytes: JSON.stringify(rows).length, payload: rows.length,
+        onDeliver: () => {
+          if (!this.isServerUp(`${f.site}.primary`)) { this.log('replication', `refresh of ${name} lost: ${f.site}.primary is down`, f.site); return }
+          const st = this.siteStore(f.site)
+          st.withTransaction((tx) => {
+            tx.exec(`DELETE FROM "${f.name}"`)
+            const ph = `(${f.columns.map(() => '?').join(', ')})`
+            for (const r of rows) tx.exec(`INSERT INTO "${f.name}" (${f.columns.join(', ')}) VALUES ${ph}`, r)
+            tx.exec('INSERT OR REPLACE INTO COPY_REFRESH VALUES (?, ?, ?, ?)', [f.name, src.name, this.sim.now, rows.length])
+          })
+          this.log('replication', `${name} refreshed at ${f.site} from ${src.name}@${src.site} (${rows.length} rows)`, f.site)
+        },
+        onDrop: (reason) => this.log('replication', `refresh of ${name} lost in transit: ${reason}`, f.site),
+      })
+    } catch (e) {
+      this.log('replication', `refresh of ${name} failed: ${e instanceof Error ? e.message : String(e)}`, f.site)
+    }
+  }
+
+  copyStatus(name: string): CopyStatus {
+    const f = this.copies().find((x) => x.name === name)
+    if (!f) throw new EngineError('UNKNOWN_TABLE', `${name} is not a scheduled copy`)
+    const src = fragments(this.topology).find((x) => x.name === f.copyOf)!
+    const copyDb = this.internalSite(f.site).primary
+    const srcDb = this.internalSite(src.site).primary
+    const at = copyDb.scalar('SELECT REFRESHED_AT FROM COPY_REFRESH WHERE COPY_NAME = ?', [f.name])
+    const a = JSON.stringify(copyDb.query(`SELECT * FROM "${f.name}" ORDER BY 1`).rows)
+    const b = JSON.stringify(srcDb.query(`SELECT * FROM "${src.name}" ORDER BY 1`).rows)
+    return {
+      copy: f.name, site: f.site, source: src.name, sourceSite: src.site, lastRefreshAt: at === null ? null : Number(at),
+      ageMs: at === null ? null : this.sim.now - Number(at), nextRefreshAt: this.nextRefreshAt(), stale: a !== b, rows: copyDb.count(f.name),
+    }
+  }
+
+  // ---- recovery (spec §7) -------------------------------------------------------------------
+  /**
+   * Media recovery of a site's primary from its backup server: the backup image becomes the primary,
+   * then the recovery manager redoes the site's own committed batches the backup had not applied yet
+   * (from the durable log), and the catalogs are rebuilt. Replicated changes from other sites that the
+   * image lacks are re-sent by their channels.
+   */
+  recoverFromBackup(code: SiteCode): { redone: number; fromSeq: number } {
+    const s = this.internalSite(code)
+    if (!this.isServerUp(`${code}.backup`)) throw new EngineError('SITE_DOWN', `${code}.backup is down: cannot recover from it`, { site: code })
+    if (s.primary.inTransaction) throw new EngineError('CONFLICT', `${code}.primary has an open transaction`, { site: code })
+    const fromSeq = s.backup.getMetaNum(`src.${code}`)
+    s.primary.load(s.backup.export())
+    s.primary.setMeta('iddb.db', s.primary.id)
+    s.primary.installAllTriggers()
+    s.catalog.rebuild()
+    let redone = 0
+    for (const r of s.retained) if (r.seq > fromSeq) { s.replay(r.seq, r.body); redone++ }
+    s.primary.setMeta('seq', s.seq)
+    this.replication.build()
+    this.replication.catalogChanged(code)
+    this.replication.resendCatalogsTo(code)
+    this.replication.kick()
+    this.log('recovery', `${code}.primary recovered from ${code}.backup (image at seq ${fromSeq}, ${redone} batch(es) redone from the log)`, code)
+    return { redone, fromSeq }
+  }
+
+  /**
+   * Restores a branch's fragments from the Colombo main repository: the rows are shipped over the WAN and
+   * replace the site's fragments in one local transaction (logged, then fed to its backup as usual).
+   * Returns at once; the restore completes when the data arrives (run the simulation).
+   */
+  restoreFromRepository(code: SiteCode, onDone?: (rows: number) => void): void {
+    const hq = this.topology.sites.find((x) => x.repository)!.code
+    const s = this.internalSite(code)
+    if (!this.isServerUp(`${hq}.repository`)) throw new EngineError('SITE_DOWN', `${hq}.repository is down`, { site: hq })
+    if (!this.isServerUp(`${code}.primary`)) throw new EngineError('SITE_DOWN', `${code}.primary is down`, { site: code })
+    const repo = this.internalSite(hq).repository!
+    const frs = fragments(this.topology)
+    const parts: { table: string; columns: string[]; rows: unknown[][] }[] = []
+    for (const t of s.tables) {
+      const f = t.frag
+      const rel = f.relation
+      let sql: string
+      if (f.kind === 'horizontal') sql = `SELECT ${f.columns.join(', ')} FROM ${rel} WHERE ${f.predicate}`
+      else sql = `SELECT ${f.columns.join(', ')} FROM ${rel}` // replica, local, vertical (projection), copy
+      if (f.kind === 'vertical' || f.kind === 'copy') {
+        const src = frs.find((x) => x.name === f.copyOf)
+        if (!src) continue
+      }
+      parts.push({ table: t.name, columns: f.columns, rows: repo.query(sql).rows })
+    }
+    const bytes = JSON.stringify(parts).length
+    const total = parts.reduce((a, p) => a + p.rows.length, 0)
+    this.log('recovery', `restoring ${code} from the main repository: ${total} rows, ${bytes} bytes over the WAN`, code)
+    this.net.send({
+      from: hq, to: code, kind: 'recovery.restore', bytes, payload: total,
+      onDeliver: () => {
+        this.siteStore(code).withTransaction((tx) => {
+          for (const p of parts) {
+            tx.exec(`DELETE FROM "${p.table}"`)
+            const sql = `INSERT INTO "${p.table}" (${p.columns.join(', ')}) VALUES (${p.columns.map(() => '?').join(', ')})`
+            for (const r of p.rows) tx.exec(sql, r as never)
+          }
+        })
+        this.log('recovery', `${code} restored from the main repository (${total} rows)`, code)
+        onDone?.(total)
+      },
+      onDrop: (reason) => this.log('recovery', `restore of ${code} lost in transit: ${reason}`, code),
+    })
+  }
+
+  /** Fragmentation correctness (completeness, reconstruction, disjointness) against the main repository. */
+  checkFragmentation(relation?: string): FragmentationReport {
+    return checkFragmentation(this.topology, (c) => this.internalSite(c), (id) => this.isServerUp(id), relation)
+  }
+
+  /** Same, yielding to the event loop as it goes (for hosts: the worker keeps answering at 1M rows). */
+  async checkFragmentationAsync(relation?: string): Promise<FragmentationReport> {
+    this.readers++
+    try {
+      return await checkFragmentationAsync(this.topology, (c) => this.internalSite(c), (id) => this.isServerUp(id), relation)
+    } finally { this.readers-- }
+  }
+  /** Long reads with open statements (async checks): checkpoints (which reopen the databases) wait for them. */
+  private readers = 0
+
+  replicationView() { return this.replication.views() }
+
+  /** Runs the simulation until every backup, repository and replica has caught up and no (non-daemon) event is pending, or maxMs of virtual time passes. */
+  settle(maxMs = 60_000): boolean {
+    const end = this.sim.now + maxMs
+    for (;;) {
+      const live = this.sim.livePending > 0
+      if ((this.replication.idle && !live) || this.sim.now >= end) break
+      if (live) this.sim.runUntilTrue(() => this.sim.now >= end || (this.replication.idle && this.sim.livePending === 0), 100_000)
+      else { this.sim.runUntil(Math.min(end, this.sim.now + 1000)); this.replication.kick() }
+    }
+    return this.replication.idle
   }
 
   get siteCodes(): SiteCode[] { return this.topology.sites.map((s) => s.code) }
@@ -70,6 +451,7 @@ export class Cluster {
     this.serverDown.add(id)
     if (id.endsWith('.router')) this.net.setSiteReachable(code, false)
     this.log('failure', `${id} failed`, code)
+    this.saveState()
   }
 
   restoreServer(id: string): void {
@@ -78,6 +460,8 @@ export class Cluster {
     if (!this.serverDown.delete(id)) return
     if (id.endsWith('.router')) this.net.setSiteReachable(code, true)
     this.log('recovery', `${id} restored`, code)
+    this.saveState()
+    if (this.SQL) this.replication.kick()
   }
 
   /** A whole-site (system) failure: router, application and database servers go down. */
@@ -89,11 +473,15 @@ export class Cluster {
     for (const id of this.serverIds(code)) this.restoreServer(id)
   }
 
-  failLink(id: string): void { this.net.setLinkState(id, 'down'); this.log('failure', `link ${id} down`) }
-  restoreLink(id: string): void { this.net.setLinkState(id, 'up'); this.log('recovery', `link ${id} up`) }
+  failLink(id: string): void { this.net.setLinkState(id, 'down'); this.log('failure', `link ${id} down`); this.saveState() }
+  restoreLink(id: string): void {
+    this.net.setLinkState(id, 'up'); this.log('recovery', `link ${id} up`); this.saveState()
+    if (this.SQL) this.replication.kick()
+  }
   degradeLink(id: string, d: Partial<Degradation>): void {
     this.net.setLinkState(id, 'degraded', d)
     this.log('failure', `link ${id} degraded (+${d.extraDelayMs ?? 0} ms, ×${d.bandwidthFactor ?? 1} bandwidth, ${(d.lossRate ?? 0) * 100}% loss)`)
+    this.saveState()
   }
 
   // ---- views -------------------------------------------------------------------------------

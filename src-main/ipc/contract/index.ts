@@ -8,15 +8,24 @@ import type { CallDef, EventDef } from './define'
 import type { ErrorInfo } from '../../../engine/errors'
 import { systemCalls, systemEvents } from './system'
 import { topologyCalls, topologyEvents } from './topology'
+import { catalogCalls, catalogEvents } from './catalog'
+import { queryCalls, queryEvents } from './query'
+import { txnCalls, txnEvents } from './txn'
 
 export const calls = {
   ...systemCalls,
   ...topologyCalls,
+  ...catalogCalls,
+  ...queryCalls,
+  ...txnCalls,
 } satisfies Record<string, CallDef>
 
 export const events = {
   ...systemEvents,
   ...topologyEvents,
+  ...catalogEvents,
+  ...queryEvents,
+  ...txnEvents,
 } satisfies Record<string, EventDef>
 
 export type Calls = typeof calls

@@ -1,0 +1,244 @@
+/**
+ * Catalogs as real tables in every site's primary database (spec §4).
+ *
+ * Replicated global catalog (same content at every site; NROWS kept current by catalog-sync messages):
+ *   GLOBAL_VIEWS(VNAME, GSQL_SELECT), GLOBAL_TABLES(TBL_NAME, SITE, TYPE), GLOBAL_COLUMNS(COL_NAME, TBL_NAME, TYPE, LEN),
+ *   FRAGMENT_TABLES(SITE, TBL_NAME, FNAME, NROWS, KIND, PREDICATE, PROJECTION, COPY_OF, REFRESH),
+ *   FRAGMENT_COLUMNS(COL_NAME, FNAME, TYPE, LEN, SITE).
+ * Local catalog (this site's tables only):
+ *   LCAT_TABLES(TABLE_NAME, TYPE, NUM_ROWS), LCAT_VIEWS(VIEW_NAME, LSQL_QUERY),
+ *   LCAT_COLUMNS(COL_NAME, "TABLE", TYPE, LEN, HKEY, LKEY), LCAT_INDEXES(INDEX_NAME, KEY_COLS, TYPE, PCT_UNIQUE, TABLE_NAME).
+ *
+ * Freshness is incremental: every committed change batch is folded in (row count deltas; LKEY/HKEY
+ * widened on insert; a column is re-scanned only when a delete removes its current low or high key).
+ */
+import type { SiteDb, Change } from '../site/db'
+import type { SqlValue } from '../site/sqljs'
+import { quoteId } from '../site/sqljs'
+import { fragments, globalRelations, globalViews, type FragmentDef, type RelationDef } from '../data/schema'
+import type { SiteCode, TopologySpec } from '../topology/types'
+
+export const CATALOG_TABLES = ['GLOBAL_VIEWS', 'GLOBAL_TABLES', 'GLOBAL_COLUMNS', 'FRAGMENT_TABLES', 'FRAGMENT_COLUMNS', 'LCAT_TABLES', 'LCAT_VIEWS', 'LCAT_COLUMNS', 'LCAT_INDEXES'] as const
+
+const DDL = `
+CREATE TABLE IF NOT EXISTS GLOBAL_VIEWS (VNAME TEXT PRIMARY KEY, GSQL_SELECT TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS GLOBAL_TABLES (TBL_NAME TEXT NOT NULL, SITE TEXT NOT NULL, TYPE TEXT NOT NULL, PRIMARY KEY (TBL_NAME, SITE));
+CREATE TABLE IF NOT EXISTS GLOBAL_COLUMNS (COL_NAME TEXT NOT NULL, TBL_NAME TEXT NOT NULL, TYPE TEXT NOT NULL, LEN INTEGER NOT NULL, PRIMARY KEY (TBL_NAME, COL_NAME));
+CREATE TABLE IF NOT EXISTS FRAGMENT_TABLES (SITE TEXT NOT NULL, TBL_NAME TEXT NOT NULL, FNAME TEXT NOT NULL, NROWS INTEGER NOT NULL DEFAULT 0,
+  KIND TEXT NOT NULL, PREDICATE TEXT, PROJECTION TEXT NOT NULL, COPY_OF TEXT, REFRESH TEXT, PRIMARY KEY (SITE, FNAME));
+CREATE TABLE IF NOT EXISTS FRAGMENT_COLUMNS (COL_NAME TEXT NOT NULL, FNAME TEXT NOT NULL, TYPE TEXT NOT NULL, LEN INTEGER NOT NULL, SITE TEXT NOT NULL, PRIMARY KEY (SITE, FNAME, COL_NAME));
+CREATE TABLE IF NOT EXISTS LCAT_TABLES (TABLE_NAME TEXT PRIMARY KEY, TYPE TEXT NOT NULL, NUM_ROWS INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE IF NOT EXISTS LCAT_VIEWS (VIEW_NAME TEXT PRIMARY KEY, LSQL_QUERY TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS LCAT_COLUMNS (COL_NAME TEXT NOT NULL, "TABLE" TEXT NOT NULL, TYPE TEXT NOT NULL, LEN INTEGER NOT NULL, HKEY, LKEY, PRIMARY KEY ("TABLE", COL_NAME));
+CREATE TABLE IF NOT EXISTS LCAT_INDEXES (INDEX_NAME TEXT PRIMARY KEY, KEY_COLS TEXT NOT NULL, TYPE TEXT NOT NULL, PCT_UNIQUE REAL NOT NULL, TABLE_NAME TEXT NOT NULL);
+`
+
+/** A data table held at a site, with the definition the catalogs describe. */
+export interface LocalTable { name: string; frag: FragmentDef; rel: RelationDef; columns: string[] }
+
+export function localTables(topo: TopologySpec, site: SiteCode): LocalTable[] {
+  const rels = new Map(globalRelations(topo).map((r) => [r.name, r]))
+  return fragments(topo).filter((f) => f.site === site).map((f) => ({ name: f.name, frag: f, rel: rels.get(f.relation)!, columns: f.columns }))
+}
+
+/** Local views created at each site (external schema level). */
+export function localViews(site: SiteCode): { name: string; sql: string }[] {
+  return [
+    { name: 'V_LOCAL_STAFF', sql: `SELECT EMPNO, NAME, POSITION, DEPT FROM "Employees_${site}"` },
+    { name: 'V_LOCAL_ITEM_SALES', sql: `SELECT ITEMNO, COUNT(*) AS NSALES, SUM(QTY) AS UNITS, SUM(AMOUNT) AS REVENUE FROM "Sales_${site}" GROUP BY ITEMNO` },
+  ]
+}
+
+const typeOfFragment = (f: FragmentDef) => ({ replica: 'REPLICA', horizontal: 'HORIZONTAL FRAGMENT', vertical: 'VERTICAL FRAGMENT', copy: 'COPY', local: 'LOCAL' }[f.kind])
+
+/** Creates and fills the replicated global catalog and the static parts of the local catalog. */
+export function installCatalogs(db: SiteDb, topo: TopologySpec, site: SiteCode): void {
+  db.script(DDL)
+  const rels = globalRelations(topo)
+  const frs = fragments(topo)
+  const run = (sql: string, p: SqlValue[]) => db.run(sql, p)
+  for (const v of globalViews(topo)) run('INSERT OR REPLACE INTO GLOBAL_VIEWS VALUES (?, ?)', [v.name, v.sql])
+  for (const r of rels) {
+    const sites = [...new Set(frs.filter((f) => f.relation === r.name).map((f) => f.site))]
+    for (const s of sites) run('INSERT OR REPLACE INTO GLOBAL_TABLES VALUES (?, ?, ?)', [r.name, s, r.distribution.toUpperCase()])
+    for (const c of r.columns) run('INSERT OR REPLACE INTO GLOBAL_COLUMNS VALUES (?, ?, ?, ?)', [c.name, r.name, c.type, c.len])
+  }
+  for (const f of frs) {
+    const r = rels.find((x) => x.name === f.relation)!
+    run(`INSERT INTO FRAGMENT_TABLES (SITE, TBL_NAME, FNAME, NROWS, KIND, PREDICATE, PROJECTION, COPY_OF, REFRESH) VALUES (?, ?, ?, 0, ?, ?, ?, ?, ?)
+         ON CONFLICT (SITE, FNAME) DO UPDATE SET KIND = excluded.KIND, PREDICATE = excluded.PREDICATE, PROJECTION = excluded.PROJECTION`,
+    [f.site, f.relation, f.name, f.kind.toUpperCase(), f.predicate ?? null, f.columns.join(', '), f.copyOf ?? null, f.refresh ?? null])
+    for (const cn of f.columns) {
+      const c = r.columns.find((x) => x.name === cn)!
+      run('INSERT OR REPLACE INTO FRAGMENT_COLUMNS VALUES (?, ?, ?, ?, ?)', [c.name, f.name, c.type, c.len, f.site])
+    }
+  }
+  for (const t of localTables(topo, site)) {
+    run('INSERT OR IGNORE INTO LCAT_TABLES VALUES (?, ?, 0)', [t.name, typeOfFragment(t.frag)])
+    for (const cn of t.columns) {
+      const c = t.rel.columns.find((x) => x.name === cn)!
+      run('INSERT OR IGNORE INTO LCAT_COLUMNS VALUES (?, ?, ?, ?, NULL, NULL)', [c.name, t.name, c.type, c.len])
+    }
+  }
+  for (const v of localViews(site)) {
+    db.script(`CREATE VIEW IF NOT EXISTS ${quoteId(v.name)} AS ${v.sql}`)
+    run('INSERT OR REPLACE INTO LCAT_VIEWS VALUES (?, ?)', [v.name, v.sql])
+  }
+}
+
+/** SQLite's ordering of values: NULL < numbers < text. */
+export function cmpSql(a: SqlValue, b: SqlValue): number {
+  const rank = (v: SqlValue) => (v === null ? 0 : typeof v === 'number' ? 1 : typeof v === 'string' ? 2 : 3)
+  const ra = rank(a), rb = rank(b)
+  if (ra !== rb) return ra - rb
+  if (ra === 1) return (a as number) - (b as number)
+  if (ra === 2) return (a as string) < (b as string) ? -1 : (a as string) > (b as string) ? 1 : 0
+  return 0
+}
+
+/** Statistics gathered while bulk loading a table (saves a full scan). */
+export interface KnownStats { rows: number; lo: SqlValue[]; hi: SqlValue[] }
+
+/** Folds one row into bulk-load statistics. */
+export function foldStats(k: KnownStats, row: readonly SqlValue[]): void {
+  k.rows++
+  for (let i = 0; i < row.length; i++) {
+    const v = row[i]
+    if (v === null) continue
+    if (k.lo[i] === undefined || k.lo[i] === null || cmpSql(v, k.lo[i]) < 0) k.lo[i] = v
+    if (k.hi[i] === undefined || k.hi[i] === null || cmpSql(v, k.hi[i]) > 0) k.hi[i] = v
+  }
+}
+
+interface ColStat { lo: SqlValue; hi: SqlValue; dirty: boolean; changed: boolean }
+interface TableStat { rows: number; cols: Map<string, ColStat>; columns: string[]; changed: boolean }
+
+/** Local catalog maintenance for one site's primary. */
+export class LocalCatalog {
+  private stats = new Map<string, TableStat>()
+  /** Row count changes not yet broadcast to the other sites' global catalogs. */
+  readonly fragmentRows = new Map<string, number>()
+
+  constructor(private db: SiteDb, readonly site: SiteCode, private tables: LocalTable[]) {}
+
+  /** Full recompute (after bulk load, reopen or restore). Scans every column once. */
+  rebuild(known?: Map<string, KnownStats>): void {
+    this.stats.clear()
+    for (const t of this.tables) {
+      if (!this.db.hasTable(t.name)) continue
+      const k = known?.get(t.name)
+      if (k) {
+        const cols = new Map<string, ColStat>()
+        t.columns.forEach((c, i) => cols.set(c, { lo: k.lo[i] ?? null, hi: k.hi[i] ?? null, dirty: false, changed: true }))
+        this.stats.set(t.name, { rows: k.rows, cols, columns: t.columns, changed: true })
+        continue
+      }
+      const sel = t.columns.map((c) => `MIN(${quoteId(c)}), MAX(${quoteId(c)})`).join(', ')
+      const r = this.db.query(`SELECT COUNT(*), ${sel} FROM ${quoteId(t.name)}`).rows[0]
+      const cols = new Map<string, ColStat>()
+      t.columns.forEach((c, i) => cols.set(c, { lo: r[1 + 2 * i], hi: r[2 + 2 * i], dirty: false, changed: true }))
+      this.stats.set(t.name, { rows: Number(r[0]), cols, columns: t.columns, changed: true })
+    }
+    this.flush(true)
+  }
+
+  /** Loads the statistics persisted in LCAT_TABLES / LCAT_COLUMNS (reopen: no scan). */
+  load(): void {
+    this.stats.clear()
+    const rows = new Map(this.db.query('SELECT TABLE_NAME, NUM_ROWS FROM LCAT_TABLES').rows.map((r) => [String(r[0]), Number(r[1])]))
+    const cols = this.db.query('SELECT "TABLE", COL_NAME, LKEY, HKEY FROM LCAT_COLUMNS').rows
+    for (const t of this.tables) {
+      const m = new Map<string, ColStat>()
+      for (const c of t.columns) {
+        const r = cols.find((x) => x[0] === t.name && x[1] === c)
+        m.set(c, { lo: r ? r[2] : null, hi: r ? r[3] : null, dirty: false, changed: false })
+      }
+      this.stats.set(t.name, { rows: rows.get(t.name) ?? 0, cols: m, columns: t.columns, changed: false })
+      this.fragmentRows.set(t.name, rows.get(t.name) ?? 0)
+    }
+  }
+
+  /** Folds a committed (or replicated) change batch in; cheap: O(changes) plus rare extreme re-scans. */
+  apply(changes: readonly Change[]): void {
+    if (!changes.length) return
+    for (const c of changes) {
+      const st = this.stats.get(c.t)
+      if (!st) continue
+      st.changed = true
+      if (c.op === 'I') {
+        st.rows++
+        st.columns.forEach((name, i) => {
+          const cs = st.cols.get(name)!
+          const v = c.r[i]
+          if (v === null || v === undefined) return
+          if (cs.lo === null || cmpSql(v, cs.lo) < 0) { cs.lo = v; cs.changed = true }
+          if (cs.hi === null || cmpSql(v, cs.hi) > 0) { cs.hi = v; cs.changed = true }
+        })
+      } else {
+        st.rows--
+        st.columns.forEach((name, i) => {
+          const cs = st.cols.get(name)!
+          const v = c.r[i]
+          if (v === null || v === undefined) return
+          if (cmpSql(v, cs.lo) === 0 || cmpSql(v, cs.hi) === 0) {
+            // still held by another row? (stops at the first match; common values answer at once)
+            const other = this.db.query(`SELECT 1 FROM ${quoteId(c.t)} WHERE ${quoteId(name)} = ? LIMIT 1`, [v]).rows.length
+            if (!other) cs.dirty = true
+          }
+        })
+      }
+    }
+    this.flush(false)
+  }
+
+  private flush(all: boolean): void {
+    for (const [name, st] of this.stats) {
+      if (!st.changed && !all) continue
+      const dirty = [...st.cols.entries()].filter(([, cs]) => cs.dirty)
+      if (dirty.length) {
+        const r = this.db.query(`SELECT ${dirty.map(([c]) => `MIN(${quoteId(c)}), MAX(${quoteId(c)})`).join(', ')} FROM ${quoteId(name)}`).rows[0]
+        dirty.forEach(([, cs], i) => { cs.lo = r[2 * i]; cs.hi = r[2 * i + 1]; cs.dirty = false; cs.changed = true })
+      }
+      this.db.run('UPDATE LCAT_TABLES SET NUM_ROWS = ? WHERE TABLE_NAME = ?', [st.rows, name])
+      this.db.run('UPDATE FRAGMENT_TABLES SET NROWS = ? WHERE SITE = ? AND FNAME = ?', [st.rows, this.site, name])
+      this.fragmentRows.set(name, st.rows)
+      for (const [col, cs] of st.cols) {
+        if (!cs.changed && !all) continue
+        this.db.run('UPDATE LCAT_COLUMNS SET LKEY = ?, HKEY = ? WHERE "TABLE" = ? AND COL_NAME = ?', [cs.lo, cs.hi, name, col])
+        cs.changed = false
+      }
+      this.refreshIndexes(name, st.rows, all)
+      st.changed = false
+    }
+  }
+
+  /** LCAT_INDEXES: unique indexes are 100 %; non-unique ones are measured (small tables on every commit, big ones on rebuild). */
+  private refreshIndexes(table: string, rows: number, all: boolean): void {
+    const info = this.tables.find((t) => t.name === table)
+    if (!info) return
+    const key = info.rel.key
+    if (all) {
+      this.db.run('DELETE FROM LCAT_INDEXES WHERE TABLE_NAME = ?', [table])
+      this.db.run('INSERT OR REPLACE INTO LCAT_INDEXES VALUES (?, ?, ?, 100, ?)', [`PK_${table}`, key.join(', '), 'PRIMARY KEY', table])
+    }
+    const list = this.db.query(`SELECT name, "unique", origin FROM pragma_index_list(?) WHERE origin = 'c'`, [table]).rows
+    for (const [iname, unique] of list) {
+      if (!all && rows > 20_000) continue
+      const cols = this.db.query('SELECT name FROM pragma_index_info(?) ORDER BY seqno', [String(iname)]).rows.map((r) => String(r[0]))
+      let pct = 100
+      if (!unique) {
+        const distinct = Number(this.db.scalar(`SELECT COUNT(*) FROM (SELECT DISTINCT ${cols.map(quoteId).join(', ')} FROM ${quoteId(table)})`))
+        pct = rows ? Math.round((distinct / rows) * 10000) / 100 : 100
+      }
+      this.db.run('INSERT OR REPLACE INTO LCAT_INDEXES VALUES (?, ?, ?, ?, ?)', [String(iname), cols.join(', '), unique ? 'UNIQUE' : 'NONUNIQUE', pct, table])
+    }
+  }
+
+  rowCount(table: string): number | undefined { return this.stats.get(table)?.rows }
+  counts(): Record<string, number> { return Object.fromEntries([...this.stats].map(([k, v]) => [k, v.rows])) }
+}
+
+/** Applies another site's fragment row counts to this site's copy of the global catalog. */
+export function applyRemoteCounts(db: SiteDb, site: SiteCode, counts: Record<string, number>): void {
+  for (const [fname, n] of Object.entries(counts)) db.run('UPDATE FRAGMENT_TABLES SET NROWS = ? WHERE SITE = ? AND FNAME = ?', [n, site, fname])
+}

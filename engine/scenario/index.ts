@@ -1,0 +1,3 @@
+/** Scenario scripts: the runner plus every layer's commands (see plugins.ts). Hosts import from here. */
+export * from './runner'
+import './plugins'

@@ -1,0 +1,6 @@
+/**
+ * Scenario commands contributed by other layers. Each layer adds ONE import line here for its module
+ * that calls registerCommand / registerExpectation (e.g. `import '../txn/scenario'`).
+ * Imported by engine/scenario/index.ts (never by runner.ts, to avoid an import cycle).
+ */
+import '../txn/scenario'

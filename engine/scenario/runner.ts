@@ -1,0 +1,305 @@
+/**
+ * Scenario scripts: a small line-based language that drives the engine deterministically and checks
+ * expectations (docs/SCENARIOS.md). One command per line; `#` starts a comment. Commands live in an
+ * extensible table: other layers add theirs with registerCommand('ticket', …) / registerExpectation(…).
+ *
+ * Same seed + same script ⇒ same run ⇒ same traceHash.
+ */
+import { Cluster } from '../cluster'
+import { EngineError, toErrorInfo, type ErrorInfo } from '../errors'
+import { formatSiteTime, nextLocalTime } from '../sim/kernel'
+import { defaultTopology, legacyTopology, withBranch } from '../topology/default'
+import type { TopologySpec } from '../topology/types'
+import type { QueryResult } from '../site/sqljs'
+
+export interface LineResult { line: number; text: string; ok: boolean; skipped?: boolean; message?: string; at?: string }
+export interface ScenarioResult {
+  ok: boolean
+  lines: LineResult[]
+  failed?: { line: number; text: string; reason: string }
+  traceHash: string
+  seed: number
+  clock: string
+}
+
+/** What commands see. `last` is the outcome of the last command that produced a result. */
+export interface ScenarioContext {
+  cluster: Cluster
+  seed: number
+  /** Outcome of the last result-producing command (sql, check, …): rows, or an error. */
+  last?: { result?: QueryResult & { changes?: number }; error?: ErrorInfo; value?: unknown; ok?: boolean; source: string }
+  /** The user subsequent commands act as (`as USER`); security layers read it. */
+  user?: string
+  /** Free-form state other layers keep per scenario (e.g. open transactions). */
+  state: Map<string, unknown>
+  /** Output lines (echo, command notes). */
+  out: string[]
+  /** The text of the next command line (lets a command defer its error to an `expect error` line). */
+  nextLine?: string
+}
+
+export interface CommandDef {
+  /** First word of the line. */
+  name: string
+  usage: string
+  summary: string
+  /** args: the words after the command; rest: the raw text after the command word. */
+  run(ctx: ScenarioContext, args: string[], rest: string): void | Promise<void>
+}
+export interface ExpectationDef {
+  name: string
+  usage: string
+  /** Return undefined when it holds, else the reason it does not. */
+  check(ctx: ScenarioContext, args: string[], rest: string): string | undefined | Promise<string | undefined>
+}
+
+const commands = new Map<string, CommandDef>()
+const expectations = new Map<string, ExpectationDef>()
+
+export function registerCommand(def: CommandDef): void { commands.set(def.name.toLowerCase(), def) }
+export function registerExpectation(def: ExpectationDef): void { expectations.set(def.name.toLowerCase(), def) }
+export function listCommands(): { name: string; usage: string; summary: string }[] {
+  return [...commands.values()].map(({ name, usage, summary }) => ({ name, usage, summary }))
+}
+export function listExpectations(): { name: string; usage: string }[] { return [...expectations.values()].map(({ name, usage }) => ({ name, usage })) }
+
+/** Splits a line into words; "double quoted" words keep their spaces. */
+export function words(s: string): string[] {
+  const out: string[] = []
+  const re = /"((?:[^"\\]|\\.)*)"|(\S+)/g
+  let m
+  while ((m = re.exec(s))) out.push(m[1] !== undefined ? m[1].replace(/\\(.)/g, '$1') : m[2])
+  return out
+}
+
+/** "2h", "30m", "15s", "250ms", "1d", "1h30m" → ms */
+export function parseDuration(s: string): number {
+  const re = /(\d+(?:\.\d+)?)(ms|s|m|h|d)/gy
+  let total = 0, m, used = 0
+  while ((m = re.exec(s))) { total += Number(m[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as 'ms']; used = re.lastIndex }
+  if (!used || used !== s.length) throw new EngineError('BAD_INPUT', `bad duration "${s}" (e.g. 2h, 30m, 15s, 250ms, 1d, 1h30m)`)
+  return total
+}
+
+const need = (args: string[], n: number, usage: string) => {
+  if (args.length < n) throw new EngineError('BAD_INPUT', `usage: ${usage}`)
+}
+
+// ---- built-in commands ----------------------------------------------------------------------
+registerCommand({
+  name: 'advance', usage: 'advance DURATION', summary: 'advance virtual time (events fire on the way)',
+  run: (ctx, a) => { need(a, 1, 'advance 2h'); ctx.cluster.sim.advance(parseDuration(a[0])) },
+})
+registerCommand({
+  name: 'at', usage: 'at HH:MM', summary: 'advance to the next HH:MM (site local time)',
+  run: (ctx, a) => {
+    const m = /^(\d{1,2}):(\d{2})$/.exec(a[0] ?? '')
+    if (!m) throw new EngineError('BAD_INPUT', 'usage: at 12:00')
+    const sim = ctx.cluster.sim
+    const target = nextLocalTime(sim.now - 1, Number(m[1]), Number(m[2]))
+    sim.runUntil(target)
+  },
+})
+const failRestore = (verb: 'fail' | 'restore'): CommandDef => ({
+  name: verb, usage: `${verb} site|link|server ID`, summary: `${verb} a site, a WAN link or one server`,
+  run: (ctx, a) => {
+    need(a, 2, `${verb} site KDY | ${verb} link CMB-KDY | ${verb} server CMB.backup`)
+    const c = ctx.cluster
+    const [what, id] = a
+    if (what === 'site') { c.site(id); verb === 'fail' ? c.failSite(id) : c.restoreSite(id) }
+    else if (what === 'link') verb === 'fail' ? c.failLink(id) : c.restoreLink(id)
+    else if (what === 'server') verb === 'fail' ? c.failServer(id) : c.restoreServer(id)
+    else throw new EngineError('BAD_INPUT', `${verb} what? site, link or server`)
+  },
+})
+registerCommand(failRestore('fail'))
+registerCommand(failRestore('restore'))
+registerCommand({
+  name: 'degrade', usage: 'degrade link ID [delay=MS] [bandwidth=FACTOR] [loss=RATE]', summary: 'degrade a WAN link',
+  run: (ctx, a) => {
+    need(a, 2, 'degrade link CMB-KDY delay=200 bandwidth=0.5 loss=0.1')
+    const kv = Object.fromEntries(a.slice(2).map((x) => x.split('=')))
+    ctx.cluster.degradeLink(a[1], { extraDelayMs: Number(kv.delay ?? 0), bandwidthFactor: Number(kv.bandwidth ?? 1), lossRate: Number(kv.loss ?? 0) })
+  },
+})
+registerCommand({
+  name: 'sql', usage: 'sql SITE STATEMENT', summary: "run a statement at one site's primary (local tables and catalogs)",
+  run: (ctx, a, rest) => {
+    need(a, 2, 'sql CMB SELECT COUNT(*) FROM Sales_CMB')
+    const site = a[0]
+    const sql = rest.slice(rest.indexOf(site) + site.length).trim()
+    try {
+      const r = ctx.cluster.siteStore(site).exec(sql)
+      ctx.last = { result: r, source: `sql ${site}` }
+    } catch (e) {
+      ctx.last = { error: toErrorInfo(e), source: `sql ${site}` }
+      if (!/^\s*expect\s+error\b/i.test(ctx.nextLine ?? '')) throw e
+    }
+  },
+})
+registerCommand({ name: 'as', usage: 'as USER', summary: 'act as USER in the following commands', run: (ctx, a) => { need(a, 1, 'as alice'); ctx.user = a[0] } })
+registerCommand({ name: 'settle', usage: 'settle [MAXDURATION]', summary: 'run until backups, repository and replicas have caught up', run: (ctx, a) => { ctx.cluster.settle(a[0] ? parseDuration(a[0]) : 60_000) } })
+registerCommand({ name: 'refresh', usage: 'refresh COPY', summary: 'refresh a scheduled copy now (e.g. Stock_MBI)', run: (ctx, a) => { need(a, 1, 'refresh Stock_MBI'); ctx.cluster.refreshCopy(a[0]) } })
+registerCommand({
+  name: 'recover', usage: 'recover SITE from backup|repository', summary: "recover a site's primary from its backup, or a branch's fragments from the main repository",
+  run: (ctx, a) => {
+    need(a, 3, 'recover KDY from backup')
+    if (a[2] === 'backup') ctx.cluster.recoverFromBackup(a[0])
+    else if (a[2] === 'repository') ctx.cluster.restoreFromRepository(a[0])
+    else throw new EngineError('BAD_INPUT', 'recover SITE from backup|repository')
+  },
+})
+registerCommand({ name: 'checkpoint', usage: 'checkpoint', summary: 'write every database image (persistent clusters)', run: (ctx) => ctx.cluster.checkpoint() })
+registerCommand({ name: 'echo', usage: 'echo TEXT', summary: 'print a line', run: (ctx, _a, rest) => { ctx.out.push(rest) } })
+registerCommand({
+  name: 'check', usage: 'check fragmentation [RELATION]', summary: 'run the fragmentation checks (then: expect ok)',
+  run: (ctx, a) => {
+    if (a[0] !== 'fragmentation') throw new EngineError('BAD_INPUT', 'usage: check fragmentation [SALES]')
+    const rep = ctx.cluster.checkFragmentation(a[1])
+    ctx.last = { value: rep, ok: rep.ok, source: 'check fragmentation' }
+    if (!rep.ok) ctx.out.push(rep.results.filter((r) => !r.ok).map((r) => `${r.relation} ${r.check}: ${r.detail}`).join('; '))
+  },
+})
+registerCommand({
+  name: 'expect', usage: 'expect WHAT ...', summary: 'assert something; the script fails at the first unmet expectation',
+  run: async (ctx, a, rest) => {
+    need(a, 1, 'expect rows 3')
+    const def = expectations.get(a[0].toLowerCase())
+    if (!def) throw new EngineError('BAD_INPUT', `unknown expectation "${a[0]}"; known: ${[...expectations.keys()].join(', ')}`)
+    const why = await def.check(ctx, a.slice(1), rest.replace(/^\S+\s*/, ''))
+    if (why !== undefined) throw new EngineError('EXPECTATION_FAILED', why)
+  },
+})
+
+// ---- built-in expectations ------------------------------------------------------------------
+const lastResult = (ctx: ScenarioContext): QueryResult => {
+  if (!ctx.last) throw new EngineError('BAD_INPUT', 'nothing to check yet (run sql first)')
+  if (ctx.last.error) throw new EngineError('EXPECTATION_FAILED', `${ctx.last.source} failed: ${ctx.last.error.code} ${ctx.last.error.message}`)
+  if (!ctx.last.result) throw new EngineError('BAD_INPUT', `${ctx.last.source} produced no rows to check`)
+  return ctx.last.result
+}
+const sameValue = (got: unknown, want: string) => {
+  const w = want.replace(/^'(.*)'$/, '$1')
+  if (w.toUpperCase() === 'NULL') return got === null
+  if (typeof got === 'number' && w.trim() !== '' && !Number.isNaN(Number(w))) return Math.abs(got - Number(w)) < 1e-9 * Math.max(1, Math.abs(got))
+  return String(got) === w
+}
+registerExpectation({
+  name: 'rows', usage: 'expect rows N',
+  check: (ctx, a) => { const r = lastResult(ctx); return r.rows.length === Number(a[0]) ? undefined : `expected ${a[0]} rows, got ${r.rows.length}` },
+})
+registerExpectation({
+  name: 'value', usage: 'expect value V   (first column of the first row)',
+  check: (ctx, _a, rest) => {
+    const r = lastResult(ctx)
+    if (!r.rows.length) return `expected value ${rest}, got no rows`
+    const got = r.rows[0][0]
+    return sameValue(got, rest.trim()) ? undefined : `expected value ${rest.trim()}, got ${JSON.stringify(got)}`
+  },
+})
+registerExpectation({
+  name: 'changes', usage: 'expect changes N',
+  check: (ctx, a) => { const r = lastResult(ctx) as { changes?: number }; return r.changes === Number(a[0]) ? undefined : `expected ${a[0]} changed rows, got ${r.changes}` },
+})
+registerExpectation({
+  name: 'error', usage: 'expect error CODE',
+  check: (ctx, a) => {
+    if (!ctx.last?.error) return `expected error ${a[0]}, but ${ctx.last?.source ?? 'the last command'} succeeded`
+    return ctx.last.error.code === a[0] ? undefined : `expected error ${a[0]}, got ${ctx.last.error.code}: ${ctx.last.error.message}`
+  },
+})
+registerExpectation({
+  name: 'ok', usage: 'expect ok   (the last check passed)',
+  check: (ctx) => (ctx.last?.ok === true ? undefined : `${ctx.last?.source ?? 'nothing'} did not pass${ctx.out.length ? `: ${ctx.out[ctx.out.length - 1]}` : ''}`),
+})
+registerExpectation({
+  name: 'stale', usage: 'expect stale COPY',
+  check: (ctx, a) => (ctx.cluster.copyStatus(a[0]).stale ? undefined : `${a[0]} is fresh (same rows as its source)`),
+})
+registerExpectation({
+  name: 'fresh', usage: 'expect fresh COPY',
+  check: (ctx, a) => (ctx.cluster.copyStatus(a[0]).stale ? `${a[0]} is stale (differs from its source)` : undefined),
+})
+registerExpectation({
+  name: 'site', usage: 'expect site CODE up|down',
+  check: (ctx, a) => { const up = ctx.cluster.isSiteUp(a[0]); return (a[1] === 'up') === up ? undefined : `${a[0]} is ${up ? 'up' : 'down'}` },
+})
+registerExpectation({
+  name: 'count', usage: 'expect count SITE TABLE N  (rows in a table at a site primary; backup: SITE.backup, repository: CMB.repository)',
+  check: (ctx, a) => {
+    const [where, table, n] = a
+    const [site, role] = where.split('.')
+    const st = ctx.cluster.siteStore(site)
+    const db = role === 'backup' ? st.backup : role === 'repository' ? st.repository : undefined
+    const got = db ? db.count(table) : st.count(table)
+    return got === Number(n) ? undefined : `expected ${n} rows in ${table} at ${where}, got ${got}`
+  },
+})
+registerExpectation({
+  name: 'time', usage: 'expect time HH:MM',
+  check: (ctx, a) => { const t = formatSiteTime(ctx.cluster.sim.now).slice(11, 16); return t === a[0] ? undefined : `clock is ${t}` },
+})
+
+// ---- running ---------------------------------------------------------------------------------
+export interface RunOptions {
+  seed?: number
+  /** Sales rows generated for the scenario's cluster (default 2,000; `sales N` in the script overrides). */
+  sales?: number
+  /** Use this cluster instead of creating one (directives are then ignored). */
+  cluster?: Cluster
+  topology?: TopologySpec
+}
+
+/** Directives allowed before the first command: seed N, sales N, profile legacy, branch CODE NAME x=.. y=.. staff=.. link=CMB:6 */
+function applyDirective(d: { seed?: number; sales?: number; topo: TopologySpec }, w: string[]): boolean {
+  const k = w[0].toLowerCase()
+  if (k === 'seed') { d.seed = Number(w[1]); if (!Number.isInteger(d.seed)) throw new EngineError('BAD_INPUT', 'usage: seed 42'); return true }
+  if (k === 'sales') { d.sales = Number(w[1]); if (!(d.sales >= 0)) throw new EngineError('BAD_INPUT', 'usage: sales 20000'); return true }
+  if (k === 'profile') { d.topo = w[1] === 'legacy' ? legacyTopology() : defaultTopology(); return true }
+  if (k === 'branch') {
+    const kv = Object.fromEntries(w.slice(3).map((x) => x.split('=')))
+    const links = (kv.link ?? kv.links ?? '').split(',').filter(Boolean).map((x: string) => { const [to, ms] = x.split(':'); return { to, delayMs: Number(ms ?? 10) } })
+    d.topo = withBranch(d.topo, { code: w[1], name: w[2] ?? w[1], city: w[2] ?? w[1], lanBps: 1e9, lanDelayMs: 0.2, x: Number(kv.x ?? 50), y: Number(kv.y ?? 50), clients: Number(kv.clients ?? 4), staff: Number(kv.staff ?? 10), links })
+    return true
+  }
+  return false
+}
+
+export async function runScenario(text: string, opts: RunOptions = {}): Promise<ScenarioResult> {
+  const src = text.split(/\r?\n/)
+  const lines: LineResult[] = []
+  const d = { seed: opts.seed, sales: opts.sales, topo: opts.topology ?? defaultTopology() }
+  let ctx: ScenarioContext | undefined = opts.cluster ? { cluster: opts.cluster, seed: opts.cluster.sim.seed, state: new Map(), out: [] } : undefined
+  let failed: ScenarioResult['failed']
+  const cmdLines = src.map((t, i) => ({ t: t.replace(/(^|\s)#.*$/, '').trim(), i })).filter((x) => x.t)
+  for (let n = 0; n < cmdLines.length; n++) {
+    const { t, i } = cmdLines[n]
+    const lineNo = i + 1
+    if (failed) { lines.push({ line: lineNo, text: t, ok: false, skipped: true }); continue }
+    const w = words(t)
+    try {
+      if (!ctx && applyDirective(d, w)) { lines.push({ line: lineNo, text: t, ok: true }); continue }
+      if (!ctx) {
+        const seed = d.seed ?? opts.seed ?? 1
+        const cluster = await Cluster.create({ seed, topology: d.topo, sales: d.sales ?? 2000 })
+        ctx = { cluster, seed, state: new Map(), out: [] }
+      }
+      const def = commands.get(w[0].toLowerCase())
+      if (!def) throw new EngineError('BAD_INPUT', `unknown command "${w[0]}"; commands: ${[...commands.keys()].join(', ')}`)
+      ctx.nextLine = cmdLines[n + 1]?.t
+      const outBefore = ctx.out.length
+      await def.run(ctx, w.slice(1), t.slice(t.indexOf(w[0]) + w[0].length).trim())
+      lines.push({ line: lineNo, text: t, ok: true, at: formatSiteTime(ctx.cluster.sim.now), ...(ctx.out.length > outBefore ? { message: ctx.out.slice(outBefore).join('\n') } : {}) })
+    } catch (e) {
+      const info = toErrorInfo(e)
+      const reason = info.code === 'EXPECTATION_FAILED' ? info.message : `${info.code}: ${info.message}`
+      failed = { line: lineNo, text: t, reason }
+      lines.push({ line: lineNo, text: t, ok: false, message: reason, ...(ctx ? { at: formatSiteTime(ctx.cluster.sim.now) } : {}) })
+    }
+  }
+  if (!ctx) {
+    const cluster = await Cluster.create({ seed: d.seed ?? opts.seed ?? 1, topology: d.topo, sales: 0 })
+    ctx = { cluster, seed: cluster.sim.seed, state: new Map(), out: [] }
+  }
+  return { ok: !failed, lines, ...(failed ? { failed } : {}), traceHash: ctx.cluster.sim.traceHash, seed: ctx.seed, clock: formatSiteTime(ctx.cluster.sim.now) }
+}

@@ -1,0 +1,274 @@
+/**
+ * Change propagation between database servers, all of it through the network model:
+ *  - Channels: an origin site's committed change batches, filtered/mapped per target, shipped in commit
+ *    order to one target database (its backup over the LAN, the main repository at Colombo, replicas:
+ *    ITEMS at every site, Stock_CMB's vertical fragment Stocks_CMB_FRG at MBI). A target applies a
+ *    batch only when it follows the last one it applied (prev pointer), so loss or failures never
+ *    reorder changes; undelivered batches are re-sent when something is restored (kick) or on retry.
+ *  - Catalog sync: a site's fragment row counts, pushed to every other site's global catalog copy.
+ *  - Scheduled copy refresh: Stock_MBI at Colombo from Stock_MBI_LCL at Mumbai at 12:00 and 18:00.
+ */
+import type { Change, DbRole, SiteDb } from './db'
+import type { LogBody, Site } from './site'
+import { fragments, type FragmentDef } from '../data/schema'
+import type { Network } from '../net/network'
+import type { Simulator } from '../sim/kernel'
+import type { SiteCode, TopologySpec } from '../topology/types'
+import { EngineError } from '../errors'
+import { applyRemoteCounts } from '../catalog/catalog'
+
+export interface ChannelBatch { seq: number; prev: number; changes: Change[]; bytes: number }
+
+export interface ChannelView { id: string; origin: SiteCode; target: string; pending: number; applied: number; inflight: number }
+
+export interface ReplicationHost {
+  sim: Simulator
+  net: Network
+  topology: TopologySpec
+  site(code: SiteCode): Site
+  isServerUp(id: string): boolean
+  log(kind: string, message: string, site?: SiteCode): void
+}
+
+type Mapper = (changes: readonly Change[]) => Change[]
+
+export class Channel {
+  pending: ChannelBatch[] = []
+  lastQueued: number
+  inflight = new Set<number>()
+  constructor(readonly origin: SiteCode, readonly targetSite: SiteCode, readonly role: DbRole, readonly map: Mapper, applied: number) {
+    this.lastQueued = applied
+  }
+  get id(): string { return `${this.origin}>${this.targetSite}.${this.role}` }
+  get serverId(): string { return `${this.targetSite}.${this.role}` }
+  /** Everything up to this origin seq is applied at the target (for log truncation). */
+  caughtUpTo(originSeq: number): number { return this.pending.length ? this.pending[0].seq - 1 : originSeq }
+}
+
+/** Which target databases an origin's changes go to, and how they are mapped. */
+export function channelSpecs(topo: TopologySpec, origin: SiteCode): { targetSite: SiteCode; role: DbRole; map: Mapper }[] {
+  const frs = fragments(topo)
+  const hq = topo.sites.find((s) => s.repository)!.code
+  const mine = frs.filter((f) => f.site === origin)
+  const out: { targetSite: SiteCode; role: DbRole; map: Mapper }[] = []
+  out.push({ targetSite: origin, role: 'backup', map: (c) => c.slice() })
+  // main repository: owned data under the global relation's name
+  const toGlobal = new Map<string, string>()
+  for (const f of mine) if (f.kind === 'replica' || f.kind === 'horizontal' || f.kind === 'local') toGlobal.set(f.name, f.relation)
+  out.push({ targetSite: hq, role: 'repository', map: (cs) => cs.filter((c) => toGlobal.has(c.t)).map((c) => ({ t: toGlobal.get(c.t)!, op: c.op, r: c.r })) })
+  // replicas elsewhere: ITEMS, and synchronously maintained vertical fragments of our tables
+  for (const s of topo.sites) {
+    if (s.code === origin) continue
+    const verticals: { src: FragmentDef; dst: FragmentDef; idx: number[] }[] = []
+    for (const f of frs) {
+      if (f.site !== s.code || f.kind !== 'vertical' || f.refresh !== 'sync' || !f.copyOf) continue
+      const src = mine.find((m) => m.name === f.copyOf)
+      if (src) verticals.push({ src, dst: f, idx: f.columns.map((c) => src.columns.indexOf(c)) })
+    }
+    const map: Mapper = (cs) => {
+      const o: Change[] = []
+      for (const c of cs) {
+        if (c.t === 'ITEMS') o.push(c)
+        for (const v of verticals) if (c.t === v.src.name) o.push({ t: v.dst.name, op: c.op, r: v.idx.map((i) => c.r[i]) })
+      }
+      return o
+    }
+    out.push({ targetSite: s.code, role: 'primary', map }, { targetSite: s.code, role: 'backup', map })
+  }
+  return out
+}
+
+export class Replication {
+  readonly channels = new Map<SiteCode, Channel[]>()
+  private retryTimer = false
+  /** Catalog sync: latest count version per site, and what each peer has. */
+  private catVersion = new Map<SiteCode, number>()
+  private catSeen = new Map<string, number>()
+  private catInflight = new Set<string>()
+
+  constructor(private h: ReplicationHost) {}
+
+  /** (Re)builds the channels from each target's applied marker and the origin's retained batches. */
+  build(): void {
+    this.channels.clear()
+    for (const s of this.h.topology.sites) {
+      const origin = this.h.site(s.code)
+      const list: Channel[] = []
+      for (const spec of channelSpecs(this.h.topology, s.code)) {
+        const target = this.targetDb(spec.targetSite, spec.role)
+        const applied = target.getMetaNum(`src.${s.code}`)
+        const ch = new Channel(s.code, spec.targetSite, spec.role, spec.map, applied)
+        for (const r of origin.retained) if (r.seq > applied) this.enqueue(ch, r.seq, r.body)
+        list.push(ch)
+      }
+      this.channels.set(s.code, list)
+    }
+  }
+
+  targetDb(site: SiteCode, role: DbRole): SiteDb {
+    const s = this.h.site(site)
+    const db = role === 'primary' ? s.primary : role === 'backup' ? s.backup : s.repository
+    if (!db) throw new EngineError('INTERNAL', `no ${role} at ${site}`)
+    return db
+  }
+
+  private enqueue(ch: Channel, seq: number, body: LogBody): void {
+    const changes = ch.map(body.c)
+    if (!changes.length) return
+    ch.pending.push({ seq, prev: ch.lastQueued, changes, bytes: JSON.stringify(changes).length })
+    ch.lastQueued = seq
+  }
+
+  /** A local commit at `origin` is durable: queue it on every channel and start shipping. */
+  committed(origin: SiteCode, seq: number, body: LogBody): void {
+    for (const ch of this.channels.get(origin) ?? []) {
+      this.enqueue(ch, seq, body)
+      this.pump(ch)
+    }
+    this.trimRetained(origin)
+  }
+
+  /** Tries to ship everything pending (after a restore, a retry, or a new commit). */
+  kick(): void {
+    for (const list of this.channels.values()) for (const ch of list) this.pump(ch)
+    for (const s of this.h.topology.sites) this.pushCatalog(s.code)
+  }
+
+  private pump(ch: Channel): void {
+    if (!this.h.isServerUp(`${ch.origin}.primary`) || !ch.pending.length) return
+    for (const b of ch.pending) {
+      if (ch.inflight.has(b.seq)) continue
+      try {
+        this.h.net.send({
+          from: ch.origin, to: ch.targetSite, kind: `repl.${ch.role}`, bytes: b.bytes, payload: b.seq,
+          onDeliver: () => { ch.inflight.delete(b.seq); this.deliver(ch, b) },
+          onDrop: () => { ch.inflight.delete(b.seq); this.scheduleRetry() },
+        })
+        ch.inflight.add(b.seq)
+      } catch (e) {
+        if (e instanceof EngineError && (e.code === 'UNREACHABLE' || e.code === 'FIREWALL_BLOCKED')) return // retried on kick
+        throw e
+      }
+    }
+  }
+
+  private scheduleRetry(): void {
+    if (this.retryTimer) return
+    this.retryTimer = true
+    this.h.sim.scheduleDaemon(5_000, 'repl.retry', () => { this.retryTimer = false; this.kick() })
+  }
+
+  private deliver(ch: Channel, b: ChannelBatch): void {
+    if (!this.h.isServerUp(ch.serverId)) return // target down: stays pending until restored
+    const db = this.targetDb(ch.targetSite, ch.role)
+    const key = `src.${ch.origin}`
+    const applied = db.getMetaNum(key)
+    if (b.seq > applied && b.prev <= applied) {
+      if (db.inTransaction) { this.h.sim.schedule(1, 'repl.busy', () => this.deliver(ch, b)); return }
+      db.begin()
+      try {
+        db.applyChanges(b.changes)
+        const effect = db.drainChanges()
+        const site = this.h.site(ch.targetSite)
+        if (ch.role === 'primary') site.catalog.apply(effect)
+        db.setMeta(key, b.seq)
+        db.commit()
+        if (ch.role === 'primary' && effect.length) this.catalogChanged(ch.targetSite)
+      } catch (e) {
+        db.rollback()
+        this.h.log('replication', `${ch.id}: batch ${b.seq} failed: ${e instanceof Error ? e.message : String(e)}`, ch.targetSite)
+        return
+      }
+    }
+    const now = db.getMetaNum(key)
+    ch.pending = ch.pending.filter((p) => p.seq > now)
+    this.trimRetained(ch.origin)
+    if (ch.pending.length && ch.pending.every((p) => !ch.inflight.has(p.seq))) this.pump(ch)
+  }
+
+  /** Batches every channel has applied need not be retained in memory (the log keeps them until a checkpoint). */
+  private trimRetained(origin: SiteCode): void {
+    const site = this.h.site(origin)
+    const upTo = this.minCaughtUp(origin)
+    if (site.retained.length && site.retained[0].seq <= upTo) site.retained = site.retained.filter((r) => r.seq > upTo)
+  }
+
+  minCaughtUp(origin: SiteCode): number {
+    const seq = this.h.site(origin).seq
+    return Math.min(seq, ...(this.channels.get(origin) ?? []).map((c) => c.caughtUpTo(seq)))
+  }
+
+  /** All channels drained (every backup, repository and replica is up to date) and global catalogs in step. */
+  get idle(): boolean {
+    for (const list of this.channels.values()) for (const c of list) if (c.pending.length) return false
+    for (const [site, v] of this.catVersion) {
+      if (!v) continue
+      for (const p of this.h.topology.sites) if (p.code !== site && (this.catSeen.get(`${site}>${p.code}`) ?? 0) < v) return false
+    }
+    return true
+  }
+
+  views(): ChannelView[] {
+    const out: ChannelView[] = []
+    for (const list of this.channels.values()) for (const c of list) {
+      out.push({ id: c.id, origin: c.origin, target: c.serverId, pending: c.pending.length, applied: this.targetDb(c.targetSite, c.role).getMetaNum(`src.${c.origin}`), inflight: c.inflight.size })
+    }
+    return out
+  }
+
+  // ---- global catalog sync -------------------------------------------------------------------
+  catalogChanged(site: SiteCode): void {
+    this.catVersion.set(site, (this.catVersion.get(site) ?? 0) + 1)
+    this.pushCatalog(site)
+  }
+
+  private pushCatalog(site: SiteCode): void {
+    const v = this.catVersion.get(site) ?? 0
+    if (!v || !this.h.isServerUp(`${site}.primary`)) return
+    for (const peer of this.h.topology.sites) {
+      if (peer.code === site) continue
+      const k = `${site}>${peer.code}`
+      if ((this.catSeen.get(k) ?? 0) >= v || this.catInflight.has(k)) continue
+      const counts = Object.fromEntries(this.h.site(site).catalog.fragmentRows)
+      try {
+        this.catInflight.add(k)
+        this.h.net.send({
+          from: site, to: peer.code, kind: 'catalog.sync', bytes: JSON.stringify(counts).length, payload: v,
+          onDeliver: () => {
+            this.catInflight.delete(k)
+            if (!this.h.isServerUp(`${peer.code}.primary`)) return
+            const db = this.h.site(peer.code).primary
+            if (db.inTransaction) { this.h.sim.schedule(1, 'catalog.retry', () => this.pushCatalog(site)); return }
+            applyRemoteCounts(db, site, counts)
+            this.catSeen.set(k, v)
+            if ((this.catVersion.get(site) ?? 0) > v) this.pushCatalog(site)
+          },
+          onDrop: () => { this.catInflight.delete(k); this.scheduleRetry() },
+        })
+      } catch (e) {
+        this.catInflight.delete(k)
+        if (!(e instanceof EngineError && (e.code === 'UNREACHABLE' || e.code === 'FIREWALL_BLOCKED'))) throw e
+      }
+    }
+  }
+
+  /** A site's global catalog copy was replaced (recovery): every other site re-sends its counts to it. */
+  resendCatalogsTo(site: SiteCode): void {
+    for (const s of this.h.topology.sites) {
+      if (s.code === site) continue
+      this.catSeen.delete(`${s.code}>${site}`)
+      if (!this.catVersion.get(s.code)) this.catVersion.set(s.code, 1)
+      this.pushCatalog(s.code)
+    }
+  }
+
+  /** Directly aligns every site's global catalog with every other site's counts (bootstrap / reopen). */
+  syncCatalogsNow(): void {
+    for (const s of this.h.topology.sites) {
+      const counts = Object.fromEntries(this.h.site(s.code).catalog.fragmentRows)
+      for (const p of this.h.topology.sites) if (p.code !== s.code) applyRemoteCounts(this.h.site(p.code).primary, s.code, counts)
+      this.catVersion.set(s.code, 0)
+    }
+    this.catSeen.clear()
+  }
+}

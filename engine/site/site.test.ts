@@ -1,0 +1,141 @@
+import { describe, it, expect } from 'vitest'
+import { Cluster } from '../cluster'
+
+describe('sites: stores, replication, catalogs', () => {
+  it('creates a cluster with generated data at every site', async () => {
+    const t0 = performance.now()
+    const c = await Cluster.create({ seed: 7, sales: 5000 })
+    const took = performance.now() - t0
+    const cmb = c.siteStore('CMB')
+    const counts = Object.fromEntries(c.siteCodes.map((s) => [s, c.siteStore(s).count(`Sales_${s}`)]))
+    expect(counts.CMB + counts.MBI + counts.KDY).toBe(5000)
+    expect(c.siteStore('CMB').count('Employees_CMB')).toBe(48)
+    expect(c.siteStore('MBI').count('Employees_MBI')).toBe(31)
+    expect(c.siteStore('KDY').count('Employees_KDY')).toBe(23)
+    expect(cmb.repository!.count('SALES')).toBe(5000)
+    expect(cmb.repository!.count('EMPLOYEES')).toBe(102)
+    expect(cmb.backup.count('Sales_CMB')).toBe(counts.CMB)
+    const items = cmb.count('ITEMS')
+    expect(c.siteStore('KDY').count('ITEMS')).toBe(items)
+    expect(c.siteStore('MBI').count('Stocks_CMB_FRG')).toBe(cmb.count('Stock_CMB'))
+    expect(cmb.count('Stock_MBI')).toBe(c.siteStore('MBI').count('Stock_MBI_LCL'))
+    // catalogs
+    const lc = cmb.query("SELECT NUM_ROWS FROM LCAT_TABLES WHERE TABLE_NAME = 'Sales_CMB'").rows[0][0]
+    expect(lc).toBe(counts.CMB)
+    const fr = c.siteStore('KDY').query("SELECT NROWS FROM FRAGMENT_TABLES WHERE FNAME = 'Sales_CMB'").rows[0][0]
+    expect(fr).toBe(counts.CMB)
+    // LKEY/HKEY from the bulk-load statistics equal a real scan
+    for (const col of ['INVNO', 'SOLD_AT', 'AMOUNT', 'EMPNO']) {
+      const [lo, hi] = cmb.query(`SELECT LKEY, HKEY FROM LCAT_COLUMNS WHERE "TABLE" = 'Sales_CMB' AND COL_NAME = ?`, [col]).rows[0]
+      expect([lo, hi]).toEqual(cmb.query(`SELECT MIN(${col}), MAX(${col}) FROM Sales_CMB`).rows[0])
+    }
+    expect(cmb.query("SELECT PCT_UNIQUE FROM LCAT_INDEXES WHERE INDEX_NAME = 'PK_Sales_CMB'").rows[0][0]).toBe(100)
+    expect(Number(cmb.query("SELECT PCT_UNIQUE FROM LCAT_INDEXES WHERE INDEX_NAME = 'IX_Employees_CMB_DEPT'").rows[0][0])).toBeLessThan(20)
+    expect(took).toBeLessThan(20_000)
+  })
+
+  it('ships commits to backup, repository and replicas; keeps catalogs fresh', async () => {
+    const c = await Cluster.create({ seed: 3, sales: 2000 })
+    const kdy = c.siteStore('KDY')
+    const before = kdy.count('Sales_KDY')
+    const hi = Number(kdy.query("SELECT HKEY FROM LCAT_COLUMNS WHERE \"TABLE\" = 'Sales_KDY' AND COL_NAME = 'INVNO'").rows[0][0])
+    kdy.exec("INSERT INTO Sales_KDY VALUES (999999, 'KDY', 1001, 2, 10.5, 21, '2026-11-23 09:00:00', 100)")
+    expect(kdy.query("SELECT NUM_ROWS FROM LCAT_TABLES WHERE TABLE_NAME = 'Sales_KDY'").rows[0][0]).toBe(before + 1)
+    expect(kdy.query("SELECT HKEY FROM LCAT_COLUMNS WHERE \"TABLE\" = 'Sales_KDY' AND COL_NAME = 'INVNO'").rows[0][0]).toBe(999999)
+    expect(kdy.backup.count('Sales_KDY')).toBe(before) // not yet shipped
+    c.settle()
+    expect(kdy.backup.count('Sales_KDY')).toBe(before + 1)
+    expect(c.siteStore('CMB').repository!.query('SELECT QTY FROM SALES WHERE INVNO = 999999').rows).toEqual([[2]])
+    expect(c.siteStore('CMB').query("SELECT NROWS FROM FRAGMENT_TABLES WHERE FNAME = 'Sales_KDY'").rows[0][0]).toBe(before + 1)
+    kdy.exec('DELETE FROM Sales_KDY WHERE INVNO = 999999')
+    expect(kdy.query("SELECT HKEY FROM LCAT_COLUMNS WHERE \"TABLE\" = 'Sales_KDY' AND COL_NAME = 'INVNO'").rows[0][0]).toBe(hi)
+    // Stock_CMB → Stocks_CMB_FRG at MBI
+    const cmb = c.siteStore('CMB')
+    const code = cmb.query('SELECT STOCKCODE FROM Stock_CMB LIMIT 1').rows[0][0]
+    cmb.exec('UPDATE Stock_CMB SET QTY = 4242 WHERE STOCKCODE = ?', [code])
+    c.settle()
+    expect(c.siteStore('MBI').query('SELECT QTY FROM Stocks_CMB_FRG WHERE STOCKCODE = ?', [code]).rows).toEqual([[4242]])
+    expect(c.checkFragmentation().ok).toBe(true)
+  })
+
+  it('fragmentation checks fail with the failing rows when a fragment is wrong', async () => {
+    const c = await Cluster.create({ seed: 4, sales: 1000 })
+    expect(c.checkFragmentation().ok).toBe(true)
+    // a CMB sale recorded in Mumbai's fragment: violates Sales_MBI's predicate
+    c.siteStore('MBI').exec("INSERT INTO Sales_MBI VALUES (888888, 'CMB', 1001, 1, 5, 5, '2026-11-23 09:00:00', 60)")
+    c.settle()
+    const rep = c.checkFragmentation('SALES')
+    expect(rep.ok).toBe(false)
+    const disj = rep.results.find((r) => r.check === 'disjointness')!
+    expect(disj.ok).toBe(false)
+    expect(disj.failing[0]).toMatchObject({ fragment: 'Sales_MBI', key: [888888] })
+    const comp = rep.results.find((r) => r.check === 'completeness')!
+    expect(comp.failing.some((f) => f.key[0] === 888888 && f.fragment === 'Sales_CMB')).toBe(true)
+    // a vertical fragment out of step breaks the join reconstruction
+    const cmb = c.siteInternals('MBI').primary
+    cmb.run("UPDATE Stocks_CMB_FRG SET QTY = -1 WHERE rowid = 1")
+    const st = c.checkFragmentation('STOCK_CMB')
+    expect(st.results.find((r) => r.check === 'reconstruction')!.ok).toBe(false)
+    // ITEMS replica drift
+    c.siteInternals('KDY').primary.run('DELETE FROM ITEMS WHERE ITEMNO = (SELECT MIN(ITEMNO) FROM ITEMS)')
+    const it = c.checkFragmentation('ITEMS').results[0]
+    expect(it.ok).toBe(false)
+    expect(it.failing[0].site).toBe('KDY')
+  })
+
+  it('a fourth branch added by configuration gets its fragments, catalogs and replication', async () => {
+    const { withBranch, defaultTopology } = await import('../topology/default')
+    const topo = withBranch(defaultTopology(), { code: 'GAL', name: 'Galle', city: 'Galle', lanBps: 1e9, lanDelayMs: 0.2, x: 40, y: 90, clients: 4, staff: 15, links: [{ to: 'CMB', delayMs: 6 }] })
+    const c = await Cluster.create({ seed: 8, topology: topo, sales: 800 })
+    const gal = c.siteStore('GAL')
+    expect(gal.tables().sort()).toEqual(['Employees_GAL', 'ITEMS', 'Sales_GAL', 'Stock_GAL'])
+    expect(gal.count('Employees_GAL')).toBe(15)
+    expect(gal.count('Sales_GAL')).toBeGreaterThan(0)
+    gal.exec("INSERT INTO Sales_GAL VALUES (990001, 'GAL', 1001, 1, 5, 5, '2026-11-23 09:00:00', 103)")
+    c.settle()
+    expect(c.siteStore('CMB').repository!.query("SELECT BRCODE FROM SALES WHERE INVNO = 990001").rows).toEqual([['GAL']])
+    expect(c.siteStore('KDY').query("SELECT NROWS FROM FRAGMENT_TABLES WHERE FNAME = 'Sales_GAL'").rows[0][0]).toBe(gal.count('Sales_GAL'))
+    expect(c.checkFragmentation().ok).toBe(true)
+  })
+
+  it('a failed link holds changes back; restoring it delivers them in order', async () => {
+    const c = await Cluster.create({ seed: 6, sales: 300 })
+    c.failLink('CMB-KDY'); c.failLink('MBI-KDY')
+    const kdy = c.siteStore('KDY')
+    for (let i = 0; i < 5; i++) kdy.exec(`INSERT INTO Sales_KDY VALUES (${700000 + i}, 'KDY', 1001, 1, 5, 5, 'x', 80)`)
+    kdy.exec('UPDATE Sales_KDY SET QTY = 9 WHERE INVNO = 700002')
+    c.sim.advance(60_000)
+    const repo = c.siteStore('CMB').repository!
+    expect(repo.query('SELECT COUNT(*) FROM SALES WHERE INVNO >= 700000').rows[0][0]).toBe(0)
+    expect(kdy.backup.query('SELECT COUNT(*) FROM Sales_KDY WHERE INVNO >= 700000').rows[0][0]).toBe(5) // LAN still works
+    c.restoreLink('CMB-KDY')
+    c.settle()
+    expect(repo.query('SELECT COUNT(*), SUM(QTY) FROM SALES WHERE INVNO >= 700000').rows[0]).toEqual([5, 13])
+    expect(() => { c.failSite('KDY'); kdy.query('SELECT 1') }).toThrow(/down/)
+  })
+
+  it('recovers a primary from its backup (redo from the log) and a branch from the main repository', async () => {
+    const c = await Cluster.create({ seed: 13, sales: 1500 })
+    const kdy = c.siteStore('KDY')
+    c.failServer('KDY.backup') // the backup lags behind
+    for (let i = 0; i < 4; i++) kdy.exec(`INSERT INTO Sales_KDY VALUES (${600000 + i}, 'KDY', 1001, 1, 5, 5, 'x', 80)`)
+    c.settle(5_000)
+    const n = kdy.count('Sales_KDY')
+    c.siteInternals('KDY').primary.run('DELETE FROM Sales_KDY WHERE INVNO < 1000') // media damage
+    c.restoreServer('KDY.backup')
+    const r = c.recoverFromBackup('KDY')
+    expect(r.redone).toBe(4)
+    expect(kdy.count('Sales_KDY')).toBe(n)
+    expect(kdy.query("SELECT NUM_ROWS FROM LCAT_TABLES WHERE TABLE_NAME = 'Sales_KDY'").rows[0][0]).toBe(n)
+    c.settle()
+    expect(kdy.backup.count('Sales_KDY')).toBe(n)
+    // lose the branch's data entirely, then restore it from Colombo's main repository
+    const k = c.siteInternals('KDY').primary
+    k.run('DELETE FROM Sales_KDY'); k.run('DELETE FROM Employees_KDY')
+    c.restoreFromRepository('KDY')
+    c.settle()
+    expect(kdy.count('Sales_KDY')).toBe(n)
+    expect(kdy.count('Employees_KDY')).toBe(23)
+    expect(c.checkFragmentation().ok).toBe(true)
+  })
+})

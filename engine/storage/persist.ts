@@ -1,0 +1,150 @@
+/**
+ * The data directory of a persisted cluster:
+ *   cluster.json                     topology, seed, clock, failures, format version (atomic rewrite)
+ *   <SITE>.primary.sqlite            standard SQLite files (openable with any SQLite tool), rewritten
+ *   <SITE>.backup.sqlite             atomically at checkpoints (tmp file, fsync, rename, fsync dir)
+ *   CMB.repository.sqlite            the main repository
+ *   <SITE>.log                       append-only commit log, fsync'd before each commit is acknowledged;
+ *                                    replayed on reopen and truncated at checkpoints to what is still needed
+ * A missing, corrupt or foreign file gives CORRUPT_DATA naming the file — never a silent reset.
+ */
+import { existsSync, mkdirSync, readdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs'
+import { join, resolve } from 'node:path'
+import type { SqlJsStatic } from 'sql.js'
+import { DurableLog, readSqliteFile, removeStaleTemps, writeFileAtomic } from './files'
+import { EngineError } from '../errors'
+import type { TopologySpec } from '../topology/types'
+import type { Degradation, LinkState } from '../net/network'
+import type { LogBody, Site } from '../site/site'
+import type { GenerateSummary } from '../data/load'
+import { validateTopology } from '../topology/default'
+
+export const FORMAT = 'iddb-cluster'
+export const FORMAT_VERSION = 1
+
+export interface ClusterFile {
+  format: typeof FORMAT
+  version: number
+  seed: number
+  clock: number
+  topology: TopologySpec
+  down?: string[]
+  links?: Record<string, { state: LinkState; degradation: Degradation }>
+  generated?: GenerateSummary
+}
+
+export const dbFileName = (id: string) => `${id}.sqlite`
+
+export class Persistence {
+  private logs = new Map<string, DurableLog<LogBody>>()
+  private locked = false
+  private constructor(readonly dir: string, private fsync: boolean, readonly readOnly = false) {}
+
+  /**
+   * One writer per data directory: cluster.lock holds the writer's pid. A lock left by a dead process
+   * (kill -9) is taken over; a live one is CONFLICT. Read-only opens (iddb sql SELECT …) need no lock.
+   */
+  private lock(): void {
+    const path = join(this.dir, 'cluster.lock')
+    if (existsSync(path)) {
+      const pid = Number(readFileSync(path, 'utf8').trim())
+      let alive = false
+      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid) {
+        try { process.kill(pid, 0); alive = true } catch (e) { alive = (e as { code?: string }).code === 'EPERM' }
+      }
+      if (alive) throw new EngineError('CONFLICT', `${this.dir} is in use by process ${pid} (open it read-only, or stop that process)`)
+    }
+    writeFileSync(path, String(process.pid))
+    this.locked = true
+  }
+
+  unlock(): void {
+    if (!this.locked) return
+    try { unlinkSync(join(this.dir, 'cluster.lock')) } catch { /* already gone */ }
+    this.locked = false
+    for (const l of this.logs.values()) l.close()
+  }
+
+  static assertFresh(dir: string): void {
+    const d = resolve(dir)
+    if (existsSync(d) && readdirSync(d).length) {
+      throw new EngineError('CONFLICT', `${d} is not empty${existsSync(join(d, 'cluster.json')) ? ' (it holds a cluster: open it instead)' : ''}`)
+    }
+  }
+
+  static create(dir: string, fsync: boolean): Persistence {
+    const d = resolve(dir)
+    mkdirSync(d, { recursive: true })
+    const p = new Persistence(d, fsync)
+    p.lock()
+    return p
+  }
+
+  static reopen(dir: string, fsync: boolean, readOnly = false): Persistence {
+    const p = new Persistence(resolve(dir), fsync, readOnly)
+    if (!readOnly) p.lock()
+    return p
+  }
+
+  /** Reads and validates cluster.json and every database image. */
+  static read(dir: string, SQL: SqlJsStatic, readOnly = false): { file: ClusterFile; images: Map<string, Uint8Array> } {
+    const d = resolve(dir)
+    const cj = join(d, 'cluster.json')
+    if (!existsSync(cj)) throw new EngineError('NOT_FOUND', `${d} holds no cluster (no cluster.json); create one with iddb init --data ${dir}`)
+    if (!readOnly) removeStaleTemps(d)
+    let file: ClusterFile
+    try {
+      file = JSON.parse(readFileSync(cj, 'utf8')) as ClusterFile
+    } catch (e) {
+      throw new EngineError('CORRUPT_DATA', `${cj} is not valid JSON (${e instanceof Error ? e.message : String(e)})`)
+    }
+    if (!file || file.format !== FORMAT) throw new EngineError('CORRUPT_DATA', `${cj} is not an Infinity DDB cluster file`)
+    if (file.version !== FORMAT_VERSION) throw new EngineError('CORRUPT_DATA', `${cj} has format version ${file.version}; this build reads ${FORMAT_VERSION}`)
+    if (!Number.isFinite(file.clock) || !Number.isFinite(file.seed)) throw new EngineError('CORRUPT_DATA', `${cj}: clock/seed missing`)
+    try { validateTopology(file.topology) } catch (e) {
+      throw new EngineError('CORRUPT_DATA', `${cj}: bad topology (${e instanceof Error ? e.message : String(e)})`)
+    }
+    const images = new Map<string, Uint8Array>()
+    for (const s of file.topology.sites) {
+      for (const role of ['primary', 'backup', ...(s.repository ? ['repository'] : [])]) {
+        const id = `${s.code}.${role}`
+        const path = join(d, dbFileName(id))
+        const bytes = readSqliteFile(path)
+        // a cheap structural probe so a damaged file is named here, not deep inside the engine
+        try {
+          const db = new SQL.Database(bytes)
+          try {
+            const who = db.exec("SELECT v FROM __meta WHERE k = 'iddb.db'")[0]?.values[0]?.[0]
+            if (who !== id) throw new Error(who === undefined ? 'it is not an Infinity DDB database' : `it belongs to ${String(who)}`)
+            db.exec('SELECT COUNT(*) FROM sqlite_master')
+          } finally { db.close() }
+        } catch (e) {
+          throw new EngineError('CORRUPT_DATA', `${path} is corrupt or foreign: ${e instanceof Error ? e.message : String(e)}`, { site: s.code })
+        }
+        images.set(id, bytes)
+      }
+    }
+    return { file, images }
+  }
+
+  log(site: string): DurableLog<LogBody> {
+    let l = this.logs.get(site)
+    if (!l) { l = new DurableLog<LogBody>(join(this.dir, `${site}.log`), `${site}`, this.fsync, this.readOnly); this.logs.set(site, l) }
+    return l
+  }
+
+  writeClusterFile(f: ClusterFile): void {
+    if (this.readOnly) return
+    writeFileAtomic(join(this.dir, 'cluster.json'), JSON.stringify(f, null, 2))
+  }
+
+  checkpoint(f: ClusterFile, sites: Site[]): void {
+    if (this.readOnly) return
+    for (const s of sites) {
+      for (const db of [s.primary, s.backup, s.repository]) if (db) writeFileAtomic(join(this.dir, dbFileName(db.id)), db.export())
+    }
+    this.writeClusterFile(f)
+    // the images now hold everything each log replays into its primary; keep only what channels still need
+    for (const s of sites) s.log?.rewrite(s.retained.map((r) => ({ seq: r.seq, body: r.body })))
+  }
+}

@@ -1,0 +1,37 @@
+import { describe, it, expect, vi } from 'vitest'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { init, sql, run } from './data'
+
+async function capture(fn: () => Promise<number | void>): Promise<{ code: number | void; out: string }> {
+  let out = ''
+  const spy = vi.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => { out += String(s); return true })
+  const spyErr = vi.spyOn(process.stderr, 'write').mockImplementation(() => true)
+  try { return { code: await fn(), out } } finally { spy.mockRestore(); spyErr.mockRestore() }
+}
+
+describe('iddb init / sql / run', () => {
+  it('creates, queries (read-only and writes), and runs scenarios', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'iddb-cli-'))
+    try {
+      const d = join(dir, 'c')
+      const i = await capture(() => init.run(['--data', d, '--seed', '4', '--sales', '600', '--json']))
+      expect(i.code).toBe(0)
+      const summary = JSON.parse(i.out)
+      expect(Object.values(summary.sales as Record<string, number>).reduce((a, b) => a + b, 0)).toBe(600)
+      const q = await capture(() => sql.run(['--data', d, '--site', 'KDY', '--json', "SELECT NROWS FROM FRAGMENT_TABLES WHERE FNAME = 'Sales_KDY'"]))
+      expect(JSON.parse(q.out).rows[0][0]).toBe(summary.sales.KDY)
+      const w = await capture(() => sql.run(['--data', d, '--site', 'KDY', "INSERT INTO Sales_KDY VALUES (70000, 'KDY', 1001, 1, 1, 1, 'x', 80)"]))
+      expect(w.out).toContain('1 row(s) changed')
+      const t = await capture(() => sql.run(['--data', d, '--site', 'KDY', 'SELECT COUNT(*) AS N FROM Sales_KDY']))
+      expect(t.out).toMatch(new RegExp(`\\b${summary.sales.KDY + 1}\\b`))
+      const f = join(dir, 's.txt')
+      writeFileSync(f, 'sales 100\nsql CMB SELECT COUNT(*) FROM Employees_CMB\nexpect value 48\nexpect rows 2\n')
+      const r = await capture(() => run.run([f, '--seed', '3']))
+      expect(r.code).toBe(1)
+      expect(r.out).toContain(`${f}:4: expect rows 2`)
+      expect(r.out).toContain('expected 2 rows, got 1')
+    } finally { rmSync(dir, { recursive: true, force: true }) }
+  })
+})

@@ -1,0 +1,112 @@
+/**
+ * Data commands of `iddb`: init (create a persisted cluster), sql (one statement at one site's primary:
+ * local tables and catalogs), run (a scenario script). Exported as CliCommand objects in `commands`.
+ */
+import { parseArgs } from 'node:util'
+import { readFileSync } from 'node:fs'
+import { Cluster } from '../../../engine/cluster'
+import { runScenario } from '../../../engine/scenario'
+import { validateTopology } from '../../../engine/topology/default'
+import type { TopologySpec } from '../../../engine/topology/types'
+import { UsageError, intOption, type CliCommand } from '../registry'
+
+const out = (s: string) => process.stdout.write(s)
+
+/** Renders rows as an aligned text table. */
+export function formatTable(columns: string[], rows: unknown[][], max = 200): string {
+  const cell = (v: unknown) => (v === null ? 'NULL' : v instanceof Uint8Array ? `<blob ${v.length} bytes>` : String(v))
+  const shown = rows.slice(0, max).map((r) => r.map(cell))
+  const w = columns.map((c, i) => Math.min(40, Math.max(c.length, ...shown.map((r) => r[i].length))))
+  const line = (cells: string[]) => cells.map((c, i) => (c.length > w[i] ? `${c.slice(0, w[i] - 1)}…` : c.padEnd(w[i]))).join(' | ').trimEnd()
+  const lines = [line(columns), w.map((x) => '-'.repeat(x)).join('-+-'), ...shown.map(line)]
+  lines.push(`(${rows.length} row${rows.length === 1 ? '' : 's'}${rows.length > max ? `, first ${max} shown` : ''})`)
+  return `${lines.join('\n')}\n`
+}
+
+export const init: CliCommand = {
+  name: 'init',
+  summary: 'create a cluster in a data directory (generated data, three sites or a topology file)',
+  usage: `iddb init --data DIR [--seed N] [--sales N] [--topology FILE.json]
+
+Creates a new cluster in DIR (which must be new or empty): every site's primary and backup
+database, the Colombo main repository, catalogs, and a generated dataset with N sales
+(default 20000; at most 2000000: every DB shares one sql.js heap). --topology adds e.g. a fourth branch (TopologySpec JSON).`,
+  async run(argv) {
+    const { values } = parseArgs({ args: argv, options: { data: { type: 'string' }, seed: { type: 'string' }, sales: { type: 'string' }, topology: { type: 'string' }, json: { type: 'boolean' } }, strict: true })
+    if (!values.data) throw new UsageError('--data DIR is required')
+    const seed = intOption('seed', values.seed, 0, 0xffffffff) ?? 1
+    const sales = intOption('sales', values.sales, 0, 2_000_000) ?? 20_000
+    let topology: TopologySpec | undefined
+    if (values.topology) topology = validateTopology(JSON.parse(readFileSync(values.topology, 'utf8')) as TopologySpec)
+    let lastPct = -1
+    const t0 = performance.now()
+    const c = await Cluster.create({
+      seed, sales, topology, dataDir: values.data,
+      onProgress: (p, d) => { const pct = Math.floor(p * 100); if (pct !== lastPct && process.stderr.isTTY) { lastPct = pct; process.stderr.write(`\r${pct}% ${d}`.padEnd(60)) } },
+    })
+    if (process.stderr.isTTY) process.stderr.write('\n')
+    const g = c.lastGenerate
+    const summary = { dataDir: c.dataDir, seed, sites: c.siteCodes, sales: g?.sales ?? {}, employees: g?.employees ?? {}, items: g?.items ?? 0, ms: Math.round(performance.now() - t0) }
+    c.close({ checkpoint: false })
+    if (values.json) out(`${JSON.stringify(summary, null, 2)}\n`)
+    else out(`created cluster in ${summary.dataDir} (seed ${seed}) in ${summary.ms} ms\n${Object.entries(summary.sales).map(([s, n]) => `  ${s}: ${n} sales, ${summary.employees[s]} employees`).join('\n')}\n  ITEMS: ${summary.items} (replicated at every site)\n`)
+    return 0
+  },
+}
+
+export const sql: CliCommand = {
+  name: 'sql',
+  summary: "run one SQL statement at one site's primary (local tables and catalogs)",
+  usage: `iddb sql --data DIR --site CODE [--json] "SQL"
+
+Runs SQL against the site's primary database: its fragments (e.g. Sales_CMB, Stock_MBI_LCL),
+the ITEMS replica, the replicated global catalog (GLOBAL_TABLES, FRAGMENT_TABLES, …) and its
+local catalog (LCAT_TABLES, LCAT_COLUMNS, …). Writes are committed durably.
+Global names (SALES, EMPLOYEES) across sites: see the query processor (iddb query).`,
+  async run(argv) {
+    const { values, positionals } = parseArgs({ args: argv, options: { data: { type: 'string' }, site: { type: 'string' }, json: { type: 'boolean' } }, allowPositionals: true, strict: true })
+    if (!values.data) throw new UsageError('--data DIR is required')
+    if (!values.site) throw new UsageError('--site CODE is required (e.g. CMB)')
+    const text = positionals.join(' ').trim()
+    if (!text) throw new UsageError('the SQL statement is missing')
+    // reads need no lock and leave the files alone (the console may have the cluster open)
+    const readOnly = /^\s*(SELECT|PRAGMA|EXPLAIN|VALUES)\b/i.test(text) && !/;\s*\S/.test(text)
+    const c = await Cluster.open(values.data, { readOnly })
+    try {
+      const r = c.siteStore(values.site.toUpperCase()).exec(text)
+      if (values.json) out(`${JSON.stringify({ site: values.site.toUpperCase(), columns: r.columns, rows: r.rows, changes: r.changes })}\n`)
+      else if (r.columns.length) out(formatTable(r.columns, r.rows))
+      else out(`${r.changes} row(s) changed\n`)
+      c.close({ checkpoint: r.changes > 0 })
+    } catch (e) {
+      c.close({ checkpoint: false })
+      throw e
+    }
+    return 0
+  },
+}
+
+export const run: CliCommand = {
+  name: 'run',
+  summary: 'run a scenario script (exit 1 at the first failing line)',
+  usage: `iddb run FILE [--seed N] [--sales N] [--json]
+
+Runs a scenario (docs/SCENARIOS.md) on a fresh in-memory cluster, deterministically:
+the same seed and script give the same trace hash. Prints one line per command; exits 1
+naming the failing line and why.`,
+  async run(argv) {
+    const { values, positionals } = parseArgs({ args: argv, options: { seed: { type: 'string' }, sales: { type: 'string' }, json: { type: 'boolean' } }, allowPositionals: true, strict: true })
+    if (positionals.length !== 1) throw new UsageError('exactly one scenario FILE is expected')
+    const text = readFileSync(positionals[0], 'utf8')
+    const r = await runScenario(text, { seed: intOption('seed', values.seed, 0, 0xffffffff), sales: intOption('sales', values.sales, 0, 10_000_000) })
+    if (values.json) out(`${JSON.stringify({ file: positionals[0], ...r }, null, 2)}\n`)
+    else {
+      for (const l of r.lines) out(`${l.skipped ? 'skip' : l.ok ? ' ok ' : 'FAIL'} ${String(l.line).padStart(4)}  ${l.text}${l.message ? `\n           ${l.message.replace(/\n/g, '\n           ')}` : ''}\n`)
+      out(r.ok ? `passed (seed ${r.seed}, trace ${r.traceHash}, clock ${r.clock})\n` : `${positionals[0]}:${r.failed!.line}: ${r.failed!.text}\n  ${r.failed!.reason}\n`)
+    }
+    if (!r.ok && !values.json) process.stderr.write(`iddb run: ${positionals[0]}:${r.failed!.line} failed: ${r.failed!.reason}\n`)
+    return r.ok ? 0 : 1
+  },
+}
+
+export const commands: CliCommand[] = [init, sql, run]

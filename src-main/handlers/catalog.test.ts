@@ -1,0 +1,52 @@
+import { describe, it, expect } from 'vitest'
+import { Cluster } from '../../engine/cluster'
+import { JobRunner } from '../engine-host/jobs'
+import { catalogHandlers as h } from './catalog'
+import type { HandlerContext } from './context'
+import { calls } from '../ipc/contract'
+
+async function ctxWith(sales: number): Promise<HandlerContext & { emitted: string[] }> {
+  const cluster = await Cluster.create({ seed: 12, sales })
+  const emitted: string[] = []
+  return { cluster, jobs: new JobRunner(), host: 'cli', dataDir: null, emit: (e) => { emitted.push(e) }, clock: { speed: 0, setSpeed: () => undefined }, emitted }
+}
+
+describe('catalog IPC handlers', () => {
+  it('global, local, fragments, check, browse', async () => {
+    const ctx = await ctxWith(1200)
+    const g = await h['catalog/global'](ctx, { site: 'KDY' })
+    expect(g.fragments.rows.length).toBeGreaterThan(10)
+    const l = await h['catalog/local'](ctx, { site: 'MBI' })
+    expect(l.tables.rows.map((r) => r[0])).toContain('Stocks_CMB_FRG')
+    const m = await h['catalog/fragments'](ctx, {})
+    const sales = m.relations.find((r) => r.name === 'SALES')!
+    expect(sales.fragments.map((f) => `${f.name}@${f.site}`)).toEqual(['Sales_CMB@CMB', 'Sales_MBI@MBI', 'Sales_KDY@KDY'])
+    expect(sales.fragments.reduce((a, f) => a + (f.nrows ?? 0), 0)).toBe(1200)
+    expect(m.copies[0]).toMatchObject({ copy: 'Stock_MBI', site: 'CMB', stale: false })
+    const chk = await h['catalog/check'](ctx, {})
+    expect(chk.ok).toBe(true)
+    const input = calls['data/browse'].input.parse({ site: 'CMB', table: 'Sales_CMB', offset: 10, limit: 25, orderBy: 'INVNO' })
+    const p = await h['data/browse'](ctx, input)
+    expect(p.rows.length).toBe(25)
+    expect(p.total).toBe(ctx.cluster.siteStore('CMB').count('Sales_CMB'))
+    expect(() => calls['data/browse'].input.parse({ site: 'CMB', table: 'Sales_CMB', limit: 1001 })).toThrow()
+    await expect(h['data/browse'](ctx, calls['data/browse'].input.parse({ site: 'CMB', table: '__meta' }))).rejects.toMatchObject({ code: 'UNKNOWN_TABLE' })
+    const rp = await h['data/browse'](ctx, calls['data/browse'].input.parse({ site: 'CMB', table: 'SALES', server: 'repository', limit: 5 }))
+    expect(rp.total).toBe(1200)
+  })
+
+  it('data/generate runs as a cancellable job', async () => {
+    const ctx = await ctxWith(0)
+    const job = await h['data/generate'](ctx, { sales: 3000 })
+    const done = await ctx.jobs.wait(job.id)
+    expect(done.status).toBe('done')
+    expect(ctx.cluster.siteStore('CMB').repository!.count('SALES')).toBe(3000)
+    expect(ctx.emitted).toContain('catalog/changed')
+    const j2 = await h['data/generate'](ctx, { sales: 400_000 })
+    await new Promise((r) => setTimeout(r, 30))
+    ctx.jobs.cancel(j2.id)
+    const c2 = await ctx.jobs.wait(j2.id)
+    expect(c2.status).toBe('cancelled')
+    expect(ctx.cluster.siteStore('CMB').repository!.count('SALES')).toBe(0)
+  })
+})

@@ -1,0 +1,21 @@
+/**
+ * Every call's handler, merged. Typed as HandlerMap<CallName>: a call declared in the contract without
+ * a handler here is a type error. Domains add one spread line each (small insertions only).
+ */
+import type { CallName } from '../ipc/contract'
+import type { HandlerMap } from './context'
+import { systemHandlers } from './system'
+import { topologyHandlers } from './topology'
+import { catalogHandlers } from './catalog'
+import { queryHandlers } from './query'
+import { txnHandlers } from './txn'
+
+export const handlers: HandlerMap<CallName> = {
+  ...systemHandlers,
+  ...topologyHandlers,
+  ...catalogHandlers,
+  ...queryHandlers,
+  ...txnHandlers,
+}
+
+export type { HandlerContext, HandlerMap, Handler } from './context'

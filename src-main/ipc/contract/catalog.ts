@@ -1,0 +1,82 @@
+import { z } from 'zod'
+import { call, event, noInput, siteCode } from './define'
+import type { JobView } from '../../../engine/api/views'
+
+type Cell = string | number | null
+
+/** Fragmentation check results (same shape as engine/data/checkTypes.ts; the handler's typing keeps them in step). */
+export interface FailingRow { fragment?: string; site?: string; key: (Cell | Uint8Array)[]; reason: string; row?: (Cell | Uint8Array)[] }
+export interface CheckResult {
+  relation: string
+  check: 'completeness' | 'reconstruction' | 'disjointness' | 'replica-consistency'
+  ok: boolean
+  skipped?: string
+  detail: string
+  failing: FailingRow[]
+  failingCount: number
+}
+export interface FragmentationReport { ok: boolean; checkedAt?: number; results: CheckResult[] }
+export interface TableRows { columns: string[]; rows: Cell[][] }
+
+export interface GlobalCatalogView {
+  /** The site whose replica of the global catalog was read. */
+  site: string
+  views: TableRows // GLOBAL_VIEWS
+  tables: TableRows // GLOBAL_TABLES
+  columns: TableRows // GLOBAL_COLUMNS
+  fragments: TableRows // FRAGMENT_TABLES (with NROWS, KIND, PREDICATE, PROJECTION, COPY_OF, REFRESH)
+  fragmentColumns: TableRows // FRAGMENT_COLUMNS
+}
+
+export interface LocalCatalogView { site: string; tables: TableRows; views: TableRows; columns: TableRows; indexes: TableRows }
+
+export interface AllocationFragment {
+  name: string
+  site: string
+  kind: 'replica' | 'horizontal' | 'vertical' | 'copy' | 'local'
+  predicate: string | null
+  columns: string[]
+  copyOf: string | null
+  refresh: 'sync' | 'scheduled' | null
+  /** Row count from the site's local catalog; null when the site is down. */
+  nrows: number | null
+}
+export interface AllocationMap {
+  sites: { code: string; name: string; up: boolean; repository: boolean }[]
+  relations: { name: string; distribution: string; key: string[]; columns: { name: string; type: string; len: number }[]; fragments: AllocationFragment[] }[]
+  copies: { copy: string; site: string; source: string; sourceSite: string; lastRefreshAt: number | null; ageMs: number | null; nextRefreshAt: number; stale: boolean; rows: number }[]
+  replication: { id: string; origin: string; target: string; pending: number; applied: number; inflight: number }[]
+  repositorySite: string
+}
+
+export interface BrowsePage extends TableRows { site: string; table: string; server: 'primary' | 'backup' | 'repository'; offset: number; total: number }
+
+const tableName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/, 'a table name like Sales_CMB')
+
+export const catalogCalls = {
+  /** The replicated global catalog as held at one site (default: the first site that is up). */
+  'catalog/global': call(z.object({ site: siteCode.optional() }).strict()).returns<GlobalCatalogView>(),
+  /** One site's local catalog (LCAT_*). */
+  'catalog/local': call(z.object({ site: siteCode }).strict()).returns<LocalCatalogView>(),
+  /** The fragment schema with its allocation (which fragment lives where), copies and replication state. */
+  'catalog/fragments': call(noInput).returns<AllocationMap>(),
+  /** Fragmentation checks (completeness, reconstruction, disjointness) with failing rows. */
+  'catalog/check': call(z.object({ relation: z.string().regex(/^[A-Za-z_]{1,32}$/).optional() }).strict()).returns<FragmentationReport>(),
+  /** A page of a table at a site (fragment, replica, catalog table), with the total row count. */
+  'data/browse': call(z.object({
+    site: siteCode,
+    table: tableName,
+    server: z.enum(['primary', 'backup', 'repository']).default('primary'),
+    offset: z.number().int().min(0).default(0),
+    limit: z.number().int().min(1).max(1000).default(100),
+    orderBy: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/).optional(),
+    desc: z.boolean().default(false),
+  }).strict()).returns<BrowsePage>(),
+  /** Replaces all data with a generated dataset, as a job (progress via job/progress). */
+  'data/generate': call(z.object({ sales: z.number().int().min(0).max(2_000_000).default(20_000), seed: z.number().int().min(0).max(0xffffffff).optional() }).strict()).returns<JobView>(),
+}
+
+export const catalogEvents = {
+  /** Data was regenerated or the catalogs changed a lot: consoles refetch. */
+  'catalog/changed': event<{ reason: string }>(),
+}
