@@ -13,6 +13,8 @@ const ParserCtor = ((pkg as unknown as { Parser?: unknown }).Parser ?? (pkg as u
 interface SqlParser {
   astify(sql: string, opt?: { database?: string }): unknown
   sqlify(ast: unknown, opt?: { database?: string }): string
+  /** Tables a statement names, as 'select::null::SALES'. */
+  tableList(sql: string, opt?: { database?: string }): string[]
 }
 
 const OPT = { database: 'sqlite' }

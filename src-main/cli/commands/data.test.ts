@@ -26,6 +26,16 @@ describe('iddb init / sql / run', () => {
       expect(w.out).toContain('1 row(s) changed')
       const t = await capture(() => sql.run(['--data', d, '--site', 'KDY', 'SELECT COUNT(*) AS N FROM Sales_KDY']))
       expect(t.out).toMatch(new RegExp(`\\b${summary.sales.KDY + 1}\\b`))
+      // global SQL goes through the distributed query processor: all fragments, the request class, per-link bytes
+      const g = await capture(() => sql.run(['--data', d, '--site', 'KDY', '--json', 'SELECT COUNT(*) AS N FROM SALES']))
+      const gj = JSON.parse(g.out)
+      expect(gj.rows[0][0]).toBe(601)
+      expect(gj.requestClass).toBe('distributed request')
+      expect(Object.keys(gj.perLinkBytes).some((k: string) => k.includes('-'))).toBe(true)
+      const e = await capture(() => sql.run(['--data', d, '--site', 'KDY', "EXPLAIN SELECT * FROM EMPLOYEES WHERE BRCODE = 'MBI'"]))
+      expect(e.out).toMatch(/Employees_CMB .*contradicts/)
+      // --local keeps a statement at the site: SALES is not a table there
+      await expect(sql.run(['--data', d, '--site', 'KDY', '--local', 'SELECT COUNT(*) FROM SALES'])).rejects.toThrow(/no such table/)
       const f = join(dir, 's.txt')
       writeFileSync(f, 'sales 100\nsql CMB SELECT COUNT(*) FROM Employees_CMB\nexpect value 48\nexpect rows 2\n')
       const r = await capture(() => run.run([f, '--seed', '3']))

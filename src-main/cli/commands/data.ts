@@ -1,6 +1,6 @@
 /**
- * Data commands of `iddb`: init (create a persisted cluster), sql (one statement at one site's primary:
- * local tables and catalogs), run (a scenario script). Exported as CliCommand objects in `commands`.
+ * Data commands of `iddb`: init (create a persisted cluster), sql (global SQL through the DQP, or one
+ * statement on a site's local tables and catalogs), run (a scenario script). Exported as CliCommand objects in `commands`.
  */
 import { parseArgs } from 'node:util'
 import { readFileSync } from 'node:fs'
@@ -9,19 +9,11 @@ import { runScenario } from '../../../engine/scenario'
 import { validateTopology } from '../../../engine/topology/default'
 import type { TopologySpec } from '../../../engine/topology/types'
 import { UsageError, intOption, type CliCommand } from '../registry'
+import { formatTable } from '../format'
+import { isGlobalSql, isReadOnlySql, runThroughDqp } from './query'
 
 const out = (s: string) => process.stdout.write(s)
 
-/** Renders rows as an aligned text table. */
-export function formatTable(columns: string[], rows: unknown[][], max = 200): string {
-  const cell = (v: unknown) => (v === null ? 'NULL' : v instanceof Uint8Array ? `<blob ${v.length} bytes>` : String(v))
-  const shown = rows.slice(0, max).map((r) => r.map(cell))
-  const w = columns.map((c, i) => Math.min(40, Math.max(c.length, ...shown.map((r) => r[i].length))))
-  const line = (cells: string[]) => cells.map((c, i) => (c.length > w[i] ? `${c.slice(0, w[i] - 1)}…` : c.padEnd(w[i]))).join(' | ').trimEnd()
-  const lines = [line(columns), w.map((x) => '-'.repeat(x)).join('-+-'), ...shown.map(line)]
-  lines.push(`(${rows.length} row${rows.length === 1 ? '' : 's'}${rows.length > max ? `, first ${max} shown` : ''})`)
-  return `${lines.join('\n')}\n`
-}
 
 export const init: CliCommand = {
   name: 'init',
@@ -56,31 +48,39 @@ database, the Colombo main repository, catalogs, and a generated dataset with N 
 
 export const sql: CliCommand = {
   name: 'sql',
-  summary: "run one SQL statement at one site's primary (local tables and catalogs)",
-  usage: `iddb sql --data DIR --site CODE [--json] "SQL"
+  summary: 'run SQL at a site: global SQL through the distributed query processor, or the site\'s local tables and catalogs',
+  usage: `iddb sql --data DIR --site CODE [--json] [--local] [--max-rows N] "SQL"
 
-Runs SQL against the site's primary database: its fragments (e.g. Sales_CMB, Stock_MBI_LCL),
-the ITEMS replica, the replicated global catalog (GLOBAL_TABLES, FRAGMENT_TABLES, …) and its
-local catalog (LCAT_TABLES, LCAT_COLUMNS, …). Writes are committed durably.
-Global names (SALES, EMPLOYEES) across sites: see the query processor (iddb query).`,
+Global SQL (SALES, EMPLOYEES, ITEMS, STOCK_CMB, global views such as V_BRANCH_REVENUE, fragment names
+like Sales_KDY, or Sales_KDY@KDY), and EXPLAIN of it, is localized, optimized and executed across the
+sites by the distributed query processor; it prints the rows, the request class, the virtual response
+time and the bytes per link (--json: {columns, rows, totalRows, requestClass, plan, perLinkBytes, ...}).
+Statements naming the site's own catalog tables (GLOBAL_TABLES, FRAGMENT_TABLES, LCAT_TABLES,
+LCAT_COLUMNS, ...) run on the site's primary directly; --local forces that for any statement.
+Writes are committed durably.`,
   async run(argv) {
-    const { values, positionals } = parseArgs({ args: argv, options: { data: { type: 'string' }, site: { type: 'string' }, json: { type: 'boolean' } }, allowPositionals: true, strict: true })
+    const { values, positionals } = parseArgs({ args: argv, options: { data: { type: 'string' }, site: { type: 'string' }, json: { type: 'boolean' }, local: { type: 'boolean' }, 'max-rows': { type: 'string' } }, allowPositionals: true, strict: true })
     if (!values.data) throw new UsageError('--data DIR is required')
     if (!values.site) throw new UsageError('--site CODE is required (e.g. CMB)')
     const text = positionals.join(' ').trim()
     if (!text) throw new UsageError('the SQL statement is missing')
+    const site = values.site.toUpperCase()
+    const maxRows = intOption('max-rows', values['max-rows'], 0, 10_000_000) ?? 1000
     // reads need no lock and leave the files alone (the console may have the cluster open)
-    const readOnly = /^\s*(SELECT|PRAGMA|EXPLAIN|VALUES)\b/i.test(text) && !/;\s*\S/.test(text)
-    const c = await Cluster.open(values.data, { readOnly })
+    const c = await Cluster.open(values.data, { readOnly: isReadOnlySql(text) })
+    let changed = false
     try {
-      const r = c.siteStore(values.site.toUpperCase()).exec(text)
-      if (values.json) out(`${JSON.stringify({ site: values.site.toUpperCase(), columns: r.columns, rows: r.rows, changes: r.changes })}\n`)
-      else if (r.columns.length) out(formatTable(r.columns, r.rows))
-      else out(`${r.changes} row(s) changed\n`)
-      c.close({ checkpoint: r.changes > 0 })
-    } catch (e) {
-      c.close({ checkpoint: false })
-      throw e
+      if (!values.local && isGlobalSql(c, text)) {
+        changed = await runThroughDqp(c, site, text, { json: !!values.json, maxRows })
+      } else {
+        const r = c.siteStore(site).exec(text)
+        changed = r.changes > 0
+        if (values.json) out(`${JSON.stringify({ site, columns: r.columns, rows: r.rows, changes: r.changes })}\n`)
+        else if (r.columns.length) out(formatTable(r.columns, r.rows, maxRows))
+        else out(`${r.changes} row(s) changed\n`)
+      }
+    } finally {
+      c.close({ checkpoint: changed })
     }
     return 0
   },

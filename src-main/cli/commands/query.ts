@@ -5,8 +5,10 @@
 import { parseArgs } from 'node:util'
 import { Cluster } from '../../../engine/cluster'
 import { dqpFor, formatExplain } from '../../../engine/query/dqp'
+import { AT_MARK, preprocess, sqlParser } from '../../../engine/query/parse'
+import { QueryCatalog } from '../../../engine/query/catalog'
 import { UsageError, intOption } from '../registry'
-import { formatTable } from './data'
+import { formatTable } from '../format'
 
 const out = (s: string) => process.stdout.write(s)
 
@@ -29,27 +31,56 @@ export async function run(argv: string[]): Promise<number> {
   const maxRows = intOption('max-rows', values['max-rows'], 0, 10_000_000) ?? 1000
   const text = positionals.join(' ').trim()
   if (!text) throw new UsageError('the SQL statement is missing')
-  const site = values.site.toUpperCase()
-  const c = await Cluster.open(values.data)
+  const c = await Cluster.open(values.data, { readOnly: isReadOnlySql(text) })
   let changed = false
   try {
-    const dqp = await dqpFor(c)
-    const r = await dqp.run(site, text)
-    changed = (r.changes ?? 0) > 0
-    const explain = r.explain ?? formatExplain(r)
-    if (values.json) {
-      out(`${JSON.stringify({ site, columns: r.columns, rows: r.rows.slice(0, maxRows), totalRows: r.rowCount, requestClass: r.requestClass, plan: r.plan, perLinkBytes: r.perLinkBytes, virtualMs: r.virtualMs, wallMs: r.wallMs, explain, ...(r.changes !== undefined ? { changes: r.changes } : {}) })}\n`)
-    } else if (r.explain) {
-      out(`${r.explain}\n`)
-    } else {
-      out(formatTable(r.columns, r.rows, maxRows))
-      out(`${r.requestClass}; ${r.plan.strategy} at ${r.plan.assemblySite}; virtual ${r.virtualMs.toFixed(2)} ms; wall ${r.wallMs.toFixed(2)} ms\n`)
-      const links = Object.entries(r.perLinkBytes).map(([k, v]) => `${k} ${v}`).join(', ')
-      out(`bytes per link: ${links || 'none'}\n`)
-      for (const n of r.plan.notes) out(`note: ${n}\n`)
-    }
+    changed = await runThroughDqp(c, values.site.toUpperCase(), text, { json: !!values.json, maxRows })
     return 0
   } finally {
     c.close({ checkpoint: changed })
   }
+}
+
+/** A single read statement: opening the cluster read-only is enough (no lock, files untouched). */
+export function isReadOnlySql(text: string): boolean {
+  return /^\s*(SELECT|PRAGMA|EXPLAIN|VALUES|WITH)\b/i.test(text) && !/;\s*\S/.test(text)
+}
+
+/**
+ * Whether a statement is for the distributed query processor: every table it names is a global
+ * relation, a global view, a fragment name or fragment@SITE. Statements naming site-local tables
+ * (the catalogs, COPY_REFRESH, sqlite_*) run at the site itself. Unparsable text goes to the DQP so the
+ * user gets its error with a position.
+ */
+export function isGlobalSql(c: Cluster, text: string): boolean {
+  let pre
+  try { pre = preprocess(text) } catch { return true }
+  let tables: string[]
+  try { tables = sqlParser().tableList(pre.text, { database: 'sqlite' }) } catch { return true }
+  const catalog = new QueryCatalog(c.topology)
+  const viewNames = new Set(catalog.views.map((v) => v.name.toUpperCase()))
+  return tables.every((entry) => {
+    const name = (entry.split('::')[2] ?? '').toUpperCase()
+    if (!name || viewNames.has(name) || name.startsWith(AT_MARK.toUpperCase())) return true
+    try { catalog.resolve(name, new Map()); return true } catch { return false }
+  })
+}
+
+/** Runs global SQL at `site` through the DQP and prints it; returns whether data changed. */
+export async function runThroughDqp(c: Cluster, site: string, text: string, o: { json: boolean; maxRows: number }): Promise<boolean> {
+  const dqp = await dqpFor(c)
+  const r = await dqp.run(site, text)
+  const explain = r.explain ?? formatExplain(r)
+  if (o.json) {
+    out(`${JSON.stringify({ site, columns: r.columns, rows: r.rows.slice(0, o.maxRows), totalRows: r.rowCount, requestClass: r.requestClass, plan: r.plan, perLinkBytes: r.perLinkBytes, virtualMs: r.virtualMs, wallMs: r.wallMs, explain, ...(r.changes !== undefined ? { changes: r.changes } : {}) })}\n`)
+  } else if (r.explain) {
+    out(`${r.explain}\n`)
+  } else {
+    out(r.changes !== undefined ? `${r.changes} row(s) changed\n` : formatTable(r.columns, r.rows, o.maxRows))
+    out(`${r.requestClass}; ${r.plan.strategy} at ${r.plan.assemblySite}; virtual ${r.virtualMs.toFixed(2)} ms; wall ${r.wallMs.toFixed(2)} ms\n`)
+    const links = Object.entries(r.perLinkBytes).map(([k, v]) => `${k} ${v}`).join(', ')
+    out(`bytes per link: ${links || 'none'}\n`)
+    for (const n of r.plan.notes) out(`note: ${n}\n`)
+  }
+  return (r.changes ?? 0) > 0
 }
