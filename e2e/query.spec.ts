@@ -1,6 +1,7 @@
 /**
  * Query console: write global SQL in the editor, run it at Kandy, see the rows, the request class and
- * the plan diagram with the fragments the optimizer pruned; syntax errors show their position.
+ * the plan diagram with the fragments the optimizer pruned; syntax errors show their position; a long
+ * query shows its progress and can be cancelled.
  */
 import { test, expect } from './fixtures'
 import type { Page } from '@playwright/test'
@@ -58,5 +59,30 @@ test.describe('query console', () => {
     await page.getByTestId('query-tab-history').click()
     await page.getByTestId('query-history-search').fill('GROUP BY')
     await expect(page.getByTestId('query-history-row')).toHaveCount(1)
+  })
+
+  test('a long query shows progress and a Cancel button; cancelling it says so and the engine keeps answering', async ({ admin, page }) => {
+    await admin.openConsole('query')
+    const q = new QueryPage(page)
+    await expect(page.getByTestId('query-cancel')).toHaveCount(0)
+    // a self-join of all sales checked pair by pair at the assembly site: far longer than the test
+    await q.write('SELECT a.INVNO, b.INVNO FROM SALES a JOIN SALES b ON (a.INVNO * 7 + b.INVNO) % 997 = 0')
+    await q.runAt('KDY')
+    const cancel = page.getByTestId('query-cancel')
+    await expect(cancel).toBeVisible()
+    await expect(page.getByTestId('query-run')).toHaveText('Running…')
+    await expect(page.getByTestId('query-progress')).toBeVisible()
+    await expect.poll(async () => Number(await page.getByTestId('query-progress').getAttribute('data-progress')), { timeout: 20_000 }).toBeGreaterThan(0)
+    await cancel.click()
+    const done = page.getByTestId('query-cancelled')
+    await expect(done).toBeVisible({ timeout: 5_000 })
+    await expect(done).toContainText(/cancelled after \d+ of \d+ steps/)
+    await expect(page.getByTestId('query-cancel')).toHaveCount(0)
+    await expect(page.getByTestId('query-error')).toHaveCount(0)
+    // the engine still answers
+    await q.write("SELECT NAME FROM EMPLOYEES WHERE BRCODE = 'KDY' ORDER BY EMPNO LIMIT 3")
+    await q.runAt('KDY')
+    await expect(page.getByTestId('result-row')).toHaveCount(3)
+    await expect(page.getByTestId('query-cancelled')).toHaveCount(0)
   })
 })

@@ -19,6 +19,7 @@ import type { TableRef } from './analyze'
 import { exprSql, qid, rowsBytes, andSql } from './sqltext'
 import type { FragmentDecision, PlanView, QueryRunResult } from './types'
 import { siteStoreOf } from './stores'
+import type { QueryGen } from './coop'
 
 interface SitePart {
   site: SiteCode
@@ -47,7 +48,13 @@ function writable(t: NameTarget): void {
 
 export type WriteResult = QueryRunResult & { undo?: () => void; sites?: SiteCode[] }
 
-export function runWrite(dqp: Dqp, querySite: SiteCode, ast: Ast, parsed: ParsedText, _opts: RunOptions, ctxIn?: ExecCtx): WriteResult {
+/**
+ * One INSERT/UPDATE/DELETE as a generator (see coop.ts). Checkpoints: while the before-images are read
+ * (cancelling there changes nothing) and between the parts applied at the sites (cancelling there undoes
+ * the parts already applied, like any other failure of the all-or-nothing apply). They are HOLD checkpoints:
+ * a write never lets another call run between reading its before-images and applying them.
+ */
+export function* runWrite(dqp: Dqp, querySite: SiteCode, ast: Ast, parsed: ParsedText, _opts: RunOptions, ctxIn?: ExecCtx): QueryGen<WriteResult> {
   void _opts
   const cluster = dqp.cluster
   const cat = dqp.catalog
@@ -64,6 +71,8 @@ export function runWrite(dqp: Dqp, querySite: SiteCode, ast: Ast, parsed: Parsed
   const rel = target.relation
   const cols = target.columns
   const ctx = ctxIn ?? new ExecCtx(cluster, querySite)
+  // no other call may run between reading the before-images and applying them (see coop.ts)
+  ctx.hold = true
   const notes: string[] = []
   const fragments: FragmentDecision[] = []
 
@@ -144,6 +153,7 @@ export function runWrite(dqp: Dqp, querySite: SiteCode, ast: Ast, parsed: Parsed
     }) : []
     const moves = kind === 'update' && !!allPieces[0]?.predicateColumn && allPieces.length > 1 && sets.some((s) => s.col === allPieces[0].predicateColumn)
     const copies = live.map((p) => ({ piece: p, copy: writeCopy(p) }))
+    ctx.plan(copies.length)
     // inside a transaction every statement keeps before-images, so a later failure can undo it
     const multi = copies.length > 1 || moves || !!ctxIn
     for (const { piece, copy } of copies) {
@@ -157,7 +167,7 @@ export function runWrite(dqp: Dqp, querySite: SiteCode, ast: Ast, parsed: Parsed
         const fcols = copy.columns
         const newExprs = fcols.map((c) => sets.find((s) => s.col === c)?.sql ?? qid(c))
         const sql = `SELECT ${fcols.map(qid).join(', ')}${kind === 'update' ? `, ${newExprs.join(', ')}` : ''} FROM ${qid(copy.table)}${where}`
-        const r = ctx.remoteQuery(copy.site, sql, 'primary', `${piece.name}@${copy.site}`, 0, () => new EngineError('UNREACHABLE', `fragment ${piece.name} at ${copy.site} could not be read for the ${kind.toUpperCase()}; nothing was changed`, { site: copy.site }))
+        const r = yield* ctx.remoteQueryGen(copy.site, sql, 'primary', `${piece.name}@${copy.site}`, 0, () => new EngineError('UNREACHABLE', `fragment ${piece.name} at ${copy.site} could not be read for the ${kind.toUpperCase()}; nothing was changed`, { site: copy.site }))
         for (const row of r.rows) {
           part.del.push(row.slice(0, fcols.length))
           if (kind === 'update') {
@@ -223,8 +233,11 @@ export function runWrite(dqp: Dqp, querySite: SiteCode, ast: Ast, parsed: Parsed
   // deletions first, and each origin's changes reach the main repository before another site re-inserts the
   // same key (the repository keys rows by the global key, so a moved row must not be re-inserted before its delete)
   parts.sort((a, b) => (b.del.length ? 1 : 0) - (a.del.length ? 1 : 0))
+  ctx.plan(parts.length)
   try {
     for (const [pi, part] of parts.entries()) {
+      // a cancellation requested so far stops here: before the first part nothing has changed, after it the catch undoes
+      yield ctx.tick(`${kind.toUpperCase()}: ${done.length} of ${parts.length} site parts applied`)
       if (pi > 0 && part.ins.length && parts[pi - 1].del.length) waitRepository(dqp, [...new Set(parts.slice(0, pi).map((p) => p.site))])
       const bytes = part.sql ? part.sql.length : rowsBytes(part.copy.columns, part.ins) + rowsBytes(part.copy.columns, part.del)
       ctx.message(querySite, part.site, `dqp.${kind}`, bytes, 'write', `${kind.toUpperCase()} ${part.piece.name}@${part.site}${part.sql ? '' : ` (−${part.del.length} / +${part.ins.length} rows)`}`)
@@ -234,6 +247,7 @@ export function runWrite(dqp: Dqp, querySite: SiteCode, ast: Ast, parsed: Parsed
       done.push({ part, inserted: part.ins, deleted: part.del })
       ctx.message(part.site, querySite, `dqp.${kind}.ack`, 16, 'write', `${part.site} applied ${n} row changes`)
       fragments.push({ ref: rel.name, fragment: part.piece.name, status: 'used', site: part.site, server: 'primary', role: part.copy.role, note: part.sql ? part.sql : `−${part.del.length} / +${part.ins.length} rows` })
+      yield ctx.done(`${kind.toUpperCase()} applied at ${part.site} (${done.length} of ${parts.length} site parts)`)
     }
   } catch (e) {
     if (multiSite && done.length) undo()
@@ -266,13 +280,15 @@ export function runWrite(dqp: Dqp, querySite: SiteCode, ast: Ast, parsed: Parsed
  * transaction (all at one site), a distributed transaction (several sites, each statement at one site)
  * or a distributed request (some statement spans sites).
  */
-export function runScript(dqp: Dqp, querySite: SiteCode, stmts: Ast[], parsed: ParsedText, opts: RunOptions): QueryRunResult {
+export function* runScript(dqp: Dqp, querySite: SiteCode, stmts: Ast[], parsed: ParsedText, opts: RunOptions): QueryGen<QueryRunResult> {
   const ctx = new ExecCtx(dqp.cluster, querySite)
+  ctx.hold = true
   const results: WriteResult[] = []
   try {
     for (const [i, st] of stmts.entries()) {
       try {
-        results.push(runWrite(dqp, querySite, st, parsed, opts, ctx))
+        if (i > 0) yield ctx.tick(`transaction: ${i} of ${stmts.length} statements applied`)
+        results.push(yield* runWrite(dqp, querySite, st, parsed, opts, ctx))
       } catch (e) {
         for (const r of [...results].reverse()) r.undo?.()
         const msg = e instanceof Error ? e.message : String(e)

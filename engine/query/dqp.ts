@@ -22,6 +22,7 @@ import { siteStoreOf } from './stores'
 import { andSql, exprColumns, exprSql, literal, qid } from './sqltext'
 import type { FragmentDecision, JoinDecision, PlanView, QueryRunResult, RequestClass } from './types'
 import { runScript, runWrite } from './dml'
+import { ROWS_PER_CHECK, SLICE_MS, drive, runToEnd, type Cooperation, type QueryGen } from './coop'
 
 export interface RunOptions {
   user?: string
@@ -223,20 +224,36 @@ export class Dqp {
     return this.runSync(site, sql, opts)
   }
 
+  /** Runs a query to completion synchronously (the fast path: no yields to the event loop, not cancellable). */
   runSync(site: SiteCode, sql: string, opts: RunOptions = {}): QueryRunResult {
+    return runToEnd(this.runGen(site, sql, opts))
+  }
+
+  /**
+   * Runs a query cooperatively (see coop.ts): yields to the event loop every ~10 ms of work, reports progress
+   * (steps done / planned) and stops at the next checkpoint once `coop.cancelled` is set, with EngineError
+   * CANCELLED: a read returns nothing, a write is not started or its applied parts are undone. A write does not
+   * yield to the event loop once it has started (see coop.ts).
+   */
+  runCooperative(site: SiteCode, sql: string, opts: RunOptions, coop: Cooperation, sliceMs = SLICE_MS): Promise<QueryRunResult> {
+    return drive(this.runGen(site, sql, opts), coop, sliceMs)
+  }
+
+  /** The execution of one request as a generator that yields at safe checkpoints. */
+  *runGen(site: SiteCode, sql: string, opts: RunOptions = {}): QueryGen<QueryRunResult> {
     const t0 = performance.now()
     this.cluster.site(site)
     if (!this.cluster.isSiteUp(site)) throw new EngineError('SITE_DOWN', `${site} is down: the query cannot be issued there`, { site })
     const p = this.prepare(sql)
     let res: QueryRunResult
     if (p.kind === 'script') {
-      const res = runScript(this, site, p.ast as Ast[], p.parsed, opts)
+      const res = yield* runScript(this, site, p.ast as Ast[], p.parsed, opts)
       res.wallMs = performance.now() - t0
       return res
     }
     if (p.kind !== 'select' && p.parsed.explain) throw new EngineError('UNSUPPORTED', `EXPLAIN ${p.kind.toUpperCase()} is not supported: EXPLAIN runs the statement to report actual rows, bytes and times, and a write would be applied`)
-    if (p.kind === 'select') res = this.runSelect(site, p, opts)
-    else { const w = runWrite(this, site, p.ast, p.parsed, opts); delete w.undo; res = w }
+    if (p.kind === 'select') res = yield* this.runSelect(site, p, opts)
+    else { const w = yield* runWrite(this, site, p.ast, p.parsed, opts); delete w.undo; res = w }
     res.wallMs = performance.now() - t0
     if (p.parsed.explain) {
       res.explain = formatExplain(res)
@@ -425,7 +442,7 @@ export class Dqp {
   }
 
   // ---- SELECT ----------------------------------------------------------------------------
-  private runSelect(querySite: SiteCode, p: Prepared, opts: RunOptions): QueryRunResult {
+  private *runSelect(querySite: SiteCode, p: Prepared, opts: RunOptions): QueryGen<QueryRunResult> {
     this.routeMemo.clear(); this.estMemo.clear()
     const groups = this.groups(p)
     const fragments: FragmentDecision[] = []
@@ -475,7 +492,8 @@ export class Dqp {
       }
       finalSql = siteSql
       estRows = used.reduce((s, pp) => Math.max(s, pp.estRows), 0)
-      const r = ctx.remoteQuery(site, siteSql, 'primary', pp0Label(used[0]), estRows, () => this.unreachable(groups[0], used[0]))
+      ctx.plan(1)
+      const r = yield* ctx.remoteQueryGen(site, siteSql, 'primary', pp0Label(used[0]), estRows, () => this.unreachable(groups[0], used[0]))
       columns = p.columns!
       rows = r.rows
     } else {
@@ -495,13 +513,13 @@ export class Dqp {
       const scratch = new this.SQL.Database()
       try {
         if (assembly !== querySite) ctx.message(querySite, assembly, 'dqp.plan', 512, 'request', `assembly plan to ${assembly}`)
-        const phase = (list: GroupPlan[]) => {
+        ctx.plan(used.length + 1)
+        // phase 1: the groups that are not reduced (reducers first); phase 2: the semijoin-reduced groups
+        for (const list of [groups.filter((g) => !g.reduceBy), groups.filter((g) => g.reduceBy)]) {
+          if (!list.length) continue
           for (const g of list) this.createScratch(scratch, g, agg)
-          this.shipGroups(ctx, scratch, list, assembly, agg, fragments, notes)
+          yield* this.shipGroups(ctx, scratch, list, assembly, agg, fragments, notes)
         }
-        phase(groups.filter((g) => !g.reduceBy))
-        const reduced = groups.filter((g) => g.reduceBy)
-        if (reduced.length) phase(reduced)
         const t0 = ctx.clock()
         if (agg) {
           finalSql = this.finalAggSql(p, agg, groups[0])
@@ -512,10 +530,27 @@ export class Dqp {
           }
           finalSql = p.parsed.text
         }
-        let res
-        try { res = scratch.exec(finalSql) } catch (e) { throw new EngineError('SQL_ERROR', `at assembly site ${assembly}: ${e instanceof Error ? e.message : String(e)}`) }
+        rows = []
+        {
+          // the final statement is stepped with checkpoints (a big join streams out of the scratch database)
+          let st
+          try {
+            st = scratch.prepare(finalSql)
+            let n = 0
+            for (;;) {
+              let more: boolean
+              try { more = st.step() } catch (e) { throw new EngineError('SQL_ERROR', `at assembly site ${assembly}: ${e instanceof Error ? e.message : String(e)}`) }
+              if (!more) break
+              rows.push(st.get() as SqlValue[])
+              if (++n === ROWS_PER_CHECK) { n = 0; yield ctx.tick(`assembling at ${assembly}: ${rows.length} rows`) }
+            }
+          } catch (e) {
+            if (e instanceof EngineError) throw e
+            throw new EngineError('SQL_ERROR', `at assembly site ${assembly}: ${e instanceof Error ? e.message : String(e)}`)
+          } finally { st?.free() }
+        }
         columns = p.columns!
-        rows = res.length ? res[0].values : []
+        yield ctx.done(`assembled ${rows.length} rows at ${assembly}`)
         ctx.step({ kind: 'assemble', site: assembly, sql: finalSql, actualRows: rows.length, startMs: t0, endMs: ctx.clock(), note: agg ? 'combine partial aggregates' : 'final join / aggregate / order' })
         if (assembly !== querySite) ctx.shipResult(assembly, querySite, columns, rows)
       } finally {
@@ -659,7 +694,7 @@ export class Dqp {
     return `SELECT ${g.columns.map(qid).join(', ')} FROM ${qid(copy.table)}${w}`
   }
 
-  private shipGroups(ctx: ExecCtx, scratch: Database, list: GroupPlan[], assembly: SiteCode, agg: AggSpec | null, fragments: FragmentDecision[], notes: string[]): void {
+  private *shipGroups(ctx: ExecCtx, scratch: Database, list: GroupPlan[], assembly: SiteCode, agg: AggSpec | null, fragments: FragmentDecision[], notes: string[]): QueryGen<void> {
     type Job = { g: GroupPlan; pp: PiecePlan; keysJson?: string }
     let jobs: Job[] = []
     for (const g of list) {
@@ -685,7 +720,7 @@ export class Dqp {
     }
     const recorded = new Set<PiecePlan>()
     while (jobs.length) {
-      const results = ctx.parallel(jobs.map((j) => {
+      const results = yield* ctx.parallelGen(jobs.map((j) => {
         const copy = j.pp.copy!
         const sql = this.siteSql(j.g, copy, agg, !!j.keysJson)
         return {
@@ -696,7 +731,7 @@ export class Dqp {
         }
       }))
       const retry: Job[] = []
-      results.forEach((r, i) => {
+      for (const [i, r] of results.entries()) {
         const j = jobs[i]
         if (!r.ok) {
           j.pp.failedSites.add(`${j.pp.copy!.site}.${j.pp.copy!.server}`)
@@ -704,8 +739,9 @@ export class Dqp {
           const next = this.chooseCopy(j.pp, j.g.columns, assembly)
           if (!next) throw this.unreachable(j.g, j.pp)
           j.pp.copy = next
+          ctx.plan(1)
           retry.push(j)
-          return
+          continue
         }
         const table = agg ? '__P' : j.g.name
         if (r.rows.length) {
@@ -713,7 +749,11 @@ export class Dqp {
           const st = scratch.prepare(`INSERT INTO ${qid(table)} VALUES (${Array(ncol).fill('?').join(', ')})`)
           try {
             scratch.run('BEGIN')
-            for (const row of r.rows) st.run(row)
+            let n = 0
+            for (const row of r.rows) {
+              st.run(row)
+              if (++n === ROWS_PER_CHECK * 4) { n = 0; yield undefined }
+            }
             scratch.run('COMMIT')
           } finally { st.free() }
         }
@@ -724,7 +764,7 @@ export class Dqp {
           this.annotateCopy(j.pp, d, notes)
           fragments.push(d)
         }
-      })
+      }
       jobs = retry
     }
   }

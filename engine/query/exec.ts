@@ -8,6 +8,7 @@ import { siteStoreOf } from './stores'
 import type { Database, Statement } from 'sql.js'
 import { rowsBytes } from './sqltext'
 import type { PlanStep } from './types'
+import { HOLD, ROWS_PER_CHECK, runToEnd, type QueryGen, type Tick, type Yielded } from './coop'
 
 // ---- execution context: messages through the simulated network ------------------------------
 export interface RemoteJob {
@@ -26,6 +27,19 @@ export class ExecCtx {
   elapsed(): number { return this.end - this.start }
 
   step(s: Omit<PlanStep, 'id'>): void { this.steps.push({ id: this.steps.length + 1, ...s }) }
+
+  // ---- progress of a cooperative run: units of work done / planned (sub-queries, assembly, writes) ----
+  private unitsDone = 0
+  private unitsTotal = 0
+  /** Set by a write: checkpoints check cancellation but do not yield to the event loop (see coop.ts). */
+  hold = false
+  /** A plain checkpoint (HOLD while a write runs). */
+  checkpoint(): Yielded { return this.hold ? HOLD : undefined }
+  /** Adds planned units of work (the total grows as the plan unfolds, e.g. retries on another copy). */
+  plan(units: number): void { this.unitsTotal += units }
+  /** Marks one unit done and returns the progress tick to yield. */
+  done(detail: string): Tick { this.unitsDone++; return this.tick(detail) }
+  tick(detail: string): Tick { return { done: this.unitsDone, total: Math.max(this.unitsTotal, this.unitsDone), detail, ...(this.hold ? { hold: true } : {}) } }
 
   private account(from: SiteCode, to: SiteCode, bytes: number): string[] {
     const route = this.cluster.net.route(from, to) ?? [from, to]
@@ -53,51 +67,30 @@ export class ExecCtx {
 
   /** Runs sub-queries at their sites in parallel (request → execute on delivery → ship result). */
   parallel(jobs: RemoteJob[]): ({ ok: true; rows: SqlValue[][]; columns: string[] } | { ok: false; reason: string })[] {
+    return runToEnd(this.parallelGen(jobs))
+  }
+
+  /**
+   * Generator form of parallel(): the simulation runs until a request is delivered, then the sub-query is
+   * executed at that virtual instant (stepping its rows, with checkpoints) before the simulation resumes, so
+   * the virtual times equal those of running it inside the delivery event.
+   */
+  *parallelGen(jobs: RemoteJob[]): QueryGen<({ ok: true; rows: SqlValue[][]; columns: string[] } | { ok: false; reason: string })[]> {
     const out: ({ ok: true; rows: SqlValue[][]; columns: string[] } | { ok: false; reason: string } | undefined)[] = jobs.map(() => undefined)
     let pending = jobs.length
     const t0 = this.clock()
+    const ready: number[] = []
     const finish = (i: number, v: NonNullable<typeof out[number]>) => { if (out[i] === undefined) { out[i] = v; pending-- } }
     jobs.forEach((j, i) => {
       const reqBytes = j.sql.length + j.extraBytes
       const fail = (reason: string) => finish(i, { ok: false, reason })
-      const onRequest = () => {
-        const tq = this.clock()
-        const store = siteStoreOf(this.cluster, j.site)
-        let res: { columns: string[]; rows: SqlValue[][] }
-        try {
-          if (!store) throw new EngineError('SITE_DOWN', `${j.site} has no store`)
-          if (j.server === 'primary' && store.isUp()) res = primaryQuery(this.cluster, j.site, j.sql, j.params)
-          else res = j.server === 'repository' ? store.repository!.query(j.sql, j.params) : store.query(j.sql, j.params)
-        } catch (e) {
-          if (e instanceof EngineError && (e.code === 'SITE_DOWN' || e.code === 'UNREACHABLE')) return fail(e.message)
-          throw e
-        }
-        const bytes = rowsBytes(res.columns, res.rows)
-        this.step({ kind: 'subquery', site: j.site, fragment: j.label, sql: j.sql, estRows: j.estRows, actualRows: res.rows.length, startMs: tq, endMs: tq })
-        const ts = this.clock()
-        let route: string[]
-        try {
-          route = this.account(j.site, j.to, bytes)
-          this.cluster.net.send({
-            from: j.site, to: j.to, kind: 'dqp.result', bytes, payload: null,
-            onDeliver: () => {
-              this.step({ kind: 'ship', site: j.site, to: j.to, fragment: j.label, estRows: j.estRows, actualRows: res.rows.length, estBytes: j.estBytes, actualBytes: bytes, route, startMs: ts, endMs: this.clock() })
-              finish(i, { ok: true, rows: res.rows, columns: res.columns })
-            },
-            onDrop: (r) => fail(r),
-          })
-        } catch (e) {
-          if (e instanceof EngineError && (e.code === 'UNREACHABLE' || e.code === 'FIREWALL_BLOCKED')) return fail(e.message)
-          throw e
-        }
-      }
       try {
         const route = this.account(j.from, j.site, reqBytes)
         this.cluster.net.send({
           from: j.from, to: j.site, kind: j.extraBytes ? 'dqp.semijoin' : 'dqp.subquery', bytes: reqBytes, payload: null,
           onDeliver: () => {
             this.step({ kind: j.extraBytes ? 'semijoin-keys' : 'request', site: j.from, to: j.site, fragment: j.label, actualBytes: reqBytes, estBytes: reqBytes, route, startMs: t0, endMs: this.clock() })
-            onRequest()
+            ready.push(i)
           },
           onDrop: (r) => fail(r),
         })
@@ -106,13 +99,56 @@ export class ExecCtx {
         else throw e
       }
     })
-    if (pending > 0) this.cluster.sim.runUntilTrue(() => pending === 0)
+    while (pending > 0) {
+      if (ready.length) { const i = ready.shift()!; yield* this.executeAt(jobs[i], (v) => finish(i, v)); continue }
+      this.cluster.sim.runUntilTrue(() => pending === 0 || ready.length > 0)
+      if (!ready.length) break
+    }
     this.end = Math.max(this.end, this.cluster.sim.now)
     return out.map((o) => o ?? { ok: false, reason: 'no answer (simulation ran dry)' })
   }
 
+  /** Executes a delivered sub-query at its site (stepping its rows) and ships the result to its destination. */
+  private *executeAt(j: RemoteJob, finish: (v: { ok: true; rows: SqlValue[][]; columns: string[] } | { ok: false; reason: string }) => void): QueryGen<void> {
+    const fail = (reason: string) => finish({ ok: false, reason })
+    const tq = this.clock()
+    const store = siteStoreOf(this.cluster, j.site)
+    let res: { columns: string[]; rows: SqlValue[][] }
+    try {
+      if (!store) throw new EngineError('SITE_DOWN', `${j.site} has no store`)
+      if (j.server === 'primary' && store.isUp()) res = yield* primaryQuery(this.cluster, j.site, j.sql, j.params, () => this.checkpoint())
+      else res = j.server === 'repository' ? store.repository!.query(j.sql, j.params) : store.query(j.sql, j.params)
+    } catch (e) {
+      if (e instanceof EngineError && (e.code === 'SITE_DOWN' || e.code === 'UNREACHABLE')) return fail(e.message)
+      throw e
+    }
+    const bytes = rowsBytes(res.columns, res.rows)
+    this.step({ kind: 'subquery', site: j.site, fragment: j.label, sql: j.sql, estRows: j.estRows, actualRows: res.rows.length, startMs: tq, endMs: tq })
+    const ts = this.clock()
+    let route: string[]
+    try {
+      route = this.account(j.site, j.to, bytes)
+      this.cluster.net.send({
+        from: j.site, to: j.to, kind: 'dqp.result', bytes, payload: null,
+        onDeliver: () => {
+          this.step({ kind: 'ship', site: j.site, to: j.to, fragment: j.label, estRows: j.estRows, actualRows: res.rows.length, estBytes: j.estBytes, actualBytes: bytes, route, startMs: ts, endMs: this.clock() })
+          finish({ ok: true, rows: res.rows, columns: res.columns })
+        },
+        onDrop: (r) => fail(r),
+      })
+    } catch (e) {
+      if (e instanceof EngineError && (e.code === 'UNREACHABLE' || e.code === 'FIREWALL_BLOCKED')) return fail(e.message)
+      throw e
+    }
+    yield this.done(`sub-query ${j.label}: ${res.rows.length} rows`)
+  }
+
   remoteQuery(site: SiteCode, sql: string, server: 'primary' | 'repository', label: string, estRows: number, onFail: () => EngineError): { rows: SqlValue[][]; columns: string[] } {
-    const [r] = this.parallel([{ from: this.querySite, site, server, to: this.querySite, sql, extraBytes: 0, label, estRows, estBytes: 0 }])
+    return runToEnd(this.remoteQueryGen(site, sql, server, label, estRows, onFail))
+  }
+
+  *remoteQueryGen(site: SiteCode, sql: string, server: 'primary' | 'repository', label: string, estRows: number, onFail: () => EngineError): QueryGen<{ rows: SqlValue[][]; columns: string[] }> {
+    const [r] = yield* this.parallelGen([{ from: this.querySite, site, server, to: this.querySite, sql, extraBytes: 0, label, estRows, estBytes: 0 }])
     if (!r.ok) { const e = onFail(); throw new EngineError(e.code, `${e.message} — ${r.reason}`, e.site ? { site: e.site } : {}) }
     return r
   }
@@ -134,8 +170,15 @@ export class ExecCtx {
 // ---- prepared sub-queries at the sites (the fast path: no re-parse per execution) ----------------
 const stmtCache = new WeakMap<Database, Map<string, Statement>>()
 
-/** Runs a read-only sub-query on a site's primary with a cached prepared statement. */
-function primaryQuery(cluster: Cluster, site: SiteCode, sql: string, params?: SqlValue[]): { columns: string[]; rows: SqlValue[][] } {
+/** Cached statements currently being stepped by a (suspended) cooperative run. */
+const busy = new WeakSet<Statement>()
+
+/**
+ * Runs a read-only sub-query on a site's primary with a cached prepared statement, stepping its rows with a
+ * checkpoint every ROWS_PER_CHECK rows. A cached statement that a suspended run is still stepping is not
+ * shared: this run prepares its own and frees it.
+ */
+function* primaryQuery(cluster: Cluster, site: SiteCode, sql: string, params: SqlValue[] | undefined, checkpoint: () => Yielded): QueryGen<{ columns: string[]; rows: SqlValue[][] }> {
   const sdb = (cluster as unknown as { siteInternals?: (s: string) => { primary: { db: Database; inTransaction: boolean } } }).siteInternals?.(site).primary
   const store = siteStoreOf(cluster, site)!
   if (!sdb || sdb.inTransaction) return store.query(sql, params)
@@ -144,24 +187,39 @@ function primaryQuery(cluster: Cluster, site: SiteCode, sql: string, params?: Sq
   if (!m) { m = new Map(); stmtCache.set(db, m) }
   for (let attempt = 0; attempt < 2; attempt++) {
     let st = m.get(sql)
+    let own = false
+    let stepped = false
     try {
+      if (st && busy.has(st)) { st = db.prepare(sql); own = true }
       if (!st) {
-        if (m.size > 256) { for (const x of m.values()) { try { x.free() } catch { /* already freed */ } } m.clear() }
+        if (m.size > 256) { for (const x of m.values()) { if (busy.has(x)) continue; try { x.free() } catch { /* already freed */ } } m.clear() }
         st = db.prepare(sql)
         m.set(sql, st)
       }
+      busy.add(st)
       if (params && params.length) st.bind(params as never)
       const rows: SqlValue[][] = []
-      while (st.step()) rows.push(st.get() as SqlValue[])
+      let n = 0
+      while (st.step()) {
+        stepped = true
+        rows.push(st.get() as SqlValue[])
+        if (++n === ROWS_PER_CHECK) { n = 0; yield checkpoint() }
+      }
       const columns = st.getColumnNames()
-      st.reset()
       return { columns, rows }
     } catch (e) {
-      m.delete(sql)
-      // a statement freed by export()/reopen is re-prepared once; a real SQL error is reported
-      if (attempt === 0 && st && /closed|finalized|misuse/i.test(String((e as Error)?.message ?? e))) continue
-      try { st?.free() } catch { /* ignore */ }
+      if (e instanceof EngineError && e.code === 'CANCELLED') throw e
+      if (st && !own) m.delete(sql)
+      // a statement freed by export()/reopen is re-prepared once (unless rows were already consumed); a real SQL error is reported
+      if (attempt === 0 && st && !stepped && /closed|finalized|misuse/i.test(String((e as Error)?.message ?? e))) continue
+      if (!own) { try { st?.free() } catch { /* ignore */ } }
       throw new EngineError('SQL_ERROR', `at ${site}: ${e instanceof Error ? e.message : String(e)}`, { site })
+    } finally {
+      if (st) {
+        busy.delete(st)
+        // our own statement, or a cached one dropped from the cache meanwhile, is freed; a cached one is reset
+        if (own || m.get(sql) !== st) { try { st.free() } catch { /* already freed */ } } else { try { st.reset() } catch { /* freed by a reopen */ } }
+      }
     }
   }
   return store.query(sql, params)

@@ -1,10 +1,28 @@
 /** Handlers of the distributed query processor calls (engine/query). */
+import { EngineError } from '../../engine/errors'
 import { dqpFor, formatExplain } from '../../engine/query/dqp'
 import type { QueryRunResult } from '../../engine/query/types'
-import type { HandlerMap } from './context'
+import type { JobRunner } from '../engine-host/jobs'
+import type { HandlerContext, HandlerMap } from './context'
 import type { QueryCell, QueryRunView } from '../ipc/contract/query'
 
-type QueryCall = 'query/run' | 'query/explain' | 'query/catalog'
+type QueryCall = 'query/run' | 'query/explain' | 'query/catalog' | 'query/start' | 'query/result' | 'query/cancel'
+
+/** Finished query jobs' results, per job runner, until 'query/result' takes them (the newest KEEP_RESULTS). */
+const results = new WeakMap<JobRunner, Map<string, QueryRunView>>()
+const KEEP_RESULTS = 16
+
+function resultsOf(jobs: JobRunner): Map<string, QueryRunView> {
+  let m = results.get(jobs)
+  if (!m) { m = new Map(); results.set(jobs, m) }
+  return m
+}
+
+function queryJob(ctx: HandlerContext, jobId: string) {
+  const j = ctx.jobs.get(jobId)
+  if (j.kind !== 'query') throw new EngineError('BAD_INPUT', `job ${jobId} is a ${j.kind} job, not a query`)
+  return j
+}
 
 const cell = (v: unknown): QueryCell => (v === null || v === undefined ? null : typeof v === 'number' || typeof v === 'string' ? v : v instanceof Uint8Array ? `<blob ${v.length} bytes>` : String(v))
 
@@ -26,6 +44,36 @@ export const queryHandlers: HandlerMap<QueryCall> = {
     const dqp = await dqpFor(ctx.cluster)
     const text = /^\s*explain\b/i.test(sql) ? sql : `EXPLAIN ${sql}`
     return toView(site, text, user, await dqp.run(site, text, { user }), maxRows)
+  },
+  'query/start': async (ctx, { site, sql, user, maxRows }) => {
+    const dqp = await dqpFor(ctx.cluster)
+    const label = `${site}: ${sql.replace(/\s+/g, ' ').slice(0, 80)}`
+    return ctx.jobs.start('query', label, async (job) => {
+      const r = await dqp.runCooperative(site, sql, { user }, job)
+      const view = toView(site, sql, user, r, maxRows)
+      const m = resultsOf(ctx.jobs)
+      m.set(job.id, view)
+      for (const k of m.keys()) { if (m.size <= KEEP_RESULTS) break; m.delete(k) }
+      // the job view carries a summary only: the rows travel once, through 'query/result'
+      return { totalRows: view.totalRows, virtualMs: view.virtualMs, requestClass: view.requestClass }
+    })
+  },
+  'query/result': async (ctx, { jobId }) => {
+    queryJob(ctx, jobId)
+    const end = await ctx.jobs.wait(jobId)
+    if (end.status !== 'done') {
+      const e = end.error ?? { code: 'INTERNAL' as const, message: `query job ${jobId} ended ${end.status}` }
+      throw new EngineError(e.code, e.message, { ...(e.site ? { site: e.site } : {}), ...(e.position !== undefined ? { position: e.position } : {}) })
+    }
+    const m = resultsOf(ctx.jobs)
+    const view = m.get(jobId)
+    if (!view) throw new EngineError('NOT_FOUND', `the result of query job ${jobId} was already taken or has expired`)
+    m.delete(jobId)
+    return view
+  },
+  'query/cancel': async (ctx, { jobId }) => {
+    queryJob(ctx, jobId)
+    return ctx.jobs.cancel(jobId)
   },
   'query/catalog': async (ctx) => {
     const dqp = await dqpFor(ctx.cluster)

@@ -1,10 +1,17 @@
 /**
  * Distributed query processor calls: run global SQL (or EXPLAIN) at a site, and the global names the
  * console's editor autocompletes.
+ *
+ * 'query/run' runs synchronously in the engine worker (cheap queries, CLI). Long queries run as a job:
+ * 'query/start' returns the JobView at once (progress arrives as 'job/progress' events: steps done / planned),
+ * 'query/result' {jobId} resolves when the job ends with the same QueryRunView as 'query/run' (or throws its
+ * error, CANCELLED when it was cancelled), and 'query/cancel' {jobId} stops it at its next checkpoint (a read
+ * returns nothing; a write is not started or the parts already applied are undone).
  */
 import { z } from 'zod'
 import { call, noInput, siteCode } from './define'
 import type { PlanView, RequestClass } from '../../../engine/api/query'
+import type { JobView } from '../../../engine/api/views'
 
 export type QueryCell = string | number | null
 
@@ -42,8 +49,16 @@ const runInput = z.object({
   maxRows: z.number().int().min(0).max(100_000).default(10_000),
 }).strict()
 
+const jobInput = z.object({ jobId: z.string().min(1).max(64) }).strict()
+
 export const queryCalls = {
   'query/run': call(runInput).returns<QueryRunView>(),
+  /** Starts the query as a cancellable job (kind 'query'); EXPLAIN … is accepted too. */
+  'query/start': call(runInput).returns<JobView>(),
+  /** Waits for a query job and returns its result once (then it is forgotten); throws the job's error. */
+  'query/result': call(jobInput).returns<QueryRunView>(),
+  /** Requests cancellation of a query job; returns its view (still 'running' until it reaches a checkpoint). */
+  'query/cancel': call(jobInput).returns<JobView>(),
   'query/explain': call(runInput).returns<QueryRunView>(),
   'query/catalog': call(noInput).returns<QueryCatalogView>(),
 }

@@ -1,7 +1,8 @@
 /**
  * The Query console's state: the SQL text, the site and user it is issued as, the last result (rows,
  * plan, per-link bytes, virtual time), the error with its position, the searchable history and the global
- * names for autocompletion. Calls: query/run, query/explain, query/catalog.
+ * names for autocompletion. Calls: query/start (the query runs as a cancellable job; progress arrives on
+ * job/progress), query/result, query/cancel, query/catalog.
  */
 import { defineStore } from 'pinia'
 import { computed, ref, shallowRef } from 'vue'
@@ -40,6 +41,13 @@ export const useQueryStore = defineStore('query', () => {
   const site = ref('KDY')
   const user = ref('admin')
   const running = ref(false)
+  /** The running query's job, its progress (0..1, steps done / planned) and detail line. */
+  const jobId = ref<string | null>(null)
+  const progress = ref(0)
+  const progressDetail = ref('')
+  const cancelling = ref(false)
+  /** Set when the last query was cancelled (the message says how far it got; nothing was returned or changed). */
+  const cancelled = ref<string | null>(null)
   const result = shallowRef<QueryRunView | null>(null)
   const error = ref<ErrorInfo | null>(null)
   const catalog = shallowRef<QueryCatalogView | null>(null)
@@ -76,22 +84,53 @@ export const useQueryStore = defineStore('query', () => {
     const text = sql.value.trim()
     if (!text || running.value) return
     running.value = true
+    cancelling.value = false
     error.value = null
+    cancelled.value = null
+    progress.value = 0
+    progressDetail.value = ''
+    const api = ipc()
+    let off: (() => void) | undefined
     try {
-      const r = await ipc().call(mode === 'explain' ? 'query/explain' : 'query/run', { site: site.value, sql: text, user: user.value || undefined, maxRows: MAX_ROWS })
+      const issued = mode === 'explain' && !/^\s*explain\b/i.test(text) ? `EXPLAIN ${text}` : text
+      const job = await api.call('query/start', { site: site.value, sql: issued, user: user.value || undefined, maxRows: MAX_ROWS })
+      jobId.value = job.id
+      off = api.on('job/progress', (j) => {
+        if (j.id !== job.id) return
+        progress.value = j.progress
+        if (j.detail !== undefined) progressDetail.value = j.detail
+      })
+      const r = await api.call('query/result', { jobId: job.id })
       result.value = r
       remember({ sql: text, site: site.value, user: user.value, ok: true, rows: r.totalRows, virtualMs: r.virtualMs, requestClass: r.requestClass })
     } catch (e) {
       const info = toIpcError(e).info
-      error.value = info
+      if (info.code === 'CANCELLED') cancelled.value = info.message
+      else error.value = info
       remember({ sql: text, site: site.value, user: user.value, ok: false, error: `${info.code}: ${info.message}` })
     } finally {
+      off?.()
+      jobId.value = null
       running.value = false
+      cancelling.value = false
+    }
+  }
+
+  /** Cancels the running query; it stops at its next checkpoint (within milliseconds) and run() reports it. */
+  async function cancel(): Promise<void> {
+    const id = jobId.value
+    if (!id || cancelling.value) return
+    cancelling.value = true
+    try { await ipc().call('query/cancel', { jobId: id }) } catch (e) {
+      // the job may have finished meanwhile; anything else is shown
+      const info = toIpcError(e).info
+      if (info.code !== 'NOT_FOUND') error.value = info
+      cancelling.value = false
     }
   }
 
   function recall(h: HistoryEntry): void { sql.value = h.sql; site.value = h.site; user.value = h.user }
   function clearHistory(): void { history.value = []; try { globalThis.localStorage?.removeItem(HISTORY_KEY) } catch { /* ignore */ } }
 
-  return { sql, site, user, running, result, error, catalog, history, historyFilter, filteredHistory, schema, loadCatalog, run, recall, clearHistory }
+  return { sql, site, user, running, jobId, progress, progressDetail, cancelling, cancelled, result, error, catalog, history, historyFilter, filteredHistory, schema, loadCatalog, run, cancel, recall, clearHistory }
 })
