@@ -1,6 +1,6 @@
 /**
  * Transactions and Deadlocks consoles: run a two-site transaction by hand (begin at CMB, statements at
- * CMB and KDY, commit), see its 2PC sequence diagram; build a cross-site deadlock with one click and see
+ * CMB and KDY, commit), see its 2PC sequence diagram; run global SQL by hand (localized to the sites); build a cross-site deadlock with one click and see
  * it found in the global wait-for graph, its victim and its record.
  */
 import { test, expect } from './fixtures'
@@ -37,6 +37,37 @@ test.describe('transactions console', () => {
     await expect(seq.getByTestId('seq-msg-PREPARE').first()).toBeAttached()
     await expect(seq.getByTestId('seq-msg-PEERVOTE').first()).toBeAttached()
     await expect(page.getByTestId('txn-row').first()).toContainText('COMMIT')
+  })
+
+  test('global SQL by hand: begin at KDY, statements on global names are localized to their sites, commit', async ({ admin, page }) => {
+    await admin.openConsole('transactions')
+    const t = new TransactionsPage(page)
+    await page.getByTestId('txn-origin').selectOption('KDY')
+    await page.getByTestId('txn-begin').click()
+    await expect(page.getByTestId('txn-gid')).toHaveText(/^KDY-\d+$/)
+    const results = page.getByTestId('txn-stmt-result')
+    const before = await results.count()
+    await t.statement('', "SELECT EMPNO, SALARY FROM EMPLOYEES WHERE BRCODE = 'KDY'")
+    await expect(results).toHaveCount(before + 1)
+    await expect(results.nth(before)).not.toHaveClass(/bad/)
+    await expect(results.nth(before).getByTestId('txn-stmt-op')).toHaveCount(1)
+    await expect(results.nth(before).getByTestId('txn-stmt-op')).toContainText(/KDY · Employees_KDY: SELECT/i)
+    await t.statement('', "UPDATE EMPLOYEES SET SALARY = SALARY * 1.1 WHERE BRCODE <> 'MBI'")
+    await expect(results).toHaveCount(before + 2)
+    await expect(results.nth(before + 1)).not.toHaveClass(/bad/)
+    await expect(results.nth(before + 1).getByTestId('txn-stmt-op')).toHaveCount(2)
+    await expect(results.nth(before + 1)).toContainText('row(s) changed')
+    // what cannot be localized safely is refused, naming the construct (the transaction goes on)
+    await t.statement('', "UPDATE EMPLOYEES SET BRCODE = 'CMB' WHERE BRCODE = 'KDY'")
+    await expect(results).toHaveCount(before + 3)
+    await expect(results.nth(before + 2)).toHaveClass(/bad/)
+    await expect(results.nth(before + 2)).toContainText('move rows between fragments')
+    await page.getByTestId('txn-commit').click()
+    await expect(page.getByTestId('txn-outcome')).toContainText('COMMIT')
+    const row = page.getByTestId('txn-row').first()
+    await expect(row).toContainText(/KDY-\d+/)
+    await expect(row).toContainText('CMB COMMIT')
+    await expect(row).toContainText('KDY COMMIT')
   })
 
   test('an aborted transaction leaves no trace and the in-doubt panel is empty', async ({ admin, page }) => {

@@ -133,13 +133,18 @@ export class DurableLog<T = unknown> {
   }
 
   /** Appends one record and makes it durable before returning. */
-  append(seq: number, body: T): void {
+  append(seq: number, body: T, sync = this.sync): void {
     if (this.readOnly) throw new EngineError('CONFLICT', `the cluster was opened read-only: cannot commit (log ${this.path})`)
     if (this.fd === undefined) throw new EngineError('INTERNAL', `log ${this.path} is not open`)
     const json = JSON.stringify({ seq, body })
     const line = `${crc32(json).toString(16).padStart(8, '0')} ${json}\n`
     this.writeRaw(line)
-    if (this.sync) fsyncSync(this.fd)
+    if (sync) fsyncSync(this.fd)
+  }
+
+  /** Makes every record appended so far durable (group commit: several `append(…, false)` then one flush). */
+  flush(): void {
+    if (this.fd !== undefined && this.sync) fsyncSync(this.fd)
   }
 
   private writeRaw(s: string): void {

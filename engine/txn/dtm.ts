@@ -15,6 +15,9 @@ import { LockManager, type LockMode } from './lock'
 import { MemoryStableLog, type DurableLog, type TxnLogRecord, type TxnWrite } from './log'
 import { MemoryStore, type Row, type TxnStore } from './store'
 import { SiteTxnStore } from './sqlstore'
+import { FileTxnLog } from './filelog'
+import { localize, type Localized } from './global'
+import { QueryCatalog } from '../query/catalog'
 import { matches, parseStmt, type Stmt, type Val } from './sqlmini'
 import { cycleKey, findCycles, reaches, unionWfg, type Wfg } from './wfg'
 import type { CoordState, Decision, DeadlockRecord, DeadlockScheme, InDoubtView, PartState, Protocol, TimelineEvent, TxnInfo, TxnView, VictimPolicy, Vote, WfgView } from '../api/txn'
@@ -48,6 +51,8 @@ export interface DtmOptions {
   timeline: boolean
   timelineKeep: number
   recordHistory: boolean
+  /** Test hook: called right after a record was appended (after its fsync when forced). */
+  onLog?: (site: string, rec: TxnLogRecord, forced: boolean) => void
 }
 
 export const DEFAULT_OPTIONS: DtmOptions = {
@@ -57,7 +62,11 @@ export const DEFAULT_OPTIONS: DtmOptions = {
   groupCommitMs: 0, timeline: true, timelineKeep: 400, recordHistory: false,
 }
 
-export interface ExecResult { ok: boolean; rows?: Row[]; affected?: number; error?: ErrorInfo; site: string; sql: string; at: number }
+export interface ExecResult {
+  ok: boolean; rows?: Row[]; affected?: number; error?: ErrorInfo; site: string; sql: string; at: number
+  /** A global statement: the fragment-level operations it was localized into (site, fragment, SQL). */
+  localized?: Localized
+}
 export interface CommitResult { gid: string; outcome: Decision | 'UNKNOWN'; reason?: string; latencyMs: number }
 
 
@@ -117,6 +126,9 @@ interface SiteRt {
   seq: number
   commitQueue: Sub[]
   flushTimer?: SimEvent
+  /** Group commit on a file log: what waits for the next fsync (messages, client answers). */
+  outbox: (() => void)[]
+  syncEv?: SimEvent
 }
 
 
@@ -148,10 +160,16 @@ export class Dtm {
     polls: 0,
   }
   private deadlockSeq = 0
+  /** Transactions known only from a log after a restart or reopen: a participant's decision ends their list entry. */
+  private recovered = new Set<string>()
 
   constructor(readonly cluster: Cluster, opts: Partial<DtmOptions> = {}) {
     this.opts = { ...DEFAULT_OPTIONS, ...opts }
-    for (const code of cluster.siteCodes) this.addSite(code, cluster.ready ? new SiteTxnStore(cluster, code) : undefined)
+    const dir = cluster.ready ? cluster.dataDir : null
+    for (const code of cluster.siteCodes) this.addSite(code, cluster.ready ? new SiteTxnStore(cluster, code) : undefined, dir ? new FileTxnLog(`${dir}/${code}.2pc.log`, code) : undefined)
+    // a persisted cluster reopened after a crash: every live site recovers from its 2PC log at once
+    // (in-doubt participants with their locks, open coordinator records), then resolves through the protocol
+    if (dir) for (const s of this.sites.values()) if (s.log.records().length) this.recover(s, `${cluster.dataDir}`)
     this.unsub = cluster.onLog((e) => {
       const m = /^([A-Z]{3})\.primary (failed|restored)$/.exec(e.message)
       if (!m) return
@@ -168,6 +186,7 @@ export class Dtm {
 
   dispose(): void {
     this.unsub()
+    for (const s of this.sites.values()) if (s.log instanceof FileTxnLog) s.log.close()
     this.cluster.sim.cancel(this.det.timer)
     this.cluster.sim.cancel(this.det.confirmTimer)
     if (dtms.get(this.cluster) === this) dtms.delete(this.cluster)
@@ -177,7 +196,7 @@ export class Dtm {
     if (this.sites.has(code)) return
     this.sites.set(code, {
       code, epoch: 0, locks: new LockManager(), log: log ?? new MemoryStableLog(), store: store ?? new MemoryStore(),
-      subs: new Map(), coords: new Map(), outcomes: new Map(), seq: 0, commitQueue: [],
+      subs: new Map(), coords: new Map(), outcomes: new Map(), seq: 0, commitQueue: [], outbox: [],
     })
   }
 
@@ -222,6 +241,13 @@ export class Dtm {
     this.note(sub.gid, { kind: 'state', site: s.code, detail: `participant ${st}` })
     const i = this.info.get(sub.gid)
     if (i) i.sites[s.code] = st
+    if (i && !i.outcome && (st === 'COMMIT' || st === 'ABORT') && this.recovered.has(sub.gid) && !this.sites.get(i.origin)?.coords.has(sub.gid)) {
+      // no live coordinator will report it: the participants' decision is the outcome
+      i.outcome = st
+      i.endAt = this.now
+      i.reason = 'resolved after recovery'
+      this.recovered.delete(sub.gid)
+    }
   }
 
   private setCoord(c: Coord, st: CoordState): void {
@@ -232,8 +258,34 @@ export class Dtm {
   }
 
   private force(s: SiteRt, rec: Omit<TxnLogRecord, 'at'>, force: boolean): void {
-    s.log.append({ ...rec, at: this.now }, force)
+    const r = { ...rec, at: this.now }
+    s.log.append(r, force)
+    if (force && s.log.dirty) this.scheduleSync(s) // the hook hears of it once it is stable
+    else this.opts.onLog?.(s.code, r, force)
     this.note(rec.gid, { kind: 'log', site: s.code, detail: `${force ? 'force-write' : 'write'} ${rec.type}${rec.role === 'coord' ? ' (coordinator)' : ''}` })
+  }
+
+  // ---- group commit (file logs) ----------------------------------------------------------------
+  /** Runs `fn` once every forced record of the site is stable (at once if none is waiting for its fsync). */
+  private afterForce(s: SiteRt, fn: () => void): void {
+    if (!s.log.dirty) { fn(); return }
+    s.outbox.push(fn)
+    this.scheduleSync(s)
+  }
+
+  private scheduleSync(s: SiteRt): void {
+    if (!s.syncEv) s.syncEv = this.at(s, this.opts.groupCommitMs, 'txn.logSync', () => this.syncLog(s))
+  }
+
+  /** One fsync for the site's forced records of the window, then what waited for it. */
+  private syncLog(s: SiteRt): void {
+    this.cluster.sim.cancel(s.syncEv)
+    s.syncEv = undefined
+    const stable = s.log.sync?.() ?? []
+    for (const r of stable) this.opts.onLog?.(s.code, r, true)
+    const q = s.outbox
+    s.outbox = []
+    for (const fn of q) fn()
   }
 
   private remember(s: SiteRt, gid: string, o: Decision | 'RO'): void {
@@ -243,6 +295,8 @@ export class Dtm {
 
   // ---- messaging ----------------------------------------------------------------------------
   private send(from: string, to: string, kind: string, gid: string, bytes: number, onArrive: () => void): void {
+    const fs = this.sites.get(from)
+    if (fs?.log.dirty) { this.afterForce(fs, () => this.send(from, to, kind, gid, bytes, onArrive)); return }
     const id = ++this.msgSeq
     this.stats.messages++
     this.note(gid, { kind: 'send', site: from, to, msg: kind, id })
@@ -352,6 +406,41 @@ export class Dtm {
     c.execCbs.set(id, { cb: (r) => { stmtRec.ok = r.ok; stmtRec.error = r.error?.message; stmtRec.rows = r.rows?.length ?? r.affected; cb(r) }, timer, site, sql })
     this.send(s.code, site, 'txn.exec', gid, 48 + sql.length + params.length * 8, () => this.onExec(this.rt(site), gid, c.origin, c.startAt, c.protocol, sql, params, id))
   }
+
+  /**
+   * A global statement (global relation or fragment names) inside transaction `gid`: localized with the
+   * DQP's catalog into fragment-level operations (see global.ts), run one after the other as operations
+   * of the sub-transactions at their sites (strict 2PL: S locks for reads, X for writes). The result
+   * unions the rows / sums the counts; the first failing operation fails the statement (and, as for any
+   * failed operation, the transaction is aborted).
+   */
+  execGlobal(gid: string, sql: string, params: Val[] = [], cb: (r: ExecResult) => void = () => {}): void {
+    const { c } = this.coordOf(gid)
+    const fail = (e: unknown, site = c.origin) => cb({ ok: false, error: toErrorInfo(e), site, sql, at: this.now })
+    if (c.state !== 'INITIAL') return fail(new EngineError('CONFLICT', `transaction ${gid} is ${c.state}`))
+    let loc: Localized
+    try { loc = localize(this.catalog, c.origin, sql, params, (x) => this.up(x)) } catch (e) { return fail(e) }
+    const rows: Row[] = []
+    let affected = 0
+    const sites = [...new Set(loc.ops.map((o) => o.site))]
+    const step = (i: number): void => {
+      if (i === loc.ops.length) {
+        cb({ ok: true, site: sites.join(',') || c.origin, sql, at: this.now, localized: loc, ...(loc.kind === 'select' ? { rows } : { affected }) })
+        return
+      }
+      const op = loc.ops[i]
+      this.exec(gid, op.site, op.sql, [], (r) => {
+        if (!r.ok) { cb({ ...r, sql, localized: loc }); return }
+        if (r.rows) for (const x of r.rows) rows.push(x)
+        affected += r.affected ?? 0
+        step(i + 1)
+      })
+    }
+    step(0)
+  }
+
+  private cat?: QueryCatalog
+  private get catalog(): QueryCatalog { return (this.cat ??= new QueryCatalog(this.cluster.topology)) }
 
   private finishExec(c: Coord, id: number, r: ExecResult): void {
     const e = c.execCbs.get(id)
@@ -513,7 +602,7 @@ export class Dtm {
           if (!matches(r, st.where)) continue
           const nr = { ...r }
           for (const a of st.sets) {
-            if (a.from) nr[a.col] = Number(r[a.from]) + (a.sign ?? 1) * Number(a.val)
+            if (a.from) nr[a.col] = a.op === '*' ? Number(r[a.from]) * Number(a.val) : a.op === '/' ? Number(r[a.from]) / Number(a.val) : Number(r[a.from]) + (a.sign ?? 1) * Number(a.val)
             else nr[a.col] = a.val
           }
           put(k, nr)
@@ -615,7 +704,8 @@ export class Dtm {
       if (c.phase2.length) this.force(s, { type: 'COMMIT', gid: c.gid, role: 'coord', participants: c.phase2, protocol: c.protocol }, true)
       this.setCoord(c, 'COMMIT')
       this.remember(s, c.gid, 'COMMIT')
-      this.finishTxn(c, 'COMMIT')
+      // the application hears COMMIT only once the decision is stable
+      this.afterForce(s, () => this.finishTxn(c, 'COMMIT'))
       if (this.hook(s, 'decide', c.gid)) return
       if (!c.phase2.length) { s.coords.delete(c.gid); return }
       if (c.protocol === 'centralized') for (const p of c.phase2) this.sendDecision(s, c.gid, p, 'COMMIT')
@@ -808,6 +898,7 @@ export class Dtm {
     s.subs.delete(sub.gid)
     if (sub.termRound > 0) this.stats.inDoubtResolved++
     if (d === 'COMMIT') {
+      if (s.log.dirty) this.syncLog(s)
       s.store.apply([...sub.writes.values()])
       this.force(s, { type: 'HEURISTIC', gid: sub.gid, role: 'part', decision: 'COMMIT', by: heuristic }, true)
     } else {
@@ -820,6 +911,8 @@ export class Dtm {
 
   private flushCommits(s: SiteRt): void {
     s.flushTimer = undefined
+    // READY records (and anything else forced) are stable before the site's data changes
+    if (s.log.dirty) this.syncLog(s)
     const batch = s.commitQueue.filter((sub) => s.subs.get(sub.gid) === sub)
     s.commitQueue = []
     if (!batch.length) return
@@ -906,6 +999,9 @@ export class Dtm {
     s.subs.clear()
     s.commitQueue = []
     s.flushTimer = undefined
+    s.outbox = []
+    this.cluster.sim.cancel(s.syncEv)
+    s.syncEv = undefined
     for (const c of s.coords.values()) {
       this.cluster.sim.cancel(c.timer); this.cluster.sim.cancel(c.resendTimer)
       for (const [id, e] of [...c.execCbs]) this.finishExec(c, id, { ok: false, error: { code: 'SITE_DOWN', message: `${code} crashed`, site: code }, site: e.site, sql: e.sql, at: this.now })
@@ -913,6 +1009,8 @@ export class Dtm {
       // INITIAL: nothing was prepared, so the transaction is certainly aborted; WAIT: the outcome is not known yet
       if (c.state === 'INITIAL') this.finishTxn(c, 'ABORT', `coordinator ${code} crashed`)
       else if (c.state === 'WAIT') this.finishTxn(c, 'UNKNOWN', `coordinator ${code} crashed while waiting for votes`)
+      // COMMIT decided but its log record not yet stable (group commit): the application was not told; it cannot be now
+      else if (c.state === 'COMMIT' && c.onDone) this.finishTxn(c, 'UNKNOWN', `coordinator ${code} crashed before its COMMIT record was stable`)
     }
     s.coords.clear()
     s.outcomes.clear()
@@ -922,6 +1020,18 @@ export class Dtm {
   private onRestart(code: string): void {
     const s = this.sites.get(code)
     if (!s) return
+    this.recover(s, 'restart')
+  }
+
+  /** Rebuilds a site's transaction state from its durable log (after a restart, or on reopening a data directory). */
+  private recover(s: SiteRt, why: string): void {
+    const code = s.code
+    if (!this.up(code)) return
+    for (const r of s.log.records()) {
+      // gids are never reused: continue the origin's sequence after the logged ones
+      const [o, n] = r.gid.split('-')
+      if (o === code && Number(n) > s.seq) s.seq = Number(n)
+    }
     const ready = new Map<string, TxnLogRecord>()
     const coordOpen = new Map<string, TxnLogRecord>()
     for (const r of s.log.records()) {
@@ -941,6 +1051,7 @@ export class Dtm {
         participants: r.participants ?? [], protocol: (r.protocol as Protocol) ?? 'centralized', votes: new Map([[code, 'YES']]), busy: false, stmts: [], lastActivity: this.now, termRound: 0, readyAt: r.at,
       }
       s.subs.set(r.gid, sub)
+      this.recoveredInfo(r.gid, r.coord!, r.protocol as Protocol, r.startAt ?? r.at).sites[code] = 'READY'
       for (const l of r.locks ?? []) s.locks.install(r.gid, l.resource, l.mode)
       this.note(r.gid, { kind: 'state', site: code, detail: 'recovered READY from the log: in doubt, locks re-acquired' })
       sub.timer = this.at(s, 1, 'txn.readyTimeout', () => this.readyTimeout(s, sub))
@@ -951,11 +1062,26 @@ export class Dtm {
         participants: r.participants ?? [], pending: 0, votes: new Map(), acks: new Set(), phase2: r.participants ?? [], termRound: 0, execCbs: new Map(),
       }
       s.coords.set(r.gid, c)
+      const ri = this.recoveredInfo(r.gid, code, c.protocol, c.startAt)
+      ri.coordState = c.state
+      for (const p of c.participants) ri.sites[p] ??= 'READY'
       this.note(r.gid, { kind: 'state', site: code, detail: `recovered coordinator ${c.state} from the log` })
       if (c.state === 'COMMIT') { for (const p of c.phase2) this.sendDecision(s, c.gid, p, 'COMMIT'); this.armResend(s, c) }
       else c.timer = this.at(s, 1, 'txn.voteTimeout', () => this.coordTimeout(s, c))
     }
-    this.cluster.log('recovery', `${code} transaction recovery: ${ready.size} in doubt, ${coordOpen.size} coordinator record(s) reopened`, code)
+    this.cluster.log('recovery', `${code} transaction recovery (${why}): ${ready.size} in doubt, ${coordOpen.size} coordinator record(s) reopened`, code)
+  }
+
+  /** The list entry of a transaction known only from a log (after a restart or reopen). */
+  private recoveredInfo(gid: string, origin: string, protocol: Protocol | undefined, startAt: number): TxnInfo {
+    this.recovered.add(gid)
+    if (this.recovered.size > OUTCOME_KEEP) this.recovered.delete(this.recovered.values().next().value!)
+    let i = this.info.get(gid)
+    if (!i) {
+      i = { gid, origin: gid.split('-')[0] || origin, protocol: protocol ?? 'centralized', startAt, coordState: 'WAIT', sites: {}, statements: [] }
+      this.info.set(gid, i)
+    }
+    return i
   }
 
   // ---- in-doubt transactions ------------------------------------------------------------------

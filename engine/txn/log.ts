@@ -39,6 +39,13 @@ export interface DurableLog {
   crash(): void
   readonly forces: number
   readonly appended: number
+  /**
+   * Group commit (file logs): forced records written but not yet fsync'd. While true, nothing that depends on
+   * them may leave the site (the DTM holds its messages and client answers) until sync() made them stable.
+   */
+  readonly dirty?: boolean
+  /** One fsync for every record written so far; returns the forced records it made stable. */
+  sync?(): TxnLogRecord[]
 }
 
 export class MemoryStableLog implements DurableLog {

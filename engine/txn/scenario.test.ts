@@ -31,6 +31,16 @@ describe('transaction commands in the scenario language', () => {
       exec T2 KDY UPDATE Stock_KDY SET QTY = 0 WHERE STOCKCODE = 'X1'
       abort T2
       expect outcome T2 ABORT
+      begin T3 at MBI
+      exec T3 UPDATE STOCK_KDY SET QTY = QTY * 2 WHERE STOCKCODE = 'X1'
+      expect changes 1
+      exec T3 SELECT QTY FROM STOCK_CMB WHERE STOCKCODE = 'X1'
+      expect value 45
+      commit T3
+      expect outcome T3 COMMIT
+      advance 1s
+      sql KDY SELECT QTY FROM Stock_KDY WHERE STOCKCODE = 'X1'
+      expect value 110
     `)
     if (!r.ok) console.log(r.lines.filter((l) => l.message).map((l) => `${l.line} ${l.text}: ${l.message}`).join('\n'))
     expect(r.failed).toBeUndefined()

@@ -2,6 +2,7 @@
  * Scenario-language commands for transactions (registered in engine/scenario's command table):
  *   protocol centralized|linear|distributed          deadlocks detect|wound-wait [youngest|oldest|fewest-locks]
  *   begin T1 at CMB [protocol linear]                exec T1 KDY UPDATE Stock_KDY SET QTY = QTY - 5 WHERE STOCKCODE = 'S001' [&]
+ *   exec T1 UPDATE EMPLOYEES SET SALARY = SALARY * 1.1 WHERE BRCODE = 'KDY'   (global SQL: no site, localized by the DTM)
  *   commit T1 [&]     abort T1                       crash KDY at prepare [restart after 2s]
  *   resolve T1 at KDY commit|abort                   locks KDY     wfg     indoubt
  *   expect outcome T1 COMMIT|ABORT|UNKNOWN|PENDING   expect indoubt N    expect deadlocks N    expect locks SITE N
@@ -52,18 +53,22 @@ registerCommand({
   },
 })
 registerCommand({
-  name: 'exec', usage: 'exec T1 SITE SQL [&]', summary: 'run a statement of T1 on a fragment at SITE (waits for the answer unless it ends with &)',
+  name: 'exec', usage: 'exec T1 [SITE] SQL [&]', summary: 'run a statement of T1: global SQL (localized to the fragments\' sites), or on a fragment at SITE (waits for the answer unless it ends with &)',
   run: (ctx, a, rest) => {
-    if (a.length < 3) throw new EngineError('BAD_INPUT', "usage: exec T1 KDY UPDATE Stock_KDY SET QTY = QTY - 5 WHERE STOCKCODE = 'S001'")
+    if (a.length < 3) throw new EngineError('BAD_INPUT', "usage: exec T1 UPDATE STOCK_KDY SET QTY = QTY - 5 WHERE STOCKCODE = 'S001'   or   exec T1 KDY UPDATE Stock_KDY …")
     const gid = gidOf(ctx, a[0])
-    let sql = rest.replace(/^\s*\S+\s+\S+\s+/, '').trim()
+    const global = /^(SELECT|INSERT|UPDATE|DELETE)$/i.test(a[1])
+    let sql = rest.replace(global ? /^\s*\S+\s+/ : /^\s*\S+\s+\S+\s+/, '').trim()
     const noWait = sql.endsWith('&')
     if (noWait) sql = sql.slice(0, -1).trim()
     let res: import('./dtm').ExecResult | undefined
-    dtmOf(ctx).exec(gid, a[1], sql, [], (r) => { res = r; if (noWait) ctx.out.push(`${a[0]} at ${a[1]}: ${r.ok ? 'ok' : r.error?.message}`) })
+    const where = global ? 'global' : a[1]
+    const cb = (r: import('./dtm').ExecResult) => { res = r; if (noWait) ctx.out.push(`${a[0]} at ${where}: ${r.ok ? 'ok' : r.error?.message}`) }
+    if (global) dtmOf(ctx).execGlobal(gid, sql, [], cb)
+    else dtmOf(ctx).exec(gid, a[1], sql, [], cb)
     if (noWait) { ctx.cluster.sim.runUntilTrue(() => res !== undefined || ctx.cluster.sim.pending === 0, 50); return }
     waitFor(ctx, () => res !== undefined)
-    if (!res) { ctx.last = { error: { code: 'TIMEOUT', message: `${a[0]} at ${a[1]}: no answer yet` }, source: `exec ${a[0]}` }; return }
+    if (!res) { ctx.last = { error: { code: 'TIMEOUT', message: `${a[0]} at ${where}: no answer yet` }, source: `exec ${a[0]}` }; return }
     const rows = res.rows ?? []
     const columns = rows.length ? Object.keys(rows[0]) : []
     ctx.last = res.ok

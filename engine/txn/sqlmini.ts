@@ -12,7 +12,7 @@ import { EngineError } from '../errors'
 export type Val = string | number | null
 export type Cmp = '=' | '<>' | '!=' | '<' | '<=' | '>' | '>='
 export interface Cond { col: string; op: Cmp; val: Val }
-export interface SetItem { col: string; from?: string; sign?: 1 | -1; val: Val }
+export interface SetItem { col: string; from?: string; sign?: 1 | -1; op?: '+' | '-' | '*' | '/'; val: Val }
 
 export type Stmt =
   | { kind: 'select'; table: string; cols: string[] | '*'; where: Cond[] }
@@ -73,9 +73,9 @@ function parseTpl(sql: string): Tpl {
   }
   if ((m = /^UPDATE\s+"?(\w+)"?\s+SET\s+(.+?)(?:\s+WHERE\s+(.+))?$/is.exec(s))) {
     const sets = splitTop(m[2], /\s*,\s*/).map((a): SetItem => {
-      const x = /^\s*"?(\w+)"?\s*=\s*(?:"?(\w+)"?\s*([+-])\s*(.+)|(.+))$/.exec(a)
+      const x = /^\s*"?(\w+)"?\s*=\s*(?:"?(\w+)"?\s*([-+*/])\s*(.+)|(.+))$/.exec(a)
       if (!x) throw bad(sql, `cannot read assignment ${a}`)
-      if (x[2] && !/^\d/.test(x[2])) return { col: x[1].toUpperCase(), from: x[2].toUpperCase(), sign: x[3] === '-' ? -1 : 1, val: lit(x[4]) }
+      if (x[2] && !/^\d/.test(x[2])) return { col: x[1].toUpperCase(), from: x[2].toUpperCase(), sign: x[3] === '-' ? -1 : 1, op: x[3] as SetItem['op'], val: lit(x[4]) }
       return { col: x[1].toUpperCase(), val: lit(x[5] ?? `${x[2]}${x[3]}${x[4]}`) }
     })
     const stmt: Stmt = { kind: 'update', table: m[1], sets, where: [] }

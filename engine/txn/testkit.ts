@@ -3,7 +3,7 @@
  * workload (move quantity of one stock item from one branch's fragment to another's).
  */
 import { Cluster } from '../cluster'
-import { Dtm, type DtmOptions, type CommitResult } from './dtm'
+import { Dtm, type DtmOptions, type CommitResult, type ExecResult } from './dtm'
 import { MemoryStore } from './store'
 
 export const STOCK_TABLE: Record<string, string> = { CMB: 'Stock_CMB', MBI: 'Stock_MBI_LCL', KDY: 'Stock_KDY' }
@@ -27,7 +27,11 @@ export function totalQty(dtm: Dtm, sites: string[], item?: string): number {
   return t
 }
 
-export interface TransferSpec { origin: string; from: string; to: string; item: string; qty: number; readFirst?: boolean }
+export interface TransferSpec {
+  origin: string; from: string; to: string; item: string; qty: number; readFirst?: boolean
+  /** Issue the statements on the global names (STOCK_CMB, STOCK_MBI, …), localized by the DTM, instead of fragment names at sites. */
+  global?: boolean
+}
 export interface TransferOutcome extends TransferSpec { gid?: string; outcome: CommitResult['outcome'] | 'NOT_STARTED'; reason?: string }
 
 /** Runs one transfer as a client at `origin`: [SELECT], UPDATE −q at from, UPDATE +q at to, COMMIT. */
@@ -35,7 +39,7 @@ export function transfer(dtm: Dtm, t: TransferSpec, done: (o: TransferOutcome) =
   let gid: string
   try { gid = dtm.begin(t.origin) } catch (e) { done({ ...t, outcome: 'NOT_STARTED', reason: String(e) }); return }
   const fail = (reason: string) => done({ ...t, gid, outcome: 'ABORT', reason })
-  const ft = STOCK_TABLE[t.from], tt = STOCK_TABLE[t.to]
+  const ft = t.global ? `STOCK_${t.from}` : STOCK_TABLE[t.from], tt = t.global ? `STOCK_${t.to}` : STOCK_TABLE[t.to]
   const steps: [string, string][] = []
   if (t.readFirst) steps.push([t.from, `SELECT QTY FROM ${ft} WHERE STOCKCODE = ?`])
   steps.push([t.from, `UPDATE ${ft} SET QTY = QTY - ${t.qty} WHERE STOCKCODE = ?`])
@@ -45,14 +49,16 @@ export function transfer(dtm: Dtm, t: TransferSpec, done: (o: TransferOutcome) =
       try { dtm.commit(gid, (r) => done({ ...t, gid, outcome: r.outcome, reason: r.reason })) } catch (e) { fail(String(e)) }
       return
     }
-    dtm.exec(gid, steps[i][0], steps[i][1], [t.item], (r) => {
+    const cb = (r: ExecResult) => {
       if (!r.ok) return fail(r.error?.message ?? 'error')
       if (i === 0 && t.readFirst && Number(r.rows?.[0]?.QTY ?? 0) < t.qty) {
         try { dtm.abort(gid, 'not enough stock') } catch { /* already aborted */ }
         return fail('not enough stock')
       }
       next(i + 1)
-    })
+    }
+    if (t.global) dtm.execGlobal(gid, steps[i][1], [t.item], cb)
+    else dtm.exec(gid, steps[i][0], steps[i][1], [t.item], cb)
   }
   next(0)
 }

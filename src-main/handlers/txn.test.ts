@@ -45,6 +45,21 @@ describe('txn/* and deadlock/* handlers', () => {
     expect(emitted).toContain('txn/changed')
   })
 
+  it('global SQL without a site: localized to the fragments, committed by 2PC; unsupported constructs named', async () => {
+    const { run, ctx } = await makeCtx()
+    const { gid } = await run('txn/begin', { site: 'MBI' })
+    const a = await run('txn/exec', { gid, sql: "UPDATE STOCK_KDY SET QTY = QTY - 5 WHERE STOCKCODE = 'KDY-1'" })
+    expect(a).toMatchObject({ ok: true, affected: 1, site: 'KDY', localized: [{ site: 'KDY', fragment: 'Stock_KDY' }] })
+    const b = await run('txn/exec', { gid, sql: 'SELECT STOCKCODE, QTY FROM STOCK_CMB WHERE QTY >= ?', params: [40] })
+    expect(b).toMatchObject({ ok: true, site: 'CMB' })
+    expect(b.rows).toHaveLength(2)
+    const bad = await run('txn/exec', { gid, sql: 'SELECT COUNT(*) FROM STOCK_CMB' })
+    expect(bad).toMatchObject({ ok: false, errorCode: 'UNSUPPORTED', localized: null })
+    expect(bad.error).toMatch(/aggregate/)
+    expect((await run('txn/commit', { gid })).outcome).toBe('COMMIT')
+    expect(ctx.cluster.siteStore('KDY').query("SELECT QTY FROM Stock_KDY WHERE STOCKCODE = 'KDY-1'").rows[0][0]).toBe(35)
+  })
+
   it('crash at a named step → in doubt → manual resolve; protocol switch; deadlock demo', async () => {
     const { run } = await makeCtx()
     await run('txn/setProtocol', { protocol: 'centralized' })

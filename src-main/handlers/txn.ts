@@ -47,15 +47,18 @@ export const txnHandlers: HandlerMap<TxnCall> = {
     return { gid }
   },
   'txn/exec': async (ctx, { gid, site, sql, params, waitMs }) => {
-    ctx.cluster.site(site)
+    if (site) ctx.cluster.site(site)
     const t0 = ctx.cluster.sim.now
     let res: ExecResult | undefined
-    dtmOf(ctx).exec(gid, site, sql, params, (r) => { res = r })
+    if (site) dtmOf(ctx).exec(gid, site, sql, params, (r) => { res = r })
+    else dtmOf(ctx).execGlobal(gid, sql, params, (r) => { res = r })
     runFor(ctx, () => res !== undefined, waitMs)
     changed(ctx)
     const r = res
     return {
-      gid, site, ok: r?.ok ?? false, pending: !r,
+      gid, site: r?.site ?? site ?? '', ok: r?.ok ?? false, pending: !r,
+      localized: r?.localized ? r.localized.ops.map((o) => ({ site: o.site, fragment: o.fragment, sql: o.sql })) : null,
+      ...(r?.error ? { errorCode: r.error.code } : {}),
       rows: (r?.rows ?? []).slice(0, 1000).map((row) => Object.fromEntries(Object.entries(row).map(([k, v]) => [k, cell(v)]))),
       affected: r?.affected ?? null, error: r?.error?.message ?? null, virtualMs: ctx.cluster.sim.now - t0,
     }

@@ -1,8 +1,9 @@
 /**
  * Distributed transactions (DTM) and deadlocks: interactive transactions at a site, 2PC timelines,
  * in-doubt transactions and their manual resolution, wait-for graphs and deadlock history.
- * Statements inside transactions are fragment-level (a fragment held at the named site), e.g.
- *   UPDATE Stock_KDY SET QTY = QTY - 5 WHERE STOCKCODE = 'S001'   at KDY.
+ * Statements inside transactions are global SQL (no site: localized by the DTM with the DQP's catalog
+ * into per-site operations, e.g. UPDATE EMPLOYEES SET SALARY = SALARY * 1.1 WHERE BRCODE = 'KDY'), or
+ * fragment-level at a named site (UPDATE Stock_KDY SET QTY = QTY - 5 WHERE STOCKCODE = 'S001' at KDY).
  */
 import { z } from 'zod'
 import { call, event, noInput, siteCode } from './define'
@@ -24,7 +25,12 @@ export interface TxnListView {
   crashHooks: { site: string; step: string }[]
 }
 
-export interface TxnExecView { gid: string; site: string; ok: boolean; rows: Record<string, string | number | null>[]; affected: number | null; error: string | null; virtualMs: number; pending: boolean }
+export interface TxnExecView {
+  gid: string; site: string; ok: boolean; rows: Record<string, string | number | null>[]; affected: number | null; error: string | null; virtualMs: number; pending: boolean
+  /** A global statement: the per-site operations it was localized into (null for a fragment-level statement at a site). */
+  localized: { site: string; fragment: string; sql: string }[] | null
+  errorCode?: string
+}
 export interface TxnCommitView { gid: string; outcome: 'COMMIT' | 'ABORT' | 'UNKNOWN' | 'PENDING'; reason: string | null; latencyMs: number | null }
 export interface TxnTimelineView { gid: string; sites: string[]; events: TimelineEvent[]; txn: TxnView | null }
 export interface DeadlockDemoView { victims: string[]; transactions: string[]; detectedAt: number | null; graph: WfgView }
@@ -34,7 +40,8 @@ export const txnCalls = {
   'txn/begin': call(z.object({ site: siteCode, protocol: protocol.optional() }).strict()).returns<{ gid: string }>(),
   'txn/exec': call(z.object({
     gid,
-    site: siteCode,
+    /** Omitted: a global statement, localized to the fragments' sites. Given: a fragment-level statement at that site. */
+    site: siteCode.optional(),
     sql: z.string().min(1, 'the SQL text is empty').max(10_000),
     params: z.array(z.union([z.string().max(1000), z.number(), z.null()])).max(100).default([]),
     /** Virtual milliseconds to let the simulation run while waiting for the result (locks may make it wait). */

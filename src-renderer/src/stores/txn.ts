@@ -26,8 +26,9 @@ export const useTxnStore = defineStore('txn', () => {
   // the interactive session
   const sessionGid = ref<string | null>(null)
   const sessionSite = ref('CMB')
-  const stmtSite = ref('KDY')
-  const stmtSql = ref("UPDATE Stock_KDY SET QTY = QTY - 5 WHERE STOCKCODE = 'KDY-1'")
+  /** '' = global SQL (localized to the fragments' sites by the DTM); a site code = a fragment-level statement there. */
+  const stmtSite = ref('')
+  const stmtSql = ref("UPDATE EMPLOYEES SET SALARY = SALARY * 1.1 WHERE BRCODE = 'KDY'")
   const session = ref<SessionLine[]>([])
   const lastOutcome = ref<string | null>(null)
   let timer: ReturnType<typeof setInterval> | null = null
@@ -88,9 +89,9 @@ export const useTxnStore = defineStore('txn', () => {
     const gid = sessionGid.value
     if (!gid || busy.value) return
     busy.value = true
-    const line: SessionLine = { site: stmtSite.value, sql: stmtSql.value, result: null, error: null }
+    const line: SessionLine = { site: stmtSite.value || 'global', sql: stmtSql.value, result: null, error: null }
     try {
-      line.result = await ipc().call('txn/exec', { gid, site: stmtSite.value, sql: stmtSql.value })
+      line.result = await ipc().call('txn/exec', { gid, ...(stmtSite.value ? { site: stmtSite.value } : {}), sql: stmtSql.value })
       if (line.result.error) line.error = line.result.error
     } catch (e) { line.error = toIpcError(e).info.message } finally { busy.value = false }
     session.value = [...session.value, line]
