@@ -10,6 +10,7 @@ import { group as ui } from './ui'
 import { group as engine } from './engine'
 import { group as query } from './query'
 import { group as txn } from './txn'
+import { group as ticket } from './ticket'
 
 export interface BenchContext {
   /** Repository root (where package.json and out/ live). */
@@ -22,7 +23,7 @@ export interface BenchGroup {
   run(ctx: BenchContext): Promise<Record<string, number>>
 }
 
-export const GROUPS: BenchGroup[] = [engine, ui, txn, query]
+export const GROUPS: BenchGroup[] = [engine, ui, txn, query, ticket]
 
 /** The repository root: the first ancestor of the bundle (or cwd) holding package.json. */
 export function repoRoot(): string {

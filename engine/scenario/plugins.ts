@@ -4,3 +4,4 @@
  * Imported by engine/scenario/index.ts (never by runner.ts, to avoid an import cycle).
  */
 import '../txn/scenario'
+import '../ticket/scenario'

@@ -9,6 +9,7 @@ import { topologyHandlers } from './topology'
 import { catalogHandlers } from './catalog'
 import { queryHandlers } from './query'
 import { txnHandlers } from './txn'
+import { ticketHandlers } from './ticket'
 
 export const handlers: HandlerMap<CallName> = {
   ...systemHandlers,
@@ -16,6 +17,7 @@ export const handlers: HandlerMap<CallName> = {
   ...catalogHandlers,
   ...queryHandlers,
   ...txnHandlers,
+  ...ticketHandlers,
 }
 
 export type { HandlerContext, HandlerMap, Handler } from './context'

@@ -11,6 +11,7 @@ import { topologyCalls, topologyEvents } from './topology'
 import { catalogCalls, catalogEvents } from './catalog'
 import { queryCalls, queryEvents } from './query'
 import { txnCalls, txnEvents } from './txn'
+import { ticketCalls, ticketEvents } from './ticket'
 
 export const calls = {
   ...systemCalls,
@@ -18,6 +19,7 @@ export const calls = {
   ...catalogCalls,
   ...queryCalls,
   ...txnCalls,
+  ...ticketCalls,
 } satisfies Record<string, CallDef>
 
 export const events = {
@@ -26,6 +28,7 @@ export const events = {
   ...catalogEvents,
   ...queryEvents,
   ...txnEvents,
+  ...ticketEvents,
 } satisfies Record<string, EventDef>
 
 export type Calls = typeof calls

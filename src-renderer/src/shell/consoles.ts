@@ -28,7 +28,7 @@ export const consoles: ConsoleDef[] = [
   { id: 'deadlocks', label: 'Deadlocks', glyph: '↻', summary: 'Local and global wait-for graphs, detected cycles and chosen victims.', component: () => import('../consoles/deadlocks/DeadlocksConsole.vue') },
   { id: 'replication', label: 'Replication & Backup', glyph: '❐', summary: 'Replication streams to backups, the main repository and replicas; scheduled copies; backup servers.', component: () => import('../consoles/replication/ReplicationConsole.vue') },
   { id: 'security', label: 'Security', glyph: '⚑', summary: 'Site firewalls and WAN encryption; local authentication and multi-level security to come.', component: () => import('../consoles/security/SecurityConsole.vue') },
-  { id: 'tickets', label: 'Tickets', glyph: '✓', summary: 'POS sales carrying tickets, validated at most once across servers (US 7,231,368 B2, fixed).', needs: 'the ticket validation protocol' },
+  { id: 'tickets', label: 'Tickets', glyph: '✓', summary: 'POS sales carrying tickets, validated at most once across servers (US 7,231,368 B2, fixed).', component: () => import('../consoles/tickets/TicketsConsole.vue') },
   { id: 'events', label: 'Events', glyph: '≡', summary: 'The engine event log: failures, recoveries, messages and protocol steps.', component: () => import('../consoles/events/EventsConsole.vue') },
 ]
 
