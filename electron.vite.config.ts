@@ -26,6 +26,9 @@ export default defineConfig({
     plugins: [vue()],
     build: {
       outDir: resolve(import.meta.dirname, 'out/renderer'),
+      // The console ships as a desktop app and from the browser host: minify so first paint parses less.
+      minify: true,
+      chunkSizeWarningLimit: 1200,
       rollupOptions: { input: { index: resolve(import.meta.dirname, 'src-renderer/index.html') } },
     },
   },
