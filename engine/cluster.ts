@@ -36,6 +36,8 @@ export interface CreateOptions extends ClusterOptions {
   fsync?: boolean
   onProgress?: GenerateOptions['onProgress']
   isCancelled?: GenerateOptions['isCancelled']
+  /** A cancelled generation leaves the cluster with empty tables instead of failing create/start. */
+  emptyOnCancel?: boolean
 }
 
 export interface CopyStatus {
@@ -83,27 +85,47 @@ export class Cluster {
   }
 
   // ---- lifecycle ---------------------------------------------------------------------------
-  /** Creates the sites' databases (empty tables, catalogs). Idempotent. */
-  async init(): Promise<this> {
-    if (this.SQL) return this
-    this.SQL = await loadSqlJs()
-    this.buildSites()
-    this.replication.build()
-    this.replication.syncCatalogsNow()
-    this.scheduleRefresh()
-    return this
+  /**
+   * Creates the sites' databases (empty tables, catalogs). Idempotent (concurrent calls share one run).
+   * Yields to the event loop between sites, so a host thread keeps answering while a cluster starts.
+   */
+  init(): Promise<this> {
+    if (this.SQL) return Promise.resolve(this)
+    this.initing ??= (async () => {
+      const SQL = await loadSqlJs()
+      const yieldNow = () => new Promise<void>((r) => setImmediate(r))
+      for (const s of this.topology.sites) {
+        this.addSite(SQL, s.code)
+        await yieldNow()
+      }
+      for (const s of this.sites.values()) s.catalog.rebuild()
+      this.createReplication()
+      this.SQL = SQL
+      this.replication.build()
+      this.replication.syncCatalogsNow()
+      this.scheduleRefresh()
+      return this
+    })().finally(() => { this.initing = undefined })
+    return this.initing
+  }
+  private initing?: Promise<this>
+
+  private addSite(SQL: SqlJsStatic, code: SiteCode, images?: Map<string, Uint8Array>): void {
+    const img = images ? { primary: images.get(`${code}.primary`)!, backup: images.get(`${code}.backup`)!, repository: images.get(`${code}.repository`) } : undefined
+    this.sites.set(code, new Site(SQL, code, this.topology, this.siteHost, img))
   }
 
-  private buildSites(images?: Map<string, Uint8Array>): void {
-    for (const s of this.topology.sites) {
-      const img = images ? { primary: images.get(`${s.code}.primary`)!, backup: images.get(`${s.code}.backup`)!, repository: images.get(`${s.code}.repository`) } : undefined
-      this.sites.set(s.code, new Site(this.SQL!, s.code, this.topology, this.siteHost, img))
-    }
-    for (const s of this.sites.values()) if (images) s.catalog.load(); else s.catalog.rebuild()
+  private createReplication(): void {
     this.replication = new Replication({
       sim: this.sim, net: this.net, topology: this.topology, site: (c) => this.internalSite(c),
       isServerUp: (id) => this.isServerUp(id), log: (k, m, site) => this.log(k, m, site),
     })
+  }
+
+  private buildSites(images?: Map<string, Uint8Array>): void {
+    for (const s of this.topology.sites) this.addSite(this.SQL!, s.code, images)
+    for (const s of this.sites.values()) if (images) s.catalog.load(); else s.catalog.rebuild()
+    this.createReplication()
   }
 
   private readonly siteHost = {
@@ -118,17 +140,37 @@ export class Cluster {
 
   /** A new cluster, with generated data (sales: 0 for empty tables), persisted when dataDir is given. */
   static async create(opts: CreateOptions = {}): Promise<Cluster> {
+    return Cluster.start(opts).ready
+  }
+
+  /**
+   * Like create(), but hands the cluster back at once: its topology, network and clock are usable
+   * immediately (hosts draw the topology), while sql.js loads and the data is generated; `ready`
+   * settles when the sites hold their data (and it is persisted). Nothing but the topology, network
+   * and clock may be used before then. With emptyOnCancel, a cancelled generation (opts.isCancelled)
+   * leaves consistent empty tables and still resolves `ready`.
+   */
+  static start(opts: CreateOptions = {}): { cluster: Cluster; ready: Promise<Cluster> } {
     const c = new Cluster(opts)
-    if (opts.dataDir) Persistence.assertFresh(opts.dataDir)
-    await c.init()
-    const sales = opts.sales ?? DEFAULT_SALES
-    if (sales > 0) await c.generate({ sales, onProgress: opts.onProgress, isCancelled: opts.isCancelled })
-    if (opts.dataDir) {
-      c.persistence = Persistence.create(opts.dataDir, opts.fsync ?? true)
-      c.attachLogs()
-      c.checkpoint()
-    }
-    return c
+    const ready = (async () => {
+      if (opts.dataDir) Persistence.assertFresh(opts.dataDir)
+      await c.init()
+      const sales = opts.sales ?? DEFAULT_SALES
+      if (sales > 0) {
+        try {
+          await c.generate({ sales, onProgress: opts.onProgress, isCancelled: opts.isCancelled })
+        } catch (e) {
+          if (!(opts.emptyOnCancel && e instanceof EngineError && e.code === 'CANCELLED')) throw e
+        }
+      }
+      if (opts.dataDir) {
+        c.persistence = Persistence.create(opts.dataDir, opts.fsync ?? true)
+        c.attachLogs()
+        c.checkpoint()
+      }
+      return c
+    })()
+    return { cluster: c, ready }
   }
 
   /** Reopens a persisted cluster: images, then each site's log replayed; clock and failures restored. */
@@ -244,7 +286,7 @@ export class Cluster {
 
   /** After a bulk load: every target holds everything up to each origin's seq; images are the new baseline. */
   private rebaseline(): void {
-    for (const s of this.sites.values()) s.retained = []
+    for (const s of this.sites.values()) { s.retained = []; s.repository?.clearVersions() }
     for (const origin of this.sites.values()) {
       for (const t of this.sites.values()) for (const db of [t.primary, t.backup, t.repository]) db?.setMeta(`src.${origin.code}`, origin.seq)
     }

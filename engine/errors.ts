@@ -15,6 +15,7 @@ export type ErrorCode =
   | 'ABORTED'
   | 'TIMEOUT'
   | 'CANCELLED'
+  | 'NOT_READY'
   | 'CORRUPT_DATA'
   | 'NOT_FOUND'
   | 'PAYLOAD_TOO_LARGE'

@@ -53,10 +53,23 @@ const typeOfFragment = (f: FragmentDef) => ({ replica: 'REPLICA', horizontal: 'H
 
 /** Creates and fills the replicated global catalog and the static parts of the local catalog. */
 export function installCatalogs(db: SiteDb, topo: TopologySpec, site: SiteCode): void {
+  // one transaction: a few hundred small writes (start-up time)
+  const own = !db.inTransaction
+  if (own) db.begin()
+  try {
+    fillCatalogs(db, topo, site)
+    if (own) db.commit()
+  } catch (e) {
+    if (own) db.rollback()
+    throw e
+  }
+}
+
+function fillCatalogs(db: SiteDb, topo: TopologySpec, site: SiteCode): void {
   db.script(DDL)
   const rels = globalRelations(topo)
   const frs = fragments(topo)
-  const run = (sql: string, p: SqlValue[]) => db.run(sql, p)
+  const run = (sql: string, p: SqlValue[]) => db.runPrepared(sql, p)
   for (const v of globalViews(topo)) run('INSERT OR REPLACE INTO GLOBAL_VIEWS VALUES (?, ?)', [v.name, v.sql])
   for (const r of rels) {
     const sites = [...new Set(frs.filter((f) => f.relation === r.name).map((f) => f.site))]
@@ -111,33 +124,62 @@ export function foldStats(k: KnownStats, row: readonly SqlValue[]): void {
 }
 
 interface ColStat { lo: SqlValue; hi: SqlValue; dirty: boolean; changed: boolean }
-interface TableStat { rows: number; cols: Map<string, ColStat>; columns: string[]; changed: boolean }
+interface TableStat {
+  rows: number; cols: Map<string, ColStat>; columns: string[]; changed: boolean
+  /** NUM_ROWS / NROWS as last written. */
+  flushedRows: number
+  /** The distinct-key share of a non-unique index may have changed (rows or indexed values changed). */
+  idxDirty: boolean
+}
+interface IndexInfo { name: string; cols: string[]; colIdx: number[]; unique: boolean }
 
 /** Local catalog maintenance for one site's primary. */
 export class LocalCatalog {
   private stats = new Map<string, TableStat>()
   /** Row count changes not yet broadcast to the other sites' global catalogs. */
   readonly fragmentRows = new Map<string, number>()
+  /** Created indexes per table (PRAGMA index_list), cached until DDL runs (schemaChanged) or a rebuild/load. */
+  private indexes = new Map<string, IndexInfo[]>()
 
   constructor(private db: SiteDb, readonly site: SiteCode, private tables: LocalTable[]) {}
+
+  /** DDL committed or replayed: indexes may have appeared or gone. */
+  schemaChanged(): void {
+    this.indexes.clear()
+    for (const st of this.stats.values()) { st.idxDirty = true; st.changed = true }
+  }
+
+  private indexesOf(table: string): IndexInfo[] {
+    let list = this.indexes.get(table)
+    if (!list) {
+      const columns = this.tables.find((t) => t.name === table)?.columns ?? []
+      list = this.db.query(`SELECT name, "unique" FROM pragma_index_list(?) WHERE origin = 'c'`, [table]).rows.map(([iname, unique]) => {
+        const cols = this.db.query('SELECT name FROM pragma_index_info(?) ORDER BY seqno', [String(iname)]).rows.map((r) => String(r[0]))
+        return { name: String(iname), cols, colIdx: cols.map((c) => columns.indexOf(c)), unique: !!unique }
+      })
+      this.indexes.set(table, list)
+    }
+    return list
+  }
 
   /** Full recompute (after bulk load, reopen or restore). Scans every column once. */
   rebuild(known?: Map<string, KnownStats>): void {
     this.stats.clear()
+    this.indexes.clear()
     for (const t of this.tables) {
       if (!this.db.hasTable(t.name)) continue
       const k = known?.get(t.name)
       if (k) {
         const cols = new Map<string, ColStat>()
         t.columns.forEach((c, i) => cols.set(c, { lo: k.lo[i] ?? null, hi: k.hi[i] ?? null, dirty: false, changed: true }))
-        this.stats.set(t.name, { rows: k.rows, cols, columns: t.columns, changed: true })
+        this.stats.set(t.name, { rows: k.rows, cols, columns: t.columns, changed: true, flushedRows: -1, idxDirty: true })
         continue
       }
       const sel = t.columns.map((c) => `MIN(${quoteId(c)}), MAX(${quoteId(c)})`).join(', ')
       const r = this.db.query(`SELECT COUNT(*), ${sel} FROM ${quoteId(t.name)}`).rows[0]
       const cols = new Map<string, ColStat>()
       t.columns.forEach((c, i) => cols.set(c, { lo: r[1 + 2 * i], hi: r[2 + 2 * i], dirty: false, changed: true }))
-      this.stats.set(t.name, { rows: Number(r[0]), cols, columns: t.columns, changed: true })
+      this.stats.set(t.name, { rows: Number(r[0]), cols, columns: t.columns, changed: true, flushedRows: -1, idxDirty: true })
     }
     this.flush(true)
   }
@@ -145,6 +187,7 @@ export class LocalCatalog {
   /** Loads the statistics persisted in LCAT_TABLES / LCAT_COLUMNS (reopen: no scan). */
   load(): void {
     this.stats.clear()
+    this.indexes.clear()
     const rows = new Map(this.db.query('SELECT TABLE_NAME, NUM_ROWS FROM LCAT_TABLES').rows.map((r) => [String(r[0]), Number(r[1])]))
     const cols = this.db.query('SELECT "TABLE", COL_NAME, LKEY, HKEY FROM LCAT_COLUMNS').rows
     for (const t of this.tables) {
@@ -153,40 +196,58 @@ export class LocalCatalog {
         const r = cols.find((x) => x[0] === t.name && x[1] === c)
         m.set(c, { lo: r ? r[2] : null, hi: r ? r[3] : null, dirty: false, changed: false })
       }
-      this.stats.set(t.name, { rows: rows.get(t.name) ?? 0, cols: m, columns: t.columns, changed: false })
-      this.fragmentRows.set(t.name, rows.get(t.name) ?? 0)
+      const n = rows.get(t.name) ?? 0
+      this.stats.set(t.name, { rows: n, cols: m, columns: t.columns, changed: false, flushedRows: n, idxDirty: true })
+      this.fragmentRows.set(t.name, n)
     }
   }
 
-  /** Folds a committed (or replicated) change batch in; cheap: O(changes) plus rare extreme re-scans. */
+  /**
+   * Folds a committed (or replicated) change batch in; O(changed rows): row counts move by the batch's
+   * net effect, LKEY/HKEY widen from inserted values, and a column is re-scanned (MIN/MAX) only when a
+   * delete removed its current low or high value and no other row still holds it.
+   */
   apply(changes: readonly Change[]): void {
     if (!changes.length) return
+    // per table and non-unique index: net count of each indexed value tuple (all zero ⇒ distinct count unchanged)
+    let idxDelta: Map<TableStat, Map<string, number>[]> | undefined
     for (const c of changes) {
       const st = this.stats.get(c.t)
       if (!st) continue
       st.changed = true
-      if (c.op === 'I') {
-        st.rows++
-        st.columns.forEach((name, i) => {
-          const cs = st.cols.get(name)!
-          const v = c.r[i]
-          if (v === null || v === undefined) return
+      const ins = c.op === 'I'
+      if (ins) st.rows++
+      else st.rows--
+      if (!st.idxDirty) {
+        const idx = this.indexesOf(c.t)
+        if (idx.length) {
+          idxDelta ??= new Map()
+          let per = idxDelta.get(st)
+          if (!per) { per = idx.map(() => new Map()); idxDelta.set(st, per) }
+          idx.forEach((ix, k) => {
+            if (ix.unique) return
+            const key = JSON.stringify(ix.colIdx.map((i) => c.r[i] ?? null))
+            per![k].set(key, (per![k].get(key) ?? 0) + (ins ? 1 : -1))
+          })
+        }
+      }
+      const cols = st.columns
+      for (let i = 0; i < cols.length; i++) {
+        const v = c.r[i]
+        if (v === null || v === undefined) continue
+        const cs = st.cols.get(cols[i])!
+        if (ins) {
           if (cs.lo === null || cmpSql(v, cs.lo) < 0) { cs.lo = v; cs.changed = true }
           if (cs.hi === null || cmpSql(v, cs.hi) > 0) { cs.hi = v; cs.changed = true }
-        })
-      } else {
-        st.rows--
-        st.columns.forEach((name, i) => {
-          const cs = st.cols.get(name)!
-          const v = c.r[i]
-          if (v === null || v === undefined) return
-          if (cmpSql(v, cs.lo) === 0 || cmpSql(v, cs.hi) === 0) {
-            // still held by another row? (stops at the first match; common values answer at once)
-            const other = this.db.query(`SELECT 1 FROM ${quoteId(c.t)} WHERE ${quoteId(name)} = ? LIMIT 1`, [v]).rows.length
-            if (!other) cs.dirty = true
-          }
-        })
+        } else if (!cs.dirty && (cmpSql(v, cs.lo) === 0 || cmpSql(v, cs.hi) === 0)) {
+          // still held by another row? (stops at the first match; common values answer at once)
+          const other = this.db.queryPrepared(`SELECT 1 FROM ${quoteId(c.t)} WHERE ${quoteId(cols[i])} = ? LIMIT 1`, [v]).length
+          if (!other) cs.dirty = true
+        }
       }
+    }
+    if (idxDelta) {
+      for (const [st, per] of idxDelta) if (per.some((m) => [...m.values()].some((n) => n !== 0))) st.idxDirty = true
     }
     this.flush(false)
   }
@@ -199,20 +260,26 @@ export class LocalCatalog {
         const r = this.db.query(`SELECT ${dirty.map(([c]) => `MIN(${quoteId(c)}), MAX(${quoteId(c)})`).join(', ')} FROM ${quoteId(name)}`).rows[0]
         dirty.forEach(([, cs], i) => { cs.lo = r[2 * i]; cs.hi = r[2 * i + 1]; cs.dirty = false; cs.changed = true })
       }
-      this.db.run('UPDATE LCAT_TABLES SET NUM_ROWS = ? WHERE TABLE_NAME = ?', [st.rows, name])
-      this.db.run('UPDATE FRAGMENT_TABLES SET NROWS = ? WHERE SITE = ? AND FNAME = ?', [st.rows, this.site, name])
+      const rowsChanged = st.rows !== st.flushedRows
+      if (all || rowsChanged) {
+        this.db.runPrepared('UPDATE LCAT_TABLES SET NUM_ROWS = ? WHERE TABLE_NAME = ?', [st.rows, name])
+        this.db.runPrepared('UPDATE FRAGMENT_TABLES SET NROWS = ? WHERE SITE = ? AND FNAME = ?', [st.rows, this.site, name])
+        st.flushedRows = st.rows
+        st.idxDirty = true
+      }
       this.fragmentRows.set(name, st.rows)
       for (const [col, cs] of st.cols) {
         if (!cs.changed && !all) continue
-        this.db.run('UPDATE LCAT_COLUMNS SET LKEY = ?, HKEY = ? WHERE "TABLE" = ? AND COL_NAME = ?', [cs.lo, cs.hi, name, col])
+        this.db.runPrepared('UPDATE LCAT_COLUMNS SET LKEY = ?, HKEY = ? WHERE "TABLE" = ? AND COL_NAME = ?', [cs.lo, cs.hi, name, col])
         cs.changed = false
       }
-      this.refreshIndexes(name, st.rows, all)
+      if (all || st.idxDirty) this.refreshIndexes(name, st.rows, all)
+      st.idxDirty = false
       st.changed = false
     }
   }
 
-  /** LCAT_INDEXES: unique indexes are 100 %; non-unique ones are measured (small tables on every commit, big ones on rebuild). */
+  /** LCAT_INDEXES: unique indexes are 100 %; non-unique ones are measured (small tables when their keys change, big ones on rebuild). */
   private refreshIndexes(table: string, rows: number, all: boolean): void {
     const info = this.tables.find((t) => t.name === table)
     if (!info) return
@@ -221,16 +288,14 @@ export class LocalCatalog {
       this.db.run('DELETE FROM LCAT_INDEXES WHERE TABLE_NAME = ?', [table])
       this.db.run('INSERT OR REPLACE INTO LCAT_INDEXES VALUES (?, ?, ?, 100, ?)', [`PK_${table}`, key.join(', '), 'PRIMARY KEY', table])
     }
-    const list = this.db.query(`SELECT name, "unique", origin FROM pragma_index_list(?) WHERE origin = 'c'`, [table]).rows
-    for (const [iname, unique] of list) {
+    for (const ix of this.indexesOf(table)) {
       if (!all && rows > 20_000) continue
-      const cols = this.db.query('SELECT name FROM pragma_index_info(?) ORDER BY seqno', [String(iname)]).rows.map((r) => String(r[0]))
       let pct = 100
-      if (!unique) {
-        const distinct = Number(this.db.scalar(`SELECT COUNT(*) FROM (SELECT DISTINCT ${cols.map(quoteId).join(', ')} FROM ${quoteId(table)})`))
+      if (!ix.unique) {
+        const distinct = Number(this.db.queryPrepared(`SELECT COUNT(*) FROM (SELECT DISTINCT ${ix.cols.map(quoteId).join(', ')} FROM ${quoteId(table)})`)[0][0])
         pct = rows ? Math.round((distinct / rows) * 10000) / 100 : 100
       }
-      this.db.run('INSERT OR REPLACE INTO LCAT_INDEXES VALUES (?, ?, ?, ?, ?)', [String(iname), cols.join(', '), unique ? 'UNIQUE' : 'NONUNIQUE', pct, table])
+      this.db.runPrepared('INSERT OR REPLACE INTO LCAT_INDEXES VALUES (?, ?, ?, ?, ?)', [ix.name, ix.cols.join(', '), ix.unique ? 'UNIQUE' : 'NONUNIQUE', pct, table])
     }
   }
 
@@ -240,5 +305,5 @@ export class LocalCatalog {
 
 /** Applies another site's fragment row counts to this site's copy of the global catalog. */
 export function applyRemoteCounts(db: SiteDb, site: SiteCode, counts: Record<string, number>): void {
-  for (const [fname, n] of Object.entries(counts)) db.run('UPDATE FRAGMENT_TABLES SET NROWS = ? WHERE SITE = ? AND FNAME = ?', [n, site, fname])
+  for (const [fname, n] of Object.entries(counts)) db.runPrepared('UPDATE FRAGMENT_TABLES SET NROWS = ? WHERE SITE = ? AND FNAME = ?', [n, site, fname])
 }

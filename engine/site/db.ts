@@ -15,13 +15,24 @@ export interface Change { t: string; op: 'I' | 'D'; r: SqlValue[] }
 
 export interface TableInfo { name: string; columns: string[]; key: string[]; keyIdx: number[] }
 
-const PRAGMAS = 'PRAGMA recursive_triggers = ON; PRAGMA foreign_keys = OFF;'
+/**
+ * Per-connection settings, re-applied after export()/load() (sql.js reopens the database).
+ * The database lives in sql.js's in-memory file system: durability comes from the engine's own fsync'd
+ * commit log and atomic checkpoint images, so SQLite's rollback journal is kept in memory (rollback still
+ * works), there is nothing to sync, and the single connection holds the lock for its lifetime.
+ */
+const PRAGMAS = 'PRAGMA recursive_triggers = ON; PRAGMA foreign_keys = OFF; PRAGMA journal_mode = MEMORY; PRAGMA synchronous = OFF; PRAGMA locking_mode = EXCLUSIVE; PRAGMA temp_store = MEMORY;'
+
+type Stmt = ReturnType<Database['prepare']>
 
 export class SiteDb {
   db: Database
   readonly tables = new Map<string, TableInfo>()
   private inTx = false
-  private applyStmts = new Map<string, ReturnType<Database['prepare']>>()
+  private applyStmts = new Map<string, Stmt>()
+  /** Prepared statements of the engine's hot paths (commit, replication, catalog); freed before export()/load(). */
+  private cache = new Map<string, Stmt>()
+  private reuse = new Map<string, Stmt>()
 
   constructor(private SQL: SqlJsStatic, readonly site: string, readonly role: DbRole, bytes?: Uint8Array) {
     try {
@@ -35,6 +46,10 @@ export class SiteDb {
   }
 
   get id(): string { return `${this.site}.${this.role}` }
+  /** Times the connection was reopened (export/load): SQLite's total_changes() restarts from 0 then. */
+  private reopened = 0
+  /** Changes whenever the content may have changed (cheap; for caches such as browse bookmarks). */
+  get contentVersion(): string { return `${this.reopened}:${Number(this.queryPrepared('SELECT total_changes()')[0][0])}` }
   get inTransaction(): boolean { return this.inTx }
 
   // ---- plain access ------------------------------------------------------------------------
@@ -50,17 +65,70 @@ export class SiteDb {
     return this.scalar("SELECT 1 FROM sqlite_master WHERE type IN ('table','view') AND name = ?", [name]) === 1
   }
 
-  getMeta(k: string): SqlValue { return this.scalar('SELECT v FROM __meta WHERE k = ?', [k]) }
+  /** A cached prepared statement (engine-internal SQL only: the text is the cache key). */
+  prepared(sql: string): Stmt {
+    let s = this.cache.get(sql)
+    if (!s) {
+      try { s = this.db.prepare(sql) } catch (e) { throw sqlError(e) }
+      this.cache.set(sql, s)
+    }
+    return s
+  }
+  /**
+   * Runs one parameterized statement through a small LRU of prepared statements (callers such as the
+   * DTM and DML repeat the same text with different parameters); same result as query().
+   */
+  queryReusable(sql: string, params: Params): QueryResult {
+    let s = this.reuse.get(sql)
+    if (s) this.reuse.delete(sql)
+    else {
+      try { s = this.db.prepare(sql) } catch (e) { throw sqlError(e) }
+      if (this.reuse.size >= 64) { const [k, old] = this.reuse.entries().next().value!; this.reuse.delete(k); old.free() }
+    }
+    this.reuse.set(sql, s)
+    try {
+      s.bind(params as never)
+      const rows: SqlValue[][] = []
+      while (s.step()) rows.push(s.get())
+      return { columns: s.getColumnNames(), rows }
+    } catch (e) {
+      throw sqlError(e)
+    } finally {
+      s.reset()
+    }
+  }
+
+  /** Runs a cached statement; returns its rows (engine-internal SQL). */
+  queryPrepared(sql: string, params?: SqlValue[]): SqlValue[][] {
+    const s = this.prepared(sql)
+    try {
+      if (params && params.length) s.bind(params)
+      const rows: SqlValue[][] = []
+      while (s.step()) rows.push(s.get())
+      return rows
+    } catch (e) {
+      throw sqlError(e)
+    } finally {
+      s.reset()
+    }
+  }
+  /** Runs a cached write statement; returns the number of rows it changed. */
+  runPrepared(sql: string, params?: SqlValue[]): number {
+    this.queryPrepared(sql, params)
+    return this.db.getRowsModified()
+  }
+
+  getMeta(k: string): SqlValue { return this.queryPrepared('SELECT v FROM __meta WHERE k = ?', [k])[0]?.[0] ?? null }
   getMetaNum(k: string, dflt = 0): number { const v = this.getMeta(k); return v === null ? dflt : Number(v) }
-  setMeta(k: string, v: SqlValue): void { queryDb(this.db, 'INSERT OR REPLACE INTO __meta (k, v) VALUES (?, ?)', [k, v]) }
+  setMeta(k: string, v: SqlValue): void { this.queryPrepared('INSERT OR REPLACE INTO __meta (k, v) VALUES (?, ?)', [k, v]) }
 
   // ---- transactions ------------------------------------------------------------------------
   begin(): void {
     if (this.inTx) throw new EngineError('INTERNAL', `${this.id}: nested transaction`)
-    this.db.exec('BEGIN')
+    this.queryPrepared('BEGIN')
     this.inTx = true
   }
-  commit(): void { this.db.exec('COMMIT'); this.inTx = false }
+  commit(): void { this.queryPrepared('COMMIT'); this.inTx = false }
   rollback(): void {
     if (!this.inTx) return
     this.inTx = false
@@ -99,20 +167,28 @@ export class SiteDb {
 
   /** Drains the captured changes of the current transaction. */
   drainChanges(): Change[] {
-    const res = queryDb(this.db, 'SELECT t, op, r FROM __cdc ORDER BY seq')
-    if (!res.rows.length) return []
-    this.db.exec('DELETE FROM __cdc')
-    return res.rows.map(([t, op, r]) => ({ t: String(t), op: op as 'I' | 'D', r: JSON.parse(String(r)) as SqlValue[] }))
+    const rows = this.queryPrepared('SELECT t, op, r FROM __cdc ORDER BY seq')
+    if (!rows.length) return []
+    this.queryPrepared('DELETE FROM __cdc')
+    return rows.map(([t, op, r]) => ({ t: String(t), op: op as 'I' | 'D', r: JSON.parse(String(r)) as SqlValue[] }))
   }
+
+  /** Discards the captured changes of the current transaction; returns how many there were. */
+  discardChanges(): number { return this.runPrepared('DELETE FROM __cdc') }
 
   /**
    * Applies a change batch (idempotent: I = upsert of the full row, D = delete by key). Tables must be
    * tracked here; the triggers capture the effect again so the caller can fold it into the catalog.
    */
   applyChanges(changes: readonly Change[]): void {
-    for (const c of changes) {
+    for (let n = 0; n < changes.length; n++) {
+      const c = changes[n]
       const info = this.tables.get(c.t)
       if (!info) throw new EngineError('INTERNAL', `${this.id}: change for untracked table ${c.t}`, { site: this.site })
+      // an update's old image (D) directly followed by its new image (I) under the same key: the upsert alone
+      // has the same effect (INSERT OR REPLACE removes the row holding that key first)
+      const nx = changes[n + 1]
+      if (c.op === 'D' && nx && nx.op === 'I' && nx.t === c.t && info.keyIdx.every((i) => nx.r[i] === c.r[i])) continue
       const stmt = this.stmtFor(info, c.op)
       try {
         stmt.bind(c.op === 'I' ? c.r : info.keyIdx.map((i) => c.r[i]))
@@ -124,6 +200,41 @@ export class SiteDb {
       }
     }
   }
+
+  /**
+   * Applies another site's change batch where changes from several origins meet (the main repository):
+   * each key remembers the version (origin commit time, origin, op) of the last change applied to it in
+   * __ver, and a change older than that is skipped, so batches from different sites may arrive in any
+   * order. A row moved KDY→CMB (delete at KDY, insert at CMB, one distributed transaction) survives
+   * even when the KDY delete arrives after the CMB insert. Strict 2PL makes commit times increase along
+   * conflicting transactions; at equal times an insert beats another origin's delete (a move), and one
+   * origin's own changes apply in their order. Keys never changed by replication carry no version.
+   */
+  applyVersioned(changes: readonly Change[], origin: string, at: number): void {
+    this.queryPrepared('CREATE TABLE IF NOT EXISTS __ver (t TEXT NOT NULL, k TEXT NOT NULL, at INTEGER NOT NULL, origin TEXT NOT NULL, op TEXT NOT NULL, PRIMARY KEY (t, k)) WITHOUT ROWID')
+    const keep: Change[] = []
+    for (let n = 0; n < changes.length; n++) {
+      const c = changes[n]
+      const info = this.tables.get(c.t)
+      if (!info) throw new EngineError('INTERNAL', `${this.id}: change for untracked table ${c.t}`, { site: this.site })
+      const k = JSON.stringify(info.keyIdx.map((i) => c.r[i] ?? null))
+      // an update's old and new images (D then I, same key) are one change of that key
+      const nx = changes[n + 1]
+      const pair = c.op === 'D' && nx && nx.op === 'I' && nx.t === c.t && info.keyIdx.every((i) => nx.r[i] === c.r[i])
+      const op = pair ? 'I' : c.op
+      const cur = this.queryPrepared('SELECT at, origin, op FROM __ver WHERE t = ? AND k = ?', [c.t, k])[0]
+      const newer = !cur || at > Number(cur[0]) || (at === Number(cur[0]) && (cur[1] === origin || (op === 'I' && cur[2] === 'D') || (op === cur[2] && origin > String(cur[1]))))
+      if (pair) n++
+      if (!newer) continue
+      if (pair) keep.push(c, nx)
+      else keep.push(c)
+      this.queryPrepared('INSERT OR REPLACE INTO __ver (t, k, at, origin, op) VALUES (?, ?, ?, ?, ?)', [c.t, k, at, origin, op])
+    }
+    this.applyChanges(keep)
+  }
+
+  /** Forgets the per-key versions (the content became a new baseline). */
+  clearVersions(): void { this.db.exec('DROP TABLE IF EXISTS __ver') }
 
   private stmtFor(info: TableInfo, op: 'I' | 'D') {
     const k = `${op}:${info.name}`
@@ -141,12 +252,17 @@ export class SiteDb {
   private freeStmts(): void {
     for (const s of this.applyStmts.values()) s.free()
     this.applyStmts.clear()
+    for (const s of this.cache.values()) s.free()
+    this.cache.clear()
+    for (const s of this.reuse.values()) s.free()
+    this.reuse.clear()
   }
 
   // ---- bytes -------------------------------------------------------------------------------
   /** A consistent byte image (standard SQLite file). export() closes/reopens: re-apply PRAGMAs. */
   export(): Uint8Array {
     if (this.inTx) throw new EngineError('INTERNAL', `${this.id}: export inside a transaction`)
+    this.reopened++
     this.freeStmts()
     const bytes = this.db.export()
     this.db.exec(PRAGMAS)
@@ -155,6 +271,7 @@ export class SiteDb {
 
   /** Replaces the whole content with a byte image (restore from backup / repository). */
   load(bytes: Uint8Array): void {
+    this.reopened++
     this.freeStmts()
     this.db.close()
     this.db = new this.SQL.Database(bytes)

@@ -17,7 +17,7 @@ import type { SiteCode, TopologySpec } from '../topology/types'
 import { EngineError } from '../errors'
 import { applyRemoteCounts } from '../catalog/catalog'
 
-export interface ChannelBatch { seq: number; prev: number; changes: Change[]; bytes: number }
+export interface ChannelBatch { seq: number; prev: number; changes: Change[]; bytes: number; /** origin commit time */ at: number }
 
 export interface ChannelView { id: string; origin: SiteCode; target: string; pending: number; applied: number; inflight: number }
 
@@ -115,7 +115,7 @@ export class Replication {
   private enqueue(ch: Channel, seq: number, body: LogBody): void {
     const changes = ch.map(body.c)
     if (!changes.length) return
-    ch.pending.push({ seq, prev: ch.lastQueued, changes, bytes: JSON.stringify(changes).length })
+    ch.pending.push({ seq, prev: ch.lastQueued, changes, bytes: JSON.stringify(changes).length, at: body.at })
     ch.lastQueued = seq
   }
 
@@ -162,25 +162,27 @@ export class Replication {
     if (!this.h.isServerUp(ch.serverId)) return // target down: stays pending until restored
     const db = this.targetDb(ch.targetSite, ch.role)
     const key = `src.${ch.origin}`
-    const applied = db.getMetaNum(key)
-    if (b.seq > applied && b.prev <= applied) {
+    let now = db.getMetaNum(key)
+    if (b.seq > now && b.prev <= now) {
       if (db.inTransaction) { this.h.sim.schedule(1, 'repl.busy', () => this.deliver(ch, b)); return }
       db.begin()
       try {
-        db.applyChanges(b.changes)
-        const effect = db.drainChanges()
-        const site = this.h.site(ch.targetSite)
-        if (ch.role === 'primary') site.catalog.apply(effect)
+        // the repository meets every origin's changes: stale ones (older than the key's last change) are skipped
+        if (ch.role === 'repository') db.applyVersioned(b.changes, ch.origin, b.at)
+        else db.applyChanges(b.changes)
+        // only a primary folds the effect into its catalog; backups and the repository just drop the capture
+        const effect = ch.role === 'primary' ? db.drainChanges() : db.discardChanges()
+        if (ch.role === 'primary') this.h.site(ch.targetSite).catalog.apply(effect as Change[])
         db.setMeta(key, b.seq)
         db.commit()
-        if (ch.role === 'primary' && effect.length) this.catalogChanged(ch.targetSite)
+        now = b.seq
+        if (ch.role === 'primary' && (effect as Change[]).length) this.catalogChanged(ch.targetSite)
       } catch (e) {
         db.rollback()
         this.h.log('replication', `${ch.id}: batch ${b.seq} failed: ${e instanceof Error ? e.message : String(e)}`, ch.targetSite)
         return
       }
     }
-    const now = db.getMetaNum(key)
     ch.pending = ch.pending.filter((p) => p.seq > now)
     this.trimRetained(ch.origin)
     if (ch.pending.length && ch.pending.every((p) => !ch.inflight.has(p.seq))) this.pump(ch)

@@ -138,4 +138,56 @@ describe('sites: stores, replication, catalogs', () => {
     expect(kdy.count('Employees_KDY')).toBe(23)
     expect(c.checkFragmentation().ok).toBe(true)
   })
+
+  it('the main repository keeps a row moved KDY→CMB even when the KDY delete arrives after the CMB insert', async () => {
+    const c = await Cluster.create({ seed: 8, sales: 300 })
+    const kdy = c.siteStore('KDY'), cmb = c.siteStore('CMB')
+    const repo = cmb.repository!
+    kdy.exec("INSERT INTO Sales_KDY VALUES (810001, 'KDY', 1001, 1, 5, 5, 'x', 80)")
+    kdy.exec("INSERT INTO Sales_KDY VALUES (810002, 'KDY', 1001, 2, 5, 10, 'x', 80)")
+    c.settle()
+    expect(repo.query('SELECT BRCODE FROM SALES WHERE INVNO = 810001').rows).toEqual([['KDY']])
+    // KDY's channel to Colombo is cut: its delete is held back while CMB's insert reaches the repository
+    c.failLink('CMB-KDY'); c.failLink('MBI-KDY')
+    kdy.exec('DELETE FROM Sales_KDY WHERE INVNO = 810001')
+    c.sim.advance(1)
+    cmb.exec("INSERT INTO Sales_CMB VALUES (810001, 'CMB', 1001, 1, 5, 5, 'x', 11)")
+    c.sim.advance(60_000)
+    expect(repo.query('SELECT BRCODE FROM SALES WHERE INVNO = 810001').rows).toEqual([['CMB']])
+    // a plain delete at KDY still reaches the repository, and a later move back is applied
+    kdy.exec('DELETE FROM Sales_KDY WHERE INVNO = 810002')
+    c.restoreLink('CMB-KDY'); c.restoreLink('MBI-KDY')
+    c.settle()
+    expect(repo.query('SELECT BRCODE FROM SALES WHERE INVNO = 810001').rows).toEqual([['CMB']]) // the stale delete was skipped
+    expect(repo.query('SELECT COUNT(*) FROM SALES WHERE INVNO = 810002').rows[0][0]).toBe(0)
+    cmb.exec('DELETE FROM Sales_CMB WHERE INVNO = 810001')
+    kdy.exec("INSERT INTO Sales_KDY VALUES (810001, 'KDY', 1001, 3, 5, 15, 'x', 80)")
+    c.settle()
+    expect(repo.query('SELECT BRCODE, QTY FROM SALES WHERE INVNO = 810001').rows).toEqual([['KDY', 3]])
+    expect(c.checkFragmentation().ok).toBe(true)
+  })
+
+  it('catalog statistics stay exact under updates, deletes of extremes and index changes', async () => {
+    const c = await Cluster.create({ seed: 5, sales: 400 })
+    const cmb = c.siteStore('CMB')
+    const stats = (t: string, col: string) => cmb.query('SELECT LKEY, HKEY FROM LCAT_COLUMNS WHERE "TABLE" = ? AND COL_NAME = ?', [t, col]).rows[0]
+    const scan = (t: string, col: string) => cmb.query(`SELECT MIN(${col}), MAX(${col}) FROM ${t}`).rows[0]
+    const pct = (ix: string) => Number(cmb.query('SELECT PCT_UNIQUE FROM LCAT_INDEXES WHERE INDEX_NAME = ?', [ix]).rows[0][0])
+    const distinctPct = (t: string, col: string) => {
+      const [d, n] = cmb.query(`SELECT COUNT(DISTINCT ${col}), COUNT(*) FROM ${t}`).rows[0].map(Number)
+      return Math.round((d / n) * 10000) / 100
+    }
+    const max = Number(scan('Sales_CMB', 'AMOUNT')[1])
+    cmb.exec('DELETE FROM Sales_CMB WHERE AMOUNT = ?', [max]) // removes the high key
+    cmb.exec('UPDATE Sales_CMB SET QTY = QTY + 1000 WHERE INVNO IN (SELECT INVNO FROM Sales_CMB LIMIT 3)')
+    for (const col of ['AMOUNT', 'QTY', 'INVNO']) expect(stats('Sales_CMB', col)).toEqual(scan('Sales_CMB', col))
+    expect(cmb.query("SELECT NUM_ROWS FROM LCAT_TABLES WHERE TABLE_NAME = 'Sales_CMB'").rows[0][0]).toBe(cmb.count('Sales_CMB'))
+    // a non-unique index's distinct share follows changes of its column, not of others
+    cmb.exec("UPDATE Employees_CMB SET DEPT = 'NEWDEPT' WHERE EMPNO IN (SELECT EMPNO FROM Employees_CMB LIMIT 5)")
+    expect(pct('IX_Employees_CMB_DEPT')).toBe(distinctPct('Employees_CMB', 'DEPT'))
+    // an index created by DDL appears in LCAT_INDEXES at the next commit
+    cmb.exec('CREATE INDEX IX_SALES_CMB_ITEM ON Sales_CMB (ITEMNO)')
+    cmb.exec('UPDATE Sales_CMB SET ITEMNO = ITEMNO WHERE INVNO IN (SELECT INVNO FROM Sales_CMB LIMIT 1)')
+    expect(pct('IX_SALES_CMB_ITEM')).toBe(distinctPct('Sales_CMB', 'ITEMNO'))
+  })
 })

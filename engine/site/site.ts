@@ -82,7 +82,8 @@ export class SiteStore {
   query(sql: string, params?: Params): QueryResult {
     this.ensureUp()
     if (!READ_RE.test(sql) && !this.site.primary.inTransaction) return this.exec(sql, params)
-    return this.site.primary.query(sql, params)
+    const hasParams = params && (Array.isArray(params) ? params.length : Object.keys(params).length)
+    return hasParams && !DDL_RE.test(sql) ? this.site.primary.queryReusable(sql, params) : this.site.primary.query(sql, params)
   }
 
   exec(sql: string, params?: Params): ExecResult {
@@ -98,9 +99,10 @@ export class SiteStore {
     const scope: TxScope = {
       exec: (sql, params) => {
         this.ensureUp()
-        if (DDL_RE.test(sql) && !TEMP_RE.test(sql)) this.ddl.push(sql)
+        const ddl = DDL_RE.test(sql)
+        if (ddl && !TEMP_RE.test(sql)) this.ddl.push(sql)
         const hasParams = params && (Array.isArray(params) ? params.length : Object.keys(params).length)
-        const res = hasParams || !/;\s*\S/.test(sql) ? db.query(sql, params) : db.script(sql)
+        const res = hasParams && !ddl ? db.queryReusable(sql, params) : hasParams || !/;\s*\S/.test(sql) ? db.query(sql, params) : db.script(sql)
         return { ...res, changes: db.db.getRowsModified() }
       },
       query: (sql, params) => { this.ensureUp(); return db.query(sql, params) },
@@ -194,6 +196,7 @@ export class Site {
     const changes = db.drainChanges()
     if (!changes.length && !ddl.length) { db.commit(); return this.seq }
     const seq = this.seq + 1
+    if (ddl.length) this.catalog.schemaChanged()
     this.catalog.apply(changes)
     db.setMeta('seq', seq)
     const body: LogBody = { at: this.host.now(), c: changes, ...(ddl.length ? { ddl } : {}) }
@@ -213,6 +216,7 @@ export class Site {
     db.begin()
     try {
       for (const d of body.ddl ?? []) db.script(d)
+      if (body.ddl?.length) this.catalog.schemaChanged()
       db.applyChanges(body.c)
       this.catalog.apply(db.drainChanges())
       db.setMeta('seq', seq)

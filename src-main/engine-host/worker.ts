@@ -8,22 +8,23 @@ import { parentPort, workerData } from 'node:worker_threads'
 import { existsSync, readdirSync } from 'node:fs'
 import { Cluster } from '../../engine/cluster'
 import { RealtimeDriver } from '../../engine/sim/realtime'
-import { toErrorInfo } from '../../engine/errors'
+import { EngineError, toErrorInfo } from '../../engine/errors'
+import { DEFAULT_SALES } from '../../engine/data/generator'
 import { calls, type CallName, type EventName, type EventPayload } from '../ipc/contract'
 import { handlers } from '../handlers'
 import { tickPayload } from '../handlers/system'
 import type { HandlerContext } from '../handlers/context'
-import { JobRunner } from './jobs'
+import { JobRunner, type JobHandle } from './jobs'
 import type { FromWorker, ToWorker, WorkerInit } from './protocol'
 
 /** How often 'engine/tick' is pushed while the clock runs. */
 const TICK_EVERY_MS = 250
 
-/** A data directory that already holds files is reopened (clock included); otherwise a new cluster is generated there (or in memory). */
-async function createCluster(init: WorkerInit): Promise<Cluster> {
-  if (init.dataDir && existsSync(init.dataDir) && readdirSync(init.dataDir).length > 0) return Cluster.open(init.dataDir)
-  return Cluster.create({ seed: init.seed, ...(init.dataDir ? { dataDir: init.dataDir } : {}) })
-}
+/** Calls answered as soon as the topology exists, while the initial data is still being generated. */
+const BEFORE_DATA = new Set<string>([
+  'system/ping', 'system/info', 'clock/get', 'clock/setSpeed', 'topology/get',
+  'events/list', 'jobs/list', 'jobs/get', 'jobs/cancel', 'jobs/busy',
+])
 
 async function main(): Promise<void> {
   const port = parentPort
@@ -35,10 +36,55 @@ async function main(): Promise<void> {
   }
   const post = (m: FromWorker) => port.postMessage(m)
   const emit = <E extends EventName>(name: E, payload: EventPayload<E>) => post({ t: 'event', name, payload })
+  const jobs = new JobRunner((job) => emit('job/progress', job))
 
+  /*
+   * A data directory that already holds files is reopened (clock included) before answering anything.
+   * Otherwise the cluster (topology, network, clock) exists at once and the worker reports ready; sql.js
+   * loading and the initial data generation run as a visible job ('data/generate', progress on
+   * job/progress); calls that need the data wait for it (the topology, clock and jobs answer at once).
+   */
   let cluster: Cluster
+  let dataReady: Promise<void> = Promise.resolve()
+  let hasData = true
+  let dataFailed = false
   try {
-    cluster = await createCluster(init)
+    if (init.dataDir && existsSync(init.dataDir) && readdirSync(init.dataDir).length > 0) {
+      cluster = await Cluster.open(init.dataDir)
+    } else {
+      let job: JobHandle | undefined
+      const started = Cluster.start({
+        seed: init.seed, ...(init.dataDir ? { dataDir: init.dataDir } : {}), emptyOnCancel: true,
+        onProgress: (p, d) => job?.progress(p, d), isCancelled: () => !!job?.cancelled,
+      })
+      cluster = started.cluster
+      hasData = false
+      let failed: unknown
+      dataReady = new Promise<void>((resolve) => {
+        jobs.start('data/generate', `generate initial data (${DEFAULT_SALES.toLocaleString('en')} sales)`, async (h) => {
+          job = h
+          try {
+            await started.ready
+            emit('catalog/changed', { reason: 'initial data generated' })
+            return cluster.lastGenerate
+          } catch (e) {
+            failed = e
+            throw e
+          } finally {
+            hasData = true
+            resolve()
+          }
+        })
+      }).then(() => {
+        if (failed !== undefined) {
+          dataFailed = true
+          const info = toErrorInfo(failed)
+          console.error('[engine] initial data generation failed:', failed)
+          throw new EngineError('NOT_READY', `the engine could not load its data: ${info.message}`)
+        }
+      })
+      dataReady.catch(() => {})
+    }
   } catch (e) {
     post({ t: 'fatal', error: toErrorInfo(e) })
     return
@@ -49,14 +95,19 @@ async function main(): Promise<void> {
     const t = performance.now()
     if (t - lastTick >= TICK_EVERY_MS) { lastTick = t; emit('engine/tick', tickPayload(ctx)) }
   })
-  const jobs = new JobRunner((job) => emit('job/progress', job))
+  // the virtual clock starts moving only once the sites hold their data
+  let wantedSpeed = 0
   const ctx: HandlerContext = {
     cluster, jobs, host: init.host, dataDir: init.dataDir, emit,
     clock: {
-      get speed() { return driver.speed },
-      setSpeed: (speed: number) => { driver.setSpeed(speed); lastTick = performance.now() },
+      get speed() { return hasData ? driver.speed : wantedSpeed },
+      setSpeed: (speed: number) => {
+        wantedSpeed = speed
+        if (hasData) { driver.setSpeed(speed); lastTick = performance.now() }
+      },
     },
   }
+  void dataReady.then(() => { if (wantedSpeed !== driver.speed) ctx.clock.setSpeed(wantedSpeed) }, () => {})
   cluster.onLog((e) => emit('engine/event', e))
 
   port.on('message', async (m: ToWorker) => {
@@ -74,6 +125,7 @@ async function main(): Promise<void> {
       // The client already validated; parsing again applies defaults and guards against any other sender.
       const parsed = calls[name as CallName].input.safeParse(m.input ?? {})
       if (!parsed.success) throw Object.assign(new Error(`bad input for ${name}: ${parsed.error.issues[0]?.message ?? 'invalid'}`), { code: 'BAD_INPUT' })
+      if ((!hasData || dataFailed) && !BEFORE_DATA.has(name)) await dataReady // rejects NOT_READY if the load failed
       const handler = handlers[name as CallName] as (c: HandlerContext, i: unknown) => Promise<unknown>
       const value = await handler(ctx, parsed.data)
       try {

@@ -49,4 +49,30 @@ describe('catalog IPC handlers', () => {
     expect(c2.status).toBe('cancelled')
     expect(ctx.cluster.siteStore('CMB').repository!.count('SALES')).toBe(0)
   })
+
+  it('data/browse pages by bookmark (keyset) and returns exactly what LIMIT/OFFSET would, also after writes', async () => {
+    const ctx = await ctxWith(0)
+    const st = ctx.cluster.siteStore('KDY')
+    st.withTransaction((tx) => {
+      tx.exec('CREATE TABLE T_BROWSE (ID INTEGER PRIMARY KEY, NAME TEXT, V REAL)')
+      for (let i = 0; i < 2500; i++) tx.exec('INSERT INTO T_BROWSE VALUES (?, ?, ?)', [(i * 7919) % 10007, i % 7 === 0 ? null : `n${(i * 31) % 97}`, i / 3])
+    })
+    const page = async (offset: number, orderBy?: string, desc = false) => (await h['data/browse'](ctx, calls['data/browse'].input.parse({ site: 'KDY', table: 'T_BROWSE', offset, limit: 100, ...(orderBy ? { orderBy } : {}), desc })))
+    const expected = (offset: number, orderBy?: string, desc = false) => {
+      const dir = desc ? 'DESC' : 'ASC'
+      const order = orderBy ? `ORDER BY ${orderBy} ${dir}, rowid ${dir}` : 'ORDER BY rowid'
+      return st.query(`SELECT * FROM T_BROWSE ${order} LIMIT 100 OFFSET ?`, [offset]).rows
+    }
+    for (const [orderBy, desc] of [[undefined, false], ['NAME', false], ['NAME', true], ['V', true], ['ID', false]] as const) {
+      for (const off of [0, 100, 200, 300, 2400, 2450, 1234, 0, 2600]) {
+        const p = await page(off, orderBy, desc)
+        expect(p.columns).toEqual(['ID', 'NAME', 'V'])
+        expect(p.total).toBe(2500)
+        expect(p.rows).toEqual(expected(off, orderBy, desc))
+      }
+    }
+    await page(300, 'NAME') // bookmark at 400
+    st.exec("DELETE FROM T_BROWSE WHERE NAME = 'n1'") // content changed: bookmarks are dropped
+    expect((await page(400, 'NAME')).rows).toEqual(expected(400, 'NAME'))
+  })
 })
