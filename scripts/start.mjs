@@ -2,11 +2,13 @@
 //  1. Electron, when its binary is present (or Electron's own installer can fetch it, tried once per start).
 //  2. Otherwise, ONE line saying so, then the browser host (`iddb serve`): the URL is printed and opened in a
 //     local Chromium `--app` window when one exists and a display is available.
-// Options: --browser (skip Electron), --no-open (do not launch Chromium), --port N, --seed N, --data DIR.
+// Options: --browser (skip Electron), --no-open (do not launch Chromium), --port N, --seed N, --data DIR,
+// --memory (an in-memory cluster, nothing kept). By default the cluster lives in the same per-user data
+// directory in both modes (Electron's userData folder): ~/.config/infinity-ddb-console/cluster.
 import { spawn, spawnSync } from 'node:child_process'
 import { existsSync, mkdtempSync, readdirSync, statSync } from 'node:fs'
 import { createRequire } from 'node:module'
-import { tmpdir } from 'node:os'
+import { homedir, tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { findSystemChromium, findPlaywrightChromium } from './find-chromium.mjs'
@@ -19,6 +21,11 @@ const passThrough = []
 for (const f of ['--port', '--seed', '--data']) {
   const i = args.indexOf(f)
   if (i >= 0 && args[i + 1]) passThrough.push(f, args[i + 1])
+}
+// Committed data survives restarts: a persistent cluster unless --data or --memory says otherwise.
+if (!passThrough.includes('--data') && !flag('--memory')) {
+  const configHome = process.env.XDG_CONFIG_HOME || join(homedir(), '.config')
+  passThrough.push('--data', join(configHome, 'infinity-ddb-console', 'cluster'))
 }
 
 function newestMtime(dir) {
@@ -77,6 +84,8 @@ if (electron.path) {
 } else {
   // ---- 3. Browser host fallback --------------------------------------------------------------------
   console.log(`Electron is not available here (${electron.why}); serving the console from the browser host instead.`)
+  const dataAt = passThrough.indexOf('--data')
+  if (dataAt >= 0) console.log(`Cluster data: ${passThrough[dataAt + 1]}`)
   const host = spawn(process.execPath, [join(root, 'out/cli/iddb.cjs'), 'serve', ...passThrough], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] })
   let browser
   let buf = ''

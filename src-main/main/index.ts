@@ -63,7 +63,8 @@ async function main(): Promise<void> {
     workerPath: process.env.IDDB_WORKER ?? join(app.getAppPath(), 'out/cli/engine-worker.cjs'),
     host: 'electron',
     seed: seedArg !== undefined ? Number(seedArg) : undefined,
-    dataDir: argValue('--data') ?? process.env.IDDB_DATA ?? null,
+    // Committed data survives restarts: the cluster lives in the user-data folder unless --memory is given.
+    dataDir: argValue('--data') ?? process.env.IDDB_DATA ?? (process.argv.includes('--memory') ? null : join(app.getPath('userData'), 'cluster')),
   })
 
   for (const name of CALL_NAMES) {
