@@ -17,8 +17,8 @@ import { quoteId } from '../site/sqljs'
 import { fragments, globalRelations, type FragmentDef } from './schema'
 import type { SiteCode, TopologySpec } from '../topology/types'
 
-import type { FailingRow, CheckResult, FragmentationReport } from './checkTypes'
-export type { FailingRow, CheckResult, FragmentationReport } from './checkTypes'
+import type { FailingRow, CheckResult, FragmentationReport } from '../api/checks'
+export type { FailingRow, CheckResult, FragmentationReport } from '../api/checks'
 
 const MAX_FAILING = 20
 

@@ -4,18 +4,9 @@ import type { JobView } from '../../../engine/api/views'
 
 type Cell = string | number | null
 
-/** Fragmentation check results (same shape as engine/data/checkTypes.ts; the handler's typing keeps them in step). */
-export interface FailingRow { fragment?: string; site?: string; key: (Cell | Uint8Array)[]; reason: string; row?: (Cell | Uint8Array)[] }
-export interface CheckResult {
-  relation: string
-  check: 'completeness' | 'reconstruction' | 'disjointness' | 'replica-consistency'
-  ok: boolean
-  skipped?: string
-  detail: string
-  failing: FailingRow[]
-  failingCount: number
-}
-export interface FragmentationReport { ok: boolean; checkedAt?: number; results: CheckResult[] }
+/** Fragmentation check results: the engine's own types (engine/api/checks.ts). */
+export type { FailingRow, CheckResult, FragmentationReport } from '../../../engine/api/checks'
+import type { FragmentationReport } from '../../../engine/api/checks'
 export interface TableRows { columns: string[]; rows: Cell[][] }
 
 export interface GlobalCatalogView {
