@@ -7,6 +7,10 @@
  *                                        pipelined, traces off). Goal ≥ 20,000.
  *   ticket.modelcheck_states_per_s       distinct states per wall second of the exhaustive model-checker run
  *                                        (3 servers, 2 concurrent claimants of one ticket).
+ *   ticket.modelcheck_states             distinct states of that exhaustive run (26,320 — a regression guard: it
+ *                                        changes only if the protocol or the world's canonical form changes).
+ *   ticket.modelcheck_3claimants_states_per_s  states per wall second on the larger 3-claimant space (bounded
+ *                                        run of 200,000 states; the full space is millions of worlds).
  */
 import { Cluster } from '../engine/cluster'
 import { TicketService } from '../engine/ticket/service'
@@ -59,12 +63,17 @@ export const group = {
     acceptsPerSecond(2_000) // warm-up
     const thr = acceptsPerSecond(30_000)
     ctx.log(`ticket: ${thr.accepted} tickets accepted in ${thr.wallMs.toFixed(0)} ms wall`)
+    modelCheck(checkConfig(3, [0, 1], { maxStates: 5_000 }, { abcast: 'external' })) // warm-up
     const mc = modelCheck(checkConfig(3, [0, 1], {}, { abcast: 'external' }))
-    ctx.log(`ticket: model checker ${mc.states} states (complete=${mc.complete}, violations=${mc.violations.length}) in ${mc.ms.toFixed(0)} ms`)
+    ctx.log(`ticket: model checker ${mc.states} states, ${mc.transitions} transitions (complete=${mc.complete}, violations=${mc.violations.length}) in ${mc.ms.toFixed(0)} ms`)
+    const mc3 = modelCheck(checkConfig(3, [0, 1, 2], { maxStates: 200_000 }, { abcast: 'external', notifyDecisions: false }))
+    ctx.log(`ticket: model checker, 3 claimants: ${mc3.states} states (complete=${mc3.complete}, violations=${mc3.violations.length}) in ${mc3.ms.toFixed(0)} ms`)
     return {
       'ticket.conflict_free_latency_vs_rtt': lat.ratio,
       'ticket.accepts_per_s': thr.perS,
       'ticket.modelcheck_states_per_s': mc.states / (mc.ms / 1000),
+      'ticket.modelcheck_states': mc.states,
+      'ticket.modelcheck_3claimants_states_per_s': mc3.states / (mc3.ms / 1000),
     }
   },
 }

@@ -5,7 +5,8 @@
  * submissions not yet made, and the fault budget. From a world the enabled actions are: a client presents its
  * ticket; any one in-flight message is delivered (messages to a crashed or cut-off server are lost); a server
  * crashes (budget) or restarts; a server starts a leader election (budget). The checker walks every
- * interleaving depth-first, de-duplicating worlds by a 64-bit hash of their canonical form, and checks in every
+ * interleaving depth-first, de-duplicating worlds exactly by their interned structural key (see below), pruning
+ * redundant interleavings of independent actions with sleep sets (which never prune a world), and checks in every
  * world: at most one acceptance (and one recorded sale) per ticket; all servers that decided agree; a server
  * cut off from the majority never accepts. It reports the number of distinct worlds explored.
  */
@@ -29,6 +30,8 @@ export interface CheckConfig {
   maxStates?: number
   /** Stop at the first violation (default true). */
   stopAtViolation?: boolean
+  /** Sleep-set partial-order reduction (default true; prunes transitions, never worlds). */
+  sleepSets?: boolean
 }
 
 export interface World {
@@ -90,18 +93,14 @@ function cut(cfg: CheckConfig, a: number, b: number): boolean {
 
 export function enabled(w: World, cfg: CheckConfig): Action[] {
   const acts: Action[] = []
-  const seen = new Set<string>()
-  for (const i of w.todo) if (w.s[i].up && !seen.has(`s${i}`)) { seen.add(`s${i}`); acts.push({ a: 'submit', server: i }) }
+  for (let k = 0; k < w.todo.length; k++) { const i = w.todo[k]; if (w.s[i].up && w.todo.indexOf(i) === k) acts.push({ a: 'submit', server: i }) }
   // Links are FIFO per direction (the simulated network serialises each link direction), so only the oldest
   // message of each (from → to) channel can be delivered next.
-  const heads = new Set<string>()
+  const heads = new Set<number>()
   for (const m of w.net) {
     const ch = m.from * 64 + m.to
-    if (heads.has(String(ch))) continue
-    heads.add(String(ch))
-    const k = JSON.stringify(m)
-    if (seen.has(k)) continue
-    seen.add(k)
+    if (heads.has(ch)) continue
+    heads.add(ch)
     acts.push({ a: 'deliver', msg: m })
   }
   for (const id of Object.keys(w.pool).sort()) acts.push({ a: 'order', id })
@@ -124,8 +123,8 @@ export function apply(w: World, cfg: CheckConfig, act: Action): void {
       return
     }
     case 'deliver': {
-      const k = JSON.stringify(act.msg)
-      const idx = w.net.findIndex((m) => JSON.stringify(m) === k)
+      let idx = w.net.indexOf(act.msg)
+      if (idx < 0) { const k = JSON.stringify(act.msg); idx = w.net.findIndex((m) => JSON.stringify(m) === k) }
       const m = w.net.splice(idx, 1)[0]
       if (cut(cfg, m.from, m.to)) return
       receive(w.s[m.to], cfg.core, m, out)
@@ -174,7 +173,15 @@ export function checkInvariants(w: World, cfg: CheckConfig): { invariant: string
   return undefined
 }
 
-// ---- canonical form and hashing ----------------------------------------------------------------------
+// ---- canonical form ------------------------------------------------------------------------------------
+//
+// Worlds are immutable once explored: a transition copies the world's small containers (message list, pool,
+// log) and deep-copies only the one server the action touches (copy-on-write); the other servers, the
+// messages and the broadcast values are shared by reference between a world and its successors. Each shared
+// component is serialised once, when it is created, and interned to a small integer (cached per object), so a
+// world's key is a short string of integers: the servers' ids, the in-flight messages' ids in canonical
+// (per-channel FIFO) order, the claimants still to submit, the fault counters, the sales, the pool and the
+// total order. Equal keys ⇔ equal canonical worlds (exact: no hash, so no collision can hide a state).
 
 /** JSON with object keys sorted (so equal worlds serialize equally). */
 export function canon(x: unknown): string {
@@ -196,88 +203,206 @@ function sortedKeys<T>(o: Record<string, T>): Record<string, T> {
   return r
 }
 
+/** Deep copy of plain data (objects, arrays, primitives), preserving key order. */
+function clonePlain<T>(x: T): T {
+  if (typeof x !== 'object' || x === null) return x
+  if (Array.isArray(x)) { const a = new Array(x.length); for (let i = 0; i < x.length; i++) a[i] = clonePlain(x[i]); return a as T }
+  const o: Record<string, unknown> = {}
+  const src = x as Record<string, unknown>
+  for (const k in src) o[k] = clonePlain(src[k])
+  return o as T
+}
+
 /**
- * Canonical serialization of a world. The core builds every object with a fixed key order and keys most
- * records by integers (which JS orders numerically), so JSON.stringify is canonical once the few
- * string-keyed records are sorted and the message multiset is sorted.
+ * Canonical JSON of one server. The core builds every object with a fixed key order and keys most records by
+ * integers (which JS orders numerically), so JSON.stringify is canonical once the few string-keyed records are
+ * sorted (done in place: the server is a fresh copy about to be frozen, or an initial server).
  */
+function canonServer(x: ServerState): string {
+  x.v.pending = sortedKeys(x.v.pending)
+  x.v.published = sortedKeys(x.v.published)
+  x.d.deliveredIds = sortedKeys(x.d.deliveredIds)
+  x.d.open = sortedKeys(x.d.open)
+  x.d.openTally = sortedKeys(x.d.openTally)
+  return JSON.stringify(x)
+}
+
+/** Interns the canonical serialisation of immutable components (servers, messages, broadcast values). */
+class Keys {
+  private table = new Map<string, number>()
+  private ids = new WeakMap<object, number>()
+  private intern(s: string): number {
+    let x = this.table.get(s)
+    if (x === undefined) { x = this.table.size; this.table.set(s, x) }
+    return x
+  }
+  server(x: ServerState): number {
+    let id = this.ids.get(x)
+    if (id === undefined) { id = this.intern('s' + canonServer(x)); this.ids.set(x, id) }
+    return id
+  }
+  /** Messages and log values are never mutated after creation (the core copies what it stores). */
+  value(x: Msg | LogValue): number {
+    let id = this.ids.get(x)
+    if (id === undefined) { id = this.intern('m' + JSON.stringify(x)); this.ids.set(x, id) }
+    return id
+  }
+  get size(): number { return this.table.size }
+  world(w: World): string {
+    let k = ''
+    for (const x of w.s) k += this.server(x) + '.'
+    k += '|'
+    const net = w.net
+    if (net.length) {
+      if (net.length >= 4096 || w.s.length > 64) throw new Error('model checker: world too large for its key encoding')
+      // canonical message order: by channel, FIFO order within a channel (stable sort)
+      const ord = net.map((m, i) => (m.from * 64 + m.to) * 4096 + i).sort((a, b) => a - b)
+      for (const o of ord) k += this.value(net[o % 4096]) + ','
+    }
+    k += '|'
+    if (w.todo.length) k += [...w.todo].sort((a, b) => a - b).join(',')
+    k += '|' + w.crashes + '|' + w.elections + '|'
+    for (const t of Object.keys(w.sales).sort()) k += t + '=' + w.sales[t] + ','
+    k += '|'
+    const pool = Object.keys(w.pool)
+    if (pool.length) k += pool.map((id) => this.value(w.pool[id])).sort((a, b) => a - b).join(',')
+    k += '|'
+    for (const v of w.log) k += this.value(v) + ','
+    return k
+  }
+}
+
+/** Full canonical serialization of a world (debugging / tests; the search uses interned keys). */
 export function canonWorld(w: World): string {
-  for (const x of w.s) {
-    x.v.pending = sortedKeys(x.v.pending)
-    x.v.published = sortedKeys(x.v.published)
-    x.d.deliveredIds = sortedKeys(x.d.deliveredIds)
-    x.d.open = sortedKeys(x.d.open)
-    x.d.openTally = sortedKeys(x.d.openTally)
-  }
-  // Stable sort by channel keeps each channel's FIFO order.
-  const net = w.net.map((m, i) => [m.from * 64 + m.to, i, JSON.stringify(m)] as const).sort((a, b) => a[0] - b[0] || a[1] - b[1]).map((x) => x[2])
-  return `{"s":${JSON.stringify(w.s)},"net":[${net.join(',')}],"todo":${JSON.stringify([...w.todo].sort())},"c":${w.crashes},"e":${w.elections},"sales":${JSON.stringify(sortedKeys(w.sales))},"pool":${JSON.stringify(sortedKeys(w.pool))},"log":${JSON.stringify(w.log)}}`
+  const net = w.net.map((m, i) => [m.from * 64 + m.to, i, canon(m)] as const).sort((a, b) => a[0] - b[0] || a[1] - b[1]).map((x) => x[2])
+  return `{"s":${canon(w.s)},"net":[${net.join(',')}],"todo":${JSON.stringify([...w.todo].sort())},"c":${w.crashes},"e":${w.elections},"sales":${canon(w.sales)},"pool":${canon(w.pool)},"log":${canon(w.log)}}`
 }
 
-function hash64(s: string): string {
-  let h1 = 0x811c9dc5, h2 = 0x9747b28c
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i)
-    h1 = Math.imul(h1 ^ c, 16777619)
-    h2 = Math.imul(h2 ^ c, 0x5bd1e995); h2 ^= h2 >>> 15
+/** The server whose state an action may change (−1: none). */
+function touched(act: Action): number {
+  switch (act.a) {
+    case 'deliver': return act.msg.to
+    case 'order': return -1
+    default: return act.server
   }
-  return (h1 >>> 0).toString(36) + ':' + (h2 >>> 0).toString(36)
 }
 
-function parseWorld(s: string): World {
-  const o = JSON.parse(s) as { s: ServerState[]; net: Msg[]; todo: number[]; c: number; e: number; sales: Record<string, number>; pool: Record<string, LogValue>; log: LogValue[] }
-  return { s: o.s, net: o.net, todo: o.todo, crashes: o.c, elections: o.e, sales: o.sales, pool: o.pool, log: o.log }
+/** The world after `act`, leaving `w` untouched (copy-on-write of the one server the action can change). */
+export function successor(w: World, cfg: CheckConfig, act: Action): World {
+  const s = w.s.slice()
+  const t = touched(act)
+  if (t >= 0) s[t] = clonePlain(s[t])
+  const n: World = { s, net: w.net.slice(), todo: w.todo.slice(), crashes: w.crashes, elections: w.elections, sales: { ...w.sales }, pool: { ...w.pool }, log: w.log.slice() }
+  apply(n, cfg, act)
+  return n
+}
+
+// ---- partial-order reduction: sleep sets -----------------------------------------------------------------
+//
+// Independence. A delivery to server X, `learn` at X and `submit` at X change only X's state; besides, they
+// remove the head of a channel into X (delivery), append messages to the tails of channels out of X, add
+// values to the broadcast pool whose ids name X (`c<X>:…`, `v<X>:…`: a server proposes only its own claim and
+// its own vote) and increment the sale counter (addition commutes). Two such actions at different servers
+// X ≠ Y therefore commute — they touch disjoint servers, disjoint channel heads (a tail append never changes a
+// non-empty channel's head) and disjoint pool ids — and neither disables the other (a channel head, X's `up` and
+// X's log position stay as they were). Every other action (order, crash, restart, elect) is treated as dependent
+// on everything (they share the pool, the total order or the fault budgets).
+//
+// Sleep sets (Godefroid, "Partial-Order Methods for the Verification of Concurrent Systems", §5.3, with state
+// matching): after exploring action t from world s, t is put to sleep in the siblings explored later and stays
+// asleep along their descendants until a dependent action runs — the skipped interleavings only reorder
+// independent actions and reach the same worlds. Sleep sets prune transitions, never worlds: with the stored
+// sleep set per world (re-exploring, on a revisit, the actions that were asleep at the first visit and are not
+// asleep now) every reachable world is still visited, so every invariant is still checked in every reachable
+// world and the terminal-world (termination) check sees every terminal world.
+
+/** Bit of a sleepable action (deliver / learn / submit), −1 for the others. Needs 2n + n² ≤ 30. */
+function sleepBit(act: Action, n: number): number {
+  if (n * n + 2 * n > 30) return -1
+  switch (act.a) {
+    case 'deliver': return act.msg.from * n + act.msg.to
+    case 'learn': return n * n + act.server
+    case 'submit': return n * n + n + act.server
+    default: return -1
+  }
+}
+
+/** Mask of the sleeping actions (bits) that are independent of action `t` (touching server `tx`). */
+function independentOf(sleep: number, t: Action, n: number): number {
+  if (sleepBit(t, n) < 0) return 0
+  const tx = touched(t)
+  // keep bits whose action touches a server other than tx
+  let keep = 0
+  for (let b = 0; b < n * n; b++) if ((sleep >>> b) & 1 && b % n !== tx) keep |= 1 << b
+  for (let x = 0; x < n; x++) if (x !== tx) keep |= sleep & ((1 << (n * n + x)) | (1 << (n * n + n + x)))
+  return keep
 }
 
 // ---- search -------------------------------------------------------------------------------------------
 
-/** Depth-first exploration of every interleaving, with visited-set de-duplication. */
+/** Depth-first exploration of every interleaving, with exact de-duplication of visited worlds and sleep sets. */
 export function modelCheck(cfg: CheckConfig): CheckResult {
   const t0 = performance.now()
-  const visited = new Set<string>()
+  const n = cfg.core.n
+  const useSleep = cfg.sleepSets ?? true
+  const keys = new Keys()
+  /** world key → sleep set stored at the (last) visit */
+  const visited = new Map<string, number>()
   const res: CheckResult = { states: 0, transitions: 0, terminal: 0, undecidedTerminal: 0, maxDepth: 0, complete: true, violations: [], ms: 0 }
   const maxStates = cfg.maxStates ?? 5_000_000
   const stopAt = cfg.stopAtViolation ?? true
-  const start = canonWorld(initialWorld(cfg))
-  visited.add(hash64(start))
+  const tkt = cfg.ticket ?? 'T1'
+  const w0 = initialWorld(cfg)
+  visited.set(keys.world(w0), 0)
   res.states = 1
-  // explicit stack: [world string, actions, next action index]
-  type Frame = { ws: string; acts: Action[]; i: number; label: string }
-  const w0 = parseWorld(start)
-  const stack: Frame[] = [{ ws: start, acts: enabled(w0, cfg), i: 0, label: 'start' }]
+  type Frame = { w: World; acts: Action[]; i: number; sleep: number; act?: Action }
+  const stack: Frame[] = [{ w: w0, acts: enabled(w0, cfg), i: 0, sleep: 0 }]
+  const traceOf = (last: Action): string[] => stack.slice(1).map((x) => describe(x.act!)).concat(describe(last))
   outer: while (stack.length) {
     const f = stack[stack.length - 1]
     if (f.i >= f.acts.length) { stack.pop(); continue }
     const act = f.acts[f.i++]
-    const w = parseWorld(f.ws)
-    apply(w, cfg, act)
+    const bit = useSleep ? sleepBit(act, n) : -1
+    const childSleep = bit < 0 ? 0 : independentOf(f.sleep, act, n)
+    if (bit >= 0) f.sleep |= 1 << bit
+    const w = successor(f.w, cfg, act)
     res.transitions++
-    const ws = canonWorld(w)
-    const h = hash64(ws)
-    if (visited.has(h)) continue
-    visited.add(h)
+    const k = keys.world(w)
+    const stored = visited.get(k)
+    if (stored !== undefined) {
+      // Revisit: explore what was asleep at the earlier visit(s) but is awake now.
+      const todo = stored & ~childSleep
+      if (!todo) continue
+      visited.set(k, stored & childSleep)
+      const acts = enabled(w, cfg).filter((a) => { const b = sleepBit(a, n); return b >= 0 && (todo >>> b) & 1 })
+      if (acts.length) {
+        stack.push({ w, acts, i: 0, sleep: childSleep, act })
+        if (stack.length > res.maxDepth) res.maxDepth = stack.length
+      }
+      continue
+    }
+    visited.set(k, childSleep)
     res.states++
     const bad = checkInvariants(w, cfg)
     if (bad) {
-      const trace = stack.slice(1).map((x) => x.label).concat(describe(act))
-      res.violations.push({ ...bad, trace })
+      res.violations.push({ ...bad, trace: traceOf(act) })
       if (stopAt) break outer
       continue
     }
     if (res.states >= maxStates) { res.complete = false; break }
-    const acts = enabled(w, cfg)
-    if (!acts.length || acts.every((a) => a.a === 'elect' || a.a === 'crash')) {
+    const all = enabled(w, cfg)
+    if (!all.length || all.every((a) => a.a === 'elect' || a.a === 'crash')) {
       res.terminal++
       if (w.s.every((x) => x.up) && !w.todo.length) {
-        const tkt = cfg.ticket ?? 'T1'
         if (w.s.some((x) => x.d.received[tkt]?.status === 'pending' && cfg.isolated !== x.id)) {
           res.undecidedTerminal++
-          res.undecidedExample ??= stack.slice(1).map((x) => x.label).concat(describe(act))
+          res.undecidedExample ??= traceOf(act)
         }
       }
     }
+    const acts = childSleep ? all.filter((a) => { const b = sleepBit(a, n); return b < 0 || !((childSleep >>> b) & 1) }) : all
     if (acts.length) {
-      stack.push({ ws, acts, i: 0, label: describe(act) })
+      stack.push({ w, acts, i: 0, sleep: childSleep, act })
       if (stack.length > res.maxDepth) res.maxDepth = stack.length
     }
   }
