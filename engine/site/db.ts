@@ -13,6 +13,39 @@ export type DbRole = 'primary' | 'backup' | 'repository'
 /** A row change: I = row now present (insert or new image of an update), D = row removed (old image). */
 export interface Change { t: string; op: 'I' | 'D'; r: SqlValue[] }
 
+// eslint-disable-next-line no-control-regex
+const JSON_ESCAPE_RE = /[\u0000-\u001f"\\\ud800-\udfff]/
+/**
+ * JSON.stringify(v).length without building the string (wire size of change batches; the exact same
+ * number): plain arrays, plain objects, strings, numbers, booleans and null are measured directly,
+ * anything else (typed arrays, toJSON) falls back to JSON.stringify.
+ */
+export function jsonLength(v: unknown): number {
+  switch (typeof v) {
+    case 'string': return JSON_ESCAPE_RE.test(v) ? JSON.stringify(v).length : v.length + 2
+    case 'number': return Number.isFinite(v) ? String(v).length : 4
+    case 'boolean': return v ? 4 : 5
+    case 'object': {
+      if (v === null) return 4
+      if (Array.isArray(v)) {
+        let n = 1 + Math.max(0, v.length - 1) + 1
+        for (const x of v) n += x === undefined || typeof x === 'function' || typeof x === 'symbol' ? 4 : jsonLength(x)
+        return n
+      }
+      const proto = Object.getPrototypeOf(v)
+      if (proto !== Object.prototype && proto !== null) return JSON.stringify(v)?.length ?? 0
+      let n = 2, k = 0
+      for (const key of Object.keys(v)) {
+        const x = (v as Record<string, unknown>)[key]
+        if (x === undefined || typeof x === 'function' || typeof x === 'symbol') continue
+        n += (k++ ? 1 : 0) + jsonLength(key) + 1 + jsonLength(x)
+      }
+      return n
+    }
+    default: return JSON.stringify(v)?.length ?? 0
+  }
+}
+
 export interface TableInfo { name: string; columns: string[]; key: string[]; keyIdx: number[] }
 
 /**

@@ -8,7 +8,7 @@
  *  - Catalog sync: a site's fragment row counts, pushed to every other site's global catalog copy.
  *  - Scheduled copy refresh: Stock_MBI at Colombo from Stock_MBI_LCL at Mumbai at 12:00 and 18:00.
  */
-import type { Change, DbRole, SiteDb } from './db'
+import { jsonLength, type Change, type DbRole, type SiteDb } from './db'
 import type { LogBody, Site } from './site'
 import { fragments, type FragmentDef } from '../data/schema'
 import type { Network } from '../net/network'
@@ -36,6 +36,9 @@ export class Channel {
   pending: ChannelBatch[] = []
   lastQueued: number
   inflight = new Set<number>()
+  /** Batches delivered at the target and waiting for this tick's apply (one local transaction for all of them). */
+  arrived: ChannelBatch[] = []
+  applyScheduled = false
   constructor(readonly origin: SiteCode, readonly targetSite: SiteCode, readonly role: DbRole, readonly map: Mapper, applied: number) {
     this.lastQueued = applied
   }
@@ -85,6 +88,8 @@ export class Replication {
   private catVersion = new Map<SiteCode, number>()
   private catSeen = new Map<string, number>()
   private catInflight = new Set<string>()
+  /** Fragment row counts (joined) at each site's latest catalog version. */
+  private catSig = new Map<SiteCode, string>()
 
   constructor(private h: ReplicationHost) {}
 
@@ -115,7 +120,7 @@ export class Replication {
   private enqueue(ch: Channel, seq: number, body: LogBody): void {
     const changes = ch.map(body.c)
     if (!changes.length) return
-    ch.pending.push({ seq, prev: ch.lastQueued, changes, bytes: JSON.stringify(changes).length, at: body.at })
+    ch.pending.push({ seq, prev: ch.lastQueued, changes, bytes: jsonLength(changes), at: body.at })
     ch.lastQueued = seq
   }
 
@@ -158,34 +163,83 @@ export class Replication {
     this.h.sim.scheduleDaemon(5_000, 'repl.retry', () => { this.retryTimer = false; this.kick() })
   }
 
+  /** A batch reached the target: batches arriving at the same virtual tick are applied together. */
   private deliver(ch: Channel, b: ChannelBatch): void {
     if (!this.h.isServerUp(ch.serverId)) return // target down: stays pending until restored
+    ch.arrived.push(b)
+    if (ch.applyScheduled) return
+    ch.applyScheduled = true
+    this.h.sim.schedule(0, 'repl.apply', () => { ch.applyScheduled = false; this.applyArrived(ch) })
+  }
+
+  /**
+   * Applies the arrived batches that follow the target's last applied one (prev pointer), in origin seq
+   * order, as one local transaction at the target; if that fails, batch by batch (so every batch before
+   * a failing one still lands, as when each batch had its own transaction).
+   */
+  private applyArrived(ch: Channel): void {
+    const arrived = ch.arrived
+    ch.arrived = []
+    if (!arrived.length || !this.h.isServerUp(ch.serverId)) return // target down: stays pending until restored
     const db = this.targetDb(ch.targetSite, ch.role)
-    const key = `src.${ch.origin}`
-    let now = db.getMetaNum(key)
-    if (b.seq > now && b.prev <= now) {
-      if (db.inTransaction) { this.h.sim.schedule(1, 'repl.busy', () => this.deliver(ch, b)); return }
-      db.begin()
-      try {
-        // the repository meets every origin's changes: stale ones (older than the key's last change) are skipped
-        if (ch.role === 'repository') db.applyVersioned(b.changes, ch.origin, b.at)
-        else db.applyChanges(b.changes)
-        // only a primary folds the effect into its catalog; backups and the repository just drop the capture
-        const effect = ch.role === 'primary' ? db.drainChanges() : db.discardChanges()
-        if (ch.role === 'primary') this.h.site(ch.targetSite).catalog.apply(effect as Change[])
-        db.setMeta(key, b.seq)
-        db.commit()
-        now = b.seq
-        if (ch.role === 'primary' && (effect as Change[]).length) this.catalogChanged(ch.targetSite)
-      } catch (e) {
-        db.rollback()
-        this.h.log('replication', `${ch.id}: batch ${b.seq} failed: ${e instanceof Error ? e.message : String(e)}`, ch.targetSite)
-        return
+    if (db.inTransaction) {
+      ch.arrived = arrived.concat(ch.arrived)
+      if (!ch.applyScheduled) {
+        ch.applyScheduled = true
+        this.h.sim.schedule(1, 'repl.busy', () => { ch.applyScheduled = false; this.applyArrived(ch) })
       }
+      return
+    }
+    arrived.sort((x, y) => x.seq - y.seq)
+    const key = `src.${ch.origin}`
+    const start = db.getMetaNum(key)
+    let now = start
+    const run: ChannelBatch[] = []
+    for (const b of arrived) if (b.seq > now && b.prev <= now) { run.push(b); now = b.seq }
+    now = start
+    let failed = false
+    if (run.length) {
+      const whole = run.length > 1 ? this.applyGroup(ch, db, key, run, false) : 'retry'
+      if (whole === 'failed') failed = true
+      else if (whole === 'retry') {
+        for (const b of run) if (this.applyGroup(ch, db, key, [b], true) !== 'ok') { failed = true; break }
+      }
+      now = db.getMetaNum(key)
     }
     ch.pending = ch.pending.filter((p) => p.seq > now)
     this.trimRetained(ch.origin)
+    if (failed) return // stays pending: re-sent on kick or retry
     if (ch.pending.length && ch.pending.every((p) => !ch.inflight.has(p.seq))) this.pump(ch)
+  }
+
+  /**
+   * One local transaction at the target for consecutive batches. 'retry': rolled back before anything
+   * outside the database changed (the caller may apply the batches one by one); 'failed': rolled back
+   * after the catalog had folded the effect in (reported; the batches stay pending).
+   */
+  private applyGroup(ch: Channel, db: SiteDb, key: string, run: ChannelBatch[], report: boolean): 'ok' | 'retry' | 'failed' {
+    let folded = false
+    db.begin()
+    try {
+      const effect: Change[] = []
+      for (const b of run) {
+        // the repository meets every origin's changes: stale ones (older than the key's last change) are skipped
+        if (ch.role === 'repository') db.applyVersioned(b.changes, ch.origin, b.at)
+        else db.applyChanges(b.changes)
+      }
+      // only a primary folds the effect into its catalog; backups and the repository just drop the capture
+      if (ch.role === 'primary') effect.push(...db.drainChanges())
+      else db.discardChanges()
+      if (ch.role === 'primary') { folded = true; this.h.site(ch.targetSite).catalog.apply(effect) }
+      db.setMeta(key, run[run.length - 1].seq)
+      db.commit()
+      if (ch.role === 'primary' && effect.length) this.catalogChanged(ch.targetSite)
+      return 'ok'
+    } catch (e) {
+      db.rollback()
+      if (report || folded) this.h.log('replication', `${ch.id}: batch ${run[0].seq} failed: ${e instanceof Error ? e.message : String(e)}`, ch.targetSite)
+      return folded ? 'failed' : 'retry'
+    }
   }
 
   /** Batches every channel has applied need not be retained in memory (the log keeps them until a checkpoint). */
@@ -220,6 +274,11 @@ export class Replication {
 
   // ---- global catalog sync -------------------------------------------------------------------
   catalogChanged(site: SiteCode): void {
+    // a batch that left every fragment's row count as it was (updates) has nothing new for the peers:
+    // the counts of the latest version are the current ones (every change of them comes through here)
+    const sig = [...this.h.site(site).catalog.fragmentRows.values()].join(',')
+    if (this.catSig.get(site) === sig && (this.catVersion.get(site) ?? 0) > 0) return
+    this.catSig.set(site, sig)
     this.catVersion.set(site, (this.catVersion.get(site) ?? 0) + 1)
     this.pushCatalog(site)
   }
@@ -227,21 +286,23 @@ export class Replication {
   private pushCatalog(site: SiteCode): void {
     const v = this.catVersion.get(site) ?? 0
     if (!v || !this.h.isServerUp(`${site}.primary`)) return
+    let counts: Record<string, number> | undefined
     for (const peer of this.h.topology.sites) {
       if (peer.code === site) continue
       const k = `${site}>${peer.code}`
       if ((this.catSeen.get(k) ?? 0) >= v || this.catInflight.has(k)) continue
-      const counts = Object.fromEntries(this.h.site(site).catalog.fragmentRows)
+      counts ??= Object.fromEntries(this.h.site(site).catalog.fragmentRows)
+      const sent = counts
       try {
         this.catInflight.add(k)
         this.h.net.send({
-          from: site, to: peer.code, kind: 'catalog.sync', bytes: JSON.stringify(counts).length, payload: v,
+          from: site, to: peer.code, kind: 'catalog.sync', bytes: jsonLength(sent), payload: v,
           onDeliver: () => {
             this.catInflight.delete(k)
             if (!this.h.isServerUp(`${peer.code}.primary`)) return
             const db = this.h.site(peer.code).primary
             if (db.inTransaction) { this.h.sim.schedule(1, 'catalog.retry', () => this.pushCatalog(site)); return }
-            applyRemoteCounts(db, site, counts)
+            applyRemoteCounts(db, site, sent)
             this.catSeen.set(k, v)
             if ((this.catVersion.get(site) ?? 0) > v) this.pushCatalog(site)
           },
@@ -272,5 +333,6 @@ export class Replication {
       this.catVersion.set(s.code, 0)
     }
     this.catSeen.clear()
+    this.catSig.clear()
   }
 }

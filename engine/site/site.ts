@@ -14,7 +14,7 @@
  * repository at Colombo (WAN), and to replicas (ITEMS everywhere; Stock_CMB → Stocks_CMB_FRG at MBI).
  */
 import type { SqlJsStatic } from 'sql.js'
-import { SiteDb, type Change } from './db'
+import { SiteDb, jsonLength, type Change } from './db'
 import type { Params, QueryResult } from './sqljs'
 import { EngineError } from '../errors'
 import { LocalCatalog, installCatalogs, localTables, type LocalTable } from '../catalog/catalog'
@@ -200,7 +200,7 @@ export class Site {
     this.catalog.apply(changes)
     db.setMeta('seq', seq)
     const body: LogBody = { at: this.host.now(), c: changes, ...(ddl.length ? { ddl } : {}) }
-    const bytes = JSON.stringify(changes).length
+    const bytes = jsonLength(changes)
     this.log?.append(seq, body) // durable before the commit is acknowledged
     db.commit()
     this.seq = seq
