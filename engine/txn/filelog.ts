@@ -11,7 +11,7 @@
  * the forces of all transactions in the window share it. A kill loses only records nothing depended on.
  */
 import { DurableLog as FileLog } from '../storage/files'
-import type { DurableLog, TxnLogRecord } from './log'
+import { recordsToKeep, type DurableLog, type TxnLogRecord } from './log'
 
 type Batch = TxnLogRecord[]
 
@@ -73,14 +73,7 @@ export class FileTxnLog implements DurableLog {
 
   /** Keeps the records of transactions still open here, and the newest half of the rest (so peers can be answered). */
   private checkpoint(): void {
-    const open = new Set<string>()
-    for (const r of this.stable) {
-      if (r.type === 'READY' || r.type === 'WAIT' || (r.type === 'COMMIT' && r.role === 'coord')) open.add(`${r.role}:${r.gid}`)
-      if ((r.type === 'COMMIT' || r.type === 'ABORT' || r.type === 'HEURISTIC') && r.role === 'part') open.delete(`part:${r.gid}`)
-      if (r.type === 'END' || (r.type === 'ABORT' && r.role === 'coord')) open.delete(`coord:${r.gid}`)
-    }
-    const keepFrom = this.stable.length >> 1
-    const kept = this.stable.filter((r, i) => i >= keepFrom || open.has(`${r.role}:${r.gid}`))
+    const kept = recordsToKeep(this.stable)
     // one batch per kept record keeps the sequence increasing and each line small
     this.sync()
     let seq = 0

@@ -75,14 +75,22 @@ export class MemoryStableLog implements DurableLog {
 
   /** Drops records of transactions that are finished everywhere this log knows of (END or lone COMMIT/ABORT). */
   private checkpoint(): void {
-    const open = new Set<string>()
-    for (const r of this.stable) {
-      if (r.type === 'READY' || r.type === 'WAIT' || (r.type === 'COMMIT' && r.role === 'coord')) open.add(`${r.role}:${r.gid}`)
-      if ((r.type === 'COMMIT' || r.type === 'ABORT' || r.type === 'HEURISTIC') && r.role === 'part') open.delete(`part:${r.gid}`)
-      if (r.type === 'END' || (r.type === 'ABORT' && r.role === 'coord')) open.delete(`coord:${r.gid}`)
-    }
-    // keep the decisions of the newest half so peers can still be answered
-    const keepFrom = this.stable.length >> 1
-    this.stable = this.stable.filter((r, i) => i >= keepFrom || open.has(`${r.role}:${r.gid}`))
+    this.stable = recordsToKeep(this.stable)
   }
+}
+
+/**
+ * What a 2PC log keeps at a checkpoint: every record of a transaction still open at this site
+ * (prepared participant, coordinator in WAIT or not yet ENDed) and the newest half of the rest,
+ * so peers asking about recent decisions can still be answered.
+ */
+export function recordsToKeep(stable: readonly TxnLogRecord[]): TxnLogRecord[] {
+  const open = new Set<string>()
+  for (const r of stable) {
+    if (r.type === 'READY' || r.type === 'WAIT' || (r.type === 'COMMIT' && r.role === 'coord')) open.add(`${r.role}:${r.gid}`)
+    if ((r.type === 'COMMIT' || r.type === 'ABORT' || r.type === 'HEURISTIC') && r.role === 'part') open.delete(`part:${r.gid}`)
+    if (r.type === 'END' || (r.type === 'ABORT' && r.role === 'coord')) open.delete(`coord:${r.gid}`)
+  }
+  const keepFrom = stable.length >> 1
+  return stable.filter((r, i) => i >= keepFrom || open.has(`${r.role}:${r.gid}`))
 }
