@@ -80,4 +80,15 @@ export class AdminConsole {
     await this.page.getByTestId('action-restore-link').click()
     await expect(this.topology.linkRow(link)).toHaveAttribute('data-state', 'up')
   }
+
+  /** Replication & Backup: restore a branch from the Colombo main repository (or its backup server). */
+  async recoverSite(site: string, from: 'backup' | 'repository'): Promise<void> {
+    await this.openConsole('replication')
+    await this.page.getByTestId(`recover-${site}-${from}`).click()
+  }
+
+  async refreshCopy(copy: string): Promise<void> {
+    await this.openConsole('replication')
+    await this.page.getByTestId(`refresh-${copy}`).click()
+  }
 }

@@ -7,6 +7,7 @@ import type { HandlerMap } from './context'
 import { systemHandlers } from './system'
 import { topologyHandlers } from './topology'
 import { catalogHandlers } from './catalog'
+import { replicationHandlers } from './replication'
 import { queryHandlers } from './query'
 import { txnHandlers } from './txn'
 import { ticketHandlers } from './ticket'
@@ -15,6 +16,7 @@ export const handlers: HandlerMap<CallName> = {
   ...systemHandlers,
   ...topologyHandlers,
   ...catalogHandlers,
+  ...replicationHandlers,
   ...queryHandlers,
   ...txnHandlers,
   ...ticketHandlers,

@@ -9,6 +9,7 @@ import type { ErrorInfo } from '../../../engine/errors'
 import { systemCalls, systemEvents } from './system'
 import { topologyCalls, topologyEvents } from './topology'
 import { catalogCalls, catalogEvents } from './catalog'
+import { replicationCalls } from './replication'
 import { queryCalls, queryEvents } from './query'
 import { txnCalls, txnEvents } from './txn'
 import { ticketCalls, ticketEvents } from './ticket'
@@ -17,6 +18,7 @@ export const calls = {
   ...systemCalls,
   ...topologyCalls,
   ...catalogCalls,
+  ...replicationCalls,
   ...queryCalls,
   ...txnCalls,
   ...ticketCalls,

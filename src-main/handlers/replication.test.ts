@@ -1,0 +1,59 @@
+import { describe, it, expect } from 'vitest'
+import { Cluster } from '../../engine/cluster'
+import { JobRunner } from '../engine-host/jobs'
+import { replicationHandlers as h } from './replication'
+import type { HandlerContext } from './context'
+
+async function ctxWith(sales: number): Promise<HandlerContext & { emitted: string[] }> {
+  const cluster = await Cluster.create({ seed: 21, sales })
+  const emitted: string[] = []
+  return { cluster, jobs: new JobRunner(), host: 'cli', dataDir: null, emit: (e) => { emitted.push(e) }, clock: { speed: 0, setSpeed: () => undefined }, emitted }
+}
+
+describe('replication IPC handlers (administrator recovery)', () => {
+  it('restores a damaged branch from the Colombo main repository over the WAN', async () => {
+    const ctx = await ctxWith(900)
+    ctx.cluster.settle()
+    const kdy = ctx.cluster.siteStore('KDY')
+    const before = kdy.count('Sales_KDY')
+    // media damage at the branch: rows vanish from the primary image behind replication's back
+    const primary = ctx.cluster.siteInternals('KDY').primary
+    primary.run('DELETE FROM Sales_KDY WHERE INVNO % 2 = 0')
+    primary.discardChanges()
+    expect(kdy.count('Sales_KDY')).toBeLessThan(before)
+    const repoRows = ctx.cluster.siteStore('CMB').repository!.count('SALES')
+    const r = await h['replication/recover'](ctx, { site: 'KDY', from: 'repository' })
+    expect(r.from).toBe('repository')
+    expect(r.rows).toBeGreaterThan(0)
+    expect(r.virtualMs).toBeGreaterThan(0) // it travelled over CMB–KDY
+    expect(kdy.count('Sales_KDY')).toBe(before)
+    expect(kdy.count('Sales_KDY')).toBe(ctx.cluster.siteStore('CMB').repository!.query("SELECT COUNT(*) FROM SALES WHERE BRCODE = 'KDY'").rows[0][0])
+    expect(ctx.cluster.siteStore('CMB').repository!.count('SALES')).toBe(repoRows)
+    expect(ctx.emitted).toContain('catalog/changed')
+  })
+
+  it('recovers a primary from its backup, and refuses when the backup server is down', async () => {
+    const ctx = await ctxWith(600)
+    ctx.cluster.settle()
+    const n = ctx.cluster.siteStore('MBI').count('Sales_MBI')
+    const r = await h['replication/recover'](ctx, { site: 'MBI', from: 'backup' })
+    expect(r.message).toMatch(/MBI\.primary reloaded from MBI\.backup/)
+    expect(ctx.cluster.siteStore('MBI').count('Sales_MBI')).toBe(n)
+    ctx.cluster.failServer('MBI.backup')
+    await expect(h['replication/recover'](ctx, { site: 'MBI', from: 'backup' })).rejects.toMatchObject({ code: 'SITE_DOWN' })
+    await expect(h['replication/recover'](ctx, { site: 'XYZ', from: 'backup' })).rejects.toMatchObject({ code: 'UNKNOWN_SITE' })
+  })
+
+  it('refreshes the Stock_MBI copy at Colombo on demand, and fails clearly when Mumbai is cut off', async () => {
+    const ctx = await ctxWith(300)
+    ctx.cluster.siteStore('MBI').exec('UPDATE Stock_MBI_LCL SET QTY = QTY + 7')
+    ctx.cluster.settle()
+    expect(ctx.cluster.copyStatus('Stock_MBI').stale).toBe(true)
+    const r = await h['replication/refreshCopy'](ctx, { copy: 'Stock_MBI' })
+    expect(r).toMatchObject({ copy: 'Stock_MBI', site: 'CMB' })
+    expect(ctx.cluster.copyStatus('Stock_MBI').stale).toBe(false)
+    ctx.cluster.failSite('MBI')
+    await expect(h['replication/refreshCopy'](ctx, { copy: 'Stock_MBI' })).rejects.toMatchObject({ code: 'UNREACHABLE' })
+    await expect(h['replication/refreshCopy'](ctx, { copy: 'Nope' })).rejects.toMatchObject({ code: 'UNKNOWN_TABLE' })
+  })
+})

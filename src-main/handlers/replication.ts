@@ -1,0 +1,41 @@
+import { EngineError } from '../../engine/errors'
+import type { HandlerMap } from './context'
+
+type ReplicationCall = 'replication/recover' | 'replication/refreshCopy'
+
+/** Transfers are simulated: run the virtual clock until the data has arrived (bounded), like a query does. */
+const MAX_EVENTS = 2_000_000
+
+export const replicationHandlers: HandlerMap<ReplicationCall> = {
+  'replication/recover': async (ctx, { site, from }) => {
+    const c = ctx.cluster
+    c.site(site) // UNKNOWN_SITE for a well-formed code that is not in the topology
+    const t0 = c.sim.now
+    let rows: number
+    if (from === 'backup') {
+      rows = c.recoverFromBackup(site).redone
+    } else {
+      let restored: number | undefined
+      c.restoreFromRepository(site, (n) => { restored = n })
+      c.sim.runUntilTrue(() => restored !== undefined, MAX_EVENTS)
+      if (restored === undefined) throw new EngineError('UNREACHABLE', `the restore of ${site} from the main repository did not arrive (see the event log)`, { site })
+      rows = restored
+    }
+    ctx.emit('catalog/changed', { reason: `${site} recovered from ${from}` })
+    const message = from === 'backup'
+      ? `${site}.primary reloaded from ${site}.backup; ${rows} log record(s) redone`
+      : `${site} restored from the main repository: ${rows} rows`
+    return { site, from, rows, virtualMs: c.sim.now - t0, message }
+  },
+  'replication/refreshCopy': async (ctx, { copy }) => {
+    const c = ctx.cluster
+    const before = c.copyStatus(copy).lastRefreshAt
+    const t0 = c.sim.now
+    c.refreshCopy(copy)
+    c.sim.runUntilTrue(() => c.copyStatus(copy).lastRefreshAt !== before, MAX_EVENTS)
+    const st = c.copyStatus(copy)
+    if (st.lastRefreshAt === before || st.lastRefreshAt === null) throw new EngineError('UNREACHABLE', `the refresh of ${copy} did not arrive (see the event log)`, { site: st.site })
+    ctx.emit('catalog/changed', { reason: `${copy} refreshed` })
+    return { copy, site: st.site, rows: st.rows, virtualMs: c.sim.now - t0, refreshedAt: st.lastRefreshAt }
+  },
+}

@@ -1,0 +1,32 @@
+// @vitest-environment happy-dom
+import { beforeEach, describe, expect, it, vi } from 'vitest'
+import { createTestingPinia } from '@pinia/testing'
+import { setIpc } from '../ipc/client'
+import { createFakeApi, type FakeApi } from '../testing/fakeApi'
+import { useReplicationStore } from './replication'
+
+let api: FakeApi
+beforeEach(() => {
+  api = createFakeApi({
+    'replication/recover': ({ site, from }) => {
+      if (site === 'MBI') throw { code: 'SITE_DOWN', message: 'MBI.backup is down: cannot recover from it', site: 'MBI' }
+      return { site, from, rows: 617, virtualMs: 2412.5, message: `${site} restored from the main repository: 617 rows` }
+    },
+  })
+  setIpc(api)
+  createTestingPinia({ createSpy: vi.fn, stubActions: false })
+})
+
+describe('replication store', () => {
+  it('calls replication/recover and keeps the outcome; an engine error is kept as ErrorInfo', async () => {
+    const s = useReplicationStore()
+    await s.recover('KDY', 'repository')
+    expect(api.calls.at(-1)).toEqual({ name: 'replication/recover', input: { site: 'KDY', from: 'repository' } })
+    expect(s.last).toBe('KDY restored from the main repository: 617 rows (2413 ms virtual)')
+    expect(s.error).toBeNull()
+    await s.recover('MBI', 'backup')
+    expect(s.error).toMatchObject({ code: 'SITE_DOWN', site: 'MBI' })
+    expect(s.last).toBeNull()
+    expect(s.pending).toBeNull()
+  })
+})
