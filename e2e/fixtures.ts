@@ -48,6 +48,13 @@ async function startHost(dataDir: string | null): Promise<{ url: string; child: 
   return { url, child }
 }
 
+/** Stops a host started by startHost (waiting up to 5 s for it to exit) and removes its data directory. */
+async function stopHost(child: ChildProcess, dataDir: string): Promise<void> {
+  child.kill('SIGTERM')
+  await new Promise((r) => { child.once('exit', r); setTimeout(r, 5000) })
+  rmSync(dataDir, { recursive: true, force: true })
+}
+
 /** Starts a host on a fresh data directory made by `iddb init` (so `iddb sql --data` sees the same data). */
 async function withDataHost(use: (h: IddbHost) => Promise<void>, initArgs: string[] = []): Promise<void> {
   const dataDir = mkdtempSync(join(tmpdir(), 'iddb-e2e-data-'))
@@ -57,9 +64,7 @@ async function withDataHost(use: (h: IddbHost) => Promise<void>, initArgs: strin
   try {
     await use({ url, dataDir, cli: runCli })
   } finally {
-    child.kill('SIGTERM')
-    await new Promise((r) => { child.once('exit', r); setTimeout(r, 5000) })
-    rmSync(dataDir, { recursive: true, force: true })
+    await stopHost(child, dataDir)
   }
 }
 
@@ -74,9 +79,7 @@ export const test = base.extend<{ admin: AdminConsole }, { iddb: IddbHost }>({
     try {
       await use({ url, dataDir, cli: runCli })
     } finally {
-      child.kill('SIGTERM')
-      await new Promise((r) => { child.once('exit', r); setTimeout(r, 5000) })
-      rmSync(dataDir, { recursive: true, force: true })
+      await stopHost(child, dataDir)
     }
   }, { scope: 'worker', timeout: 90_000 }],
 
