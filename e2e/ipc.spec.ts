@@ -7,6 +7,10 @@ import { expect, test } from '@playwright/test'
 import { connectIpc, percentile } from '../src-main/browser-host/ws-client'
 import { MAX_PAYLOAD_BYTES } from '../src-main/ipc/contract/define'
 
+// Playwright's trace recorder is off in this file: it would compete for the shared core during the
+// responsiveness measurement below and measure itself, not the console.
+test.use({ trace: 'off' })
+
 const env = () => ({ url: process.env.IDDB_URL!, origin: process.env.IDDB_ORIGIN!, token: process.env.IDDB_TOKEN!, ws: process.env.IDDB_WS_URL! })
 
 test('the page and the WebSocket are refused without the token', async ({ request }) => {
