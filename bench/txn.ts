@@ -29,7 +29,7 @@ const ITEMS = 256
 /** Participants' group-commit window (virtual ms): decisions arriving within it share one local sql.js commit. */
 const GROUP_COMMIT_MS = Number(process.env.IDDB_TXN_GROUP_MS ?? 2)
 
-async function stockCluster(dataDir?: string): Promise<{ c: Cluster; dtm: Dtm }> {
+export async function stockCluster(dataDir?: string): Promise<{ c: Cluster; dtm: Dtm }> {
   const c = dataDir ? await Cluster.create({ seed: 42, sales: 0, dataDir }) : new Cluster({ seed: 42 })
   await c.init()
   for (const [site, t] of [['CMB', 'Stock_CMB'], ['KDY', 'Stock_KDY']]) {
@@ -42,7 +42,7 @@ async function stockCluster(dataDir?: string): Promise<{ c: Cluster; dtm: Dtm }>
 }
 
 /** Runs `total` transfers CMB → KDY with `clients` concurrent clients on disjoint items; returns wall ms and commits. */
-function runTransfers(c: Cluster, dtm: Dtm, total: number, clients: number): { wallMs: number; committed: number } {
+export function runTransfers(c: Cluster, dtm: Dtm, total: number, clients: number): { wallMs: number; committed: number } {
   let started = 0, done = 0, committed = 0
   const one = (client: number) => {
     if (started >= total) return

@@ -211,7 +211,10 @@ export class LocalCatalog {
     if (!changes.length) return
     // per table and non-unique index: net count of each indexed value tuple (all zero ⇒ distinct count unchanged)
     let idxDelta: Map<TableStat, Map<string, number>[]> | undefined
-    for (const c of changes) {
+    for (let n = 0; n < changes.length; n++) {
+      const c = changes[n]
+      // an update's old image followed by its new one: a value both hold is still present
+      const nx = c.op === 'D' && n + 1 < changes.length && changes[n + 1].op === 'I' && changes[n + 1].t === c.t ? changes[n + 1].r : undefined
       const st = this.stats.get(c.t)
       if (!st) continue
       st.changed = true
@@ -234,7 +237,7 @@ export class LocalCatalog {
       const cols = st.columns
       for (let i = 0; i < cols.length; i++) {
         const v = c.r[i]
-        if (v === null || v === undefined) continue
+        if (v === null || v === undefined || (nx && nx[i] === v)) continue
         const cs = st.cols.get(cols[i])!
         if (ins) {
           if (cs.lo === null || cmpSql(v, cs.lo) < 0) { cs.lo = v; cs.changed = true }

@@ -80,13 +80,14 @@ export class Network {
   get topology(): TopologySpec { return this.topo }
 
   addLink(l: LinkSpec): void {
+    this.routes.clear()
     this.links.set(l.id, {
       spec: l, state: 'up', degradation: { extraDelayMs: 0, bandwidthFactor: 1, lossRate: 0 }, epoch: 0,
       busyUntil: { [`${l.a}>${l.b}`]: 0, [`${l.b}>${l.a}`]: 0 }, stats: emptyStats(),
     })
   }
 
-  addSite(code: SiteCode): void { this.siteUp.set(code, true); this.lanStats.set(code, emptyStats()) }
+  addSite(code: SiteCode): void { this.siteUp.set(code, true); this.lanStats.set(code, emptyStats()); this.routes.clear() }
 
   onEvent(fn: (e: NetEvent) => void): () => void {
     this.listeners.push(fn)
@@ -108,23 +109,38 @@ export class Network {
     const l = this.link(id)
     if (state === 'down' && l.state !== 'down') l.epoch++
     l.state = state
+    this.routes.clear()
     l.degradation = state === 'degraded'
       ? { ...l.degradation, ...degradation }
       : { extraDelayMs: 0, bandwidthFactor: 1, lossRate: 0 }
-    this.sim.record('net.link', `${id}:${state}`)
+    this.routes.clear()
+    this.sim.record('net.link', id, state)
   }
 
   /** A site's router: when down the site is cut off from the WAN (its own LAN still works). */
   setSiteReachable(code: SiteCode, up: boolean): void {
     if (!this.siteUp.has(code)) throw new EngineError('UNKNOWN_SITE', `unknown site ${code}`)
     this.siteUp.set(code, up)
-    this.sim.record('net.site', `${code}:${up ? 'up' : 'down'}`)
+    this.routes.clear()
+    this.sim.record('net.site', code, up ? 'up' : 'down')
   }
 
   isSiteReachable(code: SiteCode): boolean { return this.siteUp.get(code) === true }
 
-  /** Shortest route by propagation delay over usable links and reachable sites; undefined when none. */
+  /** Routes computed since the last change of a link's state or delay or of a site's reachability. */
+  private routes = new Map<string, SiteCode[] | undefined>()
+  private sites = new Map<SiteCode, TopologySpec['sites'][number]>()
+
+  /** Shortest route by propagation delay over usable links and reachable sites; undefined when none (cached; do not modify). */
   route(from: SiteCode, to: SiteCode): SiteCode[] | undefined {
+    const k = `${from}>${to}`
+    if (this.routes.has(k)) return this.routes.get(k)
+    const r = this.computeRoute(from, to)
+    this.routes.set(k, r)
+    return r
+  }
+
+  private computeRoute(from: SiteCode, to: SiteCode): SiteCode[] | undefined {
     if (from === to) return [from]
     if (!this.isSiteReachable(from) || !this.isSiteReachable(to)) return undefined
     const dist = new Map<SiteCode, number>([[from, 0]])
@@ -170,8 +186,8 @@ export class Network {
     const route = this.route(o.from, o.to)
     if (!route) throw new EngineError('UNREACHABLE', `no route from ${o.from} to ${o.to}`, { site: o.to })
     const msg: Message<P> = { id: this.nextId++, from: o.from, to: o.to, kind: o.kind, bytes: o.bytes + MESSAGE_HEADER_BYTES, payload: o.payload, sentAt: this.sim.now }
-    this.emit({ type: 'sent', msg, route })
-    this.sim.record('net.send', `${msg.id}:${o.kind}:${o.from}>${o.to}:${msg.bytes}`)
+    if (this.listeners.length) this.emit({ type: 'sent', msg, route })
+    this.sim.record('net.send', msg.id, o.kind, o.from, o.to, msg.bytes)
     this.hop(msg, route, 0, o)
     return msg
   }
@@ -197,7 +213,7 @@ export class Network {
   private hop<P>(msg: Message<P>, route: SiteCode[], i: number, o: SendOptions<P>): void {
     const now = this.sim.now
     if (route.length === 1) {
-      const s = this.topo.sites.find((x) => x.code === msg.from)!
+      const s = this.site(msg.from)
       const st = this.lanStats.get(msg.from)!
       const tx = (msg.bytes * 8 * 1000) / s.lanBps
       st.bytes += msg.bytes; st.messages++; st.busyMs += tx
@@ -226,17 +242,26 @@ export class Network {
     })
   }
 
+  private site(code: SiteCode): TopologySpec['sites'][number] {
+    let s = this.sites.get(code)
+    if (!s) { s = this.topo.sites.find((x) => x.code === code)!; this.sites.set(code, s) }
+    return s
+  }
+
   private deliver<P>(msg: Message<P>, route: SiteCode[], o: SendOptions<P>): void {
-    const d: Delivery<P> = { ...msg, deliveredAt: this.sim.now, path: route }
-    this.emit({ type: 'delivered', msg, at: this.sim.now })
-    this.sim.record('net.deliver', String(msg.id))
+    if (this.listeners.length) this.emit({ type: 'delivered', msg, at: this.sim.now })
+    this.sim.record('net.deliver', msg.id)
+    // the message itself becomes the delivery (no copy per hop): it is not used after this
+    const d = msg as Delivery<P>
+    d.deliveredAt = this.sim.now
+    d.path = route
     o.onDeliver(d)
   }
 
   private drop<P>(msg: Message<P>, o: SendOptions<P>, reason: string, l?: LinkRuntime): void {
     if (l) l.stats.dropped++
-    this.emit({ type: 'dropped', msg, at: this.sim.now, reason })
-    this.sim.record('net.drop', `${msg.id}:${reason}`)
+    if (this.listeners.length) this.emit({ type: 'dropped', msg, at: this.sim.now, reason })
+    this.sim.record('net.drop', msg.id, reason)
     o.onDrop?.(reason)
   }
 

@@ -19,6 +19,8 @@ export interface SimEvent {
   /** Daemon events (periodic housekeeping such as scheduled refreshes) do not keep runUntilIdle/runUntilTrue going. */
   daemon?: boolean
   done?: boolean
+  /** Position in the queue (-1 once it left it): cancel() removes an event at once, so the queue holds live events only. */
+  idx: number
 }
 
 export interface TraceEntry { time: number; kind: string; detail?: string }
@@ -52,9 +54,8 @@ export class Simulator {
   /** Schedules `run` after `delayMs` of virtual time. Returns a handle that can be cancelled. */
   schedule(delayMs: number, kind: string, run: () => void, opts: { daemon?: boolean } = {}): SimEvent {
     if (!(delayMs >= 0) || !Number.isFinite(delayMs)) throw new Error(`bad delay ${delayMs} for ${kind}`)
-    const ev: SimEvent = { time: this.nowMs + delayMs, seq: this.seqNo++, kind, run, cancelled: false }
-    if (opts.daemon) ev.daemon = true
-    else this.live++
+    const ev: SimEvent = { time: this.nowMs + delayMs, seq: this.seqNo++, kind, run, cancelled: false, daemon: !!opts.daemon, idx: -1 }
+    if (!ev.daemon) this.live++
     this.push(ev)
     return ev
   }
@@ -75,13 +76,22 @@ export class Simulator {
     if (!ev || ev.cancelled || ev.done) return
     ev.cancelled = true
     if (!ev.daemon) this.live--
+    if (ev.idx >= 0) this.remove(ev.idx)
   }
 
-  /** Mixes a fact into the trace hash (the event kind is mixed automatically). */
-  record(kind: string, detail?: string): void {
-    this.mix(`${this.nowMs}|${kind}|${detail ?? ''}`)
+  /**
+   * Mixes a fact into the trace hash: the time, the kind and the details (the event kind is mixed
+   * automatically when an event fires). Numbers and strings are hashed as they are, without building text.
+   */
+  record(kind: string, ...detail: (string | number)[]): void {
+    this.mixNum(this.nowMs)
+    this.mixKey(kind)
+    for (const d of detail) {
+      if (typeof d === 'number') this.mixNum(d)
+      else this.mixKey(d)
+    }
     if (this.traceLimit > 0) {
-      this.trace.push({ time: this.nowMs, kind, detail })
+      this.trace.push({ time: this.nowMs, kind, ...(detail.length ? { detail: detail.join(':') } : {}) })
       if (this.trace.length > this.traceLimit) this.trace.shift()
     }
   }
@@ -91,7 +101,7 @@ export class Simulator {
     for (;;) {
       const ev = this.pop()
       if (!ev) return false
-      if (ev.cancelled) continue
+      if (ev.cancelled) continue // (cancel() removes events; kept for safety)
       ev.done = true
       if (!ev.daemon) this.live--
       this.nowMs = ev.time
@@ -140,42 +150,78 @@ export class Simulator {
     this.nowMs = timeMs
   }
 
-  private mix(s: string): void {
-    let h = this.hash
-    for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 16777619)
-    this.hash = h >>> 0
+  // ---- trace hash (FNV-1a over 32-bit words and string hashes) ------------------------------------
+  private readonly f64 = new Float64Array(1)
+  private readonly i32 = new Int32Array(this.f64.buffer)
+  /** String hashes of the recurring strings (event kinds, site codes); bounded. */
+  private readonly keyHash = new Map<string, number>()
+
+  private mixWord(w: number): void { this.hash = Math.imul(this.hash ^ w, 16777619) >>> 0 }
+  private mixNum(x: number): void {
+    if ((x | 0) === x) { this.mixWord(x); return }
+    this.f64[0] = x
+    this.mixWord(this.i32[0])
+    this.mixWord(this.i32[1])
+  }
+  private mixKey(s: string): void {
+    let k = this.keyHash.get(s)
+    if (k === undefined) {
+      k = 0x811c9dc5
+      for (let i = 0; i < s.length; i++) k = Math.imul(k ^ s.charCodeAt(i), 16777619)
+      k = (k ^ s.length) >>> 0
+      if (this.keyHash.size < 4096) this.keyHash.set(s, k)
+    }
+    this.mixWord(k)
   }
 
+  // ---- the queue: a binary heap on (time, seq) that knows each event's position -----------------
   private less(a: SimEvent, b: SimEvent): boolean { return a.time < b.time || (a.time === b.time && a.seq < b.seq) }
-  private push(ev: SimEvent): void {
+  private place(ev: SimEvent, i: number): void { this.heap[i] = ev; ev.idx = i }
+  private siftUp(i: number): void {
     const h = this.heap
-    h.push(ev)
-    let i = h.length - 1
+    const ev = h[i]
     while (i > 0) {
       const p = (i - 1) >> 1
-      if (!this.less(h[i], h[p])) break
-      ;[h[i], h[p]] = [h[p], h[i]]
+      if (!this.less(ev, h[p])) break
+      this.place(h[p], i)
       i = p
     }
+    this.place(ev, i)
+  }
+  private siftDown(i: number): void {
+    const h = this.heap
+    const n = h.length
+    const ev = h[i]
+    for (;;) {
+      const l = 2 * i + 1
+      if (l >= n) break
+      const r = l + 1
+      const m = r < n && this.less(h[r], h[l]) ? r : l
+      if (!this.less(h[m], ev)) break
+      this.place(h[m], i)
+      i = m
+    }
+    this.place(ev, i)
+  }
+  private push(ev: SimEvent): void {
+    this.heap.push(ev)
+    this.siftUp(this.heap.length - 1)
+  }
+  private remove(i: number): void {
+    const h = this.heap
+    const ev = h[i]
+    ev.idx = -1
+    const last = h.pop()!
+    if (i === h.length) return
+    this.place(last, i)
+    if (i > 0 && this.less(last, h[(i - 1) >> 1])) this.siftUp(i)
+    else this.siftDown(i)
   }
   private pop(): SimEvent | undefined {
     const h = this.heap
     if (!h.length) return undefined
     const top = h[0]
-    const last = h.pop()!
-    if (h.length) {
-      h[0] = last
-      let i = 0
-      for (;;) {
-        const l = 2 * i + 1, r = l + 1
-        let m = i
-        if (l < h.length && this.less(h[l], h[m])) m = l
-        if (r < h.length && this.less(h[r], h[m])) m = r
-        if (m === i) break
-        ;[h[i], h[m]] = [h[m], h[i]]
-        i = m
-      }
-    }
+    this.remove(0)
     return top
   }
 }

@@ -1,8 +1,10 @@
 /**
- * One sql.js database server (a site's primary, its backup, or Colombo's main repository) with
- * row-level change capture: AFTER triggers on every tracked table append to __cdc inside the same
- * transaction; the engine drains __cdc at commit time and turns it into a change batch that is logged
- * durably, shipped to the backup / repository / replicas, and folded into the catalogs.
+ * One sql.js database server (a site's primary, its backup, or Colombo's main repository). A primary
+ * captures row-level changes: TEMP AFTER triggers on every tracked table append to the connection's
+ * TEMP table __cdc inside the same transaction (so capture never touches the database file or its
+ * byte image); the engine drains __cdc at commit time and turns it into a change batch that is logged
+ * durably, shipped to the backup / repository / replicas, and folded into the catalogs. Backups and the
+ * repository only apply batches: they capture nothing (no triggers fire there).
  */
 import type { Database, SqlJsStatic } from 'sql.js'
 import { execScript, queryDb, quoteId, scalar, sqlError, type Params, type QueryResult, type SqlValue } from './sqljs'
@@ -58,6 +60,22 @@ const PRAGMAS = 'PRAGMA recursive_triggers = ON; PRAGMA foreign_keys = OFF; PRAG
 
 type Stmt = ReturnType<Database['prepare']>
 
+function sameKey(info: TableInfo, a: readonly SqlValue[], b: readonly SqlValue[]): boolean {
+  for (const i of info.keyIdx) if (a[i] !== b[i]) return false
+  return true
+}
+
+/**
+ * The repository's version rule as one upsert: a key without a version takes the change; otherwise the
+ * change wins if it is newer (origin commit time), or at the same time if it is the same origin's later
+ * change, an insert over another origin's delete (a row moved between branches), or the same operation
+ * from the greater origin (a deterministic tie-break). changes() = 1 ⇔ the change is to be applied.
+ */
+const VERSION_UPSERT = `INSERT INTO __ver (t, k, at, origin, op) VALUES (?, ?, ?, ?, ?)
+  ON CONFLICT (t, k) DO UPDATE SET at = excluded.at, origin = excluded.origin, op = excluded.op
+  WHERE excluded.at > __ver.at OR (excluded.at = __ver.at AND (__ver.origin = excluded.origin
+    OR (excluded.op = 'I' AND __ver.op = 'D') OR (excluded.op = __ver.op AND excluded.origin > __ver.origin)))`
+
 export class SiteDb {
   db: Database
   readonly tables = new Map<string, TableInfo>()
@@ -66,13 +84,21 @@ export class SiteDb {
   /** Prepared statements of the engine's hot paths (commit, replication, catalog); freed before export()/load(). */
   private cache = new Map<string, Stmt>()
   private reuse = new Map<string, Stmt>()
+  private verReady = false
+
+  /** Only a primary captures its changes (a backup or the repository just applies batches). */
+  readonly capture: boolean
+  /** Capture triggers are on (off during a bulk load). */
+  private triggersOn = true
 
   constructor(private SQL: SqlJsStatic, readonly site: string, readonly role: DbRole, bytes?: Uint8Array) {
+    this.capture = role === 'primary'
     try {
       this.db = bytes ? new SQL.Database(bytes) : new SQL.Database()
       this.db.exec(PRAGMAS)
       this.db.exec('CREATE TABLE IF NOT EXISTS __meta (k TEXT PRIMARY KEY, v)')
-      this.db.exec('CREATE TABLE IF NOT EXISTS __cdc (seq INTEGER PRIMARY KEY, t TEXT NOT NULL, op TEXT NOT NULL, r TEXT NOT NULL)')
+      this.dropLegacyCapture()
+      this.session()
     } catch (e) {
       throw new EngineError('CORRUPT_DATA', `${this.id}: not a valid SQLite database (${e instanceof Error ? e.message : String(e)})`, { site })
     }
@@ -177,37 +203,67 @@ export class SiteDb {
     return info
   }
 
+  /**
+   * Images written before capture moved to the connection's TEMP schema carry persistent triggers and a
+   * __cdc table in the file: remove them (capture is re-created per connection by session()).
+   */
+  private dropLegacyCapture(): void {
+    const old = this.db.exec("SELECT type, name FROM main.sqlite_master WHERE (type = 'trigger' AND substr(name, 1, 6) = '__cdc_') OR (type = 'table' AND name = '__cdc')")
+    for (const [type, name] of old[0]?.values ?? []) this.db.exec(`DROP ${type === 'trigger' ? 'TRIGGER' : 'TABLE'} IF EXISTS main.${quoteId(String(name))}`)
+  }
+
+  /** Per-connection state (re-applied after export()/load()): settings, and for a primary the capture table and triggers. */
+  private session(): void {
+    this.db.exec(PRAGMAS)
+    if (!this.capture) return
+    this.db.exec('CREATE TEMP TABLE IF NOT EXISTS __cdc (seq INTEGER PRIMARY KEY, t TEXT NOT NULL, op TEXT NOT NULL, r TEXT NOT NULL)')
+    if (this.triggersOn) for (const info of this.tables.values()) this.installTriggers(info)
+  }
+
   installTriggers(info: TableInfo): void {
+    if (!this.capture || !this.triggersOn) return
     const q = quoteId(info.name)
     const img = (p: string) => `json_array(${info.columns.map((c) => `${p}.${quoteId(c)}`).join(', ')})`
     const t = info.name.replace(/'/g, "''")
     this.db.exec(`
-      CREATE TRIGGER IF NOT EXISTS ${quoteId(`__cdc_i_${info.name}`)} AFTER INSERT ON ${q} BEGIN INSERT INTO __cdc (t, op, r) VALUES ('${t}', 'I', ${img('NEW')}); END;
-      CREATE TRIGGER IF NOT EXISTS ${quoteId(`__cdc_d_${info.name}`)} AFTER DELETE ON ${q} BEGIN INSERT INTO __cdc (t, op, r) VALUES ('${t}', 'D', ${img('OLD')}); END;
-      CREATE TRIGGER IF NOT EXISTS ${quoteId(`__cdc_u_${info.name}`)} AFTER UPDATE ON ${q} BEGIN
-        INSERT INTO __cdc (t, op, r) VALUES ('${t}', 'D', ${img('OLD')});
-        INSERT INTO __cdc (t, op, r) VALUES ('${t}', 'I', ${img('NEW')});
+      CREATE TEMP TRIGGER IF NOT EXISTS ${quoteId(`__cdc_i_${info.name}`)} AFTER INSERT ON ${q} BEGIN INSERT INTO temp.__cdc (t, op, r) VALUES ('${t}', 'I', ${img('NEW')}); END;
+      CREATE TEMP TRIGGER IF NOT EXISTS ${quoteId(`__cdc_d_${info.name}`)} AFTER DELETE ON ${q} BEGIN INSERT INTO temp.__cdc (t, op, r) VALUES ('${t}', 'D', ${img('OLD')}); END;
+      CREATE TEMP TRIGGER IF NOT EXISTS ${quoteId(`__cdc_u_${info.name}`)} AFTER UPDATE ON ${q} BEGIN
+        INSERT INTO temp.__cdc (t, op, r) VALUES ('${t}', 'D', ${img('OLD')});
+        INSERT INTO temp.__cdc (t, op, r) VALUES ('${t}', 'I', ${img('NEW')});
       END;`)
   }
 
+  /** Capture off (bulk loads): nothing is captured until installAllTriggers(). */
   dropTriggers(): void {
+    this.triggersOn = false
+    if (!this.capture) return
     for (const info of this.tables.values()) {
-      for (const k of ['i', 'd', 'u']) this.db.exec(`DROP TRIGGER IF EXISTS ${quoteId(`__cdc_${k}_${info.name}`)}`)
+      for (const k of ['i', 'd', 'u']) this.db.exec(`DROP TRIGGER IF EXISTS temp.${quoteId(`__cdc_${k}_${info.name}`)}`)
     }
   }
 
-  installAllTriggers(): void { for (const info of this.tables.values()) this.installTriggers(info) }
+  installAllTriggers(): void {
+    this.triggersOn = true
+    for (const info of this.tables.values()) this.installTriggers(info)
+  }
 
   /** Drains the captured changes of the current transaction. */
   drainChanges(): Change[] {
-    const rows = this.queryPrepared('SELECT t, op, r FROM __cdc ORDER BY seq')
+    if (!this.capture) return []
+    const rows = this.queryPrepared('SELECT t, op, r FROM temp.__cdc ORDER BY seq')
     if (!rows.length) return []
-    this.queryPrepared('DELETE FROM __cdc')
-    return rows.map(([t, op, r]) => ({ t: String(t), op: op as 'I' | 'D', r: JSON.parse(String(r)) as SqlValue[] }))
+    this.queryPrepared('DELETE FROM temp.__cdc')
+    const out: Change[] = new Array(rows.length)
+    for (let i = 0; i < rows.length; i++) {
+      const row = rows[i]
+      out[i] = { t: String(row[0]), op: row[1] as 'I' | 'D', r: JSON.parse(String(row[2])) as SqlValue[] }
+    }
+    return out
   }
 
   /** Discards the captured changes of the current transaction; returns how many there were. */
-  discardChanges(): number { return this.runPrepared('DELETE FROM __cdc') }
+  discardChanges(): number { return this.capture ? this.runPrepared('DELETE FROM temp.__cdc') : 0 }
 
   /**
    * Applies a change batch (idempotent: I = upsert of the full row, D = delete by key). Tables must be
@@ -218,19 +274,50 @@ export class SiteDb {
       const c = changes[n]
       const info = this.tables.get(c.t)
       if (!info) throw new EngineError('INTERNAL', `${this.id}: change for untracked table ${c.t}`, { site: this.site })
-      // an update's old image (D) directly followed by its new image (I) under the same key: the upsert alone
-      // has the same effect (INSERT OR REPLACE removes the row holding that key first)
       const nx = changes[n + 1]
-      if (c.op === 'D' && nx && nx.op === 'I' && nx.t === c.t && info.keyIdx.every((i) => nx.r[i] === c.r[i])) continue
-      const stmt = this.stmtFor(info, c.op)
-      try {
-        stmt.bind(c.op === 'I' ? c.r : info.keyIdx.map((i) => c.r[i]))
-        stmt.step()
-      } catch (e) {
-        throw sqlError(e)
-      } finally {
-        stmt.reset()
+      if (c.op === 'D' && nx && nx.op === 'I' && nx.t === c.t && sameKey(info, c.r, nx.r)) {
+        // an update's old image (D) directly followed by its new image (I) under the same key: set the changed
+        // columns in place (no index churn for the others); where the row is missing, the upsert below adds it
+        if (this.updateInPlace(info, c.r, nx.r)) n++
+        continue
       }
+      this.runChange(info, c.op === 'I' ? 'I' : 'D', c.op === 'I' ? c.r : info.keyIdx.map((i) => c.r[i]))
+    }
+  }
+
+  /** UPDATE of the columns that differ between two images of one key; false if the row is not there. */
+  private updateInPlace(info: TableInfo, before: readonly SqlValue[], after: readonly SqlValue[]): boolean {
+    const idx: number[] = []
+    for (let i = 0; i < info.columns.length; i++) if (before[i] !== after[i] && !info.keyIdx.includes(i)) idx.push(i)
+    if (!idx.length) return false
+    const k = `U:${info.name}:${idx.join(',')}`
+    let stmt = this.applyStmts.get(k)
+    if (!stmt) {
+      stmt = this.db.prepare(`UPDATE ${quoteId(info.name)} SET ${idx.map((i) => `${quoteId(info.columns[i])} = ?`).join(', ')} WHERE ${info.key.map((c) => `${quoteId(c)} = ?`).join(' AND ')}`)
+      this.applyStmts.set(k, stmt)
+    }
+    const params: SqlValue[] = idx.map((i) => after[i])
+    for (const i of info.keyIdx) params.push(after[i])
+    try {
+      stmt.bind(params)
+      stmt.step()
+    } catch (e) {
+      throw sqlError(e)
+    } finally {
+      stmt.reset()
+    }
+    return this.db.getRowsModified() === 1
+  }
+
+  private runChange(info: TableInfo, op: 'I' | 'D', params: SqlValue[]): void {
+    const stmt = this.stmtFor(info, op)
+    try {
+      stmt.bind(params)
+      stmt.step()
+    } catch (e) {
+      throw sqlError(e)
+    } finally {
+      stmt.reset()
     }
   }
 
@@ -244,7 +331,10 @@ export class SiteDb {
    * origin's own changes apply in their order. Keys never changed by replication carry no version.
    */
   applyVersioned(changes: readonly Change[], origin: string, at: number): void {
-    this.queryPrepared('CREATE TABLE IF NOT EXISTS __ver (t TEXT NOT NULL, k TEXT NOT NULL, at INTEGER NOT NULL, origin TEXT NOT NULL, op TEXT NOT NULL, PRIMARY KEY (t, k)) WITHOUT ROWID')
+    if (!this.verReady) {
+      this.db.exec('CREATE TABLE IF NOT EXISTS __ver (t TEXT NOT NULL, k TEXT NOT NULL, at INTEGER NOT NULL, origin TEXT NOT NULL, op TEXT NOT NULL, PRIMARY KEY (t, k)) WITHOUT ROWID')
+      this.verReady = true
+    }
     const keep: Change[] = []
     for (let n = 0; n < changes.length; n++) {
       const c = changes[n]
@@ -255,19 +345,21 @@ export class SiteDb {
       const nx = changes[n + 1]
       const pair = c.op === 'D' && nx && nx.op === 'I' && nx.t === c.t && info.keyIdx.every((i) => nx.r[i] === c.r[i])
       const op = pair ? 'I' : c.op
-      const cur = this.queryPrepared('SELECT at, origin, op FROM __ver WHERE t = ? AND k = ?', [c.t, k])[0]
-      const newer = !cur || at > Number(cur[0]) || (at === Number(cur[0]) && (cur[1] === origin || (op === 'I' && cur[2] === 'D') || (op === cur[2] && origin > String(cur[1]))))
       if (pair) n++
-      if (!newer) continue
+      // one statement records the key's new version only if this change is newer than the one it holds
+      if (!this.runPrepared(VERSION_UPSERT, [c.t, k, at, origin, op])) continue
       if (pair) keep.push(c, nx)
       else keep.push(c)
-      this.queryPrepared('INSERT OR REPLACE INTO __ver (t, k, at, origin, op) VALUES (?, ?, ?, ?, ?)', [c.t, k, at, origin, op])
     }
     this.applyChanges(keep)
   }
 
   /** Forgets the per-key versions (the content became a new baseline). */
-  clearVersions(): void { this.db.exec('DROP TABLE IF EXISTS __ver') }
+  clearVersions(): void {
+    this.freeStmts() // a cached statement on __ver would keep the dropped table's schema
+    this.db.exec('DROP TABLE IF EXISTS __ver')
+    this.verReady = false
+  }
 
   private stmtFor(info: TableInfo, op: 'I' | 'D') {
     const k = `${op}:${info.name}`
@@ -298,7 +390,7 @@ export class SiteDb {
     this.reopened++
     this.freeStmts()
     const bytes = this.db.export()
-    this.db.exec(PRAGMAS)
+    this.session()
     return bytes
   }
 
@@ -308,7 +400,9 @@ export class SiteDb {
     this.freeStmts()
     this.db.close()
     this.db = new this.SQL.Database(bytes)
-    this.db.exec(PRAGMAS)
+    this.verReady = false
+    this.dropLegacyCapture()
+    this.session()
     this.inTx = false
   }
 

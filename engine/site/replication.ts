@@ -21,7 +21,15 @@ export interface ChannelBatch { seq: number; prev: number; changes: Change[]; by
 
 export interface ChannelView { id: string; origin: SiteCode; target: string; pending: number; applied: number; inflight: number }
 
+/**
+ * A target applies what arrived within this window of virtual time as one local transaction (log
+ * shipping in batches, as a standby or a replication applier does), instead of one per origin commit.
+ */
+export const APPLY_WINDOW_MS = 20
+
 export interface ReplicationHost {
+  /** Overrides APPLY_WINDOW_MS (0: apply each arrival at once). */
+  applyWindowMs?: number
   sim: Simulator
   net: Network
   topology: TopologySpec
@@ -39,8 +47,11 @@ export class Channel {
   /** Batches delivered at the target and waiting for this tick's apply (one local transaction for all of them). */
   arrived: ChannelBatch[] = []
   applyScheduled = false
+  /** The target's applied marker (its __meta src.<origin>), mirrored here: read once at build, set at each commit. */
+  applied: number
   constructor(readonly origin: SiteCode, readonly targetSite: SiteCode, readonly role: DbRole, readonly map: Mapper, applied: number) {
     this.lastQueued = applied
+    this.applied = applied
   }
   get id(): string { return `${this.origin}>${this.targetSite}.${this.role}` }
   get serverId(): string { return `${this.targetSite}.${this.role}` }
@@ -163,13 +174,13 @@ export class Replication {
     this.h.sim.scheduleDaemon(5_000, 'repl.retry', () => { this.retryTimer = false; this.kick() })
   }
 
-  /** A batch reached the target: batches arriving at the same virtual tick are applied together. */
+  /** A batch reached the target: batches arriving within the apply window are applied together. */
   private deliver(ch: Channel, b: ChannelBatch): void {
     if (!this.h.isServerUp(ch.serverId)) return // target down: stays pending until restored
     ch.arrived.push(b)
     if (ch.applyScheduled) return
     ch.applyScheduled = true
-    this.h.sim.schedule(0, 'repl.apply', () => { ch.applyScheduled = false; this.applyArrived(ch) })
+    this.h.sim.schedule(this.h.applyWindowMs ?? APPLY_WINDOW_MS, 'repl.apply', () => { ch.applyScheduled = false; this.applyArrived(ch) })
   }
 
   /**
@@ -190,9 +201,9 @@ export class Replication {
       }
       return
     }
-    arrived.sort((x, y) => x.seq - y.seq)
+    if (arrived.length > 1) arrived.sort((x, y) => x.seq - y.seq)
     const key = `src.${ch.origin}`
-    const start = db.getMetaNum(key)
+    const start = ch.applied
     let now = start
     const run: ChannelBatch[] = []
     for (const b of arrived) if (b.seq > now && b.prev <= now) { run.push(b); now = b.seq }
@@ -204,9 +215,9 @@ export class Replication {
       else if (whole === 'retry') {
         for (const b of run) if (this.applyGroup(ch, db, key, [b], true) !== 'ok') { failed = true; break }
       }
-      now = db.getMetaNum(key)
+      now = ch.applied
     }
-    ch.pending = ch.pending.filter((p) => p.seq > now)
+    if (ch.pending.length && ch.pending[0].seq <= now) ch.pending = ch.pending.filter((p) => p.seq > now)
     this.trimRetained(ch.origin)
     if (failed) return // stays pending: re-sent on kick or retry
     if (ch.pending.length && ch.pending.every((p) => !ch.inflight.has(p.seq))) this.pump(ch)
@@ -227,12 +238,16 @@ export class Replication {
         if (ch.role === 'repository') db.applyVersioned(b.changes, ch.origin, b.at)
         else db.applyChanges(b.changes)
       }
-      // only a primary folds the effect into its catalog; backups and the repository just drop the capture
-      if (ch.role === 'primary') effect.push(...db.drainChanges())
-      else db.discardChanges()
-      if (ch.role === 'primary') { folded = true; this.h.site(ch.targetSite).catalog.apply(effect) }
-      db.setMeta(key, run[run.length - 1].seq)
+      // only a primary captures the effect and folds it into its catalog (backups and the repository capture nothing)
+      if (ch.role === 'primary') {
+        for (const c of db.drainChanges()) effect.push(c)
+        folded = true
+        this.h.site(ch.targetSite).catalog.apply(effect)
+      }
+      const last = run[run.length - 1].seq
+      db.setMeta(key, last)
       db.commit()
+      ch.applied = last
       if (ch.role === 'primary' && effect.length) this.catalogChanged(ch.targetSite)
       return 'ok'
     } catch (e) {

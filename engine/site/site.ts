@@ -15,6 +15,7 @@
  */
 import type { SqlJsStatic } from 'sql.js'
 import { SiteDb, jsonLength, type Change } from './db'
+import type { SqlValue } from './sqljs'
 import type { Params, QueryResult } from './sqljs'
 import { EngineError } from '../errors'
 import { LocalCatalog, installCatalogs, localTables, type LocalTable } from '../catalog/catalog'
@@ -40,6 +41,8 @@ export interface SiteHost {
 export interface TxScope {
   exec(sql: string, params?: Params): ExecResult
   query(sql: string, params?: Params): QueryResult
+  /** Engine-internal DML with positional parameters through a cached prepared statement; returns the rows changed. */
+  run(sql: string, params: SqlValue[]): number
 }
 
 /** Statements that cannot change tracked tables (WITH … may be a DML statement: it takes the write path). */
@@ -106,6 +109,7 @@ export class SiteStore {
         return { ...res, changes: db.db.getRowsModified() }
       },
       query: (sql, params) => { this.ensureUp(); return db.query(sql, params) },
+      run: (sql, params) => { this.ensureUp(); return db.runPrepared(sql, params) },
     }
     if (db.inTransaction) return fn(scope) // joins the enclosing transaction
     db.begin()

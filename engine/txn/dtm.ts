@@ -133,6 +133,8 @@ interface SiteRt {
 
 
 const OUTCOME_KEEP = 20_000
+/** Transactions kept in the list (views, console). */
+const INFO_KEEP = 5_000
 const dtms = new WeakMap<Cluster, Dtm>()
 
 export class Dtm {
@@ -225,6 +227,8 @@ export class Dtm {
   }
 
   // ---- timeline / monitoring ----------------------------------------------------------------
+  /** Timeline recording is on (callers test it first, so nothing is built for a timeline nobody keeps). */
+  private get tlOn(): boolean { return this.opts.timeline }
   private note(gid: string, ev: Omit<TimelineEvent, 'at'>): void {
     if (!this.opts.timeline || gid.startsWith('dl#')) return
     let l = this.tl.get(gid)
@@ -238,7 +242,7 @@ export class Dtm {
 
   private setPart(s: SiteRt, sub: Sub, st: PartState): void {
     sub.state = st
-    this.note(sub.gid, { kind: 'state', site: s.code, detail: `participant ${st}` })
+    if (this.tlOn) this.note(sub.gid, { kind: 'state', site: s.code, detail: `participant ${st}` })
     const i = this.info.get(sub.gid)
     if (i) i.sites[s.code] = st
     if (i && !i.outcome && (st === 'COMMIT' || st === 'ABORT') && this.recovered.has(sub.gid) && !this.sites.get(i.origin)?.coords.has(sub.gid)) {
@@ -252,17 +256,18 @@ export class Dtm {
 
   private setCoord(c: Coord, st: CoordState): void {
     c.state = st
-    this.note(c.gid, { kind: 'state', site: c.origin, detail: `coordinator ${st}` })
+    if (this.tlOn) this.note(c.gid, { kind: 'state', site: c.origin, detail: `coordinator ${st}` })
     const i = this.info.get(c.gid)
     if (i) i.coordState = st
   }
 
   private force(s: SiteRt, rec: Omit<TxnLogRecord, 'at'>, force: boolean): void {
-    const r = { ...rec, at: this.now }
+    const r = rec as TxnLogRecord
+    r.at = this.now
     s.log.append(r, force)
     if (force && s.log.dirty) this.scheduleSync(s) // the hook hears of it once it is stable
     else this.opts.onLog?.(s.code, r, force)
-    this.note(rec.gid, { kind: 'log', site: s.code, detail: `${force ? 'force-write' : 'write'} ${rec.type}${rec.role === 'coord' ? ' (coordinator)' : ''}` })
+    if (this.tlOn) this.note(rec.gid, { kind: 'log', site: s.code, detail: `${force ? 'force-write' : 'write'} ${rec.type}${rec.role === 'coord' ? ' (coordinator)' : ''}` })
   }
 
   // ---- group commit (file logs) ----------------------------------------------------------------
@@ -299,12 +304,12 @@ export class Dtm {
     if (fs?.log.dirty) { this.afterForce(fs, () => this.send(from, to, kind, gid, bytes, onArrive)); return }
     const id = ++this.msgSeq
     this.stats.messages++
-    this.note(gid, { kind: 'send', site: from, to, msg: kind, id })
+    if (this.tlOn) this.note(gid, { kind: 'send', site: from, to, msg: kind, id })
     if (from === to) {
       // within one site (coordinator and local participant share the site's transaction manager): no network hop
       this.cluster.sim.schedule(0, kind, () => {
         if (!this.up(to)) { this.note(gid, { kind: 'drop', site: to, msg: kind, id, detail: `${to} is down` }); return }
-        this.note(gid, { kind: 'deliver', site: to, to: from, msg: kind, id })
+        if (this.tlOn) this.note(gid, { kind: 'deliver', site: to, to: from, msg: kind, id })
         onArrive()
       })
       return
@@ -314,13 +319,13 @@ export class Dtm {
         from, to, kind, payload: gid, bytes,
         onDeliver: () => {
           if (!this.up(to)) { this.note(gid, { kind: 'drop', site: to, msg: kind, id, detail: `${to} is down` }); return }
-          this.note(gid, { kind: 'deliver', site: to, to: from, msg: kind, id })
+          if (this.tlOn) this.note(gid, { kind: 'deliver', site: to, to: from, msg: kind, id })
           onArrive()
         },
         onDrop: (reason) => this.note(gid, { kind: 'drop', site: to, msg: kind, id, detail: reason }),
       })
     } catch (e) {
-      this.note(gid, { kind: 'drop', site: to, msg: kind, id, detail: toErrorInfo(e).message })
+      if (this.tlOn) this.note(gid, { kind: 'drop', site: to, msg: kind, id, detail: toErrorInfo(e).message })
     }
   }
 
@@ -348,12 +353,12 @@ export class Dtm {
     if (i < 0) return false
     const h = this.crashHooks.splice(i, 1)[0]
     if (h.link) {
-      this.note(gid, { kind: 'note', site: s.code, detail: `link ${h.link} fails at ${step}` })
+      if (this.tlOn) this.note(gid, { kind: 'note', site: s.code, detail: `link ${h.link} fails at ${step}` })
       this.cluster.failLink(h.link)
       if (h.restartAfterMs !== undefined) this.cluster.sim.schedule(h.restartAfterMs, 'txn.linkRestore', () => this.cluster.restoreLink(h.link!))
       return false
     }
-    this.note(gid, { kind: 'note', site: s.code, detail: `crash at ${step}` })
+    if (this.tlOn) this.note(gid, { kind: 'note', site: s.code, detail: `crash at ${step}` })
     this.cluster.failSite(s.code)
     if (h.restartAfterMs !== undefined) this.cluster.sim.schedule(h.restartAfterMs, 'txn.restart', () => this.cluster.restoreSite(s.code))
     return true
@@ -370,8 +375,8 @@ export class Dtm {
     }
     s.coords.set(gid, c)
     this.info.set(gid, { gid, origin, protocol: c.protocol, startAt: this.now, coordState: 'INITIAL', sites: {}, statements: [] })
-    if (this.info.size > OUTCOME_KEEP) this.info.delete(this.info.keys().next().value!)
-    this.note(gid, { kind: 'state', site: origin, detail: `begin (${c.protocol} 2PC); coordinator INITIAL` })
+    if (this.info.size > INFO_KEEP) this.info.delete(this.info.keys().next().value!)
+    if (this.tlOn) this.note(gid, { kind: 'state', site: origin, detail: `begin (${c.protocol} 2PC); coordinator INITIAL` })
     return gid
   }
 
@@ -399,7 +404,7 @@ export class Dtm {
     info?.statements.push(stmtRec)
     const timer = this.at(s, this.opts.execTimeoutMs, 'txn.execTimeout', () => {
       if (!c.execCbs.has(id)) return
-      this.note(gid, { kind: 'timeout', site: s.code, detail: `no result from ${site}` })
+      if (this.tlOn) this.note(gid, { kind: 'timeout', site: s.code, detail: `no result from ${site}` })
       this.finishExec(c, id, { ok: false, error: { code: 'TIMEOUT', message: `statement at ${site} timed out` }, site, sql, at: this.now })
       this.globalAbort(s, c, `statement at ${site} timed out`)
     })
@@ -495,7 +500,7 @@ export class Dtm {
       s.subs.set(gid, sub)
       const i = this.info.get(gid)
       if (i) i.sites[s.code] = 'INITIAL'
-      this.note(gid, { kind: 'state', site: s.code, detail: 'participant INITIAL' })
+      if (this.tlOn) this.note(gid, { kind: 'state', site: s.code, detail: 'participant INITIAL' })
     }
     let st: Stmt
     let table: string
@@ -539,7 +544,7 @@ export class Dtm {
     this.cluster.sim.cancel(sub.timer)
     sub.timer = this.at(s, this.opts.initialTimeoutMs, 'txn.initialTimeout', () => {
       if (s.subs.get(sub.gid) !== sub || sub.state !== 'INITIAL' || sub.busy) return
-      this.note(sub.gid, { kind: 'timeout', site: s.code, detail: 'participant INITIAL timed out → local abort' })
+      if (this.tlOn) this.note(sub.gid, { kind: 'timeout', site: s.code, detail: 'participant INITIAL timed out → local abort' })
       this.abortFromSite(s, sub.gid, 'participant timed out in INITIAL')
     })
   }
@@ -555,10 +560,10 @@ export class Dtm {
       }, this.now)
       if (granted) continue
       sub.waitingSql = sql
-      this.note(sub.gid, { kind: 'note', site: s.code, detail: `waits for ${mode} lock on ${res}` })
+      if (this.tlOn) this.note(sub.gid, { kind: 'note', site: s.code, detail: `waits for ${mode} lock on ${res}` })
       sub.lockTimer = this.at(s, this.opts.lockTimeoutMs, 'txn.lockTimeout', () => {
         if (s.subs.get(sub.gid) !== sub || !s.locks.isWaiting(sub.gid)) return
-        this.note(sub.gid, { kind: 'timeout', site: s.code, detail: `lock timeout on ${res}` })
+        if (this.tlOn) this.note(sub.gid, { kind: 'timeout', site: s.code, detail: `lock timeout on ${res}` })
         this.abortFromSite(s, sub.gid, `lock timeout on ${res} at ${s.code}`, 'TIMEOUT')
       })
       this.onWait(s, sub)
@@ -583,7 +588,16 @@ export class Dtm {
       return [...out]
     }
     const hist = (k: string, op: 'r' | 'w') => { if (rec) this.history.push({ gid: sub.gid, site: s.code, item: `${s.code}.${table}:${k}`, op }) }
-    const put = (k: string, row: Row | null) => { sub.writes.set(`${table}:${k}`, { table, key: k, row }); hist(k, 'w') }
+    const put = (k: string, row: Row | null, cols?: string[]) => {
+      const wk = `${table}:${k}`
+      if (cols) {
+        // an UPDATE: in place unless this transaction already replaced the whole row (insert / full image)
+        const prev = sub.writes.get(wk)
+        if (prev) cols = prev.row && prev.cols ? [...new Set([...prev.cols, ...cols])] : undefined
+      }
+      sub.writes.set(wk, cols ? { table, key: k, row, cols } : { table, key: k, row })
+      hist(k, 'w')
+    }
     switch (st.kind) {
       case 'select': {
         const out: Row[] = []
@@ -605,7 +619,7 @@ export class Dtm {
             if (a.from) nr[a.col] = a.op === '*' ? Number(r[a.from]) * Number(a.val) : a.op === '/' ? Number(r[a.from]) / Number(a.val) : Number(r[a.from]) + (a.sign ?? 1) * Number(a.val)
             else nr[a.col] = a.val
           }
-          put(k, nr)
+          put(k, nr, st.sets.map((a) => a.col))
           n++
         }
         return { affected: n }
@@ -671,7 +685,7 @@ export class Dtm {
 
   private coordTimeout(s: SiteRt, c: Coord): void {
     if (s.coords.get(c.gid) !== c || c.state !== 'WAIT') return
-    this.note(c.gid, { kind: 'timeout', site: s.code, detail: `coordinator WAIT timed out (round ${c.termRound + 1})` })
+    if (this.tlOn) this.note(c.gid, { kind: 'timeout', site: s.code, detail: `coordinator WAIT timed out (round ${c.termRound + 1})` })
     if (c.protocol === 'centralized') { this.coordDecide(s, c, 'ABORT', 'votes did not arrive in time'); return }
     // distributed / linear: ask the participants that have not voted; one that has not voted yes aborts → global abort
     c.termRound++
@@ -729,7 +743,7 @@ export class Dtm {
       if (s.coords.get(c.gid) !== c) return
       const missing = c.phase2.filter((p) => !c.acks.has(p))
       if (!missing.length) return
-      this.note(c.gid, { kind: 'timeout', site: s.code, detail: `no ACK from ${missing.join(', ')}: re-send COMMIT` })
+      if (this.tlOn) this.note(c.gid, { kind: 'timeout', site: s.code, detail: `no ACK from ${missing.join(', ')}: re-send COMMIT` })
       for (const p of missing) this.sendDecision(s, c.gid, p, 'COMMIT')
       this.armResend(s, c)
     })
@@ -753,7 +767,7 @@ export class Dtm {
       if (this.hook(s, 'ack', gid)) return
       this.cluster.sim.cancel(c.resendTimer)
       s.log.append({ type: 'END', gid, role: 'coord', at: this.now }, false)
-      this.note(gid, { kind: 'log', site: s.code, detail: 'write END (all acknowledged)' })
+      if (this.tlOn) this.note(gid, { kind: 'log', site: s.code, detail: 'write END (all acknowledged)' })
       s.coords.delete(gid)
     }
   }
@@ -798,7 +812,7 @@ export class Dtm {
         this.remember(s, gid, 'RO')
         const i = this.info.get(gid)
         if (i) i.sites[s.code] = 'RO'
-        this.note(gid, { kind: 'state', site: s.code, detail: 'read-only: locks released, no phase two' })
+        if (this.tlOn) this.note(gid, { kind: 'state', site: s.code, detail: 'read-only: locks released, no phase two' })
         this.runGrants(s.locks.releaseAll(gid))
       } else {
         const locks = s.locks.heldLocks(gid).filter((l) => l.mode === 'X' || l.mode === 'IX')
@@ -815,7 +829,7 @@ export class Dtm {
   }
 
   private castVote(s: SiteRt, gid: string, coord: string, participants: string[], protocol: Protocol, vote: Vote, chainVotes: Record<string, Vote>): void {
-    this.note(gid, { kind: 'note', site: s.code, detail: `votes ${vote}` })
+    if (this.tlOn) this.note(gid, { kind: 'note', site: s.code, detail: `votes ${vote}` })
     const sub = s.subs.get(gid)
     if (protocol === 'centralized') {
       this.send(s.code, coord, 'txn.vote', gid, 24, () => this.onVoteCoord(this.rt(coord), gid, s.code, vote))
@@ -942,7 +956,7 @@ export class Dtm {
   private readyTimeout(s: SiteRt, sub: Sub): void {
     if (s.subs.get(sub.gid) !== sub || sub.state !== 'READY') return
     sub.termRound++
-    this.note(sub.gid, { kind: 'timeout', site: s.code, detail: `READY timed out: in doubt, asking ${sub.termRound === 1 ? 'the coordinator' : 'the coordinator and peers'}` })
+    if (this.tlOn) this.note(sub.gid, { kind: 'timeout', site: s.code, detail: `READY timed out: in doubt, asking ${sub.termRound === 1 ? 'the coordinator' : 'the coordinator and peers'}` })
     this.send(s.code, sub.coord, 'txn.query', sub.gid, 24, () => this.onQueryCoord(this.rt(sub.coord), sub.gid, s.code, (r) => this.onQueryReply(s, sub, sub.coord, r)))
     if (sub.termRound > 1 || sub.protocol !== 'centralized') {
       for (const p of sub.participants) if (p !== s.code) {
@@ -1005,7 +1019,7 @@ export class Dtm {
     for (const c of s.coords.values()) {
       this.cluster.sim.cancel(c.timer); this.cluster.sim.cancel(c.resendTimer)
       for (const [id, e] of [...c.execCbs]) this.finishExec(c, id, { ok: false, error: { code: 'SITE_DOWN', message: `${code} crashed`, site: code }, site: e.site, sql: e.sql, at: this.now })
-      this.note(c.gid, { kind: 'note', site: code, detail: `${code} crashed (coordinator ${c.state})` })
+      if (this.tlOn) this.note(c.gid, { kind: 'note', site: code, detail: `${code} crashed (coordinator ${c.state})` })
       // INITIAL: nothing was prepared, so the transaction is certainly aborted; WAIT: the outcome is not known yet
       if (c.state === 'INITIAL') this.finishTxn(c, 'ABORT', `coordinator ${code} crashed`)
       else if (c.state === 'WAIT') this.finishTxn(c, 'UNKNOWN', `coordinator ${code} crashed while waiting for votes`)
@@ -1053,7 +1067,7 @@ export class Dtm {
       s.subs.set(r.gid, sub)
       this.recoveredInfo(r.gid, r.coord!, r.protocol as Protocol, r.startAt ?? r.at).sites[code] = 'READY'
       for (const l of r.locks ?? []) s.locks.install(r.gid, l.resource, l.mode)
-      this.note(r.gid, { kind: 'state', site: code, detail: 'recovered READY from the log: in doubt, locks re-acquired' })
+      if (this.tlOn) this.note(r.gid, { kind: 'state', site: code, detail: 'recovered READY from the log: in doubt, locks re-acquired' })
       sub.timer = this.at(s, 1, 'txn.readyTimeout', () => this.readyTimeout(s, sub))
     }
     for (const r of coordOpen.values()) {
@@ -1065,7 +1079,7 @@ export class Dtm {
       const ri = this.recoveredInfo(r.gid, code, c.protocol, c.startAt)
       ri.coordState = c.state
       for (const p of c.participants) ri.sites[p] ??= 'READY'
-      this.note(r.gid, { kind: 'state', site: code, detail: `recovered coordinator ${c.state} from the log` })
+      if (this.tlOn) this.note(r.gid, { kind: 'state', site: code, detail: `recovered coordinator ${c.state} from the log` })
       if (c.state === 'COMMIT') { for (const p of c.phase2) this.sendDecision(s, c.gid, p, 'COMMIT'); this.armResend(s, c) }
       else c.timer = this.at(s, 1, 'txn.voteTimeout', () => this.coordTimeout(s, c))
     }
@@ -1106,7 +1120,7 @@ export class Dtm {
     const s = this.rt(site)
     const sub = s.subs.get(gid)
     if (!sub || sub.state !== 'READY') throw new EngineError('NOT_FOUND', `${gid} is not in doubt at ${site}`, { site })
-    this.note(gid, { kind: 'note', site, detail: `manually resolved: ${decision} by ${by}` })
+    if (this.tlOn) this.note(gid, { kind: 'note', site, detail: `manually resolved: ${decision} by ${by}` })
     this.partDecide(s, sub, decision, by)
     this.cluster.log('txn', `${gid} at ${site} resolved by hand: ${decision}`, site)
   }
@@ -1125,7 +1139,7 @@ export class Dtm {
         if (bs && bs.state === 'INITIAL' && this.older(s, sub.gid, b)) {
           this.deadlocks.push({ id: ++this.deadlockSeq, at: this.now, by: 'wound-wait', site: s.code, cycle: [sub.gid, b], victim: b, statements: [{ gid: sub.gid, site: s.code, sql: sub.waitingSql ?? '' }, { gid: b, site: s.code, sql: bs.stmts[bs.stmts.length - 1] ?? '' }] })
           this.trimDeadlocks()
-          this.note(b, { kind: 'note', site: s.code, detail: `wounded by older ${sub.gid}` })
+          if (this.tlOn) this.note(b, { kind: 'note', site: s.code, detail: `wounded by older ${sub.gid}` })
           this.at(s, 0, 'txn.wound', () => this.abortFromSite(s, b, `wounded by older ${sub.gid} (wound-wait)`))
         }
       }
@@ -1138,7 +1152,7 @@ export class Dtm {
       this.deadlocks.push({ id: ++this.deadlockSeq, at: this.now, by: 'local', site: s.code, cycle: path, victim, statements: path.map((g) => ({ gid: g, site: s.code, sql: s.subs.get(g)?.waitingSql ?? '' })) })
       this.trimDeadlocks()
       this.cluster.log('deadlock', `local deadlock at ${s.code}: ${path.join(' → ')} → ${path[0]}; victim ${victim}`, s.code)
-      this.note(victim, { kind: 'note', site: s.code, detail: 'chosen as deadlock victim (local WFG)' })
+      if (this.tlOn) this.note(victim, { kind: 'note', site: s.code, detail: 'chosen as deadlock victim (local WFG)' })
       this.at(s, 0, 'txn.victim', () => this.abortFromSite(s, victim, `deadlock victim at ${s.code}`))
       return
     }
@@ -1248,7 +1262,7 @@ export class Dtm {
         for (const t of targets) {
           this.send(col.site, t, 'dl.abort', victim, 24, () => {
             const ts = this.rt(t)
-            this.note(victim, { kind: 'note', site: t, detail: 'deadlock victim (global WFG)' })
+            if (this.tlOn) this.note(victim, { kind: 'note', site: t, detail: 'deadlock victim (global WFG)' })
             const c = ts.coords.get(victim)
             if (c && c.state === 'INITIAL') this.globalAbort(ts, c, `deadlock victim (cycle ${cyc.join(' → ')})`)
             const sub = ts.subs.get(victim)

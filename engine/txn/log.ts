@@ -12,7 +12,11 @@ export type TxnLogType =
   | 'END' // coordinator: every participant acknowledged
   | 'HEURISTIC' // an administrator resolved an in-doubt transaction by hand
 
-export interface TxnWrite { table: string; key: string; row: Record<string, unknown> | null }
+/**
+ * A redo after-image: the row as it must be after commit (null = deleted). `cols`, when present, says the
+ * committed row existed and only these columns changed (an UPDATE), so a store may update it in place.
+ */
+export interface TxnWrite { table: string; key: string; row: Record<string, unknown> | null; cols?: string[] }
 
 export interface TxnLogRecord {
   lsn?: number
@@ -55,7 +59,7 @@ export class MemoryStableLog implements DurableLog {
   forces = 0
   appended = 0
   /** Keep at most this many stable records (older completed ones are checkpointed away). */
-  constructor(private readonly cap = 200_000) {}
+  constructor(private readonly cap = 20_000) {}
 
   append(rec: TxnLogRecord, force: boolean): number {
     rec.lsn = ++this.lsn
@@ -85,12 +89,14 @@ export class MemoryStableLog implements DurableLog {
  * so peers asking about recent decisions can still be answered.
  */
 export function recordsToKeep(stable: readonly TxnLogRecord[]): TxnLogRecord[] {
-  const open = new Set<string>()
+  const coordOpen = new Set<string>()
+  const partOpen = new Set<string>()
   for (const r of stable) {
-    if (r.type === 'READY' || r.type === 'WAIT' || (r.type === 'COMMIT' && r.role === 'coord')) open.add(`${r.role}:${r.gid}`)
-    if ((r.type === 'COMMIT' || r.type === 'ABORT' || r.type === 'HEURISTIC') && r.role === 'part') open.delete(`part:${r.gid}`)
-    if (r.type === 'END' || (r.type === 'ABORT' && r.role === 'coord')) open.delete(`coord:${r.gid}`)
+    const open = r.role === 'coord' ? coordOpen : partOpen
+    if (r.type === 'READY' || r.type === 'WAIT' || (r.type === 'COMMIT' && r.role === 'coord')) open.add(r.gid)
+    if ((r.type === 'COMMIT' || r.type === 'ABORT' || r.type === 'HEURISTIC') && r.role === 'part') partOpen.delete(r.gid)
+    if (r.type === 'END' || (r.type === 'ABORT' && r.role === 'coord')) coordOpen.delete(r.gid)
   }
   const keepFrom = stable.length >> 1
-  return stable.filter((r, i) => i >= keepFrom || open.has(`${r.role}:${r.gid}`))
+  return stable.filter((r, i) => i >= keepFrom || (r.role === 'coord' ? coordOpen : partOpen).has(r.gid))
 }

@@ -9,17 +9,35 @@ import type { Cluster } from '../cluster'
 import { EngineError } from '../errors'
 import type { TxnWrite } from './log'
 import type { Row, TxnStore } from './store'
+import type { SqlValue } from '../site/sqljs'
 
 const q = (n: string) => `"${n.replace(/"/g, '""')}"`
 
+interface TableMeta {
+  name: string
+  columns: string[]
+  key: string[]
+  /** Upper-case column name → column name. */
+  byUpper: Map<string, string>
+  /** Upper-case names, in column order (the DTM's row keys). */
+  upper: string[]
+  getSql: string
+}
+
 export class SiteTxnStore implements TxnStore {
-  private meta = new Map<string, { name: string; columns: string[]; key: string[] }>()
+  private meta = new Map<string, TableMeta>()
   private byUpper = new Map<string, string>()
+  /** Statement texts per (table, column set), built once. */
+  private sqlCache = new Map<string, string>()
 
   constructor(private cluster: Cluster, readonly code: string) {
     for (const t of cluster.siteInternals(code).tables) {
       if (t.frag.kind === 'copy') continue
-      this.meta.set(t.name, { name: t.name, columns: t.columns, key: t.rel.key })
+      this.meta.set(t.name, {
+        name: t.name, columns: t.columns, key: t.rel.key,
+        byUpper: new Map(t.columns.map((c) => [c.toUpperCase(), c])), upper: t.columns.map((c) => c.toUpperCase()),
+        getSql: `SELECT * FROM ${q(t.name)} WHERE ${q(t.rel.key[0])} = ?`,
+      })
       this.byUpper.set(t.name.toUpperCase(), t.name)
     }
   }
@@ -40,12 +58,17 @@ export class SiteTxnStore implements TxnStore {
 
   private rows(sql: string, params: (string | number | null)[] = []): Row[] {
     const r = this.store.query(sql, params)
-    return r.rows.map((vals) => Object.fromEntries(r.columns.map((c, i) => [c.toUpperCase(), vals[i]])))
+    const names = r.columns.map((c) => c.toUpperCase())
+    return r.rows.map((vals) => {
+      const row: Row = {}
+      for (let i = 0; i < names.length; i++) row[names[i]] = vals[i]
+      return row
+    })
   }
 
   get(table: string, key: string): Row | undefined {
     const m = this.meta.get(this.resolveTable(table))!
-    return this.rows(`SELECT * FROM ${q(m.name)} WHERE ${q(m.key[0])} = ?`, [key])[0]
+    return this.rows(m.getSql, [key])[0]
   }
 
   scan(table: string): Row[] {
@@ -53,17 +76,38 @@ export class SiteTxnStore implements TxnStore {
     return this.rows(`SELECT * FROM ${q(m.name)}`)
   }
 
+  private sql(kind: string, m: TableMeta, cols: string[], build: () => string): string {
+    const k = `${kind}|${m.name}|${cols.join(',')}`
+    let t = this.sqlCache.get(k)
+    if (t === undefined) { t = build(); this.sqlCache.set(k, t) }
+    return t
+  }
+
+  /**
+   * One local transaction for the after-images: an UPDATE's changed columns are set in place (no index
+   * churn for the rest), anything else is an upsert of the whole row or a delete by key.
+   */
   apply(writes: readonly TxnWrite[]): void {
     if (!writes.length) return
     this.store.withTransaction((tx) => {
       for (const w of writes) {
         const m = this.meta.get(this.resolveTable(w.table))!
-        if (w.row) {
-          const cols = m.columns.filter((c) => c.toUpperCase() in w.row! || c in w.row!)
-          const vals = cols.map((c) => (w.row![c.toUpperCase()] ?? w.row![c] ?? null) as string | number | null)
-          tx.exec(`INSERT OR REPLACE INTO ${q(m.name)} (${cols.map(q).join(', ')}) VALUES (${cols.map(() => '?').join(', ')})`, vals)
+        const row = w.row
+        if (row && w.cols?.length && m.key.length === 1) {
+          const cols = w.cols.map((c) => m.byUpper.get(c.toUpperCase()) ?? c).filter((c) => m.columns.includes(c) && c !== m.key[0])
+          if (cols.length) {
+            const sql = this.sql('U', m, cols, () => `UPDATE ${q(m.name)} SET ${cols.map((c) => `${q(c)} = ?`).join(', ')} WHERE ${q(m.key[0])} = ?`)
+            const vals = cols.map((c) => (row[c.toUpperCase()] ?? row[c] ?? null) as SqlValue)
+            vals.push(w.key)
+            if (tx.run(sql, vals) === 1) continue
+          }
+        }
+        if (row) {
+          const cols = m.columns.filter((c) => c.toUpperCase() in row || c in row)
+          const sql = this.sql('I', m, cols, () => `INSERT OR REPLACE INTO ${q(m.name)} (${cols.map(q).join(', ')}) VALUES (${cols.map(() => '?').join(', ')})`)
+          tx.run(sql, cols.map((c) => (row[c.toUpperCase()] ?? row[c] ?? null) as SqlValue))
         } else {
-          tx.exec(`DELETE FROM ${q(m.name)} WHERE ${q(m.key[0])} = ?`, [w.key])
+          tx.run(this.sql('D', m, [], () => `DELETE FROM ${q(m.name)} WHERE ${q(m.key[0])} = ?`), [w.key])
         }
       }
     })
