@@ -83,14 +83,16 @@ export class Simulator {
    * Mixes a fact into the trace hash: the time, the kind and the details (the event kind is mixed
    * automatically when an event fires). Numbers and strings are hashed as they are, without building text.
    */
-  record(kind: string, ...detail: (string | number)[]): void {
+  record(kind: string, a?: string | number, b?: string | number, c?: string | number, d?: string | number, e?: string | number): void {
     this.mixNum(this.nowMs)
     this.mixKey(kind)
-    for (const d of detail) {
-      if (typeof d === 'number') this.mixNum(d)
-      else this.mixKey(d)
-    }
+    if (a !== undefined) this.mixFact(a)
+    if (b !== undefined) this.mixFact(b)
+    if (c !== undefined) this.mixFact(c)
+    if (d !== undefined) this.mixFact(d)
+    if (e !== undefined) this.mixFact(e)
     if (this.traceLimit > 0) {
+      const detail = [a, b, c, d, e].filter((x) => x !== undefined)
       this.trace.push({ time: this.nowMs, kind, ...(detail.length ? { detail: detail.join(':') } : {}) })
       if (this.trace.length > this.traceLimit) this.trace.shift()
     }
@@ -162,6 +164,10 @@ export class Simulator {
     this.f64[0] = x
     this.mixWord(this.i32[0])
     this.mixWord(this.i32[1])
+  }
+  private mixFact(x: string | number): void {
+    if (typeof x === 'number') this.mixNum(x)
+    else this.mixKey(x)
   }
   private mixKey(s: string): void {
     let k = this.keyHash.get(s)

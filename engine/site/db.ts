@@ -1,13 +1,14 @@
 /**
  * One sql.js database server (a site's primary, its backup, or Colombo's main repository). A primary
- * captures row-level changes: TEMP AFTER triggers on every tracked table append to the connection's
- * TEMP table __cdc inside the same transaction (so capture never touches the database file or its
- * byte image); the engine drains __cdc at commit time and turns it into a change batch that is logged
- * durably, shipped to the backup / repository / replicas, and folded into the catalogs. Backups and the
- * repository only apply batches: they capture nothing (no triggers fire there).
+ * captures row-level changes: TEMP AFTER triggers on every tracked table hand each row image to the
+ * engine through a connection function (so capture never touches the database file or its byte image);
+ * the engine drains the captured changes at commit time and turns them into a change batch that is
+ * logged durably, shipped to the backup / repository / replicas, and folded into the catalogs. What a
+ * failed statement or a rolled-back transaction captured is dropped with it. Backups and the repository
+ * only apply batches: they capture nothing (no triggers fire there).
  */
 import type { Database, SqlJsStatic } from 'sql.js'
-import { execScript, queryDb, quoteId, scalar, sqlError, type Params, type QueryResult, type SqlValue } from './sqljs'
+import { queryDb, quoteId, sqlError, type Params, type QueryResult, type SqlValue } from './sqljs'
 import { EngineError } from '../errors'
 
 export type DbRole = 'primary' | 'backup' | 'repository'
@@ -90,6 +91,10 @@ export class SiteDb {
   readonly capture: boolean
   /** Capture triggers are on (off during a bulk load). */
   private triggersOn = true
+  /** Changes captured since the last drain, in execution order. */
+  private captured: Change[] = []
+  /** captured.length when the open transaction began (a rollback drops what came after). */
+  private txMark = 0
 
   constructor(private SQL: SqlJsStatic, readonly site: string, readonly role: DbRole, bytes?: Uint8Array) {
     this.capture = role === 'primary'
@@ -112,13 +117,39 @@ export class SiteDb {
   get inTransaction(): boolean { return this.inTx }
 
   // ---- plain access ------------------------------------------------------------------------
-  query(sql: string, params?: Params): QueryResult { return queryDb(this.db, sql, params) }
+  // Every statement runs through here: what a failing statement captured is dropped (SQLite undid it).
+  query(sql: string, params?: Params): QueryResult {
+    const mark = this.captured.length
+    try { return queryDb(this.db, sql, params) } catch (e) { this.captured.length = mark; throw e }
+  }
   run(sql: string, params?: Params): number {
-    queryDb(this.db, sql, params)
+    this.query(sql, params)
     return this.db.getRowsModified()
   }
-  script(sql: string): QueryResult { return execScript(this.db, sql) }
-  scalar(sql: string, params?: Params): SqlValue { return scalar(this.db, sql, params) }
+  /** Several statements without parameters; returns the last result that had columns. */
+  script(sql: string): QueryResult {
+    let last: QueryResult = { columns: [], rows: [] }
+    try {
+      for (const stmt of this.db.iterateStatements(sql)) {
+        const mark = this.captured.length
+        try {
+          const rows: SqlValue[][] = []
+          while (stmt.step()) rows.push(stmt.get())
+          const columns = stmt.getColumnNames()
+          if (columns.length) last = { columns, rows }
+        } catch (e) {
+          this.captured.length = mark
+          throw e
+        } finally {
+          stmt.free()
+        }
+      }
+    } catch (e) {
+      throw sqlError(e)
+    }
+    return last
+  }
+  scalar(sql: string, params?: Params): SqlValue { return this.query(sql, params).rows[0]?.[0] ?? null }
   count(table: string): number { return Number(this.scalar(`SELECT COUNT(*) FROM ${quoteId(table)}`)) }
   hasTable(name: string): boolean {
     return this.scalar("SELECT 1 FROM sqlite_master WHERE type IN ('table','view') AND name = ?", [name]) === 1
@@ -145,12 +176,14 @@ export class SiteDb {
       if (this.reuse.size >= 64) { const [k, old] = this.reuse.entries().next().value!; this.reuse.delete(k); old.free() }
     }
     this.reuse.set(sql, s)
+    const mark = this.captured.length
     try {
       s.bind(params as never)
       const rows: SqlValue[][] = []
       while (s.step()) rows.push(s.get())
       return { columns: s.getColumnNames(), rows }
     } catch (e) {
+      this.captured.length = mark
       throw sqlError(e)
     } finally {
       s.reset()
@@ -160,12 +193,14 @@ export class SiteDb {
   /** Runs a cached statement; returns its rows (engine-internal SQL). */
   queryPrepared(sql: string, params?: SqlValue[]): SqlValue[][] {
     const s = this.prepared(sql)
+    const mark = this.captured.length
     try {
       if (params && params.length) s.bind(params)
       const rows: SqlValue[][] = []
       while (s.step()) rows.push(s.get())
       return rows
     } catch (e) {
+      this.captured.length = mark
       throw sqlError(e)
     } finally {
       s.reset()
@@ -186,11 +221,13 @@ export class SiteDb {
     if (this.inTx) throw new EngineError('INTERNAL', `${this.id}: nested transaction`)
     this.queryPrepared('BEGIN')
     this.inTx = true
+    this.txMark = this.captured.length
   }
   commit(): void { this.queryPrepared('COMMIT'); this.inTx = false }
   rollback(): void {
     if (!this.inTx) return
     this.inTx = false
+    this.captured.length = Math.min(this.captured.length, this.txMark)
     try { this.db.exec('ROLLBACK') } catch { /* already rolled back by SQLite after an error */ }
   }
 
@@ -216,22 +253,36 @@ export class SiteDb {
   private session(): void {
     this.db.exec(PRAGMAS)
     if (!this.capture) return
-    this.db.exec('CREATE TEMP TABLE IF NOT EXISTS __cdc (seq INTEGER PRIMARY KEY, t TEXT NOT NULL, op TEXT NOT NULL, r TEXT NOT NULL)')
+    this.registeredArity.clear()
     if (this.triggersOn) for (const info of this.tables.values()) this.installTriggers(info)
+  }
+
+  /** Capture functions registered on this connection, by number of row columns. */
+  private registeredArity = new Set<number>()
+  /** __cdc<n>(table, op, c1..cn): called by the capture triggers with a row image. */
+  private captureFunction(n: number): string {
+    const name = `__cdc${n}`
+    if (!this.registeredArity.has(n)) {
+      const out = this.captured
+      const fn = (...a: SqlValue[]) => { out.push({ t: a[0] as string, op: a[1] as 'I' | 'D', r: a.slice(2) }) }
+      // sql.js registers a function with fn.length arguments
+      Object.defineProperty(fn, 'length', { value: n + 2 })
+      this.db.create_function(name, fn)
+      this.registeredArity.add(n)
+    }
+    return name
   }
 
   installTriggers(info: TableInfo): void {
     if (!this.capture || !this.triggersOn) return
     const q = quoteId(info.name)
-    const img = (p: string) => `json_array(${info.columns.map((c) => `${p}.${quoteId(c)}`).join(', ')})`
+    const f = this.captureFunction(info.columns.length)
     const t = info.name.replace(/'/g, "''")
+    const img = (p: string, op: 'I' | 'D') => `SELECT ${f}('${t}', '${op}', ${info.columns.map((c) => `${p}.${quoteId(c)}`).join(', ')});`
     this.db.exec(`
-      CREATE TEMP TRIGGER IF NOT EXISTS ${quoteId(`__cdc_i_${info.name}`)} AFTER INSERT ON ${q} BEGIN INSERT INTO temp.__cdc (t, op, r) VALUES ('${t}', 'I', ${img('NEW')}); END;
-      CREATE TEMP TRIGGER IF NOT EXISTS ${quoteId(`__cdc_d_${info.name}`)} AFTER DELETE ON ${q} BEGIN INSERT INTO temp.__cdc (t, op, r) VALUES ('${t}', 'D', ${img('OLD')}); END;
-      CREATE TEMP TRIGGER IF NOT EXISTS ${quoteId(`__cdc_u_${info.name}`)} AFTER UPDATE ON ${q} BEGIN
-        INSERT INTO temp.__cdc (t, op, r) VALUES ('${t}', 'D', ${img('OLD')});
-        INSERT INTO temp.__cdc (t, op, r) VALUES ('${t}', 'I', ${img('NEW')});
-      END;`)
+      CREATE TEMP TRIGGER IF NOT EXISTS ${quoteId(`__cdc_i_${info.name}`)} AFTER INSERT ON ${q} BEGIN ${img('NEW', 'I')} END;
+      CREATE TEMP TRIGGER IF NOT EXISTS ${quoteId(`__cdc_d_${info.name}`)} AFTER DELETE ON ${q} BEGIN ${img('OLD', 'D')} END;
+      CREATE TEMP TRIGGER IF NOT EXISTS ${quoteId(`__cdc_u_${info.name}`)} AFTER UPDATE ON ${q} BEGIN ${img('OLD', 'D')} ${img('NEW', 'I')} END;`)
   }
 
   /** Capture off (bulk loads): nothing is captured until installAllTriggers(). */
@@ -250,20 +301,19 @@ export class SiteDb {
 
   /** Drains the captured changes of the current transaction. */
   drainChanges(): Change[] {
-    if (!this.capture) return []
-    const rows = this.queryPrepared('SELECT t, op, r FROM temp.__cdc ORDER BY seq')
-    if (!rows.length) return []
-    this.queryPrepared('DELETE FROM temp.__cdc')
-    const out: Change[] = new Array(rows.length)
-    for (let i = 0; i < rows.length; i++) {
-      const row = rows[i]
-      out[i] = { t: String(row[0]), op: row[1] as 'I' | 'D', r: JSON.parse(String(row[2])) as SqlValue[] }
-    }
+    if (!this.captured.length) return []
+    const out = this.captured.splice(0)
+    this.txMark = 0
     return out
   }
 
   /** Discards the captured changes of the current transaction; returns how many there were. */
-  discardChanges(): number { return this.capture ? this.runPrepared('DELETE FROM temp.__cdc') : 0 }
+  discardChanges(): number {
+    const n = this.captured.length
+    this.captured.length = 0
+    this.txMark = 0
+    return n
+  }
 
   /**
    * Applies a change batch (idempotent: I = upsert of the full row, D = delete by key). Tables must be
@@ -401,6 +451,8 @@ export class SiteDb {
     this.db.close()
     this.db = new this.SQL.Database(bytes)
     this.verReady = false
+    this.captured.length = 0 // a new connection: nothing captured on the old one carries over
+    this.txMark = 0
     this.dropLegacyCapture()
     this.session()
     this.inTx = false

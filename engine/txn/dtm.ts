@@ -322,7 +322,7 @@ export class Dtm {
           if (this.tlOn) this.note(gid, { kind: 'deliver', site: to, to: from, msg: kind, id })
           onArrive()
         },
-        onDrop: (reason) => this.note(gid, { kind: 'drop', site: to, msg: kind, id, detail: reason }),
+        onDrop: this.tlOn ? (reason) => this.note(gid, { kind: 'drop', site: to, msg: kind, id, detail: reason }) : undefined,
       })
     } catch (e) {
       if (this.tlOn) this.note(gid, { kind: 'drop', site: to, msg: kind, id, detail: toErrorInfo(e).message })

@@ -31,7 +31,15 @@ export function covers(held: LockMode, want: LockMode): boolean {
 
 export interface LockRequest { tx: string; mode: LockMode; resource: string; since: number; grant: () => void; upgrade: boolean }
 
-interface LockEntry { granted: Map<string, LockMode>; queue: LockRequest[] }
+interface LockEntry {
+  granted: Map<string, LockMode>
+  queue: LockRequest[]
+  /** How many holders hold each mode (grantability in O(1), without walking the holders). */
+  held: Record<LockMode, number>
+}
+
+const MODES: readonly LockMode[] = ['IS', 'IX', 'S', 'X']
+const newEntry = (): LockEntry => ({ granted: new Map(), queue: [], held: { IS: 0, IX: 0, S: 0, X: 0 } })
 
 export class LockManager {
   private table = new Map<string, LockEntry>()
@@ -43,7 +51,7 @@ export class LockManager {
   /** True if granted now; false if queued (grant() is called later, from a release's returned list). */
   acquire(tx: string, resource: string, mode: LockMode, grant: () => void, now = 0): boolean {
     let e = this.table.get(resource)
-    if (!e) { e = { granted: new Map(), queue: [] }; this.table.set(resource, e) }
+    if (!e) { e = newEntry(); this.table.set(resource, e) }
     const held = e.granted.get(tx)
     if (held && covers(held, mode)) return true
     const want = held ? supremum(held, mode) : mode
@@ -62,11 +70,19 @@ export class LockManager {
   }
 
   private grantable(e: LockEntry, tx: string, mode: LockMode): boolean {
-    for (const [o, m] of e.granted) if (o !== tx && !COMPAT[mode][m]) return false
+    const own = e.granted.get(tx)
+    const compat = COMPAT[mode]
+    for (const m of MODES) {
+      if (compat[m]) continue
+      if (e.held[m] - (own === m ? 1 : 0) > 0) return false
+    }
     return true
   }
 
   private setGranted(e: LockEntry, tx: string, resource: string, mode: LockMode): void {
+    const prev = e.granted.get(tx)
+    if (prev) e.held[prev]--
+    e.held[mode]++
     e.granted.set(tx, mode)
     let s = this.heldBy.get(tx)
     if (!s) { s = new Set(); this.heldBy.set(tx, s) }
@@ -112,7 +128,8 @@ export class LockManager {
     for (const res of held) {
       const e = this.table.get(res)
       if (!e) continue
-      e.granted.delete(tx)
+      const m = e.granted.get(tx)
+      if (m) { e.held[m]--; e.granted.delete(tx) }
       this.pump(res, out)
     }
     return out
@@ -121,7 +138,7 @@ export class LockManager {
   /** Re-installs a lock without queueing (recovery of prepared transactions). */
   install(tx: string, resource: string, mode: LockMode): void {
     let e = this.table.get(resource)
-    if (!e) { e = { granted: new Map(), queue: [] }; this.table.set(resource, e) }
+    if (!e) { e = newEntry(); this.table.set(resource, e) }
     const held = e.granted.get(tx)
     this.setGranted(e, tx, resource, held ? supremum(held, mode) : mode)
   }
