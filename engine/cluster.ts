@@ -131,8 +131,8 @@ export class Cluster {
   private readonly siteHost = {
     now: () => this.sim.now,
     isServerUp: (id: string) => this.isServerUp(id),
-    committed: (site: SiteCode, seq: number, body: LogBody) => {
-      this.replication.committed(site, seq, body)
+    committed: (site: SiteCode, seq: number, body: LogBody, bytes: number) => {
+      this.replication.committed(site, seq, body, bytes)
       this.maybeCheckpoint(site)
     },
     catalogChanged: (site: SiteCode) => this.replication.catalogChanged(site),

@@ -17,7 +17,11 @@ import type { SiteCode, TopologySpec } from '../topology/types'
 import { EngineError } from '../errors'
 import { applyRemoteCounts } from '../catalog/catalog'
 
-export interface ChannelBatch { seq: number; prev: number; changes: Change[]; bytes: number; /** origin commit time */ at: number }
+export interface ChannelBatch {
+  seq: number; prev: number; changes: Change[]; bytes: number; /** origin commit time */ at: number
+  /** At the target, waiting for its apply window: not to be sent again (unless the target loses it). */
+  delivered?: boolean
+}
 
 export interface ChannelView { id: string; origin: SiteCode; target: string; pending: number; applied: number; inflight: number }
 
@@ -40,6 +44,9 @@ export interface ReplicationHost {
 
 type Mapper = (changes: readonly Change[]) => Change[]
 
+/** The backup's mapping: every change as it is (the batch is shared, never modified). */
+const IDENTITY: Mapper = (c) => c as Change[]
+
 export class Channel {
   pending: ChannelBatch[] = []
   lastQueued: number
@@ -54,6 +61,7 @@ export class Channel {
     this.applied = applied
   }
   get id(): string { return `${this.origin}>${this.targetSite}.${this.role}` }
+  get kind(): string { return `repl.${this.role}` }
   get serverId(): string { return `${this.targetSite}.${this.role}` }
   /** Everything up to this origin seq is applied at the target (for log truncation). */
   caughtUpTo(originSeq: number): number { return this.pending.length ? this.pending[0].seq - 1 : originSeq }
@@ -65,7 +73,7 @@ export function channelSpecs(topo: TopologySpec, origin: SiteCode): { targetSite
   const hq = topo.sites.find((s) => s.repository)!.code
   const mine = frs.filter((f) => f.site === origin)
   const out: { targetSite: SiteCode; role: DbRole; map: Mapper }[] = []
-  out.push({ targetSite: origin, role: 'backup', map: (c) => c.slice() })
+  out.push({ targetSite: origin, role: 'backup', map: IDENTITY })
   // main repository: owned data under the global relation's name
   const toGlobal = new Map<string, string>()
   for (const f of mine) if (f.kind === 'replica' || f.kind === 'horizontal' || f.kind === 'local') toGlobal.set(f.name, f.relation)
@@ -128,18 +136,18 @@ export class Replication {
     return db
   }
 
-  private enqueue(ch: Channel, seq: number, body: LogBody): void {
+  private enqueue(ch: Channel, seq: number, body: LogBody, bytes?: number): boolean {
     const changes = ch.map(body.c)
-    if (!changes.length) return
-    ch.pending.push({ seq, prev: ch.lastQueued, changes, bytes: jsonLength(changes), at: body.at })
+    if (!changes.length) return false
+    ch.pending.push({ seq, prev: ch.lastQueued, changes, bytes: changes === body.c && bytes !== undefined ? bytes : jsonLength(changes), at: body.at })
     ch.lastQueued = seq
+    return true
   }
 
   /** A local commit at `origin` is durable: queue it on every channel and start shipping. */
-  committed(origin: SiteCode, seq: number, body: LogBody): void {
+  committed(origin: SiteCode, seq: number, body: LogBody, bytes?: number): void {
     for (const ch of this.channels.get(origin) ?? []) {
-      this.enqueue(ch, seq, body)
-      this.pump(ch)
+      if (this.enqueue(ch, seq, body, bytes)) this.pump(ch)
     }
     this.trimRetained(origin)
   }
@@ -153,18 +161,24 @@ export class Replication {
   private pump(ch: Channel): void {
     if (!this.h.isServerUp(`${ch.origin}.primary`) || !ch.pending.length) return
     for (const b of ch.pending) {
-      if (ch.inflight.has(b.seq)) continue
-      try {
-        this.h.net.send({
-          from: ch.origin, to: ch.targetSite, kind: `repl.${ch.role}`, bytes: b.bytes, payload: b.seq,
-          onDeliver: () => { ch.inflight.delete(b.seq); this.deliver(ch, b) },
-          onDrop: () => { ch.inflight.delete(b.seq); this.scheduleRetry() },
-        })
-        ch.inflight.add(b.seq)
-      } catch (e) {
-        if (e instanceof EngineError && (e.code === 'UNREACHABLE' || e.code === 'FIREWALL_BLOCKED')) return // retried on kick
-        throw e
-      }
+      if (b.delivered || ch.inflight.has(b.seq)) continue
+      if (!this.ship(ch, b)) return
+    }
+  }
+
+  /** Sends one batch; false when the target cannot be reached now (it is re-sent on kick). */
+  private ship(ch: Channel, b: ChannelBatch): boolean {
+    try {
+      this.h.net.send({
+        from: ch.origin, to: ch.targetSite, kind: ch.kind, bytes: b.bytes, payload: b.seq,
+        onDeliver: () => { ch.inflight.delete(b.seq); this.deliver(ch, b) },
+        onDrop: () => { ch.inflight.delete(b.seq); this.scheduleRetry() },
+      })
+      ch.inflight.add(b.seq)
+      return true
+    } catch (e) {
+      if (e instanceof EngineError && (e.code === 'UNREACHABLE' || e.code === 'FIREWALL_BLOCKED')) return false
+      throw e
     }
   }
 
@@ -177,6 +191,7 @@ export class Replication {
   /** A batch reached the target: batches arriving within the apply window are applied together. */
   private deliver(ch: Channel, b: ChannelBatch): void {
     if (!this.h.isServerUp(ch.serverId)) return // target down: stays pending until restored
+    b.delivered = true
     ch.arrived.push(b)
     if (ch.applyScheduled) return
     ch.applyScheduled = true
@@ -191,7 +206,11 @@ export class Replication {
   private applyArrived(ch: Channel): void {
     const arrived = ch.arrived
     ch.arrived = []
-    if (!arrived.length || !this.h.isServerUp(ch.serverId)) return // target down: stays pending until restored
+    if (!arrived.length) return
+    if (!this.h.isServerUp(ch.serverId)) { // target down: stays pending, sent again once restored
+      for (const b of arrived) b.delivered = false
+      return
+    }
     const db = this.targetDb(ch.targetSite, ch.role)
     if (db.inTransaction) {
       ch.arrived = arrived.concat(ch.arrived)
@@ -201,6 +220,8 @@ export class Replication {
       }
       return
     }
+    // what this apply does not take (a gap before it, a failure) is sent again later
+    for (const b of arrived) b.delivered = false
     if (arrived.length > 1) arrived.sort((x, y) => x.seq - y.seq)
     const key = `src.${ch.origin}`
     const start = ch.applied

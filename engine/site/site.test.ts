@@ -190,4 +190,25 @@ describe('sites: stores, replication, catalogs', () => {
     cmb.exec('UPDATE Sales_CMB SET ITEMNO = ITEMNO WHERE INVNO IN (SELECT INVNO FROM Sales_CMB LIMIT 1)')
     expect(pct('IX_SALES_CMB_ITEM')).toBe(distinctPct('Sales_CMB', 'ITEMNO'))
   })
+
+  it('targets apply what arrives in one window as one transaction, and a delivered batch is never sent twice', async () => {
+    const c = await Cluster.create({ seed: 9, sales: 0 })
+    const kdy = c.siteStore('KDY')
+    const backup = c.siteInternals('KDY').backup
+    c.settle()
+    c.net.resetStats()
+    const sent = new Map<string, number>()
+    c.net.onEvent((e) => { if (e.type === 'sent') sent.set(e.msg.kind, (sent.get(e.msg.kind) ?? 0) + 1) })
+    const applied0 = backup.getMetaNum('src.KDY')
+    for (let i = 0; i < 8; i++) { kdy.exec(`INSERT INTO Sales_KDY VALUES (${700000 + i}, 'KDY', 1001, 1, 5, 5, 'x', 80)`); c.sim.advance(1) }
+    // the batches reached the backup over the LAN but wait for the apply window
+    expect(backup.getMetaNum('src.KDY')).toBe(applied0)
+    c.settle()
+    expect(kdy.backup.count('Sales_KDY')).toBe(8)
+    expect(backup.getMetaNum('src.KDY')).toBe(kdy.seq)
+    // one message per committed batch on each channel, however long it waited at the target
+    expect(c.net.lanStats.get('KDY')!.messages).toBe(8)
+    expect(sent.get('repl.backup')).toBe(8)
+    expect(sent.get('repl.repository')).toBe(8)
+  })
 })

@@ -130,6 +130,8 @@ export class SiteStore {
   }
 
   count(table: string): number { this.ensureUp(); return this.site.primary.count(table) }
+  /** Engine-internal read through a cached prepared statement (positional parameters); rows as value arrays. */
+  readPrepared(sql: string, params: SqlValue[]): SqlValue[][] { this.ensureUp(); return this.site.primary.queryPrepared(sql, params) }
   /** Data tables (fragments) held at this site. */
   tables(): string[] { return this.site.tables.map((t) => t.name) }
 }

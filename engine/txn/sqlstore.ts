@@ -36,7 +36,7 @@ export class SiteTxnStore implements TxnStore {
       this.meta.set(t.name, {
         name: t.name, columns: t.columns, key: t.rel.key,
         byUpper: new Map(t.columns.map((c) => [c.toUpperCase(), c])), upper: t.columns.map((c) => c.toUpperCase()),
-        getSql: `SELECT * FROM ${q(t.name)} WHERE ${q(t.rel.key[0])} = ?`,
+        getSql: `SELECT ${t.columns.map(q).join(', ')} FROM ${q(t.name)} WHERE ${q(t.rel.key[0])} = ?`,
       })
       this.byUpper.set(t.name.toUpperCase(), t.name)
     }
@@ -68,7 +68,11 @@ export class SiteTxnStore implements TxnStore {
 
   get(table: string, key: string): Row | undefined {
     const m = this.meta.get(this.resolveTable(table))!
-    return this.rows(m.getSql, [key])[0]
+    const vals = this.store.readPrepared(m.getSql, [key])[0]
+    if (!vals) return undefined
+    const row: Row = {}
+    for (let i = 0; i < m.upper.length; i++) row[m.upper[i]] = vals[i]
+    return row
   }
 
   scan(table: string): Row[] {
