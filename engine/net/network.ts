@@ -31,7 +31,9 @@ export interface LinkRuntime {
   degradation: Degradation
   /** Epoch increments whenever the link goes down: messages in flight from an older epoch are lost. */
   epoch: number
-  busyUntil: Record<string, number> // per direction "A>B"
+  /** Transmitter busy until (virtual ms), per direction: spec.a → spec.b, and back. */
+  busyAB: number
+  busyBA: number
   stats: LinkStats
 }
 
@@ -83,7 +85,7 @@ export class Network {
     this.routes.clear()
     this.links.set(l.id, {
       spec: l, state: 'up', degradation: { extraDelayMs: 0, bandwidthFactor: 1, lossRate: 0 }, epoch: 0,
-      busyUntil: { [`${l.a}>${l.b}`]: 0, [`${l.b}>${l.a}`]: 0 }, stats: emptyStats(),
+      busyAB: 0, busyBA: 0, stats: emptyStats(),
     })
   }
 
@@ -223,12 +225,13 @@ export class Network {
     const a = route[i], b = route[i + 1]
     const l = this.linkBetween(a, b)
     if (!l || l.state === 'down' || !this.isSiteReachable(b)) return this.drop(msg, o, `link ${a}-${b} down`)
-    const dir = `${a}>${b}`
+    const forward = l.spec.a === a
     const bytes = msg.bytes + (l.spec.encrypted ? ENCRYPTION_OVERHEAD_BYTES : 0)
     const bw = l.spec.bandwidthBps * l.degradation.bandwidthFactor
-    const start = Math.max(now, l.busyUntil[dir] ?? 0)
+    const start = Math.max(now, forward ? l.busyAB : l.busyBA)
     const tx = (bytes * 8 * 1000) / bw
-    l.busyUntil[dir] = start + tx
+    if (forward) l.busyAB = start + tx
+    else l.busyBA = start + tx
     l.stats.bytes += bytes; l.stats.messages++; l.stats.queueingMs += start - now; l.stats.busyMs += tx
     const epoch = l.epoch
     const lost = l.degradation.lossRate > 0 && this.sim.rng.chance(l.degradation.lossRate)

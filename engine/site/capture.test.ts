@@ -1,5 +1,6 @@
 import { describe, it, expect } from 'vitest'
-import { SiteDb } from './db'
+import fc from 'fast-check'
+import { SiteDb, jsonLength } from './db'
 import { loadSqlJs } from './sqljs'
 
 async function primaryWithTable(): Promise<SiteDb> {
@@ -86,5 +87,15 @@ describe('row-level change capture at a primary', () => {
     db.run("INSERT INTO T VALUES ('a', 1, 1)")
     expect(db.query("SELECT name FROM main.sqlite_master WHERE name LIKE '%cdc%'").rows).toEqual([])
     expect(db.drainChanges()).toEqual([{ t: 'T', op: 'I', r: ['a', 1, 1] }])
+  })
+})
+
+describe('wire size of change batches', () => {
+  it('jsonLength(v) equals JSON.stringify(v).length for rows of numbers, strings, null and booleans', () => {
+    const value = fc.oneof(fc.integer({ min: -1e15, max: 1e15 }), fc.double({ noNaN: false }), fc.string({ unit: 'binary' }), fc.constant(null), fc.boolean(),
+      fc.constantFrom(0, -0, 9, 10, -10, 99, 100, 1e21, 2 ** 53, -(2 ** 53), 0.5, 1e-7))
+    fc.assert(fc.property(fc.array(fc.record({ t: fc.string(), op: fc.constantFrom('I', 'D'), r: fc.array(value, { maxLength: 8 }) })), (changes) => {
+      expect(jsonLength(changes)).toBe(JSON.stringify(changes).length)
+    }), { numRuns: 500 })
   })
 })

@@ -23,10 +23,18 @@ const JSON_ESCAPE_RE = /[\u0000-\u001f"\\\ud800-\udfff]/
  * number): plain arrays, plain objects, strings, numbers, booleans and null are measured directly,
  * anything else (typed arrays, toJSON) falls back to JSON.stringify.
  */
+/** String(v).length for a finite number, without building the string for integers (the common case). */
+function numberLength(v: number): number {
+  if (!Number.isSafeInteger(v)) return String(v).length
+  let n = v < 0 ? 2 : 1
+  for (let a = Math.abs(v); a >= 10; a = Math.floor(a / 10)) n++
+  return n
+}
+
 export function jsonLength(v: unknown): number {
   switch (typeof v) {
     case 'string': return JSON_ESCAPE_RE.test(v) ? JSON.stringify(v).length : v.length + 2
-    case 'number': return Number.isFinite(v) ? String(v).length : 4
+    case 'number': return Number.isFinite(v) ? numberLength(v) : 4
     case 'boolean': return v ? 4 : 5
     case 'object': {
       if (v === null) return 4
@@ -82,6 +90,8 @@ export class SiteDb {
   readonly tables = new Map<string, TableInfo>()
   private inTx = false
   private applyStmts = new Map<string, Stmt>()
+  /** In-place UPDATE statements per table, by the bit mask of the columns they set. */
+  private updateStmts = new Map<string, Map<number, Stmt>>()
   /** Prepared statements of the engine's hot paths (commit, replication, catalog); freed before export()/load(). */
   private cache = new Map<string, Stmt>()
   private reuse = new Map<string, Stmt>()
@@ -337,16 +347,21 @@ export class SiteDb {
 
   /** UPDATE of the columns that differ between two images of one key; false if the row is not there. */
   private updateInPlace(info: TableInfo, before: readonly SqlValue[], after: readonly SqlValue[]): boolean {
+    // the changed non-key columns as a bit mask (tables have far fewer than 31 columns)
+    let mask = 0
+    for (let i = 0; i < info.columns.length && i < 31; i++) if (before[i] !== after[i] && !info.keyIdx.includes(i)) mask |= 1 << i
+    if (!mask || info.columns.length > 31) return false
+    let perTable = this.updateStmts.get(info.name)
+    if (!perTable) { perTable = new Map(); this.updateStmts.set(info.name, perTable) }
+    let stmt = perTable.get(mask)
     const idx: number[] = []
-    for (let i = 0; i < info.columns.length; i++) if (before[i] !== after[i] && !info.keyIdx.includes(i)) idx.push(i)
-    if (!idx.length) return false
-    const k = `U:${info.name}:${idx.join(',')}`
-    let stmt = this.applyStmts.get(k)
+    for (let i = 0; i < info.columns.length; i++) if (mask & (1 << i)) idx.push(i)
     if (!stmt) {
       stmt = this.db.prepare(`UPDATE ${quoteId(info.name)} SET ${idx.map((i) => `${quoteId(info.columns[i])} = ?`).join(', ')} WHERE ${info.key.map((c) => `${quoteId(c)} = ?`).join(' AND ')}`)
-      this.applyStmts.set(k, stmt)
+      perTable.set(mask, stmt)
     }
-    const params: SqlValue[] = idx.map((i) => after[i])
+    const params: SqlValue[] = []
+    for (const i of idx) params.push(after[i])
     for (const i of info.keyIdx) params.push(after[i])
     try {
       stmt.bind(params)
@@ -427,6 +442,8 @@ export class SiteDb {
   private freeStmts(): void {
     for (const s of this.applyStmts.values()) s.free()
     this.applyStmts.clear()
+    for (const m of this.updateStmts.values()) for (const s of m.values()) s.free()
+    this.updateStmts.clear()
     for (const s of this.cache.values()) s.free()
     this.cache.clear()
     for (const s of this.reuse.values()) s.free()

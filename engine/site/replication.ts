@@ -136,18 +136,25 @@ export class Replication {
     return db
   }
 
-  private enqueue(ch: Channel, seq: number, body: LogBody, bytes?: number): boolean {
-    const changes = ch.map(body.c)
-    if (!changes.length) return false
-    ch.pending.push({ seq, prev: ch.lastQueued, changes, bytes: changes === body.c && bytes !== undefined ? bytes : jsonLength(changes), at: body.at })
+  /** Queues a batch on a channel; `mapped` shares one mapping (and its size) among channels with the same mapper. */
+  private enqueue(ch: Channel, seq: number, body: LogBody, bytes?: number, mapped?: Map<Mapper, { changes: Change[]; bytes: number }>): boolean {
+    let m = mapped?.get(ch.map)
+    if (!m) {
+      const changes = ch.map(body.c)
+      m = { changes, bytes: changes.length ? (changes === body.c && bytes !== undefined ? bytes : jsonLength(changes)) : 0 }
+      mapped?.set(ch.map, m)
+    }
+    if (!m.changes.length) return false
+    ch.pending.push({ seq, prev: ch.lastQueued, changes: m.changes, bytes: m.bytes, at: body.at })
     ch.lastQueued = seq
     return true
   }
 
   /** A local commit at `origin` is durable: queue it on every channel and start shipping. */
   committed(origin: SiteCode, seq: number, body: LogBody, bytes?: number): void {
+    const mapped = new Map<Mapper, { changes: Change[]; bytes: number }>()
     for (const ch of this.channels.get(origin) ?? []) {
-      if (this.enqueue(ch, seq, body, bytes)) this.pump(ch)
+      if (this.enqueue(ch, seq, body, bytes, mapped)) this.pump(ch)
     }
     this.trimRetained(origin)
   }
