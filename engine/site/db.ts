@@ -23,6 +23,17 @@ const JSON_ESCAPE_RE = /[\u0000-\u001f"\\\ud800-\udfff]/
  * number): plain arrays, plain objects, strings, numbers, booleans and null are measured directly,
  * anything else (typed arrays, toJSON) falls back to JSON.stringify.
  */
+/**
+ * jsonLength of a change batch: each change is a plain { t, op, r } object, so only its table name, op and row
+ * image need measuring (the same number JSON.stringify gives).
+ */
+export function changesLength(changes: readonly Change[]): number {
+  let n = 1 + Math.max(0, changes.length - 1) + 1
+  // {"t": … ,"op": … ,"r": … }
+  for (const c of changes) n += 5 + jsonLength(c.t) + 6 + jsonLength(c.op) + 5 + jsonLength(c.r) + 1
+  return n
+}
+
 /** String(v).length for a finite number, without building the string for integers (the common case). */
 function numberLength(v: number): number {
   if (!Number.isSafeInteger(v)) return String(v).length

@@ -8,7 +8,7 @@
  *  - Catalog sync: a site's fragment row counts, pushed to every other site's global catalog copy.
  *  - Scheduled copy refresh: Stock_MBI at Colombo from Stock_MBI_LCL at Mumbai at 12:00 and 18:00.
  */
-import { jsonLength, type Change, type DbRole, type SiteDb } from './db'
+import { changesLength, jsonLength, type Change, type DbRole, type SiteDb } from './db'
 import type { LogBody, Site } from './site'
 import { fragments, type FragmentDef } from '../data/schema'
 import type { Network } from '../net/network'
@@ -141,7 +141,7 @@ export class Replication {
     let m = mapped?.get(ch.map)
     if (!m) {
       const changes = ch.map(body.c)
-      m = { changes, bytes: changes.length ? (changes === body.c && bytes !== undefined ? bytes : jsonLength(changes)) : 0 }
+      m = { changes, bytes: changes.length ? (changes === body.c && bytes !== undefined ? bytes : changesLength(changes)) : 0 }
       mapped?.set(ch.map, m)
     }
     if (!m.changes.length) return false

@@ -14,7 +14,7 @@
  * repository at Colombo (WAN), and to replicas (ITEMS everywhere; Stock_CMB → Stocks_CMB_FRG at MBI).
  */
 import type { SqlJsStatic } from 'sql.js'
-import { SiteDb, jsonLength, type Change } from './db'
+import { SiteDb, changesLength, type Change } from './db'
 import type { SqlValue } from './sqljs'
 import type { Params, QueryResult } from './sqljs'
 import { EngineError } from '../errors'
@@ -206,7 +206,7 @@ export class Site {
     this.catalog.apply(changes)
     db.setMeta('seq', seq)
     const body: LogBody = { at: this.host.now(), c: changes, ...(ddl.length ? { ddl } : {}) }
-    const bytes = jsonLength(changes)
+    const bytes = changesLength(changes)
     this.log?.append(seq, body) // durable before the commit is acknowledged
     db.commit()
     this.seq = seq
