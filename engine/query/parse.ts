@@ -15,6 +15,8 @@ interface SqlParser {
   sqlify(ast: unknown, opt?: { database?: string }): string
   /** Tables a statement names, as 'select::null::SALES'. */
   tableList(sql: string, opt?: { database?: string }): string[]
+  /** Columns a statement reads or writes, as 'select::SALES::QTY' ('(.*)' for a star, null table when unqualified). */
+  columnList(sql: string, opt?: { database?: string }): string[]
 }
 
 const OPT = { database: 'sqlite' }

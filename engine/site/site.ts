@@ -24,6 +24,7 @@ import type { SiteCode, TopologySpec } from '../topology/types'
 import type { DurableLog } from '../storage/files'
 import { globalRelations } from '../data/schema'
 import { quoteId } from './sqljs'
+import { USERS_COLUMNS, USERS_DDL, USERS_KEY, USERS_TABLE } from '../security/schema'
 
 export interface ExecResult extends QueryResult { changes: number }
 export interface LogBody { at: number; c: Change[]; ddl?: string[] }
@@ -162,6 +163,9 @@ export class Site {
         db.script(createTableSql(t.name, t.rel, t.columns))
         db.track(t.name, t.columns, t.rel.key)
       }
+      // the site's own users (spec §8: authentication at the local site)
+      db.script(USERS_DDL)
+      db.track(USERS_TABLE, USERS_COLUMNS, USERS_KEY)
       this.createIndexes(db)
       if (this.tables.some((t) => t.frag.kind === 'copy')) {
         db.script('CREATE TABLE IF NOT EXISTS COPY_REFRESH (COPY_NAME TEXT PRIMARY KEY, SOURCE TEXT NOT NULL, REFRESHED_AT INTEGER, NROWS INTEGER)')

@@ -11,6 +11,7 @@ import { replicationHandlers } from './replication'
 import { queryHandlers } from './query'
 import { txnHandlers } from './txn'
 import { ticketHandlers } from './ticket'
+import { securityHandlers } from './security'
 
 export const handlers: HandlerMap<CallName> = {
   ...systemHandlers,
@@ -20,6 +21,7 @@ export const handlers: HandlerMap<CallName> = {
   ...queryHandlers,
   ...txnHandlers,
   ...ticketHandlers,
+  ...securityHandlers,
 }
 
 export type { HandlerContext, HandlerMap, Handler } from './context'

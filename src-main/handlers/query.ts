@@ -4,6 +4,7 @@ import { dqpFor, formatExplain } from '../../engine/query/dqp'
 import type { QueryRunResult } from '../../engine/query/types'
 import type { JobRunner } from '../engine-host/jobs'
 import type { HandlerContext, HandlerMap } from './context'
+import { SecurityManager, type Authorization } from '../../engine/security/dsm'
 import type { QueryCell, QueryRunView } from '../ipc/contract/query'
 
 type QueryCall = 'query/run' | 'query/explain' | 'query/catalog' | 'query/start' | 'query/result' | 'query/cancel'
@@ -26,31 +27,50 @@ function queryJob(ctx: HandlerContext, jobId: string) {
 
 const cell = (v: unknown): QueryCell => (v === null || v === undefined ? null : typeof v === 'number' || typeof v === 'string' ? v : v instanceof Uint8Array ? `<blob ${v.length} bytes>` : String(v))
 
-export function toView(site: string, sql: string, user: string | undefined, r: QueryRunResult, maxRows: number): QueryRunView {
+/** Checks the statement for the session (multi-level security); a refusal is audited and announced. */
+function authorize(ctx: HandlerContext, site: string, sql: string, session: string | undefined): Authorization {
+  if (!session) return { user: null, level: null, hidden: new Set() }
+  ctx.cluster.site(site)
+  try {
+    return SecurityManager.of(ctx.cluster).authorize(session, site, sql)
+  } catch (e) {
+    if (e instanceof EngineError && e.code === 'ACCESS_DENIED') ctx.emit('security/changed', { reason: 'a request was refused' })
+    throw e
+  }
+}
+
+export function toView(site: string, sql: string, auth: Authorization, r: QueryRunResult, maxRows: number): QueryRunView {
   const total = r.rows.length
+  // columns a `*` brought in above the session's level are left out
+  const keep = auth.hidden.size ? r.columns.map((c, i) => (auth.hidden.has(c.toUpperCase()) ? -1 : i)).filter((i) => i >= 0) : null
+  const hiddenColumns = keep ? r.columns.filter((c) => auth.hidden.has(c.toUpperCase())) : []
+  const pick = <T,>(row: T[]): T[] => (keep ? keep.map((i) => row[i]) : row)
   return {
-    site, sql, user: user ?? null, columns: r.columns, rows: r.rows.slice(0, maxRows).map((row) => row.map(cell)), totalRows: total, truncated: total > maxRows,
+    site, sql, user: auth.user, level: auth.level, hiddenColumns, columns: pick(r.columns), rows: r.rows.slice(0, maxRows).map((row) => pick(row).map(cell)), totalRows: total, truncated: total > maxRows,
     requestClass: r.requestClass, plan: r.plan, perLinkBytes: r.perLinkBytes, virtualMs: r.virtualMs, wallMs: r.wallMs,
     explain: r.explain ?? formatExplain(r), changes: r.changes ?? null,
   }
 }
 
 export const queryHandlers: HandlerMap<QueryCall> = {
-  'query/run': async (ctx, { site, sql, user, maxRows }) => {
+  'query/run': async (ctx, { site, sql, session, maxRows }) => {
+    const auth = authorize(ctx, site, sql, session)
     const dqp = await dqpFor(ctx.cluster)
-    return toView(site, sql, user, await dqp.run(site, sql, { user }), maxRows)
+    return toView(site, sql, auth, await dqp.run(site, sql, { user: auth.user ?? undefined }), maxRows)
   },
-  'query/explain': async (ctx, { site, sql, user, maxRows }) => {
-    const dqp = await dqpFor(ctx.cluster)
+  'query/explain': async (ctx, { site, sql, session, maxRows }) => {
     const text = /^\s*explain\b/i.test(sql) ? sql : `EXPLAIN ${sql}`
-    return toView(site, text, user, await dqp.run(site, text, { user }), maxRows)
+    const auth = authorize(ctx, site, text, session)
+    const dqp = await dqpFor(ctx.cluster)
+    return toView(site, text, auth, await dqp.run(site, text, { user: auth.user ?? undefined }), maxRows)
   },
-  'query/start': async (ctx, { site, sql, user, maxRows }) => {
+  'query/start': async (ctx, { site, sql, session, maxRows }) => {
+    const auth = authorize(ctx, site, sql, session)
     const dqp = await dqpFor(ctx.cluster)
     const label = `${site}: ${sql.replace(/\s+/g, ' ').slice(0, 80)}`
     return ctx.jobs.start('query', label, async (job) => {
-      const r = await dqp.runCooperative(site, sql, { user }, job)
-      const view = toView(site, sql, user, r, maxRows)
+      const r = await dqp.runCooperative(site, sql, { user: auth.user ?? undefined }, job)
+      const view = toView(site, sql, auth, r, maxRows)
       const m = resultsOf(ctx.jobs)
       m.set(job.id, view)
       for (const k of m.keys()) { if (m.size <= KEEP_RESULTS) break; m.delete(k) }

@@ -7,12 +7,22 @@ import { Dtm, type ExecResult, type CommitResult } from '../../engine/txn/dtm'
 import { demoDeadlock } from '../../engine/txn/demo'
 import '../../engine/txn/scenario' // registers begin/exec/commit/crash/... in the scenario language
 import type { HandlerContext, HandlerMap } from './context'
+import { SecurityManager } from '../../engine/security/dsm'
 import type { TxnCommitView, TxnListView } from '../ipc/contract/txn'
 
 type TxnCall = 'txn/list' | 'txn/begin' | 'txn/exec' | 'txn/commit' | 'txn/abort' | 'txn/timeline' | 'txn/inDoubt' | 'txn/resolve'
   | 'txn/setProtocol' | 'txn/crashAt' | 'deadlock/graph' | 'deadlock/history' | 'deadlock/demo'
 
 const dtmOf = (ctx: HandlerContext) => Dtm.of(ctx.cluster)
+
+/** Transactions begun as a session (gid → its token and site), per cluster. */
+const txnSessions = new WeakMap<object, Map<string, { token: string; site: string }>>()
+function sessionsOf(ctx: HandlerContext): Map<string, { token: string; site: string }> {
+  let m = txnSessions.get(ctx.cluster)
+  if (!m) { m = new Map(); txnSessions.set(ctx.cluster, m) }
+  if (m.size > 5000) m.delete(m.keys().next().value!)
+  return m
+}
 
 /** Runs the simulation until `done()` or `waitMs` of virtual time passed. */
 function runFor(ctx: HandlerContext, done: () => boolean, waitMs: number): void {
@@ -40,14 +50,26 @@ function commitView(gid: string, r: CommitResult | undefined): TxnCommitView {
 
 export const txnHandlers: HandlerMap<TxnCall> = {
   'txn/list': async (ctx, { limit }) => listView(ctx, limit),
-  'txn/begin': async (ctx, { site, protocol }) => {
+  'txn/begin': async (ctx, { site, protocol, session }) => {
     ctx.cluster.site(site)
+    if (session) SecurityManager.of(ctx.cluster).authorize(session, site, 'SELECT 1') // a live session opened at this site
     const gid = dtmOf(ctx).begin(site, protocol ? { protocol } : {})
+    if (session) sessionsOf(ctx).set(gid, { token: session, site })
     changed(ctx)
     return { gid }
   },
   'txn/exec': async (ctx, { gid, site, sql, params, waitMs }) => {
     if (site) ctx.cluster.site(site)
+    const owner = sessionsOf(ctx).get(gid)
+    if (owner) {
+      // multi-level security: the statement is checked for the transaction's session before it runs
+      try {
+        SecurityManager.of(ctx.cluster).authorize(owner.token, owner.site, sql)
+      } catch (e) {
+        ctx.emit('security/changed', { reason: 'a statement was refused' })
+        throw e
+      }
+    }
     const t0 = ctx.cluster.sim.now
     let res: ExecResult | undefined
     if (site) dtmOf(ctx).exec(gid, site, sql, params, (r) => { res = r })

@@ -13,6 +13,7 @@ import { replicationCalls } from './replication'
 import { queryCalls, queryEvents } from './query'
 import { txnCalls, txnEvents } from './txn'
 import { ticketCalls, ticketEvents } from './ticket'
+import { securityCalls, securityEvents } from './security'
 
 export const calls = {
   ...systemCalls,
@@ -22,6 +23,7 @@ export const calls = {
   ...queryCalls,
   ...txnCalls,
   ...ticketCalls,
+  ...securityCalls,
 } satisfies Record<string, CallDef>
 
 export const events = {
@@ -31,6 +33,7 @@ export const events = {
   ...queryEvents,
   ...txnEvents,
   ...ticketEvents,
+  ...securityEvents,
 } satisfies Record<string, EventDef>
 
 export type Calls = typeof calls

@@ -10,6 +10,7 @@
  */
 import { z } from 'zod'
 import { call, noInput, siteCode } from './define'
+import { sessionToken } from './security'
 import type { PlanView, RequestClass } from '../../../engine/api/query'
 import type { JobView } from '../../../engine/api/views'
 
@@ -18,7 +19,12 @@ export type QueryCell = string | number | null
 export interface QueryRunView {
   site: string
   sql: string
+  /** The session's user, or null for the console's operator. */
   user: string | null
+  /** The session's security level (null: the operator, unrestricted). */
+  level: string | null
+  /** Columns a `*` left out because they are labelled above the session's level. */
+  hiddenColumns: string[]
   columns: string[]
   /** At most maxRows rows (see totalRows). */
   rows: QueryCell[][]
@@ -45,7 +51,8 @@ export interface QueryCatalogView {
 const runInput = z.object({
   site: siteCode,
   sql: z.string().min(1, 'the SQL text is empty').max(100_000),
-  user: z.string().max(64).optional(),
+  /** Run as this logged-in session (its site and security level apply); without it, as the console's operator. */
+  session: sessionToken.optional(),
   maxRows: z.number().int().min(0).max(100_000).default(10_000),
 }).strict()
 

@@ -7,6 +7,7 @@
  */
 import { z } from 'zod'
 import { call, event, noInput, siteCode } from './define'
+import { sessionToken } from './security'
 import type { DeadlockRecord, InDoubtView, TimelineEvent, TxnView, WfgView } from '../../../engine/api/txn'
 
 export type { DeadlockRecord, InDoubtView, TimelineEvent, TxnView, WfgView }
@@ -37,7 +38,8 @@ export interface DeadlockDemoView { victims: string[]; transactions: string[]; d
 
 export const txnCalls = {
   'txn/list': call(z.object({ limit: z.number().int().min(1).max(1000).default(200) }).strict()).returns<TxnListView>(),
-  'txn/begin': call(z.object({ site: siteCode, protocol: protocol.optional() }).strict()).returns<{ gid: string }>(),
+  /** With `session`, every statement of the transaction is checked against that session's security level. */
+  'txn/begin': call(z.object({ site: siteCode, protocol: protocol.optional(), session: sessionToken.optional() }).strict()).returns<{ gid: string }>(),
   'txn/exec': call(z.object({
     gid,
     /** Omitted: a global statement, localized to the fragments' sites. Given: a fragment-level statement at that site. */

@@ -1,0 +1,292 @@
+/**
+ * The distributed security manager (DSM, spec §8).
+ *
+ *  - Users are kept at their home site, in that site's SEC_USERS table (salted scrypt hashes, never the
+ *    password), committed and shipped to the site's backup like any local data — never to other sites.
+ *  - Authentication happens at the user's local site: a user logging in at their home site is checked
+ *    there; logging in at another site, the credential goes to the home site as one encrypted WAN message
+ *    and the answer comes back — refused outright when the route has a link that is not encrypted
+ *    (the legacy network), blocked by firewalls and lost with failed links like any other message.
+ *  - Multi-level security (Bell–LaPadula): a session runs at a level ≤ the user's clearance; it reads only
+ *    data labelled ≤ its level (no read up: named columns above it are refused, a `*` leaves them out) and
+ *    writes only data labelled from its level up to the clearance (no write down).
+ *  - The console's own operator (no session) is the trusted subject and is not restricted.
+ *  - Every login, logout, refusal and user change is audited (never a password or a session token).
+ */
+import { randomBytes, scryptSync, timingSafeEqual } from 'node:crypto'
+import type { Cluster } from '../cluster'
+import { EngineError } from '../errors'
+import { LEVELS, levelRank, type AuditEntryView, type Level, type LoginView, type SecurityStateView, type SecurityUserView, type SessionView } from '../api/security'
+import { SecurityPolicy, isLevel } from './policy'
+import { AT_MARK, preprocess, sqlParser } from '../query/parse'
+import type { SiteCode } from '../topology/types'
+import { USERS_TABLE } from './schema'
+
+
+const NAME_RE = /^[a-z][a-z0-9_.-]{1,31}$/
+const SCRYPT = { N: 16384, r: 8, p: 1 } as const
+const HASH_BYTES = 32
+/** Consecutive failed logins that lock a user out, and for how long (virtual ms). */
+const MAX_FAILURES = 5
+const LOCKOUT_MS = 60_000
+const AUDIT_KEEP = 300
+
+interface Session extends SessionView { token: string }
+
+export interface Authorization {
+  /** The session's user, or null for the console operator (trusted). */
+  user: string | null
+  level: Level | null
+  /** Upper-case column names a `*` must leave out of the result. */
+  hidden: Set<string>
+}
+
+function hashPassword(password: string, salt: Buffer): Buffer {
+  return scryptSync(password, salt, HASH_BYTES, SCRYPT)
+}
+
+const managers = new WeakMap<Cluster, SecurityManager>()
+
+export class SecurityManager {
+  readonly policy: SecurityPolicy
+  private sessions = new Map<string, Session>()
+  private audit: AuditEntryView[] = []
+  private failures = new Map<string, { n: number; lockedUntil: number }>()
+  private sessionSeq = 0
+
+  constructor(private cluster: Cluster) {
+    this.policy = new SecurityPolicy(cluster.topology)
+  }
+
+  static of(cluster: Cluster): SecurityManager {
+    let m = managers.get(cluster)
+    if (!m) { m = new SecurityManager(cluster); managers.set(cluster, m) }
+    return m
+  }
+
+  // ---- users (at their home site) ---------------------------------------------------------------
+  private usersAt(site: SiteCode): { name: string; clearance: Level; salt: string; hash: string; createdAt: number | null }[] {
+    const rows = this.cluster.siteStore(site).query(`SELECT USERNAME, CLEARANCE, SALT, HASH, CREATED_AT FROM ${USERS_TABLE} ORDER BY USERNAME`).rows
+    return rows.map((r) => ({ name: String(r[0]), clearance: String(r[1]) as Level, salt: String(r[2]), hash: String(r[3]), createdAt: r[4] === null ? null : Number(r[4]) }))
+  }
+
+  /** Users of every site that is up (a site that is down cannot vouch for its users). */
+  users(): SecurityUserView[] {
+    const out: SecurityUserView[] = []
+    for (const site of this.cluster.siteCodes) {
+      if (!this.cluster.isServerUp(`${site}.primary`)) continue
+      for (const u of this.usersAt(site)) out.push({ name: u.name, home: site, clearance: u.clearance, createdAt: u.createdAt })
+    }
+    return out
+  }
+
+  addUser(home: SiteCode, name: string, password: string, clearance: string): SecurityUserView {
+    this.cluster.site(home)
+    if (!NAME_RE.test(name)) throw new EngineError('BAD_INPUT', 'a user name is 2–32 characters: a lower-case letter, then letters, digits, ".", "_" or "-"')
+    if (password.length < 8) throw new EngineError('BAD_INPUT', 'a password has at least 8 characters')
+    if (!isLevel(clearance)) throw new EngineError('BAD_INPUT', `clearance must be one of ${LEVELS.join(', ')}`)
+    for (const site of this.cluster.siteCodes) {
+      if (!this.cluster.isServerUp(`${site}.primary`)) continue
+      if (this.usersAt(site).some((u) => u.name === name)) throw new EngineError('CONFLICT', `user ${name} already exists (home ${site})`, { site })
+    }
+    const salt = randomBytes(16)
+    const hash = hashPassword(password, salt)
+    const at = this.cluster.sim.now
+    this.cluster.siteStore(home).exec(`INSERT INTO ${USERS_TABLE} (USERNAME, CLEARANCE, SALT, HASH, CREATED_AT) VALUES (?, ?, ?, ?, ?)`, [name, clearance, salt.toString('hex'), hash.toString('hex'), at])
+    this.record(home, name, 'user added', true, `clearance ${clearance}`)
+    return { name, home, clearance, createdAt: at }
+  }
+
+  removeUser(home: SiteCode, name: string): void {
+    const r = this.cluster.siteStore(home).exec(`DELETE FROM ${USERS_TABLE} WHERE USERNAME = ?`, [name])
+    if (!r.changes) throw new EngineError('NOT_FOUND', `no user ${name} at ${home}`, { site: home })
+    for (const [t, s] of this.sessions) if (s.user === name && s.home === home) this.sessions.delete(t)
+    this.record(home, name, 'user removed', true, 'its sessions were closed')
+  }
+
+  // ---- authentication -----------------------------------------------------------------------------
+  /**
+   * Logs `user` in at `site`. The home site checks the password: `site` itself, or (home ≠ site) the home site
+   * over the WAN, which runs the simulation until its answer is back.
+   */
+  login(site: SiteCode, user: string, password: string, opts: { home?: SiteCode; level?: string } = {}): LoginView {
+    this.cluster.site(site)
+    const home = opts.home ?? site
+    this.cluster.site(home)
+    if (!this.cluster.isSiteUp(site)) throw new EngineError('SITE_DOWN', `${site} is down: nobody can log in there`, { site })
+    if (opts.level !== undefined && !isLevel(opts.level)) throw new EngineError('BAD_INPUT', `level must be one of ${LEVELS.join(', ')}`)
+    const t0 = this.cluster.sim.now
+    const key = `${home}/${user}`
+    const f = this.failures.get(key)
+    if (f && f.lockedUntil > t0) {
+      this.record(site, user, 'login', false, `locked after ${MAX_FAILURES} failed attempts`)
+      throw new EngineError('AUTH_FAILED', `${user} is locked out for ${Math.ceil((f.lockedUntil - t0) / 1000)} s after ${MAX_FAILURES} failed attempts`, { site })
+    }
+    let found: { clearance: Level } | undefined
+    let via = `checked at ${site}`
+    if (home === site) found = this.verify(home, user, password)
+    else {
+      found = this.verifyRemote(site, home, user, password)
+      via = `checked by ${home} over ${this.routeLinks(site, home).join(', ')} (encrypted)`
+    }
+    if (!found) {
+      // a lock that has run out starts the count afresh
+      const n = (f && f.lockedUntil && f.lockedUntil <= t0 ? 0 : f?.n ?? 0) + 1
+      this.failures.set(key, { n, lockedUntil: n >= MAX_FAILURES ? this.cluster.sim.now + LOCKOUT_MS : 0 })
+      this.record(site, user, 'login', false, home === site ? 'wrong user name or password' : `refused by ${home}`)
+      throw new EngineError('AUTH_FAILED', 'wrong user name or password', { site })
+    }
+    this.failures.delete(key)
+    const level = (opts.level as Level | undefined) ?? found.clearance
+    if (levelRank(level) > levelRank(found.clearance)) {
+      this.record(site, user, 'login', false, `asked for ${level} above clearance ${found.clearance}`)
+      throw new EngineError('ACCESS_DENIED', `${user} is cleared to ${found.clearance}; a session cannot run at ${level}`, { site })
+    }
+    const token = randomBytes(16).toString('hex')
+    const s: Session = { token, id: `S${++this.sessionSeq}`, user, home, site, clearance: found.clearance, level, since: this.cluster.sim.now, via }
+    this.sessions.set(token, s)
+    this.record(site, user, 'login', true, `${level} session ${s.id}; ${via}`)
+    return { ...this.view(s), token, virtualMs: this.cluster.sim.now - t0 }
+  }
+
+  logout(token: string): SessionView {
+    const s = this.sessions.get(token)
+    if (!s) throw new EngineError('NOT_FOUND', 'no such session (already logged out?)')
+    this.sessions.delete(token)
+    this.record(s.site, s.user, 'logout', true, `session ${s.id}`)
+    return this.view(s)
+  }
+
+  private view(s: Session): SessionView {
+    return { id: s.id, user: s.user, home: s.home, site: s.site, clearance: s.clearance, level: s.level, since: s.since, via: s.via }
+  }
+
+  /** The password check at the home site (its primary must be up). */
+  private verify(home: SiteCode, user: string, password: string): { clearance: Level } | undefined {
+    if (!this.cluster.isServerUp(`${home}.primary`)) throw new EngineError('SITE_DOWN', `${home}.primary is down: it cannot check its users' passwords`, { site: home })
+    const u = this.usersAt(home).find((x) => x.name === user)
+    // hash even for an unknown user, so the answer takes as long either way
+    const salt = u ? Buffer.from(u.salt, 'hex') : Buffer.alloc(16)
+    const got = hashPassword(password, salt)
+    if (!u) return undefined
+    return timingSafeEqual(got, Buffer.from(u.hash, 'hex')) ? { clearance: u.clearance } : undefined
+  }
+
+  private routeLinks(a: SiteCode, b: SiteCode): string[] {
+    const route = this.cluster.net.route(a, b)
+    if (!route) return []
+    const out: string[] = []
+    for (let i = 0; i + 1 < route.length; i++) out.push(this.cluster.net.linkBetween(route[i], route[i + 1])!.spec.id)
+    return out
+  }
+
+  /** Sends the credential to the home site and waits (in virtual time) for its answer. */
+  private verifyRemote(site: SiteCode, home: SiteCode, user: string, password: string): { clearance: Level } | undefined {
+    const net = this.cluster.net
+    const route = net.route(site, home)
+    if (!route) throw new EngineError('UNREACHABLE', `no route from ${site} to ${home}: ${user}'s home site cannot be asked`, { site: home })
+    for (const id of this.routeLinks(site, home)) {
+      if (!net.link(id).spec.encrypted) {
+        this.record(site, user, 'login', false, `credential not sent: link ${id} is not encrypted`)
+        throw new EngineError('ACCESS_DENIED', `credentials never cross the WAN in plain text: link ${id} is not encrypted`, { site })
+      }
+    }
+    let answer: { ok: boolean; clearance?: Level; error?: EngineError } | undefined
+    const fail = (reason: string) => { answer ??= { ok: false, error: new EngineError('UNREACHABLE', `${home} did not answer: ${reason}`, { site: home }) } }
+    // the credential is sealed for the home site: user name, a nonce and the ciphertext (sizes only)
+    net.send({
+      from: site, to: home, kind: 'auth.verify', payload: null, bytes: 96 + user.length,
+      onDeliver: () => {
+        let r: { clearance: Level } | undefined
+        let err: EngineError | undefined
+        try { r = this.verify(home, user, password) } catch (e) { err = e instanceof EngineError ? e : new EngineError('INTERNAL', String(e)) }
+        try {
+          net.send({
+            from: home, to: site, kind: 'auth.result', payload: null, bytes: 48,
+            onDeliver: () => { answer ??= err ? { ok: false, error: err } : { ok: !!r, clearance: r?.clearance } },
+            onDrop: (why) => fail(why),
+          })
+        } catch (e) { fail(e instanceof Error ? e.message : String(e)) }
+      },
+      onDrop: (why) => fail(why),
+    })
+    this.cluster.sim.runUntilTrue(() => answer !== undefined, 1_000_000)
+    if (!answer) throw new EngineError('TIMEOUT', `${home} did not answer the login request`, { site: home })
+    if (answer.error) throw answer.error
+    return answer.ok ? { clearance: answer.clearance! } : undefined
+  }
+
+  // ---- multi-level security -------------------------------------------------------------------------
+  /**
+   * Checks a statement for a session about to run it at `site`. No token: the console operator (trusted).
+   * Throws AUTH_FAILED for an unknown session and ACCESS_DENIED (naming the column and the levels) for a read
+   * up or a write down; returns the columns a `*` must leave out.
+   */
+  authorize(token: string | undefined, site: SiteCode, sql: string): Authorization {
+    if (!token) return { user: null, level: null, hidden: new Set() }
+    const s = this.sessions.get(token)
+    if (!s) throw new EngineError('AUTH_FAILED', 'unknown or closed session: log in again')
+    if (s.site !== site) throw new EngineError('ACCESS_DENIED', `${s.user}'s session was opened at ${s.site}; it issues requests there, not at ${site}`, { site })
+    const hidden = new Set<string>()
+    try {
+      this.check(s, sql, hidden, 0)
+    } catch (e) {
+      if (e instanceof EngineError && e.code === 'ACCESS_DENIED') this.record(site, s.user, 'refused', false, e.message)
+      throw e
+    }
+    return { user: s.user, level: s.level, hidden }
+  }
+
+  private check(s: Session, sql: string, hidden: Set<string>, depth: number): void {
+    let tables: string[], columns: string[]
+    try {
+      const text = preprocess(sql).text
+      tables = sqlParser().tableList(text, { database: 'sqlite' })
+      columns = sqlParser().columnList(text, { database: 'sqlite' })
+    } catch (e) {
+      throw new EngineError('SQL_ERROR', `cannot read the statement: ${e instanceof Error ? e.message.split('\n')[0] : String(e)}`)
+    }
+    const bare = (n: string) => { const i = n.indexOf(AT_MARK); return i >= 0 ? n.slice(0, i) : n }
+    /** Table names as written → the relation and columns they denote. */
+    const rels = new Map<string, { relation: string; columns: string[] }>()
+    for (const t of tables) {
+      const name = bare(t.split('::')[2])
+      const ref = this.policy.resolve(name)
+      if (ref.kind === 'view') {
+        if (depth < 4) this.check(s, ref.sql, hidden, depth + 1)
+      } else if (ref.kind === 'relation') rels.set(name.toUpperCase(), { relation: ref.relation, columns: ref.columns })
+    }
+    const deny = (msg: string) => { throw new EngineError('ACCESS_DENIED', msg, { site: s.site }) }
+    for (const c of columns) {
+      const [op, table, col] = c.split('::')
+      const targets = table === 'null' ? [...rels.values()] : [rels.get(bare(table).toUpperCase())].filter((x) => x !== undefined)
+      const star = col === '(.*)'
+      for (const r of targets) {
+        const cols = star ? r.columns : r.columns.filter((x) => x.toUpperCase() === col.toUpperCase())
+        for (const name of cols) {
+          const label = this.policy.columnLevel(r.relation, name)
+          if (op === 'select') {
+            if (levelRank(label) <= levelRank(s.level)) continue
+            if (star) { hidden.add(name.toUpperCase()); continue }
+            deny(`no read up: ${r.relation}.${name} is ${label}; ${s.user}'s session runs at ${s.level}`)
+          } else {
+            if (levelRank(label) < levelRank(s.level)) deny(`no write down: ${r.relation}.${name} is ${label}, below ${s.user}'s ${s.level} session (information would flow down)`)
+            if (levelRank(label) > levelRank(s.clearance)) deny(`${s.user} is cleared to ${s.clearance}; ${r.relation}.${name} is ${label}`)
+          }
+        }
+      }
+    }
+  }
+
+  // ---- audit and views ------------------------------------------------------------------------------
+  private record(site: string, user: string, action: string, ok: boolean, detail: string): void {
+    this.audit.push({ at: this.cluster.sim.now, site, user, action, ok, detail })
+    if (this.audit.length > AUDIT_KEEP) this.audit.shift()
+  }
+
+  sessionViews(): SessionView[] { return [...this.sessions.values()].map((s) => this.view(s)) }
+
+  state(): SecurityStateView {
+    return { levels: [...LEVELS], users: this.users(), sessions: this.sessionViews(), labels: this.policy.views(), audit: this.audit.slice(-100).reverse() }
+  }
+}

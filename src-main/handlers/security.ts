@@ -1,0 +1,32 @@
+/** Handlers of the distributed security manager calls (engine/security). */
+import { SecurityManager } from '../../engine/security/dsm'
+import type { HandlerMap } from './context'
+
+type SecurityCall = 'security/state' | 'security/addUser' | 'security/removeUser' | 'security/login' | 'security/logout'
+
+export const securityHandlers: HandlerMap<SecurityCall> = {
+  'security/state': async (ctx) => SecurityManager.of(ctx.cluster).state(),
+  'security/addUser': async (ctx, { site, user, password, clearance }) => {
+    const u = SecurityManager.of(ctx.cluster).addUser(site, user, password, clearance)
+    ctx.emit('security/changed', { reason: `user ${user} added at ${site}` })
+    return u
+  },
+  'security/removeUser': async (ctx, { site, user }) => {
+    SecurityManager.of(ctx.cluster).removeUser(site, user)
+    ctx.emit('security/changed', { reason: `user ${user} removed at ${site}` })
+    return { removed: user }
+  },
+  'security/login': async (ctx, { site, user, password, home, level }) => {
+    const dsm = SecurityManager.of(ctx.cluster)
+    try {
+      return dsm.login(site, user, password, { home, level })
+    } finally {
+      ctx.emit('security/changed', { reason: `login at ${site}` }) // refusals are audited too
+    }
+  },
+  'security/logout': async (ctx, { session }) => {
+    const s = SecurityManager.of(ctx.cluster).logout(session)
+    ctx.emit('security/changed', { reason: `${s.user} logged out` })
+    return s
+  },
+}

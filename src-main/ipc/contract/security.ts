@@ -1,0 +1,33 @@
+/**
+ * Distributed security manager calls (spec §8): users at their home site, logins checked there (locally, or by
+ * the home site over the encrypted WAN), sessions at a chosen security level, the data labels and the audit log.
+ * A login returns the session token once; lists never carry tokens or password material. Queries and
+ * statements run as a session when they pass its token (`session`); without one they run as the console's
+ * operator, the trusted subject.
+ */
+import { z } from 'zod'
+import { call, event, noInput, siteCode } from './define'
+import { LEVELS, type LoginView, type SecurityStateView, type SecurityUserView, type SessionView } from '../../../engine/api/security'
+
+export type { LoginView, SecurityStateView, SecurityUserView, SessionView }
+
+export const level = z.enum(LEVELS)
+/** A session token as 'security/login' returned it. */
+export const sessionToken = z.string().regex(/^[0-9a-f]{32}$/, 'not a session token (log in to get one)')
+const userName = z.string().min(1, 'the user name is empty').max(32)
+const password = z.string().min(1, 'the password is empty').max(128)
+
+export const securityCalls = {
+  'security/state': call(noInput).returns<SecurityStateView>(),
+  /** Adds a user at their home site (stored there as a salted scrypt hash). */
+  'security/addUser': call(z.object({ site: siteCode, user: userName, password, clearance: level }).strict()).returns<SecurityUserView>(),
+  'security/removeUser': call(z.object({ site: siteCode, user: userName }).strict()).returns<{ removed: string }>(),
+  /** Logs a user in at `site`; `home` (default: `site`) is where the user is kept and the password is checked. */
+  'security/login': call(z.object({ site: siteCode, user: userName, password, home: siteCode.optional(), level: level.optional() }).strict()).returns<LoginView>(),
+  'security/logout': call(z.object({ session: sessionToken }).strict()).returns<SessionView>(),
+}
+
+export const securityEvents = {
+  /** Users, sessions or the audit log changed. */
+  'security/changed': event<{ reason: string }>(),
+}
