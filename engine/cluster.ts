@@ -26,6 +26,7 @@ import { DEFAULT_SALES } from './data/generator'
 import { fragments } from './data/schema'
 import { checkFragmentation, checkFragmentationAsync, type FragmentationReport } from './data/checks'
 import { Persistence, type ClusterFile } from './storage/persist'
+import { installCatalogs } from './catalog/catalog'
 
 export interface CreateOptions extends ClusterOptions {
   /** Persist in this directory (must be new or empty). Omit for an in-memory cluster. */
@@ -370,6 +371,8 @@ export class Cluster {
     s.primary.load(s.backup.export())
     s.primary.setMeta('iddb.db', s.primary.id)
     s.primary.installAllTriggers()
+    // the catalogs live at the primary only: a backup that never received a primary image lacks them
+    installCatalogs(s.primary, this.topology, code)
     s.catalog.rebuild()
     let redone = 0
     for (const r of s.retained) if (r.seq > fromSeq) { s.replay(r.seq, r.body); redone++ }

@@ -4,6 +4,9 @@ import { SecurityManager } from './dsm'
 import { legacyTopology } from '../topology/default'
 import { dqpFor } from '../query/dqp'
 import type { EngineError } from '../errors'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 
 const err = (f: () => unknown): EngineError => {
   try { f() } catch (e) { return e as EngineError }
@@ -29,6 +32,21 @@ describe('distributed security manager: users at their home site, local authenti
     // global SQL has no name for it
     const dqp = await dqpFor(c)
     await expect(dqp.run('KDY', 'SELECT * FROM SEC_USERS')).rejects.toThrow()
+  })
+
+  it('users survive a close and reopen of a persisted cluster, and a recovery of the primary from its backup', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'iddb-sec-'))
+    try {
+      let c = await Cluster.create({ seed: 36, sales: 0, dataDir: join(dir, 'd') })
+      SecurityManager.of(c).addUser('MBI', 'priya', 'mumbai-pass-1', 'CONFIDENTIAL')
+      c.settle()
+      c.close()
+      c = await Cluster.open(join(dir, 'd'))
+      expect(SecurityManager.of(c).login('MBI', 'priya', 'mumbai-pass-1').clearance).toBe('CONFIDENTIAL')
+      c.recoverFromBackup('MBI')
+      expect(SecurityManager.of(c).login('MBI', 'priya', 'mumbai-pass-1').user).toBe('priya')
+      c.close()
+    } finally { rmSync(dir, { recursive: true, force: true }) }
   })
 
   it('checks passwords at the user’s site, locks out after five failures, and audits without secrets', async () => {
