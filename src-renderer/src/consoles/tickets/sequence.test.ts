@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { layoutTrace } from './sequence'
+import { layoutTrace, placeLabels } from './sequence'
 
 describe('ticket sequence layout', () => {
   it('pairs sends with deliveries and losses per channel, keeps marks on lanes', () => {
@@ -19,5 +19,27 @@ describe('ticket sequence layout', () => {
     expect(l.arrows[2]).toMatchObject({ from: 0, to: 1, t0: 10, t1: 28, lost: true })
     expect(l.marks.map((m) => [m.lane, m.kind])).toEqual([[0, 'submit'], [0, 'decide']])
     expect([l.t0, l.t1]).toEqual([10, 28])
+  })
+})
+
+describe('sequence label placement', () => {
+  it('keeps free labels where they are, moves colliding ones by a line, drops what finds no room', () => {
+    const h = 12
+    // three labels on the same spot (arrows crossing), one far away
+    const ys = placeLabels([
+      { cx: 100, cy: 50, w: 80 }, { cx: 105, cy: 50, w: 80 }, { cx: 95, cy: 51, w: 80 }, { cx: 400, cy: 50, w: 80 },
+    ], { h, maxShift: 24 })
+    expect(ys[0]).toBe(50)
+    expect(ys[3]).toBe(50)
+    expect(ys[1]).not.toBeNull()
+    expect(ys[2]).not.toBeNull()
+    const placed = [0, 1, 2].map((i) => ys[i]!)
+    // no two of the overlapping labels share a line
+    for (let a = 0; a < 3; a++) for (let b = a + 1; b < 3; b++) expect(Math.abs(placed[a] - placed[b])).toBeGreaterThanOrEqual(h)
+    // a fourth on the same spot has no room within one line of shift: left out
+    const crowded = placeLabels([0, 1, 2, 3].map(() => ({ cx: 100, cy: 50, w: 80 })), { h, maxShift: 12 })
+    expect(crowded.filter((y) => y === null)).toHaveLength(1)
+    // a fixed obstacle pushes a label away
+    expect(placeLabels([{ cx: 100, cy: 50, w: 40 }], { h, maxShift: 24, fixed: [{ cx: 100, cy: 50, w: 40 }] })[0]).not.toBe(50)
   })
 })

@@ -24,3 +24,34 @@ export function layoutTrace(sites: string[], events: TicketTraceEvent[]): SeqLay
   const times = events.map((e) => e.at)
   return { lanes: sites, arrows, marks, t0: times.length ? Math.min(...times) : 0, t1: times.length ? Math.max(...times) : 0 }
 }
+
+/** A text label to place: centred on cx, baseline wanted at cy, w pixels wide. */
+export interface LabelBox { cx: number; cy: number; w: number }
+
+/**
+ * Places labels so that no two overlap: each keeps its wanted baseline if it is free, otherwise moves by whole
+ * line heights (down, up, further down, …) up to `maxShift` pixels; a label that finds no room is left out
+ * (null; its arrow still carries the text as a tooltip). `fixed` boxes (lane marks) are obstacles placed first.
+ */
+export function placeLabels(boxes: LabelBox[], opts: { h: number; maxShift: number; fixed?: LabelBox[] }): (number | null)[] {
+  const placed: { x0: number; x1: number; y0: number; y1: number }[] = []
+  const rect = (b: LabelBox, y: number) => ({ x0: b.cx - b.w / 2 - 2, x1: b.cx + b.w / 2 + 2, y0: y - opts.h, y1: y })
+  const free = (r: { x0: number; x1: number; y0: number; y1: number }) =>
+    placed.every((p) => r.x1 <= p.x0 || r.x0 >= p.x1 || r.y1 <= p.y0 || r.y0 >= p.y1)
+  for (const f of opts.fixed ?? []) placed.push(rect(f, f.cy))
+  const out: (number | null)[] = new Array(boxes.length).fill(null)
+  const order = boxes.map((_, i) => i).sort((a, b) => boxes[a].cy - boxes[b].cy || a - b)
+  const steps = Math.floor(opts.maxShift / opts.h)
+  for (const i of order) {
+    const b = boxes[i]
+    for (let k = 0; k <= 2 * steps; k++) {
+      const shift = (k % 2 === 1 ? 1 : -1) * Math.ceil(k / 2) * opts.h
+      const r = rect(b, b.cy + shift)
+      if (!free(r)) continue
+      placed.push(r)
+      out[i] = b.cy + shift
+      break
+    }
+  }
+  return out
+}
