@@ -45,9 +45,14 @@ describe('browser host', () => {
     const csp = String(ok.headers['content-security-policy'])
     expect(csp).toContain("script-src 'self'")
     expect(csp).toContain(`connect-src 'self' ${host.wsUrl}`)
-    expect((await get(host.origin + '/app.js')).status).toBe(200)
-    expect((await get(host.origin + '/missing.js')).status).toBe(404)
-    expect((await get(host.origin + '/..%2f..%2fetc%2fpasswd')).status).toBe(403)
+    // the page's files need the cookie its token-checked response set
+    const cookie = String(ok.headers['set-cookie']).split(';')[0]
+    expect(String(ok.headers['set-cookie'])).toMatch(/HttpOnly; SameSite=Strict/)
+    expect((await get(host.origin + '/app.js')).status).toBe(401)
+    expect((await get(host.origin + '/app.js', { cookie: 'iddb_asset=guess' })).status).toBe(401)
+    expect((await get(host.origin + '/app.js', { cookie })).status).toBe(200)
+    expect((await get(host.origin + '/missing.js', { cookie })).status).toBe(404)
+    expect((await get(host.origin + '/..%2f..%2fetc%2fpasswd', { cookie })).status).toBe(403)
   })
 
   it('refuses a WebSocket without the token (401) or from another origin (403)', async () => {

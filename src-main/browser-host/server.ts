@@ -1,7 +1,8 @@
 /**
  * The browser host: the same console served over http://127.0.0.1:PORT with the engine behind a WebSocket.
  *
- * Access: every launch makes a random token. The page is served at `/?token=T`; the WebSocket is at
+ * Access: every launch makes a random token. The page is served at `/?token=T` (its response sets an HttpOnly,
+ * SameSite=Strict cookie without which no other file is served); the WebSocket is at
  * `/ipc?token=T` and is accepted only when BOTH the token matches and the `Origin` header equals the
  * served origin (`http://127.0.0.1:PORT`). Otherwise the upgrade is refused with HTTP 401 (no/bad token)
  * or 403 (bad origin) and no socket is opened. A frame larger than MAX_FRAME_BYTES closes the socket (1009);
@@ -69,6 +70,16 @@ function defaultRendererDir(): string {
   return candidates.find((d) => existsSync(join(d, 'index.html'))) ?? candidates[candidates.length - 1]
 }
 
+const ASSET_COOKIE = 'iddb_asset'
+
+function cookieValue(header: string | undefined, name: string): string | null {
+  for (const part of (header ?? '').split(';')) {
+    const i = part.indexOf('=')
+    if (i > 0 && part.slice(0, i).trim() === name) return part.slice(i + 1).trim()
+  }
+  return null
+}
+
 function sameToken(given: string | null, token: string): boolean {
   if (!given) return false
   const a = Buffer.from(given), b = Buffer.from(token)
@@ -82,6 +93,8 @@ function refuse(socket: Duplex, status: number, text: string): void {
 
 export async function startBrowserHost(opts: BrowserHostOptions = {}): Promise<BrowserHost> {
   const token = opts.token ?? randomBytes(24).toString('base64url')
+  /** The page's assets (scripts, styles) need this cookie, which only the token-checked page response sets. */
+  const assetKey = randomBytes(24).toString('base64url')
   const rendererDir = resolve(opts.rendererDir ?? defaultRendererDir())
   const engineOpts: EngineClientOptions = { seed: opts.seed, dataDir: opts.dataDir ?? null, host: 'browser', workerPath: opts.workerPath }
   const engine = EngineClient.launch(engineOpts) // boots (sql.js, data) while the page loads
@@ -111,6 +124,10 @@ export async function startBrowserHost(opts: BrowserHostOptions = {}): Promise<B
         return
       }
       path = '/index.html'
+      res.setHeader('Set-Cookie', `${ASSET_COOKIE}=${assetKey}; HttpOnly; SameSite=Strict; Path=/`)
+    } else if (!sameToken(cookieValue(req.headers.cookie, ASSET_COOKIE), assetKey)) {
+      res.writeHead(401, { 'Content-Type': 'text/plain; charset=utf-8' }).end('401: load the page through the URL with the access token first.\n')
+      return
     }
     const file = normalize(join(rendererDir, path))
     if (!file.startsWith(rendererDir + sep)) { res.writeHead(403).end('forbidden'); return }
