@@ -5,3 +5,4 @@
  */
 import '../txn/scenario'
 import '../ticket/scenario'
+import '../security/scenario'
