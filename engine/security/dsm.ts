@@ -226,7 +226,11 @@ export class SecurityManager {
     if (!token) return { user: null, level: null, hidden: new Set() }
     const s = this.sessions.get(token)
     if (!s) throw new EngineError('AUTH_FAILED', 'unknown or closed session: log in again')
-    if (s.site !== site) throw new EngineError('ACCESS_DENIED', `${s.user}'s session was opened at ${s.site}; it issues requests there, not at ${site}`, { site })
+    if (s.site !== site) {
+      const msg = `${s.user}'s session was opened at ${s.site}; it issues requests there, not at ${site}`
+      this.record(site, s.user, 'refused', false, msg)
+      throw new EngineError('ACCESS_DENIED', msg, { site })
+    }
     const hidden = new Set<string>()
     try {
       this.check(s, sql, hidden, 0)

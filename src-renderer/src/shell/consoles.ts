@@ -27,7 +27,7 @@ export const consoles: ConsoleDef[] = [
   { id: 'transactions', label: 'Transactions', glyph: '⇄', summary: 'Distributed transactions: locks (strict 2PL) and two-phase commit states per site.', component: () => import('../consoles/transactions/TransactionsConsole.vue') },
   { id: 'deadlocks', label: 'Deadlocks', glyph: '↻', summary: 'Local and global wait-for graphs, detected cycles and chosen victims.', component: () => import('../consoles/deadlocks/DeadlocksConsole.vue') },
   { id: 'replication', label: 'Replication & Backup', glyph: '❐', summary: 'Replication streams to backups, the main repository and replicas; scheduled copies; backup servers.', component: () => import('../consoles/replication/ReplicationConsole.vue') },
-  { id: 'security', label: 'Security', glyph: '⚑', summary: 'Site firewalls and WAN encryption; local authentication and multi-level security to come.', component: () => import('../consoles/security/SecurityConsole.vue') },
+  { id: 'security', label: 'Security', glyph: '⚑', summary: 'Firewalls and WAN encryption; users, logins checked at the home site, sessions by level, data labels and the audit log.', component: () => import('../consoles/security/SecurityConsole.vue') },
   { id: 'tickets', label: 'Tickets', glyph: '✓', summary: 'POS sales carrying tickets, validated at most once across servers (US 7,231,368 B2, fixed).', component: () => import('../consoles/tickets/TicketsConsole.vue') },
   { id: 'events', label: 'Events', glyph: '≡', summary: 'The engine event log: failures, recoveries, messages and protocol steps.', component: () => import('../consoles/events/EventsConsole.vue') },
 ]

@@ -1,14 +1,19 @@
 /**
- * The Query console's state: the SQL text, the site and user it is issued as, the last result (rows,
- * plan, per-link bytes, virtual time), the error with its position, the searchable history and the global
- * names for autocompletion. Calls: query/start (the query runs as a cancellable job; progress arrives on
- * job/progress), query/result, query/cancel, query/catalog.
+ * The Query console's state: the SQL text, the site it is issued at and who it runs as (the console's
+ * operator, trusted, or one of the sessions this console opened in the Security console), the last result
+ * (rows, plan, per-link bytes, virtual time, the columns the session's level hid), the error with its
+ * position, the searchable history and the global names for autocompletion. Calls: query/start (the query
+ * runs as a cancellable job; progress arrives on job/progress), query/result, query/cancel, query/catalog.
+ *
+ * "Run as" keeps only the session's id; its token is taken from the security store when the query is issued
+ * (it is never kept here, in the history or in localStorage).
  */
 import { defineStore } from 'pinia'
 import { computed, ref, shallowRef } from 'vue'
 import type { ErrorInfo } from '../../../engine/errors'
 import type { QueryCatalogView, QueryRunView } from '../../../src-main/ipc/contract/query'
 import { ipc, toIpcError } from '../ipc/client'
+import { useSecurityStore } from './security'
 
 export type { QueryCatalogView, QueryRunView } from '../../../src-main/ipc/contract/query'
 
@@ -16,7 +21,10 @@ export interface HistoryEntry {
   id: number
   sql: string
   site: string
+  /** Who it ran as, for display: the session's user name, or 'operator'. */
   user: string
+  /** The session's level (absent for the operator). */
+  level?: string
   at: number
   ok: boolean
   rows?: number
@@ -28,6 +36,8 @@ export interface HistoryEntry {
 const HISTORY_KEY = 'iddb.query.history'
 const HISTORY_MAX = 200
 export const MAX_ROWS = 100_000
+/** The display name of the console's own (trusted, unrestricted) subject. */
+export const OPERATOR = 'operator'
 
 function loadHistory(): HistoryEntry[] {
   try {
@@ -39,7 +49,8 @@ function loadHistory(): HistoryEntry[] {
 export const useQueryStore = defineStore('query', () => {
   const sql = ref("SELECT BRCODE, COUNT(*) AS NSALES, SUM(AMOUNT) AS REVENUE\nFROM SALES\nWHERE QTY >= 2\nGROUP BY BRCODE\nORDER BY BRCODE")
   const site = ref('KDY')
-  const user = ref('admin')
+  /** The id of the session (opened in this console) the query runs as; null: the operator. */
+  const session = ref<string | null>(null)
   const running = ref(false)
   /** The running query's job, its progress (0..1, steps done / planned) and detail line. */
   const jobId = ref<string | null>(null)
@@ -76,6 +87,18 @@ export const useQueryStore = defineStore('query', () => {
     try { globalThis.localStorage?.setItem(HISTORY_KEY, JSON.stringify(history.value)) } catch { /* storage unavailable */ }
   }
 
+  /** The session the query runs as (null: the operator, or a session that is no longer open). */
+  const runAs = computed(() => (session.value ? useSecurityStore().session(session.value) : null))
+  /** Who the next query runs as, for display. */
+  const runAsName = computed(() => runAs.value?.user ?? OPERATOR)
+
+  /** Picks who queries run as; a session also moves the site to where it was opened (it issues requests only there). */
+  function setRunAs(id: string | null): void {
+    session.value = id
+    const s = id ? useSecurityStore().session(id) : null
+    if (s) site.value = s.site
+  }
+
   async function loadCatalog(): Promise<void> {
     try { catalog.value = await ipc().call('query/catalog', {}) } catch (e) { error.value = toIpcError(e).info }
   }
@@ -91,9 +114,17 @@ export const useQueryStore = defineStore('query', () => {
     progressDetail.value = ''
     const api = ipc()
     let off: (() => void) | undefined
+    const as = runAs.value
+    const who = { user: as?.user ?? (session.value ? `session ${session.value} (closed)` : OPERATOR), ...(as ? { level: as.level } : {}) }
     try {
+      let token: string | null = null
+      if (session.value) {
+        token = useSecurityStore().tokenOf(session.value)
+        // never fall back to the operator silently: that would run with more rights than asked for
+        if (!token) throw { code: 'AUTH_FAILED', message: `session ${session.value} is no longer open in this console: log in again or run as the operator` } satisfies ErrorInfo
+      }
       const issued = mode === 'explain' && !/^\s*explain\b/i.test(text) ? `EXPLAIN ${text}` : text
-      const job = await api.call('query/start', { site: site.value, sql: issued, user: user.value || undefined, maxRows: MAX_ROWS })
+      const job = await api.call('query/start', { site: site.value, sql: issued, ...(token ? { session: token } : {}), maxRows: MAX_ROWS })
       jobId.value = job.id
       off = api.on('job/progress', (j) => {
         if (j.id !== job.id) return
@@ -102,12 +133,12 @@ export const useQueryStore = defineStore('query', () => {
       })
       const r = await api.call('query/result', { jobId: job.id })
       result.value = r
-      remember({ sql: text, site: site.value, user: user.value, ok: true, rows: r.totalRows, virtualMs: r.virtualMs, requestClass: r.requestClass })
+      remember({ sql: text, site: site.value, ...who, ok: true, rows: r.totalRows, virtualMs: r.virtualMs, requestClass: r.requestClass })
     } catch (e) {
       const info = toIpcError(e).info
       if (info.code === 'CANCELLED') cancelled.value = info.message
       else error.value = info
-      remember({ sql: text, site: site.value, user: user.value, ok: false, error: `${info.code}: ${info.message}` })
+      remember({ sql: text, site: site.value, ...who, ok: false, error: `${info.code}: ${info.message}` })
     } finally {
       off?.()
       jobId.value = null
@@ -129,8 +160,9 @@ export const useQueryStore = defineStore('query', () => {
     }
   }
 
-  function recall(h: HistoryEntry): void { sql.value = h.sql; site.value = h.site; user.value = h.user }
+  /** Puts a history entry back in the editor (who it runs as stays as picked: sessions do not outlive the page). */
+  function recall(h: HistoryEntry): void { sql.value = h.sql; site.value = h.site }
   function clearHistory(): void { history.value = []; try { globalThis.localStorage?.removeItem(HISTORY_KEY) } catch { /* ignore */ } }
 
-  return { sql, site, user, running, jobId, progress, progressDetail, cancelling, cancelled, result, error, catalog, history, historyFilter, filteredHistory, schema, loadCatalog, run, cancel, recall, clearHistory }
+  return { sql, site, session, runAs, runAsName, setRunAs, running, jobId, progress, progressDetail, cancelling, cancelled, result, error, catalog, history, historyFilter, filteredHistory, schema, loadCatalog, run, cancel, recall, clearHistory }
 })
