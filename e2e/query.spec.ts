@@ -4,23 +4,7 @@
  * query shows its progress and can be cancelled.
  */
 import { test, expect } from './fixtures'
-import type { Page } from '@playwright/test'
-
-class QueryPage {
-  constructor(readonly page: Page) {}
-  console() { return this.page.getByTestId('query-console') }
-  editor() { return this.page.getByTestId('sql-editor').locator('.cm-content') }
-  async write(sql: string): Promise<void> {
-    await this.editor().click()
-    await this.page.keyboard.press('ControlOrMeta+a')
-    await this.page.keyboard.press('Delete')
-    await this.page.keyboard.insertText(sql)
-  }
-  async runAt(site: string): Promise<void> {
-    await this.page.getByTestId('query-site').selectOption(site)
-    await this.page.getByTestId('query-run').click()
-  }
-}
+import { QueryPage } from './pages/QueryPage'
 
 test.describe('query console', () => {
   test('runs a global query at Kandy and shows rows and the plan with pruned fragments', async ({ admin, page }) => {

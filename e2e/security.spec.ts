@@ -6,24 +6,11 @@
  * The host is shared by every spec, so user names carry a per-run suffix.
  */
 import { test, expect } from './fixtures'
-import type { Page } from '@playwright/test'
+import { QueryPage } from './pages/QueryPage'
 import { SecurityPage } from './pages/SecurityPage'
 
 const suffix = `${Date.now().toString(36).slice(-5)}${Math.floor(Math.random() * 1e4)}`
 const PASSWORD = 'kandy-clerk-2026'
-
-class QueryPage {
-  constructor(readonly page: Page) {}
-  editor() { return this.page.getByTestId('sql-editor').locator('.cm-content') }
-  async write(sql: string): Promise<void> {
-    await this.editor().click()
-    await this.page.keyboard.press('ControlOrMeta+a')
-    await this.page.keyboard.press('Delete')
-    await this.page.keyboard.insertText(sql)
-  }
-  async run(): Promise<void> { await this.page.getByTestId('query-run').click() }
-  headers() { return this.page.getByTestId('result-grid').locator('.head .cell') }
-}
 
 test.describe('security console', () => {
   test('a Kandy clerk logs in at INTERNAL: SALARY is hidden from *, refused by name and audited; logout closes the session', async ({ admin, page }) => {

@@ -80,6 +80,18 @@ const PRAGMAS = 'PRAGMA recursive_triggers = ON; PRAGMA foreign_keys = OFF; PRAG
 
 type Stmt = ReturnType<Database['prepare']>
 
+/** Runs a cached write statement once with these parameters (and leaves it ready for the next use). */
+function stepOnce(stmt: Stmt, params: SqlValue[]): void {
+  try {
+    stmt.bind(params)
+    stmt.step()
+  } catch (e) {
+    throw sqlError(e)
+  } finally {
+    stmt.reset()
+  }
+}
+
 function sameKey(info: TableInfo, a: readonly SqlValue[], b: readonly SqlValue[]): boolean {
   for (const i of info.keyIdx) if (a[i] !== b[i]) return false
   return true
@@ -374,27 +386,12 @@ export class SiteDb {
     const params: SqlValue[] = []
     for (const i of idx) params.push(after[i])
     for (const i of info.keyIdx) params.push(after[i])
-    try {
-      stmt.bind(params)
-      stmt.step()
-    } catch (e) {
-      throw sqlError(e)
-    } finally {
-      stmt.reset()
-    }
+    stepOnce(stmt, params)
     return this.db.getRowsModified() === 1
   }
 
   private runChange(info: TableInfo, op: 'I' | 'D', params: SqlValue[]): void {
-    const stmt = this.stmtFor(info, op)
-    try {
-      stmt.bind(params)
-      stmt.step()
-    } catch (e) {
-      throw sqlError(e)
-    } finally {
-      stmt.reset()
-    }
+    stepOnce(this.stmtFor(info, op), params)
   }
 
   /**
