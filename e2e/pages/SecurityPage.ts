@@ -59,6 +59,13 @@ export class SecurityPage {
     return tid!.replace(/^session-/, '')
   }
 
+  /** The operator sets a new password for a user. */
+  async resetPassword(user: string, password: string): Promise<void> {
+    await this.page.getByTestId('sec-reset-user').selectOption(user)
+    await this.page.getByTestId('sec-reset-password').fill(password)
+    await this.page.getByTestId('sec-reset-submit').click()
+  }
+
   async logout(id: string): Promise<void> {
     await this.page.getByTestId(`session-logout-${id}`).click()
   }

@@ -70,6 +70,15 @@ describe('distributed security manager: users at their home site, local authenti
     expect(JSON.stringify(dsm.state().sessions)).not.toContain(s.token)
     dsm.logout(s.token)
     expect(err(() => dsm.authorize(s.token, 'KDY', 'SELECT 1')).code).toBe('AUTH_FAILED')
+    // the operator resets a password: the old one stops working, sessions close, a lockout is lifted
+    const s2 = dsm.login('KDY', 'nimal', 'kandy-pass-1')
+    for (let i = 0; i < 5; i++) err(() => dsm.login('KDY', 'nimal', 'bad'))
+    dsm.setPassword('KDY', 'nimal', 'new-kandy-pass')
+    expect(err(() => dsm.authorize(s2.token, 'KDY', 'SELECT 1')).code).toBe('AUTH_FAILED')
+    expect(err(() => dsm.login('KDY', 'nimal', 'kandy-pass-1')).code).toBe('AUTH_FAILED')
+    expect(dsm.login('KDY', 'nimal', 'new-kandy-pass').user).toBe('nimal')
+    expect(err(() => dsm.setPassword('KDY', 'nobody', 'whatever-123')).code).toBe('NOT_FOUND')
+    expect(err(() => dsm.setPassword('KDY', 'nimal', 'short')).code).toBe('BAD_INPUT')
   })
 
   it('a user logging in at another site is checked by the home site over the encrypted WAN, never over plain text', async () => {

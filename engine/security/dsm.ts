@@ -97,6 +97,18 @@ export class SecurityManager {
     return { name, home, clearance, createdAt: at }
   }
 
+  /** Sets a new password (the operator's reset): a new salt and hash at the home site; the user's sessions are closed and any lockout lifted. */
+  setPassword(home: SiteCode, name: string, password: string): void {
+    this.cluster.site(home)
+    if (password.length < 8) throw new EngineError('BAD_INPUT', 'a password has at least 8 characters')
+    const salt = randomBytes(16)
+    const r = this.cluster.siteStore(home).exec(`UPDATE ${USERS_TABLE} SET SALT = ?, HASH = ? WHERE USERNAME = ?`, [salt.toString('hex'), hashPassword(password, salt).toString('hex'), name])
+    if (!r.changes) throw new EngineError('NOT_FOUND', `no user ${name} at ${home}`, { site: home })
+    for (const [t, s] of this.sessions) if (s.user === name && s.home === home) this.sessions.delete(t)
+    this.failures.delete(`${home}/${name}`)
+    this.record(home, name, 'password reset', true, 'by the operator; its sessions were closed')
+  }
+
   removeUser(home: SiteCode, name: string): void {
     const r = this.cluster.siteStore(home).exec(`DELETE FROM ${USERS_TABLE} WHERE USERNAME = ?`, [name])
     if (!r.changes) throw new EngineError('NOT_FOUND', `no user ${name} at ${home}`, { site: home })

@@ -2,7 +2,7 @@
 import { SecurityManager } from '../../engine/security/dsm'
 import type { HandlerMap } from './context'
 
-type SecurityCall = 'security/state' | 'security/addUser' | 'security/removeUser' | 'security/login' | 'security/logout'
+type SecurityCall = 'security/state' | 'security/addUser' | 'security/removeUser' | 'security/setPassword' | 'security/login' | 'security/logout'
 
 export const securityHandlers: HandlerMap<SecurityCall> = {
   'security/state': async (ctx) => SecurityManager.of(ctx.cluster).state(),
@@ -15,6 +15,11 @@ export const securityHandlers: HandlerMap<SecurityCall> = {
     SecurityManager.of(ctx.cluster).removeUser(site, user)
     ctx.emit('security/changed', { reason: `user ${user} removed at ${site}` })
     return { removed: user }
+  },
+  'security/setPassword': async (ctx, { site, user, password }) => {
+    SecurityManager.of(ctx.cluster).setPassword(site, user, password)
+    ctx.emit('security/changed', { reason: `password of ${user} reset at ${site}` })
+    return { user }
   },
   'security/login': async (ctx, { site, user, password, home, level }) => {
     const dsm = SecurityManager.of(ctx.cluster)

@@ -22,6 +22,8 @@ export const securityCalls = {
   /** Adds a user at their home site (stored there as a salted scrypt hash). */
   'security/addUser': call(z.object({ site: siteCode, user: userName, password, clearance: level }).strict()).returns<SecurityUserView>(),
   'security/removeUser': call(z.object({ site: siteCode, user: userName }).strict()).returns<{ removed: string }>(),
+  /** The operator sets a user's new password at their home site (their sessions are closed). */
+  'security/setPassword': call(z.object({ site: siteCode, user: userName, password }).strict()).returns<{ user: string }>(),
   /** Logs a user in at `site`; `home` (default: `site`) is where the user is kept and the password is checked. */
   'security/login': call(z.object({ site: siteCode, user: userName, password, home: siteCode.optional(), level: level.optional() }).strict()).returns<LoginView>(),
   'security/logout': call(z.object({ session: sessionToken }).strict()).returns<SessionView>(),

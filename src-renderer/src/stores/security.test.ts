@@ -57,6 +57,11 @@ beforeEach(() => {
       tokens.set(token, v)
       return { ...v, token, virtualMs: 12.4 }
     },
+    'security/setPassword': ({ site, user }) => {
+      if (!engine.users.some((u) => u.name === user && u.home === site)) throw { code: 'NOT_FOUND', message: `no user ${user} at ${site}`, site }
+      for (const [t, s] of tokens) if (s.user === user) tokens.delete(t)
+      return { user }
+    },
     'security/logout': ({ session }) => {
       const s = tokens.get(session)
       if (!s) throw { code: 'NOT_FOUND', message: 'no such session (already logged out?)' }
@@ -162,6 +167,19 @@ describe('security store', () => {
     expect(s.sessions.map((x) => x.id)).toEqual(['S2'])
     expect(s.state!.sessions.map((x) => x.id)).toEqual(['S2']) // fetched again after the login
     expect(s.errors.load).toBeNull()
+  })
+
+  it('a password reset closes the user’s sessions here; an unknown user is an error for the reset form', async () => {
+    const s = useSecurityStore()
+    await s.load()
+    await s.login({ site: 'KDY', user: 'clerk', password: 'correct horse' })
+    expect(s.sessions).toHaveLength(1)
+    expect(await s.setPassword('KDY', 'clerk', 'a new passphrase')).toBe(true)
+    expect(api.calls.find((c) => c.name === 'security/setPassword')!.input).toEqual({ site: 'KDY', user: 'clerk', password: 'a new passphrase' })
+    expect(s.sessions).toHaveLength(0)
+    expect(await s.setPassword('KDY', 'ghost', 'a new passphrase')).toBe(false)
+    expect(s.errors.reset).toMatchObject({ code: 'NOT_FOUND' })
+    await flush()
   })
 
   it('removing a user closes its sessions here as well', async () => {

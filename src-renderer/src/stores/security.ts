@@ -20,7 +20,7 @@ export type { Level, SecurityStateView, SecurityUserView, SessionView }
 export { LEVELS }
 
 /** Which form or list an error belongs to (the console shows each next to what caused it). */
-export type SecurityAction = 'load' | 'add' | 'remove' | 'login' | 'logout'
+export type SecurityAction = 'load' | 'add' | 'remove' | 'reset' | 'login' | 'logout'
 
 export interface LoginRequest { site: string; user: string; password: string; home?: string; level?: Level }
 
@@ -32,7 +32,7 @@ export const useSecurityStore = defineStore('security', () => {
   /** The sessions this console opened and has not closed (views only: no tokens here). */
   const sessions = ref<SessionView[]>([])
   const pending = ref<string | null>(null)
-  const errors = reactive<Record<SecurityAction, ErrorInfo | null>>({ load: null, add: null, remove: null, login: null, logout: null })
+  const errors = reactive<Record<SecurityAction, ErrorInfo | null>>({ load: null, add: null, remove: null, reset: null, login: null, logout: null })
   /** One line saying what the last successful action did (never carries a password or a token). */
   const last = ref<string | null>(null)
 
@@ -118,6 +118,17 @@ export const useSecurityStore = defineStore('security', () => {
     return r
   }
 
+  /** The operator's password reset; the user's sessions end (this console's copies are dropped on the reload). */
+  async function setPassword(site: string, user: string, password: string): Promise<boolean> {
+    const r = await act('reset', `reset ${user}`, () => ipc().call('security/setPassword', { site, user, password }),
+      (x) => `new password set for ${x.user} at ${site}; its sessions were closed`)
+    if (r) {
+      for (const s of sessions.value.filter((x) => x.user === user && x.home === site)) forget(s.id)
+      void load()
+    }
+    return r !== null
+  }
+
   async function removeUser(site: string, user: string): Promise<boolean> {
     const r = await act('remove', `remove ${user}`, () => ipc().call('security/removeUser', { site, user }),
       (x) => `user ${x.removed} removed at ${site}; its sessions were closed`)
@@ -174,6 +185,6 @@ export const useSecurityStore = defineStore('security', () => {
 
   return {
     state, sessions, pending, errors, last, users, labels, audit, levels, otherSessions,
-    load, start, stop, addUser, removeUser, login, logout, tokenOf, session, clearError,
+    load, start, stop, addUser, removeUser, setPassword, login, logout, tokenOf, session, clearError,
   }
 })
