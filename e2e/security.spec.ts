@@ -71,6 +71,20 @@ test.describe('security console', () => {
     await expect(page.getByTestId('query-runas')).toContainText('operator')
     await expect(q.headers()).toContainText(['#', 'NAME', 'SALARY'])
 
+    // a transaction begun as the session: its coordinator is the session's site, and a write above the clearance is refused
+    await admin.openConsole('transactions')
+    await page.getByTestId('txn-run-as').selectOption(id)
+    await expect(page.getByTestId('txn-origin')).toHaveValue('KDY')
+    await page.getByTestId('txn-begin').click()
+    await expect(page.getByTestId('txn-gid')).toHaveText(/^KDY-\d+$/)
+    await page.getByTestId('txn-stmt-site').selectOption('')
+    await page.getByTestId('txn-stmt-sql').fill("UPDATE EMPLOYEES SET SALARY = 1 WHERE BRCODE = 'KDY'")
+    await page.getByTestId('txn-exec').click()
+    await expect(page.getByTestId('txn-stmt-result').last()).toContainText(`${clerk} is cleared to INTERNAL; EMPLOYEES.SALARY is SECRET`)
+    await page.getByTestId('txn-abort').click()
+    await expect(page.getByTestId('txn-gid')).toHaveText('—')
+    await page.getByTestId('txn-run-as').selectOption('')
+
     // the audit log has the refusals: the wrong password and the read up
     await admin.openConsole('security')
     await expect(sec.auditRows(clerk, true).filter({ hasText: 'no read up' })).toHaveCount(1)

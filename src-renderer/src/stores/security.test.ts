@@ -250,3 +250,32 @@ describe('query store: Run as', () => {
     expect(q.running).toBe(false)
   })
 })
+
+describe('transactions store: begin as a session', () => {
+  it('begins at the session’s site with its token; a closed session is refused before anything is sent', async () => {
+    const { useTxnStore } = await import('./txn')
+    let began: { site?: string; session?: string } = {}
+    api.handlers['txn/begin'] = (input) => { began = input as typeof began; return { gid: 'KDY-1' } }
+    // the store refreshes its lists around a begin; their content does not matter here
+    api.handlers['txn/list'] = () => { throw { code: 'NOT_READY', message: 'not in this test' } }
+    api.handlers['txn/timeline'] = () => { throw { code: 'NOT_READY', message: 'not in this test' } }
+    api.handlers['txn/inDoubt'] = () => []
+    const sec = useSecurityStore()
+    await sec.login({ site: 'KDY', user: 'clerk', password: 'correct horse' })
+    const t = useTxnStore()
+    t.sessionSite = 'CMB'
+    t.runAs = 'S1'
+    await t.begin()
+    expect(began).toEqual({ site: 'KDY', session: TOKEN })
+    expect(t.sessionSite).toBe('KDY')
+    expect(t.sessionGid).toBe('KDY-1')
+    // the session ends elsewhere: the next begin is refused here, with nothing sent
+    t.sessionGid = null
+    await sec.logout('S1')
+    began = {}
+    await t.begin()
+    expect(began).toEqual({})
+    expect(t.error).toMatchObject({ code: 'AUTH_FAILED' })
+    await flush()
+  })
+})

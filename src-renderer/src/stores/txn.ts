@@ -8,6 +8,7 @@ import { ref, shallowRef } from 'vue'
 import type { ErrorInfo } from '../../../engine/errors'
 import type { DeadlockDemoView, DeadlockRecord, InDoubtView, TxnExecView, TxnListView, TxnTimelineView, WfgView } from '../../../src-main/ipc/contract/txn'
 import { ipc, toIpcError } from '../ipc/client'
+import { useSecurityStore } from './security'
 
 export type { DeadlockRecord, InDoubtView, TxnListView, TxnTimelineView, WfgView, TxnExecView, DeadlockDemoView } from '../../../src-main/ipc/contract/txn'
 
@@ -26,6 +27,8 @@ export const useTxnStore = defineStore('txn', () => {
   // the interactive session
   const sessionGid = ref<string | null>(null)
   const sessionSite = ref('CMB')
+  /** Run the next transaction as this security session (its id; '' = the console's operator). */
+  const runAs = ref('')
   /** '' = global SQL (localized to the fragments' sites by the DTM); a site code = a fragment-level statement there. */
   const stmtSite = ref('')
   const stmtSql = ref("UPDATE EMPLOYEES SET SALARY = SALARY * 1.1 WHERE BRCODE = 'KDY'")
@@ -75,14 +78,26 @@ export const useTxnStore = defineStore('txn', () => {
   }
 
   async function begin(): Promise<void> {
-    await guard(async () => {
-      const r = await ipc().call('txn/begin', { site: sessionSite.value })
+    const began = await guard(async () => {
+      let asToken: string | undefined
+      if (runAs.value) {
+        // a session's statements are checked against its level; it begins at the site where it logged in
+        const sec = useSecurityStore()
+        const view = sec.session(runAs.value)
+        const token = sec.tokenOf(runAs.value)
+        if (!view || !token) throw { code: 'AUTH_FAILED', message: `session ${runAs.value} is closed: pick another or run as the operator` }
+        sessionSite.value = view.site
+        asToken = token
+      }
+      const r = await ipc().call('txn/begin', { site: sessionSite.value, ...(asToken ? { session: asToken } : {}) })
       sessionGid.value = r.gid
       session.value = []
       lastOutcome.value = null
       await select(r.gid)
+      return true
     })
-    await refresh()
+    // a refused begin keeps its error on screen (a refresh would clear it)
+    if (began) await refresh()
   }
 
   async function exec(): Promise<void> {
@@ -138,7 +153,7 @@ export const useTxnStore = defineStore('txn', () => {
 
   return {
     list, inDoubt, timeline, selected, graph, history, demo, error, busy,
-    sessionGid, sessionSite, stmtSite, stmtSql, session, lastOutcome,
+    sessionGid, sessionSite, runAs, stmtSite, stmtSql, session, lastOutcome,
     refresh, refreshDeadlocks, watchLive, select, begin, exec, commit, abort, resolve, setProtocol, crashAt, runDemo,
   }
 })
