@@ -11,18 +11,13 @@
  * the forces of all transactions in the window share it. A kill loses only records nothing depended on.
  */
 import { DurableLog as FileLog } from '../storage/files'
-import { recordsToKeep, type DurableLog, type TxnLogRecord } from './log'
+import { recordsToKeep, TailedLog, type TxnLogRecord } from './log'
 
 type Batch = TxnLogRecord[]
 
-export class FileTxnLog implements DurableLog {
+export class FileTxnLog extends TailedLog {
   private file: FileLog<Batch>
-  private stable: TxnLogRecord[] = []
-  private tail: TxnLogRecord[] = []
   private seq = 0
-  private lsn = 0
-  forces = 0
-  appended = 0
   /** Rewrite (checkpoint) the file once it has grown by this much since the last rewrite. */
   static CHECKPOINT_BYTES = 8 * 2 ** 20
 
@@ -36,6 +31,7 @@ export class FileTxnLog implements DurableLog {
    * Without it every forced append is fsync'd before append returns.
    */
   constructor(readonly path: string, owner: string, fsync = true, private readonly group = true) {
+    super()
     this.file = new FileLog<Batch>(path, `${owner} 2pc`, fsync)
     for (const r of this.file.open()) {
       this.seq = r.seq
@@ -43,20 +39,14 @@ export class FileTxnLog implements DurableLog {
     }
   }
 
-  append(rec: TxnLogRecord, force: boolean): number {
-    rec.lsn = ++this.lsn
-    this.appended++
-    this.tail.push(rec)
-    if (force) {
-      this.forces++
-      const body = this.tail
-      this.tail = []
-      this.file.append(++this.seq, body, !this.group)
-      if (this.group) this.pending.push(rec)
-      for (const r of body) this.stable.push(r)
-      if (this.file.bytes - this.file.baseBytes > FileTxnLog.CHECKPOINT_BYTES) this.checkpoint()
-    }
-    return rec.lsn
+  /** A forced batch is ONE line of the file (fsync'd now, or by sync() under group commit). */
+  protected persist(body: TxnLogRecord[], forced: TxnLogRecord): void {
+    this.file.append(++this.seq, body, !this.group)
+    if (this.group) this.pending.push(forced)
+  }
+
+  protected afterForce(): void {
+    if (this.file.bytes - this.file.baseBytes > FileTxnLog.CHECKPOINT_BYTES) this.checkpoint()
   }
 
   sync(): TxnLogRecord[] {
@@ -67,8 +57,6 @@ export class FileTxnLog implements DurableLog {
     return done
   }
 
-  records(): readonly TxnLogRecord[] { return this.tail.length ? [...this.stable, ...this.tail] : this.stable }
-  crash(): void { this.tail.length = 0 }
   close(): void { this.sync(); this.file.close() }
 
   /** Keeps the records of transactions still open here, and the newest half of the rest (so peers can be answered). */

@@ -52,14 +52,16 @@ export interface DurableLog {
   sync?(): TxnLogRecord[]
 }
 
-export class MemoryStableLog implements DurableLog {
-  private stable: TxnLogRecord[] = []
+/**
+ * The volatile-tail discipline every 2PC log follows: a record appended without `force` waits in a tail that
+ * a crash loses; a forced append makes the tail and the record stable in one step (`persist`).
+ */
+export abstract class TailedLog implements DurableLog {
+  protected stable: TxnLogRecord[] = []
   private tail: TxnLogRecord[] = []
-  private lsn = 0
+  protected lsn = 0
   forces = 0
   appended = 0
-  /** Keep at most this many stable records (older completed ones are checkpointed away). */
-  constructor(private readonly cap = 20_000) {}
 
   append(rec: TxnLogRecord, force: boolean): number {
     rec.lsn = ++this.lsn
@@ -67,15 +69,31 @@ export class MemoryStableLog implements DurableLog {
     this.tail.push(rec)
     if (force) {
       this.forces++
-      for (const r of this.tail) this.stable.push(r)
-      this.tail.length = 0
-      if (this.stable.length > this.cap) this.checkpoint()
+      const body = this.tail
+      this.tail = []
+      this.persist(body, rec)
+      for (const r of body) this.stable.push(r)
+      this.afterForce()
     }
     return rec.lsn
   }
 
+  /** Writes a forced batch (the former tail, ending with the forced record) to stable storage. */
+  protected abstract persist(body: TxnLogRecord[], forced: TxnLogRecord): void
+  /** Runs after each force (a log checkpoints here when it has grown enough). */
+  protected abstract afterForce(): void
+
   records(): readonly TxnLogRecord[] { return this.tail.length ? [...this.stable, ...this.tail] : this.stable }
   crash(): void { this.tail.length = 0 }
+}
+
+export class MemoryStableLog extends TailedLog {
+  /** Keep at most this many stable records (older completed ones are checkpointed away). */
+  constructor(private readonly cap = 20_000) { super() }
+
+  /** The records themselves model stable storage here: nothing to write. */
+  protected persist(): void {}
+  protected afterForce(): void { if (this.stable.length > this.cap) this.checkpoint() }
 
   /** Drops records of transactions that are finished everywhere this log knows of (END or lone COMMIT/ABORT). */
   private checkpoint(): void {
