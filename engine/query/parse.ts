@@ -15,8 +15,11 @@ interface SqlParser {
   sqlify(ast: unknown, opt?: { database?: string }): string
   /** Tables a statement names, as 'select::null::SALES'. */
   tableList(sql: string, opt?: { database?: string }): string[]
-  /** Columns a statement reads or writes, as 'select::SALES::QTY' ('(.*)' for a star, null table when unqualified). */
-  columnList(sql: string, opt?: { database?: string }): string[]
+  /**
+   * One parse giving the tables a statement names and the columns it reads or writes, as 'select::SALES::QTY'
+   * ('(.*)' for a star, a null table when unqualified).
+   */
+  parse(sql: string, opt?: { database?: string }): { tableList: string[]; columnList: string[] }
 }
 
 const OPT = { database: 'sqlite' }

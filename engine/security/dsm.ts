@@ -41,6 +41,20 @@ export interface Authorization {
   hidden: Set<string>
 }
 
+/**
+ * What a result shows a session: its columns without those a `*` brought in above the session's level,
+ * the columns left out, and how to cut a row the same way.
+ */
+export function visibleResult(auth: Authorization, columns: string[]): { columns: string[]; hidden: string[]; pick<T>(row: T[]): T[] } {
+  if (!auth.hidden.size) return { columns, hidden: [], pick: (row) => row }
+  const keep = columns.map((c, i) => (auth.hidden.has(c.toUpperCase()) ? -1 : i)).filter((i) => i >= 0)
+  return {
+    columns: keep.map((i) => columns[i]),
+    hidden: columns.filter((c) => auth.hidden.has(c.toUpperCase())),
+    pick: (row) => keep.map((i) => row[i]),
+  }
+}
+
 function hashPassword(password: string, salt: Buffer): Buffer {
   return scryptSync(password, salt, HASH_BYTES, SCRYPT)
 }
@@ -236,13 +250,7 @@ export class SecurityManager {
    */
   authorize(token: string | undefined, site: SiteCode, sql: string): Authorization {
     if (!token) return { user: null, level: null, hidden: new Set() }
-    const s = this.sessions.get(token)
-    if (!s) throw new EngineError('AUTH_FAILED', 'unknown or closed session: log in again')
-    if (s.site !== site) {
-      const msg = `${s.user}'s session was opened at ${s.site}; it issues requests there, not at ${site}`
-      this.record(site, s.user, 'refused', false, msg)
-      throw new EngineError('ACCESS_DENIED', msg, { site })
-    }
+    const s = this.sessionAt(token, site)
     const hidden = new Set<string>()
     try {
       this.check(s, sql, hidden, 0)
@@ -253,12 +261,26 @@ export class SecurityManager {
     return { user: s.user, level: s.level, hidden }
   }
 
+  /** The live session of `token`, which may issue requests at `site` (the site where it logged in); else throws. */
+  checkSession(token: string, site: SiteCode): SessionView { return this.view(this.sessionAt(token, site)) }
+
+  private sessionAt(token: string, site: SiteCode): Session {
+    const s = this.sessions.get(token)
+    if (!s) throw new EngineError('AUTH_FAILED', 'unknown or closed session: log in again')
+    if (s.site !== site) {
+      const msg = `${s.user}'s session was opened at ${s.site}; it issues requests there, not at ${site}`
+      this.record(site, s.user, 'refused', false, msg)
+      throw new EngineError('ACCESS_DENIED', msg, { site })
+    }
+    return s
+  }
+
   private check(s: Session, sql: string, hidden: Set<string>, depth: number): void {
     let tables: string[], columns: string[]
     try {
-      const text = preprocess(sql).text
-      tables = sqlParser().tableList(text, { database: 'sqlite' })
-      columns = sqlParser().columnList(text, { database: 'sqlite' })
+      const r = sqlParser().parse(preprocess(sql).text, { database: 'sqlite' })
+      tables = r.tableList
+      columns = r.columnList
     } catch (e) {
       throw new EngineError('SQL_ERROR', `cannot read the statement: ${e instanceof Error ? e.message.split('\n')[0] : String(e)}`)
     }

@@ -10,7 +10,7 @@
  */
 import { registerCommand, registerExpectation, type ScenarioContext } from '../scenario/runner'
 import { EngineError, toErrorInfo } from '../errors'
-import { SecurityManager } from './dsm'
+import { SecurityManager, visibleResult } from './dsm'
 import { dqpFor } from '../query/dqp'
 
 const sessions = (ctx: ScenarioContext): Map<string, string> => {
@@ -84,10 +84,10 @@ registerCommand({
       if (ctx.user && ctx.user !== 'operator' && !token) throw new EngineError('AUTH_FAILED', `${ctx.user} has no session (login first)`)
       const auth = SecurityManager.of(ctx.cluster).authorize(token, site, sql)
       const r = await (await dqpFor(ctx.cluster)).run(site, sql, { user: auth.user ?? undefined })
-      const keep = r.columns.map((c, i) => (auth.hidden.has(c.toUpperCase()) ? -1 : i)).filter((i) => i >= 0)
+      const v = visibleResult(auth, r.columns)
       ctx.last = {
-        result: { columns: keep.map((i) => r.columns[i]), rows: r.rows.map((row) => keep.map((i) => row[i])), changes: r.changes ?? 0 },
-        value: { hidden: r.columns.filter((c) => auth.hidden.has(c.toUpperCase())) },
+        result: { columns: v.columns, rows: r.rows.map((row) => v.pick(row)), changes: r.changes ?? 0 },
+        value: { hidden: v.hidden },
         source: `query ${site}`,
       }
     })

@@ -51,17 +51,20 @@ export class Channel {
   pending: ChannelBatch[] = []
   lastQueued: number
   inflight = new Set<number>()
-  /** Batches delivered at the target and waiting for this tick's apply (one local transaction for all of them). */
+  /** Batches delivered at the target and waiting for the window's apply (one local transaction for all of them). */
   arrived: ChannelBatch[] = []
   applyScheduled = false
   /** The target's applied marker (its __meta src.<origin>), mirrored here: read once at build, set at each commit. */
   applied: number
+  /** The message kind its batches travel as. */
+  readonly kind: string
   constructor(readonly origin: SiteCode, readonly targetSite: SiteCode, readonly role: DbRole, readonly map: Mapper, applied: number) {
     this.lastQueued = applied
     this.applied = applied
+    this.kind = `repl.${role}`
   }
   get id(): string { return `${this.origin}>${this.targetSite}.${this.role}` }
-  get kind(): string { return `repl.${this.role}` }
+
   get serverId(): string { return `${this.targetSite}.${this.role}` }
   /** Everything up to this origin seq is applied at the target (for log truncation). */
   caughtUpTo(originSeq: number): number { return this.pending.length ? this.pending[0].seq - 1 : originSeq }

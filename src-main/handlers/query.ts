@@ -4,7 +4,7 @@ import { dqpFor, formatExplain } from '../../engine/query/dqp'
 import type { QueryRunResult } from '../../engine/query/types'
 import type { JobRunner } from '../engine-host/jobs'
 import type { HandlerContext, HandlerMap } from './context'
-import { SecurityManager, type Authorization } from '../../engine/security/dsm'
+import { SecurityManager, visibleResult, type Authorization } from '../../engine/security/dsm'
 import type { QueryCell, QueryRunView } from '../ipc/contract/query'
 
 type QueryCall = 'query/run' | 'query/explain' | 'query/catalog' | 'query/start' | 'query/result' | 'query/cancel'
@@ -29,7 +29,6 @@ const cell = (v: unknown): QueryCell => (v === null || v === undefined ? null : 
 
 /** Checks the statement for the session (multi-level security); a refusal is audited and announced. */
 function authorize(ctx: HandlerContext, site: string, sql: string, session: string | undefined): Authorization {
-  if (!session) return { user: null, level: null, hidden: new Set() }
   ctx.cluster.site(site)
   try {
     return SecurityManager.of(ctx.cluster).authorize(session, site, sql)
@@ -41,12 +40,9 @@ function authorize(ctx: HandlerContext, site: string, sql: string, session: stri
 
 export function toView(site: string, sql: string, auth: Authorization, r: QueryRunResult, maxRows: number): QueryRunView {
   const total = r.rows.length
-  // columns a `*` brought in above the session's level are left out
-  const keep = auth.hidden.size ? r.columns.map((c, i) => (auth.hidden.has(c.toUpperCase()) ? -1 : i)).filter((i) => i >= 0) : null
-  const hiddenColumns = keep ? r.columns.filter((c) => auth.hidden.has(c.toUpperCase())) : []
-  const pick = <T,>(row: T[]): T[] => (keep ? keep.map((i) => row[i]) : row)
+  const v = visibleResult(auth, r.columns)
   return {
-    site, sql, user: auth.user, level: auth.level, hiddenColumns, columns: pick(r.columns), rows: r.rows.slice(0, maxRows).map((row) => pick(row).map(cell)), totalRows: total, truncated: total > maxRows,
+    site, sql, user: auth.user, level: auth.level, hiddenColumns: v.hidden, columns: v.columns, rows: r.rows.slice(0, maxRows).map((row) => v.pick(row).map(cell)), totalRows: total, truncated: total > maxRows,
     requestClass: r.requestClass, plan: r.plan, perLinkBytes: r.perLinkBytes, virtualMs: r.virtualMs, wallMs: r.wallMs,
     explain: r.explain ?? formatExplain(r), changes: r.changes ?? null,
   }

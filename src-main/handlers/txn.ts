@@ -52,7 +52,7 @@ export const txnHandlers: HandlerMap<TxnCall> = {
   'txn/list': async (ctx, { limit }) => listView(ctx, limit),
   'txn/begin': async (ctx, { site, protocol, session }) => {
     ctx.cluster.site(site)
-    if (session) SecurityManager.of(ctx.cluster).authorize(session, site, 'SELECT 1') // a live session opened at this site
+    if (session) SecurityManager.of(ctx.cluster).checkSession(session, site)
     const gid = dtmOf(ctx).begin(site, protocol ? { protocol } : {})
     if (session) sessionsOf(ctx).set(gid, { token: session, site })
     changed(ctx)
