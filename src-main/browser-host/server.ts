@@ -8,6 +8,11 @@
  * or 403 (bad origin) and no socket is opened. A frame larger than MAX_FRAME_BYTES closes the socket (1009);
  * call inputs larger than MAX_PAYLOAD_BYTES get a PAYLOAD_TOO_LARGE result (the socket stays open).
  *
+ * No input from a socket ends the process: request targets are parsed defensively (request-target.ts; an
+ * unparsable or non-origin-form target is 400, on a page request and on an upgrade alike), malformed request
+ * lines/headers are answered on 'clientError' (400 / 431), and the request, upgrade and frame handlers each
+ * catch at the socket boundary (500 / INTERNAL for that one request, the host keeps serving).
+ *
  * Wire protocol (JSON text frames; the same contract the Electron preload exposes as window.iddb):
  *   client → host   {t:'call', id, name, input}              id: number or string chosen by the client
  *   host → client   {t:'result', id, ok:true, value}
@@ -22,10 +27,11 @@ import { existsSync, readFileSync, statSync } from 'node:fs'
 import { extname, join, normalize, resolve, sep } from 'node:path'
 import type { AddressInfo } from 'node:net'
 import type { Duplex } from 'node:stream'
-import { WebSocketServer, type WebSocket } from 'ws'
+import { WebSocketServer, type RawData, type WebSocket } from 'ws'
 import { MAX_PAYLOAD_BYTES } from '../ipc/contract/define'
-import { EngineClient, type EngineClientOptions } from '../engine-host/client'
+import { EngineClient, type EngineClientOptions, type RawResult } from '../engine-host/client'
 import { contentSecurityPolicy } from './csp'
+import { cookieValue, parseRequestTarget } from './request-target'
 
 export { contentSecurityPolicy }
 
@@ -72,23 +78,34 @@ function defaultRendererDir(): string {
 
 const ASSET_COOKIE = 'iddb_asset'
 
-function cookieValue(header: string | undefined, name: string): string | null {
-  for (const part of (header ?? '').split(';')) {
-    const i = part.indexOf('=')
-    if (i > 0 && part.slice(0, i).trim() === name) return part.slice(i + 1).trim()
-  }
-  return null
-}
-
 function sameToken(given: string | null, token: string): boolean {
   if (!given) return false
   const a = Buffer.from(given), b = Buffer.from(token)
   return a.length === b.length && timingSafeEqual(a, b)
 }
 
+/** Answers a raw socket (upgrade attempts, client errors) with a short HTTP error and closes it; never throws. */
 function refuse(socket: Duplex, status: number, text: string): void {
-  socket.write(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(text)}\r\n\r\n${text}`)
+  try {
+    if (socket.writable) socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(text)}\r\n\r\n${text}`)
+  } catch { /* the peer is gone */ }
   socket.destroy()
+}
+
+/** Last line of defence at the socket boundary: a handler that throws answers 500 (or drops the socket), never ends the process. */
+function failRequest(res: ServerResponse, e: unknown): void {
+  console.error('[browser-host] request handler failed:', e)
+  try {
+    if (!res.headersSent) res.writeHead(500, { 'Content-Type': 'text/plain; charset=utf-8' }).end('internal error\n')
+    else res.destroy()
+  } catch { res.destroy() }
+}
+
+/** Status for a parse error Node reports on 'clientError' (431 for oversized headers, 408 for a timeout, else 400). */
+export function clientErrorStatus(code: unknown): [number, string] {
+  if (code === 'HPE_HEADER_OVERFLOW') return [431, 'Request Header Fields Too Large']
+  if (code === 'ERR_HTTP_REQUEST_TIMEOUT') return [408, 'Request Timeout']
+  return [400, 'Bad Request']
 }
 
 export async function startBrowserHost(opts: BrowserHostOptions = {}): Promise<BrowserHost> {
@@ -112,14 +129,14 @@ export async function startBrowserHost(opts: BrowserHostOptions = {}): Promise<B
     res.setHeader('Cross-Origin-Resource-Policy', 'same-origin')
   }
 
-  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+  const serve = (req: IncomingMessage, res: ServerResponse) => {
     securityHeaders(res)
     if (req.method !== 'GET' && req.method !== 'HEAD') { res.writeHead(405, { Allow: 'GET, HEAD' }).end('method not allowed'); return }
-    const url = new URL(req.url ?? '/', origin)
-    let path: string
-    try { path = decodeURIComponent(url.pathname) } catch { res.writeHead(400).end('bad path'); return }
+    const target = parseRequestTarget(req.url)
+    if (!target) { res.writeHead(400, { 'Content-Type': 'text/plain; charset=utf-8' }).end('bad request target\n'); return }
+    let path = target.path
     if (path === '/' || path === '/index.html') {
-      if (!sameToken(url.searchParams.get('token'), token)) {
+      if (!sameToken(target.query.get('token'), token)) {
         res.writeHead(401, { 'Content-Type': 'text/plain; charset=utf-8' }).end('401: open the URL printed by `iddb serve` / `npm start`; it carries the access token.\n')
         return
       }
@@ -140,39 +157,48 @@ export async function startBrowserHost(opts: BrowserHostOptions = {}): Promise<B
     res.writeHead(200, headers)
     if (req.method === 'HEAD') { res.end(); return }
     res.end(readFileSync(file))
+  }
+  const server = createServer((req, res) => {
+    res.on('error', () => res.destroy())
+    try { serve(req, res) } catch (e) { failRequest(res, e) }
   })
+  // Malformed request lines / headers (bad method, header overflow, NUL bytes, …): answer and close.
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
+    const [status, text] = clientErrorStatus(err.code)
+    if (err.code === 'ECONNRESET' || !socket.writable) { socket.destroy(); return }
+    refuse(socket, status, text)
+  })
+  server.on('error', (e) => console.error('[browser-host] server error:', e))
 
   const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES })
-  server.on('upgrade', (req, socket, head) => {
-    socket.on('error', () => socket.destroy())
-    const url = new URL(req.url ?? '/', origin)
-    if (url.pathname !== '/ipc') return refuse(socket, 404, 'Not Found')
-    if (!sameToken(url.searchParams.get('token'), token)) return refuse(socket, 401, 'Unauthorized')
+  const upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    const target = parseRequestTarget(req.url)
+    if (!target) return refuse(socket, 400, 'Bad Request')
+    if (target.path !== '/ipc') return refuse(socket, 404, 'Not Found')
+    if (!sameToken(target.query.get('token'), token)) return refuse(socket, 401, 'Unauthorized')
     if (req.headers.origin !== origin) return refuse(socket, 403, 'Forbidden')
     wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req))
+  }
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    socket.on('error', () => socket.destroy())
+    try { upgrade(req, socket, head) } catch (e) {
+      console.error('[browser-host] upgrade handler failed:', e)
+      refuse(socket, 500, 'Internal Server Error')
+    }
   })
 
   wss.on('connection', (ws: WebSocket) => {
     sockets.add(ws)
     ws.on('close', () => sockets.delete(ws))
     ws.on('error', () => sockets.delete(ws))
-    ws.on('message', async (data, isBinary) => {
-      let msg: { t?: unknown; id?: unknown; name?: unknown; input?: unknown }
-      try {
-        if (isBinary) throw new Error('binary frame')
-        msg = JSON.parse(data.toString())
-        if (!msg || typeof msg !== 'object') throw new Error('not an object')
-      } catch {
-        send(ws, { t: 'result', id: null, ok: false, error: { code: 'BAD_INPUT', message: 'a frame must be a JSON text message {t:"call", id, name, input}' } })
-        return
-      }
-      const id = typeof msg.id === 'number' || typeof msg.id === 'string' ? msg.id : null
-      if (msg.t !== 'call') {
-        send(ws, { t: 'result', id, ok: false, error: { code: 'BAD_INPUT', message: `unknown frame type ${JSON.stringify(msg.t)}; expected "call"` } })
-        return
-      }
-      const r = await engine.request(msg.name, msg.input)
-      send(ws, { t: 'result', id, ...r })
+    ws.on('message', (data, isBinary) => {
+      void answerFrame(engine, data, isBinary).then(
+        (frame) => send(ws, frame),
+        (e: unknown) => {
+          console.error('[browser-host] a frame failed:', e)
+          send(ws, { t: 'result', id: null, ok: false, error: { code: 'INTERNAL', message: 'the host could not process that frame' } })
+        },
+      )
     })
   })
 
@@ -207,6 +233,40 @@ export async function startBrowserHost(opts: BrowserHostOptions = {}): Promise<B
   }
 }
 
+type ResultFrame = { t: 'result'; id: number | string | null } & RawResult
+
+/** Largest client id echoed back (longer string ids are answered with id null). */
+const MAX_ID_LENGTH = 128
+
+/** One WebSocket frame in, its result frame out. Everything a client can send is answered, nothing throws. */
+export async function answerFrame(engine: Pick<EngineClient, 'request'>, data: RawData, isBinary: boolean): Promise<ResultFrame> {
+  const bad = (id: number | string | null, message: string): ResultFrame => ({ t: 'result', id, ok: false, error: { code: 'BAD_INPUT', message } })
+  let msg: unknown
+  try {
+    if (isBinary) throw new Error('binary frame')
+    msg = JSON.parse(rawText(data))
+  } catch {
+    return bad(null, 'a frame must be a JSON text message {t:"call", id, name, input}')
+  }
+  if (!msg || typeof msg !== 'object' || Array.isArray(msg)) return bad(null, 'a frame must be a JSON object {t:"call", id, name, input}')
+  const m = msg as { t?: unknown; id?: unknown; name?: unknown; input?: unknown }
+  const id = (typeof m.id === 'number' && Number.isFinite(m.id)) || (typeof m.id === 'string' && m.id.length <= MAX_ID_LENGTH) ? m.id : null
+  if (m.t !== 'call') return bad(id, `unknown frame type ${String(JSON.stringify(m.t) ?? 'undefined').slice(0, 40)}; expected "call"`)
+  const r = await engine.request(m.name, m.input)
+  return { t: 'result', id, ...r }
+}
+
+function rawText(data: RawData): string {
+  if (Buffer.isBuffer(data)) return data.toString('utf8')
+  if (Array.isArray(data)) return Buffer.concat(data).toString('utf8')
+  return Buffer.from(data).toString('utf8')
+}
+
 function send(ws: WebSocket, frame: unknown): void {
-  if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(frame))
+  try {
+    if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(frame))
+  } catch (e) {
+    console.error('[browser-host] could not send a frame:', e)
+    ws.terminate()
+  }
 }
