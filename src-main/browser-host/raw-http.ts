@@ -37,3 +37,37 @@ export function rawExchange(port: number, chunks: (string | Buffer)[], opts: { t
     sock.on('close', () => finish(true, false))
   })
 }
+
+export interface WsFrameSpec {
+  opcode: number
+  payload: Buffer
+  fin?: boolean
+  /** RSV1..3 bits (0..7): set without an extension they are a protocol error. */
+  rsv?: number
+  /** Clients must mask; an unmasked client frame is a protocol error. */
+  mask?: boolean
+  /** Claim this payload length instead of the real one (e.g. far beyond the limit). */
+  claimedLength?: bigint
+}
+
+/** Encodes one WebSocket frame as a client would (RFC 6455 §5.2), honouring the deliberate faults in `spec`. */
+export function encodeWsFrame(spec: WsFrameSpec, maskKey = Buffer.from([0x12, 0x34, 0x56, 0x78])): Buffer {
+  const mask = spec.mask ?? true
+  const len = spec.claimedLength ?? BigInt(spec.payload.length)
+  const head: number[] = [((spec.fin ?? true) ? 0x80 : 0) | ((spec.rsv ?? 0) & 7) << 4 | (spec.opcode & 0x0f)]
+  let ext = Buffer.alloc(0)
+  if (len < 126n) head.push((mask ? 0x80 : 0) | Number(len))
+  else if (len < 65536n) { head.push((mask ? 0x80 : 0) | 126); ext = Buffer.alloc(2); ext.writeUInt16BE(Number(len)) }
+  else { head.push((mask ? 0x80 : 0) | 127); ext = Buffer.alloc(8); ext.writeBigUInt64BE(BigInt.asUintN(64, len)) }
+  const body = Buffer.from(spec.payload)
+  if (mask) for (let i = 0; i < body.length; i++) body[i] ^= maskKey[i & 3]
+  return Buffer.concat([Buffer.from(head), ext, mask ? maskKey : Buffer.alloc(0), body])
+}
+
+/** A WebSocket handshake request for `target`, with the headers given (null: leave that header out). */
+export function upgradeRequest(port: number, target: string, headers: Record<string, string | null> = {}): string {
+  const base: Record<string, string | null> = {
+    Host: `127.0.0.1:${port}`, Upgrade: 'websocket', Connection: 'Upgrade', 'Sec-WebSocket-Version': '13', 'Sec-WebSocket-Key': 'dGhlIHNhbXBsZSBub25jZQ==', ...headers,
+  }
+  return `GET ${target} HTTP/1.1\r\n${Object.entries(base).filter(([, v]) => v !== null).map(([k, v]) => `${k}: ${v}\r\n`).join('')}\r\n`
+}
