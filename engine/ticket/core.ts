@@ -144,6 +144,13 @@ export interface Out {
   abcast?(server: number, val: LogValue): void
 }
 
+/**
+ * An empty record keyed by untrusted strings (tickets are user input): no prototype, so a ticket named
+ * `constructor`, `__proto__` or `toString` is an ordinary key — never an inherited member, never a prototype
+ * change. (Not a Map: the state stays plain JSON-clonable data for the model checker's canonical keys.)
+ */
+export function dict<T>(): Record<string, T> { return Object.create(null) as Record<string, T> }
+
 /** The initial ballot: server 0 leads, phase 1 already done on an empty log (a reachable state). */
 export function initialBallot(n: number): number { return n }
 
@@ -151,14 +158,14 @@ export function newServer(id: number, cfg: CoreConfig): ServerState {
   const b = initialBallot(cfg.n)
   return {
     id, up: true,
-    d: { votes: {}, received: {}, decided: {}, how: {}, tally: {}, open: {}, openTally: {}, srvs: {}, lreplies: {}, promised: b, accepted: {}, chosen: {}, next: 0, deliveredIds: {} },
+    d: { votes: dict(), received: dict(), decided: dict(), how: dict(), tally: dict(), open: dict(), openTally: dict(), srvs: dict(), lreplies: dict(), promised: b, accepted: {}, chosen: {}, next: 0, deliveredIds: dict() },
     v: freshVolatile(id, cfg),
   }
 }
 
 function freshVolatile(id: number, cfg: CoreConfig): Volatile {
   const b = initialBallot(cfg.n)
-  return { claims: {}, vvotes: {}, role: id === b % cfg.n ? 'leader' : 'follower', bal: id === b % cfg.n ? b : 0, leaderBal: b, promises: {}, nextSlot: 0, acks: {}, pending: {}, published: {} }
+  return { claims: dict(), vvotes: dict(), role: id === b % cfg.n ? 'leader' : 'follower', bal: id === b % cfg.n ? b : 0, leaderBal: b, promises: {}, nextSlot: 0, acks: {}, pending: dict(), published: dict() }
 }
 
 // ---- votes ---------------------------------------------------------------------------------------

@@ -12,7 +12,7 @@
  */
 import {
   type CoreConfig, type LogValue, type Msg, type Out, type ServerState, type Ticket, NOBODY,
-  crash, defaultConfig, deliverOrdered, newServer, receive, restart, startElection, submit,
+  crash, defaultConfig, dict, deliverOrdered, newServer, receive, restart, startElection, submit,
 } from './core'
 
 export interface CheckConfig {
@@ -198,16 +198,16 @@ function sortedKeys<T>(o: Record<string, T>): Record<string, T> {
   const ks = Object.keys(o)
   if (ks.length < 2) return o
   ks.sort()
-  const r: Record<string, T> = {}
+  const r: Record<string, T> = Object.getPrototypeOf(o) === null ? dict<T>() : {}
   for (const k of ks) r[k] = o[k]
   return r
 }
 
-/** Deep copy of plain data (objects, arrays, primitives), preserving key order. */
+/** Deep copy of plain data (objects, arrays, primitives), preserving key order and null prototypes (core's dict()). */
 function clonePlain<T>(x: T): T {
   if (typeof x !== 'object' || x === null) return x
   if (Array.isArray(x)) { const a = new Array(x.length); for (let i = 0; i < x.length; i++) a[i] = clonePlain(x[i]); return a as T }
-  const o: Record<string, unknown> = {}
+  const o: Record<string, unknown> = Object.getPrototypeOf(x) === null ? dict() : {}
   const src = x as Record<string, unknown>
   for (const k in src) o[k] = clonePlain(src[k])
   return o as T

@@ -37,6 +37,24 @@ describe('ticket service on the simulated WAN', () => {
     expect(v.decidedAt! - v.submittedAt).toBeLessThan(rtt * 1.05 + 0.5)
   })
 
+  it('tickets named like Object.prototype members (constructor, __proto__, toString) are tickets like any other', () => {
+    const { cluster, svc, sales } = setup()
+    const names = ['constructor', '__proto__', 'toString', 'hasOwnProperty', 'valueOf', 'prototype']
+    for (const t of names) {
+      const v = svc.present(t, ['CMB'])
+      cluster.sim.runUntilIdle()
+      expect(v.answer, t).toBe('accepted at CMB')
+      const again = svc.present(t, ['KDY'])
+      cluster.sim.runUntilIdle()
+      expect(again.answer, t).toBe('rejected: already used at CMB')
+      expect(svc.outcomeOf(t), t).toMatchObject({ decided: true, winner: 'CMB', acceptedAt: ['CMB'] })
+    }
+    expect(sales.map((x) => x.ticket)).toEqual(names)
+    expect(svc.outcomeOf('never-presented')).toMatchObject({ decided: false, acceptedAt: [] })
+    // nothing leaked onto Object.prototype
+    expect(({} as Record<string, unknown>).status).toBeUndefined()
+  })
+
   it('a duplicate presented later elsewhere is rejected as "already used at CMB"', () => {
     const { cluster, svc, sales } = setup()
     svc.present('INV-9', ['CMB'])
