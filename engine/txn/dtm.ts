@@ -386,7 +386,7 @@ export class Dtm {
     const c = s?.coords.get(gid)
     if (!s || !c) {
       const i = this.info.get(gid)
-      throw new EngineError(i ? 'ABORTED' : 'NOT_FOUND', i ? `transaction ${gid} is no longer active (${i.outcome ?? 'coordinator lost'})` : `no transaction ${gid}`)
+      throw new EngineError(i ? 'ABORTED' : 'NOT_FOUND', i ? `transaction ${gid} is no longer active (${i.outcome ?? 'coordinator lost'}${i.reason ? `: ${i.reason}` : ''})` : `no transaction ${gid}`)
     }
     return { s, c }
   }
@@ -395,7 +395,7 @@ export class Dtm {
     const { s, c } = this.coordOf(gid)
     const fail = (e: unknown) => cb({ ok: false, error: toErrorInfo(e), site, sql, at: this.now })
     if (c.state !== 'INITIAL') return fail(new EngineError('CONFLICT', `transaction ${gid} is ${c.state}`))
-    try { parseStmt(sql, params); this.rt(site) } catch (e) { return fail(e) }
+    try { parseStmt(sql, params); this.rt(site) } catch (e) { return this.statementRefused(c, site, sql, e, cb) }
     if (!c.participants.includes(site)) c.participants.push(site)
     c.pending++
     const id = ++this.execSeq
@@ -424,7 +424,7 @@ export class Dtm {
     const fail = (e: unknown, site = c.origin) => cb({ ok: false, error: toErrorInfo(e), site, sql, at: this.now })
     if (c.state !== 'INITIAL') return fail(new EngineError('CONFLICT', `transaction ${gid} is ${c.state}`))
     let loc: Localized
-    try { loc = localize(this.catalog, c.origin, sql, params, (x) => this.up(x)) } catch (e) { return fail(e) }
+    try { loc = localize(this.catalog, c.origin, sql, params, (x) => this.up(x)) } catch (e) { return this.statementRefused(c, c.origin, sql, e, cb) }
     const rows: Row[] = []
     let affected = 0
     const sites = [...new Set(loc.ops.map((o) => o.site))]
@@ -442,6 +442,22 @@ export class Dtm {
       })
     }
     step(0)
+  }
+
+  /**
+   * A statement refused before it reached a site (it does not parse, or does not localize) aborts nothing
+   * else, but it is recorded as a failed statement of the transaction (see commit: a transaction whose
+   * every statement failed has nothing to commit).
+   */
+  private statementRefused(c: Coord, site: string, sql: string, e: unknown, cb: (r: ExecResult) => void): void {
+    this.recordRefused(c.gid, site, sql, e)
+    cb({ ok: false, error: toErrorInfo(e), site, sql, at: this.now })
+  }
+
+  /** Records a statement of an active transaction refused before the DTM saw it (e.g. by the security manager). */
+  recordRefused(gid: string, site: string, sql: string, e: unknown): void {
+    const c = this.sites.get(gid.split('-')[0])?.coords.get(gid)
+    if (c?.state === 'INITIAL') this.info.get(gid)?.statements.push({ site, sql, at: this.now, ok: false, error: toErrorInfo(e).message })
   }
 
   private cat?: QueryCatalog
@@ -462,7 +478,13 @@ export class Dtm {
     if (c.pending > 0) throw new EngineError('CONFLICT', `transaction ${gid} still has ${c.pending} statement(s) running`)
     c.onDone = cb
     c.commitReqAt = this.now
-    if (!c.participants.length) { this.setCoord(c, 'WAIT'); this.coordDecide(s, c, 'COMMIT'); return }
+    if (!c.participants.length) {
+      // No statement reached a site. Statements were given, so every one of them was refused: there is
+      // nothing to commit, and saying COMMIT would claim work that was never done.
+      const tried = this.info.get(gid)?.statements.length ?? 0
+      if (tried) { this.coordDecide(s, c, 'ABORT', `nothing to commit: ${tried === 1 ? 'its only statement' : `all ${tried} statements`} failed`); return }
+      this.setCoord(c, 'WAIT'); this.coordDecide(s, c, 'COMMIT'); return
+    }
     this.setCoord(c, 'WAIT')
     if (c.protocol !== 'centralized') this.force(s, { type: 'WAIT', gid, role: 'coord', participants: c.participants, protocol: c.protocol, startAt: c.startAt }, true)
     if (this.hook(s, 'wait', gid)) return

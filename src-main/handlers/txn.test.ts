@@ -45,6 +45,37 @@ describe('txn/* and deadlock/* handlers', () => {
     expect(emitted).toContain('txn/changed')
   })
 
+  it('a transaction whose every statement failed is aborted, never reported as COMMIT', async () => {
+    const { run, ctx } = await makeCtx()
+    const before = ctx.cluster.siteStore('CMB').query('SELECT COUNT(*) FROM Stock_CMB').rows[0][0]
+    for (const stmt of [{ site: 'CMB', sql: 'garbage' }, { sql: 'SELECT * FROM NOPE' }, { site: 'CMB', sql: 'SELECT * FROM NOPE' }] as const) {
+      const { gid } = await run('txn/begin', { site: 'CMB' })
+      const r = await run('txn/exec', { gid, ...stmt })
+      expect(r.ok, stmt.sql).toBe(false)
+      let outcome: string
+      try { outcome = (await run('txn/commit', { gid })).outcome } catch (e) { outcome = `${(e as { code?: string }).code}: ${(e as Error).message}` }
+      expect(outcome, JSON.stringify(stmt)).not.toBe('COMMIT')
+      expect(outcome, JSON.stringify(stmt)).toMatch(/ABORT/)
+      const t = (await run('txn/list', {})).transactions.find((x) => x.gid === gid)!
+      expect(t.outcome, JSON.stringify(stmt)).toBe('ABORT')
+      expect(t.statements.map((x) => x.ok), JSON.stringify(stmt)).toEqual([false])
+    }
+    expect(ctx.cluster.siteStore('CMB').query('SELECT COUNT(*) FROM Stock_CMB').rows[0][0]).toBe(before)
+    // statements the security manager refused count as failed statements too
+    await run('security/addUser', { site: 'KDY', user: 'clerk', password: 'clerk-pass-1', clearance: 'INTERNAL' })
+    const s = await run('security/login', { site: 'KDY', user: 'clerk', password: 'clerk-pass-1' })
+    const { gid } = await run('txn/begin', { site: 'KDY', session: s.token })
+    await expect(run('txn/exec', { gid, site: 'KDY', sql: 'UPDATE Employees_KDY SET SALARY = 1 WHERE EMPNO = 3001' })).rejects.toMatchObject({ code: 'ACCESS_DENIED' })
+    expect(await run('txn/commit', { gid })).toMatchObject({ outcome: 'ABORT', reason: 'nothing to commit: its only statement failed' })
+    // an empty transaction and one with a good statement still commit
+    const empty = await run('txn/begin', { site: 'CMB' })
+    expect((await run('txn/commit', { gid: empty.gid })).outcome).toBe('COMMIT')
+    const mixed = await run('txn/begin', { site: 'CMB' })
+    expect((await run('txn/exec', { gid: mixed.gid, site: 'CMB', sql: 'nonsense' })).ok).toBe(false)
+    expect((await run('txn/exec', { gid: mixed.gid, site: 'CMB', sql: "SELECT QTY FROM Stock_CMB WHERE STOCKCODE = 'CMB-1'" })).ok).toBe(true)
+    expect((await run('txn/commit', { gid: mixed.gid })).outcome).toBe('COMMIT')
+  })
+
   it('global SQL without a site: localized to the fragments, committed by 2PC; unsupported constructs named', async () => {
     const { run, ctx } = await makeCtx()
     const { gid } = await run('txn/begin', { site: 'MBI' })

@@ -66,6 +66,7 @@ export const txnHandlers: HandlerMap<TxnCall> = {
       try {
         SecurityManager.of(ctx.cluster).authorize(owner.token, owner.site, sql)
       } catch (e) {
+        dtmOf(ctx).recordRefused(gid, site ?? owner.site, sql, e) // a failed statement of the transaction (see Dtm.commit)
         ctx.emit('security/changed', { reason: 'a statement was refused' })
         throw e
       }
