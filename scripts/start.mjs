@@ -1,17 +1,19 @@
 // `npm start`: build what is missing or stale, then open the console.
 //  1. Electron, when its binary is present (or Electron's own installer can fetch it, tried once per start).
 //  2. Otherwise, ONE line saying so, then the browser host (`iddb serve`): the URL is printed and opened in a
-//     local Chromium `--app` window when one exists and a display is available.
+//     local Chromium `--app` window when one exists and a display is available. The window opens a 0600
+//     launcher page that forwards to the URL, so the access token is never on Chromium's command line.
 // Options: --browser (skip Electron), --no-open (do not launch Chromium), --port N, --seed N, --data DIR,
 // --memory (an in-memory cluster, nothing kept). By default the cluster lives in the same per-user data
 // directory in both modes (Electron's userData folder): ~/.config/infinity-ddb-console/cluster.
 import { spawn, spawnSync } from 'node:child_process'
-import { existsSync, mkdtempSync, readdirSync, statSync } from 'node:fs'
+import { existsSync, readdirSync, statSync } from 'node:fs'
 import { createRequire } from 'node:module'
-import { homedir, tmpdir } from 'node:os'
+import { homedir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { findSystemChromium, findPlaywrightChromium } from './find-chromium.mjs'
+import { prepareBrowserLaunch } from './launch-browser.mjs'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
 const require = createRequire(join(root, 'package.json'))
@@ -88,6 +90,7 @@ if (electron.path) {
   if (dataAt >= 0) console.log(`Cluster data: ${passThrough[dataAt + 1]}`)
   const host = spawn(process.execPath, [join(root, 'out/cli/iddb.cjs'), 'serve', ...passThrough], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] })
   let browser
+  let launch
   let buf = ''
   host.stdout.on('data', (d) => {
     buf += d
@@ -97,15 +100,15 @@ if (electron.path) {
     console.log(host.url)
     const chromium = flag('--no-open') ? undefined : findSystemChromium() ?? findPlaywrightChromium()
     if (chromium && (process.env.DISPLAY || process.env.WAYLAND_DISPLAY)) {
-      const profile = mkdtempSync(join(tmpdir(), 'iddb-chromium-'))
-      const asRoot = typeof process.getuid === 'function' && process.getuid() === 0 // Chromium refuses to run as root with its sandbox
-      browser = spawn(chromium, [`--app=${host.url}`, `--user-data-dir=${profile}`, '--window-size=1400,900', '--no-first-run', '--no-default-browser-check', '--disable-sync', ...(asRoot ? ['--no-sandbox'] : [])], { stdio: 'ignore' })
+      // The token stays off Chromium's command line: it opens a 0600 launcher page (scripts/launch-browser.mjs).
+      launch = prepareBrowserLaunch(host.url, { asRoot: typeof process.getuid === 'function' && process.getuid() === 0 })
+      browser = spawn(chromium, launch.args, { stdio: 'ignore' })
       browser.on('error', () => {})
-      browser.on('exit', () => { host.kill('SIGTERM') })
+      browser.on('exit', () => { launch.cleanup(); host.kill('SIGTERM') })
     } else {
       console.log('Open that URL in a browser (Ctrl+C to stop).')
     }
   })
-  host.on('exit', (code) => { browser?.kill(); process.exit(code ?? 0) })
+  host.on('exit', (code) => { browser?.kill(); launch?.cleanup(); process.exit(code ?? 0) })
   for (const s of ['SIGINT', 'SIGTERM']) process.on(s, () => { browser?.kill(); host.kill('SIGTERM') })
 }
