@@ -1,6 +1,7 @@
 import { resolve } from 'node:path'
 import { defineConfig } from 'electron-vite'
 import vue from '@vitejs/plugin-vue'
+import { NONCE_PLACEHOLDER } from './src-main/browser-host/csp'
 
 export default defineConfig({
   main: {
@@ -24,6 +25,9 @@ export default defineConfig({
     root: resolve(import.meta.dirname, 'src-renderer'),
     resolve: { alias: { '@renderer': resolve(import.meta.dirname, 'src-renderer/src') } },
     plugins: [vue()],
+    // No 'unsafe-inline' styles: Vite puts this placeholder on the <style>/<link>/<script> tags it writes and on
+    // <meta property="csp-nonce">; both hosts replace it with a fresh nonce per page (browser-host/csp.ts).
+    html: { cspNonce: NONCE_PLACEHOLDER },
     build: {
       outDir: resolve(import.meta.dirname, 'out/renderer'),
       // The console ships as a desktop app and from the browser host: minify so first paint parses less.

@@ -30,6 +30,11 @@ test.describe('Electron window', () => {
     const app = await electron.launch({ executablePath: bin.path, args: [root, '--no-sandbox'], cwd: root })
     try {
       const win = await app.firstWindow()
+      // served from the privileged app:// scheme (not file://), under a CSP without inline styles
+      expect(await win.evaluate(() => location.origin)).toBe('app://console')
+      const csp = await win.evaluate(() => document.querySelector('meta[http-equiv="Content-Security-Policy"]')?.getAttribute('content') ?? '')
+      expect(csp).not.toContain('unsafe-inline')
+      expect(csp).not.toContain('__CSP_NONCE__')
       // contextIsolation + sandbox + no nodeIntegration: the page sees no Node at all, only window.iddb.
       expect(await win.evaluate(() => typeof (globalThis as { process?: unknown }).process)).toBe('undefined')
       expect(await win.evaluate(() => typeof (globalThis as { require?: unknown }).require)).toBe('undefined')
@@ -42,6 +47,9 @@ test.describe('Electron window', () => {
       await expect(win.locator('nav')).toContainText('Topology')
       const opened = await win.evaluate(() => window.open('https://example.com') === null)
       expect(opened).toBe(true)
+      // navigation away from the app origin is refused (will-navigate / will-frame-navigate)
+      await win.evaluate(() => { location.href = 'https://example.com/' })
+      await expect.poll(() => win.evaluate(() => location.origin)).toBe('app://console')
     } finally {
       await app.close()
     }

@@ -24,13 +24,13 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import { randomBytes, timingSafeEqual } from 'node:crypto'
 import { existsSync, readFileSync, statSync } from 'node:fs'
-import { extname, join, normalize, resolve, sep } from 'node:path'
+import { join, normalize, resolve, sep } from 'node:path'
 import type { AddressInfo } from 'node:net'
 import type { Duplex } from 'node:stream'
 import { WebSocketServer, type RawData, type WebSocket } from 'ws'
 import { MAX_PAYLOAD_BYTES } from '../ipc/contract/define'
 import { EngineClient, type EngineClientOptions, type RawResult } from '../engine-host/client'
-import { contentSecurityPolicy } from './csp'
+import { contentSecurityPolicy, injectNonce, mimeType, newNonce } from './csp'
 import { cookieValue, parseRequestTarget } from './request-target'
 
 export { contentSecurityPolicy }
@@ -62,12 +62,6 @@ export interface BrowserHost {
   /** Resolves once the engine is ready (calls made earlier simply wait); rejects if it failed to start. */
   ready: Promise<void>
   close(): Promise<void>
-}
-
-const MIME: Record<string, string> = {
-  '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.mjs': 'text/javascript; charset=utf-8',
-  '.css': 'text/css; charset=utf-8', '.json': 'application/json', '.svg': 'image/svg+xml', '.png': 'image/png',
-  '.ico': 'image/x-icon', '.woff2': 'font/woff2', '.woff': 'font/woff', '.ttf': 'font/ttf', '.map': 'application/json', '.wasm': 'application/wasm',
 }
 
 function defaultRendererDir(): string {
@@ -117,6 +111,7 @@ export async function startBrowserHost(opts: BrowserHostOptions = {}): Promise<B
   const engine = EngineClient.launch(engineOpts) // boots (sql.js, data) while the page loads
 
   let origin = ''
+  let wsUrl = ''
   let csp = ''
   const sockets = new Set<WebSocket>()
 
@@ -152,11 +147,18 @@ export async function startBrowserHost(opts: BrowserHostOptions = {}): Promise<B
       if (path === '/index.html') { res.writeHead(503, { 'Content-Type': 'text/plain; charset=utf-8' }).end(`the renderer is not built (${rendererDir}); run npm run build\n`); return }
       res.writeHead(404).end('not found'); return
     }
-    const headers: Record<string, string> = { 'Content-Type': MIME[extname(file)] ?? 'application/octet-stream' }
+    const headers: Record<string, string> = { 'Content-Type': mimeType(file) }
     headers['Cache-Control'] = path === '/index.html' ? 'no-store' : 'no-cache'
+    let body: Buffer | string = readFileSync(file)
+    if (path === '/index.html') {
+      // a fresh style nonce per page (CodeMirror's and Vite's <style> elements carry it; no 'unsafe-inline')
+      const nonce = newNonce()
+      body = injectNonce(body.toString('utf8'), nonce)
+      headers['Content-Security-Policy'] = contentSecurityPolicy([wsUrl], { styleNonce: nonce })
+    }
     res.writeHead(200, headers)
     if (req.method === 'HEAD') { res.end(); return }
-    res.end(readFileSync(file))
+    res.end(body)
   }
   const server = createServer((req, res) => {
     res.on('error', () => res.destroy())
@@ -215,7 +217,7 @@ export async function startBrowserHost(opts: BrowserHostOptions = {}): Promise<B
 
   const port = (server.address() as AddressInfo).port
   origin = `http://${HOST}:${port}`
-  const wsUrl = `ws://${HOST}:${port}/ipc`
+  wsUrl = `ws://${HOST}:${port}/ipc`
   csp = contentSecurityPolicy([wsUrl])
 
   let closing: Promise<void> | undefined

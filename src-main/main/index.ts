@@ -2,40 +2,44 @@
  * Electron main process: one hardened window, the engine in a worker thread (never on this thread),
  * one ipcMain.handle channel per contract call (`iddb:call:<name>`), engine events forwarded with
  * webContents.send(`iddb:event:<name>`, payload).
- * Hardening: contextIsolation, sandbox, no nodeIntegration, webSecurity, strict CSP (session header and
- * <meta>), navigation / new windows / webviews / permission requests denied, no remote content.
+ * Hardening: contextIsolation, sandbox, no nodeIntegration, webSecurity; the renderer is served from the
+ * privileged custom scheme app://console (protocol.handle, traversal refused), never file://; a strict CSP
+ * with a per-page style nonce and no 'unsafe-inline' (response header and <meta>); navigation, frame
+ * navigation, redirects, new windows, webviews and permission requests denied; shell.openExternal only for
+ * an allow-list; no remote content; IPC accepted only from a frame whose origin is exactly the app's.
+ * ELECTRON_RENDERER_URL (electron-vite dev) is honoured only in an unpackaged build. The decisions are pure
+ * functions in security.ts (unit-tested); fuses are flipped at package time (scripts/electron-fuses.mjs).
  */
-import { app, BrowserWindow, ipcMain, session, shell, type WebContents } from 'electron'
+import { app, BrowserWindow, ipcMain, protocol, session, shell, type WebContents } from 'electron'
+import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { fileURLToPath, pathToFileURL } from 'node:url'
+import { fileURLToPath } from 'node:url'
 import { CALL_NAMES, type CallName } from '../ipc/contract'
 import { EngineClient } from '../engine-host/client'
 import { contentSecurityPolicy } from '../browser-host/csp'
+import { APP_INDEX_URL, APP_SCHEME, appOriginFor, appResponse, devRendererUrl, isAllowedExternal, isAllowedRequest, isAppUrl } from './security'
 
 const here = fileURLToPath(new URL('.', import.meta.url))
-const devUrl = process.env.ELECTRON_RENDERER_URL // set by `electron-vite dev` only
-const rendererIndex = join(here, '../renderer/index.html')
-const appOrigin = devUrl ? new URL(devUrl).origin : 'file://'
+const devUrl = devRendererUrl(process.env, app.isPackaged) // `electron-vite dev` only; ignored when packaged
+const rendererDir = join(here, '../renderer')
+const appOrigin = appOriginFor(devUrl)
+
+// Before `ready`: app:// behaves like https (standard, secure: origin, storage, fetch), without CSP bypass.
+protocol.registerSchemesAsPrivileged([{ scheme: APP_SCHEME, privileges: { standard: true, secure: true, supportFetchAPI: true, codeCache: true } }])
 
 function argValue(flag: string): string | undefined {
   const i = process.argv.indexOf(flag)
   return i >= 0 ? process.argv[i + 1] : undefined
 }
 
-/** Only our own pages (the built renderer file, or the electron-vite dev server) may use the IPC. */
-function isAppUrl(url: string | undefined): boolean {
-  if (!url) return false
-  if (devUrl) return url.startsWith(new URL(devUrl).origin + '/')
-  return url.startsWith(pathToFileURL(rendererIndex).href)
-}
-
 function harden(contents: WebContents): void {
   contents.setWindowOpenHandler(({ url }) => {
-    if (/^https?:\/\//.test(url)) void shell.openExternal(url).catch(() => {})
+    if (isAllowedExternal(url)) void shell.openExternal(url).catch(() => {})
     return { action: 'deny' }
   })
-  contents.on('will-navigate', (e, url) => { if (!isAppUrl(url)) e.preventDefault() })
-  contents.on('will-redirect', (e, url) => { if (!isAppUrl(url)) e.preventDefault() })
+  contents.on('will-navigate', (e, url) => { if (!isAppUrl(url, appOrigin)) e.preventDefault() })
+  contents.on('will-frame-navigate', (e) => { if (!e.isMainFrame || !isAppUrl(e.url, appOrigin)) e.preventDefault() })
+  contents.on('will-redirect', (e, url) => { if (!isAppUrl(url, appOrigin)) e.preventDefault() })
   contents.on('will-attach-webview', (e) => e.preventDefault())
 }
 
@@ -45,16 +49,21 @@ async function main(): Promise<void> {
   await app.whenReady()
 
   const ses = session.defaultSession
-  const csp = contentSecurityPolicy(devUrl ? [devUrl.replace(/^http/, 'ws')] : [])
-  ses.webRequest.onHeadersReceived((details, cb) => {
-    cb({ responseHeaders: { ...details.responseHeaders, 'Content-Security-Policy': [csp] } })
+  // The renderer files, from the app scheme only (index.html gets a fresh style nonce and its CSP header).
+  ses.protocol.handle(APP_SCHEME, async (req) => {
+    const r = await appResponse(rendererDir, req.url, (f) => readFile(f).catch(() => null))
+    return new Response(typeof r.body === 'string' ? r.body : new Uint8Array(r.body), { status: r.status, headers: r.headers })
   })
-  // No remote content: only the app's own files (or the dev server) and devtools.
-  ses.webRequest.onBeforeRequest((details, cb) => {
-    const u = details.url
-    const ok = u.startsWith('file://') || u.startsWith('devtools://') || u.startsWith('data:') || u.startsWith('blob:') || (devUrl !== undefined && (u.startsWith(appOrigin) || u.startsWith(appOrigin.replace(/^http/, 'ws'))))
-    cb({ cancel: !ok })
-  })
+  if (devUrl) {
+    // development only: the Vite dev server's pages get the CSP as a header (Vite injects <style> for hot reload)
+    const csp = contentSecurityPolicy([devUrl.replace(/^http/, 'ws')], { devInlineStyles: true })
+    ses.webRequest.onHeadersReceived((details, cb) => {
+      if (!details.url.startsWith(appOrigin + '/')) { cb({}); return }
+      cb({ responseHeaders: { ...details.responseHeaders, 'Content-Security-Policy': [csp] } })
+    })
+  }
+  // No remote content: only the app scheme (or the dev server in development), devtools, data: and blob:.
+  ses.webRequest.onBeforeRequest((details, cb) => { cb({ cancel: !isAllowedRequest(details.url, devUrl) }) })
   ses.setPermissionRequestHandler((_wc, _perm, cb) => cb(false))
   ses.setPermissionCheckHandler(() => false)
 
@@ -69,7 +78,8 @@ async function main(): Promise<void> {
 
   for (const name of CALL_NAMES) {
     ipcMain.handle(`iddb:call:${name}`, async (event, input: unknown) => {
-      if (!isAppUrl(event.senderFrame?.url)) return { ok: false, error: { code: 'ACCESS_DENIED', message: 'IPC from an untrusted frame' } }
+      const frame = event.senderFrame
+      if (!frame || frame.parent !== null || !isAppUrl(frame.url, appOrigin)) return { ok: false, error: { code: 'ACCESS_DENIED', message: 'IPC from an untrusted frame' } }
       return engine.request(name satisfies CallName, input)
     })
   }
@@ -101,8 +111,7 @@ async function main(): Promise<void> {
   })
   win.on('closed', () => offEvents())
 
-  if (devUrl) await win.loadURL(devUrl)
-  else await win.loadFile(rendererIndex)
+  await win.loadURL(devUrl ?? APP_INDEX_URL)
 
   app.on('window-all-closed', () => {
     void engine.close().finally(() => app.quit())
