@@ -50,7 +50,7 @@ describe('ticket service on the simulated WAN', () => {
       expect(svc.outcomeOf(t), t).toMatchObject({ decided: true, winner: 'CMB', acceptedAt: ['CMB'] })
     }
     expect(sales.map((x) => x.ticket)).toEqual(names)
-    expect(svc.outcomeOf('never-presented')).toMatchObject({ decided: false, acceptedAt: [] })
+    for (const t of ['never-presented', '__defineGetter__', 'isPrototypeOf']) expect(svc.outcomeOf(t), t).toMatchObject({ decided: false, acceptedAt: [] })
     // nothing leaked onto Object.prototype
     expect(({} as Record<string, unknown>).status).toBeUndefined()
   })
