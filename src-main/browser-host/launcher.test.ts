@@ -64,7 +64,7 @@ describe('the npm start browser launch', () => {
     const browser: ChildProcess = spawn(chromium!, ['--headless=new', '--disable-gpu', ...l.args], { stdio: 'ignore' })
     const exited = new Promise<void>((r) => browser.once('exit', () => r()))
     cleanups.unshift(async () => { browser.kill('SIGTERM'); await exited })
-    await reached
+    await Promise.race([reached, exited.then(() => { throw new Error('Chromium exited before it reached the URL') })])
     const tree = processTree(browser.pid!)
     expect(tree.length).toBeGreaterThan(0)
     for (const pid of tree) expect(cmdline(pid), `pid ${pid}`).not.toContain(TOKEN)
