@@ -64,7 +64,11 @@ describe('the npm start browser launch', () => {
     const browser: ChildProcess = spawn(chromium!, ['--headless=new', '--disable-gpu', ...l.args], { stdio: 'ignore' })
     const exited = new Promise<void>((r) => browser.once('exit', () => r()))
     cleanups.unshift(async () => { browser.kill('SIGTERM'); await exited })
-    await Promise.race([reached, exited.then(() => { throw new Error('Chromium exited before it reached the URL') })])
+    let done = false
+    const early = exited.then(() => { if (!done) throw new Error('Chromium exited before it reached the URL') })
+    early.catch(() => {}) // observed through the race below
+    await Promise.race([reached, early])
+    done = true
     const tree = processTree(browser.pid!)
     expect(tree.length).toBeGreaterThan(0)
     for (const pid of tree) expect(cmdline(pid), `pid ${pid}`).not.toContain(TOKEN)
