@@ -256,6 +256,13 @@ export class SecurityManager {
     }
   }
 
+  /** The live session of `token` (for reads that are not issued at a site: catalogs, data browsing); else AUTH_FAILED. */
+  sessionOf(token: string): SessionView {
+    const s = this.sessions.get(token)
+    if (!s) throw new EngineError('AUTH_FAILED', 'unknown or closed session: log in again')
+    return this.view(s)
+  }
+
   /** The live session of `token`, which may issue requests at `site` (the site where it logged in); else throws. */
   checkSession(token: string, site: SiteCode): SessionView { return this.view(this.sessionAt(token, site)) }
 

@@ -70,3 +70,54 @@ describe('MLS in the query console (query/start as the console runs it)', () => 
     await run('txn/abort', { gid })
   })
 })
+
+describe('MLS on the catalog and data calls (break 5)', () => {
+  const col = (t: { columns: string[]; rows: unknown[][] }, row: unknown[], name: string) => row[t.columns.indexOf(name)]
+
+  it('catalog/local: key ranges are labelled like their column, row counts like their relation', async () => {
+    const { run, clerk, cluster } = await setup()
+    const dsm = SecurityManager.of(cluster)
+    dsm.addUser('CMB', 'guest', 'guest-pass-1', 'PUBLIC')
+    const guest = dsm.login('CMB', 'guest', 'guest-pass-1').token
+    const op = await run('catalog/local', { site: 'CMB' })
+    const salaryRow = (v: typeof op) => v.columns.rows.find((r) => r[0] === 'SALARY')!
+    expect(col(op.columns, salaryRow(op), 'HKEY')).not.toBeNull() // the operator is trusted
+    const asClerk = await run('catalog/local', { site: 'CMB', session: clerk })
+    expect(col(asClerk.columns, salaryRow(asClerk), 'HKEY')).toBeNull()
+    expect(col(asClerk.columns, salaryRow(asClerk), 'LKEY')).toBeNull()
+    for (const r of asClerk.columns.rows.filter((x) => x[0] === 'UNITPRICE' && String(x[1]).startsWith('Stock'))) expect([r[4], r[5]]).toEqual([null, null])
+    const empno = asClerk.columns.rows.find((r) => r[0] === 'EMPNO' && String(r[1]).startsWith('Employees'))!
+    expect(col(asClerk.columns, empno, 'HKEY')).not.toBeNull()
+    const asGuest = await run('catalog/local', { site: 'CMB', session: guest })
+    const emp = asGuest.tables.rows.find((r) => String(r[0]).startsWith('Employees'))!
+    expect(col(asGuest.tables, emp, 'NUM_ROWS')).toBeNull()
+    expect(JSON.stringify(op)).not.toContain('SEC_USERS')
+    const frag = await run('catalog/fragments', { session: guest })
+    expect(frag.relations.find((r) => r.name === 'EMPLOYEES')!.fragments.every((f) => f.nrows === null)).toBe(true)
+    expect(frag.relations.find((r) => r.name === 'ITEMS')!.fragments.some((f) => f.nrows !== null)).toBe(true)
+    const glob = await run('catalog/global', { session: guest })
+    expect(glob.fragments.rows.filter((r) => String(r[1]) === 'EMPLOYEES').every((r) => r[3] === null)).toBe(true)
+    await expect(run('catalog/local', { site: 'CMB', session: 'f'.repeat(32) })).rejects.toMatchObject({ code: 'AUTH_FAILED' })
+  })
+
+  it('data/browse: columns above the level are not read, relations above it are refused, security tables are shown to nobody', async () => {
+    const { run, clerk, cluster } = await setup()
+    const page = await run('data/browse', { site: 'CMB', table: 'Employees_CMB', session: clerk })
+    expect(page.columns).not.toContain('SALARY')
+    expect(page.hiddenColumns).toEqual(['SALARY'])
+    const secret = salaries(cluster)
+    for (const row of page.rows) for (const v of row) expect(typeof v === 'number' && secret.has(v) && v > 1000).toBe(false)
+    await expect(run('data/browse', { site: 'CMB', table: 'Employees_CMB', orderBy: 'SALARY', session: clerk })).rejects.toMatchObject({ code: 'ACCESS_DENIED' })
+    expect((await run('data/browse', { site: 'CMB', table: 'Employees_CMB' })).columns).toContain('SALARY') // the operator is trusted
+    for (const session of [undefined, clerk]) {
+      for (const server of ['primary', 'backup'] as const) {
+        await expect(run('data/browse', { site: 'CMB', table: 'SEC_USERS', server, ...(session ? { session } : {}) })).rejects.toMatchObject({ code: 'ACCESS_DENIED' })
+      }
+    }
+    const lcat = await run('data/browse', { site: 'CMB', table: 'LCAT_COLUMNS', limit: 1000, session: clerk })
+    const sal = lcat.rows.find((r) => r[0] === 'SALARY')!
+    expect([sal[lcat.columns.indexOf('HKEY')], sal[lcat.columns.indexOf('LKEY')]]).toEqual([null, null])
+    const stock = await run('data/browse', { site: 'CMB', table: 'Stock_CMB', session: clerk })
+    expect(stock.columns).not.toContain('UNITPRICE')
+  })
+})
