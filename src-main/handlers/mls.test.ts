@@ -34,12 +34,7 @@ describe('MLS in the query console (query/start as the console runs it)', () => 
     }
     const leak = 'SELECT EMPNO,NAME,POSITION,DEPT,BRCODE,EMPNO AS PAY,CLEARANCE FROM EMPLOYEES WHERE 0 UNION ALL SELECT * FROM EMPLOYEES ORDER BY 6 DESC'
     await expect(start(leak)).rejects.toMatchObject({ code: 'ACCESS_DENIED' })
-    const job = await run('query/start', { site: 'CMB', sql: 'SELECT STOCKCODE, ITEMNO, QTY, QTY AS P, LASTIN, NEXTIN FROM STOCK_CMB WHERE 0 UNION ALL SELECT * FROM STOCK_CMB', session: clerk })
-      .catch((e: unknown) => e)
-    if ('id' in (job as object)) {
-      const end = await ctx.jobs.wait((job as { id: string }).id)
-      expect(end.status).not.toBe('done')
-    } else expect(job).toMatchObject({ code: 'ACCESS_DENIED' })
+    await expect(start('SELECT STOCKCODE, ITEMNO, QTY, QTY AS P, LASTIN, NEXTIN FROM STOCK_CMB WHERE 0 UNION ALL SELECT * FROM STOCK_CMB')).rejects.toMatchObject({ code: 'ACCESS_DENIED' })
     // ORDER BY 6 ranks by the sixth column the session sees (CLEARANCE), never by the hidden salary
     const r = await start('SELECT * FROM EMPLOYEES ORDER BY 6 DESC, 1')
     expect(r.columns).toEqual(['EMPNO', 'NAME', 'POSITION', 'DEPT', 'BRCODE', 'CLEARANCE'])
