@@ -32,8 +32,10 @@ export interface ReadCheck {
   hidden: string[]
 }
 
-/** Catalog tables a session's SQL may not name: they carry statistics labelled like the columns they describe. */
-const LABELLED_CATALOG = new Set(['LCAT_COLUMNS'])
+/** Catalog tables a session's SQL may not name: they carry statistics labelled like what they describe (read them with the catalog calls). */
+const LABELLED_CATALOG = new Set(['LCAT_COLUMNS', 'LCAT_TABLES', 'LCAT_INDEXES', 'FRAGMENT_TABLES'])
+
+const JOIN_WORDS = new Set(['NATURAL', 'LEFT', 'RIGHT', 'FULL', 'CROSS', 'INNER', 'OUTER', 'JOIN'])
 
 type Source =
   | { kind: 'base'; alias: string; written: string; relation: string; columns: string[] }
@@ -91,13 +93,11 @@ class ReadChecker {
     const j = up(item.join ?? '')
     if (j.includes('NATURAL')) throw new EngineError('UNSUPPORTED', 'NATURAL JOIN is not supported (use JOIN … ON)')
     if (item.using) throw new EngineError('UNSUPPORTED', 'JOIN … USING is not supported (use JOIN … ON)')
+    // node-sql-parser reads `A NATURAL JOIN B` as A aliased NATURAL, cross-joined with B: refuse join words as aliases
+    if (item.as && JOIN_WORDS.has(up(item.as))) throw new EngineError('UNSUPPORTED', `${up(item.as)} JOIN is not supported (use JOIN … ON)`)
     if (item.expr?.ast) {
-      if (!item.as) {
-        const cols = this.select(item.expr.ast, parent, depth + 1, via)
-        return { kind: 'derived', alias: '', columns: cols }
-      }
       const cols = this.select(item.expr.ast, parent, depth + 1, via)
-      return { kind: 'derived', alias: up(item.as), columns: cols?.map(up) ?? null }
+      return { kind: 'derived', alias: item.as ? up(item.as) : '', columns: cols?.map(up) ?? null }
     }
     if (typeof item.table !== 'string' || item.expr) throw new EngineError('UNSUPPORTED', 'this kind of FROM item (table-valued expression) is not supported')
     if (item.db) throw new EngineError('UNSUPPORTED', `schema-qualified table ${item.db}.${item.table} is not supported; use fragment@SITE for local mapping`)
@@ -125,7 +125,7 @@ class ReadChecker {
       return { kind: 'derived', alias, columns: cols?.map(up) ?? null }
     }
     if (ref.kind === 'public') {
-      if (LABELLED_CATALOG.has(up(name))) this.deny(`${up(name)} holds key ranges labelled like the columns they describe: read it with the catalog calls (catalog/local), which show ${this.s.user} only what the ${this.s.level} session may see`)
+      if (LABELLED_CATALOG.has(up(name))) this.deny(`${up(name)} holds statistics labelled like what they describe: read it with the catalog calls, which show ${this.s.user} only what the ${this.s.level} session may see`)
       return { kind: 'public', alias }
     }
     throw new EngineError('UNKNOWN_TABLE', `no global relation, view or fragment named ${up(name)}`, { site: this.s.site })
