@@ -115,4 +115,18 @@ describe('MLS on the catalog and data calls (break 5)', () => {
     const stock = await run('data/browse', { site: 'CMB', table: 'Stock_CMB', session: clerk })
     expect(stock.columns).not.toContain('UNITPRICE')
   })
+
+  it('catalog/check: failing rows never show a value above the session level', async () => {
+    const { run, clerk, cluster } = await setup(0)
+    // a tuple that violates Employees_CMB's predicate, with a salary nobody below SECRET may see
+    cluster.siteStore('CMB').exec("INSERT INTO Employees_CMB (EMPNO, NAME, POSITION, DEPT, BRCODE, SALARY, CLEARANCE) VALUES (99001, 'Probe', 'Clerk', 'Sales', 'KDY', 987654.32, 1)")
+    cluster.settle()
+    const op = await run('catalog/check', { relation: 'EMPLOYEES' })
+    expect(op.ok).toBe(false)
+    expect(JSON.stringify(op)).toContain('987654.32')
+    const asClerk = await run('catalog/check', { relation: 'EMPLOYEES', session: clerk })
+    expect(asClerk.ok).toBe(false)
+    expect(asClerk.results.some((r) => r.failing.some((f) => f.key[0] === 99001))).toBe(true)
+    expect(JSON.stringify(asClerk)).not.toContain('987654')
+  })
 })
