@@ -11,6 +11,7 @@ import { group as engine } from './engine'
 import { group as query } from './query'
 import { group as txn } from './txn'
 import { group as ticket } from './ticket'
+import { group as security } from './security'
 
 export interface BenchContext {
   /** Repository root (where package.json and out/ live). */
@@ -23,7 +24,7 @@ export interface BenchGroup {
   run(ctx: BenchContext): Promise<Record<string, number>>
 }
 
-export const GROUPS: BenchGroup[] = [engine, ui, txn, query, ticket]
+export const GROUPS: BenchGroup[] = [engine, ui, txn, query, ticket, security]
 
 /** The repository root: the first ancestor of the bundle (or cwd) holding package.json. */
 export function repoRoot(): string {

@@ -1,4 +1,5 @@
 import { testWithData as test, expect } from './fixtures'
+import { SecurityPage } from './pages/SecurityPage'
 
 /** `iddb sql --json` output → first cell of the first row. */
 function scalar(json: string): number {
@@ -81,5 +82,32 @@ test.describe('catalog console: regenerating data', () => {
     await expect.poll(async () => (await rows('CMB')) + (await rows('MBI')) + (await rows('KDY')), { timeout: 30_000 }).toBe(5000)
     const counted = JSON.parse(iddb.cli(['sql', '--data', iddb.dataDir!, '--site', 'KDY', '--json', 'SELECT COUNT(*) FROM Sales_KDY'])).rows[0][0]
     expect(await rows('KDY')).toBe(counted)
+  })
+})
+
+test.describe('catalog console: read as a session', () => {
+  test('an INTERNAL session browses staff without SALARY, and the local catalog hides its key range', async ({ admin, page }) => {
+    const sec = new SecurityPage(page)
+    const clerk = `rd${Date.now().toString(36).slice(-5)}${Math.floor(Math.random() * 1e4)}`
+    await admin.openConsole('security')
+    await sec.addUser('CMB', clerk, 'colombo-clerk-1', 'INTERNAL')
+    await expect(sec.addResult()).toContainText(`${clerk} added at CMB`)
+    await sec.login('CMB', clerk, 'colombo-clerk-1')
+    await expect(sec.loginResult()).toContainText(`${clerk} logged in at CMB`)
+    await admin.openConsole('catalog')
+    const c = admin.catalog
+    await c.browse('CMB', 'Employees_CMB')
+    await expect(c.browserColumns().filter({ hasText: 'SALARY' })).toHaveCount(1) // the operator is trusted
+    await c.readAs(clerk)
+    await expect(c.browserHidden()).toContainText('SALARY')
+    await expect(c.browserColumns().filter({ hasText: 'SALARY' })).toHaveCount(0)
+    await expect(c.browserColumns().filter({ hasText: 'EMPNO' })).toHaveCount(1)
+    await expect(c.browserRows().first()).toContainText('CMB')
+    await c.openTab('local')
+    const salary = page.getByTestId('lcat-columns').locator('tr', { hasText: 'Employees_CMB' }).filter({ hasText: 'SALARY' })
+    await expect(salary).toHaveCount(1)
+    await expect(salary.locator('td').nth(4)).toHaveText('NULL')
+    await c.readAs(null)
+    await expect(salary.locator('td').nth(4)).not.toHaveText('NULL')
   })
 })

@@ -22,6 +22,19 @@ export class CatalogPage {
     await expect(this.browser()).not.toHaveAttribute('data-total', '')
   }
 
+  /** Picks who the catalogs and the data browser read as: a session of `user` opened in the Security console, or the operator (null). */
+  async readAs(user: string | null): Promise<void> {
+    const select = this.page.getByTestId('catalog-read-as')
+    if (user === null) { await select.selectOption(''); return }
+    const label = await select.locator('option', { hasText: `${user} @` }).first().textContent()
+    await select.selectOption({ label: label!.trim() })
+  }
+
+  /** Column headers of the data browser. */
+  browserColumns(): Locator { return this.page.getByTestId('browser-col') }
+  /** The note naming the columns left out (above the level read as). */
+  browserHidden(): Locator { return this.page.getByTestId('browser-hidden') }
+
   browser(): Locator { return this.page.getByTestId('data-browser') }
   browserRows(): Locator { return this.page.getByTestId('browser-row') }
   /** Row count the browser reports for the open fragment. */

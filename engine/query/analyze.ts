@@ -271,7 +271,7 @@ export function analyzeSelect(root: Ast, cat: QueryCatalog, atRefs: Map<string, 
 }
 
 const viewCache = new Map<string, Ast>()
-function parseViewAst(name: string, sql: string): Ast {
+export function parseViewAst(name: string, sql: string): Ast {
   let a = viewCache.get(sql)
   if (!a) {
     try { a = sqlParser().astify(sql, { database: 'sqlite' }) } catch (e) {

@@ -18,7 +18,7 @@ import type { Cluster } from '../cluster'
 import { EngineError } from '../errors'
 import { LEVELS, levelRank, type AuditEntryView, type Level, type LoginView, type SecurityStateView, type SecurityUserView, type SessionView } from '../api/security'
 import { SecurityPolicy, isLevel } from './policy'
-import { AT_MARK, preprocess, sqlParser } from '../query/parse'
+import { checkStatement } from './mls'
 import type { SiteCode } from '../topology/types'
 import { USERS_TABLE } from './schema'
 
@@ -37,22 +37,18 @@ export interface Authorization {
   /** The session's user, or null for the console operator (trusted). */
   user: string | null
   level: Level | null
-  /** Upper-case column names a `*` must leave out of the result. */
+  /** Upper-case column names a `*` left out (above the session's level): they are not selected at all. */
   hidden: Set<string>
+  /** The statement to run: the one checked, or its rewrite with every `*` restricted to what the session may read. */
+  sql: string
 }
 
 /**
- * What a result shows a session: its columns without those a `*` brought in above the session's level,
- * the columns left out, and how to cut a row the same way.
+ * What a result shows a session. The statement it ran (`Authorization.sql`) already selects only what the
+ * session may read, so the result is shown whole; `hidden` names the columns its `*` left out.
  */
 export function visibleResult(auth: Authorization, columns: string[]): { columns: string[]; hidden: string[]; pick<T>(row: T[]): T[] } {
-  if (!auth.hidden.size) return { columns, hidden: [], pick: (row) => row }
-  const keep = columns.map((c, i) => (auth.hidden.has(c.toUpperCase()) ? -1 : i)).filter((i) => i >= 0)
-  return {
-    columns: keep.map((i) => columns[i]),
-    hidden: columns.filter((c) => auth.hidden.has(c.toUpperCase())),
-    pick: (row) => keep.map((i) => row[i]),
-  }
+  return { columns, hidden: [...auth.hidden], pick: (row) => row }
 }
 
 function hashPassword(password: string, salt: Buffer): Buffer {
@@ -246,19 +242,25 @@ export class SecurityManager {
   /**
    * Checks a statement for a session about to run it at `site`. No token: the console operator (trusted).
    * Throws AUTH_FAILED for an unknown session and ACCESS_DENIED (naming the column and the levels) for a read
-   * up or a write down; returns the columns a `*` must leave out.
+   * up or a write down (engine/security/mls.ts); returns the statement to run and the columns its `*` left out.
    */
   authorize(token: string | undefined, site: SiteCode, sql: string): Authorization {
-    if (!token) return { user: null, level: null, hidden: new Set() }
+    if (!token) return { user: null, level: null, hidden: new Set(), sql }
     const s = this.sessionAt(token, site)
-    const hidden = new Set<string>()
     try {
-      this.check(s, sql, hidden, 0)
+      const r = checkStatement(this.policy, { user: s.user, level: s.level, clearance: s.clearance, site }, sql)
+      return { user: s.user, level: s.level, hidden: new Set(r.hidden), sql: r.sql }
     } catch (e) {
       if (e instanceof EngineError && e.code === 'ACCESS_DENIED') this.record(site, s.user, 'refused', false, e.message)
       throw e
     }
-    return { user: s.user, level: s.level, hidden }
+  }
+
+  /** The live session of `token` (for reads that are not issued at a site: catalogs, data browsing); else AUTH_FAILED. */
+  sessionOf(token: string): SessionView {
+    const s = this.sessions.get(token)
+    if (!s) throw new EngineError('AUTH_FAILED', 'unknown or closed session: log in again')
+    return this.view(s)
   }
 
   /** The live session of `token`, which may issue requests at `site` (the site where it logged in); else throws. */
@@ -273,47 +275,6 @@ export class SecurityManager {
       throw new EngineError('ACCESS_DENIED', msg, { site })
     }
     return s
-  }
-
-  private check(s: Session, sql: string, hidden: Set<string>, depth: number): void {
-    let tables: string[], columns: string[]
-    try {
-      const r = sqlParser().parse(preprocess(sql).text, { database: 'sqlite' })
-      tables = r.tableList
-      columns = r.columnList
-    } catch (e) {
-      throw new EngineError('SQL_ERROR', `cannot read the statement: ${e instanceof Error ? e.message.split('\n')[0] : String(e)}`)
-    }
-    const bare = (n: string) => { const i = n.indexOf(AT_MARK); return i >= 0 ? n.slice(0, i) : n }
-    /** Table names as written → the relation and columns they denote. */
-    const rels = new Map<string, { relation: string; columns: string[] }>()
-    for (const t of tables) {
-      const name = bare(t.split('::')[2])
-      const ref = this.policy.resolve(name)
-      if (ref.kind === 'view') {
-        if (depth < 4) this.check(s, ref.sql, hidden, depth + 1)
-      } else if (ref.kind === 'relation') rels.set(name.toUpperCase(), { relation: ref.relation, columns: ref.columns })
-    }
-    const deny = (msg: string) => { throw new EngineError('ACCESS_DENIED', msg, { site: s.site }) }
-    for (const c of columns) {
-      const [op, table, col] = c.split('::')
-      const targets = table === 'null' ? [...rels.values()] : [rels.get(bare(table).toUpperCase())].filter((x) => x !== undefined)
-      const star = col === '(.*)'
-      for (const r of targets) {
-        const cols = star ? r.columns : r.columns.filter((x) => x.toUpperCase() === col.toUpperCase())
-        for (const name of cols) {
-          const label = this.policy.columnLevel(r.relation, name)
-          if (op === 'select') {
-            if (levelRank(label) <= levelRank(s.level)) continue
-            if (star) { hidden.add(name.toUpperCase()); continue }
-            deny(`no read up: ${r.relation}.${name} is ${label}; ${s.user}'s session runs at ${s.level}`)
-          } else {
-            if (levelRank(label) < levelRank(s.level)) deny(`no write down: ${r.relation}.${name} is ${label}, below ${s.user}'s ${s.level} session (information would flow down)`)
-            if (levelRank(label) > levelRank(s.clearance)) deny(`${s.user} is cleared to ${s.clearance}; ${r.relation}.${name} is ${label}`)
-          }
-        }
-      }
-    }
   }
 
   // ---- audit and views ------------------------------------------------------------------------------

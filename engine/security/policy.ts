@@ -54,6 +54,9 @@ export class SecurityPolicy {
     return own ? maxLevel(l.table, own) : l.table
   }
 
+  /** The label of a global relation as a whole (what reading any of its rows, even a count, reads). */
+  relationLevel(relation: string): Level { return this.labels.get(relation)?.table ?? 'PUBLIC' }
+
   views(): LabelView[] {
     const out: LabelView[] = []
     for (const [relation, l] of this.labels) {

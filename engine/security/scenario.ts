@@ -83,7 +83,7 @@ registerCommand({
       const token = ctx.user && ctx.user !== 'operator' ? sessions(ctx).get(ctx.user) : undefined
       if (ctx.user && ctx.user !== 'operator' && !token) throw new EngineError('AUTH_FAILED', `${ctx.user} has no session (login first)`)
       const auth = SecurityManager.of(ctx.cluster).authorize(token, site, sql)
-      const r = await (await dqpFor(ctx.cluster)).run(site, sql, { user: auth.user ?? undefined })
+      const r = await (await dqpFor(ctx.cluster)).run(site, auth.sql, { user: auth.user ?? undefined })
       const v = visibleResult(auth, r.columns)
       ctx.last = {
         result: { columns: v.columns, rows: r.rows.map((row) => v.pick(row)), changes: r.changes ?? 0 },

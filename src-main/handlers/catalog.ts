@@ -4,6 +4,7 @@ import type { HandlerContext, HandlerMap } from './context'
 import type { SiteDb } from '../../engine/site/db'
 import type { SqlValue } from '../../engine/site/sqljs'
 import type { AllocationMap, BrowsePage, TableRows } from '../ipc/contract/catalog'
+import { DataAccess } from '../../engine/security/access'
 
 type CatalogCall = 'catalog/global' | 'catalog/local' | 'catalog/fragments' | 'catalog/check' | 'data/browse' | 'data/generate'
 
@@ -29,16 +30,18 @@ const MAX_CURSORS = 32
  * offset, so next/previous pages and revisits start from an index seek. A jump to an offset without a
  * bookmark counts forward from the nearest earlier one over the key only. Bookmarks are dropped when
  * the table's database changes (content version), so a page is always what LIMIT/OFFSET would return.
- * Views and WITHOUT ROWID tables use LIMIT/OFFSET.
+ * Views and WITHOUT ROWID tables use LIMIT/OFFSET. Only `cols` are read.
  */
 export function browseRows(sdb: SiteDb, run: Run, table: string, cols: string[], offset: number, limit: number, orderBy: string | undefined, desc: boolean) {
   const hasRowid = run("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ? AND sql NOT LIKE '%WITHOUT ROWID%'", [table]).rows.length > 0
     && !cols.some((c) => c.toLowerCase() === 'rowid')
   if (!orderBy) desc = false // unsorted browsing is in storage order
+  // only the columns asked for are read (a column the reader may not see never leaves the database)
+  const list = cols.map(q).join(', ')
   const dir = desc ? 'DESC' : 'ASC'
   if (!hasRowid) {
     const order = orderBy ? `ORDER BY ${q(orderBy)} ${dir}` : ''
-    return run(`SELECT * FROM ${q(table)} ${order} LIMIT ? OFFSET ?`, [limit, offset])
+    return run(`SELECT ${list} FROM ${q(table)} ${order} LIMIT ? OFFSET ?`, [limit, offset])
   }
   const k = orderBy ? q(orderBy) : null
   const order = k ? `ORDER BY ${k} ${dir}, rowid ${dir}` : `ORDER BY rowid ${dir}`
@@ -80,14 +83,14 @@ export function browseRows(sdb: SiteDb, run: Run, table: string, cols: string[],
         if (row) { from = [row[0], Number(row[1])]; break }
         skip -= Number(run(`SELECT COUNT(*) FROM (SELECT 1 FROM ${q(table)} WHERE ${sg.where} LIMIT ?)`, [...sg.params, skip]).rows[0][0])
       }
-      if (!from) return run(`SELECT * FROM ${q(table)} LIMIT 0`) // past the end
+      if (!from) return run(`SELECT ${list} FROM ${q(table)} LIMIT 0`) // past the end
       remember(cur.marks, offset, from)
     }
   }
   let columns: string[] = []
   const rows: SqlValue[][] = []
   for (const sg of from ? after(from) : start) {
-    const r = run(`SELECT *, ${keySel} FROM ${q(table)} WHERE ${sg.where} ${sg.order} LIMIT ?`, [...sg.params, limit - rows.length])
+    const r = run(`SELECT ${list}, ${keySel} FROM ${q(table)} WHERE ${sg.where} ${sg.order} LIMIT ?`, [...sg.params, limit - rows.length])
     columns = r.columns
     rows.push(...r.rows)
     if (rows.length >= limit) break
@@ -105,8 +108,9 @@ function remember(marks: Map<number, Mark>, offset: number, m: Mark): void {
 }
 
 export const catalogHandlers: HandlerMap<CatalogCall> = {
-  'catalog/global': async (ctx, { site }) => {
+  'catalog/global': async (ctx, { site, session }) => {
     const c = ctx.cluster
+    const reader = DataAccess.of(c, session)
     const at = site ?? c.siteCodes.find((s) => c.siteStore(s).isUp())
     if (!at) throw new EngineError('SITE_DOWN', 'every site is down')
     c.site(at)
@@ -115,26 +119,28 @@ export const catalogHandlers: HandlerMap<CatalogCall> = {
       views: rows(ctx, at, 'SELECT VNAME, GSQL_SELECT FROM GLOBAL_VIEWS ORDER BY VNAME'),
       tables: rows(ctx, at, 'SELECT TBL_NAME, SITE, TYPE FROM GLOBAL_TABLES ORDER BY TBL_NAME, SITE'),
       columns: rows(ctx, at, 'SELECT COL_NAME, TBL_NAME, TYPE, LEN FROM GLOBAL_COLUMNS ORDER BY TBL_NAME, rowid'),
-      fragments: rows(ctx, at, 'SELECT SITE, TBL_NAME, FNAME, NROWS, KIND, PREDICATE, PROJECTION, COPY_OF, REFRESH FROM FRAGMENT_TABLES ORDER BY TBL_NAME, SITE, FNAME'),
+      fragments: reader.localCatalog('FRAGMENT_TABLES', rows(ctx, at, 'SELECT SITE, TBL_NAME, FNAME, NROWS, KIND, PREDICATE, PROJECTION, COPY_OF, REFRESH FROM FRAGMENT_TABLES ORDER BY TBL_NAME, SITE, FNAME')),
       fragmentColumns: rows(ctx, at, 'SELECT COL_NAME, FNAME, TYPE, LEN, SITE FROM FRAGMENT_COLUMNS ORDER BY SITE, FNAME, rowid'),
     }
   },
-  'catalog/local': async (ctx, { site }) => {
+  'catalog/local': async (ctx, { site, session }) => {
     ctx.cluster.site(site)
+    const reader = DataAccess.of(ctx.cluster, session)
     return {
       site,
-      tables: rows(ctx, site, 'SELECT TABLE_NAME, TYPE, NUM_ROWS FROM LCAT_TABLES ORDER BY TABLE_NAME'),
+      tables: reader.localCatalog('LCAT_TABLES', rows(ctx, site, 'SELECT TABLE_NAME, TYPE, NUM_ROWS FROM LCAT_TABLES ORDER BY TABLE_NAME')),
       views: rows(ctx, site, 'SELECT VIEW_NAME, LSQL_QUERY FROM LCAT_VIEWS ORDER BY VIEW_NAME'),
-      columns: rows(ctx, site, 'SELECT COL_NAME, "TABLE", TYPE, LEN, HKEY, LKEY FROM LCAT_COLUMNS ORDER BY "TABLE", rowid'),
-      indexes: rows(ctx, site, 'SELECT INDEX_NAME, KEY_COLS, TYPE, PCT_UNIQUE, TABLE_NAME FROM LCAT_INDEXES ORDER BY TABLE_NAME, INDEX_NAME'),
+      columns: reader.localCatalog('LCAT_COLUMNS', rows(ctx, site, 'SELECT COL_NAME, "TABLE", TYPE, LEN, HKEY, LKEY FROM LCAT_COLUMNS ORDER BY "TABLE", rowid')),
+      indexes: reader.localCatalog('LCAT_INDEXES', rows(ctx, site, 'SELECT INDEX_NAME, KEY_COLS, TYPE, PCT_UNIQUE, TABLE_NAME FROM LCAT_INDEXES ORDER BY TABLE_NAME, INDEX_NAME')),
     }
   },
-  'catalog/fragments': async (ctx) => {
+  'catalog/fragments': async (ctx, { session }) => {
     const c = ctx.cluster
+    const reader = DataAccess.of(c, session)
     const topo = c.topology
     const frs = fragments(topo)
     const nrows = (site: string, name: string): number | null => {
-      if (!c.siteStore(site).isUp()) return null
+      if (!c.siteStore(site).isUp() || !reader.tableStatVisible(name)) return null
       return c.siteInternals(site).catalog.rowCount(name) ?? null
     }
     const map: AllocationMap = {
@@ -145,29 +151,36 @@ export const catalogHandlers: HandlerMap<CatalogCall> = {
           name: f.name, site: f.site, kind: f.kind, predicate: f.predicate ?? null, columns: f.columns, copyOf: f.copyOf ?? null, refresh: f.refresh ?? null, nrows: nrows(f.site, f.name),
         })),
       })),
-      copies: frs.filter((f) => f.kind === 'copy').flatMap((f) => { try { return [c.copyStatus(f.name)] } catch { return [] } }),
+      copies: frs.filter((f) => f.kind === 'copy').flatMap((f) => { try { return [c.copyStatus(f.name)] } catch { return [] } })
+        .map((x) => (reader.tableStatVisible(x.copy) ? x : { ...x, rows: 0 })),
       replication: c.replicationView(),
       repositorySite: topo.sites.find((s) => s.repository)!.code,
     }
     return map
   },
-  'catalog/check': async (ctx, { relation }) => ({ ...(await ctx.cluster.checkFragmentationAsync(relation)), checkedAt: ctx.cluster.sim.now }),
-  'data/browse': async (ctx, { site, table, server, offset, limit, orderBy, desc }) => {
+  'catalog/check': async (ctx, { relation, session }) => {
+    const reader = DataAccess.of(ctx.cluster, session)
+    return reader.checkReport({ ...(await ctx.cluster.checkFragmentationAsync(relation)), checkedAt: ctx.cluster.sim.now })
+  },
+  'data/browse': async (ctx, { site, table, server, offset, limit, orderBy, desc, session }) => {
     const c = ctx.cluster
     c.site(site)
+    const reader = DataAccess.of(c, session)
     const st = c.siteStore(site)
     const db = server === 'primary' ? st : server === 'backup' ? st.backup : st.repository
     if (!db) throw new EngineError('NOT_FOUND', `${site} has no ${server} server`, { site })
     const exists = db.query("SELECT name FROM sqlite_master WHERE type IN ('table','view') AND name = ? AND name NOT LIKE '\\_\\_%' ESCAPE '\\'", [table]).rows.length
     if (!exists) throw new EngineError('UNKNOWN_TABLE', `no table ${table} at ${site}.${server}`, { site })
-    const cols = db.query(`SELECT name FROM pragma_table_info(?)`, [table]).rows.map((r) => String(r[0]))
-    if (orderBy && !cols.includes(orderBy)) throw new EngineError('BAD_INPUT', `${table} has no column ${orderBy}`, { site })
+    const all = db.query(`SELECT name FROM pragma_table_info(?)`, [table]).rows.map((r) => String(r[0]))
+    if (orderBy && !all.includes(orderBy)) throw new EngineError('BAD_INPUT', `${table} has no column ${orderBy}`, { site })
+    const { columns: cols, hidden } = reader.browseColumns(site, table, all, orderBy)
     const known = server === 'primary' ? c.siteInternals(site).catalog.rowCount(table) : undefined
     const total = known ?? Number(db.query(`SELECT COUNT(*) FROM ${q(table)}`).rows[0][0])
     const sdb = c.siteInternals(site)[server]!
     const r = browseRows(sdb, (sql, p) => db.query(sql, p), table, cols, offset, limit, orderBy, desc)
-    const page: BrowsePage = { site, table, server, offset, total, columns: r.columns, rows: r.rows.map((row) => row.map((v) => (v instanceof Uint8Array ? `<blob ${v.length} bytes>` : v))) }
-    return page
+    const page: BrowsePage = { site, table, server, offset, total, hiddenColumns: hidden, columns: r.columns, rows: r.rows.map((row) => row.map((v) => (v instanceof Uint8Array ? `<blob ${v.length} bytes>` : v))) }
+    // a catalog table browsed as a table: its statistics labelled as in catalog/local (rows kept: paging stays exact)
+    return reader.localCatalog(table, page, false)
   },
   'data/generate': async (ctx, { sales, seed }) => ctx.jobs.start('data/generate', `generate ${sales.toLocaleString('en')} sales`, async (job) => {
     const summary = await ctx.cluster.generate({ sales, seed, onProgress: (p, d) => job.progress(p, d), isCancelled: () => job.cancelled })

@@ -52,20 +52,20 @@ export const queryHandlers: HandlerMap<QueryCall> = {
   'query/run': async (ctx, { site, sql, session, maxRows }) => {
     const auth = authorize(ctx, site, sql, session)
     const dqp = await dqpFor(ctx.cluster)
-    return toView(site, sql, auth, await dqp.run(site, sql, { user: auth.user ?? undefined }), maxRows)
+    return toView(site, sql, auth, await dqp.run(site, auth.sql, { user: auth.user ?? undefined }), maxRows)
   },
   'query/explain': async (ctx, { site, sql, session, maxRows }) => {
     const text = /^\s*explain\b/i.test(sql) ? sql : `EXPLAIN ${sql}`
     const auth = authorize(ctx, site, text, session)
     const dqp = await dqpFor(ctx.cluster)
-    return toView(site, text, auth, await dqp.run(site, text, { user: auth.user ?? undefined }), maxRows)
+    return toView(site, text, auth, await dqp.run(site, auth.sql, { user: auth.user ?? undefined }), maxRows)
   },
   'query/start': async (ctx, { site, sql, session, maxRows }) => {
     const auth = authorize(ctx, site, sql, session)
     const dqp = await dqpFor(ctx.cluster)
     const label = `${site}: ${sql.replace(/\s+/g, ' ').slice(0, 80)}`
     return ctx.jobs.start('query', label, async (job) => {
-      const r = await dqp.runCooperative(site, sql, { user: auth.user ?? undefined }, job)
+      const r = await dqp.runCooperative(site, auth.sql, { user: auth.user ?? undefined }, job)
       const view = toView(site, sql, auth, r, maxRows)
       const m = resultsOf(ctx.jobs)
       m.set(job.id, view)

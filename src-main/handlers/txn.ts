@@ -62,9 +62,10 @@ export const txnHandlers: HandlerMap<TxnCall> = {
     if (site) ctx.cluster.site(site)
     const owner = sessionsOf(ctx).get(gid)
     if (owner) {
-      // multi-level security: the statement is checked for the transaction's session before it runs
+      // multi-level security: the statement is checked for the transaction's session before it runs, and what
+      // runs is the checked statement (a `*` restricted to the columns the session may read)
       try {
-        SecurityManager.of(ctx.cluster).authorize(owner.token, owner.site, sql)
+        sql = SecurityManager.of(ctx.cluster).authorize(owner.token, owner.site, sql).sql
       } catch (e) {
         dtmOf(ctx).recordRefused(gid, site ?? owner.site, sql, e) // a failed statement of the transaction (see Dtm.commit)
         ctx.emit('security/changed', { reason: 'a statement was refused' })

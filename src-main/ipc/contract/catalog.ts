@@ -1,6 +1,7 @@
 import { z } from 'zod'
-import { call, event, noInput, siteCode } from './define'
+import { call, event, siteCode } from './define'
 import type { JobView } from '../../../engine/api/views'
+import { sessionToken } from './security'
 
 type Cell = string | number | null
 
@@ -40,19 +41,30 @@ export interface AllocationMap {
   repositorySite: string
 }
 
-export interface BrowsePage extends TableRows { site: string; table: string; server: 'primary' | 'backup' | 'repository'; offset: number; total: number }
+export interface BrowsePage extends TableRows {
+  site: string; table: string; server: 'primary' | 'backup' | 'repository'; offset: number; total: number
+  /** Columns left out because they are labelled above the session's level (never read). */
+  hiddenColumns: string[]
+}
+
+/**
+ * Every call returning stored data or statistics takes an optional `session`: read as that session (its level
+ * applies: no read up; key ranges and row counts are labelled like what they describe); without it, as the
+ * console's operator. Security tables (SEC_USERS: salts, hashes) are returned to nobody.
+ */
+const readAs = { session: sessionToken.optional() }
 
 const tableName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/, 'a table name like Sales_CMB')
 
 export const catalogCalls = {
   /** The replicated global catalog as held at one site (default: the first site that is up). */
-  'catalog/global': call(z.object({ site: siteCode.optional() }).strict()).returns<GlobalCatalogView>(),
+  'catalog/global': call(z.object({ site: siteCode.optional(), ...readAs }).strict()).returns<GlobalCatalogView>(),
   /** One site's local catalog (LCAT_*). */
-  'catalog/local': call(z.object({ site: siteCode }).strict()).returns<LocalCatalogView>(),
+  'catalog/local': call(z.object({ site: siteCode, ...readAs }).strict()).returns<LocalCatalogView>(),
   /** The fragment schema with its allocation (which fragment lives where), copies and replication state. */
-  'catalog/fragments': call(noInput).returns<AllocationMap>(),
+  'catalog/fragments': call(z.object({ ...readAs }).strict()).returns<AllocationMap>(),
   /** Fragmentation checks (completeness, reconstruction, disjointness) with failing rows. */
-  'catalog/check': call(z.object({ relation: z.string().regex(/^[A-Za-z_]{1,32}$/).optional() }).strict()).returns<FragmentationReport>(),
+  'catalog/check': call(z.object({ relation: z.string().regex(/^[A-Za-z_]{1,32}$/).optional(), ...readAs }).strict()).returns<FragmentationReport>(),
   /** A page of a table at a site (fragment, replica, catalog table), with the total row count. */
   'data/browse': call(z.object({
     site: siteCode,
@@ -62,6 +74,7 @@ export const catalogCalls = {
     limit: z.number().int().min(1).max(1000).default(100),
     orderBy: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/).optional(),
     desc: z.boolean().default(false),
+    ...readAs,
   }).strict()).returns<BrowsePage>(),
   /** Replaces all data with a generated dataset, as a job (progress via job/progress). */
   'data/generate': call(z.object({ sales: z.number().int().min(0).max(2_000_000).default(20_000), seed: z.number().int().min(0).max(0xffffffff).optional() }).strict()).returns<JobView>(),

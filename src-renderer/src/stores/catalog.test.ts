@@ -4,6 +4,7 @@ import { createTestingPinia } from '@pinia/testing'
 import { setIpc } from '../ipc/client'
 import { createFakeApi, type FakeApi } from '../testing/fakeApi'
 import { useCatalogStore } from './catalog'
+import { useSecurityStore } from './security'
 import { totalRows, type AllocationMap } from './catalogModel'
 
 const alloc: AllocationMap = {
@@ -25,8 +26,10 @@ beforeEach(() => {
     'catalog/fragments': () => alloc,
     'catalog/global': () => ({ site: 'CMB', views: T(['VNAME', 'GSQL_SELECT'], [['V1', 'SELECT 1']]), tables: T(['TBL_NAME', 'SITE', 'TYPE'], []), columns: T([], []), fragments: T([], []), fragmentColumns: T([], []) }),
     'catalog/local': ({ site }) => ({ site, tables: T(['TABLE_NAME', 'TYPE', 'NUM_ROWS'], [['Sales_CMB', 'HORIZONTAL FRAGMENT', 42]]), views: T([], []), columns: T([], []), indexes: T([], []) }),
-    'data/browse': ({ site, table, offset = 0, limit = 100, server = 'primary' }) => ({ site, table, server, offset, total: 42, columns: ['INVNO'], rows: Array.from({ length: Math.max(0, Math.min(limit, 42 - offset)) }, (_, k) => [offset + k + 1]) }),
+    'data/browse': ({ site, table, offset = 0, limit = 100, server = 'primary' }) => ({ site, table, server, offset, total: 42, hiddenColumns: [], columns: ['INVNO'], rows: Array.from({ length: Math.max(0, Math.min(limit, 42 - offset)) }, (_, k) => [offset + k + 1]) }),
     'catalog/check': () => ({ ok: false, checkedAt: 5, results: [{ relation: 'SALES', check: 'disjointness', ok: false, detail: '1 row in two fragments', failing: [{ key: [7], reason: 'in Sales_CMB and Sales_KDY' }], failingCount: 1 }] }),
+    'security/login': ({ site, user }) => ({ id: 'S1', user, home: site, site, clearance: 'INTERNAL', level: 'INTERNAL', since: 0, via: `checked at ${site}`, token: 'a'.repeat(32), virtualMs: 0 }),
+    'security/state': () => ({ levels: ['PUBLIC', 'INTERNAL', 'CONFIDENTIAL', 'SECRET'], users: [], sessions: [{ id: 'S1', user: 'clerk', home: 'CMB', site: 'CMB', clearance: 'INTERNAL', level: 'INTERNAL', since: 0, via: 'checked at CMB' }], labels: [], audit: [] }),
     'data/generate': ({ sales = 0 }) => ({ id: 'j1', kind: 'data/generate', label: `generate ${sales}`, status: 'running', progress: 0, startedAt: 0 }),
   })
   setIpc(api)
@@ -89,5 +92,23 @@ describe('catalog store', () => {
     const j = await s.generate(1_000_000)
     expect(j?.id).toBe('j1')
     expect(api.calls.at(-1)).toEqual({ name: 'data/generate', input: { sales: 1_000_000 } })
+  })
+
+  it('reads as the session picked in the console (its token), and refuses a closed one instead of reading as the operator', async () => {
+    const s = useCatalogStore()
+    const sec = useSecurityStore()
+    const v = await sec.login({ site: 'CMB', user: 'clerk', password: 'clerk-pass-1' })
+    s.setReadAs(v!.id)
+    await s.loadLocal('CMB')
+    expect(api.calls.filter((c) => c.name === 'catalog/local').at(-1)!.input).toEqual({ site: 'CMB', session: 'a'.repeat(32) })
+    await s.browse('CMB', 'Sales_CMB', 0)
+    expect(api.calls.at(-1)).toEqual({ name: 'data/browse', input: { site: 'CMB', table: 'Sales_CMB', server: 'primary', offset: 0, limit: 200, session: 'a'.repeat(32) } })
+    s.setReadAs('S9')
+    const n = api.calls.length
+    await expect(s.browse('CMB', 'Sales_CMB', 0)).rejects.toMatchObject({ info: { code: 'AUTH_FAILED' } })
+    expect(api.calls.slice(n).some((c) => c.name === 'data/browse')).toBe(false)
+    s.setReadAs(null)
+    await s.browse('CMB', 'Sales_CMB', 0)
+    expect(api.calls.at(-1)!.input).not.toHaveProperty('session')
   })
 })

@@ -2,13 +2,15 @@
  * Catalogs and fragment data: the replicated global catalog (global + fragment schema), the allocation
  * map, each site's local catalog, paged browsing of any table at a site, the fragmentation checks and
  * data generation (a job). Calls: catalog/global, catalog/fragments, catalog/local, catalog/check,
- * data/browse, data/generate; refetches on catalog/changed.
+ * data/browse, data/generate; refetches on catalog/changed. "Read as" (`readAs`): the data and catalog calls go
+ * as a session opened in the Security console (its level applies in the engine) or as the operator.
  */
 import { defineStore } from 'pinia'
 import { computed, ref, shallowRef } from 'vue'
 import type { ErrorInfo } from '../../../engine/errors'
 import type { JobView } from '../../../engine/api/views'
 import { ipc, toIpcError } from '../ipc/client'
+import { useSecurityStore } from './security'
 import { fragmentsOf, type AllocationMap, type BrowsePage, type FragmentationReport, type FragmentInfo, type GlobalCatalogView, type LocalCatalogView } from './catalogModel'
 
 export type { BrowsePage, FragmentationReport, FragmentInfo, GlobalCatalogView, LocalCatalogView } from './catalogModel'
@@ -32,26 +34,36 @@ export const useCatalogStore = defineStore('catalog', () => {
   const dataVersion = ref(0)
   let off: (() => void) | null = null
 
+  /** The id of the session (opened in this console) the catalog and data calls read as; null: the operator. */
+  const readAs = ref<string | null>(null)
+  /** `{ session: token }` for the chosen session; a session closed since it was picked is refused, never read as the operator. */
+  function as(): { session?: string } {
+    if (!readAs.value) return {}
+    const token = useSecurityStore().tokenOf(readAs.value)
+    if (!token) throw { code: 'AUTH_FAILED', message: `session ${readAs.value} is no longer open in this console: log in again or read as the operator` } satisfies ErrorInfo
+    return { session: token }
+  }
+
   const fragments = computed<FragmentInfo[]>(() => (allocation.value ? fragmentsOf(allocation.value) : []))
   const repositorySite = computed(() => allocation.value?.repositorySite ?? null)
 
   async function loadGlobal(site?: string): Promise<void> {
     try {
-      global.value = await ipc().call('catalog/global', site ? { site } : {})
+      global.value = await ipc().call('catalog/global', { ...(site ? { site } : {}), ...as() })
       error.value = null
     } catch (e) { error.value = toIpcError(e).info }
   }
 
   async function loadFragments(): Promise<void> {
     try {
-      allocation.value = await ipc().call('catalog/fragments', {})
+      allocation.value = await ipc().call('catalog/fragments', as())
       error.value = null
     } catch (e) { error.value = toIpcError(e).info }
   }
 
   async function loadLocal(site: string): Promise<void> {
     try {
-      local.value = { ...local.value, [site]: await ipc().call('catalog/local', { site }) }
+      local.value = { ...local.value, [site]: await ipc().call('catalog/local', { site, ...as() }) }
       error.value = null
     } catch (e) { error.value = toIpcError(e).info }
   }
@@ -74,10 +86,18 @@ export const useCatalogStore = defineStore('catalog', () => {
 
   function stop(): void { off?.(); off = null }
 
+  /** Picks who the catalog and data calls read as, and reloads what is shown. */
+  function setReadAs(id: string | null): void {
+    readAs.value = id
+    dataVersion.value++
+    void load()
+    for (const s of Object.keys(local.value)) void loadLocal(s)
+  }
+
   /** One page of a table at a site's server. Throws IpcError (the browser shows it). */
   async function browse(site: string, table: string, offset: number, limit = BROWSE_PAGE, server: BrowseServer = 'primary'): Promise<BrowsePage> {
     try {
-      return await ipc().call('data/browse', { site, table, server, offset, limit })
+      return await ipc().call('data/browse', { site, table, server, offset, limit, ...as() })
     } catch (e) { throw toIpcError(e) }
   }
 
@@ -85,7 +105,7 @@ export const useCatalogStore = defineStore('catalog', () => {
   async function runCheck(relation?: string): Promise<void> {
     checking.value = true
     try {
-      check.value = await ipc().call('catalog/check', relation ? { relation } : {})
+      check.value = await ipc().call('catalog/check', { ...(relation ? { relation } : {}), ...as() })
       checkError.value = null
     } catch (e) { checkError.value = toIpcError(e).info } finally { checking.value = false }
   }
@@ -100,7 +120,7 @@ export const useCatalogStore = defineStore('catalog', () => {
   }
 
   return {
-    global, allocation, local, check, checking, loading, error, checkError, generateError, dataVersion, fragments, repositorySite,
-    load, start, stop, loadGlobal, loadFragments, loadLocal, browse, runCheck, generate,
+    global, allocation, local, check, checking, loading, error, checkError, generateError, dataVersion, fragments, repositorySite, readAs,
+    load, start, stop, loadGlobal, loadFragments, loadLocal, browse, runCheck, generate, setReadAs,
   }
 })
