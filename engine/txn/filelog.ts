@@ -30,10 +30,20 @@ export class FileTxnLog extends TailedLog {
    * answer that depends on the record leaves the site; forces of many transactions then share one fsync.
    * Without it every forced append is fsync'd before append returns.
    */
-  constructor(readonly path: string, owner: string, fsync = true, private readonly group = true) {
+  /** What opening the file repaired that the operator should hear about (the cluster logs it). */
+  readonly notices: string[]
+
+  /**
+   * `expected`: the cluster lists this log in cluster.json, so a missing one is damage (CORRUPT_DATA), never a
+   * fresh start. Any damage to acknowledged records (a forced batch) is CORRUPT_DATA naming the file.
+   */
+  constructor(readonly path: string, owner: string, fsync = true, private readonly group = true, opts: { expected?: boolean } = {}) {
     super()
     this.file = new FileLog<Batch>(path, `${owner} 2pc`, fsync)
-    for (const r of this.file.open()) {
+    const batches = this.file.open(opts)
+    this.notices = this.file.notices
+    this.seq = this.file.lastSeq
+    for (const r of batches) {
       this.seq = r.seq
       for (const rec of r.body) { this.stable.push(rec); this.lsn = Math.max(this.lsn, rec.lsn ?? 0) }
     }
@@ -41,7 +51,7 @@ export class FileTxnLog extends TailedLog {
 
   /** A forced batch is ONE line of the file (fsync'd now, or by sync() under group commit). */
   protected persist(body: TxnLogRecord[], forced: TxnLogRecord): void {
-    this.file.append(++this.seq, body, !this.group)
+    this.file.append(++this.seq, body, !this.group) // under group commit, sync() forces (and marks) the batch
     if (this.group) this.pending.push(forced)
   }
 
@@ -62,11 +72,12 @@ export class FileTxnLog extends TailedLog {
   /** Keeps the records of transactions still open here, and the newest half of the rest (so peers can be answered). */
   private checkpoint(): void {
     const kept = recordsToKeep(this.stable)
-    // one batch per kept record keeps the sequence increasing and each line small
+    // one batch per kept record keeps each line small; numbered on from the last batch, so the sequence only
+    // grows and the acknowledgement mark is never ahead of the rewritten file
     this.sync()
-    let seq = 0
+    let seq = this.seq
     const batches = kept.map((r) => ({ seq: ++seq, body: [r] }))
-    this.file.rewrite(batches)
+    this.file.rewrite(batches, this.seq)
     this.seq = seq
     this.stable = kept
   }
