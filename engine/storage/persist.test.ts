@@ -7,6 +7,7 @@ import { build } from 'esbuild'
 import { Cluster } from '../cluster'
 import { EngineError } from '../errors'
 import { Rng } from '../sim/rng'
+import { Persistence } from './persist'
 
 const tmp = () => mkdtempSync(join(tmpdir(), 'iddb-persist-'))
 
@@ -153,6 +154,46 @@ describe('persistence', () => {
       }
       expect(acked.length).toBeGreaterThanOrEqual(12)
       expect(existsSync(join(d, 'cluster.json'))).toBe(true)
+    } finally { rmSync(dir, { recursive: true, force: true }) }
+  })
+
+  it('a restart right after a SIGKILL takes over the dead server\'s lock (even before its parent reaped it); a live or half-taken lock is CONFLICT', async () => {
+    const dir = tmp()
+    try {
+      const d = join(dir, 'd')
+      const c = await Cluster.create({ seed: 4, sales: 0, dataDir: d })
+      c.close()
+      const child = join(dir, 'child.cjs')
+      await build({ entryPoints: [join(__dirname, 'kill-child.ts')], bundle: true, platform: 'node', format: 'cjs', outfile: child, external: ['sql.js'], logLevel: 'silent' })
+      const p = spawn(process.execPath, [child, d, '0', '', 'hold'], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NODE_PATH: join(process.cwd(), 'node_modules') } })
+      let err = ''
+      p.stderr.on('data', (x: Buffer) => { err += x.toString() })
+      await new Promise<void>((resolve, reject) => {
+        p.stdout.on('data', (x: Buffer) => { if (x.toString().includes('READY')) resolve() })
+        p.on('exit', (code) => reject(new Error(`child exited ${code}: ${err}`)))
+      })
+      const pid = p.pid!
+      expect(readFileSync(join(d, 'cluster.lock'), 'utf8')).toBe(String(pid))
+      expect(() => Persistence.reopen(d, true)).toThrow(new RegExp(`in use by process ${pid}`))
+      // kill it and restart at once, synchronously: this process has not reaped it yet (a zombie, kill(pid, 0) succeeds)
+      p.kill('SIGKILL')
+      const stat = () => { try { return readFileSync(`/proc/${pid}/stat`, 'latin1') } catch { return '' } }
+      for (let i = 0; i < 5_000_000 && !/\) Z /.test(stat()); i++) { /* wait for the kill to land, without yielding */ }
+      expect(stat()).toMatch(/\) Z /)
+      const mine = Persistence.reopen(d, true)
+      expect(readFileSync(join(d, 'cluster.lock'), 'utf8')).toBe(String(process.pid))
+      mine.unlock()
+      expect(existsSync(join(d, 'cluster.lock'))).toBe(false)
+      // a starter that died while taking over leaves cluster.lock.takeover: named, never raced past
+      writeFileSync(join(d, 'cluster.lock'), String(pid))
+      writeFileSync(join(d, 'cluster.lock.takeover'), String(pid))
+      expect(() => Persistence.reopen(d, true)).toThrow(/cluster\.lock\.takeover was left by process/)
+      writeFileSync(join(d, 'cluster.lock.takeover'), String(process.ppid))
+      expect(() => Persistence.reopen(d, true)).toThrow(new RegExp(`process ${process.ppid} is taking over`))
+      rmSync(join(d, 'cluster.lock.takeover'))
+      const r = await Cluster.open(d)
+      expect(readFileSync(join(d, 'cluster.lock'), 'utf8')).toBe(String(process.pid))
+      r.close()
     } finally { rmSync(dir, { recursive: true, force: true }) }
   })
 })
