@@ -26,7 +26,7 @@ import { DEFAULT_SALES } from './data/generator'
 import { fragments } from './data/schema'
 import { checkFragmentation, checkFragmentationAsync, type FragmentationReport } from './data/checks'
 import { Persistence, type ClusterFile } from './storage/persist'
-import type { DurableLog } from './storage/files'
+import { openLogPair } from './storage/files'
 import { FileTxnLog } from './txn/filelog'
 import { join } from 'node:path'
 import { installCatalogs } from './catalog/catalog'
@@ -218,40 +218,29 @@ export class Cluster {
     const p = this.persistence!
     s.log = p.log(s.code)
     s.backupLog = p.backupLog(s.code)
-    const open = (l: DurableLog<LogBody>): { recs?: { seq: number; body: LogBody }[]; err?: EngineError } => {
-      try {
-        const recs = l.open({ expected: this.expectedLogs.has(l.name) })
-        for (const n of l.notices) this.log('recovery', n, s.code)
+    const pair = openLogPair(s.log, s.backupLog, {
+      expected: (n) => this.expectedLogs.has(n),
+      upTo: s.seq,
+      check: (l, recs) => {
         if (l.floorSeq > s.seq) {
           throw new EngineError('CORRUPT_DATA', `${l.path}: records ${s.seq + 1}–${l.floorSeq} missing (the log starts after ${l.floorSeq}; the image ${s.code}.primary.sqlite holds up to ${s.seq})`, { site: s.code })
         }
         if (recs.length && l.lastSeq < s.seq) {
           throw new EngineError('CORRUPT_DATA', `${l.path}: records ${l.lastSeq + 1}–${s.seq} missing (the image ${s.code}.primary.sqlite holds up to ${s.seq})`, { site: s.code })
         }
-        return { recs }
-      } catch (e) {
-        if (e instanceof EngineError && e.code === 'CORRUPT_DATA') return { err: e }
-        throw e
-      }
-    }
-    const a = open(s.log)
-    const b = open(s.backupLog)
+      },
+    })
     for (const l of s.logs()) this.expectedLogs.add(l.name)
-    let recs: { seq: number; body: LogBody }[]
-    if (a.recs) {
-      recs = b.recs && s.backupLog.lastSeq > s.log.lastSeq ? b.recs : a.recs
-      if (b.err) this.log('recovery', `${b.err.message}: rewritten from ${s.log.name} (no acknowledged record lost)`, s.code)
-      for (const l of s.logs()) if (!this.persistence!.readOnly && (l.lastSeq !== Math.max(s.seq, recs.at(-1)?.seq ?? 0) || (l === s.backupLog && b.err))) l.rewrite(recs, s.seq)
-    } else {
-      const why = b.recs
-        ? `${s.code}.primary's commit log is damaged (${a.err!.message}); restore it from ${s.code}.backup`
-        : `both copies of ${s.code}'s commit log are damaged (${a.err!.message}; ${b.err!.message})`
-      this.damaged.set(`${s.code}.primary`, why)
-      recs = b.recs ?? []
+    for (const n of pair.notices) this.log('recovery', n, s.code)
+    const recs = pair.records
+    if (pair.primaryError) {
+      this.damaged.set(`${s.code}.primary`, pair.backupError
+        ? `both copies of ${s.code}'s commit log are damaged (${pair.primaryError.message}; ${pair.backupError.message})`
+        : `${s.code}.primary's commit log is damaged (${pair.primaryError.message}); restore it from ${s.code}.backup`)
     }
     let clock = 0
     for (const r of recs) {
-      if (a.recs && r.seq > s.seq) s.replay(r.seq, r.body)
+      if (!pair.primaryError && r.seq > s.seq) s.replay(r.seq, r.body)
       s.retained.push({ seq: r.seq, body: r.body, bytes: JSON.stringify(r.body.c).length })
       clock = Math.max(clock, r.body.at)
     }
@@ -272,12 +261,17 @@ export class Cluster {
    */
   openTxnLog(code: SiteCode): FileTxnLog {
     if (!this.persistence) throw new EngineError('NOT_READY', 'the cluster is not persisted: it has no 2PC log files')
-    const name = `${code}.2pc.log`
-    const log = new FileTxnLog(join(this.persistence.dir, name), code, true, true, { expected: this.expectedLogs.has(name) })
+    const log = new FileTxnLog(join(this.persistence.dir, `${code}.2pc.log`), code, true, true, { expected: (n) => this.expectedLogs.has(n) })
     for (const n of log.notices) this.log('recovery', n, code)
-    if (!this.expectedLogs.has(name)) { this.expectedLogs.add(name); this.saveState() }
+    if (log.damage && !this.damaged.has(`${code}.primary`)) {
+      this.damaged.set(`${code}.primary`, `${code}.primary's ${log.damage}`)
+      this.log('failure', `${code}.primary refuses service until restored: ${this.damaged.get(`${code}.primary`)}`, code)
+    }
+    this.txnLogs.set(code, log)
+    if (log.names.some((n) => !this.expectedLogs.has(n))) { for (const n of log.names) this.expectedLogs.add(n); this.saveState() }
     return log
   }
+  private txnLogs = new Map<SiteCode, FileTxnLog>()
 
   /** Servers that refuse service until restored, with the reason (a damaged commit log). */
   needsRestore(): Map<string, string> { return new Map(this.damaged) }
@@ -439,8 +433,9 @@ export class Cluster {
     if (!this.isServerUp(`${code}.backup`)) throw new EngineError('SITE_DOWN', `${code}.backup is down: cannot recover from it`, { site: code })
     if (s.primary.inTransaction) throw new EngineError('CONFLICT', `${code}.primary has an open transaction`, { site: code })
     const damage = this.damaged.get(`${code}.primary`)
-    if (damage && !s.backupLog?.isOpen) {
-      throw new EngineError('CORRUPT_DATA', `${damage}: ${code}.backup has no intact copy of the log either, so the commits since the last checkpoint cannot be redone from it`, { site: code })
+    const txnLog = this.txnLogs.get(code)
+    if (damage && (!s.backupLog?.isOpen || txnLog?.lost)) {
+      throw new EngineError('CORRUPT_DATA', `${damage}: ${code}.backup has no intact copy of that log either, so what was acknowledged since the last checkpoint cannot be restored from it`, { site: code })
     }
     const fromSeq = s.backup.getMetaNum(`src.${code}`)
     s.primary.load(s.backup.export())
@@ -455,6 +450,7 @@ export class Cluster {
     if (damage) {
       // the primary's log is rebuilt from the backup server's copy, with the restored image (one checkpoint)
       this.damaged.delete(`${code}.primary`)
+      txnLog?.repair()
       this.checkpoint()
       this.log('recovery', `${code}.primary's commit log rebuilt from ${code}.backup's copy (up to record ${s.seq})`, code)
     }

@@ -289,3 +289,48 @@ export class DurableLog<T = unknown> {
     if (this.markFd !== undefined) { closeSync(this.markFd); this.markFd = undefined }
   }
 }
+
+export interface LogPairOpen<T> {
+  /** The acknowledged records: the primary copy's, or the backup server's when the primary copy is damaged. */
+  records: LogRecord<T>[]
+  /** The primary copy is damaged (the caller refuses service until a restore from the backup copy). */
+  primaryError?: EngineError
+  /** The backup server's copy is damaged: rewritten from the primary copy when that one is intact. */
+  backupError?: EngineError
+  notices: string[]
+}
+
+/**
+ * Opens a log and the backup server's copy of it (both written and forced together, the primary copy first).
+ * The longer intact copy wins and the other is rewritten to match (a damaged backup copy from the primary's:
+ * nothing acknowledged is lost, and a notice says so). `check` adds the caller's own consistency checks
+ * (against a database image); `upTo` is the sequence number an empty pair continues from.
+ */
+export function openLogPair<T>(primary: DurableLog<T>, backup: DurableLog<T>, opts: {
+  expected: (name: string) => boolean
+  check?: (log: DurableLog<T>, records: LogRecord<T>[]) => void
+  upTo?: number
+}): LogPairOpen<T> {
+  const notices: string[] = []
+  const open = (l: DurableLog<T>): { recs?: LogRecord<T>[]; err?: EngineError } => {
+    try {
+      const recs = l.open({ expected: opts.expected(l.name) })
+      notices.push(...l.notices)
+      opts.check?.(l, recs)
+      return { recs }
+    } catch (e) {
+      if (e instanceof EngineError && e.code === 'CORRUPT_DATA') return { err: e }
+      throw e
+    }
+  }
+  const a = open(primary)
+  const b = open(backup)
+  if (!a.recs) return { records: b.recs ?? [], primaryError: a.err, backupError: b.err, notices }
+  const fromBackup = !!b.recs && backup.lastSeq > primary.lastSeq
+  const records = fromBackup ? b.recs! : a.recs
+  const target = records.length ? records[records.length - 1].seq : Math.max(opts.upTo ?? 0, primary.lastSeq, backup.lastSeq)
+  if (b.err) notices.push(`${b.err.message}: rewritten from ${primary.name} (no acknowledged record lost)`)
+  if (fromBackup) notices.push(`${primary.path} ended at record ${primary.lastSeq}, its backup copy at ${backup.lastSeq}: rewritten from ${backup.name}`)
+  for (const l of [primary, backup]) if (l.lastSeq !== target || (l === backup && b.err)) l.rewrite(records, target)
+  return { records, backupError: b.err, notices }
+}

@@ -207,21 +207,38 @@ describe('2PC log damage after a SIGKILL', () => {
   })
 
   let n = 0
-  for (const dmg of DAMAGES) {
-    it(`KDY.2pc.log ${dmg.name}: CORRUPT_DATA naming the file, or every acknowledged record there`, async () => {
-      const d = join(dir, `case${++n}`)
-      cpSync(src, d, { recursive: true })
-      dmg.apply(join(d, 'KDY.2pc.log'))
-      const c = await Cluster.open(d)
-      let dtm: Dtm | undefined
-      try {
-        dtm = new Dtm(c)
-      } catch (e) {
-        expect(isCorruptNaming(e, 'KDY.2pc.log'), String(e)).toBe(true)
-      }
-      if (dtm) { expect(snapshot(dtm)).toEqual(baseline); dtm.dispose() }
-      expect(dtm, 'every damage here loses forced records').toBeUndefined()
-      c.close({ checkpoint: false })
-    }, 60_000)
+  for (const file of ['KDY.2pc.log', 'KDY.backup.2pc.log']) {
+    for (const dmg of DAMAGES) {
+      it(`${file} ${dmg.name}: never a silent start with forced records missing; restore gives them back`, async () => {
+        const d = join(dir, `case${++n}`)
+        cpSync(src, d, { recursive: true })
+        if (!existsSync(join(d, file))) throw new Error(`${file} was not written`) // today's code keeps one copy
+        dmg.apply(join(d, file))
+        const c = await Cluster.open(d)
+        const dtm = new Dtm(c) // the rest of the cluster's transactions go on
+        const why = c.needsRestore().get('KDY.primary')
+        if (file === 'KDY.2pc.log') {
+          // every damage here loses forced records of the primary copy: KDY refuses service, naming the file
+          expect(why).toContain(file)
+          expect(() => c.siteStore('KDY').count('Stock_KDY')).toThrow(expect.objectContaining({ code: 'CORRUPT_DATA', message: expect.stringContaining(file) }))
+          expect(c.siteStore('CMB').count('Stock_CMB')).toBe(1)
+          c.recoverFromBackup('KDY')
+          expect(c.needsRestore().size).toBe(0)
+        } else {
+          expect(why).toBeUndefined()
+          expect(c.events.some((e) => e.message.includes(file))).toBe(true) // repaired from the primary copy, not silently
+        }
+        expect(snapshot(dtm)).toEqual(baseline)
+        dtm.dispose()
+        c.close({ checkpoint: false })
+        // and both copies are whole again
+        const c2 = await Cluster.open(d)
+        const dtm2 = new Dtm(c2)
+        expect(c2.needsRestore().size).toBe(0)
+        expect(snapshot(dtm2)).toEqual(baseline)
+        dtm2.dispose()
+        c2.close({ checkpoint: false })
+      }, 60_000)
+    }
   }
 })
