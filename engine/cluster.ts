@@ -261,7 +261,7 @@ export class Cluster {
    */
   openTxnLog(code: SiteCode): FileTxnLog {
     if (!this.persistence) throw new EngineError('NOT_READY', 'the cluster is not persisted: it has no 2PC log files')
-    const log = new FileTxnLog(join(this.persistence.dir, `${code}.2pc.log`), code, true, true, { expected: (n) => this.expectedLogs.has(n) })
+    const log = new FileTxnLog(join(this.persistence.dir, `${code}.2pc.log`), code, true, true, { expected: (n) => this.expectedLogs.has(n), readOnly: this.persistence.readOnly })
     for (const n of log.notices) this.log('recovery', n, code)
     if (log.damage && !this.damaged.has(`${code}.primary`)) {
       this.damaged.set(`${code}.primary`, `${code}.primary's ${log.damage}`)

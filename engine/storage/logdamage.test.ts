@@ -2,7 +2,8 @@
  * Log-damage matrix (issue 13, break 3): after a SIGKILL'd run with acknowledged commits, each log of a site
  * (the primary's commit log, the backup server's copy, the 2PC log) is damaged on a copy of the data
  * directory — truncated to 0, cut inside its header, deleted (alone, and with its mark), a byte flipped in a
- * middle record and in the last complete record, the last records cut at line boundaries — and reopened.
+ * middle record and in the last complete record, the last records cut at line boundaries, its acknowledgement
+ * mark deleted — and reopened.
  * Never a silent start with acknowledged data missing: either every acknowledged row is there, or the damage
  * is CORRUPT_DATA naming the file (the site refuses service, the rest serves) and a restore from the backup
  * server gives every acknowledged row back. A torn, never-acknowledged final record is dropped.
@@ -49,10 +50,26 @@ const DAMAGES: Damage[] = [
   { name: 'cut inside its header', apply: (f) => writeFileSync(f, readFileSync(f).subarray(0, 7)) },
   { name: 'deleted', apply: (f) => unlinkSync(f) },
   { name: 'deleted with its mark', apply: (f) => { unlinkSync(f); if (existsSync(`${f}.ack`)) unlinkSync(`${f}.ack`) } },
+  { name: 'its acknowledgement mark deleted', apply: (f) => unlinkSync(`${f}.ack`) },
   { name: 'a byte flipped in a middle record', apply: (f) => flipIn(f, Math.max(1, lines(f).length >> 1)) },
   { name: 'a byte flipped in the last complete record', apply: (f) => flipIn(f, lines(f).length - 1) },
   { name: 'the last 2 records cut at line boundaries', apply: (f) => { const l = lines(f); writeFileSync(f, `${l.slice(0, -2).join('\n')}\n`) } },
 ]
+
+/** Rewrites a data directory as the format before the acknowledgement marks wrote it: IDDB-LOG 1 headers, one copy, no marks. */
+function toOldFormat(d: string): void {
+  for (const f of readdirSync(d)) {
+    if (f.endsWith('.ack') || f.endsWith('.backup.log') || f.endsWith('.backup.2pc.log')) unlinkSync(join(d, f))
+    else if (f.endsWith('.log')) {
+      const [, ...rest] = readFileSync(join(d, f), 'utf8').split('\n')
+      const owner = f.endsWith('.2pc.log') ? `${f.slice(0, 3)} 2pc` : f.slice(0, -4)
+      writeFileSync(join(d, f), [`IDDB-LOG 1 ${owner}`, ...rest].join('\n'))
+    }
+  }
+  const cj = JSON.parse(readFileSync(join(d, 'cluster.json'), 'utf8')) as Record<string, unknown>
+  delete cj.logs
+  writeFileSync(join(d, 'cluster.json'), JSON.stringify(cj))
+}
 
 const isCorruptNaming = (e: unknown, file: string) => e instanceof EngineError && e.code === 'CORRUPT_DATA' && e.message.includes(file)
 
@@ -145,16 +162,7 @@ describe('log-damage matrix after a SIGKILL', () => {
 
   it('a data directory written before the acknowledgement mark (IDDB-LOG 1, no marks, no backup copy) opens, then is checked', async () => {
     const d = copy()
-    for (const f of readdirSync(d)) {
-      if (f.endsWith('.ack') || f.endsWith('.backup.log')) unlinkSync(join(d, f))
-      else if (f.endsWith('.log')) {
-        const [, ...rest] = readFileSync(join(d, f), 'utf8').split('\n')
-        writeFileSync(join(d, f), [`IDDB-LOG 1 ${f.slice(0, -4)}`, ...rest].join('\n'))
-      }
-    }
-    const cj = JSON.parse(readFileSync(join(d, 'cluster.json'), 'utf8')) as Record<string, unknown>
-    delete cj.logs
-    writeFileSync(join(d, 'cluster.json'), JSON.stringify(cj))
+    toOldFormat(d)
     const c = await Cluster.open(d)
     expect(c.needsRestore().size).toBe(0)
     for (const s of c.siteCodes) expect(missingAt(c, s)).toEqual([])
@@ -241,4 +249,27 @@ describe('2PC log damage after a SIGKILL', () => {
       }, 60_000)
     }
   }
+
+  it('2PC logs written before the acknowledgement mark open with every record, then are checked', async () => {
+    const d = join(dir, 'old')
+    cpSync(src, d, { recursive: true })
+    toOldFormat(d)
+    expect(readFileSync(join(d, 'KDY.2pc.log'), 'utf8')).toMatch(/^IDDB-LOG 1 KDY 2pc\n/)
+    const c = await Cluster.open(d)
+    const dtm = new Dtm(c)
+    expect(c.needsRestore().size).toBe(0)
+    expect(snapshot(dtm)).toEqual(baseline)
+    expect(readFileSync(join(d, 'KDY.2pc.log'), 'utf8')).toMatch(/^IDDB-LOG 2 KDY 2pc from /)
+    expect(existsSync(join(d, 'KDY.backup.2pc.log')) && existsSync(join(d, 'KDY.2pc.log.ack'))).toBe(true)
+    dtm.dispose()
+    c.close({ checkpoint: false })
+    unlinkSync(join(d, 'KDY.2pc.log'))
+    const c2 = await Cluster.open(d)
+    const dtm2 = new Dtm(c2)
+    expect(c2.needsRestore().get('KDY.primary')).toMatch(/KDY\.2pc\.log: .*missing \(the file was deleted\)/)
+    c2.recoverFromBackup('KDY')
+    expect(snapshot(dtm2)).toEqual(baseline)
+    dtm2.dispose()
+    c2.close({ checkpoint: false })
+  }, 60_000)
 })

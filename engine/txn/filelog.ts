@@ -46,9 +46,10 @@ export class FileTxnLog extends TailedLog {
    * Damage to acknowledged records (a forced batch) of the primary copy sets `damage`; of the backup copy, that
    * copy is rewritten from the primary's (a notice).
    */
-  constructor(readonly path: string, owner: string, fsync = true, private readonly group = true, opts: { expected?: (name: string) => boolean } = {}) {
+  constructor(readonly path: string, owner: string, fsync = true, private readonly group = true, opts: { expected?: (name: string) => boolean; readOnly?: boolean } = {}) {
     super()
-    this.files = [new FileLog<Batch>(path, `${owner} 2pc`, fsync), new FileLog<Batch>(backupTxnLogPath(path), `${owner}.backup 2pc`, fsync)]
+    const ro = !!opts.readOnly // a read-only cluster (iddb sql SELECT beside a live writer) leaves the files alone
+    this.files = [new FileLog<Batch>(path, `${owner} 2pc`, fsync, ro), new FileLog<Batch>(backupTxnLogPath(path), `${owner}.backup 2pc`, fsync, ro)]
     const pair = openLogPair(this.files[0], this.files[1], { expected: opts.expected ?? (() => false) })
     this.notices = pair.notices
     if (pair.primaryError) {
