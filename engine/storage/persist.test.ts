@@ -194,6 +194,19 @@ describe('persistence', () => {
       const r = await Cluster.open(d)
       expect(readFileSync(join(d, 'cluster.lock'), 'utf8')).toBe(String(process.pid))
       r.close()
+      // four starters at once on a stale lock: exactly one wins, the others are told who holds it
+      writeFileSync(join(d, 'cluster.lock'), String(pid))
+      const starters = [0, 1, 2, 3].map(() => new Promise<{ ready: boolean; err: string; kill: () => void }>((resolve) => {
+        const q = spawn(process.execPath, [child, d, '0', '', 'hold'], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NODE_PATH: join(process.cwd(), 'node_modules') } })
+        let e = ''
+        q.stderr.on('data', (x: Buffer) => { e += x.toString() })
+        q.stdout.on('data', (x: Buffer) => { if (x.toString().includes('READY')) resolve({ ready: true, err: '', kill: () => q.kill('SIGKILL') }) })
+        q.on('exit', () => resolve({ ready: false, err: e, kill: () => undefined }))
+      }))
+      const results = await Promise.all(starters)
+      for (const x of results) x.kill()
+      expect(results.filter((x) => x.ready)).toHaveLength(1)
+      for (const x of results.filter((y) => !y.ready)) expect(x.err).toMatch(/in use by process \d+|taking over the stale lock/)
     } finally { rmSync(dir, { recursive: true, force: true }) }
   })
 })

@@ -12,7 +12,7 @@
  *   <SITE>.2pc.log (+ .ack)          the DTM's 2PC log (engine/txn/filelog.ts), listed in cluster.json once created
  * A missing, corrupt or foreign file gives CORRUPT_DATA naming the file — never a silent reset.
  */
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, unlinkSync, writeSync } from 'node:fs'
+import { closeSync, existsSync, fsyncSync, linkSync, mkdirSync, openSync, readdirSync, readFileSync, unlinkSync, writeSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import type { SqlJsStatic } from 'sql.js'
 import { DurableLog, readSqliteFile, removeStaleTemps, writeFileAtomic } from './files'
@@ -54,14 +54,29 @@ const readPid = (path: string): number | undefined => {
   try { return Number(readFileSync(path, 'utf8').trim()) } catch { return undefined }
 }
 
-/** Creates path holding this process's pid, only if it does not exist (O_EXCL); false when it exists. */
+/**
+ * Creates path holding this process's pid, only if it does not exist; false when it exists. The pid is written
+ * to a private temp file first and hard-linked into place (link fails if the name exists), so the lock never
+ * exists empty: a starter reading it always sees a pid. Where hard links are unsupported, an O_EXCL create.
+ */
 function createExclusive(path: string): boolean {
-  let fd: number
-  try { fd = openSync(path, 'wx') } catch (e) {
+  const tmp = `${path}.${process.pid}.tmp`
+  const fd = openSync(tmp, 'w')
+  try { writeSync(fd, String(process.pid)); fsyncSync(fd) } finally { closeSync(fd) }
+  try {
+    linkSync(tmp, path)
+    return true
+  } catch (e) {
+    const code = (e as { code?: string }).code
+    if (code === 'EEXIST') return false
+    if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP') throw e
+  } finally { unlinkSync(tmp) }
+  let xfd: number
+  try { xfd = openSync(path, 'wx') } catch (e) {
     if ((e as { code?: string }).code === 'EEXIST') return false
     throw e
   }
-  try { writeSync(fd, String(process.pid)); fsyncSync(fd) } finally { closeSync(fd) }
+  try { writeSync(xfd, String(process.pid)); fsyncSync(xfd) } finally { closeSync(xfd) }
   return true
 }
 
@@ -102,7 +117,8 @@ export class Persistence {
 
   unlock(): void {
     if (!this.locked) return
-    try { unlinkSync(join(this.dir, 'cluster.lock')) } catch { /* already gone */ }
+    const path = join(this.dir, 'cluster.lock')
+    if (readPid(path) === process.pid) try { unlinkSync(path) } catch { /* already gone */ }
     this.locked = false
     for (const l of this.logs.values()) l.close()
   }
