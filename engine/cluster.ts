@@ -263,8 +263,9 @@ export class Cluster {
     if (!this.persistence) throw new EngineError('NOT_READY', 'the cluster is not persisted: it has no 2PC log files')
     const log = new FileTxnLog(join(this.persistence.dir, `${code}.2pc.log`), code, true, true, { expected: (n) => this.expectedLogs.has(n), readOnly: this.persistence.readOnly })
     for (const n of log.notices) this.log('recovery', n, code)
-    if (log.damage && !this.damaged.has(`${code}.primary`)) {
-      this.damaged.set(`${code}.primary`, `${code}.primary's ${log.damage}`)
+    if (log.damage) {
+      const before = this.damaged.get(`${code}.primary`)
+      this.damaged.set(`${code}.primary`, before ? `${before}; and its ${log.damage}` : `${code}.primary's ${log.damage}`)
       this.log('failure', `${code}.primary refuses service until restored: ${this.damaged.get(`${code}.primary`)}`, code)
     }
     this.txnLogs.set(code, log)
@@ -437,6 +438,7 @@ export class Cluster {
     if (damage && (!s.backupLog?.isOpen || txnLog?.lost)) {
       throw new EngineError('CORRUPT_DATA', `${damage}: ${code}.backup has no intact copy of that log either, so what was acknowledged since the last checkpoint cannot be restored from it`, { site: code })
     }
+    if (damage && this.readers > 0) throw new EngineError('CONFLICT', 'a fragmentation check is running; restore after it finishes (the restore writes a checkpoint)', { site: code })
     const fromSeq = s.backup.getMetaNum(`src.${code}`)
     s.primary.load(s.backup.export())
     s.primary.setMeta('iddb.db', s.primary.id)

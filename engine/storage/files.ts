@@ -1,8 +1,10 @@
 /**
  * Durable files of a persisted cluster: atomic whole-file writes (tmp file, fsync, rename, fsync dir)
- * and the per-site append-only commit log (one checksummed JSON record per line, fsync'd before a
- * commit is acknowledged). A torn last record (crash mid-append) is discarded: it was never acknowledged.
- * Any other damage is CORRUPT_DATA naming the file — never a silent reset.
+ * and the append-only logs (one CRC-32-checksummed JSON record per line, contiguous sequence numbers,
+ * fsync'd before a commit is acknowledged, with an acknowledgement mark `<log>.ack` saying which records
+ * must be there). Only a torn last record that was never acknowledged (beyond the mark) is discarded.
+ * Any other damage — an empty, cut, missing or short log, a bad record, a gap — is CORRUPT_DATA naming the
+ * file and the records missing: never a silent reset. openLogPair reads a log with its backup server's copy.
  */
 import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, writeSync, ftruncateSync, readdirSync, unlinkSync } from 'node:fs'
 import { basename, dirname, join } from 'node:path'
