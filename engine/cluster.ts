@@ -277,6 +277,12 @@ export class Cluster {
   /** Servers that refuse service until restored, with the reason (a damaged commit log). */
   needsRestore(): Map<string, string> { return new Map(this.damaged) }
 
+  /** Why work cannot be issued at a site that is not up: CORRUPT_DATA with the reason while it waits for a restore, else SITE_DOWN. */
+  siteDownError(code: SiteCode, what: string): EngineError {
+    const why = this.damaged.get(`${code}.primary`)
+    return why ? new EngineError('CORRUPT_DATA', `${code} refuses service until restored: ${why}`, { site: code }) : new EngineError('SITE_DOWN', `${code} is down: ${what}`, { site: code })
+  }
+
   get ready(): boolean { return !!this.SQL }
   get dataDir(): string | null { return this.persistence?.dir ?? null }
 

@@ -17,6 +17,7 @@ import { build } from 'esbuild'
 import { Cluster } from '../cluster'
 import { EngineError } from '../errors'
 import { Dtm } from '../txn/dtm'
+import { dqpFor } from '../query/dqp'
 
 const START = 1_000_000
 const STOP = START + 70 // the child checkpoints every 25 commits: 20 commits after the last one are only in the logs
@@ -132,6 +133,11 @@ describe('log-damage matrix after a SIGKILL', () => {
           expect(isCorruptNaming(refused, file), String(refused)).toBe(true)
           expect(c.topologyView().sites.find((s) => s.code === 'KDY')!.servers.find((v) => v.id === 'KDY.primary')).toMatchObject({ status: 'down', needsRestore: expect.stringContaining(file) })
           expect(() => c.restoreServer('KDY.primary')).toThrow(/restore/)
+          // queries and transactions issued there say why
+          await expect((await dqpFor(c)).run('KDY', 'SELECT COUNT(*) FROM SALES')).rejects.toSatisfy((e: unknown) => isCorruptNaming(e, file))
+          const dtm = new Dtm(c)
+          expect(() => dtm.begin('KDY')).toThrow(expect.objectContaining({ code: 'CORRUPT_DATA', message: expect.stringContaining(file) }))
+          dtm.dispose()
           c.recoverFromBackup('KDY')
           expect(missingAt(c, 'KDY')).toEqual([])
         }

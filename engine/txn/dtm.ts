@@ -367,7 +367,7 @@ export class Dtm {
   // ---- client API (at the origin site) ------------------------------------------------------
   begin(origin: string, opts: { protocol?: Protocol } = {}): string {
     const s = this.rt(origin)
-    if (!this.up(origin)) throw new EngineError('SITE_DOWN', `${origin} is down: cannot begin a transaction there`, { site: origin })
+    if (!this.up(origin)) throw this.cluster.siteDownError(origin, 'cannot begin a transaction there')
     const gid = `${origin}-${++s.seq}`
     const c: Coord = {
       gid, origin, startAt: this.now, state: 'INITIAL', protocol: opts.protocol ?? this.opts.protocol, participants: [], pending: 0,
