@@ -26,6 +26,9 @@ import { DEFAULT_SALES } from './data/generator'
 import { fragments } from './data/schema'
 import { checkFragmentation, checkFragmentationAsync, type FragmentationReport } from './data/checks'
 import { Persistence, type ClusterFile } from './storage/persist'
+import { openLogPair } from './storage/files'
+import { FileTxnLog } from './txn/filelog'
+import { join } from 'node:path'
 import { installCatalogs } from './catalog/catalog'
 
 export interface CreateOptions extends ClusterOptions {
@@ -67,6 +70,10 @@ export class Cluster {
   readonly net: Network
   readonly topology: TopologySpec
   private serverDown = new Set<string>()
+  /** Servers whose durable state is damaged (a commit log): they refuse service until restored. id → reason. */
+  private damaged = new Map<string, string>()
+  /** Log files the data directory must hold (cluster.json `logs`). */
+  private expectedLogs = new Set<string>()
   private eventSeq = 0
   readonly events: EngineEventView[] = []
   private eventListeners: ((e: EngineEventView) => void)[] = []
@@ -137,6 +144,7 @@ export class Cluster {
       this.maybeCheckpoint(site)
     },
     catalogChanged: (site: SiteCode) => this.replication.catalogChanged(site),
+    problem: (id: string) => this.damaged.get(id),
   }
 
   /** A new cluster, with generated data (sales: 0 for empty tables), persisted when dataDir is given. */
@@ -182,16 +190,9 @@ export class Cluster {
     c.SQL = SQL
     c.persistence = Persistence.reopen(dataDir, opts.fsync ?? true, opts.readOnly)
     c.buildSites(images)
+    for (const n of file.logs ?? []) c.expectedLogs.add(n)
     let clock = file.clock
-    for (const s of c.sites.values()) {
-      s.log = c.persistence.log(s.code)
-      const recs = s.log.open() as { seq: number; body: LogBody }[]
-      for (const r of recs) {
-        if (r.seq > s.seq) s.replay(r.seq, r.body)
-        s.retained.push({ seq: r.seq, body: r.body, bytes: JSON.stringify(r.body.c).length })
-        clock = Math.max(clock, r.body.at)
-      }
-    }
+    for (const s of c.sites.values()) clock = Math.max(clock, c.openSiteLogs(s))
     c.sim.restoreClock(clock)
     c.replication.build()
     c.replication.syncCatalogsNow()
@@ -201,14 +202,85 @@ export class Cluster {
     c.scheduleRefresh()
     c.replication.kick()
     c.log('recovery', `cluster reopened from ${dataDir} at ${formatSiteTime(clock)}`)
+    for (const [id, why] of c.damaged) c.log('failure', `${id} refuses service until restored: ${why}`, id.split('.')[0])
+    if (!opts.readOnly) c.saveState() // cluster.json lists the logs from now on (older directories did not)
     return c
+  }
+
+  /**
+   * Opens a site's two log copies (the primary's, the backup server's) and replays into the primary. Both are
+   * checked against their acknowledgement marks and against the primary image. A damaged backup copy is
+   * rewritten from the primary's (nothing acknowledged is lost; an event says so); a damaged primary log makes
+   * the primary refuse service until it is restored from its backup server (image + the backup's log copy).
+   * Returns the newest commit time seen.
+   */
+  private openSiteLogs(s: Site): number {
+    const p = this.persistence!
+    s.log = p.log(s.code)
+    s.backupLog = p.backupLog(s.code)
+    const pair = openLogPair(s.log, s.backupLog, {
+      expected: (n) => this.expectedLogs.has(n),
+      upTo: s.seq,
+      check: (l, recs) => {
+        if (l.floorSeq > s.seq) {
+          throw new EngineError('CORRUPT_DATA', `${l.path}: records ${s.seq + 1}–${l.floorSeq} missing (the log starts after ${l.floorSeq}; the image ${s.code}.primary.sqlite holds up to ${s.seq})`, { site: s.code })
+        }
+        if (recs.length && l.lastSeq < s.seq) {
+          throw new EngineError('CORRUPT_DATA', `${l.path}: records ${l.lastSeq + 1}–${s.seq} missing (the image ${s.code}.primary.sqlite holds up to ${s.seq})`, { site: s.code })
+        }
+      },
+    })
+    for (const l of s.logs()) this.expectedLogs.add(l.name)
+    for (const n of pair.notices) this.log('recovery', n, s.code)
+    const recs = pair.records
+    if (pair.primaryError) {
+      this.damaged.set(`${s.code}.primary`, pair.backupError
+        ? `both copies of ${s.code}'s commit log are damaged (${pair.primaryError.message}; ${pair.backupError.message})`
+        : `${s.code}.primary's commit log is damaged (${pair.primaryError.message}); restore it from ${s.code}.backup`)
+    }
+    let clock = 0
+    for (const r of recs) {
+      if (!pair.primaryError && r.seq > s.seq) s.replay(r.seq, r.body)
+      s.retained.push({ seq: r.seq, body: r.body, bytes: JSON.stringify(r.body.c).length })
+      clock = Math.max(clock, r.body.at)
+    }
+    return clock
   }
 
   private attachLogs(): void {
     for (const s of this.sites.values()) {
       s.log = this.persistence!.log(s.code)
-      s.log.open()
+      s.backupLog = this.persistence!.backupLog(s.code)
+      for (const l of s.logs()) { l.open(); this.expectedLogs.add(l.name) }
     }
+  }
+
+  /**
+   * The DTM's 2PC log of a site (<SITE>.2pc.log), listed in cluster.json once created: a log the cluster expects
+   * is never recreated silently; damage is CORRUPT_DATA naming the file and the records missing.
+   */
+  openTxnLog(code: SiteCode): FileTxnLog {
+    if (!this.persistence) throw new EngineError('NOT_READY', 'the cluster is not persisted: it has no 2PC log files')
+    const log = new FileTxnLog(join(this.persistence.dir, `${code}.2pc.log`), code, true, true, { expected: (n) => this.expectedLogs.has(n), readOnly: this.persistence.readOnly })
+    for (const n of log.notices) this.log('recovery', n, code)
+    if (log.damage) {
+      const before = this.damaged.get(`${code}.primary`)
+      this.damaged.set(`${code}.primary`, before ? `${before}; and its ${log.damage}` : `${code}.primary's ${log.damage}`)
+      this.log('failure', `${code}.primary refuses service until restored: ${this.damaged.get(`${code}.primary`)}`, code)
+    }
+    this.txnLogs.set(code, log)
+    if (log.names.some((n) => !this.expectedLogs.has(n))) { for (const n of log.names) this.expectedLogs.add(n); this.saveState() }
+    return log
+  }
+  private txnLogs = new Map<SiteCode, FileTxnLog>()
+
+  /** Servers that refuse service until restored, with the reason (a damaged commit log). */
+  needsRestore(): Map<string, string> { return new Map(this.damaged) }
+
+  /** Why work cannot be issued at a site that is not up: CORRUPT_DATA with the reason while it waits for a restore, else SITE_DOWN. */
+  siteDownError(code: SiteCode, what: string): EngineError {
+    const why = this.damaged.get(`${code}.primary`)
+    return why ? new EngineError('CORRUPT_DATA', `${code} refuses service until restored: ${why}`, { site: code }) : new EngineError('SITE_DOWN', `${code} is down: ${what}`, { site: code })
   }
 
   get ready(): boolean { return !!this.SQL }
@@ -218,7 +290,7 @@ export class Cluster {
   checkpoint(): void {
     if (!this.persistence) return
     if (this.readers > 0) throw new EngineError('CONFLICT', 'a fragmentation check is running; checkpoint after it finishes')
-    this.persistence.checkpoint(this.clusterFile(), [...this.sites.values()])
+    this.persistence.checkpoint(this.clusterFile(), [...this.sites.values()], (s) => this.damaged.has(`${s.code}.primary`))
   }
 
   /** Logs are folded into the images once one grows past this size (keeps reopen fast). */
@@ -234,7 +306,7 @@ export class Cluster {
   private clusterFile(): ClusterFile {
     const links: ClusterFile['links'] = {}
     for (const [id, l] of this.net.links) if (l.state !== 'up') links[id] = { state: l.state, degradation: l.degradation }
-    return { format: 'iddb-cluster', version: 1, seed: this.sim.seed, clock: this.sim.now, topology: this.topology, down: [...this.serverDown], links, generated: this.lastGenerate }
+    return { format: 'iddb-cluster', version: 1, seed: this.sim.seed, clock: this.sim.now, topology: this.topology, down: [...this.serverDown], links, generated: this.lastGenerate, logs: [...this.expectedLogs].sort() }
   }
 
   private saveState(): void { this.persistence?.writeClusterFile(this.clusterFile()) }
@@ -367,6 +439,12 @@ export class Cluster {
     const s = this.internalSite(code)
     if (!this.isServerUp(`${code}.backup`)) throw new EngineError('SITE_DOWN', `${code}.backup is down: cannot recover from it`, { site: code })
     if (s.primary.inTransaction) throw new EngineError('CONFLICT', `${code}.primary has an open transaction`, { site: code })
+    const damage = this.damaged.get(`${code}.primary`)
+    const txnLog = this.txnLogs.get(code)
+    if (damage && (!s.backupLog?.isOpen || txnLog?.lost)) {
+      throw new EngineError('CORRUPT_DATA', `${damage}: ${code}.backup has no intact copy of that log either, so what was acknowledged since the last checkpoint cannot be restored from it`, { site: code })
+    }
+    if (damage && this.readers > 0) throw new EngineError('CONFLICT', 'a fragmentation check is running; restore after it finishes (the restore writes a checkpoint)', { site: code })
     const fromSeq = s.backup.getMetaNum(`src.${code}`)
     s.primary.load(s.backup.export())
     s.primary.setMeta('iddb.db', s.primary.id)
@@ -377,11 +455,19 @@ export class Cluster {
     let redone = 0
     for (const r of s.retained) if (r.seq > fromSeq) { s.replay(r.seq, r.body); redone++ }
     s.primary.setMeta('seq', s.seq)
+    if (damage) {
+      // the primary's log is rebuilt from the backup server's copy, with the restored image (one checkpoint)
+      this.damaged.delete(`${code}.primary`)
+      txnLog?.repair()
+      this.checkpoint()
+      this.log('recovery', `${code}.primary's commit log rebuilt from ${code}.backup's copy (up to record ${s.seq})`, code)
+    }
     this.replication.build()
     this.replication.catalogChanged(code)
     this.replication.resendCatalogsTo(code)
     this.replication.kick()
     this.log('recovery', `${code}.primary recovered from ${code}.backup (image at seq ${fromSeq}, ${redone} batch(es) redone from the log)`, code)
+    if (damage && this.isServerUp(`${code}.primary`)) this.log('recovery', `${code}.primary restored`, code) // the DTM restarts the site
     return { redone, fromSeq }
   }
 
@@ -483,7 +569,7 @@ export class Cluster {
   }
 
   // ---- failures ----------------------------------------------------------------------------
-  isServerUp(id: string): boolean { return !this.serverDown.has(id) }
+  isServerUp(id: string): boolean { return !this.serverDown.has(id) && !this.damaged.has(id) }
   /** The site's database service is available: router and primary up. */
   isSiteUp(code: SiteCode): boolean { return this.isServerUp(`${code}.router`) && this.isServerUp(`${code}.primary`) }
 
@@ -502,6 +588,8 @@ export class Cluster {
   restoreServer(id: string): void {
     const code = id.split('.')[0]
     if (!this.serverIds(code).includes(id)) throw new EngineError('NOT_FOUND', `unknown server ${id}`, { site: code })
+    const damage = this.damaged.get(id)
+    if (damage) throw new EngineError('CORRUPT_DATA', `${id} cannot simply be restarted: ${damage} (replication/recover from backup)`, { site: code })
     if (!this.serverDown.delete(id)) return
     if (id.endsWith('.router')) this.net.setSiteReachable(code, true)
     this.log('recovery', `${id} restored`, code)
@@ -515,7 +603,7 @@ export class Cluster {
   }
 
   restoreSite(code: SiteCode): void {
-    for (const id of this.serverIds(code)) this.restoreServer(id)
+    for (const id of this.serverIds(code)) if (!this.damaged.has(id)) this.restoreServer(id)
   }
 
   failLink(id: string): void { this.net.setLinkState(id, 'down'); this.log('failure', `link ${id} down`); this.saveState() }
@@ -533,7 +621,7 @@ export class Cluster {
   siteHealth(code: SiteCode): Health {
     const ids = this.serverIds(code)
     if (!this.isSiteUp(code)) return 'down'
-    return ids.some((id) => this.serverDown.has(id)) ? 'degraded' : 'ok'
+    return ids.some((id) => !this.isServerUp(id)) ? 'degraded' : 'ok'
   }
 
   topologyView(): TopologyView {
@@ -544,7 +632,10 @@ export class Cluster {
       sites: this.topology.sites.map((s) => ({
         code: s.code, name: s.name, city: s.city, hq: s.hq, health: this.siteHealth(s.code), lanBps: s.lanBps,
         x: s.x, y: s.y, clients: s.clients, staff: s.staff,
-        servers: serversOf(s).map((v) => ({ ...v, status: this.serverDown.has(v.id) ? 'down' as const : 'up' as const })),
+        servers: serversOf(s).map((v) => ({
+          ...v, status: this.isServerUp(v.id) ? 'up' as const : 'down' as const,
+          ...(this.damaged.has(v.id) ? { needsRestore: this.damaged.get(v.id) } : {}),
+        })),
         firewall: { enabled: this.topology.firewalls[s.code]?.enabled ?? false, allow: [...(this.topology.firewalls[s.code]?.allow ?? [])], blocked: blockedAt.get(s.code) ?? 0 },
       })),
       links: [...this.net.links.values()].map((l) => ({

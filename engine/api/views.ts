@@ -4,7 +4,14 @@ import type { LinkKind, ServerKind, SiteCode } from '../topology/types'
 
 export type Health = 'ok' | 'degraded' | 'down'
 
-export interface ServerView { id: string; kind: ServerKind; label: string; status: 'up' | 'down' }
+export interface ServerView {
+  id: string
+  kind: ServerKind
+  label: string
+  status: 'up' | 'down'
+  /** Set when the server refuses service until restored (a damaged commit log): the reason. Its status is 'down'. */
+  needsRestore?: string
+}
 
 export interface SiteView {
   code: SiteCode

@@ -243,7 +243,7 @@ export class Dqp {
   *runGen(site: SiteCode, sql: string, opts: RunOptions = {}): QueryGen<QueryRunResult> {
     const t0 = performance.now()
     this.cluster.site(site)
-    if (!this.cluster.isSiteUp(site)) throw new EngineError('SITE_DOWN', `${site} is down: the query cannot be issued there`, { site })
+    if (!this.cluster.isSiteUp(site)) throw this.cluster.siteDownError(site, 'the query cannot be issued there')
     const p = this.prepare(sql)
     let res: QueryRunResult
     if (p.kind === 'script') {

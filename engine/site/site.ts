@@ -37,6 +37,8 @@ export interface SiteHost {
   committed(site: SiteCode, seq: number, body: LogBody, bytes: number): void
   /** Called when this site's fragment row counts changed (global catalog sync). */
   catalogChanged(site: SiteCode): void
+  /** Why a server refuses service although it was not failed (a damaged log waiting for a restore). */
+  problem?(id: string): string | undefined
 }
 
 export interface TxScope {
@@ -56,12 +58,18 @@ export function repositoryTables(topo: TopologySpec): { name: string; columns: s
   return globalRelations(topo).map((r) => ({ name: r.name, columns: r.columns.map((c) => c.name), key: r.key, sql: createTableSql(r.name, r) }))
 }
 
+/** SITE_DOWN for a failed server; CORRUPT_DATA with the reason for one that waits for a restore. */
+function downError(site: Site, id: string): EngineError {
+  const why = site.host.problem?.(id)
+  return why ? new EngineError('CORRUPT_DATA', why, { site: site.code }) : new EngineError('SITE_DOWN', `${id} is down`, { site: site.code })
+}
+
 export class ReadOnlyDb {
   constructor(protected site: Site, readonly db: SiteDb, private serverId: string) {}
   get id(): string { return this.db.id }
   isUp(): boolean { return this.site.host.isServerUp(this.serverId) }
   protected ensureUp(): void {
-    if (!this.isUp()) throw new EngineError('SITE_DOWN', `${this.serverId} is down`, { site: this.site.code })
+    if (!this.isUp()) throw downError(this.site, this.serverId)
   }
   query(sql: string, params?: Params): QueryResult { this.ensureUp(); return this.db.query(sql, params) }
   count(table: string): number { this.ensureUp(); return this.db.count(table) }
@@ -80,7 +88,7 @@ export class SiteStore {
   get seq(): number { return this.site.seq }
   isUp(): boolean { return this.site.host.isServerUp(`${this.site.code}.primary`) }
   private ensureUp(): void {
-    if (!this.isUp()) throw new EngineError('SITE_DOWN', `${this.site.code}.primary is down`, { site: this.site.code })
+    if (!this.isUp()) throw downError(this.site, `${this.site.code}.primary`)
   }
 
   query(sql: string, params?: Params): QueryResult {
@@ -146,6 +154,8 @@ export class Site {
   /** Last committed local sequence number (origin seq of this site's change batches). */
   seq = 0
   log?: DurableLog<LogBody>
+  /** The backup server's copy of the commit log (persisted clusters): written and forced with `log`. */
+  backupLog?: DurableLog<LogBody>
   /** Committed batches still needed by some replication channel (or not yet checkpointed). */
   retained: { seq: number; body: LogBody; bytes: number }[] = []
   readonly store: SiteStore
@@ -211,7 +221,9 @@ export class Site {
     db.setMeta('seq', seq)
     const body: LogBody = { at: this.host.now(), c: changes, ...(ddl.length ? { ddl } : {}) }
     const bytes = changesLength(changes)
-    this.log?.append(seq, body) // durable before the commit is acknowledged
+    // durable in both copies (primary's log, then the backup server's) before the commit is acknowledged
+    for (const l of this.logs()) l.append(seq, body, false)
+    for (const l of this.logs()) l.flush()
     db.commit()
     this.seq = seq
     this.retained.push({ seq, body, bytes })
@@ -238,10 +250,12 @@ export class Site {
     this.seq = seq
   }
 
+  logs(): DurableLog<LogBody>[] { return this.log ? (this.backupLog ? [this.log, this.backupLog] : [this.log]) : [] }
+
   fragmentNames(): string[] { return fragments(this.topo).filter((f) => f.site === this.code).map((f) => f.name) }
 
   close(): void {
-    this.log?.close()
+    for (const l of this.logs()) l.close()
     this.primary.close(); this.backup.close(); this.repository?.close()
   }
 }

@@ -168,7 +168,7 @@ export class Dtm {
   constructor(readonly cluster: Cluster, opts: Partial<DtmOptions> = {}) {
     this.opts = { ...DEFAULT_OPTIONS, ...opts }
     const dir = cluster.ready ? cluster.dataDir : null
-    for (const code of cluster.siteCodes) this.addSite(code, cluster.ready ? new SiteTxnStore(cluster, code) : undefined, dir ? new FileTxnLog(`${dir}/${code}.2pc.log`, code) : undefined)
+    for (const code of cluster.siteCodes) this.addSite(code, cluster.ready ? new SiteTxnStore(cluster, code) : undefined, dir ? cluster.openTxnLog(code) : undefined)
     // a persisted cluster reopened after a crash: every live site recovers from its 2PC log at once
     // (in-doubt participants with their locks, open coordinator records), then resolves through the protocol
     if (dir) for (const s of this.sites.values()) if (s.log.records().length) this.recover(s, `${cluster.dataDir}`)
@@ -367,7 +367,7 @@ export class Dtm {
   // ---- client API (at the origin site) ------------------------------------------------------
   begin(origin: string, opts: { protocol?: Protocol } = {}): string {
     const s = this.rt(origin)
-    if (!this.up(origin)) throw new EngineError('SITE_DOWN', `${origin} is down: cannot begin a transaction there`, { site: origin })
+    if (!this.up(origin)) throw this.cluster.siteDownError(origin, 'cannot begin a transaction there')
     const gid = `${origin}-${++s.seq}`
     const c: Coord = {
       gid, origin, startAt: this.now, state: 'INITIAL', protocol: opts.protocol ?? this.opts.protocol, participants: [], pending: 0,

@@ -10,3 +10,11 @@ export function formatTable(columns: string[], rows: unknown[][], max = 200): st
   lines.push(`(${rows.length} row${rows.length === 1 ? '' : 's'}${rows.length > max ? `, first ${max} shown` : ''})`)
   return `${lines.join('\n')}\n`
 }
+
+/**
+ * One CORRUPT_DATA line per server that refuses service until restored (a damaged commit log), with the command
+ * that restores it; '' when there is none. Printed to stderr by the commands that open a data directory.
+ */
+export function needsRestoreWarnings(damaged: Map<string, string>, dataDir: string): string {
+  return [...damaged].map(([id, why]) => `iddb: CORRUPT_DATA: ${id} refuses service until restored: ${why}\n  restore it: iddb recover --data ${dataDir} --site ${id.split('.')[0]} --from backup\n`).join('')
+}

@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util'
 import { resolve } from 'node:path'
 import { startBrowserHost } from '../browser-host/server'
 import { intOption } from './registry'
+import type { TopologyView } from '../../engine/api/views'
 
 export const name = 'serve'
 export const summary = 'serve the console to a local browser (prints the URL with its access token)'
@@ -27,6 +28,11 @@ export async function run(argv: string[]): Promise<number> {
     process.stderr.write(`iddb serve: the engine failed to start: ${e instanceof Error ? e.message : String(e)}\n`)
     await host.close()
     return 1
+  }
+  // a server that refuses service (a damaged commit log) is said at once, with the restore to run
+  const topo = await host.engine.request('topology/get', {})
+  if (topo.ok) {
+    for (const s of (topo.value as TopologyView).sites) for (const v of s.servers) if (v.needsRestore) process.stderr.write(`iddb serve: CORRUPT_DATA: ${v.id} refuses service until restored: ${v.needsRestore} (Replication console: recover ${s.code} from backup)\n`)
   }
   await new Promise<void>((done) => {
     const stop = () => { host.close().finally(done) }

@@ -1,4 +1,8 @@
 import { describe, it, expect } from 'vitest'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { topologyHandlers } from './topology'
 import { Cluster } from '../../engine/cluster'
 import { JobRunner } from '../engine-host/jobs'
 import { replicationHandlers as h } from './replication'
@@ -55,5 +59,34 @@ describe('replication IPC handlers (administrator recovery)', () => {
     ctx.cluster.failSite('MBI')
     await expect(h['replication/refreshCopy'](ctx, { copy: 'Stock_MBI' })).rejects.toMatchObject({ code: 'UNREACHABLE' })
     await expect(h['replication/refreshCopy'](ctx, { copy: 'Nope' })).rejects.toMatchObject({ code: 'UNKNOWN_TABLE' })
+  })
+
+  it('a site whose commit log is damaged opens needing a restore (named in the topology view), refuses service, and replication/recover from backup brings every row back', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'iddb-h-damage-'))
+    try {
+      const d = join(dir, 'd')
+      const c0 = await Cluster.create({ seed: 21, sales: 300, dataDir: d })
+      for (let i = 0; i < 5; i++) c0.siteStore('KDY').exec(`INSERT INTO Sales_KDY VALUES (${700000 + i}, 'KDY', 1001, 1, 1, 1, 'x', 1)`)
+      const n = c0.siteStore('KDY').count('Sales_KDY')
+      c0.close({ checkpoint: false }) // the five rows are only in the logs
+      writeFileSync(join(d, 'KDY.log'), '')
+      const cluster = await Cluster.open(d)
+      const emitted: string[] = []
+      const ctx: HandlerContext = { cluster, jobs: new JobRunner(), host: 'cli', dataDir: d, emit: (e) => { emitted.push(e) }, clock: { speed: 0, setSpeed: () => undefined } }
+      const view = await topologyHandlers['topology/get'](ctx, {})
+      const kdy = view.sites.find((s) => s.code === 'KDY')!
+      expect(kdy.health).toBe('down')
+      expect(kdy.servers.find((v) => v.id === 'KDY.primary')).toMatchObject({ status: 'down', needsRestore: expect.stringMatching(/KDY\.log: records \d+–\d+ missing \(file truncated at byte 0/) })
+      expect(view.sites.find((s) => s.code === 'CMB')!.health).toBe('ok')
+      expect(() => cluster.siteStore('KDY').count('Sales_KDY')).toThrow(expect.objectContaining({ code: 'CORRUPT_DATA' }))
+      await expect(topologyHandlers['topology/restoreServer'](ctx, { server: 'KDY.primary' })).rejects.toMatchObject({ code: 'CORRUPT_DATA' })
+      const r = await h['replication/recover'](ctx, { site: 'KDY', from: 'backup' })
+      expect(r.rows).toBeGreaterThanOrEqual(5)
+      expect(emitted).toContain('topology/changed')
+      const after = await topologyHandlers['topology/get'](ctx, {})
+      expect(after.sites.find((s) => s.code === 'KDY')!.servers.every((v) => v.status === 'up' && !v.needsRestore)).toBe(true)
+      expect(cluster.siteStore('KDY').count('Sales_KDY')).toBe(n)
+      cluster.close()
+    } finally { rmSync(dir, { recursive: true, force: true }) }
   })
 })

@@ -22,6 +22,7 @@ export const replicationHandlers: HandlerMap<ReplicationCall> = {
       rows = restored
     }
     ctx.emit('catalog/changed', { reason: `${site} recovered from ${from}` })
+    ctx.emit('topology/changed', c.topologyView()) // a server that waited for this restore serves again
     const message = from === 'backup'
       ? `${site}.primary reloaded from ${site}.backup; ${rows} log record(s) redone`
       : `${site} restored from the main repository: ${rows} rows`

@@ -2,7 +2,8 @@ import { describe, it, expect, vi } from 'vitest'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { init, sql, run } from './data'
+import { init, sql, run, recover } from './data'
+import { Cluster } from '../../../engine/cluster'
 
 async function capture(fn: () => Promise<number | void>): Promise<{ code: number | void; out: string }> {
   let out = ''
@@ -43,5 +44,30 @@ describe('iddb init / sql / run', () => {
       expect(r.out).toContain(`${f}:4: expect rows 2`)
       expect(r.out).toContain('expected 2 rows, got 1')
     } finally { rmSync(dir, { recursive: true, force: true }) }
+  })
+
+  it('a damaged commit log: sql names CORRUPT_DATA and the restore command; recover --from backup brings the rows back', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'iddb-cli-'))
+    let err = ''
+    const spyErr = vi.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => { err += String(s); return true })
+    const spyOut = vi.spyOn(process.stdout, 'write').mockImplementation(() => true)
+    try {
+      const d = join(dir, 'c')
+      const c = await Cluster.create({ seed: 4, sales: 200, dataDir: d })
+      for (let i = 0; i < 3; i++) c.siteStore('KDY').exec(`INSERT INTO Sales_KDY VALUES (${80000 + i}, 'KDY', 1001, 1, 1, 1, 'x', 1)`)
+      const n = c.siteStore('KDY').count('Sales_KDY')
+      c.close({ checkpoint: false })
+      writeFileSync(join(d, 'KDY.log'), 'IDDB')
+      await expect(sql.run(['--data', d, '--site', 'KDY', '--local', 'SELECT COUNT(*) FROM Sales_KDY'])).rejects.toMatchObject({ code: 'CORRUPT_DATA', message: expect.stringContaining('KDY.log: records') })
+      expect(err).toContain('iddb: CORRUPT_DATA: KDY.primary refuses service until restored')
+      expect(err).toContain(`iddb recover --data ${d} --site KDY --from backup`)
+      // the other sites still answer
+      await expect(sql.run(['--data', d, '--site', 'CMB', '--local', 'SELECT COUNT(*) FROM Sales_CMB'])).resolves.toBe(0)
+      spyOut.mockRestore()
+      const r = await capture(() => recover.run(['--data', d, '--site', 'KDY', '--json']))
+      expect(JSON.parse(r.out)).toMatchObject({ site: 'KDY', from: 'backup', wasDamaged: expect.stringContaining('KDY.log') })
+      const q = await capture(() => sql.run(['--data', d, '--site', 'KDY', '--local', '--json', 'SELECT COUNT(*) FROM Sales_KDY']))
+      expect(JSON.parse(q.out).rows[0][0]).toBe(n)
+    } finally { spyErr.mockRestore(); spyOut.mockRestore(); rmSync(dir, { recursive: true, force: true }) }
   })
 })

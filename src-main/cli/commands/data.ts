@@ -1,15 +1,17 @@
 /**
  * Data commands of `iddb`: init (create a persisted cluster), sql (global SQL through the DQP, or one
- * statement on a site's local tables and catalogs), run (a scenario script). Exported as CliCommand objects in `commands`.
+ * statement on a site's local tables and catalogs), run (a scenario script), recover (restore a site whose
+ * commit log is damaged, from its backup server or the main repository). Exported as CliCommand objects in `commands`.
  */
 import { parseArgs } from 'node:util'
 import { readFileSync } from 'node:fs'
 import { Cluster } from '../../../engine/cluster'
+import { EngineError } from '../../../engine/errors'
 import { runScenario } from '../../../engine/scenario'
 import { validateTopology } from '../../../engine/topology/default'
 import type { TopologySpec } from '../../../engine/topology/types'
 import { UsageError, intOption, type CliCommand } from '../registry'
-import { formatTable } from '../format'
+import { formatTable, needsRestoreWarnings } from '../format'
 import { isGlobalSql, isReadOnlySql, runThroughDqp } from './query'
 
 const out = (s: string) => process.stdout.write(s)
@@ -68,6 +70,7 @@ Writes are committed durably.`,
     const maxRows = intOption('max-rows', values['max-rows'], 0, 10_000_000) ?? 1000
     // reads need no lock and leave the files alone (the console may have the cluster open)
     const c = await Cluster.open(values.data, { readOnly: isReadOnlySql(text) })
+    process.stderr.write(needsRestoreWarnings(c.needsRestore(), values.data))
     let changed = false
     try {
       if (!values.local && isGlobalSql(c, text)) {
@@ -109,4 +112,44 @@ naming the failing line and why.`,
   },
 }
 
-export const commands: CliCommand[] = [init, sql, run]
+export const recover: CliCommand = {
+  name: 'recover',
+  summary: 'restore a site\'s primary from its backup server (or its fragments from the main repository)',
+  usage: `iddb recover --data DIR --site CODE [--from backup|repository] [--json]
+
+--from backup (the default): the backup server's image becomes the primary and the commits it lacks are
+redone from the backup server's copy of the commit log (and of the 2PC log). This is the restore a primary
+that refuses service with CORRUPT_DATA (a damaged, cut or missing log) needs. --from repository ships the
+site's fragments from the Colombo main repository over the (simulated) WAN.`,
+  async run(argv) {
+    const { values } = parseArgs({ args: argv, options: { data: { type: 'string' }, site: { type: 'string' }, from: { type: 'string' }, json: { type: 'boolean' } }, strict: true })
+    if (!values.data) throw new UsageError('--data DIR is required')
+    if (!values.site) throw new UsageError('--site CODE is required (e.g. KDY)')
+    const from = values.from ?? 'backup'
+    if (from !== 'backup' && from !== 'repository') throw new UsageError('--from is backup or repository')
+    const site = values.site.toUpperCase()
+    const c = await Cluster.open(values.data)
+    try {
+      c.site(site)
+      const before = c.needsRestore().get(`${site}.primary`)
+      let message: string
+      if (from === 'backup') {
+        const r = c.recoverFromBackup(site)
+        message = `${site}.primary reloaded from ${site}.backup (image at record ${r.fromSeq}; ${r.redone} record(s) redone from the log)`
+      } else {
+        let rows: number | undefined
+        c.restoreFromRepository(site, (n) => { rows = n })
+        c.sim.runUntilTrue(() => rows !== undefined, 2_000_000)
+        if (rows === undefined) throw new EngineError('UNREACHABLE', `the restore of ${site} from the main repository did not arrive`, { site })
+        message = `${site} restored from the main repository: ${rows} rows`
+      }
+      const r = { site, from, message, wasDamaged: before ?? null }
+      out(values.json ? `${JSON.stringify(r)}\n` : `${message}\n`)
+    } finally {
+      c.close()
+    }
+    return 0
+  },
+}
+
+export const commands: CliCommand[] = [init, sql, run, recover]

@@ -8,7 +8,7 @@ import { dqpFor, formatExplain } from '../../../engine/query/dqp'
 import { AT_MARK, preprocess, sqlParser } from '../../../engine/query/parse'
 import { QueryCatalog } from '../../../engine/query/catalog'
 import { UsageError, intOption } from '../registry'
-import { formatTable } from '../format'
+import { formatTable, needsRestoreWarnings } from '../format'
 
 const out = (s: string) => process.stdout.write(s)
 
@@ -32,6 +32,7 @@ export async function run(argv: string[]): Promise<number> {
   const text = positionals.join(' ').trim()
   if (!text) throw new UsageError('the SQL statement is missing')
   const c = await Cluster.open(values.data, { readOnly: isReadOnlySql(text) })
+  process.stderr.write(needsRestoreWarnings(c.needsRestore(), values.data))
   let changed = false
   try {
     changed = await runThroughDqp(c, values.site.toUpperCase(), text, { json: !!values.json, maxRows })
