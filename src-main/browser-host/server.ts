@@ -25,6 +25,7 @@ import type { Duplex } from 'node:stream'
 import { WebSocketServer, type WebSocket } from 'ws'
 import { MAX_PAYLOAD_BYTES } from '../ipc/contract/define'
 import { EngineClient, type EngineClientOptions } from '../engine-host/client'
+import { ConnectionIdentity } from '../engine-host/binding'
 import { contentSecurityPolicy } from './csp'
 
 export { contentSecurityPolicy }
@@ -102,6 +103,7 @@ export async function startBrowserHost(opts: BrowserHostOptions = {}): Promise<B
   let origin = ''
   let csp = ''
   const sockets = new Set<WebSocket>()
+  const identities = new WeakMap<WebSocket, ConnectionIdentity>()
 
   const securityHeaders = (res: ServerResponse) => {
     res.setHeader('Content-Security-Policy', csp)
@@ -154,6 +156,8 @@ export async function startBrowserHost(opts: BrowserHostOptions = {}): Promise<B
 
   wss.on('connection', (ws: WebSocket) => {
     sockets.add(ws)
+    const identity = new ConnectionIdentity() // the console identity bound to this socket (engine-host/binding.ts)
+    identities.set(ws, identity)
     ws.on('close', () => sockets.delete(ws))
     ws.on('error', () => sockets.delete(ws))
     ws.on('message', async (data, isBinary) => {
@@ -171,7 +175,7 @@ export async function startBrowserHost(opts: BrowserHostOptions = {}): Promise<B
         send(ws, { t: 'result', id, ok: false, error: { code: 'BAD_INPUT', message: `unknown frame type ${JSON.stringify(msg.t)}; expected "call"` } })
         return
       }
-      const r = await engine.request(msg.name, msg.input)
+      const r = await identity.request(engine, msg.name, msg.input)
       send(ws, { t: 'result', id, ...r })
     })
   })
@@ -179,7 +183,7 @@ export async function startBrowserHost(opts: BrowserHostOptions = {}): Promise<B
   const offEvents = engine.onAny((name, payload) => {
     if (sockets.size === 0) return
     const frame = JSON.stringify({ t: 'event', name, payload })
-    for (const ws of sockets) if (ws.readyState === ws.OPEN) ws.send(frame)
+    for (const ws of sockets) if (ws.readyState === ws.OPEN && identities.get(ws)?.bound) ws.send(frame)
   })
 
   await new Promise<void>((resolveListen, rejectListen) => {

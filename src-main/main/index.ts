@@ -10,6 +10,7 @@ import { join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { CALL_NAMES, type CallName } from '../ipc/contract'
 import { EngineClient } from '../engine-host/client'
+import { ConnectionIdentity } from '../engine-host/binding'
 import { contentSecurityPolicy } from '../browser-host/csp'
 
 const here = fileURLToPath(new URL('.', import.meta.url))
@@ -67,10 +68,11 @@ async function main(): Promise<void> {
     dataDir: argValue('--data') ?? process.env.IDDB_DATA ?? (process.argv.includes('--memory') ? null : join(app.getPath('userData'), 'cluster')),
   })
 
+  const identity = new ConnectionIdentity() // the console identity bound to the one window (engine-host/binding.ts)
   for (const name of CALL_NAMES) {
     ipcMain.handle(`iddb:call:${name}`, async (event, input: unknown) => {
       if (!isAppUrl(event.senderFrame?.url)) return { ok: false, error: { code: 'ACCESS_DENIED', message: 'IPC from an untrusted frame' } }
-      return engine.request(name satisfies CallName, input)
+      return identity.request(engine, name satisfies CallName, input)
     })
   }
 
@@ -97,7 +99,7 @@ async function main(): Promise<void> {
   win.once('ready-to-show', () => win.show())
 
   const offEvents = engine.onAny((name, payload) => {
-    if (!win.isDestroyed()) win.webContents.send(`iddb:event:${name}`, payload)
+    if (!win.isDestroyed() && identity.bound) win.webContents.send(`iddb:event:${name}`, payload)
   })
   win.on('closed', () => offEvents())
 
