@@ -71,3 +71,32 @@ describe('console roles: the action table decides', () => {
     expect(isReadOnlyStatement('SELECT 1;')).toBe(true)
   })
 })
+
+describe('scenarios act as a console role (default: the HQ DBA)', () => {
+  it('a branch administrator is refused another site (expectable, audited) and acts on its own', async () => {
+    const { runScenario } = await import('../scenario')
+    const { Cluster } = await import('../cluster')
+    const { AuditLog } = await import('./audit')
+    const cluster = await Cluster.create({ seed: 2, sales: 0 })
+    const r = await runScenario([
+      'fail site MBI', 'restore site MBI',
+      'role branch-admin KDY',
+      'fail site CMB', 'expect error ACCESS_DENIED', 'expect site CMB up',
+      'recover MBI from repository', 'expect error ACCESS_DENIED',
+      'fail link CMB-KDY', 'restore link CMB-KDY',
+      'fail site KDY', 'expect site KDY down', 'restore site KDY',
+      'role auditor',
+      'sql KDY DELETE FROM Sales_KDY', 'expect error ACCESS_DENIED',
+      'sql KDY SELECT COUNT(*) FROM Sales_KDY', 'expect value 0',
+    ].join('\n'), { cluster })
+    expect(r.failed).toBeUndefined()
+    expect(r.ok).toBe(true)
+    const log = AuditLog.of(cluster)
+    expect(log.search({ ok: false }).map((e) => `${e.user} ${e.action} ${e.site}`)).toEqual([
+      'scenario-auditor query/run KDY', 'scenario-branch-admin replication/recover MBI', 'scenario-branch-admin topology/failSite CMB',
+    ])
+    expect(log.search({ user: 'scenario', action: 'topology/' }).map((e) => e.action)).toEqual(['topology/restoreSite', 'topology/failSite'])
+    const refused = await runScenario('role branch-admin KDY\nfail site CMB\n', { cluster })
+    expect(refused.failed).toMatchObject({ line: 2, reason: expect.stringMatching(/^ACCESS_DENIED: scenario-branch-admin \(branch administrator of KDY\) may not fail a site at CMB/) })
+  })
+})
