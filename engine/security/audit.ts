@@ -13,13 +13,14 @@ import { closeSync, existsSync, fsyncSync, openSync, readFileSync, writeSync } f
 import { join } from 'node:path'
 import type { Cluster } from '../cluster'
 import type { AuditEntryView } from '../api/security'
+import type { AuditEntry, AuditVerdict } from '../api/console'
 import { writeFileAtomic } from '../storage/files'
 
 export const AUDIT_FILE = 'audit.log'
 export const AUDIT_HEAD = 'audit.head'
 export const GENESIS = '0'.repeat(64)
 
-export interface AuditEntry extends AuditEntryView { seq: number; prev: string; hash: string }
+export type { AuditEntry, AuditVerdict }
 
 export interface AuditQuery {
   user?: string
@@ -41,7 +42,6 @@ export function entryHash(prev: string, e: Omit<AuditEntry, 'prev' | 'hash'>): s
   return createHash('sha256').update(`${prev}\n${canonical(e)}`).digest('hex')
 }
 
-export type AuditVerdict = { ok: true; count: number; head: string } | { ok: false; count: number; entry: number; reason: string }
 
 /**
  * Checks a whole audit log (the text of audit.log, and audit.head when there is one): numbering, chain and hashes.

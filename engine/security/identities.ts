@@ -18,13 +18,10 @@ import { SecurityManager } from './dsm'
 import { AuditLog } from './audit'
 import { isLevel } from './policy'
 import { ROLES_TABLE } from './schema'
+import type { ConsoleIdentityView, ConsoleLoginView, ConsoleSessionView, ConsoleStatusView } from '../api/console'
 import { ROLE_LABELS, ROLES, authorizeAction, describeActor, isRole, type Actor, type Decision, type Lookup, type Role } from './roles'
 
-export interface ConsoleIdentityView { name: string; role: Role; site: string | null; home: string; clearance: Level }
-export interface ConsoleSessionView extends ConsoleIdentityView { id: string; level: Level; since: number }
-/** Returned once, to the transport that logged in (it binds `token` to its connection). */
-export interface ConsoleLoginView extends ConsoleSessionView { token: string }
-export interface ConsoleStatusView { setupNeeded: boolean; hq: string; roles: { role: Role; label: string }[]; note: string | null }
+export type { ConsoleIdentityView, ConsoleLoginView, ConsoleSessionView, ConsoleStatusView }
 
 interface ConsoleSession { token: string; id: string; actor: Actor; home: string; since: number }
 

@@ -13,9 +13,9 @@
 import { EngineError } from '../errors'
 import type { Level } from '../api/security'
 
-export const ROLES = ['hq-dba', 'branch-admin', 'auditor'] as const
-export type Role = (typeof ROLES)[number]
-export const ROLE_LABELS: Record<Role, string> = { 'hq-dba': 'HQ DBA', 'branch-admin': 'branch administrator', auditor: 'auditor' }
+import { ROLES, ROLE_LABELS, type Role } from '../api/console'
+
+export { ROLES, ROLE_LABELS, type Role }
 export function isRole(s: string): s is Role { return (ROLES as readonly string[]).includes(s) }
 
 /** Who is acting: a console identity (or the scenario / CLI local administrator, see identities.ts). */

@@ -8,6 +8,7 @@
  */
 import { ConsoleIdentities } from '../../engine/security/identities'
 import { authorizeAction } from '../../engine/security/roles'
+import { AuditLog } from '../../engine/security/audit'
 import type { CallName } from '../ipc/contract'
 import type { HandlerContext, HandlerMap } from './context'
 
@@ -28,7 +29,13 @@ export function withAuthz<M extends HandlerMap<CallName>>(map: M): M {
         }
       }
       const inner: HandlerContext = { ...ctx, actor }
-      return ids.audited(actor, name, (input ?? {}) as Record<string, unknown>, () => h(inner, input))
+      const log = AuditLog.of(ctx.cluster)
+      const before = log.size
+      try {
+        return await ids.audited(actor, name, (input ?? {}) as Record<string, unknown>, () => h(inner, input))
+      } finally {
+        if (log.size !== before) ctx.emit('security/changed', { reason: `audited: ${name}` }) // the console's audit search follows
+      }
     }
   }
   return out as M

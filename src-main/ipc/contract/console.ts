@@ -8,9 +8,7 @@
 import { z } from 'zod'
 import { call, noInput, siteCode } from './define'
 import { level } from './security'
-import { ROLES } from '../../../engine/security/roles'
-import type { AuditEntry, AuditVerdict } from '../../../engine/security/audit'
-import type { ConsoleIdentityView, ConsoleLoginView, ConsoleSessionView, ConsoleStatusView } from '../../../engine/security/identities'
+import { ROLES, type AuditEntry, type AuditVerdict, type ConsoleIdentityView, type ConsoleLoginView, type ConsoleSessionView, type ConsoleStatusView } from '../../../engine/api/console'
 
 export type { AuditEntry, AuditVerdict, ConsoleIdentityView, ConsoleLoginView, ConsoleSessionView, ConsoleStatusView }
 
