@@ -33,7 +33,12 @@ export class LoginPage {
   /** First run: creates the HQ DBA with `password` (user name `user`, default hqdba). */
   async createHqDba(url: string, password: string, user = 'hqdba'): Promise<void> {
     await this.page.goto(url)
-    await expect(this.firstRun()).toBeVisible()
+    await this.firstRunHere(password, user)
+  }
+
+  /** The first-run form on the page as it is (the Electron window loads it itself). */
+  async firstRunHere(password: string, user = 'hqdba'): Promise<void> {
+    await expect(this.firstRun()).toBeVisible({ timeout: 60_000 })
     await this.page.getByTestId('login-user').fill(user)
     await this.page.getByTestId('login-password').fill(password)
     await this.page.getByTestId('login-confirm').fill(password)
