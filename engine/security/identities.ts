@@ -67,7 +67,9 @@ export class ConsoleIdentities {
       if (!this.cluster.isServerUp(`${home}.primary`)) continue
       for (const r of this.cluster.siteStore(home).query(`SELECT USERNAME, ROLE, SITE FROM ${ROLES_TABLE} ORDER BY USERNAME`).rows) {
         const role = String(r[1])
-        if (isRole(role)) out.push({ name: String(r[0]), role, site: r[2] === null ? null : String(r[2]), home })
+        const site = r[2] === null ? null : String(r[2])
+        // only where identities are created counts: HQ DBAs and auditors at HQ, a branch administrator at its branch
+        if (isRole(role) && (role === 'branch-admin' ? site === home : home === this.hq && site === null)) out.push({ name: String(r[0]), role, site, home })
       }
     }
     return out

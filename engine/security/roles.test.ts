@@ -61,6 +61,12 @@ describe('console roles: the action table decides', () => {
     expect(authorizeAction(hq, 'security/removeUser', { site: 'KDY', user: 'kandy' }, look).ok).toBe(true)
   })
 
+  it("no branch administrator's statement may name the security manager's tables (it could make itself HQ DBA)", () => {
+    expect(authorizeAction(kandy, 'txn/exec', { gid: 'KDY-1', site: 'KDY', sql: "INSERT INTO SEC_ROLES VALUES ('kandy2', 'hq-dba', NULL)" })).toMatchObject({ ok: false, code: 'ACCESS_DENIED' })
+    expect(authorizeAction(kandy, 'query/run', { site: 'KDY', sql: 'SELECT * FROM sec_users' })).toMatchObject({ ok: false, code: 'ACCESS_DENIED' })
+    expect(authorizeAction(kandy, 'txn/exec', { gid: 'KDY-1', site: 'KDY', sql: "UPDATE Sales_KDY SET QTY = 2" }).ok).toBe(true)
+  })
+
   it('tells reads from writes', () => {
     expect(isReadOnlyStatement('SELECT 1')).toBe(true)
     expect(isReadOnlyStatement('  -- c\n explain update x set a=1')).toBe(true)

@@ -87,7 +87,13 @@ export function isReadOnlyStatement(sql: string): boolean {
   if (/^WITH\b/i.test(text)) return !/\b(INSERT|UPDATE|DELETE|REPLACE)\b/i.test(text)
   return false
 }
-const sqlPermission = (i: Input): Permission => (isReadOnlyStatement(str(i.sql) ?? '') ? 'read' : 'operate')
+/** The security manager's own tables (users, console roles): no statement of a branch administrator may name them. */
+const SECURITY_TABLES = /\bSEC_(USERS|ROLES)\b/i
+const sqlPermission = (i: Input): Permission => {
+  const sql = str(i.sql) ?? ''
+  if (SECURITY_TABLES.test(sql)) return 'admin'
+  return isReadOnlyStatement(sql) ? 'read' : 'operate'
+}
 const userPermission = (i: Input, look: Lookup): Permission => (str(i.user) && look.isIdentity?.(str(i.user)!) ? 'admin' : 'operate')
 
 const read = (label: string): ActionRule => ({ label, permission: 'read' })
@@ -149,7 +155,7 @@ export const ACTIONS: Readonly<Record<string, ActionRule>> = {
 
   'txn/list': read('list transactions'),
   'txn/begin': operate('begin a transaction', site),
-  'txn/exec': operate('run a statement in a transaction', gidSite),
+  'txn/exec': { label: 'run a statement in a transaction', permission: (i) => (SECURITY_TABLES.test(str(i.sql) ?? '') ? 'admin' : 'operate'), target: gidSite },
   'txn/commit': operate('commit a transaction', gidSite),
   'txn/abort': operate('abort a transaction', gidSite),
   'txn/timeline': read('read a transaction timeline'),

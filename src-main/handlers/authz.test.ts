@@ -115,3 +115,17 @@ describe('every IPC call is authorized by the engine for the identity bound to i
     expect(await hq.request(engine, 'console/removeIdentity', { user: 'hqdba' })).toMatchObject({ ok: false, error: { code: 'CONFLICT' } })
   })
 })
+
+describe('a role row written behind the identities manager does not make an identity', () => {
+  it('an HQ DBA row kept at a branch is ignored', async () => {
+    const engine = await engineFor()
+    const hq = new ConnectionIdentity()
+    await hq.request(engine, 'console/setup', { password: PW })
+    await hq.request(engine, 'security/addUser', { site: 'KDY', user: 'mallory', password: 'mallory-pass-1', clearance: 'SECRET' })
+    engine.cluster.siteStore('KDY').exec("INSERT INTO SEC_ROLES (USERNAME, ROLE, SITE) VALUES ('mallory', 'hq-dba', NULL)")
+    const m = new ConnectionIdentity()
+    expect(await m.request(engine, 'console/login', { user: 'mallory', password: 'mallory-pass-1' })).toMatchObject({ ok: false, error: { code: 'AUTH_FAILED' } })
+    const ids = await hq.request(engine, 'console/identities', {})
+    expect(ids.ok && (ids.value as { name: string }[]).map((i) => i.name)).toEqual(['hqdba'])
+  })
+})
