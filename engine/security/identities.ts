@@ -87,6 +87,8 @@ export class ConsoleIdentities {
 
   status(): ConsoleStatusView {
     const roles = ROLES.map((role) => ({ role, label: ROLE_LABELS[role] }))
+    // still loading: a new cluster (a persisted one is reopened, identities included, before anything answers)
+    if (!this.cluster.ready) return { setupNeeded: true, hq: this.hq, roles, note: 'the engine is still loading its data: the HQ DBA is created once it has' }
     if (!this.cluster.isServerUp(`${this.hq}.primary`)) return { setupNeeded: false, hq: this.hq, roles, note: `${this.hq}.primary is down: identities kept there cannot log in until it is restored` }
     return { setupNeeded: !this.rows().some((r) => r.role === 'hq-dba'), hq: this.hq, roles, note: null }
   }

@@ -24,6 +24,7 @@ const TICK_EVERY_MS = 250
 const BEFORE_DATA = new Set<string>([
   'system/ping', 'system/info', 'clock/get', 'clock/setSpeed', 'topology/get',
   'events/list', 'jobs/list', 'jobs/get', 'jobs/cancel', 'jobs/busy',
+  'console/status', // the first-run screen shows while the data loads (identities.ts: a cluster still loading is a new one)
 ])
 
 async function main(): Promise<void> {
