@@ -129,3 +129,12 @@ describe('a role row written behind the identities manager does not make an iden
     expect(ids.ok && (ids.value as { name: string }[]).map((i) => i.name)).toEqual(['hqdba'])
   })
 })
+
+describe('console/status while a new cluster still loads', () => {
+  it('asks for the first run without touching the (not yet loaded) databases', async () => {
+    const cluster = new Cluster({ seed: 4 }) // sql.js not loaded yet, as in the worker while it generates the data
+    const ctx: HandlerContext = { cluster, jobs: new JobRunner(() => {}), host: 'cli', dataDir: null, emit: () => {}, clock: { speed: 0, setSpeed: () => {} } }
+    const status = await (handlers['console/status'] as (c: HandlerContext, i: unknown) => Promise<unknown>)(ctx, {})
+    expect(status).toMatchObject({ setupNeeded: true, hq: 'CMB', note: expect.stringContaining('still loading') })
+  })
+})
