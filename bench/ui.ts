@@ -1,7 +1,9 @@
 /**
  * ui.* benchmarks, against the real browser host and the built renderer:
- *  - ui.time_to_interactive_ms: browser host start → topology chart drawn in Chromium
- *    (`[data-testid="topology-chart"][data-ready="true"]`), median of 3 cold starts. Goal ≤ 1500.
+ *  - ui.time_to_interactive_ms: browser host start → the console's first screen ready for input in Chromium (a
+ *    first start: the first-run screen asking for the HQ DBA's password, `[data-testid="first-run"]`, its submit
+ *    enabled once typed in), median of 3 cold starts. Goal ≤ 1500. The runs then create the HQ DBA and wait for the
+ *    topology chart (`[data-testid="topology-chart"][data-ready="true"]`; that waits for the initial data).
  *    ui.engine_ready_ms: in the same runs, host start → engine worker ready (cluster created), for comparison.
  *  - ui.ping_under_load_ms: p95 `system/ping` round trip over the WebSocket while a 3 s `jobs/busy`
  *    job keeps the engine worker busy. Goal ≤ 50. ui.ping_idle_ms: the same with the engine idle.
@@ -14,6 +16,7 @@ import { CHROMIUM_ARGS, findChromium } from '../scripts/find-chromium.mjs'
 import type { BenchContext, BenchGroup } from './run'
 
 const READY = '[data-testid="topology-chart"][data-ready="true"]'
+const BENCH_PASSWORD = 'bench-hq-dba-pass'
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
@@ -61,8 +64,14 @@ async function timeToInteractive(ctx: BenchContext, runs: number): Promise<{ tim
       void host.ready.then(() => engine.push(performance.now() - t0), () => {})
       try {
         await page.goto(host.url)
-        await page.waitForSelector(READY, { timeout: 30_000 })
+        // a first start: the console opens on its first-run screen (create the HQ DBA), then draws the topology
+        await page.waitForSelector('[data-testid="first-run"]', { timeout: 30_000 })
+        await page.fill('[data-testid="login-password"]', BENCH_PASSWORD)
+        await page.fill('[data-testid="login-confirm"]', BENCH_PASSWORD)
+        await page.waitForSelector('[data-testid="login-submit"]:not([disabled])', { timeout: 30_000 })
         times.push(performance.now() - t0)
+        await page.click('[data-testid="login-submit"]')
+        await page.waitForSelector(READY, { timeout: 30_000 })
         ctx.log(`time to interactive run ${i + 1}: ${Math.round(times[i])} ms (engine ready after ${Math.round(engine[i] ?? NaN)} ms)`)
       } finally {
         await page.close()
@@ -83,6 +92,8 @@ export const group: BenchGroup = {
     try {
       await host.ready
       const sock = await connectIpc(host.wsUrl, host.token, host.origin)
+      const setup = await sock.call('console/setup', { password: BENCH_PASSWORD }) // calls act as an identity
+      if (!setup.ok) throw new Error(`console/setup failed: ${setup.error.message}`)
       const start = performance.now()
       const idle = await pingWhile(sock, () => performance.now() - start > 1000)
       const load = await pingUnderLoad(sock, 3000)

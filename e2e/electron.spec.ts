@@ -6,6 +6,7 @@ import { _electron as electron, expect, test } from '@playwright/test'
 import { existsSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { join } from 'node:path'
+import { LoginPage } from './pages/LoginPage'
 
 const root = join(import.meta.dirname, '..')
 
@@ -27,7 +28,8 @@ test.describe('Electron window', () => {
   test.skip(!bin.path, bin.why ?? '')
 
   test('opens the hardened console and draws the topology through window.iddb', async () => {
-    const app = await electron.launch({ executablePath: bin.path, args: [root, '--no-sandbox'], cwd: root })
+    // --memory: a fresh cluster, so the console opens on its first-run screen (never the user's own data)
+    const app = await electron.launch({ executablePath: bin.path, args: [root, '--no-sandbox', '--memory'], cwd: root })
     try {
       const win = await app.firstWindow()
       // served from the privileged app:// scheme (not file://), under a CSP without inline styles
@@ -43,6 +45,7 @@ test.describe('Electron window', () => {
       expect(pong.sentAt).toBe(5)
       const err = await win.evaluate(() => (window as unknown as { iddb: { call(n: string, i: unknown): Promise<unknown> } }).iddb.call('no/such', {}).then(() => null, (e: { code?: string }) => e.code ?? String(e)))
       expect(err).toBe('UNKNOWN_CALL')
+      await new LoginPage(win).firstRunHere('electron-hq-pass') // the console acts as an identity
       await expect(win.locator('[data-testid="topology-chart"][data-ready="true"]')).toBeVisible({ timeout: 30_000 })
       await expect(win.locator('nav')).toContainText('Topology')
       const opened = await win.evaluate(() => window.open('https://example.com') === null)

@@ -5,12 +5,13 @@
  * IDDB_DATA as its data directory. Otherwise each worker starts its own host from the built CLI
  * (`node out/cli/iddb.cjs serve --port 0 --data <tmp>`) so specs that fail sites do not disturb others.
  */
-import { test as base, expect } from '@playwright/test'
+import { test as base, expect, type Page } from '@playwright/test'
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
-import { mkdtempSync, rmSync, existsSync } from 'node:fs'
+import { mkdtempSync, rmSync, existsSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { AdminConsole } from './pages/AdminConsole'
+import { LoginPage, adminCredentials } from './pages/LoginPage'
 
 export const ROOT = resolve(import.meta.dirname, '..')
 export const CLI = join(ROOT, 'out/cli/iddb.cjs')
@@ -23,15 +24,24 @@ export interface IddbHost {
   cli(args: string[]): string
 }
 
-function runCli(args: string[]): string {
+export function runCli(args: string[]): string {
   const r = spawnSync(process.execPath, [CLI, ...args], { cwd: ROOT, encoding: 'utf8', timeout: 120_000 })
   if (r.status !== 0) throw new Error(`iddb ${args.join(' ')} exited ${r.status}: ${r.stderr || r.stdout}`)
   return r.stdout
 }
 
-async function startHost(dataDir: string | null): Promise<{ url: string; child: ChildProcess }> {
+/** The HQ DBA's password as a file for `iddb serve --admin-password-file` (next to the data directory). */
+function adminPasswordFile(dataDir: string): string {
+  const f = `${dataDir}.hq-dba-password`
+  writeFileSync(f, `${adminCredentials().password}\n`, { mode: 0o600 })
+  return f
+}
+
+/** Starts `iddb serve` on dataDir; with `firstRun` no HQ DBA is created (the console opens on its first-run screen). */
+export async function startHost(dataDir: string | null, opts: { firstRun?: boolean } = {}): Promise<{ url: string; child: ChildProcess }> {
   if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run npm run build first`)
-  const args = [CLI, 'serve', '--port', '0', ...(dataDir ? ['--data', dataDir] : [])]
+  const admin = dataDir && !opts.firstRun ? ['--admin-password-file', adminPasswordFile(dataDir), '--admin-user', adminCredentials().user] : []
+  const args = [CLI, 'serve', '--port', '0', ...(dataDir ? ['--data', dataDir] : []), ...admin]
   const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
   const url = await new Promise<string>((ok, fail) => {
     let out = ''
@@ -49,10 +59,19 @@ async function startHost(dataDir: string | null): Promise<{ url: string; child: 
 }
 
 /** Stops a host started by startHost (waiting up to 5 s for it to exit) and removes its data directory. */
-async function stopHost(child: ChildProcess, dataDir: string): Promise<void> {
+export async function stopHost(child: ChildProcess, dataDir: string): Promise<void> {
   child.kill('SIGTERM')
   await new Promise((r) => { child.once('exit', r); setTimeout(r, 5000) })
   rmSync(dataDir, { recursive: true, force: true })
+  rmSync(`${dataDir}.hq-dba-password`, { force: true })
+}
+
+/** The console logged in as the HQ DBA (the fixtures' `admin`). */
+async function openAsAdmin(page: Page, url: string): Promise<AdminConsole> {
+  await new LoginPage(page).login(url, adminCredentials())
+  const admin = new AdminConsole(page, url)
+  await admin.open() // a reload: the tab resumes its console session
+  return admin
 }
 
 /** Starts a host on a fresh data directory made by `iddb init` (so `iddb sql --data` sees the same data). */
@@ -84,9 +103,7 @@ export const test = base.extend<{ admin: AdminConsole }, { iddb: IddbHost }>({
   }, { scope: 'worker', timeout: 90_000 }],
 
   admin: async ({ page, iddb }, use) => {
-    const admin = new AdminConsole(page, iddb.url)
-    await admin.open()
-    await use(admin)
+    await use(await openAsAdmin(page, iddb.url))
   },
 })
 
@@ -97,9 +114,7 @@ export const test = base.extend<{ admin: AdminConsole }, { iddb: IddbHost }>({
 export const testWithData = base.extend<{ admin: AdminConsole }, { iddb: IddbHost }>({
   iddb: [async ({}, use) => { await withDataHost(use) }, { scope: 'worker', timeout: 180_000 }],
   admin: async ({ page, iddb }, use) => {
-    const admin = new AdminConsole(page, iddb.url)
-    await admin.open()
-    await use(admin)
+    await use(await openAsAdmin(page, iddb.url))
   },
 })
 

@@ -1,11 +1,12 @@
 /**
  * Starts the browser host once for the whole e2e run, through the built CLI exactly as a user would
  * (`node out/cli/iddb.cjs serve --seed 1 --data <tmp>`), and hands it to the specs via process.env:
- * IDDB_URL (page URL with token), IDDB_ORIGIN, IDDB_TOKEN, IDDB_WS_URL, IDDB_DATA (its data directory).
+ * IDDB_URL (page URL with token), IDDB_ORIGIN, IDDB_TOKEN, IDDB_WS_URL, IDDB_DATA (its data directory),
+ * IDDB_ADMIN_USER / IDDB_ADMIN_PASSWORD (the HQ DBA it creates with --admin-password-file).
  * Returns the teardown (stops the host, removes the data directory).
  */
 import { spawn } from 'node:child_process'
-import { existsSync, mkdtempSync, rmSync } from 'node:fs'
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 
@@ -14,7 +15,13 @@ export default async function globalSetup(): Promise<() => Promise<void>> {
   const cli = join(root, 'out/cli/iddb.cjs')
   if (!existsSync(cli) || !existsSync(join(root, 'out/renderer/index.html'))) throw new Error('build first: npm run build (out/cli/iddb.cjs and out/renderer are needed)')
   const dataDir = mkdtempSync(join(tmpdir(), 'iddb-e2e-'))
-  const child = spawn(process.execPath, [cli, 'serve', '--seed', '1', '--data', dataDir], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] })
+  // the HQ DBA exists from the start (as `iddb serve --admin-password-file` documents); fixtures log in as it
+  const secrets = mkdtempSync(join(tmpdir(), 'iddb-e2e-admin-'))
+  const passwordFile = join(secrets, 'hq-dba-password')
+  process.env.IDDB_ADMIN_USER ??= 'hqdba'
+  process.env.IDDB_ADMIN_PASSWORD ??= 'e2e-hq-dba-pass'
+  writeFileSync(passwordFile, `${process.env.IDDB_ADMIN_PASSWORD}\n`, { mode: 0o600 })
+  const child = spawn(process.execPath, [cli, 'serve', '--seed', '1', '--data', dataDir, '--admin-password-file', passwordFile, '--admin-user', process.env.IDDB_ADMIN_USER], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] })
   const url = await new Promise<string>((resolve, reject) => {
     let buf = ''
     const timer = setTimeout(() => reject(new Error('iddb serve printed no URL within 60 s')), 60_000)
@@ -39,5 +46,6 @@ export default async function globalSetup(): Promise<() => Promise<void>> {
       if (child.exitCode === null) child.kill('SIGKILL')
     }
     rmSync(dataDir, { recursive: true, force: true })
+    rmSync(secrets, { recursive: true, force: true })
   }
 }

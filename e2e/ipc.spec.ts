@@ -6,6 +6,7 @@
 import { expect, test } from '@playwright/test'
 import { connectIpc, percentile } from '../src-main/browser-host/ws-client'
 import { MAX_PAYLOAD_BYTES } from '../src-main/ipc/contract/define'
+import { adminCredentials } from './pages/LoginPage'
 
 // Playwright's trace recorder is off in this file: it would compete for the shared core during the
 // responsiveness measurement below and measure itself, not the console.
@@ -42,6 +43,8 @@ test('unknown call, wrong payload shape and oversized payload are rejected with 
   const { ws, token, origin } = env()
   const sock = await connectIpc(ws, token, origin)
   try {
+    expect(await sock.call('topology/get', {})).toMatchObject({ ok: false, error: { code: 'AUTH_FAILED' } }) // before login
+    expect(await sock.call('console/login', adminCredentials())).toMatchObject({ ok: true })
     const unknown = await sock.call('system/format-disk', {})
     expect(unknown).toMatchObject({ ok: false, error: { code: 'UNKNOWN_CALL' } })
     expect(!unknown.ok && unknown.error.message).toContain('system/format-disk')
@@ -78,7 +81,7 @@ test.describe('responsiveness under load', () => {
   test('ping round trip stays under 100 ms (p95) from the page while the engine is busy for 3 s', async ({ page }) => {
     const { url, ws, token } = env()
     await page.goto(url)
-    const r = await page.evaluate(async (wsUrl) => {
+    const r = await page.evaluate(async ({ wsUrl, creds }) => {
       const s = new WebSocket(wsUrl)
       await new Promise((res, rej) => { s.onopen = res; s.onerror = rej })
       let next = 1
@@ -95,6 +98,7 @@ test.describe('responsiveness under load', () => {
         waiting.set(id, res)
         s.send(JSON.stringify({ t: 'call', id, name, input }))
       })
+      await call('console/login', creds)
       const started = await call('jobs/busy', { ms: 3000 })
       jobId = started.value!.id
       const t0 = performance.now()
@@ -108,7 +112,7 @@ test.describe('responsiveness under load', () => {
       const job = await call('jobs/get', { id: jobId })
       s.close()
       return { rtts, status, busyMs: job.value?.result?.busyMs ?? 0, elapsed: performance.now() - t0 }
-    }, `${ws}?token=${token}`)
+    }, { wsUrl: `${ws}?token=${token}`, creds: adminCredentials() })
     expect(r.status).toBe('done')
     expect(r.busyMs).toBeGreaterThanOrEqual(3000)
     expect(r.rtts.length).toBeGreaterThan(30)

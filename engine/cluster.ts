@@ -285,6 +285,8 @@ export class Cluster {
 
   get ready(): boolean { return !!this.SQL }
   get dataDir(): string | null { return this.persistence?.dir ?? null }
+  /** Opened read-only (e.g. `iddb sql SELECT …` beside a running console): nothing is written. */
+  get readOnly(): boolean { return this.persistence?.readOnly ?? false }
 
   /** Writes every database image atomically, then truncates the logs to what is still needed. */
   checkpoint(): void {

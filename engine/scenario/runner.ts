@@ -11,6 +11,8 @@ import { formatSiteTime, nextLocalTime } from '../sim/kernel'
 import { defaultTopology, legacyTopology, withBranch } from '../topology/default'
 import type { TopologySpec } from '../topology/types'
 import type { QueryResult } from '../site/sqljs'
+import { ConsoleIdentities, localAdmin } from '../security/identities'
+import { isRole, type Actor } from '../security/roles'
 
 export interface LineResult { line: number; text: string; ok: boolean; skipped?: boolean; message?: string; at?: string }
 export interface ScenarioResult {
@@ -30,6 +32,8 @@ export interface ScenarioContext {
   last?: { result?: QueryResult & { changes?: number }; error?: ErrorInfo; value?: unknown; ok?: boolean; source: string }
   /** The user subsequent commands act as (`as USER`); security layers read it. */
   user?: string
+  /** The console role commands act as (`role …`; default: the HQ DBA), checked like console actions (roles.ts). */
+  actor?: Actor
   /** Free-form state other layers keep per scenario (e.g. open transactions). */
   state: Map<string, unknown>
   /** Output lines (echo, command notes). */
@@ -45,6 +49,8 @@ export interface CommandDef {
   summary: string
   /** args: the words after the command; rest: the raw text after the command word. */
   run(ctx: ScenarioContext, args: string[], rest: string): void | Promise<void>
+  /** The console action the command is (roles.ts ACTIONS name and its input): checked for the scenario's role and audited. */
+  action?(args: string[], rest: string): { action: string; input: Record<string, unknown> } | undefined
 }
 export interface ExpectationDef {
   name: string
@@ -102,6 +108,7 @@ registerCommand({
 })
 const failRestore = (verb: 'fail' | 'restore'): CommandDef => ({
   name: verb, usage: `${verb} site|link|server ID`, summary: `${verb} a site, a WAN link or one server`,
+  action: ([what, id]) => (what === 'site' || what === 'link' || what === 'server' ? { action: `topology/${verb}${what[0].toUpperCase()}${what.slice(1)}`, input: { [what]: id } } : undefined),
   run: (ctx, a) => {
     need(a, 2, `${verb} site KDY | ${verb} link CMB-KDY | ${verb} server CMB.backup`)
     const c = ctx.cluster
@@ -116,6 +123,7 @@ registerCommand(failRestore('fail'))
 registerCommand(failRestore('restore'))
 registerCommand({
   name: 'degrade', usage: 'degrade link ID [delay=MS] [bandwidth=FACTOR] [loss=RATE]', summary: 'degrade a WAN link',
+  action: (a) => ({ action: 'topology/degradeLink', input: { link: a[1] } }),
   run: (ctx, a) => {
     need(a, 2, 'degrade link CMB-KDY delay=200 bandwidth=0.5 loss=0.1')
     const kv = Object.fromEntries(a.slice(2).map((x) => x.split('=')))
@@ -124,6 +132,7 @@ registerCommand({
 })
 registerCommand({
   name: 'sql', usage: 'sql SITE STATEMENT', summary: "run a statement at one site's primary (local tables and catalogs)",
+  action: (a, rest) => ({ action: 'query/run', input: { site: a[0], sql: rest.slice(rest.indexOf(a[0] ?? '') + (a[0] ?? '').length).trim() } }),
   run: (ctx, a, rest) => {
     need(a, 2, 'sql CMB SELECT COUNT(*) FROM Sales_CMB')
     const site = a[0]
@@ -137,11 +146,21 @@ registerCommand({
     }
   },
 })
+registerCommand({
+  name: 'role', usage: 'role hq-dba | role branch-admin SITE | role auditor', summary: 'act in the following commands as a console role (default: the HQ DBA); refusals can be expected with expect error ACCESS_DENIED',
+  run: (ctx, a) => {
+    const role = a[0] ?? ''
+    if (!isRole(role)) throw new EngineError('BAD_INPUT', 'usage: role hq-dba | role branch-admin KDY | role auditor')
+    if (role === 'branch-admin') { need(a, 2, 'role branch-admin KDY'); ctx.cluster.site(a[1]) }
+    ctx.actor = { user: `scenario-${role}`, role, site: role === 'branch-admin' ? a[1] : null, clearance: 'SECRET', level: 'SECRET' }
+  },
+})
 registerCommand({ name: 'as', usage: 'as USER', summary: 'act as USER in the following commands', run: (ctx, a) => { need(a, 1, 'as alice'); ctx.user = a[0] } })
 registerCommand({ name: 'settle', usage: 'settle [MAXDURATION]', summary: 'run until backups, repository and replicas have caught up', run: (ctx, a) => { ctx.cluster.settle(a[0] ? parseDuration(a[0]) : 60_000) } })
-registerCommand({ name: 'refresh', usage: 'refresh COPY', summary: 'refresh a scheduled copy now (e.g. Stock_MBI)', run: (ctx, a) => { need(a, 1, 'refresh Stock_MBI'); ctx.cluster.refreshCopy(a[0]) } })
+registerCommand({ name: 'refresh', usage: 'refresh COPY', summary: 'refresh a scheduled copy now (e.g. Stock_MBI)', action: (a) => ({ action: 'replication/refreshCopy', input: { copy: a[0] } }), run: (ctx, a) => { need(a, 1, 'refresh Stock_MBI'); ctx.cluster.refreshCopy(a[0]) } })
 registerCommand({
   name: 'recover', usage: 'recover SITE from backup|repository', summary: "recover a site's primary from its backup, or a branch's fragments from the main repository",
+  action: (a) => ({ action: 'replication/recover', input: { site: a[0], from: a[2] } }),
   run: (ctx, a) => {
     need(a, 3, 'recover KDY from backup')
     if (a[2] === 'backup') ctx.cluster.recoverFromBackup(a[0])
@@ -265,6 +284,21 @@ function applyDirective(d: { seed?: number; sales?: number; topo: TopologySpec }
   return false
 }
 
+/** Who a scenario acts as until it says `role …`. */
+const SCENARIO_DBA: Actor = localAdmin('scenario')
+
+/** Checks a command's console action for the scenario's role; a refusal is the expected outcome when `expect error` follows. */
+async function allowed(ctx: ScenarioContext, act: { action: string; input: Record<string, unknown> }, source: string): Promise<boolean> {
+  try {
+    ConsoleIdentities.of(ctx.cluster).enforce(ctx.actor ?? SCENARIO_DBA, act.action, act.input)
+    return true
+  } catch (e) {
+    ctx.last = { error: toErrorInfo(e), source }
+    if (!/^\s*expect\s+error\b/i.test(ctx.nextLine ?? '')) throw e
+    return false
+  }
+}
+
 export async function runScenario(text: string, opts: RunOptions = {}): Promise<ScenarioResult> {
   const src = text.split(/\r?\n/)
   const lines: LineResult[] = []
@@ -288,7 +322,13 @@ export async function runScenario(text: string, opts: RunOptions = {}): Promise<
       if (!def) throw new EngineError('BAD_INPUT', `unknown command "${w[0]}"; commands: ${[...commands.keys()].join(', ')}`)
       ctx.nextLine = cmdLines[n + 1]?.t
       const outBefore = ctx.out.length
-      await def.run(ctx, w.slice(1), t.slice(t.indexOf(w[0]) + w[0].length).trim())
+      const args = w.slice(1), rest = t.slice(t.indexOf(w[0]) + w[0].length).trim()
+      const act = def.action?.(args, rest)
+      if (!act) await def.run(ctx, args, rest)
+      else if (await allowed(ctx, act, t)) {
+        const c = ctx
+        await ConsoleIdentities.of(c.cluster).audited(c.actor ?? SCENARIO_DBA, act.action, act.input, () => def.run(c, args, rest))
+      }
       lines.push({ line: lineNo, text: t, ok: true, at: formatSiteTime(ctx.cluster.sim.now), ...(ctx.out.length > outBefore ? { message: ctx.out.slice(outBefore).join('\n') } : {}) })
     } catch (e) {
       const info = toErrorInfo(e)

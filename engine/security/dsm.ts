@@ -16,11 +16,12 @@
 import { randomBytes, scryptSync, timingSafeEqual } from 'node:crypto'
 import type { Cluster } from '../cluster'
 import { EngineError } from '../errors'
-import { LEVELS, levelRank, type AuditEntryView, type Level, type LoginView, type SecurityStateView, type SecurityUserView, type SessionView } from '../api/security'
+import { LEVELS, levelRank, type Level, type LoginView, type SecurityStateView, type SecurityUserView, type SessionView } from '../api/security'
 import { SecurityPolicy, isLevel } from './policy'
 import { checkStatement } from './mls'
 import type { SiteCode } from '../topology/types'
 import { USERS_TABLE } from './schema'
+import { AuditLog } from './audit'
 
 
 const NAME_RE = /^[a-z][a-z0-9_.-]{1,31}$/
@@ -29,7 +30,6 @@ const HASH_BYTES = 32
 /** Consecutive failed logins that lock a user out, and for how long (virtual ms). */
 const MAX_FAILURES = 5
 const LOCKOUT_MS = 60_000
-const AUDIT_KEEP = 300
 
 interface Session extends SessionView { token: string }
 
@@ -60,7 +60,6 @@ const managers = new WeakMap<Cluster, SecurityManager>()
 export class SecurityManager {
   readonly policy: SecurityPolicy
   private sessions = new Map<string, Session>()
-  private audit: AuditEntryView[] = []
   private failures = new Map<string, { n: number; lockedUntil: number }>()
   private sessionSeq = 0
 
@@ -278,14 +277,14 @@ export class SecurityManager {
   }
 
   // ---- audit and views ------------------------------------------------------------------------------
+  /** Appends to the cluster's hash-chained audit log (audit.ts), persisted with the cluster. */
   private record(site: string, user: string, action: string, ok: boolean, detail: string): void {
-    this.audit.push({ at: this.cluster.sim.now, site, user, action, ok, detail })
-    if (this.audit.length > AUDIT_KEEP) this.audit.shift()
+    AuditLog.of(this.cluster).append(site, user, action, ok, detail)
   }
 
   sessionViews(): SessionView[] { return [...this.sessions.values()].map((s) => this.view(s)) }
 
   state(): SecurityStateView {
-    return { levels: [...LEVELS], users: this.users(), sessions: this.sessionViews(), labels: this.policy.views(), audit: this.audit.slice(-100).reverse() }
+    return { levels: [...LEVELS], users: this.users(), sessions: this.sessionViews(), labels: this.policy.views(), audit: AuditLog.of(this.cluster).recent(100) }
   }
 }

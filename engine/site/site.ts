@@ -24,7 +24,7 @@ import type { SiteCode, TopologySpec } from '../topology/types'
 import type { DurableLog } from '../storage/files'
 import { globalRelations } from '../data/schema'
 import { quoteId } from './sqljs'
-import { USERS_COLUMNS, USERS_DDL, USERS_KEY, USERS_TABLE } from '../security/schema'
+import { ROLES_COLUMNS, ROLES_DDL, ROLES_KEY, ROLES_TABLE, USERS_COLUMNS, USERS_DDL, USERS_KEY, USERS_TABLE } from '../security/schema'
 
 export interface ExecResult extends QueryResult { changes: number }
 export interface LogBody { at: number; c: Change[]; ddl?: string[] }
@@ -176,6 +176,8 @@ export class Site {
       // the site's own users (spec §8: authentication at the local site)
       db.script(USERS_DDL)
       db.track(USERS_TABLE, USERS_COLUMNS, USERS_KEY)
+      db.script(ROLES_DDL) // console identities' roles (identities.ts)
+      db.track(ROLES_TABLE, ROLES_COLUMNS, ROLES_KEY)
       this.createIndexes(db)
       if (this.tables.some((t) => t.frag.kind === 'copy')) {
         db.script('CREATE TABLE IF NOT EXISTS COPY_REFRESH (COPY_NAME TEXT PRIMARY KEY, SOURCE TEXT NOT NULL, REFRESHED_AT INTEGER, NROWS INTEGER)')

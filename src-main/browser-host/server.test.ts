@@ -66,6 +66,8 @@ describe('browser host', () => {
     const sock = await connectIpc(host.wsUrl, host.token, host.origin)
     try {
       expect(await sock.call('system/info')).toMatchObject({ ok: true, value: { host: 'browser', seed: 5 } })
+      expect(await sock.call('topology/get')).toMatchObject({ ok: false, error: { code: 'AUTH_FAILED' } }) // before login
+      expect(await sock.call('console/setup', { password: 'test-pass-1' })).toMatchObject({ ok: true, value: { role: 'hq-dba' } })
       expect(await sock.call('no/such')).toMatchObject({ ok: false, error: { code: 'UNKNOWN_CALL' } })
       expect(await sock.call('clock/setSpeed', { speed: 'fast' })).toMatchObject({ ok: false, error: { code: 'BAD_INPUT' } })
       expect(await sock.call('system/ping', { sentAt: 1, pad: 'z'.repeat(MAX_PAYLOAD_BYTES) })).toMatchObject({ ok: false, error: { code: 'PAYLOAD_TOO_LARGE' } })

@@ -30,6 +30,7 @@ import type { Duplex } from 'node:stream'
 import { WebSocketServer, type RawData, type WebSocket } from 'ws'
 import { MAX_PAYLOAD_BYTES } from '../ipc/contract/define'
 import { EngineClient, type EngineClientOptions, type RawResult } from '../engine-host/client'
+import { ConnectionIdentity } from '../engine-host/binding'
 import { contentSecurityPolicy, injectNonce, mimeType, newNonce } from './csp'
 import { cookieValue, parseRequestTarget } from './request-target'
 
@@ -114,6 +115,7 @@ export async function startBrowserHost(opts: BrowserHostOptions = {}): Promise<B
   let wsUrl = ''
   let csp = ''
   const sockets = new Set<WebSocket>()
+  const identities = new WeakMap<WebSocket, ConnectionIdentity>()
 
   const securityHeaders = (res: ServerResponse) => {
     res.setHeader('Content-Security-Policy', csp)
@@ -191,10 +193,12 @@ export async function startBrowserHost(opts: BrowserHostOptions = {}): Promise<B
 
   wss.on('connection', (ws: WebSocket) => {
     sockets.add(ws)
+    const identity = new ConnectionIdentity() // the console identity bound to this socket (engine-host/binding.ts)
+    identities.set(ws, identity)
     ws.on('close', () => sockets.delete(ws))
     ws.on('error', () => sockets.delete(ws))
     ws.on('message', (data, isBinary) => {
-      void answerFrame(engine, data, isBinary).then(
+      void answerFrame({ request: (name, input) => identity.request(engine, name, input) }, data, isBinary).then(
         (frame) => send(ws, frame),
         (e: unknown) => {
           console.error('[browser-host] a frame failed:', e)
@@ -207,7 +211,7 @@ export async function startBrowserHost(opts: BrowserHostOptions = {}): Promise<B
   const offEvents = engine.onAny((name, payload) => {
     if (sockets.size === 0) return
     const frame = JSON.stringify({ t: 'event', name, payload })
-    for (const ws of sockets) if (ws.readyState === ws.OPEN) ws.send(frame)
+    for (const ws of sockets) if (ws.readyState === ws.OPEN && identities.get(ws)?.bound) ws.send(frame)
   })
 
   await new Promise<void>((resolveListen, rejectListen) => {
@@ -241,7 +245,7 @@ type ResultFrame = { t: 'result'; id: number | string | null } & RawResult
 const MAX_ID_LENGTH = 128
 
 /** One WebSocket frame in, its result frame out. Everything a client can send is answered, nothing throws. */
-export async function answerFrame(engine: Pick<EngineClient, 'request'>, data: RawData, isBinary: boolean): Promise<ResultFrame> {
+export async function answerFrame(engine: { request(name: unknown, input: unknown): Promise<RawResult> }, data: RawData, isBinary: boolean): Promise<ResultFrame> {
   const bad = (id: number | string | null, message: string): ResultFrame => ({ t: 'result', id, ok: false, error: { code: 'BAD_INPUT', message } })
   let msg: unknown
   try {

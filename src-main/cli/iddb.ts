@@ -11,8 +11,9 @@ import * as serve from './serve'
 import * as bench from './commands/bench'
 import { commands as dataCommands } from './commands/data'
 import * as query from './commands/query'
+import * as audit from './commands/audit'
 
-const COMMANDS: CliCommand[] = [...dataCommands, query, serve, bench]
+const COMMANDS: CliCommand[] = [...dataCommands, query, serve, bench, audit]
 
 function help(): string {
   const w = Math.max(...COMMANDS.map((c) => c.name.length))

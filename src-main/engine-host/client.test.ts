@@ -46,6 +46,7 @@ describe('EngineClient against the real worker thread', () => {
   let engine: EngineClient
   beforeAll(async () => {
     engine = await EngineClient.start({ workerPath: await buildTestWorker(), seed: 7, host: 'cli' })
+    engine.actor = (await engine.call('console/setup', { password: 'test-pass-1' })).token // calls act as the HQ DBA
   })
   afterAll(async () => { await engine?.close() })
 
@@ -127,6 +128,7 @@ describe('EngineClient against the real worker thread', () => {
       const r = await engine.request(name, {})
       if (!r.ok) expect(r.error.code, name).not.toBe('UNKNOWN_CALL')
     }
+    engine.actor = (await engine.call('console/login', { user: 'hqdba', password: 'test-pass-1' })).token // console/logout was among them
     await engine.call('clock/setSpeed', { speed: 0 })
   })
 })

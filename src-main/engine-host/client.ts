@@ -82,6 +82,8 @@ export class EngineClient {
   private alive = false
   readonly workerPath: string
   readonly seed: number
+  /** The console session token calls carry when none is given (a transport always passes its connection's own). */
+  actor: string | undefined
 
   private constructor(private opts: EngineClientOptions) {
     this.workerPath = opts.workerPath ?? defaultWorkerPath()
@@ -140,8 +142,12 @@ export class EngineClient {
     this.ready.catch(() => {})
   }
 
-  /** Validates and runs a call; never throws: the result carries either the value or an ErrorInfo. */
-  async request(name: unknown, input: unknown): Promise<RawResult> {
+  /**
+   * Validates and runs a call; never throws: the result carries either the value or an ErrorInfo.
+   * `actor`: the console session token the transport bound to the caller's connection (engine-host/binding.ts);
+   * omitted: `this.actor` (an in-process caller that logged in, e.g. a test); null: nobody is logged in.
+   */
+  async request(name: unknown, input: unknown, actor: string | null | undefined = this.actor): Promise<RawResult> {
     const v = validateCall(name, input)
     if (!v.ok) return v
     if (this.closed) return { ok: false, error: { code: 'INTERNAL', message: 'engine client is closed' } }
@@ -154,7 +160,7 @@ export class EngineClient {
     return new Promise((resolveCall) => {
       this.pending.set(id, resolveCall)
       try {
-        this.worker.postMessage({ t: 'call', id, name: v.name, input: v.input } satisfies ToWorker)
+        this.worker.postMessage({ t: 'call', id, name: v.name, input: v.input, ...(actor ? { actor } : {}) } satisfies ToWorker)
       } catch (e) {
         this.pending.delete(id)
         resolveCall({ ok: false, error: toErrorInfo(e) })

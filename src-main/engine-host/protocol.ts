@@ -8,7 +8,7 @@ export interface WorkerInit {
 }
 
 export type ToWorker =
-  | { t: 'call'; id: number; name: string; input: unknown }
+  | { t: 'call'; id: number; name: string; input: unknown; /** console session token bound to the caller's connection */ actor?: string }
   | { t: 'shutdown' }
 
 export type FromWorker =

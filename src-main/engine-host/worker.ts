@@ -24,6 +24,7 @@ const TICK_EVERY_MS = 250
 const BEFORE_DATA = new Set<string>([
   'system/ping', 'system/info', 'clock/get', 'clock/setSpeed', 'topology/get',
   'events/list', 'jobs/list', 'jobs/get', 'jobs/cancel', 'jobs/busy',
+  'console/status', // the first-run screen shows while the data loads (identities.ts: a cluster still loading is a new one)
 ])
 
 async function main(): Promise<void> {
@@ -127,7 +128,7 @@ async function main(): Promise<void> {
       if (!parsed.success) throw Object.assign(new Error(`bad input for ${name}: ${parsed.error.issues[0]?.message ?? 'invalid'}`), { code: 'BAD_INPUT' })
       if ((!hasData || dataFailed) && !BEFORE_DATA.has(name)) await dataReady // rejects NOT_READY if the load failed
       const handler = handlers[name as CallName] as (c: HandlerContext, i: unknown) => Promise<unknown>
-      const value = await handler(ctx, parsed.data)
+      const value = await handler(m.actor ? { ...ctx, actorToken: m.actor } : ctx, parsed.data) // the identity: handlers/authz.ts
       try {
         post({ t: 'result', id, ok: true, value })
       } catch (e) {

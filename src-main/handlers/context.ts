@@ -1,6 +1,7 @@
 import type { Cluster } from '../../engine/cluster'
 import type { CallName, CallOutput, CallParsed, EventName, EventPayload } from '../ipc/contract'
 import type { JobRunner } from '../engine-host/jobs'
+import type { Actor } from '../../engine/security/roles'
 
 export interface HandlerContext {
   cluster: Cluster
@@ -10,6 +11,13 @@ export interface HandlerContext {
   emit<E extends EventName>(event: E, payload: EventPayload<E>): void
   /** Current real-time speed of the virtual clock and a setter (the worker's RealtimeDriver). */
   clock: { speed: number; setSpeed(speed: number): void }
+  /**
+   * The console session token the transport bound to this call's connection (browser-host WebSocket, Electron
+   * window; see src-main/engine-host/binding.ts). Set per call by the worker; the authz wrapper resolves it.
+   */
+  actorToken?: string
+  /** The acting identity, resolved from actorToken by the authz wrapper (authz.ts) before any handler runs. */
+  actor?: Actor | null
 }
 
 export type Handler<N extends CallName> = (ctx: HandlerContext, input: CallParsed<N>) => Promise<CallOutput<N>>

@@ -5,13 +5,14 @@ import { JobRunner } from '../engine-host/jobs'
 import { CALL_NAMES, calls, type CallInput, type CallName, type CallOutput, type EventName } from '../ipc/contract'
 import { handlers } from './index'
 import type { HandlerContext } from './context'
+import { localAdmin } from '../../engine/security/identities'
 
 function makeCtx() {
   const emitted: { name: EventName; payload: unknown }[] = []
   const jobs = new JobRunner((j) => emitted.push({ name: 'job/progress', payload: j }))
   let speed = 0
   const ctx: HandlerContext = {
-    cluster: new Cluster({ seed: 3 }), jobs, host: 'cli', dataDir: null,
+    cluster: new Cluster({ seed: 3 }), jobs, host: 'cli', dataDir: null, actor: localAdmin('test'),
     emit: (name, payload) => { emitted.push({ name, payload }) },
     clock: { get speed() { return speed }, setSpeed: (s: number) => { speed = s } },
   }

@@ -12,8 +12,10 @@ import { queryHandlers } from './query'
 import { txnHandlers } from './txn'
 import { ticketHandlers } from './ticket'
 import { securityHandlers } from './security'
+import { consoleHandlers } from './console'
+import { withAuthz } from './authz'
 
-export const handlers: HandlerMap<CallName> = {
+export const handlers: HandlerMap<CallName> = withAuthz({
   ...systemHandlers,
   ...topologyHandlers,
   ...catalogHandlers,
@@ -22,6 +24,7 @@ export const handlers: HandlerMap<CallName> = {
   ...txnHandlers,
   ...ticketHandlers,
   ...securityHandlers,
-}
+  ...consoleHandlers,
+})
 
 export type { HandlerContext, HandlerMap, Handler } from './context'

@@ -4,13 +4,14 @@ import { JobRunner } from '../engine-host/jobs'
 import { calls, type CallInput, type CallName, type CallOutput } from '../ipc/contract'
 import { handlers } from './index'
 import type { HandlerContext } from './context'
+import { localAdmin } from '../../engine/security/identities'
 import type { JobView } from '../../engine/api/views'
 
 describe('query handlers', () => {
   it('query/run returns capped rows with the total, the class, plan, per-link bytes and virtual time; query/explain and query/catalog work', async () => {
     const cluster = await Cluster.create({ seed: 4, sales: 500 })
     const ctx: HandlerContext = {
-      cluster, jobs: new JobRunner(() => {}), host: 'cli', dataDir: null, emit: () => {},
+      cluster, jobs: new JobRunner(() => {}), host: 'cli', dataDir: null, actor: localAdmin('test'), emit: () => {},
       clock: { speed: 0, setSpeed: () => {} },
     }
     const run = <N extends CallName>(name: N, input: CallInput<N>): Promise<CallOutput<N>> =>
@@ -36,7 +37,7 @@ describe('query handlers', () => {
     const cluster = await Cluster.create({ seed: 11, sales: 4000 })
     const events: JobView[] = []
     const jobs = new JobRunner((j) => events.push(j))
-    const ctx: HandlerContext = { cluster, jobs, host: 'cli', dataDir: null, emit: () => {}, clock: { speed: 0, setSpeed: () => {} } }
+    const ctx: HandlerContext = { cluster, jobs, host: 'cli', dataDir: null, actor: localAdmin('test'), emit: () => {}, clock: { speed: 0, setSpeed: () => {} } }
     const run = <N extends CallName>(name: N, input: CallInput<N>): Promise<CallOutput<N>> =>
       (handlers[name] as (c: HandlerContext, i: unknown) => Promise<CallOutput<N>>)(ctx, calls[name].input.parse(input))
     // a cheap query through the job path

@@ -4,13 +4,14 @@ import { JobRunner } from '../engine-host/jobs'
 import { calls, type CallInput, type CallName, type CallOutput } from '../ipc/contract'
 import { handlers } from './index'
 import type { HandlerContext } from './context'
+import { localAdmin } from '../../engine/security/identities'
 import { toErrorInfo } from '../../engine/errors'
 
 async function setup() {
   const cluster = await Cluster.create({ seed: 41, sales: 300 })
   const emitted: string[] = []
   const ctx: HandlerContext = {
-    cluster, jobs: new JobRunner(() => {}), host: 'cli', dataDir: null, emit: (e) => { emitted.push(e) },
+    cluster, jobs: new JobRunner(() => {}), host: 'cli', dataDir: null, actor: localAdmin('test'), emit: (e) => { emitted.push(e) },
     clock: { speed: 0, setSpeed: () => {} },
   }
   const run = <N extends CallName>(name: N, input: CallInput<N>): Promise<CallOutput<N>> =>

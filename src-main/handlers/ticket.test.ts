@@ -4,12 +4,13 @@ import { JobRunner } from '../engine-host/jobs'
 import { calls, type CallInput, type CallName, type CallOutput } from '../ipc/contract'
 import { handlers } from './index'
 import type { HandlerContext } from './context'
+import { localAdmin } from '../../engine/security/identities'
 
 describe('ticket handlers', () => {
   it('submit, submitConcurrent, state, history and trace over the contract', async () => {
     const cluster = await Cluster.create({ seed: 6, sales: 50 })
     const emitted: string[] = []
-    const ctx: HandlerContext = { cluster, jobs: new JobRunner(() => {}), host: 'cli', dataDir: null, emit: (e) => { emitted.push(e) }, clock: { speed: 0, setSpeed: () => {} } }
+    const ctx: HandlerContext = { cluster, jobs: new JobRunner(() => {}), host: 'cli', dataDir: null, actor: localAdmin('test'), emit: (e) => { emitted.push(e) }, clock: { speed: 0, setSpeed: () => {} } }
     const run = <N extends CallName>(name: N, input: CallInput<N>): Promise<CallOutput<N>> =>
       (handlers[name] as (c: HandlerContext, i: unknown) => Promise<CallOutput<N>>)(ctx, calls[name].input.parse(input))
     const a = await run('tickets/submit', { site: 'CMB', ticket: '880001', sale: { itemNo: 1, qty: 1, unitPrice: 10 } })

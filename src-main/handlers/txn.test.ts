@@ -5,6 +5,7 @@ import { JobRunner } from '../engine-host/jobs'
 import { calls, type CallInput, type CallName, type CallOutput } from '../ipc/contract'
 import { handlers } from './index'
 import type { HandlerContext } from './context'
+import { localAdmin } from '../../engine/security/identities'
 
 async function makeCtx() {
   const cluster = new Cluster({ seed: 5 })
@@ -15,7 +16,7 @@ async function makeCtx() {
   cluster.sim.runUntilIdle(100_000)
   const emitted: string[] = []
   const ctx: HandlerContext = {
-    cluster, jobs: new JobRunner(() => {}), host: 'cli', dataDir: null,
+    cluster, jobs: new JobRunner(() => {}), host: 'cli', dataDir: null, actor: localAdmin('test'),
     emit: (name) => { emitted.push(name) },
     clock: { speed: 0, setSpeed: () => {} },
   }

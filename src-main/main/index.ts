@@ -16,6 +16,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { CALL_NAMES, type CallName } from '../ipc/contract'
 import { EngineClient } from '../engine-host/client'
+import { ConnectionIdentity } from '../engine-host/binding'
 import { contentSecurityPolicy } from '../browser-host/csp'
 import { APP_INDEX_URL, APP_SCHEME, appOriginFor, appResponse, devRendererUrl, isAllowedExternal, isAllowedRequest, isAppUrl } from './security'
 
@@ -76,11 +77,12 @@ async function main(): Promise<void> {
     dataDir: argValue('--data') ?? process.env.IDDB_DATA ?? (process.argv.includes('--memory') ? null : join(app.getPath('userData'), 'cluster')),
   })
 
+  const identity = new ConnectionIdentity() // the console identity bound to the one window (engine-host/binding.ts)
   for (const name of CALL_NAMES) {
     ipcMain.handle(`iddb:call:${name}`, async (event, input: unknown) => {
       const frame = event.senderFrame
       if (!frame || frame.parent !== null || !isAppUrl(frame.url, appOrigin)) return { ok: false, error: { code: 'ACCESS_DENIED', message: 'IPC from an untrusted frame' } }
-      return engine.request(name satisfies CallName, input)
+      return identity.request(engine, name satisfies CallName, input)
     })
   }
 
@@ -107,7 +109,7 @@ async function main(): Promise<void> {
   win.once('ready-to-show', () => win.show())
 
   const offEvents = engine.onAny((name, payload) => {
-    if (!win.isDestroyed()) win.webContents.send(`iddb:event:${name}`, payload)
+    if (!win.isDestroyed() && identity.bound) win.webContents.send(`iddb:event:${name}`, payload)
   })
   win.on('closed', () => offEvents())
 

@@ -13,6 +13,7 @@ import type { TopologySpec } from '../../../engine/topology/types'
 import { UsageError, intOption, type CliCommand } from '../registry'
 import { formatTable, needsRestoreWarnings } from '../format'
 import { isGlobalSql, isReadOnlySql, runThroughDqp } from './query'
+import { AS_USAGE, actAs } from '../actor'
 
 const out = (s: string) => process.stdout.write(s)
 
@@ -51,7 +52,7 @@ database, the Colombo main repository, catalogs, and a generated dataset with N 
 export const sql: CliCommand = {
   name: 'sql',
   summary: 'run SQL at a site: global SQL through the distributed query processor, or the site\'s local tables and catalogs',
-  usage: `iddb sql --data DIR --site CODE [--json] [--local] [--max-rows N] "SQL"
+  usage: `iddb sql --data DIR --site CODE [--json] [--local] [--max-rows N] [--as USER] "SQL"
 
 Global SQL (SALES, EMPLOYEES, ITEMS, STOCK_CMB, global views such as V_BRANCH_REVENUE, fragment names
 like Sales_KDY, or Sales_KDY@KDY), and EXPLAIN of it, is localized, optimized and executed across the
@@ -59,9 +60,10 @@ sites by the distributed query processor; it prints the rows, the request class,
 time and the bytes per link (--json: {columns, rows, totalRows, requestClass, plan, perLinkBytes, ...}).
 Statements naming the site's own catalog tables (GLOBAL_TABLES, FRAGMENT_TABLES, LCAT_TABLES,
 LCAT_COLUMNS, ...) run on the site's primary directly; --local forces that for any statement.
-Writes are committed durably.`,
+Writes are committed durably.
+${AS_USAGE}`,
   async run(argv) {
-    const { values, positionals } = parseArgs({ args: argv, options: { data: { type: 'string' }, site: { type: 'string' }, json: { type: 'boolean' }, local: { type: 'boolean' }, 'max-rows': { type: 'string' } }, allowPositionals: true, strict: true })
+    const { values, positionals } = parseArgs({ args: argv, options: { data: { type: 'string' }, site: { type: 'string' }, json: { type: 'boolean' }, local: { type: 'boolean' }, 'max-rows': { type: 'string' }, as: { type: 'string' } }, allowPositionals: true, strict: true })
     if (!values.data) throw new UsageError('--data DIR is required')
     if (!values.site) throw new UsageError('--site CODE is required (e.g. CMB)')
     const text = positionals.join(' ').trim()
@@ -73,15 +75,17 @@ Writes are committed durably.`,
     process.stderr.write(needsRestoreWarnings(c.needsRestore(), values.data))
     let changed = false
     try {
-      if (!values.local && isGlobalSql(c, text)) {
-        changed = await runThroughDqp(c, site, text, { json: !!values.json, maxRows })
-      } else {
-        const r = c.siteStore(site).exec(text)
-        changed = r.changes > 0
-        if (values.json) out(`${JSON.stringify({ site, columns: r.columns, rows: r.rows, changes: r.changes })}\n`)
-        else if (r.columns.length) out(formatTable(r.columns, r.rows, maxRows))
-        else out(`${r.changes} row(s) changed\n`)
-      }
+      await actAs(c, values.as, 'query/run', { site, sql: text }, async () => {
+        if (!values.local && isGlobalSql(c, text)) {
+          changed = await runThroughDqp(c, site, text, { json: !!values.json, maxRows })
+        } else {
+          const r = c.siteStore(site).exec(text)
+          changed = r.changes > 0
+          if (values.json) out(`${JSON.stringify({ site, columns: r.columns, rows: r.rows, changes: r.changes })}\n`)
+          else if (r.columns.length) out(formatTable(r.columns, r.rows, maxRows))
+          else out(`${r.changes} row(s) changed\n`)
+        }
+      })
     } finally {
       c.close({ checkpoint: changed })
     }

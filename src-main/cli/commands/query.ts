@@ -9,12 +9,13 @@ import { AT_MARK, preprocess, sqlParser } from '../../../engine/query/parse'
 import { QueryCatalog } from '../../../engine/query/catalog'
 import { UsageError, intOption } from '../registry'
 import { formatTable, needsRestoreWarnings } from '../format'
+import { AS_USAGE, actAs } from '../actor'
 
 const out = (s: string) => process.stdout.write(s)
 
 export const name = 'query'
 export const summary = 'run global SQL or EXPLAIN at a site through the distributed query processor'
-export const usage = `iddb query --data DIR --site CODE [--json] [--max-rows N] "GLOBAL SQL" | "EXPLAIN GLOBAL SQL"
+export const usage = `iddb query --data DIR --site CODE [--json] [--max-rows N] [--as USER] "GLOBAL SQL" | "EXPLAIN GLOBAL SQL"
 
 Global names give fragmentation transparency (SALES, EMPLOYEES, ITEMS, STOCK_CMB, V_BRANCH_REVENUE…),
 fragment names location transparency (Sales_KDY), and fragment@SITE local mapping (Sales_KDY@KDY).
@@ -22,10 +23,11 @@ The query is localized, optimized and executed across the sites over the simulat
 Prints the rows, the request class, the virtual response time and the bytes per link;
 EXPLAIN prints the plan (sub-queries per site, pruned fragments, join strategy and the alternative's
 estimated cost, estimated vs actual rows and bytes, virtual time per step).
---json gives {columns, rows, totalRows, requestClass, plan, perLinkBytes, virtualMs, wallMs, explain}.`
+--json gives {columns, rows, totalRows, requestClass, plan, perLinkBytes, virtualMs, wallMs, explain}.
+${AS_USAGE}`
 
 export async function run(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({ args: argv, options: { data: { type: 'string' }, site: { type: 'string' }, json: { type: 'boolean' }, 'max-rows': { type: 'string' } }, allowPositionals: true, strict: true })
+  const { values, positionals } = parseArgs({ args: argv, options: { data: { type: 'string' }, site: { type: 'string' }, json: { type: 'boolean' }, 'max-rows': { type: 'string' }, as: { type: 'string' } }, allowPositionals: true, strict: true })
   if (!values.data) throw new UsageError('--data DIR is required')
   if (!values.site) throw new UsageError('--site CODE is required (e.g. KDY)')
   const maxRows = intOption('max-rows', values['max-rows'], 0, 10_000_000) ?? 1000
@@ -35,7 +37,8 @@ export async function run(argv: string[]): Promise<number> {
   process.stderr.write(needsRestoreWarnings(c.needsRestore(), values.data))
   let changed = false
   try {
-    changed = await runThroughDqp(c, values.site.toUpperCase(), text, { json: !!values.json, maxRows })
+    const site = values.site.toUpperCase()
+    changed = await actAs(c, values.as, 'query/run', { site, sql: text }, () => runThroughDqp(c, site, text, { json: !!values.json, maxRows }))
     return 0
   } finally {
     c.close({ checkpoint: changed })

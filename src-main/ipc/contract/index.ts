@@ -14,6 +14,7 @@ import { queryCalls, queryEvents } from './query'
 import { txnCalls, txnEvents } from './txn'
 import { ticketCalls, ticketEvents } from './ticket'
 import { securityCalls, securityEvents } from './security'
+import { consoleCalls } from './console'
 
 export const calls = {
   ...systemCalls,
@@ -24,6 +25,7 @@ export const calls = {
   ...txnCalls,
   ...ticketCalls,
   ...securityCalls,
+  ...consoleCalls,
 } satisfies Record<string, CallDef>
 
 export const events = {

@@ -1,0 +1,229 @@
+/**
+ * Console roles (spec §8): the console acts as an identity, never as an all-powerful operator.
+ *
+ *   HQ DBA                  every action at every site (and the console identities themselves)
+ *   branch administrator    reads everywhere; changes only its own site (a Kandy administrator cannot fail
+ *                           Colombo or restore Mumbai; a link counts as its two sites' own)
+ *   auditor                 reads everything its clearance allows, changes nothing
+ *
+ * A pure table maps each action (the IPC call names; CLI and scenario commands use the same names) to the
+ * permission it needs and the sites it targets. `authorizeAction` decides; it has no side effects (callers
+ * audit the refusals, see identities.ts). An action with no rule is refused: the table fails closed.
+ */
+import { EngineError } from '../errors'
+import type { Level } from '../api/security'
+
+import { ROLES, ROLE_LABELS, type Role } from '../api/console'
+
+export { ROLES, ROLE_LABELS, type Role }
+export function isRole(s: string): s is Role { return (ROLES as readonly string[]).includes(s) }
+
+/** Who is acting: a console identity (or the scenario / CLI local administrator, see identities.ts). */
+export interface Actor {
+  user: string
+  role: Role
+  /** The branch a branch administrator runs; null for the HQ DBA and the auditor (all sites). */
+  site: string | null
+  clearance: Level
+  /** The security level of the identity's session (≤ clearance). */
+  level: Level
+  /** The identity's DSM session token, for data calls checked by the security manager (never logged). */
+  session?: string
+}
+
+/**
+ *  open     allowed before login (ping, host info, first run, login)
+ *  read     any logged-in identity, at any site
+ *  operate  changes the target sites: the HQ DBA anywhere, a branch administrator at its own site, never the auditor
+ *  admin    console identities and cluster-wide settings: the HQ DBA only
+ */
+export type Permission = 'open' | 'read' | 'operate' | 'admin'
+/** Target sites of an action: some sites, every site ('ALL': cluster-wide), or none in particular. */
+export type Target = string[] | 'ALL' | null
+
+/** What a rule may ask the cluster about (which site a copy lives at, whether a user is a console identity). */
+export interface Lookup {
+  copySite?(copy: string): string | undefined
+  isIdentity?(user: string): boolean
+}
+
+type Input = Record<string, unknown>
+export interface ActionRule {
+  /** A verb phrase for messages: "fail a site". */
+  label: string
+  permission: Permission | ((input: Input, look: Lookup) => Permission)
+  target?: (input: Input, look: Lookup) => Target
+  /** A link belongs to both of its sites: one of the targets being the actor's own site is enough. */
+  anyOf?: boolean
+  /** Audited when it succeeds too (default: every operate/admin action; refusals are always audited). */
+  audit?: boolean
+}
+
+const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined)
+const site = (i: Input): Target => (str(i.site) ? [str(i.site)!] : null)
+const serverSite = (i: Input): Target => (str(i.server) ? [str(i.server)!.split('.')[0]] : null)
+const linkSites = (i: Input): Target => (str(i.link) ? str(i.link)!.split('-') : null)
+const gidSite = (i: Input): Target => {
+  const g = str(i.gid)?.split('-')[0]
+  const s = str(i.site)
+  return g ? [...new Set([g, ...(s ? [s] : [])])] : site(i)
+}
+const sites = (...keys: string[]) => (i: Input): Target => {
+  const out: string[] = []
+  for (const k of keys) {
+    const v = i[k]
+    if (typeof v === 'string') out.push(v)
+    else if (Array.isArray(v)) for (const x of v) if (typeof x === 'string') out.push(x)
+  }
+  return out.length ? [...new Set(out)] : null
+}
+const ALL = (): Target => 'ALL'
+
+/** A statement (or script) that only reads: SELECT / EXPLAIN / VALUES / WITH … SELECT, one statement. */
+export function isReadOnlyStatement(sql: string): boolean {
+  const text = sql.replace(/--[^\n]*|\/\*[\s\S]*?\*\//g, ' ').trim().replace(/;\s*$/, '')
+  if (/;\s*\S/.test(text)) return false
+  if (/^(SELECT|EXPLAIN|VALUES)\b/i.test(text)) return true // EXPLAIN only plans, even of a write
+  if (/^WITH\b/i.test(text)) return !/\b(INSERT|UPDATE|DELETE|REPLACE)\b/i.test(text)
+  return false
+}
+/** The security manager's own tables (users, console roles): no statement of a branch administrator may name them. */
+const SECURITY_TABLES = /\bSEC_(USERS|ROLES)\b/i
+const sqlPermission = (i: Input): Permission => {
+  const sql = str(i.sql) ?? ''
+  if (SECURITY_TABLES.test(sql)) return 'admin'
+  return isReadOnlyStatement(sql) ? 'read' : 'operate'
+}
+const userPermission = (i: Input, look: Lookup): Permission => (str(i.user) && look.isIdentity?.(str(i.user)!) ? 'admin' : 'operate')
+
+const read = (label: string): ActionRule => ({ label, permission: 'read' })
+const open = (label: string): ActionRule => ({ label, permission: 'open' })
+const operate = (label: string, target: ActionRule['target'], extra: Partial<ActionRule> = {}): ActionRule => ({ label, permission: 'operate', target, ...extra })
+
+/** Every action of the console, the CLI and scenarios. Keys are the IPC call names. */
+export const ACTIONS: Readonly<Record<string, ActionRule>> = {
+  'system/ping': open('ping the engine'),
+  'system/info': open('read the host information'),
+  'console/status': open('read the console status'),
+  'console/setup': open('create the first HQ DBA'),
+  'console/login': open('log in to the console'),
+  'console/resume': open('resume a console session'),
+  'console/logout': read('log out'),
+  'console/identities': read('list the console identities'),
+  'console/addIdentity': { label: 'add a console identity', permission: 'admin', target: ALL },
+  'console/removeIdentity': { label: 'remove a console identity', permission: 'admin', target: ALL },
+  'audit/search': read('search the audit log'),
+  'audit/verify': read('verify the audit log'),
+
+  'clock/get': read('read the clock'),
+  'clock/setSpeed': operate('change the clock speed', ALL),
+  'clock/advance': operate('advance the clock', ALL),
+  'events/list': read('read the event log'),
+  'jobs/list': read('list jobs'),
+  'jobs/get': read('read a job'),
+  'jobs/cancel': operate('cancel a job', ALL),
+  'jobs/busy': operate('run a diagnostic job', ALL),
+
+  'topology/get': read('read the topology'),
+  'topology/failSite': operate('fail a site', site),
+  'topology/restoreSite': operate('restore a site', site),
+  'topology/failServer': operate('fail a server', serverSite),
+  'topology/restoreServer': operate('restore a server', serverSite),
+  'topology/failLink': operate('fail a link', linkSites, { anyOf: true }),
+  'topology/restoreLink': operate('restore a link', linkSites, { anyOf: true }),
+  'topology/degradeLink': operate('degrade a link', linkSites, { anyOf: true }),
+
+  'catalog/global': read('read the global catalog'),
+  'catalog/local': read('read a local catalog'),
+  'catalog/fragments': read('read the fragments'),
+  'catalog/check': read('check the fragmentation'),
+  'data/browse': read('browse data'),
+  'data/generate': operate('replace all data with generated data', ALL),
+
+  'replication/recover': operate('recover a site', site),
+  'replication/refreshCopy': operate('refresh a copy', (i, look) => {
+    const s = str(i.copy) ? look.copySite?.(str(i.copy)!) : undefined
+    return s ? [s] : 'ALL'
+  }),
+
+  'query/run': { label: 'run a statement', permission: sqlPermission, target: site },
+  'query/start': { label: 'run a statement', permission: sqlPermission, target: site },
+  'query/explain': read('explain a query'),
+  'query/result': read('read a query result'),
+  'query/cancel': { label: 'cancel a query', permission: 'read', audit: true },
+  'query/catalog': read('read the query catalog'),
+
+  'txn/list': read('list transactions'),
+  'txn/begin': operate('begin a transaction', site),
+  'txn/exec': { label: 'run a statement in a transaction', permission: (i) => (SECURITY_TABLES.test(str(i.sql) ?? '') ? 'admin' : 'operate'), target: gidSite },
+  'txn/commit': operate('commit a transaction', gidSite),
+  'txn/abort': operate('abort a transaction', gidSite),
+  'txn/timeline': read('read a transaction timeline'),
+  'txn/inDoubt': read('list in-doubt transactions'),
+  'txn/resolve': operate('resolve an in-doubt transaction', site),
+  'txn/setProtocol': operate('change the commit protocol', ALL),
+  'txn/crashAt': operate('arm a 2PC crash', site),
+  'deadlock/graph': read('read the wait-for graph'),
+  'deadlock/history': read('read the deadlock history'),
+  'deadlock/demo': operate('run the deadlock demo', sites('a', 'b')),
+
+  'tickets/submit': operate('submit a ticket', sites('site', 'retry')),
+  'tickets/submitConcurrent': operate('submit a ticket', sites('sites')),
+  'tickets/state': read('read the ticket servers'),
+  'tickets/history': read('read the ticket history'),
+  'tickets/trace': read('read a ticket trace'),
+
+  'security/state': read('read the security state'),
+  'security/addUser': operate('add a user', site),
+  'security/removeUser': { label: 'remove a user', permission: userPermission, target: site },
+  'security/setPassword': { label: "reset a user's password", permission: userPermission, target: site },
+  'security/login': { label: 'open a security session', permission: 'read', audit: false },
+  'security/logout': { label: 'close a security session', permission: 'read', audit: false },
+}
+
+export type Decision =
+  | { ok: true; permission: Permission; target: Target; audit: boolean; label: string }
+  | { ok: false; code: 'AUTH_FAILED' | 'ACCESS_DENIED'; message: string; site?: string; permission?: Permission; target: Target; label: string }
+
+export const describeActor = (a: Actor): string =>
+  `${a.user} (${ROLE_LABELS[a.role]}${a.role === 'branch-admin' && a.site ? ` of ${a.site}` : ''})`
+
+const describeTarget = (t: Target): string => (t === 'ALL' ? 'every site' : t && t.length ? t.join(' and ') : 'the cluster')
+
+/**
+ * May `actor` (null: nobody logged in) do `action` with `input`? Pure: the same arguments give the same answer.
+ * The target sites come from the input through the action's rule (`site` overrides them when given).
+ */
+export function authorizeAction(actor: Actor | null, action: string, input: Input = {}, look: Lookup = {}, site?: Target): Decision {
+  const rule = Object.hasOwn(ACTIONS, action) ? ACTIONS[action] : undefined
+  if (!rule) return { ok: false, code: 'ACCESS_DENIED', message: `no rule allows "${action.slice(0, 80)}": refused`, target: null, label: action }
+  const permission = typeof rule.permission === 'function' ? rule.permission(input, look) : rule.permission
+  const target = site !== undefined ? site : rule.target?.(input, look) ?? null
+  const audit = rule.audit ?? (permission === 'operate' || permission === 'admin')
+  const allow: Decision = { ok: true, permission, target, audit, label: rule.label }
+  if (permission === 'open') return allow
+  if (!actor) return { ok: false, code: 'AUTH_FAILED', message: `log in first: ${rule.label} needs a console identity`, target, label: rule.label, permission }
+  if (permission === 'read') return allow
+  const where = describeTarget(target)
+  const firstSite = Array.isArray(target) ? target[0] : undefined
+  const deny = (why: string): Decision => ({
+    ok: false, code: 'ACCESS_DENIED', permission, target, label: rule.label,
+    message: `${describeActor(actor)} may not ${rule.label} at ${where}: ${why}`,
+    ...(firstSite ? { site: Array.isArray(target) ? target.find((s) => s !== actor.site) ?? firstSite : firstSite } : {}),
+  })
+  if (actor.role === 'hq-dba') return allow
+  if (actor.role === 'auditor') return deny('an auditor reads and changes nothing')
+  if (permission === 'admin') return deny('only the HQ DBA manages console identities and cluster-wide settings')
+  // a branch administrator: its own site only
+  if (!Array.isArray(target) || !target.length) return deny(`a branch administrator acts on ${actor.site ?? 'its own site'} only, not cluster-wide`)
+  const own = (s: string) => s === actor.site
+  if (rule.anyOf ? target.some(own) : target.every(own)) return allow
+  return deny(`a branch administrator acts on ${actor.site ?? 'its own site'} only`)
+}
+
+/** authorizeAction, throwing the refusal as an EngineError. */
+export function assertAuthorized(actor: Actor | null, action: string, input: Input = {}, look: Lookup = {}, site?: Target): Extract<Decision, { ok: true }> {
+  const d = authorizeAction(actor, action, input, look, site)
+  if (!d.ok) throw new EngineError(d.code, d.message, d.site ? { site: d.site } : {})
+  return d
+}
