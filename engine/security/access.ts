@@ -13,7 +13,7 @@ import { levelRank, type Level } from '../api/security'
 import type { Cluster } from '../cluster'
 import type { CellValue, FragmentationReport } from '../api/checks'
 import { CATALOG_TABLES } from '../catalog/catalog'
-import { SecurityManager } from './dsm'
+import { SecurityManager, TOP_LEVEL, type ReaderIdentity } from './dsm'
 import { USERS_TABLE } from './schema'
 import type { SecurityPolicy } from './policy'
 
@@ -32,9 +32,13 @@ export class DataAccess {
   private constructor(private policy: SecurityPolicy, readonly user: string | null, readonly level: Level | null) {}
 
   /** The reader of a call: a session (checked: live, its level), or the trusted operator when `session` is undefined. */
-  static of(cluster: Cluster, session: string | undefined): DataAccess {
+  static of(cluster: Cluster, session: string | undefined, actor?: ReaderIdentity | null): DataAccess {
     const dsm = SecurityManager.of(cluster)
-    if (session === undefined) return new DataAccess(dsm.policy, null, null)
+    if (session === undefined) {
+      // No session: the console's acting identity at its own level (a SECRET identity reads as the trusted operator).
+      if (!actor || actor.level === TOP_LEVEL) return new DataAccess(dsm.policy, null, null)
+      return new DataAccess(dsm.policy, actor.user, actor.level)
+    }
     const s = dsm.sessionOf(session)
     return new DataAccess(dsm.policy, s.user, s.level)
   }

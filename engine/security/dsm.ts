@@ -33,6 +33,11 @@ const LOCKOUT_MS = 60_000
 
 interface Session extends SessionView { token: string }
 
+/** Who reads when no session is named: the console identity acting (its role's user, clearance and level). */
+export interface ReaderIdentity { user: string; clearance: Level; level: Level }
+/** The highest level: a reader at it sees everything (the trusted operator's view). */
+export const TOP_LEVEL: Level = LEVELS[LEVELS.length - 1]
+
 export interface Authorization {
   /** The session's user, or null for the console operator (trusted). */
   user: string | null
@@ -243,8 +248,13 @@ export class SecurityManager {
    * Throws AUTH_FAILED for an unknown session and ACCESS_DENIED (naming the column and the levels) for a read
    * up or a write down (engine/security/mls.ts); returns the statement to run and the columns its `*` left out.
    */
-  authorize(token: string | undefined, site: SiteCode, sql: string): Authorization {
-    if (!token) return { user: null, level: null, hidden: new Set(), sql }
+  authorize(token: string | undefined, site: SiteCode, sql: string, actor?: ReaderIdentity | null): Authorization {
+    if (!token) {
+      // No session: the console's acting identity reads at its own level (a SECRET identity is the trusted reader).
+      if (!actor || actor.level === TOP_LEVEL) return { user: null, level: null, hidden: new Set(), sql }
+      const r = checkStatement(this.policy, { user: actor.user, level: actor.level, clearance: actor.clearance, site }, sql)
+      return { user: actor.user, level: actor.level, hidden: new Set(r.hidden), sql: r.sql }
+    }
     const s = this.sessionAt(token, site)
     try {
       const r = checkStatement(this.policy, { user: s.user, level: s.level, clearance: s.clearance, site }, sql)

@@ -28,6 +28,7 @@ describe('front-door fuzzing of iddb serve', () => {
   beforeAll(async () => {
     host = await startChildHost(11)
     ipc = await connectIpc(host.wsUrl, host.token, host.origin)
+    expect((await ipc.call('console/setup', { password: 'fuzz-pass-1' })).ok).toBe(true) // this socket acts as the HQ DBA
     expect((await ipc.call('clock/advance', { ms: DAY })).ok).toBe(true)
     const pong = await ipc.call('system/ping', { sentAt: 0 })
     clockBefore = pong.ok ? (pong.value as { engineNow: number }).engineNow : NaN

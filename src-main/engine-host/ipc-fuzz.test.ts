@@ -24,6 +24,7 @@ describe('IPC fuzzing: every call, garbage in, the engine and its data untouched
 
   beforeAll(async () => {
     engine = await EngineClient.start({ workerPath: await buildTestWorker(), seed: 11, host: 'cli' })
+    engine.actor = (await engine.call('console/setup', { password: 'fuzz-pass-1' })).token // calls act as the HQ DBA
     // A marker a restarted worker would not have: the virtual clock moved a day ahead.
     const c = await engine.request('clock/advance', { ms: DAY })
     expect(c.ok).toBe(true)

@@ -110,7 +110,7 @@ function remember(marks: Map<number, Mark>, offset: number, m: Mark): void {
 export const catalogHandlers: HandlerMap<CatalogCall> = {
   'catalog/global': async (ctx, { site, session }) => {
     const c = ctx.cluster
-    const reader = DataAccess.of(c, session)
+    const reader = DataAccess.of(c, session, ctx.actor)
     const at = site ?? c.siteCodes.find((s) => c.siteStore(s).isUp())
     if (!at) throw new EngineError('SITE_DOWN', 'every site is down')
     c.site(at)
@@ -125,7 +125,7 @@ export const catalogHandlers: HandlerMap<CatalogCall> = {
   },
   'catalog/local': async (ctx, { site, session }) => {
     ctx.cluster.site(site)
-    const reader = DataAccess.of(ctx.cluster, session)
+    const reader = DataAccess.of(ctx.cluster, session, ctx.actor)
     return {
       site,
       tables: reader.localCatalog('LCAT_TABLES', rows(ctx, site, 'SELECT TABLE_NAME, TYPE, NUM_ROWS FROM LCAT_TABLES ORDER BY TABLE_NAME')),
@@ -136,7 +136,7 @@ export const catalogHandlers: HandlerMap<CatalogCall> = {
   },
   'catalog/fragments': async (ctx, { session }) => {
     const c = ctx.cluster
-    const reader = DataAccess.of(c, session)
+    const reader = DataAccess.of(c, session, ctx.actor)
     const topo = c.topology
     const frs = fragments(topo)
     const nrows = (site: string, name: string): number | null => {
@@ -159,13 +159,13 @@ export const catalogHandlers: HandlerMap<CatalogCall> = {
     return map
   },
   'catalog/check': async (ctx, { relation, session }) => {
-    const reader = DataAccess.of(ctx.cluster, session)
+    const reader = DataAccess.of(ctx.cluster, session, ctx.actor)
     return reader.checkReport({ ...(await ctx.cluster.checkFragmentationAsync(relation)), checkedAt: ctx.cluster.sim.now })
   },
   'data/browse': async (ctx, { site, table, server, offset, limit, orderBy, desc, session }) => {
     const c = ctx.cluster
     c.site(site)
-    const reader = DataAccess.of(c, session)
+    const reader = DataAccess.of(c, session, ctx.actor)
     const st = c.siteStore(site)
     const db = server === 'primary' ? st : server === 'backup' ? st.backup : st.repository
     if (!db) throw new EngineError('NOT_FOUND', `${site} has no ${server} server`, { site })

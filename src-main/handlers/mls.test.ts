@@ -10,10 +10,11 @@ import { calls, type CallInput, type CallName, type CallOutput } from '../ipc/co
 import { handlers } from './index'
 import type { HandlerContext } from './context'
 import { SecurityManager } from '../../engine/security/dsm'
+import { localAdmin } from '../../engine/security/identities'
 
 async function setup(sales = 60) {
   const cluster = await Cluster.create({ seed: 41, sales })
-  const ctx: HandlerContext = { cluster, jobs: new JobRunner(() => {}), host: 'cli', dataDir: null, emit: () => {}, clock: { speed: 0, setSpeed: () => {} } }
+  const ctx: HandlerContext = { cluster, jobs: new JobRunner(() => {}), host: 'cli', dataDir: null, actor: localAdmin('test'), emit: () => {}, clock: { speed: 0, setSpeed: () => {} } }
   const run = <N extends CallName>(name: N, input: CallInput<N>): Promise<CallOutput<N>> =>
     (handlers[name] as (c: HandlerContext, i: unknown) => Promise<CallOutput<N>>)(ctx, calls[name].input.parse(input))
   const dsm = SecurityManager.of(cluster)

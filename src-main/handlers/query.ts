@@ -31,7 +31,7 @@ const cell = (v: unknown): QueryCell => (v === null || v === undefined ? null : 
 function authorize(ctx: HandlerContext, site: string, sql: string, session: string | undefined): Authorization {
   ctx.cluster.site(site)
   try {
-    return SecurityManager.of(ctx.cluster).authorize(session, site, sql)
+    return SecurityManager.of(ctx.cluster).authorize(session, site, sql, ctx.actor)
   } catch (e) {
     if (e instanceof EngineError && e.code === 'ACCESS_DENIED') ctx.emit('security/changed', { reason: 'a request was refused' })
     throw e

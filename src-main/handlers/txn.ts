@@ -7,7 +7,7 @@ import { Dtm, type ExecResult, type CommitResult } from '../../engine/txn/dtm'
 import { demoDeadlock } from '../../engine/txn/demo'
 import '../../engine/txn/scenario' // registers begin/exec/commit/crash/... in the scenario language
 import type { HandlerContext, HandlerMap } from './context'
-import { SecurityManager } from '../../engine/security/dsm'
+import { SecurityManager, TOP_LEVEL } from '../../engine/security/dsm'
 import type { TxnCommitView, TxnListView } from '../ipc/contract/txn'
 
 type TxnCall = 'txn/list' | 'txn/begin' | 'txn/exec' | 'txn/commit' | 'txn/abort' | 'txn/timeline' | 'txn/inDoubt' | 'txn/resolve'
@@ -61,13 +61,14 @@ export const txnHandlers: HandlerMap<TxnCall> = {
   'txn/exec': async (ctx, { gid, site, sql, params, waitMs }) => {
     if (site) ctx.cluster.site(site)
     const owner = sessionsOf(ctx).get(gid)
-    if (owner) {
+    const reader = owner ? null : ctx.actor // no session: the console identity acting reads at its own level
+    if (owner || (reader && reader.level !== TOP_LEVEL)) {
       // multi-level security: the statement is checked for the transaction's session before it runs, and what
       // runs is the checked statement (a `*` restricted to the columns the session may read)
       try {
-        sql = SecurityManager.of(ctx.cluster).authorize(owner.token, owner.site, sql).sql
+        sql = SecurityManager.of(ctx.cluster).authorize(owner?.token, owner?.site ?? site ?? gid.split('-')[0], sql, reader).sql
       } catch (e) {
-        dtmOf(ctx).recordRefused(gid, site ?? owner.site, sql, e) // a failed statement of the transaction (see Dtm.commit)
+        dtmOf(ctx).recordRefused(gid, site ?? owner?.site ?? '', sql, e) // a failed statement of the transaction (see Dtm.commit)
         ctx.emit('security/changed', { reason: 'a statement was refused' })
         throw e
       }

@@ -72,6 +72,16 @@ export const VALID_SAMPLES: Record<CallName, Record<string, Json>> = {
   'security/setPassword': { site: 'ZZZ', user: 'fuzz', password: 'pw' },
   'security/login': { site: 'ZZZ', user: 'fuzz', password: 'pw' },
   'security/logout': { session: '0'.repeat(32) },
+  'console/status': {},
+  'console/setup': { user: 'fuzz', password: 'pw' },
+  'console/login': { user: 'fuzz', password: 'pw' },
+  'console/resume': { token: '0'.repeat(32) },
+  'console/logout': {},
+  'console/identities': {},
+  'console/addIdentity': { user: 'fuzz', password: 'pw', role: 'auditor' },
+  'console/removeIdentity': { user: 'fuzz' },
+  'audit/search': { limit: 10 },
+  'audit/verify': {},
 }
 
 /** Calls whose every valid input leaves committed data as it is (reads, explains, status). */
