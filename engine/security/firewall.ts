@@ -5,6 +5,7 @@
  */
 import { EngineError } from '../errors'
 import type { FirewallRule, FirewallSpec, SiteCode } from '../topology/types'
+import type { Cluster } from '../cluster'
 
 /** The services a router knows, with their ports (the DDBMS service is the only one the sites need from each other). */
 export const SERVICES: Record<string, number> = { ddbms: 7400, ssh: 22, telnet: 23, http: 80, smb: 445, snmp: 161 }
@@ -49,3 +50,28 @@ export function validateRules(input: unknown): FirewallRule[] {
 }
 
 export interface FirewallLogEntry { at: number; site: SiteCode; from: string; service: string; port: number; rule: string }
+
+export interface FirewallView { site: SiteCode; enabled: boolean; allow: SiteCode[]; rules: FirewallRule[]; blocked: number; log: FirewallLogEntry[] }
+
+/** A site router's firewall as the console shows it: its table, how much it blocked, its newest log entries. */
+export function firewallView(cluster: Cluster, site: SiteCode): FirewallView {
+  const fw = cluster.net.firewall(site)
+  return {
+    site, enabled: fw.enabled, allow: [...fw.allow], rules: rulesOf(fw).map((r) => ({ ...r })), blocked: cluster.net.blockedAt.get(site) ?? 0,
+    log: cluster.net.firewallLog.filter((e) => e.site === site).slice(-50).reverse(),
+  }
+}
+
+/** Replaces a site's rule table (validated first: bad input changes nothing). */
+export function setFirewallRules(cluster: Cluster, site: SiteCode, rules: unknown): FirewallView {
+  const fw = cluster.net.firewall(site)
+  const clean = validateRules(rules)
+  fw.rules = clean
+  cluster.log('security', `firewall at ${site}: rule table set (${clean.length ? clean.map(describeRule).join('; ') : 'no rules: everything denied'})`, site)
+  return firewallView(cluster, site)
+}
+
+/** Puts one rule first in a site's table (the scenario's `firewall allow|deny …`). */
+export function addFirewallRule(cluster: Cluster, site: SiteCode, rule: FirewallRule): FirewallView {
+  return setFirewallRules(cluster, site, [rule, ...rulesOf(cluster.net.firewall(site))])
+}
