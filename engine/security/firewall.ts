@@ -6,6 +6,9 @@
 import { EngineError } from '../errors'
 import type { FirewallRule, FirewallSpec, SiteCode } from '../topology/types'
 import type { Cluster } from '../cluster'
+import type { FirewallView } from '../api/wan'
+
+export type { FirewallLogEntry, FirewallView } from '../api/wan'
 
 /** The services a router knows, with their ports (the DDBMS service is the only one the sites need from each other). */
 export const SERVICES: Record<string, number> = { ddbms: 7400, ssh: 22, telnet: 23, http: 80, smb: 445, snmp: 161 }
@@ -49,9 +52,6 @@ export function validateRules(input: unknown): FirewallRule[] {
   })
 }
 
-export interface FirewallLogEntry { at: number; site: SiteCode; from: string; service: string; port: number; rule: string }
-
-export interface FirewallView { site: SiteCode; enabled: boolean; allow: SiteCode[]; rules: FirewallRule[]; blocked: number; log: FirewallLogEntry[] }
 
 /** A site router's firewall as the console shows it: its table, how much it blocked, its newest log entries. */
 export function firewallView(cluster: Cluster, site: SiteCode): FirewallView {

@@ -8,25 +8,10 @@ import type { Cluster } from '../cluster'
 import type { CapturedFrame } from '../net/network'
 import { OUTER_HEADER_BYTES, bodyText, readInner, readOuter } from '../net/frame'
 import { EngineError } from '../errors'
+import type { PacketView } from '../api/wan'
 
-export interface PacketView {
-  link: string
-  at: number
-  from: string
-  to: string
-  seq: number
-  sealed: boolean
-  bytes: number
-  /** The clear outer header as decoded. */
-  header: string
-  /** Plain frames only: the DDBMS message kind read from the inner header. */
-  kind?: string
-  /** Hex of the first ciphertext bytes (sealed) or the redacted text of the body (plain). */
-  excerpt: string
-  /** Secrets found in clear (their values redacted): e.g. "password", "token". */
-  secrets: string[]
-  outcome?: string
-}
+export type { PacketView } from '../api/wan'
+
 
 const SECRET_KEY = /^(password|passwd|pass|pwd|token|session|hash|salt|proof|v|storedkey|serverkey|secret|key)$/i
 export const REDACTED = '‹credential in clear (redacted)›'

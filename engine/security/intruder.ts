@@ -17,13 +17,14 @@ import { OUTER_HEADER_BYTES, bodyText, readInner } from '../net/frame'
 import { REDACTED, redact } from './inspector'
 import { SecurityManager } from './dsm'
 import type { SiteCode } from '../topology/types'
+import type { DrillReport, ProbeResult, SniffReport } from '../api/wan'
+
+export type { DrillReport, ProbeResult, SniffFinding, SniffReport } from '../api/wan'
 
 /** The intruder's address (a documentation range: an outside host, not a site). */
 export const INTRUDER_HOST = '203.0.113.66'
 /** What listens behind each router (the database server's DDBMS service and the administrators' ssh). */
 const LISTENING = new Set(['ddbms', 'ssh'])
-
-export interface ProbeResult { site: SiteCode; service: string; port: number; outcome: 'blocked' | 'open' | 'closed'; rule: string; at: number }
 
 /** Connection attempts from the intruder to every service of `site`'s router, over the WAN (virtual time passes). */
 export function probeSite(cluster: Cluster, site: SiteCode): ProbeResult[] {
@@ -46,22 +47,6 @@ export function probeSite(cluster: Cluster, site: SiteCode): ProbeResult[] {
   const open = out.filter((p) => p.outcome === 'open').map((p) => p.service)
   cluster.log('security', `intruder ${INTRUDER_HOST} probed ${site}'s router: ${blocked} of ${out.length} attempts blocked by its firewall${open.length ? `; reached ${open.join(', ')}` : ''}`, site)
   return out
-}
-
-export interface SniffFinding { kind: 'credential' | 'unit-prices'; frame: number; detail: string }
-
-export interface SniffReport {
-  link: string
-  frames: number
-  sealed: number
-  plain: number
-  /** Credentials read in clear (each redacted in `findings`). */
-  credentials: number
-  /** Unit prices read in clear. */
-  unitPrices: number
-  findings: SniffFinding[]
-  /** What a sealed frame gives away: the outer header only. */
-  ciphertextSample?: string
 }
 
 /** Reads the frames that crossed `link` (the newest captured), from position `from` on. */
@@ -95,16 +80,6 @@ export function sniffLink(cluster: Cluster, link: string, from = 0): SniffReport
     }
   })
   return r
-}
-
-export interface DrillReport {
-  profile: 'modern' | 'legacy'
-  host: string
-  probes: ProbeResult[]
-  sniffs: SniffReport[]
-  /** The drill's own traffic and how it ended (never a secret). */
-  traffic: string[]
-  summary: string
 }
 
 /** The whole drill: probe every router, make WAN traffic, sniff every link. Returns what the intruder got. */

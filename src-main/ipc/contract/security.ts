@@ -8,9 +8,7 @@
 import { z } from 'zod'
 import { call, event, noInput, siteCode } from './define'
 import { LEVELS, type LoginView, type SecurityStateView, type SecurityUserView, type SessionView } from '../../../engine/api/security'
-import type { FirewallView } from '../../../engine/security/firewall'
-import type { DrillReport } from '../../../engine/security/intruder'
-import type { PacketView } from '../../../engine/security/inspector'
+import type { DrillReport, FirewallView, PacketView } from '../../../engine/api/wan'
 
 export type { LoginView, SecurityStateView, SecurityUserView, SessionView, FirewallView, DrillReport, PacketView }
 
