@@ -4,7 +4,7 @@ import { Network } from './network'
 import { Cluster } from '../cluster'
 import { defaultTopology, legacyTopology } from '../topology/default'
 import { GCM_TAG_BYTES, ReplayWindow, exchangeLinkKeys, open, seal } from '../security/crypto'
-import { OUTER_HEADER_BYTES, readInner, readOuter } from './frame'
+import { OUTER_HEADER_BYTES, readInner, readOuter, splitRecord } from './frame'
 
 const SECRET = 'UNITPRICE=123456.78 for B42'
 
@@ -65,10 +65,10 @@ describe('every WAN message is sealed on its link', () => {
     expect(f.sealed).toBe(true)
     expect(f.frame.includes(Buffer.from(SECRET))).toBe(false)
     expect(f.frame.includes(Buffer.from('test.msg'))).toBe(false) // the DDBMS header is inside the seal
-    // outer header + (DDBMS header + 40 declared bytes) + tag
-    expect(f.bytes).toBe(16 + 48 + 40 + 16)
+    // outer header + (record length + DDBMS header + 40 declared bytes) + tag
+    expect(f.bytes).toBe(16 + 4 + 48 + 40 + 16)
     expect(n.link('CMB-KDY').stats.bytes).toBe(f.bytes)
-    expect(readOuter(f.frame)).toMatchObject({ sealed: true, seq: 0, length: 48 + 40 + 16 })
+    expect(readOuter(f.frame)).toMatchObject({ sealed: true, seq: 0, length: 4 + 48 + 40 + 16 })
   })
 
   it('a tampered frame is rejected (not delivered), counted on the link and written to the event log', async () => {
@@ -100,8 +100,8 @@ describe('every WAN message is sealed on its link', () => {
     expect(sendOne(n, sim).delivered).toBe(true)
     const [f] = n.captured('CMB-KDY')
     expect(f.sealed).toBe(false)
-    expect(f.bytes).toBe(16 + 48 + 40)
-    const inner = readInner(f.frame.subarray(OUTER_HEADER_BYTES))!
+    expect(f.bytes).toBe(16 + 4 + 48 + 40)
+    const inner = readInner(splitRecord(f.frame.subarray(OUTER_HEADER_BYTES))[0])!
     expect(inner.header).toMatchObject({ from: 'CMB', to: 'KDY', kind: 'test.msg' })
     expect(inner.body.toString('utf8')).toContain(SECRET)
     let accepted: boolean | undefined
@@ -121,6 +121,25 @@ describe('every WAN message is sealed on its link', () => {
     expect(a.equals(b)).toBe(false)
   })
 
+  it('messages that queue behind a busy transmitter cross in one sealed record, each delivered, in order', () => {
+    const { sim, net: n } = net()
+    const got: number[] = []
+    for (let k = 0; k < 5; k++) n.send({ from: 'CMB', to: 'KDY', kind: 'test.msg', payload: k, bytes: 2000, onDeliver: () => got.push(k) })
+    sim.runUntilIdle(1_000_000)
+    expect(got).toEqual([0, 1, 2, 3, 4])
+    const frames = n.captured('CMB-KDY')
+    expect(frames.map((f) => f.messages)).toEqual([5]) // all sent at one instant: one record
+    expect(frames[0].bytes).toBe(16 + 5 * (4 + 48 + 2000) + 16)
+    // one while the link is busy with the first: the second waits and takes the next record
+    n.send({ from: 'CMB', to: 'KDY', kind: 'a', payload: null, bytes: 20000, onDeliver: () => got.push(5) })
+    sim.advance(1)
+    n.send({ from: 'CMB', to: 'KDY', kind: 'b', payload: null, bytes: 10, onDeliver: () => got.push(6) })
+    n.send({ from: 'CMB', to: 'KDY', kind: 'c', payload: null, bytes: 10, onDeliver: () => got.push(7) })
+    sim.runUntilIdle(1_000_000)
+    expect(got.slice(5)).toEqual([5, 6, 7])
+    expect(n.captured('CMB-KDY').slice(1).map((f) => f.messages)).toEqual([1, 2])
+  })
+
   it('determinism: the same seed and script give the same trace hash and the same ciphertext; another seed other ciphertext', () => {
     const run = (seed: number) => {
       const { sim, net: n } = net(seed)
@@ -131,5 +150,19 @@ describe('every WAN message is sealed on its link', () => {
     expect(a).toEqual(b)
     expect(c.wire).not.toBe(a.wire)
     expect(c.wire.length).toBe(a.wire.length)
+  })
+})
+
+describe('records are bounded', () => {
+  it('bulk messages queued together go in records of at most 16 KiB of messages, each arriving when its record has crossed', () => {
+    const { sim, net: n } = net()
+    const at: number[] = []
+    const t0 = sim.now
+    for (let k = 0; k < 3; k++) n.send({ from: 'CMB', to: 'KDY', kind: 'bulk', payload: null, bytes: 12_000, onDeliver: (d) => { at.push(d.deliveredAt - t0) } })
+    sim.runUntilIdle(1_000_000)
+    expect(n.captured('CMB-KDY').map((f) => f.messages)).toEqual([1, 1, 1])
+    const one = ((16 + 4 + 48 + 12_000 + 16) * 8 * 1000) / 1_544_000
+    expect(at[0]).toBeCloseTo(one + 4, 3)
+    expect(at[2]).toBeCloseTo(3 * one + 4, 3)
   })
 })

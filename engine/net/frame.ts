@@ -2,16 +2,32 @@
  * What crosses a WAN link, byte for byte. A frame is
  *
  *   outer header (16 bytes, in clear, authenticated): "ID", version, flags (1 = sealed), 64-bit counter, length
+ *   record: one or more messages, each a 4-byte length + its inner part
  *   inner part: the DDBMS header (48 bytes: message id, origin, destination, body length, kind) + the body
  *
- * On an encrypted link the inner part is AES-256-GCM ciphertext followed by its 16-byte tag (the counter is the
- * nonce's variable part); on a plain link (the legacy network) it is sent as it is. The body is the message's
- * serialized payload (its `wire` encoding, or a descriptor padded to the declared size).
+ * Messages that queue behind a busy transmitter travel in one record (one seal, one tag). On an encrypted link
+ * the record is AES-256-GCM ciphertext followed by its 16-byte tag (the counter is the nonce's variable part); on
+ * a plain link (the legacy network) it is sent as it is. The body is the message's serialized payload (its `wire`
+ * encoding, or a descriptor padded to the declared size).
  */
 export const OUTER_HEADER_BYTES = 16
 export const INNER_HEADER_BYTES = 48
 const KIND_BYTES = 32
 export const FLAG_SEALED = 1
+export const RECORD_LENGTH_BYTES = 4
+
+/** The inner parts of a record (a cut-off record gives those that are whole). */
+export function splitRecord(rec: Buffer): Buffer[] {
+  const out: Buffer[] = []
+  let at = 0
+  while (at + RECORD_LENGTH_BYTES <= rec.length) {
+    const n = rec.readUInt32BE(at)
+    if (at + RECORD_LENGTH_BYTES + n > rec.length) break
+    out.push(rec.subarray(at + RECORD_LENGTH_BYTES, at + RECORD_LENGTH_BYTES + n))
+    at += RECORD_LENGTH_BYTES + n
+  }
+  return out
+}
 
 export function innerPlain(id: number, from: string, to: string, kind: string, body: Buffer | string, declared: number): Buffer {
   const bodyLen = typeof body === 'string' ? Buffer.byteLength(body) : body.length

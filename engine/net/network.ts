@@ -12,20 +12,22 @@ import type { Simulator } from '../sim/kernel'
 import type { FirewallSpec, LinkSpec, SiteCode, TopologySpec } from '../topology/types'
 import { EngineError } from '../errors'
 import { GCM_TAG_BYTES, ReplayWindow, exchangeLinkKeys, open, seal, type LinkKeys } from '../security/crypto'
-import { FLAG_SEALED, INNER_HEADER_BYTES, OUTER_HEADER_BYTES, innerPlain, outerHeader, readOuter } from './frame'
+import { FLAG_SEALED, INNER_HEADER_BYTES, OUTER_HEADER_BYTES, RECORD_LENGTH_BYTES, innerPlain, outerHeader, readOuter, splitRecord } from './frame'
 import { DDBMS, SERVICES, decide, type FirewallLogEntry } from '../security/firewall'
 
 export type LinkState = 'up' | 'down' | 'degraded'
 
 export interface Degradation { extraDelayMs: number; bandwidthFactor: number; lossRate: number }
 
-/** Bytes every message carries besides its payload: the frame's outer header and the DDBMS header. */
-export const MESSAGE_HEADER_BYTES = OUTER_HEADER_BYTES + INNER_HEADER_BYTES
+/** Bytes a message sent alone carries besides its payload: the frame's outer header, its length and the DDBMS header. */
+export const MESSAGE_HEADER_BYTES = OUTER_HEADER_BYTES + RECORD_LENGTH_BYTES + INNER_HEADER_BYTES
 /** Per-hop overhead of sealing on an encrypted WAN link: the AES-GCM tag. */
 export const ENCRYPTION_OVERHEAD_BYTES = GCM_TAG_BYTES
 /** Frames kept per link for the packet inspector and a sniffer (the newest), and bytes kept of each. */
 const CAPTURE_KEEP = 64
 const CAPTURE_BYTES = 2048
+/** Messages queued behind a busy transmitter share a record up to this many bytes (as TLS records are at most 16 KiB). */
+const RECORD_MAX = 16 * 1024
 
 export interface LinkStats {
   bytes: number
@@ -47,6 +49,8 @@ export interface CapturedFrame {
   sealed: boolean
   /** The whole frame's length on the wire. */
   bytes: number
+  /** DDBMS messages the frame carries (those that queued behind the transmitter travel in one frame). */
+  messages: number
   frame: Buffer
   /** What happened at the receiving end, once it arrived. */
   outcome?: 'accepted' | 'rejected' | 'lost'
@@ -73,6 +77,16 @@ export interface LinkRuntime {
   captured: CapturedFrame[]
   /** An active attacker's pending change to the next frame(s) crossing (see tamperNext). */
   tamper: number
+  /** The record each direction is filling while its transmitter is busy (sealed when it starts). */
+  openAB?: LinkRecord
+  openBA?: LinkRecord
+}
+
+interface LinkRecord {
+  /** The record that queued behind this one when it was full. */
+  next?: LinkRecord
+  items: { msg: Message; route: SiteCode[]; i: number; o: SendOptions<unknown>; inner: Buffer; queuedAt: number; epoch: number }[]
+  bytes: number
 }
 
 export interface Message<P = unknown> {
@@ -265,7 +279,7 @@ export class Network {
     const id = this.nextId++
     // the serialized message, once: sealed (or sent in clear) on each WAN hop
     const inner = route.length > 1 ? innerPlain(id, o.from, o.to, o.kind, o.wire ? o.wire() : describe(o.kind, o.payload), o.bytes) : undefined
-    const msg: Message<P> = { id, from: o.from, to: o.to, kind: o.kind, bytes: inner ? inner.length + OUTER_HEADER_BYTES : o.bytes + MESSAGE_HEADER_BYTES, payload: o.payload, sentAt: this.sim.now }
+    const msg: Message<P> = { id, from: o.from, to: o.to, kind: o.kind, bytes: inner ? inner.length + OUTER_HEADER_BYTES + RECORD_LENGTH_BYTES : o.bytes + MESSAGE_HEADER_BYTES, payload: o.payload, sentAt: this.sim.now }
     if (this.listeners.length) this.emit({ type: 'sent', msg, route })
     this.sim.record('net.send', msg.id, o.kind, o.from, o.to, msg.bytes)
     this.hop(msg, route, 0, o, inner)
@@ -315,9 +329,9 @@ export class Network {
     return { inner }
   }
 
-  private capture(l: LinkRuntime, from: SiteCode, to: SiteCode, f: { frame: Buffer; seq: number; sealed: boolean }): CapturedFrame {
+  private capture(l: LinkRuntime, from: SiteCode, to: SiteCode, f: { frame: Buffer; seq: number; sealed: boolean }, messages: number): CapturedFrame {
     const cf: CapturedFrame = {
-      at: this.sim.now, link: l.spec.id, from, to, seq: f.seq, sealed: f.sealed, bytes: f.frame.length,
+      at: this.sim.now, link: l.spec.id, from, to, seq: f.seq, sealed: f.sealed, bytes: f.frame.length, messages,
       frame: f.frame.length <= CAPTURE_BYTES ? f.frame : Buffer.from(f.frame.subarray(0, CAPTURE_BYTES)),
     }
     l.captured.push(cf)
@@ -393,32 +407,70 @@ export class Network {
     const l = this.linkBetween(a, b)
     if (!l || l.state === 'down' || !this.isSiteReachable(b)) return this.drop(msg, o, `link ${a}-${b} down`)
     const forward = l.spec.a === a
-    const f = this.frameFor(l, forward, inner!)
+    // the message joins the direction's record that waits for the transmitter (or opens one that starts when it is free)
+    let rec = forward ? l.openAB : l.openBA
+    // a full record (RECORD_MAX) is followed by the next one, which starts when it has been sent
+    while (rec && rec.items.length && rec.bytes + RECORD_LENGTH_BYTES + inner!.length > RECORD_MAX) rec = rec.next ??= { items: [], bytes: 0 }
+    if (!rec) {
+      const r: LinkRecord = { items: [], bytes: 0 }
+      rec = r
+      if (forward) l.openAB = r
+      else l.openBA = r
+      const startAt = Math.max(now, forward ? l.busyAB : l.busyBA)
+      this.sim.schedule(startAt - now, 'net.seal', () => this.transmit(l, forward, a, b, r))
+    }
+    rec.items.push({ msg, route, i, o: o as SendOptions<unknown>, inner: inner!, queuedAt: now, epoch: l.epoch })
+    rec.bytes += RECORD_LENGTH_BYTES + inner!.length
+  }
+
+  /**
+   * The transmitter is free: the waiting record (one message, or every message that queued behind the previous
+   * one) is sealed once — or sent in clear on a plain link — and crosses the link as one frame. At the far end
+   * it is opened and checked; its messages go on (next hop) or are delivered, in order.
+   */
+  private transmit(l: LinkRuntime, forward: boolean, a: SiteCode, b: SiteCode, rec: LinkRecord): void {
+    if (forward ? l.openAB === rec : l.openBA === rec) { if (forward) l.openAB = rec.next; else l.openBA = rec.next }
+    const now = this.sim.now
+    const next = rec.next
+    if (next) this.sim.schedule(0, 'net.seal', () => this.transmit(l, forward, a, b, next))
+    const items = l.state === 'down' ? [] : rec.items.filter((it) => it.epoch === l.epoch)
+    for (const it of rec.items) if (!items.includes(it)) this.drop(it.msg, it.o, `link ${l.spec.id} failed in flight`, l)
+    if (!items.length) return
+    const plain = Buffer.allocUnsafe(items.reduce((n, it) => n + RECORD_LENGTH_BYTES + it.inner.length, 0))
+    let at = 0
+    for (const it of items) { plain.writeUInt32BE(it.inner.length, at); it.inner.copy(plain, at + RECORD_LENGTH_BYTES); at += RECORD_LENGTH_BYTES + it.inner.length }
+    const f = this.frameFor(l, forward, plain)
     if (l.tamper > 0) { l.tamper--; f.frame = Buffer.from(f.frame); f.frame[f.frame.length - 1 - (f.seq % 8)] ^= 0x40; this.sim.record('net.tamper', l.spec.id, f.seq) }
-    const cf = this.capture(l, a, b, f)
+    const cf = this.capture(l, a, b, f, items.length)
     const bytes = f.frame.length
     const bw = l.spec.bandwidthBps * l.degradation.bandwidthFactor
     const start = Math.max(now, forward ? l.busyAB : l.busyBA)
     const tx = (bytes * 8 * 1000) / bw
     if (forward) l.busyAB = start + tx
     else l.busyBA = start + tx
-    l.stats.bytes += bytes; l.stats.messages++; l.stats.queueingMs += start - now; l.stats.busyMs += tx
+    l.stats.bytes += bytes; l.stats.messages += items.length; l.stats.busyMs += tx
+    for (const it of items) l.stats.queueingMs += start - it.queuedAt
     const epoch = l.epoch
     const lost = l.degradation.lossRate > 0 && this.sim.rng.chance(l.degradation.lossRate)
     const arrive = start - now + tx + l.spec.delayMs + l.degradation.extraDelayMs
+    const dropAll = (reason: string, link?: LinkRuntime) => { for (const it of items) this.drop(it.msg, it.o, reason, link) }
     this.sim.schedule(arrive, 'net.hop', () => {
-      if (lost) { cf.outcome = 'lost'; return this.drop(msg, o, `lost on ${l.spec.id}`, l) }
-      if (l.epoch !== epoch || l.state === 'down') { cf.outcome = 'lost'; return this.drop(msg, o, `link ${l.spec.id} failed in flight`, l) }
-      if (!this.isSiteReachable(b)) { cf.outcome = 'lost'; return this.drop(msg, o, `${b} unreachable`, l) }
+      if (lost) { cf.outcome = 'lost'; return dropAll(`lost on ${l.spec.id}`, l) }
+      if (l.epoch !== epoch || l.state === 'down') { cf.outcome = 'lost'; return dropAll(`link ${l.spec.id} failed in flight`, l) }
+      if (!this.isSiteReachable(b)) { cf.outcome = 'lost'; return dropAll(`${b} unreachable`, l) }
       const r = this.receive(l, forward, f.frame)
       if ('reason' in r) {
         cf.outcome = 'rejected'; cf.note = r.reason
         this.reject(l, a, b, f.seq, r.reason)
-        return this.drop(msg, o, `${r.reason} frame rejected by ${b} on ${l.spec.id}`)
+        return dropAll(`${r.reason} frame rejected by ${b} on ${l.spec.id}`)
       }
       cf.outcome = 'accepted'
-      if (i + 2 < route.length) this.hop(msg, route, i + 1, o, r.inner)
-      else this.deliver(msg, route, o)
+      const inners = splitRecord(r.inner)
+      if (inners.length !== items.length) { cf.outcome = 'rejected'; cf.note = 'malformed'; return dropAll(`malformed frame on ${l.spec.id}`) }
+      items.forEach((it, k) => {
+        if (it.i + 2 < it.route.length) this.hop(it.msg, it.route, it.i + 1, it.o, inners[k])
+        else this.deliver(it.msg, it.route, it.o)
+      })
     })
   }
 

@@ -3,7 +3,7 @@ import { Cluster } from '../cluster'
 import { SecurityManager } from './dsm'
 import { scramLogin, parseStored } from './auth'
 import { exchangeLinkKeys, open, saltedPassword, scramVerifier } from './crypto'
-import { OUTER_HEADER_BYTES, readInner, readOuter } from '../net/frame'
+import { OUTER_HEADER_BYTES, readInner, readOuter, splitRecord } from '../net/frame'
 import type { CapturedFrame } from '../net/network'
 
 const PASSWORD = 'kandy-pass-1'
@@ -36,10 +36,12 @@ describe('a login that crosses the WAN never carries the password', () => {
     const kinds: string[] = []
     for (const f of frames) {
       const plain = plaintextOf(c, f)
-      const { header, body } = readInner(plain)!
-      kinds.push(header.kind)
+      for (const inner of splitRecord(plain)) {
+        const { header, body } = readInner(inner)!
+        kinds.push(header.kind)
+        expect(body.length).toBeGreaterThan(0)
+      }
       for (const x of secrets) { expect(f.frame.includes(x)).toBe(false); expect(plain.includes(x)).toBe(false) }
-      expect(body.length).toBeGreaterThan(0)
     }
     expect(kinds).toEqual(['auth.first', 'auth.challenge', 'auth.proof', 'auth.final'])
     // the wrong password is refused by the home site's check of the proof

@@ -6,7 +6,7 @@
  */
 import type { Cluster } from '../cluster'
 import type { CapturedFrame } from '../net/network'
-import { OUTER_HEADER_BYTES, bodyText, readInner, readOuter } from '../net/frame'
+import { OUTER_HEADER_BYTES, bodyText, readInner, readOuter, splitRecord } from '../net/frame'
 import { EngineError } from '../errors'
 import type { PacketView } from '../api/wan'
 
@@ -45,10 +45,16 @@ export function packetView(f: CapturedFrame, excerptChars = 160): PacketView {
   const header = h ? `ID v${h.version} ${h.sealed ? 'sealed' : 'plain'} seq=${h.seq} len=${h.length}` : 'not a DDBMS frame'
   const rest = f.frame.subarray(OUTER_HEADER_BYTES)
   if (f.sealed || !h) return { ...base, header, excerpt: rest.subarray(0, 32).toString('hex') + (rest.length > 32 ? '…' : ''), secrets: [] }
-  const inner = readInner(rest)
-  if (!inner) return { ...base, header, excerpt: '', secrets: [] }
-  const r = redact(bodyText(inner.body))
-  return { ...base, header: `${header} · ${inner.header.kind} #${inner.header.id} ${inner.header.from}→${inner.header.to}`, kind: inner.header.kind, excerpt: r.text.slice(0, excerptChars), secrets: r.secrets }
+  const parts = splitRecord(rest).map(readInner).filter((x) => x !== undefined)
+  if (!parts.length) return { ...base, header, excerpt: '', secrets: [] }
+  const secrets = new Set<string>()
+  const texts = parts.map((p) => { const r = redact(bodyText(p.body)); r.secrets.forEach((x) => secrets.add(x)); return `${p.header.kind}: ${r.text}` })
+  const first = parts[0].header
+  const kinds = [...new Set(parts.map((p) => p.header.kind))]
+  return {
+    ...base, header: `${header} · ${parts.length > 1 ? `${parts.length} messages` : `${first.kind} #${first.id} ${first.from}→${first.to}`}`,
+    kind: kinds.join(', '), excerpt: texts.join(' | ').slice(0, excerptChars), secrets: [...secrets],
+  }
 }
 
 /** The newest frames of one link (or of every link), newest first. */

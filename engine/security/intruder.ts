@@ -13,7 +13,7 @@ import { randomBytes } from 'node:crypto'
 import type { Cluster } from '../cluster'
 import { EngineError, toErrorInfo } from '../errors'
 import { SERVICES } from './firewall'
-import { OUTER_HEADER_BYTES, bodyText, readInner } from '../net/frame'
+import { OUTER_HEADER_BYTES, bodyText, readInner, splitRecord } from '../net/frame'
 import { REDACTED, redact } from './inspector'
 import { SecurityManager } from './dsm'
 import type { SiteCode } from '../topology/types'
@@ -60,23 +60,24 @@ export function sniffLink(cluster: Cluster, link: string, from = 0): SniffReport
       return
     }
     r.plain++
-    const inner = readInner(f.frame.subarray(OUTER_HEADER_BYTES))
-    if (!inner) return
-    const text = bodyText(inner.body)
-    let body: unknown
-    try { body = JSON.parse(text) } catch { body = undefined }
-    const o = body && typeof body === 'object' ? body as Record<string, unknown> : undefined
-    if (o && typeof o.password === 'string') {
-      r.credentials++
-      r.findings.push({ kind: 'credential', frame: i, detail: `${inner.header.kind}: user ${String(o.user)}, password ${REDACTED}` })
-    }
-    const cols = o && Array.isArray(o.columns) ? o.columns.map((c) => String(c).toUpperCase()) : []
-    const at = cols.indexOf('UNITPRICE')
-    if (at >= 0 && Array.isArray(o!.rows)) {
-      const rows = o!.rows as unknown[][]
-      r.unitPrices += rows.length
-      const sample = rows.slice(0, 3).map((row) => `${String(row[0])} ${String(row[at])}`).join(', ')
-      r.findings.push({ kind: 'unit-prices', frame: i, detail: `${inner.header.kind} ${inner.header.from}→${inner.header.to}: ${rows.length} unit prices (${redact(sample).text}${rows.length > 3 ? ', …' : ''})` })
+    for (const inner of splitRecord(f.frame.subarray(OUTER_HEADER_BYTES)).map(readInner)) {
+      if (!inner) continue
+      const text = bodyText(inner.body)
+      let body: unknown
+      try { body = JSON.parse(text) } catch { body = undefined }
+      const o = body && typeof body === 'object' ? body as Record<string, unknown> : undefined
+      if (o && typeof o.password === 'string') {
+        r.credentials++
+        r.findings.push({ kind: 'credential', frame: i, detail: `${inner.header.kind}: user ${String(o.user)}, password ${REDACTED}` })
+      }
+      const cols = o && Array.isArray(o.columns) ? o.columns.map((c) => String(c).toUpperCase()) : []
+      const at = cols.indexOf('UNITPRICE')
+      if (at >= 0 && Array.isArray(o!.rows)) {
+        const rows = o!.rows as unknown[][]
+        r.unitPrices += rows.length
+        const sample = rows.slice(0, 3).map((row) => `${String(row[0])} ${String(row[at])}`).join(', ')
+        r.findings.push({ kind: 'unit-prices', frame: i, detail: `${inner.header.kind} ${inner.header.from}→${inner.header.to}: ${rows.length} unit prices (${redact(sample).text}${rows.length > 3 ? ', …' : ''})` })
+      }
     }
   })
   return r
