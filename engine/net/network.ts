@@ -411,21 +411,24 @@ export class Network {
     let rec = forward ? l.openAB : l.openBA
     // a full record (RECORD_MAX) is followed by the next one, which starts when it has been sent
     while (rec && rec.items.length && rec.bytes + RECORD_LENGTH_BYTES + inner!.length > RECORD_MAX) rec = rec.next ??= { items: [], bytes: 0 }
+    const item = { msg, route, i, o: o as SendOptions<unknown>, inner: inner!, queuedAt: now, epoch: l.epoch }
     if (!rec) {
-      const r: LinkRecord = { items: [], bytes: 0 }
-      rec = r
+      const r: LinkRecord = { items: [item], bytes: RECORD_LENGTH_BYTES + inner!.length }
+      const startAt = Math.max(now, forward ? l.busyAB : l.busyBA)
+      // an idle transmitter sends the message at once, alone; behind a busy one it opens the record that waits
+      if (startAt <= now) return this.transmit(l, forward, a, b, r)
       if (forward) l.openAB = r
       else l.openBA = r
-      const startAt = Math.max(now, forward ? l.busyAB : l.busyBA)
       this.sim.schedule(startAt - now, 'net.seal', () => this.transmit(l, forward, a, b, r))
+      return
     }
-    rec.items.push({ msg, route, i, o: o as SendOptions<unknown>, inner: inner!, queuedAt: now, epoch: l.epoch })
+    rec.items.push(item)
     rec.bytes += RECORD_LENGTH_BYTES + inner!.length
   }
 
   /**
-   * The transmitter is free: the waiting record (one message, or every message that queued behind the previous
-   * one) is sealed once — or sent in clear on a plain link — and crosses the link as one frame. At the far end
+   * The transmitter is free: the record (a message sent on an idle link, or every message that queued behind the
+   * previous record) is sealed once — or sent in clear on a plain link — and crosses the link as one frame. At the far end
    * it is opened and checked; its messages go on (next hop) or are delivered, in order.
    */
   private transmit(l: LinkRuntime, forward: boolean, a: SiteCode, b: SiteCode, rec: LinkRecord): void {
