@@ -23,7 +23,7 @@ const firewallRule = z.object({ action: z.enum(['allow', 'deny']), from: z.strin
 
 export const securityCalls = {
   'security/state': call(noInput).returns<SecurityStateView>(),
-  /** Adds a user at their home site (stored there as a salted scrypt hash). */
+  /** Adds a user at their home site (stored there as a SCRAM verifier from the salted scrypt hash, never the password). */
   'security/addUser': call(z.object({ site: siteCode, user: userName, password, clearance: level }).strict()).returns<SecurityUserView>(),
   'security/removeUser': call(z.object({ site: siteCode, user: userName }).strict()).returns<{ removed: string }>(),
   /** The operator sets a user's new password at their home site (their sessions are closed). */
