@@ -2,7 +2,10 @@ import { describe, expect, it } from 'vitest'
 import { runScenario } from '../scenario/runner'
 import '../scenario/plugins'
 import { Cluster } from '../cluster'
-import { legacyTopology } from '../topology/default'
+import { defaultTopology, legacyTopology, validateTopology } from '../topology/default'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { inspectPackets, redact } from './inspector'
 import { probeSite } from './intruder'
 import { firewallView, setFirewallRules } from './firewall'
@@ -86,6 +89,29 @@ describe('an intruder on the WAN', () => {
     expect(sealed.length).toBeGreaterThan(0)
     for (const p of sealed) { expect(p.sealed).toBe(true); expect(p.kind).toBeUndefined(); expect(p.header).toMatch(/^ID v1 sealed seq=\d+ len=\d+$/); expect(p.excerpt).toMatch(/^[0-9a-f]+…?$/) }
     expect(() => inspectPackets(m, 'XXX-YYY')).toThrow(/unknown link/)
+  })
+
+  it('a rule table survives a close and reopen of a persisted cluster; a damaged one is refused', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'iddb-fw-'))
+    try {
+      let c = await Cluster.create({ seed: 13, sales: 0, dataDir: join(dir, 'd') })
+      setFirewallRules(c, 'MBI', [{ action: 'deny', from: '*', service: 'ddbms' }])
+      c.close()
+      c = await Cluster.open(join(dir, 'd'))
+      expect(firewallView(c, 'MBI').rules).toEqual([{ action: 'deny', from: '*', service: 'ddbms' }])
+      expect(c.net.admits('CMB', 'MBI')).toBe(false)
+      c.close()
+    } finally { rmSync(dir, { recursive: true, force: true }) }
+    const t = defaultTopology()
+    t.firewalls.KDY.rules = [{ action: 'allow', from: '*', service: 'gopher' }]
+    expect(() => validateTopology(t)).toThrow(/firewall rules of KDY/)
+  })
+
+  it('the same seed and intruder script give the same trace hash', async () => {
+    const script = 'seed 21\nsales 20\nintruder drill\nintruder tamper CMB-MBI\nquery CMB SELECT COUNT(*) FROM STOCK_MBI\nintruder replay CMB-KDY'
+    const a = await runScenario(script), b = await runScenario(script), c = await runScenario(script.replace('seed 21', 'seed 22'))
+    expect(a.traceHash).toBe(b.traceHash)
+    expect(c.traceHash).not.toBe(a.traceHash)
   })
 
   it('redaction covers secrets in JSON, in cut-off JSON and as long hex strings', () => {
