@@ -12,6 +12,7 @@ import { group as query } from './query'
 import { group as txn } from './txn'
 import { group as ticket } from './ticket'
 import { group as security } from './security'
+import { group as wan } from './wan'
 
 export interface BenchContext {
   /** Repository root (where package.json and out/ live). */
@@ -24,7 +25,7 @@ export interface BenchGroup {
   run(ctx: BenchContext): Promise<Record<string, number>>
 }
 
-export const GROUPS: BenchGroup[] = [engine, ui, txn, query, ticket, security]
+export const GROUPS: BenchGroup[] = [engine, ui, txn, query, ticket, security, wan]
 
 /** The repository root: the first ancestor of the bundle (or cwd) holding package.json. */
 export function repoRoot(): string {
@@ -66,7 +67,8 @@ export async function runBench(opts: { only?: string; out?: string }): Promise<n
     const t0 = performance.now()
     try {
       const r = await g.run(ctx)
-      for (const [k, v] of Object.entries(r)) results[k.startsWith(`${g.name}.`) ? k : `${g.name}.${k}`] = v
+      // a key already qualified ("area.metric", e.g. security.*) is kept; a bare one gets the group's name
+      for (const [k, v] of Object.entries(r)) results[k.includes('.') ? k : `${g.name}.${k}`] = v
       process.stderr.write(`bench ${g.name} done in ${((performance.now() - t0) / 1000).toFixed(1)} s\n`)
     } catch (e) {
       failed++

@@ -89,6 +89,7 @@ export class Cluster {
     this.topology = validateTopology(structuredClone(opts.topology ?? defaultTopology()))
     this.sim = new Simulator({ seed: opts.seed ?? 1, startMs: opts.startMs })
     this.net = new Network(this.sim, this.topology)
+    this.net.onSecurityEvent((e) => this.log('security', `${e.reason} frame #${e.seq} ${e.from}→${e.to} rejected on ${e.link} (not delivered)`, e.to))
     this.createdAtMs = this.sim.now
   }
 
@@ -628,7 +629,7 @@ export class Cluster {
 
   topologyView(): TopologyView {
     const elapsed = Math.max(1, this.sim.now - (this.startedAt ??= this.sim.now))
-    const blockedAt = new Map<string, number>()
+    const blockedAt = this.net.blockedAt
     return {
       profile: this.topology.profile,
       sites: this.topology.sites.map((s) => ({
@@ -642,7 +643,7 @@ export class Cluster {
       })),
       links: [...this.net.links.values()].map((l) => ({
         id: l.spec.id, a: l.spec.a, b: l.spec.b, kind: l.spec.kind, bandwidthBps: l.spec.bandwidthBps, delayMs: l.spec.delayMs,
-        encrypted: l.spec.encrypted, state: l.state, bytes: l.stats.bytes, messages: l.stats.messages, dropped: l.stats.dropped,
+        encrypted: l.spec.encrypted, state: l.state, bytes: l.stats.bytes, messages: l.stats.messages, dropped: l.stats.dropped, rejected: l.stats.rejected,
         queueingMs: l.stats.queueingMs, utilisation: Math.min(1, l.stats.busyMs / elapsed),
       })),
     }

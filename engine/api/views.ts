@@ -40,6 +40,8 @@ export interface LinkView {
   bytes: number
   messages: number
   dropped: number
+  /** Frames the receiving end refused (tampered or replayed). */
+  rejected: number
   queueingMs: number
   utilisation: number
 }

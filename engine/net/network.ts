@@ -3,19 +3,31 @@
  * transfers serialised per link direction (a busy T1 queues), link states, loss, firewalls, accounting.
  * Transfer time on a link = queueing + bytes·8/bandwidth + propagation delay.
  * Sites only talk through here: a message is a sized payload delivered by a simulation event.
+ * On a WAN hop the message is a real frame (engine/net/frame.ts): on an encrypted link its inner part is sealed
+ * with AES-256-GCM under the link's per-direction key (X25519 + HKDF, engine/security/crypto.ts) and a counter;
+ * the receiving end opens it and rejects (does not deliver, logs and counts) a frame whose tag or counter fails.
+ * The link is charged the frame's real size. LAN hops stay inside the site's router and are not sealed.
  */
 import type { Simulator } from '../sim/kernel'
-import type { LinkSpec, SiteCode, TopologySpec } from '../topology/types'
+import type { FirewallSpec, LinkSpec, SiteCode, TopologySpec } from '../topology/types'
 import { EngineError } from '../errors'
+import { GCM_TAG_BYTES, ReplayWindow, exchangeLinkKeys, open, seal, type LinkKeys } from '../security/crypto'
+import { FLAG_SEALED, INNER_HEADER_BYTES, OUTER_HEADER_BYTES, RECORD_LENGTH_BYTES, innerPlain, outerHeader, readOuter, splitRecord } from './frame'
+import { DDBMS, SERVICES, decide, type FirewallLogEntry } from '../security/firewall'
 
 export type LinkState = 'up' | 'down' | 'degraded'
 
 export interface Degradation { extraDelayMs: number; bandwidthFactor: number; lossRate: number }
 
-/** Bytes every message carries besides its payload (routing + DDBMS header). */
-export const MESSAGE_HEADER_BYTES = 64
-/** Per-hop overhead of the encrypted tunnel on an encrypted WAN link. */
-export const ENCRYPTION_OVERHEAD_BYTES = 37
+/** Bytes a message sent alone carries besides its payload: the frame's outer header, its length and the DDBMS header. */
+export const MESSAGE_HEADER_BYTES = OUTER_HEADER_BYTES + RECORD_LENGTH_BYTES + INNER_HEADER_BYTES
+/** Per-hop overhead of sealing on an encrypted WAN link: the AES-GCM tag. */
+export const ENCRYPTION_OVERHEAD_BYTES = GCM_TAG_BYTES
+/** Frames kept per link for the packet inspector and a sniffer (the newest), and bytes kept of each. */
+const CAPTURE_KEEP = 64
+const CAPTURE_BYTES = 2048
+/** Messages queued behind a busy transmitter share a record up to this many bytes (as TLS records are at most 16 KiB). */
+const RECORD_MAX = 16 * 1024
 
 export interface LinkStats {
   bytes: number
@@ -23,7 +35,30 @@ export interface LinkStats {
   dropped: number
   queueingMs: number
   busyMs: number
+  /** Frames the receiving end refused: a tag that did not verify (tampered) or a counter seen before (replayed). */
+  rejected: number
 }
+
+/** One frame as it crossed a link (the first CAPTURE_BYTES of it). */
+export interface CapturedFrame {
+  at: number
+  link: string
+  from: SiteCode
+  to: SiteCode
+  seq: number
+  sealed: boolean
+  /** The whole frame's length on the wire. */
+  bytes: number
+  /** DDBMS messages the frame carries (those that queued behind the transmitter travel in one frame). */
+  messages: number
+  frame: Buffer
+  /** What happened at the receiving end, once it arrived. */
+  outcome?: 'accepted' | 'rejected' | 'lost'
+  note?: string
+}
+
+/** The crypto state of a link for one epoch: keys and a counter and replay window per direction. */
+interface LinkCrypto { epoch: number; keys: LinkKeys; sendAB: number; sendBA: number; winAB: ReplayWindow; winBA: ReplayWindow }
 
 export interface LinkRuntime {
   spec: LinkSpec
@@ -35,6 +70,23 @@ export interface LinkRuntime {
   busyAB: number
   busyBA: number
   stats: LinkStats
+  crypto?: LinkCrypto
+  /** Plain-link counters (a legacy frame still numbers itself, but nothing checks it). */
+  plainAB: number
+  plainBA: number
+  captured: CapturedFrame[]
+  /** An active attacker's pending change to the next frame(s) crossing (see tamperNext). */
+  tamper: number
+  /** The record each direction is filling while its transmitter is busy (sealed when it starts). */
+  openAB?: LinkRecord
+  openBA?: LinkRecord
+}
+
+interface LinkRecord {
+  /** The record that queued behind this one when it was full. */
+  next?: LinkRecord
+  items: { msg: Message; route: SiteCode[]; i: number; o: SendOptions<unknown>; inner: Buffer; queuedAt: number; epoch: number }[]
+  bytes: number
 }
 
 export interface Message<P = unknown> {
@@ -54,6 +106,7 @@ export type NetEvent =
   | { type: 'delivered'; msg: Message; at: number }
   | { type: 'dropped'; msg: Message; at: number; reason: string }
   | { type: 'blocked'; from: string; to: SiteCode; kind: string; reason: string; at: number }
+  | { type: 'rejected'; link: string; from: SiteCode; to: SiteCode; seq: number; reason: 'tampered' | 'replayed'; at: number }
 
 export interface SendOptions<P> {
   from: SiteCode
@@ -62,6 +115,8 @@ export interface SendOptions<P> {
   payload: P
   /** Payload size in bytes (the header is added). */
   bytes: number
+  /** The payload as serialized on the wire (built once, on the first WAN hop); else a descriptor of it padded to `bytes`. */
+  wire?: () => Buffer | string
   onDeliver: (d: Delivery<P>) => void
   onDrop?: (reason: string) => void
 }
@@ -73,6 +128,11 @@ export class Network {
   private listeners: ((e: NetEvent) => void)[] = []
   readonly lanStats = new Map<SiteCode, LinkStats>()
   blockedCount = 0
+  /** Connections the routers' firewalls refused (newest last, bounded). */
+  readonly firewallLog: FirewallLogEntry[] = []
+  /** Connections refused per site's router since start. */
+  readonly blockedAt = new Map<SiteCode, number>()
+  private securityListeners: ((e: Extract<NetEvent, { type: 'rejected' }>) => void)[] = []
 
   constructor(private sim: Simulator, private topo: TopologySpec) {
     for (const l of topo.links) this.addLink(l)
@@ -85,7 +145,7 @@ export class Network {
     this.routes.clear()
     this.links.set(l.id, {
       spec: l, state: 'up', degradation: { extraDelayMs: 0, bandwidthFactor: 1, lossRate: 0 }, epoch: 0,
-      busyAB: 0, busyBA: 0, stats: emptyStats(),
+      busyAB: 0, busyBA: 0, stats: emptyStats(), plainAB: 0, plainBA: 0, captured: [], tamper: 0,
     })
   }
 
@@ -94,6 +154,12 @@ export class Network {
   onEvent(fn: (e: NetEvent) => void): () => void {
     this.listeners.push(fn)
     return () => { this.listeners = this.listeners.filter((x) => x !== fn) }
+  }
+
+  /** Rejections of tampered or replayed frames (the cluster logs them). */
+  onSecurityEvent(fn: (e: Extract<NetEvent, { type: 'rejected' }>) => void): () => void {
+    this.securityListeners.push(fn)
+    return () => { this.securityListeners = this.securityListeners.filter((x) => x !== fn) }
   }
 
   link(id: string): LinkRuntime {
@@ -168,11 +234,33 @@ export class Network {
     return path
   }
 
-  /** Checks a message from an arbitrary host against the destination router's firewall. */
-  admits(fromHost: string, to: SiteCode): boolean {
-    const fw = this.topo.firewalls[to]
-    if (!fw || !fw.enabled) return true
-    return fromHost === to || fw.allow.includes(fromHost)
+  /** Checks a connection from an arbitrary host to a service against the destination router's rule table. */
+  admits(fromHost: string, to: SiteCode, service: string = DDBMS): boolean {
+    return decide(this.topo.firewalls[to], to, fromHost, service).allowed
+  }
+
+  firewall(site: SiteCode): FirewallSpec {
+    const fw = this.topo.firewalls[site]
+    if (!fw) throw new EngineError('UNKNOWN_SITE', `unknown site ${site}`)
+    return fw
+  }
+
+  /**
+   * A connection attempt from `host` to `service` at `site`'s router (decided by its firewall): a refusal is
+   * counted, logged and recorded in the trace. Returns the verdict.
+   */
+  connect(host: string, site: SiteCode, service: string): { allowed: boolean; rule: string } {
+    const v = decide(this.firewall(site), site, host, service)
+    this.sim.record('net.connect', host, site, service, v.allowed ? 1 : 0)
+    if (!v.allowed) this.logBlocked(host, site, service, v.rule)
+    return v
+  }
+
+  private logBlocked(host: string, site: SiteCode, service: string, rule: string): void {
+    this.blockedCount++
+    this.blockedAt.set(site, (this.blockedAt.get(site) ?? 0) + 1)
+    this.firewallLog.push({ at: this.sim.now, site, from: host, service, port: SERVICES[service] ?? 0, rule })
+    if (this.firewallLog.length > 500) this.firewallLog.shift()
   }
 
   /**
@@ -180,18 +268,111 @@ export class Network {
    * the way a TCP connect fails); a message that is lost in flight is reported via onDrop (if given).
    */
   send<P>(o: SendOptions<P>): Message<P> {
-    if (!this.admits(o.from, o.to)) {
-      this.blockedCount++
+    const verdict = decide(this.topo.firewalls[o.to], o.to, o.from, DDBMS)
+    if (!verdict.allowed) {
+      this.logBlocked(o.from, o.to, DDBMS, verdict.rule)
       this.emit({ type: 'blocked', from: o.from, to: o.to, kind: o.kind, reason: 'firewall', at: this.sim.now })
       throw new EngineError('FIREWALL_BLOCKED', `firewall at ${o.to} blocked ${o.kind} from ${o.from}`, { site: o.to })
     }
     const route = this.route(o.from, o.to)
     if (!route) throw new EngineError('UNREACHABLE', `no route from ${o.from} to ${o.to}`, { site: o.to })
-    const msg: Message<P> = { id: this.nextId++, from: o.from, to: o.to, kind: o.kind, bytes: o.bytes + MESSAGE_HEADER_BYTES, payload: o.payload, sentAt: this.sim.now }
+    const id = this.nextId++
+    // the serialized message, once: sealed (or sent in clear) on each WAN hop
+    const inner = route.length > 1 ? innerPlain(id, o.from, o.to, o.kind, o.wire ? o.wire() : describe(o.kind, o.payload), o.bytes) : undefined
+    const msg: Message<P> = { id, from: o.from, to: o.to, kind: o.kind, bytes: inner ? inner.length + OUTER_HEADER_BYTES + RECORD_LENGTH_BYTES : o.bytes + MESSAGE_HEADER_BYTES, payload: o.payload, sentAt: this.sim.now }
     if (this.listeners.length) this.emit({ type: 'sent', msg, route })
     this.sim.record('net.send', msg.id, o.kind, o.from, o.to, msg.bytes)
-    this.hop(msg, route, 0, o)
+    this.hop(msg, route, 0, o, inner)
     return msg
+  }
+
+  /** The link's keys and counters for its current epoch (a link that failed and came back exchanges keys anew). */
+  private cryptoOf(l: LinkRuntime): LinkCrypto {
+    let c = l.crypto
+    if (!c || c.epoch !== l.epoch) {
+      const keys = exchangeLinkKeys(this.sim.seed, l.spec.id, l.spec.a, l.spec.b, l.epoch)
+      if (!keys.agreed) throw new EngineError('INTERNAL', `key exchange on ${l.spec.id} did not agree`)
+      c = l.crypto = { epoch: l.epoch, keys, sendAB: 0, sendBA: 0, winAB: new ReplayWindow(), winBA: new ReplayWindow() }
+      this.sim.record('net.rekey', l.spec.id, l.epoch)
+    }
+    return c
+  }
+
+  /** The frame for one hop: the inner part sealed under the direction's key and next counter, or in clear. */
+  private frameFor(l: LinkRuntime, forward: boolean, inner: Buffer): { frame: Buffer; seq: number; sealed: boolean } {
+    if (!l.spec.encrypted) {
+      const seq = forward ? l.plainAB++ : l.plainBA++
+      const h = outerHeader(0, seq, inner.length)
+      return { frame: Buffer.concat([h, inner], h.length + inner.length), seq, sealed: false }
+    }
+    const c = this.cryptoOf(l)
+    const seq = forward ? c.sendAB++ : c.sendBA++
+    const h = outerHeader(FLAG_SEALED, seq, inner.length + GCM_TAG_BYTES)
+    const ct = seal(forward ? c.keys.ab : c.keys.ba, seq, h, inner)
+    return { frame: Buffer.concat([h, ct], h.length + ct.length), seq, sealed: true }
+  }
+
+  /**
+   * The receiving end of a hop: a sealed frame must verify under the direction's key with a counter not seen
+   * before; returns the inner part, or the reason it is refused. A plain frame is taken as it is (the legacy
+   * network cannot tell a changed or replayed frame).
+   */
+  private receive(l: LinkRuntime, forward: boolean, frame: Buffer): { inner: Buffer } | { reason: 'tampered' | 'replayed' } {
+    const h = readOuter(frame)
+    if (!h) return { reason: 'tampered' }
+    if (!l.spec.encrypted) return { inner: frame.subarray(OUTER_HEADER_BYTES) }
+    const c = this.cryptoOf(l)
+    if (!h.sealed) return { reason: 'tampered' }
+    const inner = open(forward ? c.keys.ab : c.keys.ba, h.seq, frame.subarray(0, OUTER_HEADER_BYTES), frame.subarray(OUTER_HEADER_BYTES))
+    if (!inner) return { reason: 'tampered' }
+    if (!(forward ? c.winAB : c.winBA).accept(h.seq)) return { reason: 'replayed' }
+    return { inner }
+  }
+
+  private capture(l: LinkRuntime, from: SiteCode, to: SiteCode, f: { frame: Buffer; seq: number; sealed: boolean }, messages: number): CapturedFrame {
+    const cf: CapturedFrame = {
+      at: this.sim.now, link: l.spec.id, from, to, seq: f.seq, sealed: f.sealed, bytes: f.frame.length, messages,
+      frame: f.frame.length <= CAPTURE_BYTES ? f.frame : Buffer.from(f.frame.subarray(0, CAPTURE_BYTES)),
+    }
+    l.captured.push(cf)
+    if (l.captured.length > CAPTURE_KEEP) l.captured.shift()
+    return cf
+  }
+
+  /** The frames that crossed a link, oldest first (the newest CAPTURE_KEEP). */
+  captured(linkId: string): readonly CapturedFrame[] { return this.link(linkId).captured }
+
+  /** An active attacker on the link flips one byte of each of the next `n` frames that cross it. */
+  tamperNext(linkId: string, n = 1): void { this.link(linkId).tamper += n }
+
+  /**
+   * An active attacker re-sends a frame it captured on the link (a copy, toward the same end). The receiving end
+   * checks it like any frame: on an encrypted link its counter was already used, so it is rejected and logged.
+   * Returns what the receiving end did.
+   */
+  replay(linkId: string, frame: CapturedFrame, onOutcome?: (accepted: boolean, reason?: string) => void): void {
+    const l = this.link(linkId)
+    if (l.state === 'down') throw new EngineError('UNREACHABLE', `link ${linkId} is down`)
+    const forward = frame.from === l.spec.a
+    const copy = Buffer.from(frame.frame)
+    const epoch = l.epoch
+    this.sim.record('net.replay', linkId, frame.seq)
+    this.sim.schedule(l.spec.delayMs + (copy.length * 8 * 1000) / l.spec.bandwidthBps, 'net.hop', () => {
+      if (l.epoch !== epoch) return onOutcome?.(false, 'link failed in flight')
+      const r = this.receive(l, forward, copy)
+      if ('reason' in r) { this.reject(l, frame.from, frame.to, frame.seq, r.reason); return onOutcome?.(false, r.reason) }
+      // a plain link takes the copy for a new message: the legacy receiver cannot tell
+      this.sim.record('net.replayAccepted', linkId, frame.seq)
+      onOutcome?.(true)
+    })
+  }
+
+  private reject(l: LinkRuntime, from: SiteCode, to: SiteCode, seq: number, reason: 'tampered' | 'replayed'): void {
+    l.stats.rejected++
+    this.sim.record('net.reject', l.spec.id, seq, reason)
+    const e = { type: 'rejected' as const, link: l.spec.id, from, to, seq, reason, at: this.sim.now }
+    for (const fn of this.securityListeners) fn(e)
+    if (this.listeners.length) this.emit(e)
   }
 
   /** Estimated one-way time for `bytes` from a to b on idle links (for cost models). */
@@ -206,13 +387,13 @@ export class Network {
     let ms = 0
     for (let i = 0; i + 1 < route.length; i++) {
       const l = this.linkBetween(route[i], route[i + 1])!
-      const b2 = total + (l.spec.encrypted ? ENCRYPTION_OVERHEAD_BYTES : 0)
+      const b2 = total + (l.spec.encrypted ? ENCRYPTION_OVERHEAD_BYTES : 0) // the frame: headers, payload, tag
       ms += l.spec.delayMs + l.degradation.extraDelayMs + (b2 * 8 * 1000) / (l.spec.bandwidthBps * l.degradation.bandwidthFactor)
     }
     return ms
   }
 
-  private hop<P>(msg: Message<P>, route: SiteCode[], i: number, o: SendOptions<P>): void {
+  private hop<P>(msg: Message<P>, route: SiteCode[], i: number, o: SendOptions<P>, inner?: Buffer): void {
     const now = this.sim.now
     if (route.length === 1) {
       const s = this.site(msg.from)
@@ -226,22 +407,73 @@ export class Network {
     const l = this.linkBetween(a, b)
     if (!l || l.state === 'down' || !this.isSiteReachable(b)) return this.drop(msg, o, `link ${a}-${b} down`)
     const forward = l.spec.a === a
-    const bytes = msg.bytes + (l.spec.encrypted ? ENCRYPTION_OVERHEAD_BYTES : 0)
+    // the message joins the direction's record that waits for the transmitter (or opens one that starts when it is free)
+    let rec = forward ? l.openAB : l.openBA
+    // a full record (RECORD_MAX) is followed by the next one, which starts when it has been sent
+    while (rec && rec.items.length && rec.bytes + RECORD_LENGTH_BYTES + inner!.length > RECORD_MAX) rec = rec.next ??= { items: [], bytes: 0 }
+    const item = { msg, route, i, o: o as SendOptions<unknown>, inner: inner!, queuedAt: now, epoch: l.epoch }
+    if (!rec) {
+      const r: LinkRecord = { items: [item], bytes: RECORD_LENGTH_BYTES + inner!.length }
+      const startAt = Math.max(now, forward ? l.busyAB : l.busyBA)
+      // an idle transmitter sends the message at once, alone; behind a busy one it opens the record that waits
+      if (startAt <= now) return this.transmit(l, forward, a, b, r)
+      if (forward) l.openAB = r
+      else l.openBA = r
+      this.sim.schedule(startAt - now, 'net.seal', () => this.transmit(l, forward, a, b, r))
+      return
+    }
+    rec.items.push(item)
+    rec.bytes += RECORD_LENGTH_BYTES + inner!.length
+  }
+
+  /**
+   * The transmitter is free: the record (a message sent on an idle link, or every message that queued behind the
+   * previous record) is sealed once — or sent in clear on a plain link — and crosses the link as one frame. At the far end
+   * it is opened and checked; its messages go on (next hop) or are delivered, in order.
+   */
+  private transmit(l: LinkRuntime, forward: boolean, a: SiteCode, b: SiteCode, rec: LinkRecord): void {
+    if (forward ? l.openAB === rec : l.openBA === rec) { if (forward) l.openAB = rec.next; else l.openBA = rec.next }
+    const now = this.sim.now
+    const next = rec.next
+    if (next) this.sim.schedule(0, 'net.seal', () => this.transmit(l, forward, a, b, next))
+    const items = l.state === 'down' ? [] : rec.items.filter((it) => it.epoch === l.epoch)
+    for (const it of rec.items) if (!items.includes(it)) this.drop(it.msg, it.o, `link ${l.spec.id} failed in flight`, l)
+    if (!items.length) return
+    const plain = Buffer.allocUnsafe(items.reduce((n, it) => n + RECORD_LENGTH_BYTES + it.inner.length, 0))
+    let at = 0
+    for (const it of items) { plain.writeUInt32BE(it.inner.length, at); it.inner.copy(plain, at + RECORD_LENGTH_BYTES); at += RECORD_LENGTH_BYTES + it.inner.length }
+    const f = this.frameFor(l, forward, plain)
+    if (l.tamper > 0) { l.tamper--; f.frame = Buffer.from(f.frame); f.frame[f.frame.length - 1 - (f.seq % 8)] ^= 0x40; this.sim.record('net.tamper', l.spec.id, f.seq) }
+    const cf = this.capture(l, a, b, f, items.length)
+    const bytes = f.frame.length
     const bw = l.spec.bandwidthBps * l.degradation.bandwidthFactor
     const start = Math.max(now, forward ? l.busyAB : l.busyBA)
     const tx = (bytes * 8 * 1000) / bw
     if (forward) l.busyAB = start + tx
     else l.busyBA = start + tx
-    l.stats.bytes += bytes; l.stats.messages++; l.stats.queueingMs += start - now; l.stats.busyMs += tx
+    l.stats.bytes += bytes; l.stats.messages += items.length; l.stats.busyMs += tx
+    for (const it of items) l.stats.queueingMs += start - it.queuedAt
     const epoch = l.epoch
     const lost = l.degradation.lossRate > 0 && this.sim.rng.chance(l.degradation.lossRate)
     const arrive = start - now + tx + l.spec.delayMs + l.degradation.extraDelayMs
+    const dropAll = (reason: string, link?: LinkRuntime) => { for (const it of items) this.drop(it.msg, it.o, reason, link) }
     this.sim.schedule(arrive, 'net.hop', () => {
-      if (lost) return this.drop(msg, o, `lost on ${l.spec.id}`, l)
-      if (l.epoch !== epoch || l.state === 'down') return this.drop(msg, o, `link ${l.spec.id} failed in flight`, l)
-      if (!this.isSiteReachable(b)) return this.drop(msg, o, `${b} unreachable`, l)
-      if (i + 2 < route.length) this.hop(msg, route, i + 1, o)
-      else this.deliver(msg, route, o)
+      if (lost) { cf.outcome = 'lost'; return dropAll(`lost on ${l.spec.id}`, l) }
+      if (l.epoch !== epoch || l.state === 'down') { cf.outcome = 'lost'; return dropAll(`link ${l.spec.id} failed in flight`, l) }
+      if (!this.isSiteReachable(b)) { cf.outcome = 'lost'; return dropAll(`${b} unreachable`, l) }
+      const r = this.receive(l, forward, f.frame)
+      if ('reason' in r) {
+        cf.outcome = 'rejected'; cf.note = r.reason
+        this.reject(l, a, b, f.seq, r.reason)
+        return dropAll(`${r.reason} frame rejected by ${b} on ${l.spec.id}`)
+      }
+      cf.outcome = 'accepted'
+      const inners = splitRecord(r.inner)
+      if (inners.length !== items.length) { cf.outcome = 'rejected'; cf.note = 'malformed'; return dropAll(`malformed frame on ${l.spec.id}`) }
+      items.forEach((it, k) => {
+        if (it.i + 2 < it.route.length) this.hop(it.msg, it.route, it.i + 1, it.o, inners[k])
+        else this.deliver(it.msg, it.route, it.o)
+      })
     })
   }
 
@@ -283,4 +515,11 @@ export class Network {
   }
 }
 
-function emptyStats(): LinkStats { return { bytes: 0, messages: 0, dropped: 0, queueingMs: 0, busyMs: 0 } }
+function emptyStats(): LinkStats { return { bytes: 0, messages: 0, dropped: 0, queueingMs: 0, busyMs: 0, rejected: 0 } }
+
+/** The body of a message that gives no wire encoding: its kind and a short payload descriptor (padded by the frame). */
+function describe(kind: string, payload: unknown): string {
+  if (payload === null || payload === undefined) return kind
+  if (typeof payload === 'string' || typeof payload === 'number') return `${kind} ${payload}`
+  return kind
+}

@@ -129,7 +129,7 @@ export class ExecCtx {
     try {
       route = this.account(j.site, j.to, bytes)
       this.cluster.net.send({
-        from: j.site, to: j.to, kind: 'dqp.result', bytes, payload: null,
+        from: j.site, to: j.to, kind: 'dqp.result', bytes, payload: null, wire: () => JSON.stringify({ columns: res.columns, rows: res.rows }),
         onDeliver: () => {
           this.step({ kind: 'ship', site: j.site, to: j.to, fragment: j.label, estRows: j.estRows, actualRows: res.rows.length, estBytes: j.estBytes, actualBytes: bytes, route, startMs: ts, endMs: this.clock() })
           finish({ ok: true, rows: res.rows, columns: res.columns })

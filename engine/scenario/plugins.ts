@@ -6,3 +6,4 @@
 import '../txn/scenario'
 import '../ticket/scenario'
 import '../security/scenario'
+import '../security/wan-scenario'

@@ -4,8 +4,8 @@
  *  - Users are kept at their home site, in that site's SEC_USERS table (salted scrypt hashes, never the
  *    password), committed and shipped to the site's backup like any local data — never to other sites.
  *  - Authentication happens at the user's local site: a user logging in at their home site is checked
- *    there; logging in at another site, the credential goes to the home site as one encrypted WAN message
- *    and the answer comes back — refused outright when the route has a link that is not encrypted
+ *    there; logging in at another site, a challenge–response with the home site (SCRAM-SHA-256 in spirit,
+ *    engine/security/auth.ts: the password never crosses the WAN) — refused outright when the route has a link that is not encrypted
  *    (the legacy network), blocked by firewalls and lost with failed links like any other message.
  *  - Multi-level security (Bell–LaPadula): a session runs at a level ≤ the user's clearance; it reads only
  *    data labelled ≤ its level (no read up: named columns above it are refused, a `*` leaves them out) and
@@ -13,7 +13,7 @@
  *  - The console's own operator (no session) is the trusted subject and is not restricted.
  *  - Every login, logout, refusal and user change is audited (never a password or a session token).
  */
-import { randomBytes, scryptSync, timingSafeEqual } from 'node:crypto'
+import { randomBytes } from 'node:crypto'
 import type { Cluster } from '../cluster'
 import { EngineError } from '../errors'
 import { LEVELS, levelRank, type Level, type LoginView, type SecurityStateView, type SecurityUserView, type SessionView } from '../api/security'
@@ -22,11 +22,10 @@ import { checkStatement } from './mls'
 import type { SiteCode } from '../topology/types'
 import { USERS_TABLE } from './schema'
 import { AuditLog } from './audit'
+import { checkPassword, newCredential, scramLogin, verifierOf } from './auth'
 
 
 const NAME_RE = /^[a-z][a-z0-9_.-]{1,31}$/
-const SCRYPT = { N: 16384, r: 8, p: 1 } as const
-const HASH_BYTES = 32
 /** Consecutive failed logins that lock a user out, and for how long (virtual ms). */
 const MAX_FAILURES = 5
 const LOCKOUT_MS = 60_000
@@ -54,10 +53,6 @@ export interface Authorization {
  */
 export function visibleResult(auth: Authorization, columns: string[]): { columns: string[]; hidden: string[]; pick<T>(row: T[]): T[] } {
   return { columns, hidden: [...auth.hidden], pick: (row) => row }
-}
-
-function hashPassword(password: string, salt: Buffer): Buffer {
-  return scryptSync(password, salt, HASH_BYTES, SCRYPT)
 }
 
 const managers = new WeakMap<Cluster, SecurityManager>()
@@ -103,10 +98,9 @@ export class SecurityManager {
       if (!this.cluster.isServerUp(`${site}.primary`)) continue
       if (this.usersAt(site).some((u) => u.name === name)) throw new EngineError('CONFLICT', `user ${name} already exists (home ${site})`, { site })
     }
-    const salt = randomBytes(16)
-    const hash = hashPassword(password, salt)
+    const cred = newCredential(password)
     const at = this.cluster.sim.now
-    this.cluster.siteStore(home).exec(`INSERT INTO ${USERS_TABLE} (USERNAME, CLEARANCE, SALT, HASH, CREATED_AT) VALUES (?, ?, ?, ?, ?)`, [name, clearance, salt.toString('hex'), hash.toString('hex'), at])
+    this.cluster.siteStore(home).exec(`INSERT INTO ${USERS_TABLE} (USERNAME, CLEARANCE, SALT, HASH, CREATED_AT) VALUES (?, ?, ?, ?, ?)`, [name, clearance, cred.salt, cred.hash, at])
     this.record(home, name, 'user added', true, `clearance ${clearance}`)
     return { name, home, clearance, createdAt: at }
   }
@@ -115,8 +109,8 @@ export class SecurityManager {
   setPassword(home: SiteCode, name: string, password: string): void {
     this.cluster.site(home)
     if (password.length < 8) throw new EngineError('BAD_INPUT', 'a password has at least 8 characters')
-    const salt = randomBytes(16)
-    const r = this.cluster.siteStore(home).exec(`UPDATE ${USERS_TABLE} SET SALT = ?, HASH = ? WHERE USERNAME = ?`, [salt.toString('hex'), hashPassword(password, salt).toString('hex'), name])
+    const cred = newCredential(password)
+    const r = this.cluster.siteStore(home).exec(`UPDATE ${USERS_TABLE} SET SALT = ?, HASH = ? WHERE USERNAME = ?`, [cred.salt, cred.hash, name])
     if (!r.changes) throw new EngineError('NOT_FOUND', `no user ${name} at ${home}`, { site: home })
     for (const [t, s] of this.sessions) if (s.user === name && s.home === home) this.sessions.delete(t)
     this.failures.delete(`${home}/${name}`)
@@ -187,15 +181,19 @@ export class SecurityManager {
     return { id: s.id, user: s.user, home: s.home, site: s.site, clearance: s.clearance, level: s.level, since: s.since, via: s.via }
   }
 
-  /** The password check at the home site (its primary must be up). */
-  private verify(home: SiteCode, user: string, password: string): { clearance: Level } | undefined {
+  /** A user and their SCRAM verifier at the home site (its primary must be up); an old-format row is migrated. */
+  private lookup(home: SiteCode, user: string) {
     if (!this.cluster.isServerUp(`${home}.primary`)) throw new EngineError('SITE_DOWN', `${home}.primary is down: it cannot check its users' passwords`, { site: home })
     const u = this.usersAt(home).find((x) => x.name === user)
-    // hash even for an unknown user, so the answer takes as long either way
-    const salt = u ? Buffer.from(u.salt, 'hex') : Buffer.alloc(16)
-    const got = hashPassword(password, salt)
-    if (!u) return undefined
-    return timingSafeEqual(got, Buffer.from(u.hash, 'hex')) ? { clearance: u.clearance } : undefined
+    return u ? { u, v: verifierOf(this.cluster, home, u) } : undefined
+  }
+
+  /** The password check at the home site, for a login there. */
+  private verify(home: SiteCode, user: string, password: string): { clearance: Level } | undefined {
+    const found = this.lookup(home, user)
+    // derive even for an unknown user, so the answer takes as long either way
+    const ok = checkPassword(found?.v ?? { storedKey: Buffer.alloc(32), serverKey: Buffer.alloc(32) }, password, Buffer.from(found?.u.salt ?? '00', 'hex'))
+    return found && ok ? { clearance: found.u.clearance } : undefined
   }
 
   private routeLinks(a: SiteCode, b: SiteCode): string[] {
@@ -206,7 +204,7 @@ export class SecurityManager {
     return out
   }
 
-  /** Sends the credential to the home site and waits (in virtual time) for its answer. */
+  /** Proves the credential to the home site and waits (in virtual time) for its answer. */
   private verifyRemote(site: SiteCode, home: SiteCode, user: string, password: string): { clearance: Level } | undefined {
     const net = this.cluster.net
     const route = net.route(site, home)
@@ -217,29 +215,8 @@ export class SecurityManager {
         throw new EngineError('ACCESS_DENIED', `credentials never cross the WAN in plain text: link ${id} is not encrypted`, { site })
       }
     }
-    let answer: { ok: boolean; clearance?: Level; error?: EngineError } | undefined
-    const fail = (reason: string) => { answer ??= { ok: false, error: new EngineError('UNREACHABLE', `${home} did not answer: ${reason}`, { site: home }) } }
-    // the credential is sealed for the home site: user name, a nonce and the ciphertext (sizes only)
-    net.send({
-      from: site, to: home, kind: 'auth.verify', payload: null, bytes: 96 + user.length,
-      onDeliver: () => {
-        let r: { clearance: Level } | undefined
-        let err: EngineError | undefined
-        try { r = this.verify(home, user, password) } catch (e) { err = e instanceof EngineError ? e : new EngineError('INTERNAL', String(e)) }
-        try {
-          net.send({
-            from: home, to: site, kind: 'auth.result', payload: null, bytes: 48,
-            onDeliver: () => { answer ??= err ? { ok: false, error: err } : { ok: !!r, clearance: r?.clearance } },
-            onDrop: (why) => fail(why),
-          })
-        } catch (e) { fail(e instanceof Error ? e.message : String(e)) }
-      },
-      onDrop: (why) => fail(why),
-    })
-    this.cluster.sim.runUntilTrue(() => answer !== undefined, 1_000_000)
-    if (!answer) throw new EngineError('TIMEOUT', `${home} did not answer the login request`, { site: home })
-    if (answer.error) throw answer.error
-    return answer.ok ? { clearance: answer.clearance! } : undefined
+    // challenge–response: neither the password nor the salted password leaves this site (engine/security/auth.ts)
+    return scramLogin(this.cluster, site, home, user, password, { lookup: (u) => this.lookup(home, u) })
   }
 
   // ---- multi-level security -------------------------------------------------------------------------

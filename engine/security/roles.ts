@@ -179,6 +179,10 @@ export const ACTIONS: Readonly<Record<string, ActionRule>> = {
   'security/setPassword': { label: "reset a user's password", permission: userPermission, target: site },
   'security/login': { label: 'open a security session', permission: 'read', audit: false },
   'security/logout': { label: 'close a security session', permission: 'read', audit: false },
+  'security/firewalls': read('read the firewall rule tables'),
+  'security/setFirewallRules': operate("change a site's firewall rules", site),
+  'security/intruderDrill': operate('run the intruder drill', ALL),
+  'security/packets': read('inspect the packets on a link'),
 }
 
 export type Decision =

@@ -1,6 +1,6 @@
 import { describe, it, expect } from 'vitest'
 import { Simulator } from './kernel'
-import { Network } from '../net/network'
+import { MESSAGE_HEADER_BYTES, Network } from '../net/network'
 import { defaultTopology } from '../topology/default'
 import { Cluster } from '../cluster'
 
@@ -33,7 +33,7 @@ describe('kernel determinism and link timing', () => {
     const net = new Network(sim, topo)
     let at = 0
     const t0 = sim.now
-    net.send({ from: 'CMB', to: 'KDY', kind: 'bulk', bytes: 1_000_000 - 64, payload: null, onDeliver: (d) => { at = d.deliveredAt } })
+    net.send({ from: 'CMB', to: 'KDY', kind: 'bulk', bytes: 1_000_000 - MESSAGE_HEADER_BYTES, payload: null, onDeliver: (d) => { at = d.deliveredAt } })
     sim.runUntilIdle()
     const delay = topo.links.find((l) => l.id === 'CMB-KDY')!.delayMs
     expect(at - t0).toBeCloseTo(1_000_000 * 8 / 1_544_000 * 1000 + delay, 3)
@@ -41,8 +41,8 @@ describe('kernel determinism and link timing', () => {
     // a busy T1 queues: a second MB right behind the first arrives 5.18 s later
     let at2 = 0
     const t1 = sim.now
-    net.send({ from: 'CMB', to: 'KDY', kind: 'bulk', bytes: 1_000_000 - 64, payload: null, onDeliver: () => undefined })
-    net.send({ from: 'CMB', to: 'KDY', kind: 'bulk', bytes: 1_000_000 - 64, payload: null, onDeliver: (d) => { at2 = d.deliveredAt } })
+    net.send({ from: 'CMB', to: 'KDY', kind: 'bulk', bytes: 1_000_000 - MESSAGE_HEADER_BYTES, payload: null, onDeliver: () => undefined })
+    net.send({ from: 'CMB', to: 'KDY', kind: 'bulk', bytes: 1_000_000 - MESSAGE_HEADER_BYTES, payload: null, onDeliver: (d) => { at2 = d.deliveredAt } })
     sim.runUntilIdle()
     expect((at2 - t1 - delay) / 1000).toBeCloseTo(10.36, 2)
   })

@@ -1,5 +1,6 @@
 import { GIGABIT_BPS, ISDN_BPS, T1_BPS, type LinkSpec, type SiteSpec, type TopologySpec } from './types'
 import { EngineError } from '../errors'
+import { validateRules } from '../security/firewall'
 
 const SITES: SiteSpec[] = [
   { code: 'CMB', name: 'Colombo HQ', city: 'Colombo', hq: true, lanBps: GIGABIT_BPS, lanDelayMs: 0.2, repository: true, x: 30, y: 75, clients: 12, staff: 48 },
@@ -53,6 +54,10 @@ export function validateTopology(t: TopologySpec): TopologySpec {
     ids.add(l.id)
   }
   for (const c of codes) if (!t.firewalls[c]) t.firewalls[c] = { enabled: true, allow: [...codes].filter((x) => x !== c) }
+  for (const [c, fw] of Object.entries(t.firewalls)) {
+    if (fw.rules === undefined) continue
+    try { fw.rules = validateRules(fw.rules) } catch (e) { throw new EngineError('BAD_INPUT', `firewall rules of ${c}: ${e instanceof Error ? e.message : String(e)}`) }
+  }
   return t
 }
 

@@ -41,10 +41,21 @@ export interface LinkSpec {
   encrypted: boolean
 }
 
+/** One row of a router's inbound rule table: the first rule that matches a connection decides it. */
+export interface FirewallRule {
+  action: 'allow' | 'deny'
+  /** A host (site code or outside address), 'known-sites' (the sites in `allow`), or '*' (anyone). */
+  from: string
+  /** A service name (ddbms, ssh, telnet, http, smb, snmp) or '*'. */
+  service: string
+}
+
 export interface FirewallSpec {
   enabled: boolean
   /** Hosts (site codes) whose DDBMS traffic the router admits. */
   allow: SiteCode[]
+  /** The inbound rule table (default: allow ddbms from known sites); anything no rule allows is denied. */
+  rules?: FirewallRule[]
 }
 
 export interface TopologySpec {

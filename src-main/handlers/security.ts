@@ -1,8 +1,13 @@
 /** Handlers of the distributed security manager calls (engine/security). */
 import { SecurityManager } from '../../engine/security/dsm'
 import type { HandlerMap } from './context'
+import { firewallView, setFirewallRules } from '../../engine/security/firewall'
+import { runDrill } from '../../engine/security/intruder'
+import { inspectPackets } from '../../engine/security/inspector'
+import { dqpFor } from '../../engine/query/dqp'
 
 type SecurityCall = 'security/state' | 'security/addUser' | 'security/removeUser' | 'security/setPassword' | 'security/login' | 'security/logout'
+  | 'security/firewalls' | 'security/setFirewallRules' | 'security/intruderDrill' | 'security/packets'
 
 export const securityHandlers: HandlerMap<SecurityCall> = {
   'security/state': async (ctx) => SecurityManager.of(ctx.cluster).state(),
@@ -34,4 +39,19 @@ export const securityHandlers: HandlerMap<SecurityCall> = {
     ctx.emit('security/changed', { reason: `${s.user} logged out` })
     return s
   },
+  'security/firewalls': async (ctx) => ctx.cluster.siteCodes.map((site) => firewallView(ctx.cluster, site)),
+  'security/setFirewallRules': async (ctx, { site, rules }) => {
+    const v = setFirewallRules(ctx.cluster, site, rules)
+    ctx.emit('security/changed', { reason: `firewall rules of ${site} set` })
+    return v
+  },
+  'security/intruderDrill': async (ctx) => {
+    const dqp = await dqpFor(ctx.cluster)
+    try {
+      return await runDrill(ctx.cluster, { query: (site, sql) => dqp.run(site, sql) })
+    } finally {
+      ctx.emit('security/changed', { reason: 'intruder drill' })
+    }
+  },
+  'security/packets': async (ctx, { link, limit }) => inspectPackets(ctx.cluster, link, limit),
 }

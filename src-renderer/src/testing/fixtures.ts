@@ -11,7 +11,7 @@ export function fixtureSite(code: string, over: Partial<SiteView> = {}): SiteVie
 }
 
 export function fixtureLink(a: string, b: string, over: Partial<LinkView> = {}): LinkView {
-  return { id: `${a}-${b}`, a, b, kind: 'T1', bandwidthBps: 1_544_000, delayMs: 10, encrypted: true, state: 'up', bytes: 0, messages: 0, dropped: 0, queueingMs: 0, utilisation: 0, ...over }
+  return { id: `${a}-${b}`, a, b, kind: 'T1', bandwidthBps: 1_544_000, delayMs: 10, encrypted: true, state: 'up', bytes: 0, messages: 0, dropped: 0, rejected: 0, queueingMs: 0, utilisation: 0, ...over }
 }
 
 export function fixtureTopology(codes = ['CMB', 'MBI', 'KDY']): TopologyView {
