@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest'
+import { localAdmin } from '../../engine/security/identities'
 import { Cluster } from '../../engine/cluster'
 import { JobRunner } from '../engine-host/jobs'
 import { calls, type CallInput, type CallName, type CallOutput } from '../ipc/contract'
@@ -10,7 +11,7 @@ import { legacyTopology } from '../../engine/topology/default'
 async function setup(legacy = false) {
   const cluster = await Cluster.create({ seed: 61, sales: 50, ...(legacy ? { topology: legacyTopology() } : {}) })
   const emitted: string[] = []
-  const ctx: HandlerContext = { cluster, jobs: new JobRunner(() => {}), host: 'cli', dataDir: null, emit: (e) => { emitted.push(e) }, clock: { speed: 0, setSpeed: () => {} } }
+  const ctx: HandlerContext = { cluster, jobs: new JobRunner(() => {}), host: 'cli', dataDir: null, actor: localAdmin('test'), emit: (e) => { emitted.push(e) }, clock: { speed: 0, setSpeed: () => {} } }
   const run = <N extends CallName>(name: N, input: CallInput<N>): Promise<CallOutput<N>> =>
     (handlers[name] as (c: HandlerContext, i: unknown) => Promise<CallOutput<N>>)(ctx, calls[name].input.parse(input))
   const fails = async (p: () => Promise<unknown>) => { try { await p() } catch (e) { return toErrorInfo(e) } throw new Error('expected a failure') }
