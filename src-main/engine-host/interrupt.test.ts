@@ -75,7 +75,7 @@ describe('the watchdog restarts a hung worker', () => {
   let dir: string
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'iddb-watchdog-'))
-    engine = await EngineClient.start({ workerPath: await buildHangWorker(), seed: 3, host: 'cli', dataDir: join(dir, 'data'), watchdog: { hangMs: 2000, cancelMs: 2000 } })
+    engine = await EngineClient.start({ workerPath: await buildHangWorker(), seed: 3, host: 'cli', dataDir: join(dir, 'data'), watchdog: { hangMs: 2500, cancelMs: 500 } })
     await engine.call('query/run', { site: 'CMB', sql: 'SELECT COUNT(*) FROM SALES' }) // the data is generated and persisted
   }, 120_000)
   afterAll(async () => { await engine?.close(); rmSync(dir, { recursive: true, force: true }) })
@@ -92,6 +92,7 @@ describe('the watchdog restarts a hung worker', () => {
     expect(await ping).toMatchObject({ ok: false, error: { code: 'ENGINE_RESTARTED' } })
     await until(() => restarted.length > 0, 10_000, 'the engine/restarted event')
     expect(restarted[0]).toMatchObject({ dataKept: true, failedCalls: 2 })
+    expect(restarted[0].reason).toMatch(/sent nothing for 3 s/)
     expect(restarted[0].message).toMatch(/reopened from .*committed change is kept/)
     expect(engine.restarts).toBe(1)
     // the new worker answers and holds the committed update
@@ -100,5 +101,20 @@ describe('the watchdog restarts a hung worker', () => {
     expect(r.rows[0][0]).toBe(40)
     const all = await engine.call('query/run', { site: 'CMB', sql: 'SELECT COUNT(*) FROM SALES' })
     expect(Number(all.rows[0][0])).toBeGreaterThan(1000)
+  }, 120_000)
+
+  it('a cancellation the worker does not answer restarts it at the cancel deadline, before the silence deadline', async () => {
+    const restarted: EngineRestartedView[] = []
+    engine.on('engine/restarted', (v) => restarted.push(v))
+    const before = engine.restarts
+    const hung = engine.request('jobs/busy', { ms: 1 })
+    await new Promise((r) => setTimeout(r, 100)) // the worker is inside the statement
+    const cancel = engine.request('jobs/cancel', { id: 'job-1' })
+    expect(await cancel).toMatchObject({ ok: false, error: { code: 'ENGINE_RESTARTED' } })
+    expect(await hung).toMatchObject({ ok: false, error: { code: 'ENGINE_RESTARTED' } })
+    expect(engine.restarts).toBe(before + 1)
+    expect(restarted[0].reason).toMatch(/cancellation \(jobs\/cancel\) was not answered within 1 s/)
+    expect((await engine.call('system/ping', { sentAt: 3 })).sentAt).toBe(3)
+    expect((await engine.call('query/run', { site: 'CMB', sql: 'SELECT COUNT(*) FROM SALES WHERE QTY >= 1000' })).rows[0][0]).toBe(40)
   }, 120_000)
 })
