@@ -106,11 +106,13 @@ describe('EngineClient against the real worker thread', () => {
 
   it('cancels a job', async () => {
     const job = await engine.call('jobs/busy', { ms: 10_000 })
-    await new Promise((r) => setTimeout(r, 50))
-    await engine.call('jobs/cancel', { id: job.id })
+    // once it is really working (it has reported progress), cancel it
     let view = await engine.call('jobs/get', { id: job.id })
-    const t0 = Date.now()
-    while (view.status === 'running' && Date.now() - t0 < 2000) {
+    while (view.status === 'running' && view.progress === 0) view = await engine.call('jobs/get', { id: job.id })
+    expect(view.status).toBe('running')
+    await engine.call('jobs/cancel', { id: job.id })
+    view = await engine.call('jobs/get', { id: job.id })
+    while (view.status === 'running') {
       await new Promise((r) => setTimeout(r, 20))
       view = await engine.call('jobs/get', { id: job.id })
     }

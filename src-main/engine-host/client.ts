@@ -32,7 +32,7 @@ export interface EngineClientOptions {
   watchdog?: false | { hangMs?: number; cancelMs?: number }
 }
 
-/** Defaults: a worker silent for 20 s, or a cancellation unanswered for 5 s, is hung. */
+/** Defaults: a worker silent for 20 s (IDDB_WATCHDOG_MS overrides), or a cancellation unanswered for 5 s, is hung. */
 export const WATCHDOG = { hangMs: 20_000, cancelMs: 5_000 }
 
 /** What `request` resolves with: the value (unknown until typed by `call`) or an ErrorInfo. */
@@ -122,7 +122,7 @@ export class EngineClient {
     this.spawn()
     const w = opts.watchdog
     if (w !== false) {
-      const hangMs = w?.hangMs ?? WATCHDOG.hangMs
+      const hangMs = w?.hangMs ?? (Number(process.env.IDDB_WATCHDOG_MS) > 0 ? Number(process.env.IDDB_WATCHDOG_MS) : WATCHDOG.hangMs)
       this.watchTimer = setInterval(() => {
         if (this.alive && this.isReady && performance.now() - this.lastSeen > hangMs) this.restart(`the engine sent nothing for ${Math.round(hangMs / 1000)} s (a statement outside the guard did not end)`)
       }, Math.min(1000, Math.max(50, hangMs / 4)))
