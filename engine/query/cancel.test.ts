@@ -195,5 +195,10 @@ describe('cancellable long queries', () => {
     await expect(dqp.runCooperative('KDY', q, { budget: { maxRows: 100_000, maxMs: 600_000 } }, signalCooperation(new AbortController().signal))).rejects.toMatchObject({ code: 'BUDGET_EXCEEDED' })
     // wall time: the cross join has no row limit here, only 200 ms
     expect(() => dqp.runSync('CMB', CROSS5, { budget: { maxRows: Number.POSITIVE_INFINITY, maxMs: 200 } })).toThrow(/ran longer than 200 ms, the session's time budget/)
+    // the same cross product over derived tables (SELECT * subqueries, no base table in the outer FROM): still guarded
+    const derived = `SELECT COUNT(*) FROM ${['a', 'b', 'c', 'd', 'e'].map((x) => `(SELECT * FROM ITEMS ORDER BY 2 LIMIT 1000) ${x}`).join(', ')}`
+    expect(() => dqp.runSync('CMB', derived, { budget: { maxRows: Number.POSITIVE_INFINITY, maxMs: 200 } })).toThrow(/ran longer than 200 ms/)
+    const grouped = `SELECT COUNT(*) FROM ${['a', 'b', 'c', 'd', 'e'].map((x) => `(SELECT COUNT(*), ITEMNO FROM ITEMS GROUP BY ITEMNO) ${x}`).join(', ')}`
+    expect(() => dqp.runSync('CMB', grouped, { budget: { maxRows: Number.POSITIVE_INFINITY, maxMs: 200 } })).toThrow(/ran longer than 200 ms/)
   }, 60_000)
 })

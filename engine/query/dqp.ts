@@ -546,7 +546,7 @@ export class Dqp {
             scratch.run(`CREATE VIEW IF NOT EXISTS ${qid(vd.name)} AS ${vd.sql}`)
           }
           finalSql = p.parsed.text
-          runSql = p.guardedFinal ??= sqlify(guardSelect(structuredClone(p.analysis!.root)))
+          runSql = p.guardedFinal ??= sqlify(guardSelect(structuredClone(p.analysis!.root), this.derivedColumns))
         }
         rows = []
         {
@@ -618,6 +618,15 @@ export class Dqp {
     }
   }
 
+  /** Output names of a derived table's SELECT, from the schema-only database (for the statement guard's reference to it). */
+  private derivedColumns = (sub: Ast): string[] | undefined => {
+    let st
+    try {
+      st = this.shape.prepare(sqlify(sub))
+      return st.getColumnNames()
+    } catch { return undefined } finally { st?.free() }
+  }
+
   private rewriteForSite(p: Prepared, groups: GroupPlan[], guarded = false): string {
     const a = p.analysis!
     const saved: { item: Ast; table: string; as: string | null }[] = []
@@ -635,7 +644,7 @@ export class Dqp {
       const savedAs = root.columns.map((c: Ast) => c.as)
       const star = root.columns.some((c: Ast) => c.expr?.type === 'column_ref' && colName(c.expr) === '*')
       if (!star && root.columns.length === cols.length) root.columns.forEach((c: Ast, i: number) => { c.as = cols[i] })
-      try { return sqlify(guarded ? guardSelect(structuredClone(root)) : root) } finally { root.columns.forEach((c: Ast, i: number) => { c.as = savedAs[i] }) }
+      try { return sqlify(guarded ? guardSelect(structuredClone(root), this.derivedColumns) : root) } finally { root.columns.forEach((c: Ast, i: number) => { c.as = savedAs[i] }) }
     } finally {
       for (const s of saved.reverse()) { s.item.table = s.table; s.item.as = s.as }
     }
@@ -874,7 +883,7 @@ export class Dqp {
     root.groupby = root.groupby ? { ...root.groupby, columns: agg.groupCols.map((_, i) => col(`__g${i}`)) } : root.groupby
     root.from = [{ db: null, table: '__P', as: null }]
     void g
-    return sqlify(guarded ? guardSelect(root) : root)
+    return sqlify(guarded ? guardSelect(root, this.derivedColumns) : root)
   }
 }
 

@@ -145,14 +145,18 @@ export function installGuard(SQL: SqlJsStatic, db: Database): void {
 }
 
 // ---- SQL rewriting -------------------------------------------------------------------------
-/** A reference to one column of a FROM source (a base table's rowid, a derived table's first named column). */
-function sourceRef(item: Ast): Ast | undefined {
+/** The output column names of a derived table's SELECT (the DQP asks SQLite with its schema-only database). */
+export type ColumnsOf = (sub: Ast) => string[] | undefined
+
+/** A reference to one column of a FROM source (a base table's rowid, a derived table's first output column). */
+function sourceRef(item: Ast, columnsOf?: ColumnsOf): Ast | undefined {
   const alias = item.as ?? item.table
   if (item.table !== undefined && item.table !== null && !item.expr) return { type: 'column_ref', table: String(alias), column: 'rowid' }
   const sub = item.expr?.ast
   if (!sub || !item.as) return undefined
   const first = (sub.columns ?? [])[0]
-  const name = first?.as ? String(first.as) : first?.expr?.type === 'column_ref' ? colName(first.expr) : undefined
+  let name = first?.as ? String(first.as) : first?.expr?.type === 'column_ref' ? colName(first.expr) : undefined
+  if (!name || name === '*') name = columnsOf?.(sub)?.[0]
   if (!name || name === '*') return undefined
   return { type: 'column_ref', table: String(item.as), column: name }
 }
@@ -162,23 +166,23 @@ function sourceRef(item: Ast): Ast | undefined {
  * in expressions), in place. The term references each FROM source of its block, so SQLite evaluates it in
  * the block's innermost loop. Returns the tree.
  */
-export function guardSelect(root: Ast): Ast {
+export function guardSelect(root: Ast, columnsOf?: ColumnsOf): Ast {
   const seen = new Set<Ast>()
   const visit = (n: Ast): void => {
     if (!n || typeof n !== 'object' || seen.has(n)) return
     seen.add(n)
     if (Array.isArray(n)) { n.forEach(visit); return }
-    if (n.type === 'select') guardBlock(n)
+    if (n.type === 'select') guardBlock(n, columnsOf)
     for (const k of Object.keys(n)) if (k !== 'tableList' && k !== 'columnList' && k !== 'loc') visit(n[k])
   }
   visit(root)
   return root
 }
 
-function guardBlock(sel: Ast): void {
+function guardBlock(sel: Ast, columnsOf?: ColumnsOf): void {
   const from: Ast[] = sel.from ?? []
   if (!from.length) return
-  const args = from.map(sourceRef).filter((x): x is Ast => !!x)
+  const args = from.map((f) => sourceRef(f, columnsOf)).filter((x): x is Ast => !!x)
   const term: Ast = { type: 'function', name: { name: [{ type: 'default', value: GUARD_FN }] }, args: { type: 'expr_list', value: args }, over: null }
   sel.where = sel.where ? { type: 'binary_expr', operator: 'AND', left: { ...sel.where, parentheses: true }, right: term } : term
 }
