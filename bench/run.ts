@@ -13,6 +13,7 @@ import { group as txn } from './txn'
 import { group as ticket } from './ticket'
 import { group as security } from './security'
 import { group as wan } from './wan'
+import { group as guard } from './guard'
 
 export interface BenchContext {
   /** Repository root (where package.json and out/ live). */
@@ -25,7 +26,7 @@ export interface BenchGroup {
   run(ctx: BenchContext): Promise<Record<string, number>>
 }
 
-export const GROUPS: BenchGroup[] = [engine, ui, txn, query, ticket, security, wan]
+export const GROUPS: BenchGroup[] = [engine, ui, txn, query, ticket, security, wan, guard]
 
 /** The repository root: the first ancestor of the bundle (or cwd) holding package.json. */
 export function repoRoot(): string {

@@ -15,6 +15,10 @@ export type ErrorCode =
   | 'ABORTED'
   | 'TIMEOUT'
   | 'CANCELLED'
+  /** A query went over its session's budget of rows examined or wall time (engine/query/guard.ts). */
+  | 'BUDGET_EXCEEDED'
+  /** The engine worker was restarted by the host's watchdog; the call's outcome is unknown (engine-host/client.ts). */
+  | 'ENGINE_RESTARTED'
   | 'NOT_READY'
   | 'CORRUPT_DATA'
   | 'NOT_FOUND'

@@ -17,10 +17,13 @@
  * call's changes). So a write is cancellable until it starts (the job's first turn); once it runs, a
  * cancellation seen at a checkpoint (only possible from inside the same turn) undoes the parts applied.
  *
- * Limit: one sql.js `step()` is not interruptible (sql.js exposes no progress handler), so a sub-query
- * whose first row needs a long sort or hash aggregate is cancelled only once that step returns.
+ * Inside one sql.js `step()` (sql.js exposes no progress handler) the statement guard (guard.ts) takes over:
+ * the DQP's statements call it once per candidate row; it checks the same cancellation flag and the query's
+ * budget and aborts the step. `drive` and `runGuarded` make the query's GuardScope the active one while the
+ * generator runs.
  */
 import { EngineError } from '../errors'
+import { GuardScope, withScope, type QueryBudget } from './guard'
 
 /**
  * Progress carried by a yield. `hold`: check cancellation only, do not yield to the event loop (a write in
@@ -59,11 +62,33 @@ export function runToEnd<T>(g: QueryGen<T>): T {
   }
 }
 
-/** Runs a query generator cooperatively: progress, cancellation and yields to the event loop every SLICE_MS. */
-export async function drive<T>(g: QueryGen<T>, coop: Cooperation, sliceMs = SLICE_MS): Promise<T> {
+/** No limit: internal callers (benches, scenarios, the engine's own work) that set no budget. */
+export const UNLIMITED: QueryBudget = { maxRows: Number.POSITIVE_INFINITY, maxMs: Number.POSITIVE_INFINITY }
+
+/** runToEnd under a budget: the statement guard stops the query with BUDGET_EXCEEDED when it is exceeded. */
+export function runGuarded<T>(g: QueryGen<T>, budget: QueryBudget = UNLIMITED): T {
+  const scope = new GuardScope(budget)
+  return withScope(scope, () => {
+    let r = g.next()
+    while (!r.done) {
+      const stop = scope.check()
+      r = stop ? g.throw(stop) : g.next()
+    }
+    return r.value
+  })
+}
+
+/**
+ * Runs a query generator cooperatively: progress, cancellation and yields to the event loop every SLICE_MS.
+ * The generator runs with a GuardScope over `budget` and `coop.cancelled`, so a statement stepping inside
+ * sql.js is stopped too (guard.ts).
+ */
+export async function drive<T>(g: QueryGen<T>, coop: Cooperation, sliceMs = SLICE_MS, budget: QueryBudget = UNLIMITED): Promise<T> {
   let sliceStart = performance.now()
   let last: Tick | undefined
-  let r = g.next()
+  const scope = new GuardScope(budget, () => coop.cancelled, () => cancelMessage(last))
+  const step = (f: () => IteratorResult<Yielded, T>) => withScope(scope, f)
+  let r = step(() => g.next())
   while (!r.done) {
     const v = r.value
     if (v && v !== HOLD) {
@@ -73,6 +98,7 @@ export async function drive<T>(g: QueryGen<T>, coop: Cooperation, sliceMs = SLIC
     const hold = v === HOLD || !!(v && v.hold)
     let err: unknown
     if (coop.cancelled) err = cancelledError(cancelMessage(last))
+    else if (scope.check()) err = scope.check()
     else if (!hold && performance.now() - sliceStart >= sliceMs) {
       try { await coop.yieldNow() } catch (e) { err = e }
       sliceStart = performance.now()
@@ -80,14 +106,14 @@ export async function drive<T>(g: QueryGen<T>, coop: Cooperation, sliceMs = SLIC
     }
     if (err !== undefined) {
       const info = err instanceof EngineError && err.code === 'CANCELLED' ? cancelledError(cancelMessage(last)) : err
-      r = g.throw(info) // finally blocks and compensation run inside the generator
-    } else r = g.next()
+      r = step(() => g.throw(info)) // finally blocks and compensation run inside the generator
+    } else r = step(() => g.next())
   }
   return r.value
 }
 
 function cancelMessage(t: Tick | undefined): string {
-  return t ? `the query was cancelled after ${t.done} of ${t.total} steps (${t.detail}); nothing was returned or changed` : 'the query was cancelled before it started; nothing was returned or changed'
+  return t ? `the query was cancelled after ${t.done} of ${t.total} steps (${t.detail}); nothing was returned or changed` : 'the query was cancelled during its first step; nothing was returned or changed'
 }
 
 /** A Cooperation over an AbortSignal (tests, CLI). */

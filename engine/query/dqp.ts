@@ -22,7 +22,8 @@ import { siteStoreOf } from './stores'
 import { andSql, exprColumns, exprSql, literal, qid } from './sqltext'
 import type { FragmentDecision, JoinDecision, PlanView, QueryRunResult, RequestClass } from './types'
 import { runScript, runWrite } from './dml'
-import { ROWS_PER_CHECK, SLICE_MS, drive, runToEnd, type Cooperation, type QueryGen } from './coop'
+import { ROWS_PER_CHECK, SLICE_MS, drive, runGuarded, runToEnd, type Cooperation, type QueryGen } from './coop'
+import { guardError, guardSelect, guardTerm, installGuard, type QueryBudget } from './guard'
 
 export interface RunOptions {
   user?: string
@@ -32,6 +33,11 @@ export interface RunOptions {
   noPartialAggregation?: boolean
   /** Cap on rows returned (the total is still reported). */
   maxRows?: number
+  /**
+   * The session's budget (rows examined, wall time): a SELECT whose estimated work exceeds it is refused before
+   * it runs, and the statement guard stops one that goes over it while running (BUDGET_EXCEEDED). None: no limit.
+   */
+  budget?: QueryBudget
 }
 
 // ---- prepared (cached) query ------------------------------------------------------------------
@@ -49,6 +55,10 @@ interface Prepared {
   agg?: AggSpec | null
   filterSql: Map<TableRef, string[]>
   singleSiteSql: Map<string, string>
+  /** The same with the statement guard (what runs at the site). */
+  guardedSiteSql?: Map<string, string>
+  /** The final statement at the assembly site with the statement guard. */
+  guardedFinal?: string
 }
 
 // ---- per-run plan ----------------------------------------------------------------------------
@@ -226,7 +236,7 @@ export class Dqp {
 
   /** Runs a query to completion synchronously (the fast path: no yields to the event loop, not cancellable). */
   runSync(site: SiteCode, sql: string, opts: RunOptions = {}): QueryRunResult {
-    return runToEnd(this.runGen(site, sql, opts))
+    return opts.budget ? runGuarded(this.runGen(site, sql, opts), opts.budget) : runToEnd(this.runGen(site, sql, opts))
   }
 
   /**
@@ -236,7 +246,7 @@ export class Dqp {
    * yield to the event loop once it has started (see coop.ts).
    */
   runCooperative(site: SiteCode, sql: string, opts: RunOptions, coop: Cooperation, sliceMs = SLICE_MS): Promise<QueryRunResult> {
-    return drive(this.runGen(site, sql, opts), coop, sliceMs)
+    return drive(this.runGen(site, sql, opts), coop, sliceMs, opts.budget)
   }
 
   /** The execution of one request as a generator that yields at safe checkpoints. */
@@ -445,6 +455,7 @@ export class Dqp {
   private *runSelect(querySite: SiteCode, p: Prepared, opts: RunOptions): QueryGen<QueryRunResult> {
     this.routeMemo.clear(); this.estMemo.clear()
     const groups = this.groups(p)
+    if (opts.budget) this.checkEstimate(p, groups, opts.budget)
     const fragments: FragmentDecision[] = []
     const notes: string[] = []
 
@@ -486,14 +497,17 @@ export class Dqp {
       assembly = site
       const key = groups.map((g) => `${g.name}=${g.pieces.find((pp) => !pp.pruned)!.copy!.table}`).join(',')
       let siteSql = p.singleSiteSql.get(key)
-      if (!siteSql) {
+      let runSql = p.guardedSiteSql?.get(key)
+      if (!siteSql || !runSql) {
         siteSql = this.rewriteForSite(p, groups)
+        runSql = this.rewriteForSite(p, groups, true)
         p.singleSiteSql.set(key, siteSql)
+        ;(p.guardedSiteSql ??= new Map()).set(key, runSql)
       }
       finalSql = siteSql
       estRows = used.reduce((s, pp) => Math.max(s, pp.estRows), 0)
       ctx.plan(1)
-      const r = yield* ctx.remoteQueryGen(site, siteSql, 'primary', pp0Label(used[0]), estRows, () => this.unreachable(groups[0], used[0]))
+      const r = yield* ctx.remoteQueryGen(site, siteSql, 'primary', pp0Label(used[0]), estRows, () => this.unreachable(groups[0], used[0]), runSql)
       columns = p.columns!
       rows = r.rows
     } else {
@@ -512,6 +526,7 @@ export class Dqp {
       else if (!agg) this.planSemijoins(groups, assembly, joins, false, true)
       const scratch = new this.SQL.Database()
       try {
+        installGuard(this.SQL, scratch)
         if (assembly !== querySite) ctx.message(querySite, assembly, 'dqp.plan', 512, 'request', `assembly plan to ${assembly}`)
         ctx.plan(used.length + 1)
         // phase 1: the groups that are not reduced (reducers first); phase 2: the semijoin-reduced groups
@@ -521,25 +536,28 @@ export class Dqp {
           yield* this.shipGroups(ctx, scratch, list, assembly, agg, fragments, notes)
         }
         const t0 = ctx.clock()
+        let runSql: string
         if (agg) {
           finalSql = this.finalAggSql(p, agg, groups[0])
+          runSql = this.finalAggSql(p, agg, groups[0], true)
         } else {
           for (const v of p.analysis!.viewsUsed) {
             const vd = this.catalog.view(v)!
             scratch.run(`CREATE VIEW IF NOT EXISTS ${qid(vd.name)} AS ${vd.sql}`)
           }
           finalSql = p.parsed.text
+          runSql = p.guardedFinal ??= sqlify(guardSelect(structuredClone(p.analysis!.root), this.derivedColumns))
         }
         rows = []
         {
           // the final statement is stepped with checkpoints (a big join streams out of the scratch database)
           let st
           try {
-            st = scratch.prepare(finalSql)
+            st = scratch.prepare(runSql)
             let n = 0
             for (;;) {
               let more: boolean
-              try { more = st.step() } catch (e) { throw new EngineError('SQL_ERROR', `at assembly site ${assembly}: ${e instanceof Error ? e.message : String(e)}`) }
+              try { more = st.step() } catch (e) { throw guardError(e) ?? new EngineError('SQL_ERROR', `at assembly site ${assembly}: ${e instanceof Error ? e.message : String(e)}`) }
               if (!more) break
               rows.push(st.get() as SqlValue[])
               if (++n === ROWS_PER_CHECK) { n = 0; yield ctx.tick(`assembling at ${assembly}: ${rows.length} rows`) }
@@ -571,7 +589,45 @@ export class Dqp {
     return { columns, rows, rowCount: rows.length, requestClass, plan, perLinkBytes: ctx.perLink, virtualMs: ctx.elapsed(), wallMs: 0 }
   }
 
-  private rewriteForSite(p: Prepared, groups: GroupPlan[]): string {
+  /**
+   * First line of the budget: a SELECT whose estimated work exceeds the session's row budget is refused before
+   * anything runs. Per SELECT block, references linked by equi-joins count as one input (the larger one), and
+   * unlinked inputs multiply (a cross product); blocks add up. Estimates can be defeated (expressions the
+   * estimator cannot see), so the statement guard still counts the rows actually examined.
+   */
+  private checkEstimate(p: Prepared, groups: GroupPlan[], budget: QueryBudget): void {
+    const rowsOf = new Map<TableRef, number>()
+    for (const g of groups) {
+      const n = sum(g.pieces, (pp) => (pp.pruned ? 0 : pp.estRows))
+      for (const r of g.refs) rowsOf.set(r, n)
+    }
+    let total = 0
+    const parts: string[] = []
+    for (const scope of p.analysis!.scopes) {
+      const comp = new Map<TableRef, TableRef>()
+      const find = (r: TableRef): TableRef => { let x = r; while (comp.get(x) && comp.get(x) !== x) x = comp.get(x)!; return x }
+      for (const r of scope.refs) comp.set(r, r)
+      for (const r of scope.refs) for (const ej of r.equiJoins) if (comp.has(ej.other)) comp.set(find(r), find(ej.other))
+      const size = new Map<TableRef, number>()
+      for (const r of scope.refs) { const root = find(r); size.set(root, Math.max(size.get(root) ?? 0, rowsOf.get(r) ?? 0)) }
+      const work = [...size.values()].reduce((a, b) => a * Math.max(1, b), 1)
+      if (size.size) { total += work; if (size.size > 1) parts.push(`${[...size.values()].map((n) => n.toLocaleString('en')).join(' × ')} rows`) }
+    }
+    if (total > budget.maxRows) {
+      throw new EngineError('BUDGET_EXCEEDED', `the query would examine about ${total.toExponential(2)} rows${parts.length ? ` (${parts.join('; ')}: a cross product)` : ''}, more than the session's budget of ${budget.maxRows.toLocaleString('en')} rows; it was not run (add join conditions or filters)`)
+    }
+  }
+
+  /** Output names of a derived table's SELECT, from the schema-only database (for the statement guard's reference to it). */
+  private derivedColumns = (sub: Ast): string[] | undefined => {
+    let st
+    try {
+      st = this.shape.prepare(sqlify(sub))
+      return st.getColumnNames()
+    } catch { return undefined } finally { st?.free() }
+  }
+
+  private rewriteForSite(p: Prepared, groups: GroupPlan[], guarded = false): string {
     const a = p.analysis!
     const saved: { item: Ast; table: string; as: string | null }[] = []
     try {
@@ -588,7 +644,7 @@ export class Dqp {
       const savedAs = root.columns.map((c: Ast) => c.as)
       const star = root.columns.some((c: Ast) => c.expr?.type === 'column_ref' && colName(c.expr) === '*')
       if (!star && root.columns.length === cols.length) root.columns.forEach((c: Ast, i: number) => { c.as = cols[i] })
-      try { return sqlify(root) } finally { root.columns.forEach((c: Ast, i: number) => { c.as = savedAs[i] }) }
+      try { return sqlify(guarded ? guardSelect(structuredClone(root), this.derivedColumns) : root) } finally { root.columns.forEach((c: Ast, i: number) => { c.as = savedAs[i] }) }
     } finally {
       for (const s of saved.reverse()) { s.item.table = s.table; s.item.as = s.as }
     }
@@ -677,11 +733,12 @@ export class Dqp {
     db.run(`CREATE TABLE ${qid(g.name)} (${g.columns.map((c) => `${qid(c)} ${this.catalog.colType(rel, c)}`).join(', ')})`)
   }
 
-  private siteSql(g: GroupPlan, copy: Copy, agg: AggSpec | null, semi: boolean): string {
+  private siteSql(g: GroupPlan, copy: Copy, agg: AggSpec | null, semi: boolean, guarded = false): string {
     const where: string[] = []
     if (g.whereSql) where.push(g.whereSql)
     if (copy.restrict) where.push(copy.restrict)
     if (semi && g.reduceBy) where.push(`${qid(g.reduceBy.col)} IN (SELECT value FROM json_each(?))`)
+    if (guarded) where.push(guardTerm())
     const w = where.length ? ` WHERE ${where.map((x) => `(${x})`).join(' AND ')}` : ''
     if (agg) {
       const sel = [...agg.groupCols.map((c, i) => `${qid(c)} AS ${qid(`__g${i}`)}`), ...agg.aggs.flatMap((a) => {
@@ -724,7 +781,7 @@ export class Dqp {
         const copy = j.pp.copy!
         const sql = this.siteSql(j.g, copy, agg, !!j.keysJson)
         return {
-          from: j.keysJson ? assembly : ctx.querySite, site: copy.site, server: copy.server, to: assembly, sql,
+          from: j.keysJson ? assembly : ctx.querySite, site: copy.site, server: copy.server, to: assembly, sql, runSql: this.siteSql(j.g, copy, agg, !!j.keysJson, true),
           params: j.keysJson ? [j.keysJson] : undefined, extraBytes: j.keysJson ? j.keysJson.length : 0,
           label: `${j.pp.piece.name}${copy.table !== j.pp.piece.name ? ` as ${copy.table}` : ''}@${copy.site}${copy.server === 'repository' ? ' (main repository)' : ''}`,
           estRows: j.pp.estRows, estBytes: j.pp.estBytes,
@@ -790,7 +847,7 @@ export class Dqp {
     return undefined
   }
 
-  private finalAggSql(p: Prepared, agg: AggSpec, g: GroupPlan): string {
+  private finalAggSql(p: Prepared, agg: AggSpec, g: GroupPlan, guarded = false): string {
     const root = structuredClone(p.analysis!.root)
     // map original aggregate nodes (by identity, via a JSON signature) to slots
     const sig = new Map<string, number>()
@@ -826,7 +883,7 @@ export class Dqp {
     root.groupby = root.groupby ? { ...root.groupby, columns: agg.groupCols.map((_, i) => col(`__g${i}`)) } : root.groupby
     root.from = [{ db: null, table: '__P', as: null }]
     void g
-    return sqlify(root)
+    return sqlify(guarded ? guardSelect(root, this.derivedColumns) : root)
   }
 }
 

@@ -9,11 +9,14 @@ import type { Database, Statement } from 'sql.js'
 import { rowsBytes } from './sqltext'
 import type { PlanStep } from './types'
 import { HOLD, ROWS_PER_CHECK, runToEnd, type QueryGen, type Tick, type Yielded } from './coop'
+import { guardError } from './guard'
 
 // ---- execution context: messages through the simulated network ------------------------------
 export interface RemoteJob {
   from: SiteCode; site: SiteCode; server: 'primary' | 'repository'; to: SiteCode; sql: string; params?: SqlValue[]; extraBytes: number
   label: string; estRows: number; estBytes: number
+  /** The statement executed at the site: `sql` with the statement guard (see guard.ts); `sql` is what the plan shows and the request is sized by. */
+  runSql?: string
 }
 
 export class ExecCtx {
@@ -116,9 +119,12 @@ export class ExecCtx {
     let res: { columns: string[]; rows: SqlValue[][] }
     try {
       if (!store) throw new EngineError('SITE_DOWN', `${j.site} has no store`)
-      if (j.server === 'primary' && store.isUp()) res = yield* primaryQuery(this.cluster, j.site, j.sql, j.params, () => this.checkpoint())
-      else res = j.server === 'repository' ? store.repository!.query(j.sql, j.params) : store.query(j.sql, j.params)
+      const sql = j.runSql ?? j.sql
+      if (j.server === 'primary' && store.isUp()) res = yield* primaryQuery(this.cluster, j.site, sql, j.params, () => this.checkpoint())
+      else res = j.server === 'repository' ? store.repository!.query(sql, j.params) : store.query(sql, j.params)
     } catch (e) {
+      const stop = guardError(e)
+      if (stop) throw stop
       if (e instanceof EngineError && (e.code === 'SITE_DOWN' || e.code === 'UNREACHABLE')) return fail(e.message)
       throw e
     }
@@ -147,8 +153,8 @@ export class ExecCtx {
     return runToEnd(this.remoteQueryGen(site, sql, server, label, estRows, onFail))
   }
 
-  *remoteQueryGen(site: SiteCode, sql: string, server: 'primary' | 'repository', label: string, estRows: number, onFail: () => EngineError): QueryGen<{ rows: SqlValue[][]; columns: string[] }> {
-    const [r] = yield* this.parallelGen([{ from: this.querySite, site, server, to: this.querySite, sql, extraBytes: 0, label, estRows, estBytes: 0 }])
+  *remoteQueryGen(site: SiteCode, sql: string, server: 'primary' | 'repository', label: string, estRows: number, onFail: () => EngineError, runSql?: string): QueryGen<{ rows: SqlValue[][]; columns: string[] }> {
+    const [r] = yield* this.parallelGen([{ from: this.querySite, site, server, to: this.querySite, sql, extraBytes: 0, label, estRows, estBytes: 0, ...(runSql ? { runSql } : {}) }])
     if (!r.ok) { const e = onFail(); throw new EngineError(e.code, `${e.message} — ${r.reason}`, e.site ? { site: e.site } : {}) }
     return r
   }
@@ -208,6 +214,8 @@ function* primaryQuery(cluster: Cluster, site: SiteCode, sql: string, params: Sq
       const columns = st.getColumnNames()
       return { columns, rows }
     } catch (e) {
+      const stop = guardError(e)
+      if (stop) throw stop
       if (e instanceof EngineError && e.code === 'CANCELLED') throw e
       if (st && !own) m.delete(sql)
       // a statement freed by export()/reopen is re-prepared once (unless rows were already consumed); a real SQL error is reported

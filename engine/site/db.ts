@@ -10,6 +10,7 @@
 import type { Database, SqlJsStatic } from 'sql.js'
 import { queryDb, quoteId, sqlError, type Params, type QueryResult, type SqlValue } from './sqljs'
 import { EngineError } from '../errors'
+import { installGuard } from '../query/guard'
 
 export type DbRole = 'primary' | 'backup' | 'repository'
 
@@ -285,6 +286,7 @@ export class SiteDb {
   /** Per-connection state (re-applied after export()/load()): settings, and for a primary the capture table and triggers. */
   private session(): void {
     this.db.exec(PRAGMAS)
+    installGuard(this.SQL, this.db) // the DQP's statements call it (engine/query/guard.ts)
     if (!this.capture) return
     this.registeredArity.clear()
     if (this.triggersOn) for (const info of this.tables.values()) this.installTriggers(info)

@@ -84,21 +84,17 @@ describe('EngineClient against the real worker thread', () => {
     expect(() => engine.on('no/such' as never, () => {})).toThrow(/unknown event/)
   })
 
-  it('keeps answering pings quickly while a busy job runs, and the job finishes', async () => {
+  it('keeps answering pings while a busy job runs, and the job finishes', async () => {
+    // functional: pings are answered while the job is still running (the round-trip times are a bench matter, bench/guard.ts)
     const job = await engine.call('jobs/busy', { ms: 1500 })
     expect(job.status).toBe('running')
-    const rtts: number[] = []
-    const t0 = performance.now()
-    while (performance.now() - t0 < 1200) {
-      const s = performance.now()
-      await engine.call('system/ping', { sentAt: s })
-      rtts.push(performance.now() - s)
-      await new Promise((r) => setTimeout(r, 10))
+    let answered = 0
+    for (let i = 0; i < 10; i++) {
+      expect((await engine.call('system/ping', { sentAt: i })).sentAt).toBe(i)
+      answered++
     }
-    rtts.sort((a, b) => a - b)
-    expect(rtts.length).toBeGreaterThan(20)
-    expect(rtts[Math.floor(rtts.length * 0.95)]).toBeLessThan(100)
     let view = await engine.call('jobs/get', { id: job.id })
+    expect(answered).toBe(10)
     expect(view.status).toBe('running')
     expect(view.progress).toBeGreaterThan(0)
     while (view.status === 'running') {
@@ -111,11 +107,13 @@ describe('EngineClient against the real worker thread', () => {
 
   it('cancels a job', async () => {
     const job = await engine.call('jobs/busy', { ms: 10_000 })
-    await new Promise((r) => setTimeout(r, 50))
-    await engine.call('jobs/cancel', { id: job.id })
+    // once it is really working (it has reported progress), cancel it
     let view = await engine.call('jobs/get', { id: job.id })
-    const t0 = Date.now()
-    while (view.status === 'running' && Date.now() - t0 < 2000) {
+    while (view.status === 'running' && view.progress === 0) view = await engine.call('jobs/get', { id: job.id })
+    expect(view.status).toBe('running')
+    await engine.call('jobs/cancel', { id: job.id })
+    view = await engine.call('jobs/get', { id: job.id })
+    while (view.status === 'running') {
       await new Promise((r) => setTimeout(r, 20))
       view = await engine.call('jobs/get', { id: job.id })
     }

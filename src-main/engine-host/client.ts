@@ -3,15 +3,24 @@
  * It spawns the engine worker thread, validates every call at the boundary against the IPC contract
  * (unknown call → UNKNOWN_CALL, oversized payload → PAYLOAD_TOO_LARGE, wrong shape → BAD_INPUT naming
  * the field), posts it to the worker and relays the worker's events. Errors are always ErrorInfo.
+ *
+ * Watchdog: the worker beats every HEARTBEAT_MS, also from inside a running statement (the statement guard).
+ * A worker that sends nothing for `hangMs`, or does not answer a cancellation within `cancelMs`, is hung
+ * (work outside the guard that does not end): it is terminated and a new one started, which reopens the
+ * cluster from its data directory (committed data is durable in the logs). Every waiting call gets
+ * ENGINE_RESTARTED and an 'engine/restarted' event tells the user. Without a data directory (--memory)
+ * the new worker regenerates the cluster from its seed and the event says the changes are lost: a hung engine
+ * serves no one, so it is restarted anyway.
  */
-import { Worker } from 'node:worker_threads'
-import { existsSync } from 'node:fs'
+import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads'
+import { existsSync, readFileSync, unlinkSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import type { z } from 'zod'
 import { EngineError, toErrorInfo, type ErrorInfo } from '../../engine/errors'
 import { MAX_PAYLOAD_BYTES } from '../ipc/contract/define'
 import { calls, EVENT_NAMES, type CallInput, type CallName, type CallOutput, type EventName, type EventPayload } from '../ipc/contract'
-import type { FromWorker, ToWorker, WorkerInit } from './protocol'
+import { CANCEL_CALLS, URGENT_CALLS, type FromWorker, type ToWorker, type WorkerInit } from './protocol'
+import type { EngineRestartedView } from '../ipc/contract/system'
 
 export interface EngineClientOptions {
   /** The bundled worker (out/cli/engine-worker.cjs). Default: found next to this bundle or under out/cli. */
@@ -19,7 +28,12 @@ export interface EngineClientOptions {
   seed?: number
   dataDir?: string | null
   host?: WorkerInit['host']
+  /** The watchdog (see above); `false` turns it off. */
+  watchdog?: false | { hangMs?: number; cancelMs?: number }
 }
+
+/** Defaults: a worker silent for 20 s (IDDB_WATCHDOG_MS overrides), or a cancellation unanswered for 5 s, is hung. */
+export const WATCHDOG = { hangMs: 20_000, cancelMs: 5_000 }
 
 /** What `request` resolves with: the value (unknown until typed by `call`) or an ErrorInfo. */
 export type RawResult = { ok: true; value: unknown } | { ok: false; error: ErrorInfo }
@@ -48,6 +62,17 @@ export function describeIssues(issues: readonly z.core.$ZodIssue[]): string {
   }).join('; ') + (issues.length > 3 ? ` (and ${issues.length - 3} more)` : '')
 }
 
+/**
+ * The terminated worker cannot release the data directory's lock (it holds this process's pid, which
+ * stays alive): the host removes it so the new worker opens the directory as its only writer.
+ */
+function releaseOwnLock(dataDir: string): void {
+  const path = join(dataDir, 'cluster.lock')
+  try {
+    if (readFileSync(path, 'utf8').trim() === String(process.pid)) unlinkSync(path)
+  } catch { /* no lock */ }
+}
+
 /** Validates a call without touching the engine. Exported for transports and tests. */
 export function validateCall(name: unknown, input: unknown): Validated {
   if (typeof name !== 'string' || !Object.hasOwn(calls, name)) {
@@ -73,7 +98,15 @@ export function validateCall(name: unknown, input: unknown): Validated {
 
 export class EngineClient {
   private worker!: Worker
+  private urgent!: MessagePort
   private ready!: Promise<void>
+  private lastSeen = 0
+  private isReady = false
+  private watchTimer: ReturnType<typeof setInterval> | undefined
+  /** Workers the watchdog replaced: their messages and exit are ignored. */
+  private retired = new WeakSet<Worker>()
+  /** Restarts done by the watchdog (tests, diagnostics). */
+  restarts = 0
   private nextId = 1
   private pending = new Map<number, (r: RawResult) => void>()
   private listeners = new Map<string, Set<(payload: unknown) => void>>()
@@ -89,6 +122,14 @@ export class EngineClient {
     this.workerPath = opts.workerPath ?? defaultWorkerPath()
     this.seed = (opts.seed ?? Number(process.env.IDDB_SEED ?? 1)) >>> 0
     this.spawn()
+    const w = opts.watchdog
+    if (w !== false) {
+      const hangMs = w?.hangMs ?? (Number(process.env.IDDB_WATCHDOG_MS) > 0 ? Number(process.env.IDDB_WATCHDOG_MS) : WATCHDOG.hangMs)
+      this.watchTimer = setInterval(() => {
+        if (this.alive && this.isReady && performance.now() - this.lastSeen > hangMs) this.restart(`the engine sent nothing for ${Math.round(hangMs / 1000)} s (a statement outside the guard did not end)`)
+      }, Math.min(1000, Math.max(50, hangMs / 4)))
+      this.watchTimer.unref()
+    }
   }
 
   /** Spawns the worker and resolves once the engine is ready to take calls. */
@@ -107,14 +148,23 @@ export class EngineClient {
   whenReady(): Promise<void> { return this.ready }
 
   private spawn(): void {
-    const init: WorkerInit = { seed: this.seed, dataDir: this.opts.dataDir ?? null, host: this.opts.host ?? 'cli' }
-    const worker = new Worker(this.workerPath, { workerData: init, env: process.env })
+    const channel = new MessageChannel()
+    const init: WorkerInit = { seed: this.seed, dataDir: this.opts.dataDir ?? null, host: this.opts.host ?? 'cli', urgent: channel.port2 }
+    const worker = new Worker(this.workerPath, { workerData: init, env: process.env, transferList: [channel.port2] })
     this.worker = worker
+    this.urgent = channel.port1
+    this.urgent.unref()
     this.alive = true
+    this.isReady = false
+    this.lastSeen = performance.now()
     let wasReady = false
+    const current = () => this.worker === worker && !this.retired.has(worker)
     this.ready = new Promise<void>((resolveReady, rejectReady) => {
       worker.on('message', (m: FromWorker) => {
-        if (m.t === 'ready') { wasReady = true; resolveReady() }
+        if (!current()) return
+        this.lastSeen = performance.now()
+        if (m.t === 'beat') return
+        if (m.t === 'ready') { wasReady = true; this.isReady = true; resolveReady() }
         else if (m.t === 'fatal') rejectReady(new EngineError(m.error.code, `engine failed to start: ${m.error.message}`))
         else if (m.t === 'result') {
           const done = this.pending.get(m.id)
@@ -127,6 +177,7 @@ export class EngineClient {
         console.error('[engine] worker error:', e)
       })
       worker.on('exit', (code) => {
+        if (!current()) return // a worker the watchdog replaced
         this.alive = false
         rejectReady(new EngineError('INTERNAL', `engine worker exited with code ${code} before it was ready`))
         const error: ErrorInfo = { code: 'INTERNAL', message: `engine worker stopped (exit code ${code})` }
@@ -158,14 +209,59 @@ export class EngineClient {
     }
     const id = this.nextId++
     return new Promise((resolveCall) => {
-      this.pending.set(id, resolveCall)
+      let timer: ReturnType<typeof setTimeout> | undefined
+      this.pending.set(id, (r) => { if (timer) clearTimeout(timer); resolveCall(r) })
       try {
-        this.worker.postMessage({ t: 'call', id, name: v.name, input: v.input, ...(actor ? { actor } : {}) } satisfies ToWorker)
+        const msg = { t: 'call', id, name: v.name, input: v.input, ...(actor ? { actor } : {}) } satisfies ToWorker
+        // pings and cancellations go on the urgent channel: the worker takes them even while a statement runs
+        if (URGENT_CALLS.has(v.name)) this.urgent.postMessage(msg)
+        else this.worker.postMessage(msg)
+        const w = this.opts.watchdog
+        if (w !== false && CANCEL_CALLS.has(v.name)) {
+          const cancelMs = w?.cancelMs ?? WATCHDOG.cancelMs
+          timer = setTimeout(() => { if (this.pending.has(id)) this.restart(`a cancellation (${v.name}) was not answered within ${Math.round(cancelMs / 1000)} s`) }, cancelMs)
+          timer.unref()
+        }
       } catch (e) {
         this.pending.delete(id)
+        if (timer) clearTimeout(timer)
         resolveCall({ ok: false, error: toErrorInfo(e) })
       }
     })
+  }
+
+  /**
+   * The watchdog's restart: terminates the hung worker, fails every waiting call with ENGINE_RESTARTED,
+   * starts a new worker (which reopens the data directory, or regenerates an in-memory cluster) and emits
+   * 'engine/restarted'.
+   */
+  private restart(reason: string): void {
+    if (this.closed) return
+    const old = this.worker
+    const dataDir = this.opts.dataDir ?? null
+    const dataKept = !!dataDir
+    const outcome = dataKept
+      ? `the cluster is reopened from ${dataDir}: every committed change is kept; a change that was not committed when it stopped is not applied`
+      : `the cluster had no data directory (--memory): it is regenerated from seed ${this.seed} and the changes made since it started are lost`
+    const error: ErrorInfo = { code: 'ENGINE_RESTARTED', message: `the engine stopped responding (${reason}) and was restarted; this call did not complete: ${outcome}` }
+    const waiting = [...this.pending.values()]
+    this.pending.clear()
+    this.restarts++
+    this.retired.add(old) // its messages and exit are ignored from here on
+    this.alive = false
+    this.isReady = false
+    // calls made meanwhile wait for the new worker; it starts once the old one has stopped (it held the data directory)
+    this.ready = old.terminate().then(() => {}, () => {}).then(() => {
+      if (this.closed) throw new EngineError('INTERNAL', 'engine client is closed')
+      if (dataDir) releaseOwnLock(dataDir)
+      this.spawn()
+      return this.ready
+    })
+    this.ready.catch(() => {})
+    for (const done of waiting) done({ ok: false, error })
+    const view: EngineRestartedView = { at: Date.now(), reason, dataKept, failedCalls: waiting.length, message: `The engine was restarted: ${reason}. ${outcome[0].toUpperCase()}${outcome.slice(1)}.` }
+    console.error(`[engine] ${view.message}`)
+    this.dispatch('engine/restarted', view)
   }
 
   /** Typed call; rejects with an EngineError (use toErrorInfo / .toInfo() for the ErrorInfo). */
@@ -204,10 +300,11 @@ export class EngineClient {
   async close(): Promise<void> {
     if (this.closed) return
     this.closed = true
+    if (this.watchTimer) clearInterval(this.watchTimer)
     this.listeners.clear()
     this.anyListeners.clear()
     const worker = this.worker
-    if (!this.alive) return
+    if (!this.alive || this.retired.has(worker)) return
     const exited = new Promise<void>((r) => worker.once('exit', () => r()))
     try { worker.postMessage({ t: 'shutdown' } satisfies ToWorker) } catch { /* already gone */ }
     const timer = setTimeout(() => { void worker.terminate() }, 3000)

@@ -4,7 +4,9 @@
  * posts results `{t:'result', id, ok, value|error}` and events `{t:'event', name, payload}`.
  * The host never runs engine code on its own thread.
  */
-import { parentPort, workerData } from 'node:worker_threads'
+import { ConsoleIdentities } from '../../engine/security/identities'
+import { authorizeAction } from '../../engine/security/roles'
+import { parentPort, receiveMessageOnPort, workerData, type MessagePort } from 'node:worker_threads'
 import { existsSync, readdirSync } from 'node:fs'
 import { Cluster } from '../../engine/cluster'
 import { RealtimeDriver } from '../../engine/sim/realtime'
@@ -15,7 +17,9 @@ import { handlers } from '../handlers'
 import { tickPayload } from '../handlers/system'
 import type { HandlerContext } from '../handlers/context'
 import { JobRunner, type JobHandle } from './jobs'
-import type { FromWorker, ToWorker, WorkerInit } from './protocol'
+import { HEARTBEAT_MS, type FromWorker, type ToWorker, type WorkerInit } from './protocol'
+import { setInterruptPoll } from '../../engine/query/guard'
+import { cancelQueryJob } from '../handlers/query'
 
 /** How often 'engine/tick' is pushed while the clock runs. */
 const TICK_EVERY_MS = 250
@@ -35,6 +39,7 @@ async function main(): Promise<void> {
     dataDir: (workerData as Partial<WorkerInit> | undefined)?.dataDir ?? null,
     host: (workerData as Partial<WorkerInit> | undefined)?.host ?? 'cli',
   }
+  const urgent = (workerData as Partial<WorkerInit> | undefined)?.urgent
   const post = (m: FromWorker) => port.postMessage(m)
   const emit = <E extends EventName>(name: E, payload: EventPayload<E>) => post({ t: 'event', name, payload })
   const jobs = new JobRunner((job) => emit('job/progress', job))
@@ -111,7 +116,7 @@ async function main(): Promise<void> {
   void dataReady.then(() => { if (wantedSpeed !== driver.speed) ctx.clock.setSpeed(wantedSpeed) }, () => {})
   cluster.onLog((e) => emit('engine/event', e))
 
-  port.on('message', async (m: ToWorker) => {
+  const onMessage = async (m: ToWorker) => {
     if (m.t === 'shutdown') {
       driver.stop()
       try { cluster.close() } catch (e) { console.error('[engine] close failed:', e) }
@@ -139,9 +144,64 @@ async function main(): Promise<void> {
       if (error.code === 'INTERNAL') console.error(`[engine] ${name} failed:`, e)
       post({ t: 'result', id, ok: false, error })
     }
-  })
+  }
+  port.on('message', onMessage)
+
+  /*
+   * Liveness and the urgent channel. The worker beats every HEARTBEAT_MS from its event loop; while a
+   * statement is stepping inside sql.js the statement guard runs the poll hook below, which beats too and
+   * answers the urgent calls (pings, cancellations) synchronously — a cancellation sets the job's flag
+   * that the same guard checks, so the statement stops. The host's watchdog restarts a worker that does
+   * neither (work outside the guard that never ends).
+   */
+  let lastBeat = 0
+  const beat = () => { lastBeat = performance.now(); post({ t: 'beat' }) }
+  setInterval(beat, HEARTBEAT_MS).unref()
+  if (urgent) {
+    urgent.on('message', (m: ToWorker) => { void onMessage(m) })
+    setInterruptPoll(() => {
+      if (performance.now() - lastBeat >= HEARTBEAT_MS) beat()
+      drainUrgent(urgent, (m) => {
+        if (m.t !== 'call') return false
+        try {
+          // the same roles table as every other call: only the open calls (ping) answer without an identity
+          let actor = null
+          if (m.actor) { try { actor = ConsoleIdentities.of(ctx.cluster).actorOf(m.actor) } catch { actor = null } }
+          const d = authorizeAction(actor, m.name, (m.input ?? {}) as Record<string, unknown>)
+          if (!d.ok) throw new EngineError(d.code, d.message)
+          post({ t: 'result', id: m.id, ok: true, value: urgentAnswer(ctx, m.name, m.input) })
+        } catch (e) {
+          post({ t: 'result', id: m.id, ok: false, error: toErrorInfo(e) })
+        }
+        return true
+      }, (m) => { setImmediate(() => { void onMessage(m) }) })
+    })
+  }
 
   post({ t: 'ready', seed: cluster.sim.seed, sites: cluster.siteCodes })
+}
+
+/** Takes every message waiting on the urgent port now; `answer` handles it synchronously, or it is re-dispatched later. */
+function drainUrgent(port: MessagePort, answer: (m: ToWorker) => boolean, later: (m: ToWorker) => void): void {
+  for (let i = 0; i < 64; i++) {
+    const got = receiveMessageOnPort(port)
+    if (!got) return
+    const m = got.message as ToWorker
+    if (!answer(m)) later(m)
+  }
+}
+
+/** The urgent calls answered from inside a running statement (no database is touched). */
+function urgentAnswer(ctx: HandlerContext, name: string, input: unknown): unknown {
+  const parsed = Object.hasOwn(calls, name) ? calls[name as CallName].input.safeParse(input ?? {}) : undefined
+  if (!parsed?.success) throw new EngineError('BAD_INPUT', `bad input for ${name}`)
+  const v = parsed.data as { sentAt?: number; id?: string; jobId?: string }
+  if (name === 'system/ping') return { sentAt: v.sentAt, engineNow: ctx.cluster.sim.now }
+  if (name === 'jobs/get') return ctx.jobs.get(String(v.id))
+  if (name === 'jobs/list') return ctx.jobs.list()
+  if (name === 'jobs/cancel') return ctx.jobs.cancel(String(v.id))
+  if (name === 'query/cancel') return cancelQueryJob(ctx, String(v.jobId))
+  throw new EngineError('UNKNOWN_CALL', `${name} is not an urgent call`)
 }
 
 main().catch((e) => {

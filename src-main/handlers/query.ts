@@ -6,6 +6,7 @@ import type { JobRunner } from '../engine-host/jobs'
 import type { HandlerContext, HandlerMap } from './context'
 import { SecurityManager, visibleResult, type Authorization } from '../../engine/security/dsm'
 import type { QueryCell, QueryRunView } from '../ipc/contract/query'
+import { SESSION_BUDGET, type QueryBudget } from '../../engine/query/guard'
 
 type QueryCall = 'query/run' | 'query/explain' | 'query/catalog' | 'query/start' | 'query/result' | 'query/cancel'
 
@@ -19,10 +20,18 @@ function resultsOf(jobs: JobRunner): Map<string, QueryRunView> {
   return m
 }
 
-function queryJob(ctx: HandlerContext, jobId: string) {
+function queryJob(ctx: Pick<HandlerContext, 'jobs'>, jobId: string) {
   const j = ctx.jobs.get(jobId)
   if (j.kind !== 'query') throw new EngineError('BAD_INPUT', `job ${jobId} is a ${j.kind} job, not a query`)
   return j
+}
+
+/**
+ * The budget of a query: a session's (rows examined and wall time, SESSION_BUDGET); the console's operator
+ * (no session) has no row budget but the same bound on wall time, so no statement runs unbounded.
+ */
+export function budgetFor(session: string | undefined): QueryBudget {
+  return session ? SESSION_BUDGET : { maxRows: Number.POSITIVE_INFINITY, maxMs: SESSION_BUDGET.maxMs }
 }
 
 const cell = (v: unknown): QueryCell => (v === null || v === undefined ? null : typeof v === 'number' || typeof v === 'string' ? v : v instanceof Uint8Array ? `<blob ${v.length} bytes>` : String(v))
@@ -36,6 +45,15 @@ function authorize(ctx: HandlerContext, site: string, sql: string, session: stri
     if (e instanceof EngineError && e.code === 'ACCESS_DENIED') ctx.emit('security/changed', { reason: 'a request was refused' })
     throw e
   }
+}
+
+/**
+ * Requests the cancellation of a query job (synchronous: the worker also calls it from inside a running
+ * statement, see engine-host/worker.ts); the job ends CANCELLED at its next checkpoint or guard check.
+ */
+export function cancelQueryJob(ctx: Pick<HandlerContext, 'jobs'>, jobId: string) {
+  queryJob(ctx, jobId)
+  return ctx.jobs.cancel(jobId)
 }
 
 export function toView(site: string, sql: string, auth: Authorization, r: QueryRunResult, maxRows: number): QueryRunView {
@@ -52,20 +70,20 @@ export const queryHandlers: HandlerMap<QueryCall> = {
   'query/run': async (ctx, { site, sql, session, maxRows }) => {
     const auth = authorize(ctx, site, sql, session)
     const dqp = await dqpFor(ctx.cluster)
-    return toView(site, sql, auth, await dqp.run(site, auth.sql, { user: auth.user ?? undefined }), maxRows)
+    return toView(site, sql, auth, await dqp.run(site, auth.sql, { user: auth.user ?? undefined, budget: budgetFor(session) }), maxRows)
   },
   'query/explain': async (ctx, { site, sql, session, maxRows }) => {
     const text = /^\s*explain\b/i.test(sql) ? sql : `EXPLAIN ${sql}`
     const auth = authorize(ctx, site, text, session)
     const dqp = await dqpFor(ctx.cluster)
-    return toView(site, text, auth, await dqp.run(site, auth.sql, { user: auth.user ?? undefined }), maxRows)
+    return toView(site, text, auth, await dqp.run(site, auth.sql, { user: auth.user ?? undefined, budget: budgetFor(session) }), maxRows)
   },
   'query/start': async (ctx, { site, sql, session, maxRows }) => {
     const auth = authorize(ctx, site, sql, session)
     const dqp = await dqpFor(ctx.cluster)
     const label = `${site}: ${sql.replace(/\s+/g, ' ').slice(0, 80)}`
     return ctx.jobs.start('query', label, async (job) => {
-      const r = await dqp.runCooperative(site, auth.sql, { user: auth.user ?? undefined }, job)
+      const r = await dqp.runCooperative(site, auth.sql, { user: auth.user ?? undefined, budget: budgetFor(session) }, job)
       const view = toView(site, sql, auth, r, maxRows)
       const m = resultsOf(ctx.jobs)
       m.set(job.id, view)
@@ -87,10 +105,7 @@ export const queryHandlers: HandlerMap<QueryCall> = {
     m.delete(jobId)
     return view
   },
-  'query/cancel': async (ctx, { jobId }) => {
-    queryJob(ctx, jobId)
-    return ctx.jobs.cancel(jobId)
-  },
+  'query/cancel': async (ctx, { jobId }) => cancelQueryJob(ctx, jobId),
   'query/catalog': async (ctx) => {
     const dqp = await dqpFor(ctx.cluster)
     const c = dqp.catalog

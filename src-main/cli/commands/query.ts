@@ -10,12 +10,13 @@ import { QueryCatalog } from '../../../engine/query/catalog'
 import { UsageError, intOption } from '../registry'
 import { formatTable, needsRestoreWarnings } from '../format'
 import { AS_USAGE, actAs } from '../actor'
+import { SESSION_BUDGET } from '../../../engine/query/guard'
 
 const out = (s: string) => process.stdout.write(s)
 
 export const name = 'query'
 export const summary = 'run global SQL or EXPLAIN at a site through the distributed query processor'
-export const usage = `iddb query --data DIR --site CODE [--json] [--max-rows N] [--as USER] "GLOBAL SQL" | "EXPLAIN GLOBAL SQL"
+export const usage = `iddb query --data DIR --site CODE [--json] [--max-rows N] [--timeout MS] [--as USER] "GLOBAL SQL" | "EXPLAIN GLOBAL SQL"
 
 Global names give fragmentation transparency (SALES, EMPLOYEES, ITEMS, STOCK_CMB, V_BRANCH_REVENUE…),
 fragment names location transparency (Sales_KDY), and fragment@SITE local mapping (Sales_KDY@KDY).
@@ -24,13 +25,16 @@ Prints the rows, the request class, the virtual response time and the bytes per 
 EXPLAIN prints the plan (sub-queries per site, pruned fragments, join strategy and the alternative's
 estimated cost, estimated vs actual rows and bytes, virtual time per step).
 --json gives {columns, rows, totalRows, requestClass, plan, perLinkBytes, virtualMs, wallMs, explain}.
+--timeout MS stops the query after MS of wall time (BUDGET_EXCEEDED; default ${SESSION_BUDGET.maxMs / 1000} s), even inside
+one long statement; Ctrl+C ends the command at once (a read opens the data directory read-only).
 ${AS_USAGE}`
 
 export async function run(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({ args: argv, options: { data: { type: 'string' }, site: { type: 'string' }, json: { type: 'boolean' }, 'max-rows': { type: 'string' }, as: { type: 'string' } }, allowPositionals: true, strict: true })
+  const { values, positionals } = parseArgs({ args: argv, options: { data: { type: 'string' }, site: { type: 'string' }, json: { type: 'boolean' }, 'max-rows': { type: 'string' }, timeout: { type: 'string' }, as: { type: 'string' } }, allowPositionals: true, strict: true })
   if (!values.data) throw new UsageError('--data DIR is required')
   if (!values.site) throw new UsageError('--site CODE is required (e.g. KDY)')
   const maxRows = intOption('max-rows', values['max-rows'], 0, 10_000_000) ?? 1000
+  const timeoutMs = intOption('timeout', values.timeout, 1, 86_400_000)
   const text = positionals.join(' ').trim()
   if (!text) throw new UsageError('the SQL statement is missing')
   const c = await Cluster.open(values.data, { readOnly: isReadOnlySql(text) })
@@ -38,7 +42,7 @@ export async function run(argv: string[]): Promise<number> {
   let changed = false
   try {
     const site = values.site.toUpperCase()
-    changed = await actAs(c, values.as, 'query/run', { site, sql: text }, () => runThroughDqp(c, site, text, { json: !!values.json, maxRows }))
+    changed = await actAs(c, values.as, 'query/run', { site, sql: text }, () => runThroughDqp(c, site, text, { json: !!values.json, maxRows, ...(timeoutMs ? { timeoutMs } : {}) }))
     return 0
   } finally {
     c.close({ checkpoint: changed })
@@ -70,10 +74,14 @@ export function isGlobalSql(c: Cluster, text: string): boolean {
   })
 }
 
-/** Runs global SQL at `site` through the DQP and prints it; returns whether data changed. */
-export async function runThroughDqp(c: Cluster, site: string, text: string, o: { json: boolean; maxRows: number }): Promise<boolean> {
+/**
+ * Runs global SQL at `site` through the DQP and prints it; returns whether data changed. The CLI acts as the
+ * operator: no row budget, but a wall-time budget (`timeoutMs`, default the session's), which the statement
+ * guard enforces inside a long statement too.
+ */
+export async function runThroughDqp(c: Cluster, site: string, text: string, o: { json: boolean; maxRows: number; timeoutMs?: number }): Promise<boolean> {
   const dqp = await dqpFor(c)
-  const r = await dqp.run(site, text)
+  const r = await dqp.run(site, text, { budget: { maxRows: Number.POSITIVE_INFINITY, maxMs: o.timeoutMs ?? SESSION_BUDGET.maxMs } })
   const explain = r.explain ?? formatExplain(r)
   if (o.json) {
     out(`${JSON.stringify({ site, columns: r.columns, rows: r.rows.slice(0, o.maxRows), totalRows: r.rowCount, requestClass: r.requestClass, plan: r.plan, perLinkBytes: r.perLinkBytes, virtualMs: r.virtualMs, wallMs: r.wallMs, explain, ...(r.changes !== undefined ? { changes: r.changes } : {}) })}\n`)

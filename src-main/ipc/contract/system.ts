@@ -23,4 +23,17 @@ export const systemEvents = {
   'engine/tick': event<{ clock: ClockView; health: Record<string, 'ok' | 'degraded' | 'down'> }>(),
   'engine/event': event<EngineEventView>(),
   'job/progress': event<JobView>(),
+  /** The host's watchdog restarted a hung engine worker (engine-host/client.ts); the console shows `message`. */
+  'engine/restarted': event<EngineRestartedView>(),
+}
+
+export interface EngineRestartedView {
+  /** Wall-clock time of the restart (ms since the epoch; host time, not the virtual clock). */
+  at: number
+  reason: string
+  /** Whether the cluster was reopened from its data directory (committed data kept) or regenerated in memory (changes lost). */
+  dataKept: boolean
+  /** Calls that were waiting and got ENGINE_RESTARTED. */
+  failedCalls: number
+  message: string
 }

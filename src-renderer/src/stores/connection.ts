@@ -1,7 +1,7 @@
 /** Connection to the console host (Electron bridge or browser host WebSocket) and the host's info. */
 import { defineStore } from 'pinia'
 import { ref } from 'vue'
-import type { CallOutput } from '../../../src-main/ipc/contract'
+import type { CallOutput, EventPayload } from '../../../src-main/ipc/contract'
 import type { ErrorInfo } from '../../../engine/errors'
 import { ipc, toIpcError, type ConnectionState } from '../ipc/client'
 
@@ -14,8 +14,11 @@ export const useConnectionStore = defineStore('connection', () => {
   const error = ref<ErrorInfo | null>(null)
   /** Round-trip of the latest ping, ms. */
   const pingMs = ref<number | null>(null)
+  /** The last restart of a hung engine by the host's watchdog (shown as a banner until dismissed). */
+  const restarted = ref<EventPayload<'engine/restarted'> | null>(null)
   const reconnectHandlers: (() => void)[] = []
   let off: (() => void) | null = null
+  let offRestart: (() => void) | null = null
 
   async function loadInfo(): Promise<void> {
     try {
@@ -40,6 +43,12 @@ export const useConnectionStore = defineStore('connection', () => {
     const c = ipc()
     transport.value = c.kind
     state.value = c.state()
+    // a restarted engine is a fresh one: the stores reload as after a reconnect
+    offRestart ??= c.on('engine/restarted', (r) => {
+      restarted.value = r
+      void loadInfo()
+      for (const fn of reconnectHandlers) fn()
+    })
     if (!off) {
       let wasLost = false
       off = c.onState((s) => {
@@ -55,5 +64,5 @@ export const useConnectionStore = defineStore('connection', () => {
     return loadInfo()
   }
 
-  return { state, transport, info, error, pingMs, loadInfo, ping, onReconnect, start }
+  return { state, transport, info, error, pingMs, restarted, loadInfo, ping, onReconnect, start }
 })
