@@ -31,6 +31,7 @@ describe('a runaway query does not stall the engine', () => {
   let engine: EngineClient
   beforeAll(async () => {
     engine = await EngineClient.start({ workerPath: await buildTestWorker(), seed: 5, host: 'cli' })
+    engine.actor = (await engine.call('console/setup', { password: 'test-pass-1' })).token // calls act as the HQ DBA
     await engine.call('query/run', { site: 'CMB', sql: 'SELECT COUNT(*) FROM ITEMS' }) // the data is loaded
   }, 60_000)
   afterAll(async () => { await engine?.close() })
@@ -76,6 +77,7 @@ describe('the watchdog restarts a hung worker', () => {
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'iddb-watchdog-'))
     engine = await EngineClient.start({ workerPath: await buildHangWorker(), seed: 3, host: 'cli', dataDir: join(dir, 'data'), watchdog: { hangMs: 2500, cancelMs: 500 } })
+    engine.actor = (await engine.call('console/setup', { password: 'test-pass-1' })).token // calls act as the HQ DBA
     await engine.call('query/run', { site: 'CMB', sql: 'SELECT COUNT(*) FROM SALES' }) // the data is generated and persisted
   }, 120_000)
   afterAll(async () => { await engine?.close(); rmSync(dir, { recursive: true, force: true }) })
@@ -97,6 +99,7 @@ describe('the watchdog restarts a hung worker', () => {
     expect(engine.restarts).toBe(1)
     // the new worker answers and holds the committed update
     expect((await engine.call('system/ping', { sentAt: 2 })).sentAt).toBe(2)
+    engine.actor = (await engine.call('console/login', { user: 'hqdba', password: 'test-pass-1' })).token // sessions end with the worker
     const r = await engine.call('query/run', { site: 'CMB', sql: 'SELECT COUNT(*) FROM SALES WHERE QTY >= 1000' })
     expect(r.rows[0][0]).toBe(40)
     const all = await engine.call('query/run', { site: 'CMB', sql: 'SELECT COUNT(*) FROM SALES' })
@@ -115,6 +118,7 @@ describe('the watchdog restarts a hung worker', () => {
     expect(engine.restarts).toBe(before + 1)
     expect(restarted[0].reason).toMatch(/cancellation \(jobs\/cancel\) was not answered within 1 s/)
     expect((await engine.call('system/ping', { sentAt: 3 })).sentAt).toBe(3)
+    engine.actor = (await engine.call('console/login', { user: 'hqdba', password: 'test-pass-1' })).token // sessions end with the worker
     expect((await engine.call('query/run', { site: 'CMB', sql: 'SELECT COUNT(*) FROM SALES WHERE QTY >= 1000' })).rows[0][0]).toBe(40)
   }, 120_000)
 })
