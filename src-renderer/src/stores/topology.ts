@@ -20,10 +20,8 @@ export const useTopologyStore = defineStore('topology', () => {
   /** Per-site health as of the latest engine tick (fresher than `view`). */
   const tickHealth = ref<Record<string, Health>>({})
   const selection = ref<Selection>(null)
-  /** Failure and recovery actions (and the refreshes, which share their error line). */
-  const action = useAction()
-  const error = action.error
-  const pending = action.pending
+  const error = ref<ErrorInfo | null>(null)
+  const pending = ref<string | null>(null)
   const loading = ref(false)
   let offs: (() => void)[] = []
   let lastRefresh = 0
@@ -62,7 +60,7 @@ export const useTopologyStore = defineStore('topology', () => {
           apply(await ipc().call('topology/get', {}), at)
         } while (refreshAgain)
         error.value = null
-      } catch (e) { action.fail(e) } finally { loading.value = false; inflight = null }
+      } catch (e) { error.value = toIpcError(e).info } finally { loading.value = false; inflight = null }
     })()
     return inflight
   }
@@ -89,9 +87,15 @@ export const useTopologyStore = defineStore('topology', () => {
   function select(s: Selection): void { selection.value = s }
 
   async function act(label: string, fn: () => Promise<TopologyView>): Promise<boolean> {
-    const v = await action.run(label, fn)
-    if (v) apply(v)
-    return v !== undefined
+    pending.value = label
+    try {
+      apply(await fn())
+      error.value = null
+      return true
+    } catch (e) {
+      error.value = toIpcError(e).info
+      return false
+    } finally { pending.value = null }
   }
 
   const failSite = (site: string) => act(`fail ${site}`, () => ipc().call('topology/failSite', { site }))
