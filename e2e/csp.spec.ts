@@ -5,6 +5,7 @@
  */
 import { test, expect } from './fixtures'
 import { AdminConsole, CONSOLES } from './pages/AdminConsole'
+import { LoginPage, adminCredentials } from './pages/LoginPage'
 
 test('every console renders with no CSP violation and no inline-style allowance', async ({ page, iddb }) => {
   const violations: string[] = []
@@ -19,6 +20,7 @@ test('every console renders with no CSP violation and no inline-style allowance'
   const csp = response!.headers()['content-security-policy']
   expect(csp).toMatch(/style-src 'self' 'nonce-[A-Za-z0-9+/=]+'/)
   expect(csp).not.toContain('unsafe-inline')
+  await new LoginPage(page).submit(adminCredentials()) // the consoles open after the console identity logs in
   const admin = new AdminConsole(page, iddb.url)
   await expect(page.getByTestId('topology-chart')).toHaveAttribute('data-ready', 'true', { timeout: 30_000 })
   for (const c of CONSOLES) {
