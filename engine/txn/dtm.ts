@@ -776,6 +776,7 @@ export class Dtm {
     const i = this.info.get(c.gid)
     if (i && !i.outcome) {
       i.outcome = outcome; i.endAt = this.now; i.reason = reason
+      this.cluster.log('txn', `${c.gid} ${outcome === 'COMMIT' ? 'committed' : outcome === 'ABORT' ? 'aborted' : 'ended with an unknown outcome'}${reason ? `: ${reason}` : ''}`, c.origin)
       if (outcome === 'COMMIT') this.stats.committed++
       else if (outcome === 'ABORT') this.stats.aborted++
       else this.stats.unknown++
@@ -1299,9 +1300,15 @@ export class Dtm {
     }
     const g = this.currentGlobalWfg()
     const cycles = findCycles(g)
+    // where each wait is, and for which lock: the edge labels of the console's graph
+    const waitAt = (a: string, b: string) => [...this.sites.values()].flatMap((s) => {
+      if (!local[s.code]?.some((e) => e.from === a && e.to === b)) return []
+      const w = s.locks.waitingRequest(a)
+      return [{ site: s.code, lock: w ? `${w.mode} ${w.resource}` : '?' }]
+    })
     return {
       at: this.now, detector: this.detectorSite() ?? null, scheme: this.opts.scheme, intervalMs: this.opts.detectIntervalMs,
-      nodes: [...nodeInfo.values()], global: [...g].flatMap(([a, bs]) => bs.map((b) => ({ from: a, to: b }))), local, cycles,
+      nodes: [...nodeInfo.values()], global: [...g].flatMap(([a, bs]) => bs.map((b) => ({ from: a, to: b, at: waitAt(a, b) }))), local, cycles,
       lastPoll: { round: this.det.round, at: this.det.at, cycles: this.det.lastCycles, suspects: [...this.det.prevKeys] },
     }
   }

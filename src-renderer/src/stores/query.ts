@@ -14,6 +14,7 @@ import type { ErrorInfo } from '../../../engine/errors'
 import type { QueryCatalogView, QueryRunView } from '../../../src-main/ipc/contract/query'
 import { ipc, toIpcError } from '../ipc/client'
 import { useSecurityStore } from './security'
+import { useClockStore } from './clock'
 
 export type { QueryCatalogView, QueryRunView } from '../../../src-main/ipc/contract/query'
 
@@ -60,6 +61,8 @@ export const useQueryStore = defineStore('query', () => {
   /** Set when the last query was cancelled (the message says how far it got; nothing was returned or changed). */
   const cancelled = ref<string | null>(null)
   const result = shallowRef<QueryRunView | null>(null)
+  /** The last result is an EXPLAIN: its rows are the plan's lines, not data. */
+  const explained = ref(false)
   const error = ref<ErrorInfo | null>(null)
   const catalog = shallowRef<QueryCatalogView | null>(null)
   const history = ref<HistoryEntry[]>(loadHistory())
@@ -83,7 +86,8 @@ export const useQueryStore = defineStore('query', () => {
   })
 
   function remember(e: Omit<HistoryEntry, 'id' | 'at'>): void {
-    history.value = [{ ...e, id: ++seq, at: Date.now() }, ...history.value.filter((h) => !(h.sql === e.sql && h.site === e.site))].slice(0, HISTORY_MAX)
+    // site time, like every other console (the virtual clock), not the browser's
+    history.value = [{ ...e, id: ++seq, at: useClockStore().clock?.now ?? 0 }, ...history.value.filter((h) => !(h.sql === e.sql && h.site === e.site))].slice(0, HISTORY_MAX)
     try { globalThis.localStorage?.setItem(HISTORY_KEY, JSON.stringify(history.value)) } catch { /* storage unavailable */ }
   }
 
@@ -110,6 +114,9 @@ export const useQueryStore = defineStore('query', () => {
     cancelling.value = false
     error.value = null
     cancelled.value = null
+    // a new run replaces the old result: it never stays under a new error
+    result.value = null
+    explained.value = false
     progress.value = 0
     progressDetail.value = ''
     const api = ipc()
@@ -133,6 +140,7 @@ export const useQueryStore = defineStore('query', () => {
       })
       const r = await api.call('query/result', { jobId: job.id })
       result.value = r
+      explained.value = /^\s*explain\b/i.test(issued)
       remember({ sql: text, site: site.value, ...who, ok: true, rows: r.totalRows, virtualMs: r.virtualMs, requestClass: r.requestClass })
     } catch (e) {
       const info = toIpcError(e).info
@@ -164,5 +172,5 @@ export const useQueryStore = defineStore('query', () => {
   function recall(h: HistoryEntry): void { sql.value = h.sql; site.value = h.site }
   function clearHistory(): void { history.value = []; try { globalThis.localStorage?.removeItem(HISTORY_KEY) } catch { /* ignore */ } }
 
-  return { sql, site, session, runAs, runAsName, setRunAs, running, jobId, progress, progressDetail, cancelling, cancelled, result, error, catalog, history, historyFilter, filteredHistory, schema, loadCatalog, run, cancel, recall, clearHistory }
+  return { sql, site, session, runAs, runAsName, setRunAs, running, jobId, progress, progressDetail, cancelling, cancelled, result, explained, error, catalog, history, historyFilter, filteredHistory, schema, loadCatalog, run, cancel, recall, clearHistory }
 })

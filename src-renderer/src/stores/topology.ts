@@ -7,6 +7,7 @@ import { computed, ref } from 'vue'
 import type { Health, LinkView, SiteView, TopologyView } from '../../../engine/api/views'
 import type { ErrorInfo } from '../../../engine/errors'
 import { ipc, toIpcError } from '../ipc/client'
+import { useConnectionStore } from './connection'
 
 export type Selection = { kind: 'site'; id: string } | { kind: 'link'; id: string } | null
 
@@ -35,7 +36,10 @@ export const useTopologyStore = defineStore('topology', () => {
   const selectedSite = computed(() => (selection.value?.kind === 'site' ? sites.value.find((s) => s.code === selection.value!.id) ?? null : null))
   const selectedLink = computed(() => (selection.value?.kind === 'link' ? links.value.find((l) => l.id === selection.value!.id) ?? null : null))
 
+  const connection = useConnectionStore()
+  /** A site's health as last known; 'unknown' while the console host cannot be reached (nothing is known then). */
   function healthOf(code: string): Health | 'unknown' {
+    if (connection.state !== 'open' && connection.transport === 'websocket') return 'unknown'
     return tickHealth.value[code] ?? sites.value.find((s) => s.code === code)?.health ?? 'unknown'
   }
 
