@@ -11,8 +11,8 @@ describe('message traces', () => {
       { at: 5, kind: 'drop', site: 'CMB', msg: 'txn.vote', id: 2, detail: 'link CMB-KDY failed in flight' },
     ], ['CMB', 'KDY']))
     expect(m.arrows).toEqual([
-      { id: '1', from: 'CMB', to: 'KDY', label: 'PREPARE', text: 'txn.prepare', t0: 0, t1: 4.2, lost: null, r0: 1, r1: 2 },
-      { id: '2', from: 'KDY', to: 'CMB', label: 'VOTE', text: 'txn.vote', t0: 4.2, t1: null, lost: 'link CMB-KDY failed in flight', r0: 3, r1: null },
+      { id: '1', from: 'CMB', to: 'KDY', label: 'PREPARE', text: 'PREPARE', t0: 0, t1: 4.2, lost: null, r0: 1, r1: 2 },
+      { id: '2', from: 'KDY', to: 'CMB', label: 'VOTE', text: 'VOTE', t0: 4.2, t1: null, lost: 'link CMB-KDY failed in flight', r0: 3, r1: null },
     ])
     expect(m.marks).toEqual([{ site: 'CMB', t: 0, kind: 'state', text: 'coordinator WAIT', labelled: true, r: 0 }])
     expect(m.rowTimes).toEqual([0, 0, 4.2, 4.2])

@@ -26,8 +26,8 @@ export function traceFromTimeline(events: readonly TimelineEvent[], sites: reado
   const out: TraceEvent[] = []
   for (const e of events) {
     if (e.kind === 'send' && e.id !== undefined && e.to) {
-      const msg = e.msg ?? ''
-      out.push({ at: e.at, kind: 'send', id: String(e.id), from: e.site, to: e.to, label: msg.replace(/^(txn|dl)\./, '').toUpperCase(), text: msg })
+      const label = (e.msg ?? '').replace(/^(txn|dl)\./, '').toUpperCase()
+      out.push({ at: e.at, kind: 'send', id: String(e.id), from: e.site, to: e.to, label, text: label })
     } else if (e.kind === 'deliver' && e.id !== undefined) out.push({ at: e.at, kind: 'deliver', id: String(e.id) })
     else if (e.kind === 'drop' && e.id !== undefined) out.push({ at: e.at, kind: 'drop', id: String(e.id), reason: e.detail ?? 'lost' })
     else if (e.kind !== 'send' && e.kind !== 'deliver' && e.kind !== 'drop') out.push({ at: e.at, kind: 'mark', site: e.site, mark: e.kind, text: e.detail ?? e.msg ?? e.kind, labelled: true })
