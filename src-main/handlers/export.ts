@@ -12,7 +12,7 @@ import type { HandlerMap } from './context'
 import type { ExportChunk } from '../ipc/contract/query'
 
 /** Rows per chunk: one IPC answer each. */
-export const EXPORT_CHUNK_ROWS = 50_000
+export const EXPORT_CHUNK_ROWS = 10_000
 const KEEP = 4
 
 interface Done { chunks: string[]; rows: number; columns: string[]; format: 'csv' | 'json' }
