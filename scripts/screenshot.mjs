@@ -50,6 +50,7 @@ const prepare = {
     await page.getByTestId('sql-editor').locator('.cm-content').click()
     await page.keyboard.press('ControlOrMeta+a')
     await page.keyboard.insertText("SELECT e.NAME, SUM(s.AMOUNT) AS TOTAL\nFROM EMPLOYEES e JOIN SALES s ON s.EMPNO = e.EMPNO\nWHERE e.BRCODE = 'MBI'\nGROUP BY e.NAME ORDER BY TOTAL DESC")
+    await page.keyboard.press('Escape') // close the completion list
     await page.getByTestId('query-site').selectOption('KDY')
     await page.getByTestId('query-run').click()
     await page.getByTestId('query-summary').waitFor(T)
