@@ -56,8 +56,9 @@ export interface TxnView {
 export interface WfgView {
   at: number; detector: string | null; scheme: DeadlockScheme; intervalMs: number
   nodes: { gid: string; origin: string; startAt: number; waitingAt: string[]; sql: string[] }[]
-  /** Waiter → holder; `at`: the sites where the waiter waits for the holder, with the lock it asked for there (e.g. 'X Stock_KDY:3'). */
-  global: { from: string; to: string; at?: { site: string; lock: string }[] }[]
+  global: { from: string; to: string }[]
+  /** Each wait of the global graph where it is: the site, and the lock the waiter asked for there (e.g. 'X Stock_KDY:3'). */
+  waits?: { from: string; to: string; site: string; lock: string }[]
   local: Record<string, { from: string; to: string }[]>
   cycles: string[][]
   lastPoll: { round: number; at: string; cycles: string[][]; suspects: string[] }

@@ -1300,15 +1300,16 @@ export class Dtm {
     }
     const g = this.currentGlobalWfg()
     const cycles = findCycles(g)
+    const global = [...g].flatMap(([a, bs]) => bs.map((b) => ({ from: a, to: b })))
     // where each wait is, and for which lock: the edge labels of the console's graph
-    const waitAt = (a: string, b: string) => [...this.sites.values()].flatMap((s) => {
-      if (!local[s.code]?.some((e) => e.from === a && e.to === b)) return []
-      const w = s.locks.waitingRequest(a)
-      return [{ site: s.code, lock: w ? `${w.mode} ${w.resource}` : '?' }]
-    })
+    const waits = global.flatMap(({ from, to }) => [...this.sites.values()].flatMap((s) => {
+      if (!local[s.code]?.some((e) => e.from === from && e.to === to)) return []
+      const w = s.locks.waitingRequest(from)
+      return [{ from, to, site: s.code, lock: w ? `${w.mode} ${w.resource}` : '?' }]
+    }))
     return {
       at: this.now, detector: this.detectorSite() ?? null, scheme: this.opts.scheme, intervalMs: this.opts.detectIntervalMs,
-      nodes: [...nodeInfo.values()], global: [...g].flatMap(([a, bs]) => bs.map((b) => ({ from: a, to: b, at: waitAt(a, b) }))), local, cycles,
+      nodes: [...nodeInfo.values()], global, waits, local, cycles,
       lastPoll: { round: this.det.round, at: this.det.at, cycles: this.det.lastCycles, suspects: [...this.det.prevKeys] },
     }
   }

@@ -9,7 +9,7 @@ describe('wait-for graph', () => {
   })
 
   it('labels each edge with the lock waited for and the site', () => {
-    const g = wfgGraph([{ from: 'A-1', to: 'B-1', at: [{ site: 'KDY', lock: 'X Stock_KDY:3' }] }, { from: 'B-1', to: 'A-1', at: [{ site: 'CMB', lock: 'X Stock_CMB:3' }] }], [['A-1', 'B-1']])
+    const g = wfgGraph([{ from: 'A-1', to: 'B-1' }, { from: 'B-1', to: 'A-1' }], [['A-1', 'B-1']], [], [{ from: 'A-1', to: 'B-1', site: 'KDY', lock: 'X Stock_KDY:3' }, { from: 'B-1', to: 'A-1', site: 'CMB', lock: 'X Stock_CMB:3' }])
     expect(g.edges.map((e) => e.label)).toEqual(['X Stock_KDY:3 @KDY', 'X Stock_CMB:3 @CMB'])
   })
 })
