@@ -5,7 +5,8 @@
  * IDDB_DATA as its data directory. Otherwise each worker starts its own host from the built CLI
  * (`node out/cli/iddb.cjs serve --port 0 --data <tmp>`) so specs that fail sites do not disturb others.
  */
-import { test as base, expect, type Page } from '@playwright/test'
+import { type Page } from '@playwright/test'
+import { test as base, expect } from './console-errors'
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, rmSync, existsSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'

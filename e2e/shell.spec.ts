@@ -27,8 +27,11 @@ test.describe('console shell', () => {
     await expect(admin.clock()).not.toHaveText(before!, { timeout: 10_000 })
     await admin.setSpeed(0)
     const paused = await admin.clock().textContent()
-    await admin.page.waitForTimeout(1500)
+    await expect(admin.page.getByTestId('clock-paused')).toBeVisible()
+    // a fresh page asks the engine for its clock again: paused, it has not moved
+    await admin.open()
     await expect(admin.clock()).toHaveText(paused!)
+    await expect(admin.page.getByTestId('speed-0')).toHaveAttribute('aria-pressed', 'true')
   })
 
   test('the events console shows engine events', async ({ admin, page }) => {

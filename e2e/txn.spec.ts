@@ -4,17 +4,8 @@
  * it found in the global wait-for graph, its victim and its record.
  */
 import { test, expect } from './fixtures'
-import type { Page } from '@playwright/test'
-
-class TransactionsPage {
-  constructor(readonly page: Page) {}
-  console() { return this.page.getByTestId('transactions-console') }
-  async statement(site: string, sql: string): Promise<void> {
-    await this.page.getByTestId('txn-stmt-site').selectOption(site)
-    await this.page.getByTestId('txn-stmt-sql').fill(sql)
-    await this.page.getByTestId('txn-exec').click()
-  }
-}
+import { QueryPage } from './pages/QueryPage'
+import { TransactionsPage } from './pages/TransactionsPage'
 
 test.describe('transactions console', () => {
   test('a two-site transaction commits with distributed 2PC and its timeline shows PREPARE and the votes', async ({ admin, page }) => {
@@ -71,14 +62,29 @@ test.describe('transactions console', () => {
   })
 
   test('an aborted transaction leaves no trace and the in-doubt panel is empty', async ({ admin, page }) => {
+    const q = new QueryPage(page)
+    const cells = async (sql: string): Promise<string[]> => {
+      await admin.openConsole('query')
+      await q.write(sql)
+      await q.runAndWait('KDY')
+      await expect(q.rows()).toHaveCount(1)
+      return (await q.rows().first().locator('.cell').allTextContents()).slice(1).map((x) => x.trim())
+    }
+    // a stock line at Kandy that has something to lose
+    const [item] = await cells('SELECT ITEMNO, QTY FROM Stock_KDY WHERE QTY > 0 ORDER BY ITEMNO LIMIT 1')
+    const stock = `SELECT ITEMNO, SUM(QTY) AS QTY, COUNT(*) AS N FROM Stock_KDY WHERE ITEMNO = ${item} GROUP BY ITEMNO`
+    const before = await cells(stock)
+    expect(Number(before[1])).toBeGreaterThan(0)
     await admin.openConsole('transactions')
     await page.getByTestId('txn-begin').click()
     const t = new TransactionsPage(page)
-    await t.statement('KDY', 'UPDATE Stock_KDY SET QTY = 0 WHERE ITEMNO = 4')
-    await expect(page.getByTestId('txn-stmt-result')).toHaveCount(1)
+    await t.statement('KDY', `UPDATE Stock_KDY SET QTY = 0 WHERE ITEMNO = ${item}`)
+    await expect(page.getByTestId('txn-stmt-result').first()).toContainText(/[1-9]\d* row\(s\) changed/)
     await page.getByTestId('txn-abort').click()
     await expect(page.getByTestId('txn-outcome')).toContainText('ABORT')
     await expect(page.getByTestId('txn-indoubt')).toContainText('No in-doubt transactions')
+    // KDY's stock is what it was: the aborted update left no trace
+    expect(await cells(stock)).toEqual(before)
   })
 })
 

@@ -57,6 +57,8 @@ export interface WfgView {
   at: number; detector: string | null; scheme: DeadlockScheme; intervalMs: number
   nodes: { gid: string; origin: string; startAt: number; waitingAt: string[]; sql: string[] }[]
   global: { from: string; to: string }[]
+  /** Each wait of the global graph where it is: the site, and the lock the waiter asked for there (e.g. 'X Stock_KDY:3'). */
+  waits?: { from: string; to: string; site: string; lock: string }[]
   local: Record<string, { from: string; to: string }[]>
   cycles: string[][]
   lastPoll: { round: number; at: string; cycles: string[][]; suspects: string[] }

@@ -654,6 +654,10 @@ export class Dqp {
     const byRef = new Map<TableRef, GroupPlan>()
     for (const g of groups) for (const r of g.refs) byRef.set(r, g)
     const order = [...groups].sort((x, y) => sum(y.pieces, (pp) => pp.estBytes) - sum(x.pieces, (pp) => pp.estBytes))
+    // one decision per join: its other direction, looked at later, replaces it when that one reduces (or, when
+    // neither does, when it is the one that ships bytes over the network)
+    const decided = new Map<string, { at: number; reduces: boolean }>()
+    const pairKey = (a: GroupPlan, b: GroupPlan) => [groups.indexOf(a), groups.indexOf(b)].sort((x, y) => x - y).join('~')
     for (const g of order) {
       if (g.refs.length !== 1 || g.isReducer) continue
       const ref = g.refs[0]
@@ -697,8 +701,12 @@ export class Dqp {
         if (!best || gain > best.gain) best = { dec, reducer: rg, col: ej.col, rcol: ej.otherCol, gain, costs, plausible }
       }
       if (!best) continue
-      out.push(best.dec)
-      if (best.dec.chosen === 'semijoin' || best.plausible) {
+      const reduces = best.dec.chosen === 'semijoin' || best.plausible
+      const key = pairKey(g, best.reducer)
+      const seen = decided.get(key)
+      if (seen === undefined) { decided.set(key, { at: out.length, reduces }); out.push(best.dec) }
+      else if (reduces || (!seen.reduces && best.dec.estBytesShipWhole > out[seen.at].estBytesShipWhole)) { out[seen.at] = best.dec; seen.reduces = reduces }
+      if (reduces) {
         g.reduceBy = { reducer: best.reducer, col: best.col, reducerCol: best.rcol, forced: force, dec: best.dec, costs: best.costs }
         best.reducer.isReducer = true
       }

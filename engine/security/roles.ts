@@ -149,6 +149,8 @@ export const ACTIONS: Readonly<Record<string, ActionRule>> = {
   'query/run': { label: 'run a statement', permission: sqlPermission, target: site },
   'query/start': { label: 'run a statement', permission: sqlPermission, target: site },
   'query/explain': read('explain a query'),
+  'query/export': { label: 'export a query result', permission: sqlPermission, target: site },
+  'query/exportChunk': read('fetch an exported result'),
   'query/result': read('read a query result'),
   'query/cancel': { label: 'cancel a query', permission: 'read', audit: true },
   'query/catalog': read('read the query catalog'),

@@ -303,6 +303,7 @@ export class TicketService {
     req.view.acceptedAt = winner
     req.view.mode = how
     req.view.decidedAt = this.cluster.sim.now
+    this.cluster.log('ticket', `ticket ${req.view.ticket} ${outcome} at ${site}: ${answer}`, site)
     for (const f of req.listeners) f(req.view)
   }
 

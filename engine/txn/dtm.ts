@@ -798,6 +798,7 @@ export class Dtm {
     const i = this.info.get(c.gid)
     if (i && !i.outcome) {
       i.outcome = outcome; i.endAt = this.now; i.reason = reason
+      this.cluster.log('txn', `${c.gid} ${outcome === 'COMMIT' ? 'committed' : outcome === 'ABORT' ? 'aborted' : 'ended with an unknown outcome'}${reason ? `: ${reason}` : ''}`, c.origin)
       if (outcome === 'COMMIT') this.stats.committed++
       else if (outcome === 'ABORT') this.stats.aborted++
       else this.stats.unknown++
@@ -1321,9 +1322,16 @@ export class Dtm {
     }
     const g = this.currentGlobalWfg()
     const cycles = findCycles(g)
+    const global = [...g].flatMap(([a, bs]) => bs.map((b) => ({ from: a, to: b })))
+    // where each wait is, and for which lock: the edge labels of the console's graph
+    const waits = global.flatMap(({ from, to }) => [...this.sites.values()].flatMap((s) => {
+      if (!local[s.code]?.some((e) => e.from === from && e.to === to)) return []
+      const w = s.locks.waitingRequest(from)
+      return [{ from, to, site: s.code, lock: w ? `${w.mode} ${w.resource}` : '?' }]
+    }))
     return {
       at: this.now, detector: this.detectorSite() ?? null, scheme: this.opts.scheme, intervalMs: this.opts.detectIntervalMs,
-      nodes: [...nodeInfo.values()], global: [...g].flatMap(([a, bs]) => bs.map((b) => ({ from: a, to: b }))), local, cycles,
+      nodes: [...nodeInfo.values()], global, waits, local, cycles,
       lastPoll: { round: this.det.round, at: this.det.at, cycles: this.det.lastCycles, suspects: [...this.det.prevKeys] },
     }
   }

@@ -9,6 +9,7 @@ import { topologyHandlers } from './topology'
 import { catalogHandlers } from './catalog'
 import { replicationHandlers } from './replication'
 import { queryHandlers } from './query'
+import { exportHandlers } from './export'
 import { txnHandlers } from './txn'
 import { ticketHandlers } from './ticket'
 import { securityHandlers } from './security'
@@ -21,6 +22,7 @@ export const handlers: HandlerMap<CallName> = withAuthz({
   ...catalogHandlers,
   ...replicationHandlers,
   ...queryHandlers,
+  ...exportHandlers,
   ...txnHandlers,
   ...ticketHandlers,
   ...securityHandlers,

@@ -37,7 +37,7 @@ export function budgetFor(session: string | undefined): QueryBudget {
 const cell = (v: unknown): QueryCell => (v === null || v === undefined ? null : typeof v === 'number' || typeof v === 'string' ? v : v instanceof Uint8Array ? `<blob ${v.length} bytes>` : String(v))
 
 /** Checks the statement for the session (multi-level security); a refusal is audited and announced. */
-function authorize(ctx: HandlerContext, site: string, sql: string, session: string | undefined): Authorization {
+export function authorize(ctx: HandlerContext, site: string, sql: string, session: string | undefined): Authorization {
   ctx.cluster.site(site)
   try {
     return SecurityManager.of(ctx.cluster).authorize(session, site, sql, ctx.actor)

@@ -48,6 +48,21 @@ describe('replication IPC handlers (administrator recovery)', () => {
     await expect(h['replication/recover'](ctx, { site: 'XYZ', from: 'backup' })).rejects.toMatchObject({ code: 'UNKNOWN_SITE' })
   })
 
+  it('a recovery from backup ends with the primary serving, or names the step left when the whole site is down', async () => {
+    const ctx = await ctxWith(300)
+    ctx.cluster.failServer('KDY.primary')
+    const lost = await h['replication/recover'](ctx, { site: 'KDY', from: 'backup' })
+    expect(lost).toMatchObject({ serving: true, stepLeft: null })
+    expect(lost.message).toMatch(/KDY is serving/)
+    expect(ctx.cluster.isServerUp('KDY.primary')).toBe(true)
+    ctx.cluster.failSite('KDY')
+    const site = await h['replication/recover'](ctx, { site: 'KDY', from: 'backup' })
+    expect(site.serving).toBe(false)
+    expect(site.stepLeft).toMatch(/KDY is still down \(.*KDY\.router.*\): restore the site/)
+    expect(site.message).toContain('step left')
+    expect(ctx.emitted).toContain('topology/changed')
+  })
+
   it('refreshes the Stock_MBI copy at Colombo on demand, and fails clearly when Mumbai is cut off', async () => {
     const ctx = await ctxWith(300)
     ctx.cluster.siteStore('MBI').exec('UPDATE Stock_MBI_LCL SET QTY = QTY + 7')

@@ -14,6 +14,8 @@ export const replicationHandlers: HandlerMap<ReplicationCall> = {
     let rows: number
     if (from === 'backup') {
       rows = c.recoverFromBackup(site).redone
+      // media recovery gave the primary a good image again: it goes back into service
+      if (!c.isServerUp(`${site}.primary`)) c.restoreServer(`${site}.primary`)
     } else {
       let restored: number | undefined
       c.restoreFromRepository(site, (n) => { restored = n })
@@ -22,11 +24,17 @@ export const replicationHandlers: HandlerMap<ReplicationCall> = {
       rows = restored
     }
     ctx.emit('catalog/changed', { reason: `${site} recovered from ${from}` })
-    ctx.emit('topology/changed', c.topologyView()) // a server that waited for this restore serves again
-    const message = from === 'backup'
+    const view = c.topologyView()
+    ctx.emit('topology/changed', view)
+    // a recovery ends with the site serving, or says what is left to do for that
+    const serving = c.isSiteUp(site)
+    const down = view.sites.find((s) => s.code === site)!.servers.filter((v) => v.status !== 'up' && v.kind !== 'backup' && v.kind !== 'repository').map((v) => v.id)
+    const stepLeft = serving ? null : `${site} is still down (${down.join(', ')} down): restore the site to service to serve again`
+    const done = from === 'backup'
       ? `${site}.primary reloaded from ${site}.backup; ${rows} log record(s) redone`
       : `${site} restored from the main repository: ${rows} rows`
-    return { site, from, rows, virtualMs: c.sim.now - t0, message }
+    const message = `${done}; ${serving ? `${site} is serving` : `step left: ${stepLeft}`}`
+    return { site, from, rows, virtualMs: c.sim.now - t0, message, serving, stepLeft }
   },
   'replication/refreshCopy': async (ctx, { copy }) => {
     const c = ctx.cluster

@@ -29,7 +29,12 @@ export const securityHandlers: HandlerMap<SecurityCall> = {
   'security/login': async (ctx, { site, user, password, home, level }) => {
     const dsm = SecurityManager.of(ctx.cluster)
     try {
-      return dsm.login(site, user, password, { home, level })
+      const v = dsm.login(site, user, password, { home, level })
+      ctx.cluster.log('security', `${user} logged in at ${site}: ${v.level} session ${v.id} (${v.via})`, site)
+      return v
+    } catch (e) {
+      ctx.cluster.log('security', `login of ${user} at ${site} refused: ${e instanceof Error ? e.message : String(e)}`, site)
+      throw e
     } finally {
       ctx.emit('security/changed', { reason: `login at ${site}` }) // refusals are audited too
     }

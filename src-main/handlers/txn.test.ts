@@ -77,6 +77,19 @@ describe('txn/* and deadlock/* handlers', () => {
     expect((await run('txn/commit', { gid: mixed.gid })).outcome).toBe('COMMIT')
   })
 
+  it('a statement that fails at a site aborts the transaction, and the answer comes back once the coordinator knows', async () => {
+    const { run } = await makeCtx()
+    for (const site of ['CMB', 'KDY']) {
+      const { gid } = await run('txn/begin', { site })
+      // EMPLOYEES is not a table at the site: the statement fails there and its sub-transaction aborts
+      const r = await run('txn/exec', { gid, site: 'CMB', sql: "UPDATE EMPLOYEES SET SALARY = SALARY * 1.1 WHERE BRCODE = 'KDY'" })
+      expect(r.ok).toBe(false)
+      const l = await run('txn/list', {})
+      expect(l.transactions.find((t) => t.gid === gid)).toMatchObject({ outcome: 'ABORT' })
+      await expect(run('txn/commit', { gid })).rejects.toMatchObject({ code: 'ABORTED' })
+    }
+  })
+
   it('global SQL without a site: localized to the fragments, committed by 2PC; unsupported constructs named', async () => {
     const { run, ctx } = await makeCtx()
     const { gid } = await run('txn/begin', { site: 'MBI' })

@@ -47,6 +47,8 @@ export const VALID_SAMPLES: Record<CallName, Record<string, Json>> = {
   'query/result': { jobId: 'job-1' },
   'query/cancel': { jobId: 'job-1' },
   'query/explain': { site: 'CMB', sql: 'SELECT 1', maxRows: 10 },
+  'query/export': { site: 'CMB', sql: 'SELECT 1', format: 'csv' },
+  'query/exportChunk': { jobId: 'job-1', index: 0 },
   'query/catalog': {},
   'txn/list': { limit: 10 },
   'txn/begin': { site: 'ZZZ', protocol: 'centralized' },

@@ -58,6 +58,9 @@ const runInput = z.object({
 
 const jobInput = z.object({ jobId: z.string().min(1).max(64) }).strict()
 
+/** One piece of an export's text (CSV or JSON), fetched in order: index 0 … chunks - 1. */
+export interface ExportChunk { index: number; chunks: number; rows: number; format: 'csv' | 'json'; data: string }
+
 export const queryCalls = {
   'query/run': call(runInput).returns<QueryRunView>(),
   /** Starts the query as a cancellable job (kind 'query'); EXPLAIN … is accepted too. */
@@ -68,6 +71,10 @@ export const queryCalls = {
   'query/cancel': call(jobInput).returns<JobView>(),
   'query/explain': call(runInput).returns<QueryRunView>(),
   'query/catalog': call(noInput).returns<QueryCatalogView>(),
+  /** Exports every row of a query (not capped at the grid's 100,000) as a cancellable 'query' job. */
+  'query/export': call(z.object({ site: siteCode, sql: z.string().min(1, 'the SQL text is empty').max(100_000), session: sessionToken.optional(), format: z.enum(['csv', 'json']) }).strict()).returns<JobView>(),
+  /** A finished export's text, one chunk at a time (the last fetch frees it). */
+  'query/exportChunk': call(z.object({ jobId: z.string().min(1).max(64), index: z.number().int().min(0).max(100_000) }).strict()).returns<ExportChunk>(),
 }
 
 export const queryEvents = {}

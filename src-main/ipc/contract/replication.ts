@@ -10,6 +10,10 @@ export interface RecoveryResult {
   /** Virtual milliseconds the transfer over the network took (0 for the site-local backup). */
   virtualMs: number
   message: string
+  /** The site serves again (its router and primary are up). */
+  serving: boolean
+  /** What is left to do before the site serves (null when it serves). */
+  stepLeft: string | null
 }
 
 export interface CopyRefreshResult { copy: string; site: string; rows: number; virtualMs: number; refreshedAt: number }

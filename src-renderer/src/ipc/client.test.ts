@@ -99,6 +99,24 @@ describe('WsTransport', () => {
     t.close()
   })
 
+  it('after a loss, a call made while reconnecting fails at once instead of waiting for the host', async () => {
+    vi.useFakeTimers()
+    const t = make()
+    const s = FakeSocket.all[0]; s.open()
+    s.close()
+    const e = await t.call('clock/get', {}).catch((x) => x)
+    expect(e).toBeInstanceOf(IpcError)
+    expect(e.code).toBe('UNREACHABLE')
+    expect(e.message).toContain('not reachable')
+    vi.advanceTimersByTime(20)
+    FakeSocket.all[1].open()
+    const p = t.call('clock/get', {})
+    const sent = FakeSocket.all[1].sent as { id: number }[]
+    FakeSocket.all[1].reply({ t: 'result', id: sent[sent.length - 1].id, ok: true, value: 7 })
+    expect(await p).toBe(7)
+    t.close()
+  })
+
   it('ignores malformed frames', () => {
     const t = make()
     const s = FakeSocket.all[0]; s.open()

@@ -100,7 +100,7 @@ export interface WsOptions {
   /** Reconnect backoff: first delay and cap, ms. */
   reconnectMs?: number
   reconnectMaxMs?: number
-  /** Calls made while disconnected wait this long for a connection before failing. */
+  /** Calls made before the first connection opened wait this long for it before failing (after a loss they fail at once). */
   connectWaitMs?: number
   createSocket?: (url: string) => WsLike
 }
@@ -119,6 +119,8 @@ export class WsTransport implements IpcClient {
   private backoff: number
   private reconnectTimer: ReturnType<typeof setTimeout> | undefined
   private closed = false
+  /** Set once the first connection opened: from then on a call made while disconnected fails at once. */
+  private everOpen = false
   private readonly opts: Required<Omit<WsOptions, 'createSocket'>> & Pick<WsOptions, 'createSocket'>
 
   constructor(opts: WsOptions) {
@@ -147,6 +149,7 @@ export class WsTransport implements IpcClient {
     this.ws = ws
     ws.onopen = () => {
       this.backoff = this.opts.reconnectMs
+      this.everOpen = true
       this.setState('open')
       const q = this.queue
       this.queue = []
@@ -195,8 +198,10 @@ export class WsTransport implements IpcClient {
   call<N extends CallName>(name: N, input: CallInput<N>): Promise<CallOutput<N>> {
     if (this.closed) return Promise.reject(new IpcError({ code: 'UNREACHABLE', message: 'IPC client closed' }))
     const id = this.nextId++
+    const open = this.ws !== null && this.ws.readyState === WS_OPEN
+    // the host was reachable and is not now: say so at once rather than leave the caller spinning
+    if (!open && this.everOpen) return Promise.reject(new IpcError({ code: 'UNREACHABLE', message: `the console host is not reachable (reconnecting…): ${name} was not sent` }))
     return new Promise<CallOutput<N>>((resolve, reject) => {
-      const open = this.ws !== null && this.ws.readyState === WS_OPEN
       const ms = open ? this.opts.timeoutMs : this.opts.timeoutMs + this.opts.connectWaitMs
       const timer = setTimeout(() => {
         this.pending.delete(id)

@@ -11,6 +11,7 @@ import type { ErrorInfo } from '../../../engine/errors'
 import type { JobView } from '../../../engine/api/views'
 import { ipc, toIpcError } from '../ipc/client'
 import { useSecurityStore } from './security'
+import { useAction } from '../composables/useAction'
 import { fragmentsOf, type AllocationMap, type BrowsePage, type FragmentationReport, type FragmentInfo, type GlobalCatalogView, type LocalCatalogView } from './catalogModel'
 
 export type { BrowsePage, FragmentationReport, FragmentInfo, GlobalCatalogView, LocalCatalogView } from './catalogModel'
@@ -25,11 +26,14 @@ export const useCatalogStore = defineStore('catalog', () => {
   const allocation = shallowRef<AllocationMap | null>(null)
   const local = ref<Record<string, LocalCatalogView>>({})
   const check = shallowRef<FragmentationReport | null>(null)
-  const checking = ref(false)
+  const loader = useAction()
+  const checker = useAction()
+  const generator = useAction()
+  const checking = computed(() => checker.pending.value !== null)
   const loading = ref(false)
-  const error = ref<ErrorInfo | null>(null)
-  const checkError = ref<ErrorInfo | null>(null)
-  const generateError = ref<ErrorInfo | null>(null)
+  const error = loader.error
+  const checkError = checker.error
+  const generateError = generator.error
   /** Bumped on catalog/changed so open data browsers reload. */
   const dataVersion = ref(0)
   let off: (() => void) | null = null
@@ -48,24 +52,15 @@ export const useCatalogStore = defineStore('catalog', () => {
   const repositorySite = computed(() => allocation.value?.repositorySite ?? null)
 
   async function loadGlobal(site?: string): Promise<void> {
-    try {
-      global.value = await ipc().call('catalog/global', { ...(site ? { site } : {}), ...as() })
-      error.value = null
-    } catch (e) { error.value = toIpcError(e).info }
+    await loader.run('loadGlobal', async () => { global.value = await ipc().call('catalog/global', { ...(site ? { site } : {}), ...as() }) })
   }
 
   async function loadFragments(): Promise<void> {
-    try {
-      allocation.value = await ipc().call('catalog/fragments', as())
-      error.value = null
-    } catch (e) { error.value = toIpcError(e).info }
+    await loader.run('loadFragments', async () => { allocation.value = await ipc().call('catalog/fragments', as()) })
   }
 
   async function loadLocal(site: string): Promise<void> {
-    try {
-      local.value = { ...local.value, [site]: await ipc().call('catalog/local', { site, ...as() }) }
-      error.value = null
-    } catch (e) { error.value = toIpcError(e).info }
+    await loader.run('loadLocal', async () => { local.value = { ...local.value, [site]: await ipc().call('catalog/local', { site, ...as() }) } })
   }
 
   async function load(): Promise<void> {
@@ -103,20 +98,12 @@ export const useCatalogStore = defineStore('catalog', () => {
 
   /** Runs the fragmentation checks (completeness, reconstruction, disjointness). */
   async function runCheck(relation?: string): Promise<void> {
-    checking.value = true
-    try {
-      check.value = await ipc().call('catalog/check', { ...(relation ? { relation } : {}), ...as() })
-      checkError.value = null
-    } catch (e) { checkError.value = toIpcError(e).info } finally { checking.value = false }
+    await checker.run('check', async () => { check.value = await ipc().call('catalog/check', { ...(relation ? { relation } : {}), ...as() }) })
   }
 
   /** Replaces all data with a generated dataset; returns the job (progress arrives on job/progress). */
   async function generate(sales: number): Promise<JobView | null> {
-    try {
-      const job = await ipc().call('data/generate', { sales })
-      generateError.value = null
-      return job
-    } catch (e) { generateError.value = toIpcError(e).info; return null }
+    return (await generator.run('generate', () => ipc().call('data/generate', { sales }))) ?? null
   }
 
   return {

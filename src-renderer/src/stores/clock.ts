@@ -2,26 +2,24 @@
 import { defineStore } from 'pinia'
 import { computed, ref } from 'vue'
 import type { ClockView } from '../../../engine/api/views'
-import { ipc, toIpcError } from '../ipc/client'
-import type { ErrorInfo } from '../../../engine/errors'
+import { ipc } from '../ipc/client'
+import { useAction } from '../composables/useAction'
 
 export const SPEEDS = [0, 1, 60, 3600] as const
 export type Speed = (typeof SPEEDS)[number]
 
 export const useClockStore = defineStore('clock', () => {
   const clock = ref<ClockView | null>(null)
-  const error = ref<ErrorInfo | null>(null)
-  const busy = ref(false)
+  const action = useAction()
+  const error = action.error
+  const busy = computed(() => action.pending.value !== null && action.pending.value !== 'load')
   let off: (() => void) | null = null
 
   const speed = computed<number>(() => clock.value?.speed ?? 0)
   const running = computed(() => (clock.value?.running ?? false) && speed.value > 0)
 
   async function load(): Promise<void> {
-    try {
-      clock.value = await ipc().call('clock/get', {})
-      error.value = null
-    } catch (e) { error.value = toIpcError(e).info }
+    await action.run('load', async () => { clock.value = await ipc().call('clock/get', {}) })
   }
 
   /** Subscribes to engine ticks (idempotent) and loads the current clock. */
@@ -33,20 +31,12 @@ export const useClockStore = defineStore('clock', () => {
   function stop(): void { off?.(); off = null }
 
   async function setSpeed(s: Speed): Promise<void> {
-    busy.value = true
-    try {
-      clock.value = await ipc().call('clock/setSpeed', { speed: s })
-      error.value = null
-    } catch (e) { error.value = toIpcError(e).info } finally { busy.value = false }
+    await action.run('speed', async () => { clock.value = await ipc().call('clock/setSpeed', { speed: s }) })
   }
 
   /** Moves virtual time forward by hand (the clock may be paused). */
   async function advance(ms: number): Promise<void> {
-    busy.value = true
-    try {
-      clock.value = await ipc().call('clock/advance', { ms })
-      error.value = null
-    } catch (e) { error.value = toIpcError(e).info } finally { busy.value = false }
+    await action.run('advance', async () => { clock.value = await ipc().call('clock/advance', { ms }) })
   }
 
   return { clock, error, busy, speed, running, load, start, stop, setSpeed, advance }

@@ -2,8 +2,8 @@
 import { defineStore } from 'pinia'
 import { ref } from 'vue'
 import type { CallOutput, EventPayload } from '../../../src-main/ipc/contract'
-import type { ErrorInfo } from '../../../engine/errors'
-import { ipc, toIpcError, type ConnectionState } from '../ipc/client'
+import { ipc, type ConnectionState } from '../ipc/client'
+import { useAction } from '../composables/useAction'
 
 export type HostInfo = CallOutput<'system/info'>
 
@@ -11,7 +11,8 @@ export const useConnectionStore = defineStore('connection', () => {
   const state = ref<ConnectionState>('connecting')
   const transport = ref<string>('')
   const info = ref<HostInfo | null>(null)
-  const error = ref<ErrorInfo | null>(null)
+  const action = useAction()
+  const error = action.error
   /** Round-trip of the latest ping, ms. */
   const pingMs = ref<number | null>(null)
   /** The last restart of a hung engine by the host's watchdog (shown as a banner until dismissed). */
@@ -21,18 +22,13 @@ export const useConnectionStore = defineStore('connection', () => {
   let offRestart: (() => void) | null = null
 
   async function loadInfo(): Promise<void> {
-    try {
-      info.value = await ipc().call('system/info', {})
-      error.value = null
-    } catch (e) { error.value = toIpcError(e).info }
+    await action.run('info', async () => { info.value = await ipc().call('system/info', {}) })
   }
 
   async function ping(): Promise<number | null> {
     const t0 = performance.now()
-    try {
-      await ipc().call('system/ping', { sentAt: t0 })
-      pingMs.value = performance.now() - t0
-    } catch (e) { error.value = toIpcError(e).info; pingMs.value = null }
+    const ok = await action.run('ping', () => ipc().call('system/ping', { sentAt: t0 }))
+    pingMs.value = ok === undefined ? null : performance.now() - t0
     return pingMs.value
   }
 

@@ -2,14 +2,15 @@
 import { defineStore } from 'pinia'
 import { computed, ref } from 'vue'
 import type { JobView } from '../../../engine/api/views'
-import type { ErrorInfo } from '../../../engine/errors'
 import { ipc, toIpcError } from '../ipc/client'
+import { useAction } from '../composables/useAction'
 
 const KEEP_FINISHED = 20
 
 export const useJobsStore = defineStore('jobs', () => {
   const byId = ref<Record<string, JobView>>({})
-  const error = ref<ErrorInfo | null>(null)
+  const action = useAction()
+  const error = action.error
   let off: (() => void) | null = null
 
   const all = computed(() => Object.values(byId.value).sort((a, b) => b.startedAt - a.startedAt || (a.id < b.id ? 1 : -1)))
@@ -25,10 +26,7 @@ export const useJobsStore = defineStore('jobs', () => {
   }
 
   async function load(): Promise<void> {
-    try {
-      for (const j of await ipc().call('jobs/list', {})) upsert(j)
-      error.value = null
-    } catch (e) { error.value = toIpcError(e).info }
+    await action.run('load', async () => { for (const j of await ipc().call('jobs/list', {})) upsert(j) })
   }
 
   function start(): Promise<void> {
@@ -39,10 +37,7 @@ export const useJobsStore = defineStore('jobs', () => {
   function stop(): void { off?.(); off = null }
 
   async function cancel(id: string): Promise<void> {
-    try {
-      upsert(await ipc().call('jobs/cancel', { id }))
-      error.value = null
-    } catch (e) { error.value = toIpcError(e).info }
+    await action.run(`cancel ${id}`, async () => { upsert(await ipc().call('jobs/cancel', { id })) })
   }
 
   /** Resolves when the job leaves 'running' (via pushes, with a polling fallback). */

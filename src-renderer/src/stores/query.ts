@@ -9,11 +9,12 @@
  * (it is never kept here, in the history or in localStorage).
  */
 import { defineStore } from 'pinia'
-import { computed, ref, shallowRef } from 'vue'
+import { computed, ref, shallowRef, watch } from 'vue'
 import type { ErrorInfo } from '../../../engine/errors'
 import type { QueryCatalogView, QueryRunView } from '../../../src-main/ipc/contract/query'
 import { ipc, toIpcError } from '../ipc/client'
 import { useSecurityStore } from './security'
+import { useClockStore } from './clock'
 
 export type { QueryCatalogView, QueryRunView } from '../../../src-main/ipc/contract/query'
 
@@ -34,6 +35,13 @@ export interface HistoryEntry {
 }
 
 const HISTORY_KEY = 'iddb.query.history'
+/** The editor's text, the chosen site and the open tab, kept across a reload (never a session or its token). */
+const STATE_KEY = 'iddb.query.state'
+export type QueryTab = 'results' | 'plan' | 'explain' | 'history'
+interface SavedState { sql?: string; site?: string; tab?: QueryTab }
+function loadState(): SavedState {
+  try { return JSON.parse(globalThis.localStorage?.getItem(STATE_KEY) ?? '{}') as SavedState } catch { return {} }
+}
 const HISTORY_MAX = 200
 export const MAX_ROWS = 100_000
 /** The display name of the console's own (trusted, unrestricted) subject. */
@@ -47,8 +55,13 @@ function loadHistory(): HistoryEntry[] {
 }
 
 export const useQueryStore = defineStore('query', () => {
-  const sql = ref("SELECT BRCODE, COUNT(*) AS NSALES, SUM(AMOUNT) AS REVENUE\nFROM SALES\nWHERE QTY >= 2\nGROUP BY BRCODE\nORDER BY BRCODE")
-  const site = ref('KDY')
+  const saved = loadState()
+  const sql = ref(typeof saved.sql === 'string' ? saved.sql : "SELECT BRCODE, COUNT(*) AS NSALES, SUM(AMOUNT) AS REVENUE\nFROM SALES\nWHERE QTY >= 2\nGROUP BY BRCODE\nORDER BY BRCODE")
+  const site = ref(typeof saved.site === 'string' && /^[A-Z]{3}$/.test(saved.site) ? saved.site : 'KDY')
+  const tab = ref<QueryTab>(saved.tab && ['results', 'plan', 'explain', 'history'].includes(saved.tab) ? saved.tab : 'results')
+  watch([sql, site, tab], () => {
+    try { globalThis.localStorage?.setItem(STATE_KEY, JSON.stringify({ sql: sql.value.slice(0, 20_000), site: site.value, tab: tab.value } satisfies SavedState)) } catch { /* storage unavailable */ }
+  })
   /** The id of the session (opened in this console) the query runs as; null: the operator. */
   const session = ref<string | null>(null)
   const running = ref(false)
@@ -60,6 +73,8 @@ export const useQueryStore = defineStore('query', () => {
   /** Set when the last query was cancelled (the message says how far it got; nothing was returned or changed). */
   const cancelled = ref<string | null>(null)
   const result = shallowRef<QueryRunView | null>(null)
+  /** The last result is an EXPLAIN: its rows are the plan's lines, not data. */
+  const explained = ref(false)
   const error = ref<ErrorInfo | null>(null)
   const catalog = shallowRef<QueryCatalogView | null>(null)
   const history = ref<HistoryEntry[]>(loadHistory())
@@ -83,7 +98,8 @@ export const useQueryStore = defineStore('query', () => {
   })
 
   function remember(e: Omit<HistoryEntry, 'id' | 'at'>): void {
-    history.value = [{ ...e, id: ++seq, at: Date.now() }, ...history.value.filter((h) => !(h.sql === e.sql && h.site === e.site))].slice(0, HISTORY_MAX)
+    // site time, like every other console (the virtual clock), not the browser's
+    history.value = [{ ...e, id: ++seq, at: useClockStore().clock?.now ?? 0 }, ...history.value.filter((h) => !(h.sql === e.sql && h.site === e.site))].slice(0, HISTORY_MAX)
     try { globalThis.localStorage?.setItem(HISTORY_KEY, JSON.stringify(history.value)) } catch { /* storage unavailable */ }
   }
 
@@ -110,6 +126,9 @@ export const useQueryStore = defineStore('query', () => {
     cancelling.value = false
     error.value = null
     cancelled.value = null
+    // a new run replaces the old result: it never stays under a new error
+    result.value = null
+    explained.value = false
     progress.value = 0
     progressDetail.value = ''
     const api = ipc()
@@ -133,6 +152,7 @@ export const useQueryStore = defineStore('query', () => {
       })
       const r = await api.call('query/result', { jobId: job.id })
       result.value = r
+      explained.value = /^\s*explain\b/i.test(issued)
       remember({ sql: text, site: site.value, ...who, ok: true, rows: r.totalRows, virtualMs: r.virtualMs, requestClass: r.requestClass })
     } catch (e) {
       const info = toIpcError(e).info
@@ -145,6 +165,39 @@ export const useQueryStore = defineStore('query', () => {
       running.value = false
       cancelling.value = false
     }
+  }
+
+  /** An export in progress: its format, job and progress (0..1). */
+  const exporting = ref<{ format: 'csv' | 'json'; jobId: string | null; progress: number; detail: string } | null>(null)
+  const exportError = ref<ErrorInfo | null>(null)
+
+  /**
+   * Exports every row of the last result's query (not only the grid's first 100,000) as CSV or JSON: the
+   * engine runs it as a job and writes it out in chunks, fetched here one by one into a Blob (the window
+   * stays responsive). Returns the file's content and row count, or null (the error is kept).
+   */
+  async function exportAll(format: 'csv' | 'json'): Promise<{ blob: Blob; rows: number } | null> {
+    const r = result.value
+    if (!r || exporting.value) return null
+    exporting.value = { format, jobId: null, progress: 0, detail: '' }
+    exportError.value = null
+    const api = ipc()
+    let off: (() => void) | undefined
+    try {
+      const token = session.value ? useSecurityStore().tokenOf(session.value) : null
+      if (session.value && !token) throw { code: 'AUTH_FAILED', message: `session ${session.value} is no longer open in this console` } satisfies ErrorInfo
+      const job = await api.call('query/export', { site: r.site, sql: r.sql, format, ...(token ? { session: token } : {}) })
+      exporting.value = { ...exporting.value, jobId: job.id }
+      off = api.on('job/progress', (j) => { if (j.id === job.id && exporting.value) exporting.value = { ...exporting.value, progress: j.progress, detail: j.detail ?? '' } })
+      const parts: string[] = []
+      const first = await api.call('query/exportChunk', { jobId: job.id, index: 0 })
+      parts.push(first.data)
+      for (let i = 1; i < first.chunks; i++) parts.push((await api.call('query/exportChunk', { jobId: job.id, index: i })).data)
+      return { blob: new Blob(parts, { type: format === 'csv' ? 'text/csv' : 'application/json' }), rows: first.rows }
+    } catch (e) {
+      exportError.value = toIpcError(e).info
+      return null
+    } finally { off?.(); exporting.value = null }
   }
 
   /** Cancels the running query; it stops at its next checkpoint (within milliseconds) and run() reports it. */
@@ -164,5 +217,5 @@ export const useQueryStore = defineStore('query', () => {
   function recall(h: HistoryEntry): void { sql.value = h.sql; site.value = h.site }
   function clearHistory(): void { history.value = []; try { globalThis.localStorage?.removeItem(HISTORY_KEY) } catch { /* ignore */ } }
 
-  return { sql, site, session, runAs, runAsName, setRunAs, running, jobId, progress, progressDetail, cancelling, cancelled, result, error, catalog, history, historyFilter, filteredHistory, schema, loadCatalog, run, cancel, recall, clearHistory }
+  return { exporting, exportError, exportAll, sql, site, tab, session, runAs, runAsName, setRunAs, running, jobId, progress, progressDetail, cancelling, cancelled, result, explained, error, catalog, history, historyFilter, filteredHistory, schema, loadCatalog, run, cancel, recall, clearHistory }
 })

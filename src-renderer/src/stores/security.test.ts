@@ -128,6 +128,15 @@ describe('security store', () => {
     expect(s.sessions.map((x) => `${x.id}@${x.site}:${x.level}`)).toEqual(['S1@KDY:INTERNAL', 'S2@CMB:PUBLIC'])
   })
 
+  it('a login with no home site picked uses the home the console knows for that user', async () => {
+    const s = useSecurityStore()
+    await s.load()
+    await s.login({ site: 'CMB', user: 'clerk', password: 'correct horse' })
+    expect(api.calls.filter((c) => c.name === 'security/login').at(-1)!.input).toEqual({ site: 'CMB', user: 'clerk', password: 'correct horse', home: 'KDY' })
+    await s.login({ site: 'CMB', user: 'stranger', password: 'correct horse' })
+    expect(api.calls.filter((c) => c.name === 'security/login').at(-1)!.input).toEqual({ site: 'CMB', user: 'stranger', password: 'correct horse' })
+  })
+
   it('logout sends the token and drops the session; one the engine no longer knows is dropped too', async () => {
     const s = useSecurityStore()
     await s.login({ site: 'KDY', user: 'clerk', password: 'correct horse' })

@@ -140,10 +140,18 @@ export const useSecurityStore = defineStore('security', () => {
   }
 
   /** Logs in and keeps the session (and its token) in memory; returns the session's view (no token). */
+  /** The home site of a user this console knows of (the users list), when exactly one site keeps that name. */
+  function homeOf(user: string): string | undefined {
+    const homes = [...new Set(users.value.filter((u) => u.name === user).map((u) => u.home))]
+    return homes.length === 1 ? homes[0] : undefined
+  }
+
+  /** Logs in; with no home site given, a known user's home site is used (the console knows it: no picking by hand). */
   async function login(req: LoginRequest): Promise<SessionView | null> {
+    const home = req.home || homeOf(req.user)
     const input = {
       site: req.site, user: req.user, password: req.password,
-      ...(req.home && req.home !== req.site ? { home: req.home } : {}),
+      ...(home && home !== req.site ? { home } : {}),
       ...(req.level ? { level: req.level } : {}),
     }
     const r = await act('login', `log ${req.user} in at ${req.site}`, () => ipc().call('security/login', input),

@@ -4,11 +4,11 @@
  * Calls: tickets/*.
  */
 import { defineStore } from 'pinia'
-import { ref, shallowRef } from 'vue'
-import type { ErrorInfo } from '../../../engine/errors'
+import { computed, ref, shallowRef } from 'vue'
 import type { TicketRequestView, TicketStateView } from '../../../engine/api/tickets'
 import type { TicketTraceView } from '../../../src-main/ipc/contract/ticket'
-import { ipc, toIpcError } from '../ipc/client'
+import { ipc } from '../ipc/client'
+import { useAction } from '../composables/useAction'
 
 export type { TicketRequestView, TicketStateView, TicketTraceView }
 
@@ -18,16 +18,15 @@ export const useTicketsStore = defineStore('tickets', () => {
   const trace = shallowRef<TicketTraceView | null>(null)
   const last = shallowRef<TicketRequestView[]>([])
   const selected = ref<string | null>(null)
-  const error = ref<ErrorInfo | null>(null)
-  const busy = ref(false)
+  /** A submission's error stays on screen through the refreshes that follow it (they have their own). */
+  const action = useAction()
+  const loader = useAction()
+  const error = computed(() => action.error.value ?? loader.error.value)
+  const busy = computed(() => action.pending.value !== null)
   const ticket = ref('100001')
 
-  async function guard<T>(fn: () => Promise<T>): Promise<T | undefined> {
-    try { error.value = null; return await fn() } catch (e) { error.value = toIpcError(e).info; return undefined } finally { busy.value = false }
-  }
-
   async function refresh(): Promise<void> {
-    await guard(async () => {
+    await loader.run('refresh', async () => {
       const [s, h] = await Promise.all([ipc().call('tickets/state', {}), ipc().call('tickets/history', { limit: 200 })])
       state.value = s
       history.value = h
@@ -37,13 +36,12 @@ export const useTicketsStore = defineStore('tickets', () => {
 
   async function select(t: string): Promise<void> {
     selected.value = t
-    await guard(async () => { trace.value = await ipc().call('tickets/trace', { ticket: t }) })
+    await loader.run('trace', async () => { trace.value = await ipc().call('tickets/trace', { ticket: t }) })
   }
 
   async function submit(site: string, retry: string[] = []): Promise<void> {
-    busy.value = true
     const t = ticket.value.trim()
-    await guard(async () => {
+    await action.run('submit', async () => {
       const r = await ipc().call('tickets/submit', { site, ticket: t, retry })
       last.value = r.requests
       state.value = r.state
@@ -53,9 +51,8 @@ export const useTicketsStore = defineStore('tickets', () => {
   }
 
   async function submitConcurrent(sites: string[]): Promise<void> {
-    busy.value = true
     const t = ticket.value.trim()
-    await guard(async () => {
+    await action.run('submit', async () => {
       const r = await ipc().call('tickets/submitConcurrent', { sites, ticket: t })
       last.value = r.requests
       state.value = r.state

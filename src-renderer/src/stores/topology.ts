@@ -5,8 +5,9 @@
 import { defineStore } from 'pinia'
 import { computed, ref } from 'vue'
 import type { Health, LinkView, SiteView, TopologyView } from '../../../engine/api/views'
-import type { ErrorInfo } from '../../../engine/errors'
-import { ipc, toIpcError } from '../ipc/client'
+import { ipc } from '../ipc/client'
+import { useConnectionStore } from './connection'
+import { useAction } from '../composables/useAction'
 
 export type Selection = { kind: 'site'; id: string } | { kind: 'link'; id: string } | null
 
@@ -20,8 +21,10 @@ export const useTopologyStore = defineStore('topology', () => {
   /** Per-site health as of the latest engine tick (fresher than `view`). */
   const tickHealth = ref<Record<string, Health>>({})
   const selection = ref<Selection>(null)
-  const error = ref<ErrorInfo | null>(null)
-  const pending = ref<string | null>(null)
+  /** Failure and recovery actions (and the refreshes, which share their error line). */
+  const action = useAction()
+  const error = action.error
+  const pending = action.pending
   const loading = ref(false)
   let offs: (() => void)[] = []
   let lastRefresh = 0
@@ -35,7 +38,10 @@ export const useTopologyStore = defineStore('topology', () => {
   const selectedSite = computed(() => (selection.value?.kind === 'site' ? sites.value.find((s) => s.code === selection.value!.id) ?? null : null))
   const selectedLink = computed(() => (selection.value?.kind === 'link' ? links.value.find((l) => l.id === selection.value!.id) ?? null : null))
 
+  const connection = useConnectionStore()
+  /** A site's health as last known; 'unknown' while the console host cannot be reached (nothing is known then). */
   function healthOf(code: string): Health | 'unknown' {
+    if (connection.state !== 'open' && connection.transport === 'websocket') return 'unknown'
     return tickHealth.value[code] ?? sites.value.find((s) => s.code === code)?.health ?? 'unknown'
   }
 
@@ -60,7 +66,7 @@ export const useTopologyStore = defineStore('topology', () => {
           apply(await ipc().call('topology/get', {}), at)
         } while (refreshAgain)
         error.value = null
-      } catch (e) { error.value = toIpcError(e).info } finally { loading.value = false; inflight = null }
+      } catch (e) { action.fail(e) } finally { loading.value = false; inflight = null }
     })()
     return inflight
   }
@@ -87,15 +93,9 @@ export const useTopologyStore = defineStore('topology', () => {
   function select(s: Selection): void { selection.value = s }
 
   async function act(label: string, fn: () => Promise<TopologyView>): Promise<boolean> {
-    pending.value = label
-    try {
-      apply(await fn())
-      error.value = null
-      return true
-    } catch (e) {
-      error.value = toIpcError(e).info
-      return false
-    } finally { pending.value = null }
+    const v = await action.run(label, fn)
+    if (v) apply(v)
+    return v !== undefined
   }
 
   const failSite = (site: string) => act(`fail ${site}`, () => ipc().call('topology/failSite', { site }))

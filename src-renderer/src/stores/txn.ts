@@ -4,15 +4,16 @@
  * the wait-for graphs and the deadlock history. Calls: txn/*, deadlock/*.
  */
 import { defineStore } from 'pinia'
-import { ref, shallowRef } from 'vue'
+import { computed, ref, shallowRef } from 'vue'
 import type { ErrorInfo } from '../../../engine/errors'
 import type { DeadlockDemoView, DeadlockRecord, InDoubtView, TxnExecView, TxnListView, TxnTimelineView, WfgView } from '../../../src-main/ipc/contract/txn'
 import { ipc, toIpcError } from '../ipc/client'
+import { useAction } from '../composables/useAction'
 import { useSecurityStore } from './security'
 
 export type { DeadlockRecord, InDoubtView, TxnListView, TxnTimelineView, WfgView, TxnExecView, DeadlockDemoView } from '../../../src-main/ipc/contract/txn'
 
-export interface SessionLine { site: string; sql: string; result: TxnExecView | null; error: string | null }
+export interface SessionLine { site: string; sql: string; result: TxnExecView | null; error: string | null; code?: string }
 
 export const useTxnStore = defineStore('txn', () => {
   const list = shallowRef<TxnListView | null>(null)
@@ -22,7 +23,11 @@ export const useTxnStore = defineStore('txn', () => {
   const graph = shallowRef<WfgView | null>(null)
   const history = shallowRef<DeadlockRecord[]>([])
   const demo = shallowRef<DeadlockDemoView | null>(null)
-  const error = ref<ErrorInfo | null>(null)
+  /** What the last action (begin, commit, abort, resolve, …) ran into: kept until the next action. */
+  const action = useAction()
+  /** The live refresh's error (a lost connection): cleared by the next refresh that works. */
+  const refreshError = ref<ErrorInfo | null>(null)
+  const error = computed(() => action.error.value ?? refreshError.value)
   const busy = ref(false)
   // the interactive session
   const sessionGid = ref<string | null>(null)
@@ -38,12 +43,13 @@ export const useTxnStore = defineStore('txn', () => {
   let users = 0
   let off: (() => void) | null = null
 
-  async function guard<T>(fn: () => Promise<T>): Promise<T | undefined> {
-    try { error.value = null; return await fn() } catch (e) { error.value = toIpcError(e).info; return undefined }
+  const guard = <T>(fn: () => Promise<T>): Promise<T | undefined> => action.run('txn', fn)
+  async function live(fn: () => Promise<void>): Promise<void> {
+    try { await fn(); refreshError.value = null } catch (e) { refreshError.value = toIpcError(e).info }
   }
 
   async function refresh(): Promise<void> {
-    await guard(async () => {
+    await live(async () => {
       const [l, d] = await Promise.all([ipc().call('txn/list', { limit: 200 }), ipc().call('txn/inDoubt', {})])
       list.value = l
       inDoubt.value = d
@@ -52,11 +58,24 @@ export const useTxnStore = defineStore('txn', () => {
   }
 
   async function refreshDeadlocks(): Promise<void> {
-    await guard(async () => {
+    await live(async () => {
       const [g, h] = await Promise.all([ipc().call('deadlock/graph', {}), ipc().call('deadlock/history', { limit: 100 })])
       graph.value = g
       history.value = h
     })
+  }
+
+  /**
+   * The engine ended the session's transaction on its own (a failed statement aborts it, a deadlock or a
+   * timeout picks it as victim): show how it ended and why, and get ready for the next Begin.
+   */
+  function endedByEngine(gid: string, fallbackReason: string, code?: string): boolean {
+    const v = list.value?.transactions.find((x) => x.gid === gid)
+    if (v ? !v.outcome && v.coordinatorState === 'INITIAL' : code !== 'ABORTED' && code !== 'NOT_FOUND') return false
+    const outcome = v?.outcome ?? 'ABORT'
+    lastOutcome.value = `${gid} ${outcome}${v?.reason || fallbackReason ? `: ${v?.reason || fallbackReason}` : ''}`
+    if (sessionGid.value === gid) sessionGid.value = null
+    return true
   }
 
   /** Polls while a console is showing (and refreshes on txn/changed pushes). */
@@ -108,9 +127,10 @@ export const useTxnStore = defineStore('txn', () => {
     try {
       line.result = await ipc().call('txn/exec', { gid, ...(stmtSite.value ? { site: stmtSite.value } : {}), sql: stmtSql.value })
       if (line.result.error) line.error = line.result.error
-    } catch (e) { line.error = toIpcError(e).info.message } finally { busy.value = false }
+    } catch (e) { const info = toIpcError(e).info; line.error = info.message; line.code = info.code } finally { busy.value = false }
     session.value = [...session.value, line]
     await refresh()
+    if (line.error) endedByEngine(gid, line.error, line.result?.errorCode ?? line.code)
   }
 
   async function commit(): Promise<void> {
@@ -118,17 +138,19 @@ export const useTxnStore = defineStore('txn', () => {
     if (!gid) return
     await guard(async () => {
       const r = await ipc().call('txn/commit', { gid })
-      lastOutcome.value = `${r.outcome}${r.reason ? ` (${r.reason})` : ''}${r.latencyMs !== null ? ` in ${r.latencyMs.toFixed(1)} ms` : ''}`
+      lastOutcome.value = `${gid} ${r.outcome}${r.reason ? ` (${r.reason})` : ''}${r.latencyMs !== null ? ` in ${r.latencyMs.toFixed(1)} ms` : ''}`
       sessionGid.value = null
     })
     await refresh()
+    if (sessionGid.value === gid && action.error.value) endedByEngine(gid, action.error.value.message, action.error.value.code)
   }
 
   async function abort(): Promise<void> {
     const gid = sessionGid.value
     if (!gid) return
-    await guard(async () => { await ipc().call('txn/abort', { gid }); lastOutcome.value = 'ABORT'; sessionGid.value = null })
+    await guard(async () => { await ipc().call('txn/abort', { gid }); lastOutcome.value = `${gid} ABORT (by you)`; sessionGid.value = null })
     await refresh()
+    if (sessionGid.value === gid && action.error.value) endedByEngine(gid, action.error.value.message, action.error.value.code)
   }
 
   async function resolve(gid: string, site: string, decision: 'COMMIT' | 'ABORT'): Promise<void> {

@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest'
-import { planGraph } from './planGraph'
+import { fallbacks, planGraph } from './planGraph'
 import type { PlanView } from '../../../../engine/api/query'
 
 describe('planGraph', () => {
@@ -25,5 +25,33 @@ describe('planGraph', () => {
     const back = g.edges.find((e) => e.source === 'site:MBI' && e.target === 'site:KDY')!
     expect(back.bytes).toBe(500)
     expect(g.edges).toHaveLength(2)
+  })
+})
+
+describe('fallbacks and down sites', () => {
+  const base: PlanView = {
+    statement: 'select', querySite: 'CMB', assemblySite: 'CMB', strategy: 'single-site', requestClass: 'remote request',
+    fragments: [
+      { ref: 'EMPLOYEES', fragment: 'Employees_KDY', status: 'used', site: 'CMB', server: 'repository', role: 'repository' },
+      { ref: 'STOCK_MBI', fragment: 'Stock_MBI', status: 'used', site: 'CMB', server: 'primary', role: 'scheduled-copy', stalenessMs: 3_600_000 },
+      { ref: 'ITEMS', fragment: 'Items', status: 'used', site: 'CMB', server: 'primary', role: 'replica' },
+    ],
+    joins: [], steps: [], notes: [], sitesInvolved: ['CMB'],
+  }
+  it('names each fragment read from a copy, where from and how stale; replicas are not fallbacks', () => {
+    const f = fallbacks(base)
+    expect(f.map((x) => x.fragment)).toEqual(['Employees_KDY', 'Stock_MBI'])
+    expect(f[0].source).toBe('the main repository at CMB')
+    expect(f[0].staleness).toMatch(/up to date/)
+    expect(f[1].staleness).toBe('stale by 60 min (last refresh)')
+    const lag = fallbacks({ ...base, notes: ['Employees_KDY read from EMPLOYEES@CMB, which still has replication batches to apply'] })
+    expect(lag[0].staleness).toMatch(/behind/)
+  })
+  it('draws a down site down and keeps each role on its own line', () => {
+    const g = planGraph({ ...base, querySite: 'KDY' }, ['CMB', 'MBI', 'KDY'], () => undefined, ['KDY'])
+    const kdy = g.nodes.find((n) => n.id === 'site:KDY')!
+    expect(kdy.down).toBe(true)
+    expect(kdy.role).toBe('query site\nDOWN')
+    expect(g.nodes.find((n) => n.id === 'site:CMB')!.role).toBe('assembly site')
   })
 })

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { buildTopologyOption, linkLabel, selectionFor } from './graph'
+import { buildTopologyOption, drawnLinkState, linkLabel, selectionFor } from './graph'
 import { fixtureTopology } from '../../testing/fixtures'
 
 type Series = { nodes: { id: string; link?: string; label: { formatter: string }; itemStyle: { color: string } }[]; edges: { link?: string; label?: { formatter: string }; lineStyle: { color: string; type: string } }[] }
@@ -27,6 +27,20 @@ describe('topology graph option', () => {
     const e = s.edges.find((x) => x.link === 'CMB-KDY')!
     expect(e.lineStyle.type).toBe('dashed')
     expect(linkLabel(v.links[1])).toContain('[DOWN]')
+  })
+
+  it('draws a link to a down site down, though the line itself is up', () => {
+    const v = fixtureTopology()
+    const kdyLinks = v.links.filter((l) => l.a === 'KDY' || l.b === 'KDY')
+    expect(kdyLinks.length).toBeGreaterThan(0)
+    v.sites.find((x) => x.code === 'KDY')!.health = 'down'
+    for (const l of v.links) l.state = 'up'
+    const s = (buildTopologyOption(v, null).series as Series[])[0]
+    for (const l of v.links) {
+      const toKdy = l.a === 'KDY' || l.b === 'KDY'
+      expect(drawnLinkState(l, v)).toBe(toKdy ? 'down' : 'up')
+      expect(s.edges.find((x) => x.link === l.id)!.lineStyle.color).toBe(toKdy ? '#d0312d' : '#1a9e4b')
+    }
   })
 
   it('maps clicks to selections', () => {

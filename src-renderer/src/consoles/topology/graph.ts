@@ -95,30 +95,42 @@ function siteNodes(s: SiteView, sel: Selection, centroidX: number): { nodes: Nod
   return { nodes: [router, lan, clients, ...serverNodes], edges }
 }
 
+/**
+ * How a link is drawn: as its own state, except that a link to a site that is down carries nothing and is
+ * drawn down (it was drawn green while its far end was dead).
+ */
+export function drawnLinkState(l: LinkView, view: TopologyView): LinkView['state'] {
+  if (l.state === 'down') return 'down'
+  const dead = view.sites.some((s) => (s.code === l.a || s.code === l.b) && s.health === 'down')
+  return dead ? 'down' : l.state
+}
+
 function linkLabelNode(l: LinkView, view: TopologyView, sel: Selection): NodeDatum | null {
   const a = view.sites.find((s) => s.code === l.a)
   const b = view.sites.find((s) => s.code === l.b)
   if (!a || !b) return null
   const selected = sel?.kind === 'link' && sel.id === l.id
-  const color = COLORS[l.state]
+  const state = drawnLinkState(l, view)
+  const color = COLORS[state]
   return {
     id: `link:${l.id}`, name: `${l.a} ⇄ ${l.b}`, x: ((a.x + b.x) / 2) * SCALE, y: ((a.y + b.y) / 2) * SCALE, site: '', role: 'link', link: l.id,
     symbol: 'rect', symbolSize: [2, 2], itemStyle: { color: 'rgba(0,0,0,0)' },
     label: {
-      show: true, position: 'inside', formatter: linkLabel(l), fontSize: 10.5, lineHeight: 14, color: l.state === 'up' ? COLORS.ink : color,
-      backgroundColor: 'rgba(255,255,255,0.95)', padding: [3, 6], borderRadius: 3, borderColor: selected ? COLORS.accent : l.state === 'up' ? '#cfd6de' : color,
+      show: true, position: 'inside', formatter: linkLabel(l), fontSize: 10.5, lineHeight: 14, color: state === 'up' ? COLORS.ink : color,
+      backgroundColor: 'rgba(255,255,255,0.95)', padding: [3, 6], borderRadius: 3, borderColor: selected ? COLORS.accent : state === 'up' ? '#cfd6de' : color,
       borderWidth: selected ? 2 : 1, fontFamily: 'monospace', align: 'center',
     },
   }
 }
 
-function wanEdge(l: LinkView, sel: Selection): EdgeDatum {
+function wanEdge(l: LinkView, view: TopologyView, sel: Selection): EdgeDatum {
   const selected = sel?.kind === 'link' && sel.id === l.id
-  const color = COLORS[l.state]
+  const state = drawnLinkState(l, view)
+  const color = COLORS[state]
   return {
     source: `${l.a}.router`, target: `${l.b}.router`, link: l.id,
     lineStyle: {
-      color, width: 2.5 + Math.min(1, l.utilisation) * 8 + (selected ? 2 : 0), type: l.state === 'down' ? 'dashed' : 'solid',
+      color, width: 2.5 + Math.min(1, l.utilisation) * 8 + (selected ? 2 : 0), type: state === 'down' ? 'dashed' : 'solid',
       opacity: 0.95, curveness: 0, shadowBlur: selected ? 8 : 0, shadowColor: COLORS.accent,
     },
     emphasis: { lineStyle: { width: 6 } },
@@ -135,7 +147,7 @@ export function buildTopologyOption(view: TopologyView, sel: Selection): Record<
     edges.push(...g.edges)
   }
   for (const l of view.links) {
-    edges.push(wanEdge(l, sel))
+    edges.push(wanEdge(l, view, sel))
     const n = linkLabelNode(l, view, sel)
     if (n) nodes.push(n)
   }
