@@ -201,7 +201,7 @@ test.describe('issue 16 defects', () => {
     await admin.openConsole('transactions')
     const t = new TransactionsPage(page)
     const gid = await t.begin('KDY')
-    await t.statement('KDY', 'UPDATE Stock_KDY SET QTY = QTY WHERE ITEMNO = 2')
+    await t.statement('KDY', 'UPDATE Stock_KDY SET QTY = 5 WHERE ITEMNO = 2') // matches no row: a statement that succeeds and changes nothing
     await t.commit()
     await expect(t.outcome()).toContainText('COMMIT')
     await admin.openConsole('tickets')
