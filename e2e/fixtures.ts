@@ -119,4 +119,12 @@ export const testWithData = base.extend<{ admin: AdminConsole }, { iddb: IddbHos
   },
 })
 
+/** Like `testWithData`, on a data directory made by `iddb init --profile legacy` (plain links, no firewalls). */
+export const testWithLegacyData = base.extend<{ admin: AdminConsole }, { iddb: IddbHost }>({
+  iddb: [async ({}, use) => { await withDataHost(use, ['--profile', 'legacy', '--sales', '200']) }, { scope: 'worker', timeout: 180_000 }],
+  admin: async ({ page, iddb }, use) => {
+    await use(await openAsAdmin(page, iddb.url))
+  },
+})
+
 export { expect }

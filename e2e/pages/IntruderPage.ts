@@ -5,6 +5,10 @@ export class IntruderPage {
   constructor(readonly page: Page) {}
 
   drill(): Locator { return this.page.getByTestId('intruder-drill') }
+  /** The network profile badge of the Security console (modern or legacy). */
+  profile(): Locator { return this.page.getByTestId('security-profile') }
+  /** The secret markers of the inspector's plaintext rows (what was read in clear, redacted). */
+  secrets(): Locator { return this.inspector().getByTestId('pi-secret') }
   summary(): Locator { return this.page.getByTestId('drill-summary') }
   probeRow(site: string): Locator { return this.page.getByTestId(`drill-probe-${site}`) }
   sniffRow(link: string): Locator { return this.page.getByTestId(`drill-sniff-${link}`) }

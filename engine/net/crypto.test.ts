@@ -3,7 +3,7 @@ import { Simulator } from '../sim/kernel'
 import { Network } from './network'
 import { Cluster } from '../cluster'
 import { defaultTopology, legacyTopology } from '../topology/default'
-import { GCM_TAG_BYTES, ReplayWindow, exchangeLinkKeys, open, seal } from '../security/crypto'
+import { GCM_TAG_BYTES, ReplayWindow, exchangeLinkKeys, open, seal, sealInto } from '../security/crypto'
 import { OUTER_HEADER_BYTES, readInner, readOuter, splitRecord } from './frame'
 
 const SECRET = 'UNITPRICE=123456.78 for B42'
@@ -45,6 +45,26 @@ describe('link keys and AES-256-GCM sealing', () => {
     expect(open(k, 9, aad, bad)).toBeUndefined()
     expect(open(k, 10, aad, ct)).toBeUndefined()
     expect(open(k, 9, Buffer.from('header-0123456788'), ct)).toBeUndefined()
+  })
+
+  it('sealInto builds the frame in one buffer: header untouched, the same bytes as seal, opens, and every counter its own nonce', () => {
+    const k = exchangeLinkKeys(3, 'CMB-KDY', 'CMB', 'KDY', 0).ab
+    const body = Buffer.from(SECRET)
+    const frame = Buffer.alloc(OUTER_HEADER_BYTES + body.length + GCM_TAG_BYTES)
+    frame.write('ID-header-16byte', 0, 'latin1')
+    const header = Buffer.from(frame.subarray(0, OUTER_HEADER_BYTES))
+    sealInto(k, 5, frame, OUTER_HEADER_BYTES, body)
+    expect(frame.subarray(0, OUTER_HEADER_BYTES).equals(header)).toBe(true)
+    expect(frame.subarray(OUTER_HEADER_BYTES).equals(seal(k, 5, header, body))).toBe(true)
+    expect(open(k, 5, header, frame.subarray(OUTER_HEADER_BYTES))?.toString()).toBe(SECRET)
+    // the shared nonce buffer is rewritten per call: counters 5 and 6 give other ciphertext, and each opens only under its own
+    const six = seal(k, 6, header, body)
+    expect(six.equals(frame.subarray(OUTER_HEADER_BYTES))).toBe(false)
+    expect(open(k, 5, header, six)).toBeUndefined()
+    expect(open(k, 6, header, six)?.toString()).toBe(SECRET)
+    frame[3] ^= 1 // the header is authenticated
+    expect(open(k, 5, frame.subarray(0, OUTER_HEADER_BYTES), frame.subarray(OUTER_HEADER_BYTES))).toBeUndefined()
+    expect(() => sealInto(k, 7, Buffer.alloc(10), OUTER_HEADER_BYTES, body)).toThrow(RangeError)
   })
 
   it('the replay window accepts each counter once, out of order within 64, and refuses what is older', () => {

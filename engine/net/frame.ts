@@ -44,20 +44,25 @@ export function innerPlain(id: number, from: string, to: string, kind: string, b
 }
 
 export function outerHeader(flags: number, seq: number, length: number): Buffer {
-  const h = Buffer.allocUnsafe(OUTER_HEADER_BYTES)
-  h.write('ID', 0, 'latin1')
-  h[2] = 1
-  h[3] = flags
-  h.writeUInt32BE(Math.floor(seq / 0x1_0000_0000), 4)
-  h.writeUInt32BE(seq >>> 0, 8)
-  h.writeUInt32BE(length, 12)
-  return h
+  return writeOuter(Buffer.allocUnsafe(OUTER_HEADER_BYTES), flags, seq, length)
+}
+
+/** Writes the outer header at the start of `frame` (a frame being built in one buffer) and returns the frame. */
+export function writeOuter(frame: Buffer, flags: number, seq: number, length: number): Buffer {
+  frame[0] = 0x49 // 'I'
+  frame[1] = 0x44 // 'D'
+  frame[2] = 1
+  frame[3] = flags
+  frame.writeUInt32BE(Math.floor(seq / 0x1_0000_0000), 4)
+  frame.writeUInt32BE(seq >>> 0, 8)
+  frame.writeUInt32BE(length, 12)
+  return frame
 }
 
 export interface OuterHeader { version: number; sealed: boolean; seq: number; length: number }
 
 export function readOuter(frame: Buffer): OuterHeader | undefined {
-  if (frame.length < OUTER_HEADER_BYTES || frame.toString('latin1', 0, 2) !== 'ID') return undefined
+  if (frame.length < OUTER_HEADER_BYTES || frame[0] !== 0x49 || frame[1] !== 0x44) return undefined
   return { version: frame[2], sealed: (frame[3] & FLAG_SEALED) !== 0, seq: frame.readUInt32BE(4) * 0x1_0000_0000 + frame.readUInt32BE(8), length: frame.readUInt32BE(12) }
 }
 

@@ -11,8 +11,8 @@
 import type { Simulator } from '../sim/kernel'
 import type { FirewallSpec, LinkSpec, SiteCode, TopologySpec } from '../topology/types'
 import { EngineError } from '../errors'
-import { GCM_TAG_BYTES, ReplayWindow, exchangeLinkKeys, open, seal, type LinkKeys } from '../security/crypto'
-import { FLAG_SEALED, INNER_HEADER_BYTES, OUTER_HEADER_BYTES, RECORD_LENGTH_BYTES, innerPlain, outerHeader, readOuter, splitRecord } from './frame'
+import { GCM_TAG_BYTES, ReplayWindow, exchangeLinkKeys, open, sealInto, type LinkKeys } from '../security/crypto'
+import { FLAG_SEALED, INNER_HEADER_BYTES, OUTER_HEADER_BYTES, RECORD_LENGTH_BYTES, innerPlain, outerHeader, readOuter, splitRecord, writeOuter } from './frame'
 import { DDBMS, SERVICES, decide, type FirewallLogEntry } from '../security/firewall'
 
 export type LinkState = 'up' | 'down' | 'degraded'
@@ -307,9 +307,10 @@ export class Network {
     }
     const c = this.cryptoOf(l)
     const seq = forward ? c.sendAB++ : c.sendBA++
-    const h = outerHeader(FLAG_SEALED, seq, inner.length + GCM_TAG_BYTES)
-    const ct = seal(forward ? c.keys.ab : c.keys.ba, seq, h, inner)
-    return { frame: Buffer.concat([h, ct], h.length + ct.length), seq, sealed: true }
+    // one buffer for the whole frame: the clear header (the AAD), then the ciphertext and the tag written after it
+    const frame = writeOuter(Buffer.allocUnsafe(OUTER_HEADER_BYTES + inner.length + GCM_TAG_BYTES), FLAG_SEALED, seq, inner.length + GCM_TAG_BYTES)
+    sealInto(forward ? c.keys.ab : c.keys.ba, seq, frame, OUTER_HEADER_BYTES, inner)
+    return { frame, seq, sealed: true }
   }
 
   /**

@@ -58,22 +58,35 @@ export function exchangeLinkKeys(seed: number, linkId: string, a: string, b: str
   return { ab: dir(a, b), ba: dir(b, a), agreed: timingSafeEqual(sa, sb), fingerprint: createHash('sha256').update(sa).digest('hex').slice(0, 16) }
 }
 
+/** One nonce buffer for every seal and open: createCipheriv/createDecipheriv copy the IV at once, and both run synchronously. */
+const IV = Buffer.alloc(12)
+
 function nonce(salt: Buffer, seq: number): Buffer {
-  const iv = Buffer.allocUnsafe(12)
-  salt.copy(iv, 0)
-  iv.writeUInt32BE(Math.floor(seq / 0x1_0000_0000), 4)
-  iv.writeUInt32BE(seq >>> 0, 8)
-  return iv
+  salt.copy(IV, 0, 0, 4)
+  IV.writeUInt32BE(Math.floor(seq / 0x1_0000_0000), 4)
+  IV.writeUInt32BE(seq >>> 0, 8)
+  return IV
+}
+
+/**
+ * Seals `plain` into `out` in place of a concatenation: out = aad (its first `aadLength` bytes, already written, the
+ * clear header) ‖ ciphertext ‖ tag, so a frame is built with one allocation. `out` must be aadLength + plain + tag long.
+ */
+export function sealInto(k: DirectionKey, seq: number, out: Buffer, aadLength: number, plain: Buffer): void {
+  if (out.length !== aadLength + plain.length + GCM_TAG_BYTES) throw new RangeError('sealInto: the output is not header + plaintext + tag long')
+  const c = createCipheriv('aes-256-gcm', k.key, nonce(k.salt, seq))
+  c.setAAD(out.subarray(0, aadLength))
+  let at = aadLength + c.update(plain).copy(out, aadLength)
+  at += c.final().copy(out, at)
+  c.getAuthTag().copy(out, at)
 }
 
 /** Ciphertext ‖ tag of `plain`, authenticated together with `aad` (the clear header). */
 export function seal(k: DirectionKey, seq: number, aad: Buffer, plain: Buffer): Buffer {
-  const c = createCipheriv('aes-256-gcm', k.key, nonce(k.salt, seq))
-  c.setAAD(aad)
-  const head = c.update(plain)
-  const tail = c.final()
-  const tag = c.getAuthTag()
-  return tail.length ? Buffer.concat([head, tail, tag]) : Buffer.concat([head, tag], head.length + GCM_TAG_BYTES)
+  const out = Buffer.allocUnsafe(aad.length + plain.length + GCM_TAG_BYTES)
+  aad.copy(out, 0)
+  sealInto(k, seq, out, aad.length, plain)
+  return out.subarray(aad.length)
 }
 
 /** The plaintext, or undefined when the tag does not verify (tampered, wrong key, wrong counter or header). */

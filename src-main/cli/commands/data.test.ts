@@ -1,5 +1,5 @@
 import { describe, it, expect, vi } from 'vitest'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { init, sql, run, recover } from './data'
@@ -43,6 +43,23 @@ describe('iddb init / sql / run', () => {
       expect(r.code).toBe(1)
       expect(r.out).toContain(`${f}:4: expect rows 2`)
       expect(r.out).toContain('expected 2 rows, got 1')
+    } finally { rmSync(dir, { recursive: true, force: true }) }
+  })
+
+  it('init --profile legacy creates the pre-project network (plain links, no firewalls); a bad or doubled option changes nothing', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'iddb-cli-'))
+    try {
+      const d = join(dir, 'c')
+      await expect(init.run(['--data', d, '--profile', 'retro'])).rejects.toThrow(/--profile must be modern or legacy/)
+      await expect(init.run(['--data', d, '--profile', 'legacy', '--topology', join(dir, 't.json')])).rejects.toThrow(/exclusive/)
+      expect(existsSync(d)).toBe(false)
+      expect((await capture(() => init.run(['--data', d, '--seed', '2', '--sales', '50', '--profile', 'legacy']))).code).toBe(0)
+      const c = await Cluster.open(d)
+      try {
+        expect(c.topology.profile).toBe('legacy')
+        expect(c.topology.links.every((l) => !l.encrypted)).toBe(true)
+        expect(Object.values(c.topology.firewalls).every((f) => !f.enabled)).toBe(true)
+      } finally { c.close({ checkpoint: false }) }
     } finally { rmSync(dir, { recursive: true, force: true }) }
   })
 

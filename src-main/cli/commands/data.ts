@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs'
 import { Cluster } from '../../../engine/cluster'
 import { EngineError } from '../../../engine/errors'
 import { runScenario } from '../../../engine/scenario'
-import { validateTopology } from '../../../engine/topology/default'
+import { legacyTopology, validateTopology } from '../../../engine/topology/default'
 import type { TopologySpec } from '../../../engine/topology/types'
 import { UsageError, intOption, type CliCommand } from '../registry'
 import { formatTable, needsRestoreWarnings } from '../format'
@@ -21,18 +21,22 @@ const out = (s: string) => process.stdout.write(s)
 export const init: CliCommand = {
   name: 'init',
   summary: 'create a cluster in a data directory (generated data, three sites or a topology file)',
-  usage: `iddb init --data DIR [--seed N] [--sales N] [--topology FILE.json]
+  usage: `iddb init --data DIR [--seed N] [--sales N] [--topology FILE.json | --profile modern|legacy]
 
 Creates a new cluster in DIR (which must be new or empty): every site's primary and backup
 database, the Colombo main repository, catalogs, and a generated dataset with N sales
-(default 20000; at most 2000000: every DB shares one sql.js heap). --topology adds e.g. a fourth branch (TopologySpec JSON).`,
+(default 20000; at most 2000000: every DB shares one sql.js heap). --topology adds e.g. a fourth branch (TopologySpec JSON).
+--profile legacy creates the pre-project network instead (links in plain text, no firewalls, Kandy on ISDN).`,
   async run(argv) {
-    const { values } = parseArgs({ args: argv, options: { data: { type: 'string' }, seed: { type: 'string' }, sales: { type: 'string' }, topology: { type: 'string' }, json: { type: 'boolean' } }, strict: true })
+    const { values } = parseArgs({ args: argv, options: { data: { type: 'string' }, seed: { type: 'string' }, sales: { type: 'string' }, topology: { type: 'string' }, profile: { type: 'string' }, json: { type: 'boolean' } }, strict: true })
     if (!values.data) throw new UsageError('--data DIR is required')
     const seed = intOption('seed', values.seed, 0, 0xffffffff) ?? 1
     const sales = intOption('sales', values.sales, 0, 2_000_000) ?? 20_000
     let topology: TopologySpec | undefined
+    if (values.topology && values.profile) throw new UsageError('--profile and --topology are exclusive (a topology file names its own profile)')
+    if (values.profile !== undefined && values.profile !== 'modern' && values.profile !== 'legacy') throw new UsageError(`--profile must be modern or legacy, not ${values.profile}`)
     if (values.topology) topology = validateTopology(JSON.parse(readFileSync(values.topology, 'utf8')) as TopologySpec)
+    else if (values.profile === 'legacy') topology = legacyTopology()
     let lastPct = -1
     const t0 = performance.now()
     const c = await Cluster.create({
