@@ -9,7 +9,6 @@
  * system's (user name and password to Colombo in clear, as the pre-project network did); the modern DSM never
  * sends a credential over a plain link.
  */
-import { randomBytes } from 'node:crypto'
 import type { Cluster } from '../cluster'
 import { EngineError, toErrorInfo } from '../errors'
 import { SERVICES } from './firewall'
@@ -91,7 +90,9 @@ export async function runDrill(cluster: Cluster, opts: { query?: (site: SiteCode
   const traffic: string[] = []
   const hq = cluster.topology.sites.find((s) => s.hq)?.code ?? sites[0]
   const branch = sites.find((s) => s !== hq) ?? hq
-  const password = `drill-${randomBytes(6).toString('hex')}`
+  // seeded (determinism: same seed and script, same run); the drill's user exists only for the drill
+  const rng = cluster.sim.rng.fork('intruder-drill')
+  const password = `drill-${Array.from({ length: 12 }, () => rng.int(0, 15).toString(16)).join('')}`
   if (cluster.topology.profile === 'legacy') {
     // the old system: every login went to Colombo, user name and password in one plain message
     traffic.push(legacyLogin(cluster, branch, hq, 'drill.clerk', password))
