@@ -40,6 +40,9 @@ export interface RunOptions {
   budget?: QueryBudget
 }
 
+/** SQLite aggregate functions that node-sql-parser reads as ordinary functions. */
+const OTHER_AGGREGATES = new Set(['TOTAL', 'JSON_GROUP_ARRAY', 'JSON_GROUP_OBJECT', 'STRING_AGG', 'GROUP_CONCAT', 'COUNT', 'SUM', 'AVG', 'MIN', 'MAX'])
+
 // ---- prepared (cached) query ------------------------------------------------------------------
 interface AggSpec {
   groupCols: string[] // upper-case column names
@@ -211,6 +214,8 @@ export class Dqp {
         aggs.push({ node: n, fn, star, ...(star ? {} : { argSql: exprSql(unqualified(arg)) }), slot: aggs.length })
         return
       }
+      // aggregates the grammar reads as plain functions (TOTAL, json_group_array, …): no partial form here
+      if (n.type === 'function' && OTHER_AGGREGATES.has(String(n.name?.name?.map?.((x: Ast) => x.value).join('.') ?? n.name).toUpperCase())) { ok = false; return }
       if (n.type === 'column_ref') {
         const c = colName(n)?.toUpperCase()
         if (!c || c === '*') { ok = false; return }

@@ -40,6 +40,8 @@ const AGG_QUERIES = [
   "SELECT BRCODE, COUNT(*) / 7, SUM(QTY) / 7, typeof(SUM(QTY)), MAX(QTY) || '' FROM SALES GROUP BY BRCODE ORDER BY BRCODE",
   "SELECT COUNT(*), typeof(COUNT(*)), SUM(QTY), AVG(QTY) FROM SALES WHERE BRCODE = 'XXX'",
   "SELECT SUM(UNITPRICE * 0 + 4) || '', MAX(UNITPRICE) || '' FROM SALES",
+  // TOTAL is read as a plain function by the grammar: over a GROUP BY column it once passed for a scalar
+  'SELECT QTY, TOTAL(QTY), typeof(TOTAL(QTY)), json_group_array(QTY) FROM SALES GROUP BY QTY ORDER BY QTY',
 ]
 
 describe('partial aggregates keep SQLite types', () => {

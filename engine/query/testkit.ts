@@ -52,3 +52,24 @@ export function sameResult(a: SqlValue[][], b: SqlValue[][], ordered: boolean): 
   }
   return undefined
 }
+
+/** A value's SQL identity for typed comparison: storage class as JS sees it (integral or not) and exact value. */
+const typedKey = (v: SqlValue): string => {
+  if (v === null || v === undefined) return 'N'
+  if (typeof v === 'number') return `${Number.isInteger(v) ? 'I' : 'R'}${v}`
+  if (typeof v === 'string') return `S${v}`
+  return `B${Array.from(v as Uint8Array).join(',')}`
+}
+
+/**
+ * Equal as multisets (ordered = false) or as sequences, values AND types (typeof, Number.isInteger), with no
+ * tolerance: generated queries round re-associated real sums themselves. Returns the first difference.
+ */
+export function sameTypedResult(a: SqlValue[][], b: SqlValue[][], ordered: boolean): string | undefined {
+  if (a.length !== b.length) return `row count ${a.length} vs ${b.length}`
+  const key = (r: SqlValue[]) => r.map(typedKey).join('|')
+  const A = a.map(key), B = b.map(key)
+  if (!ordered) { A.sort(); B.sort() }
+  for (let i = 0; i < A.length; i++) if (A[i] !== B[i]) return `row ${i}: ${A[i]} vs ${B[i]}`
+  return undefined
+}
