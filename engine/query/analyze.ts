@@ -6,7 +6,7 @@
  * refused here with UNSUPPORTED naming the construct.
  */
 import { EngineError } from '../errors'
-import { colName, conjuncts, isSelect, sqlParser, type Ast } from './parse'
+import { astifySql, colName, conjuncts, isSelect, type Ast } from './parse'
 import type { QueryCatalog, NameTarget } from './catalog'
 
 export interface Scope {
@@ -274,7 +274,7 @@ const viewCache = new Map<string, Ast>()
 export function parseViewAst(name: string, sql: string): Ast {
   let a = viewCache.get(sql)
   if (!a) {
-    try { a = sqlParser().astify(sql, { database: 'sqlite' }) } catch (e) {
+    try { a = astifySql(sql) } catch (e) {
       throw new EngineError('INTERNAL', `global view ${name} does not parse: ${e instanceof Error ? e.message : String(e)}`)
     }
     if (Array.isArray(a)) a = a[0]

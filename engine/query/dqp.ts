@@ -40,6 +40,9 @@ export interface RunOptions {
   budget?: QueryBudget
 }
 
+/** SQLite aggregate functions that node-sql-parser reads as ordinary functions. */
+const OTHER_AGGREGATES = new Set(['TOTAL', 'JSON_GROUP_ARRAY', 'JSON_GROUP_OBJECT', 'STRING_AGG', 'GROUP_CONCAT', 'COUNT', 'SUM', 'AVG', 'MIN', 'MAX'])
+
 // ---- prepared (cached) query ------------------------------------------------------------------
 interface AggSpec {
   groupCols: string[] // upper-case column names
@@ -211,6 +214,8 @@ export class Dqp {
         aggs.push({ node: n, fn, star, ...(star ? {} : { argSql: exprSql(unqualified(arg)) }), slot: aggs.length })
         return
       }
+      // aggregates the grammar reads as plain functions (TOTAL, json_group_array, …): no partial form here
+      if (n.type === 'function' && OTHER_AGGREGATES.has(String(n.name?.name?.map?.((x: Ast) => x.value).join('.') ?? n.name).toUpperCase())) { ok = false; return }
       if (n.type === 'column_ref') {
         const c = colName(n)?.toUpperCase()
         if (!c || c === '*') { ok = false; return }
@@ -752,7 +757,9 @@ export class Dqp {
       const sel = [...agg.groupCols.map((c, i) => `${qid(c)} AS ${qid(`__g${i}`)}`), ...agg.aggs.flatMap((a) => {
         const arg = a.star ? '*' : a.argSql!
         if (a.fn === 'AVG') return [`SUM(${arg}) AS ${qid(`__a${a.slot}`)}`, `COUNT(${arg}) AS ${qid(`__c${a.slot}`)}`]
-        return [`${a.fn}(${arg}) AS ${qid(`__a${a.slot}`)}`]
+        if (a.fn === 'COUNT') return [`COUNT(${arg}) AS ${qid(`__a${a.slot}`)}`]
+        // the storage class travels with the value (a JS number loses it: sql.js binds 21.0 as an integer)
+        return [`${a.fn}(${arg}) AS ${qid(`__a${a.slot}`)}`, `typeof(${a.fn}(${arg})) = 'real' AS ${qid(`__t${a.slot}`)}`]
       })]
       return `SELECT ${sel.join(', ')} FROM ${qid(copy.table)}${w}${agg.groupCols.length ? ` GROUP BY ${agg.groupCols.map(qid).join(', ')}` : ''}`
     }
@@ -811,7 +818,7 @@ export class Dqp {
         const table = agg ? '__P' : j.g.name
         if (r.rows.length) {
           const ncol = r.rows[0].length
-          const st = scratch.prepare(`INSERT INTO ${qid(table)} VALUES (${Array(ncol).fill('?').join(', ')})`)
+          const st = scratch.prepare(agg ? aggInsertSql(agg) : `INSERT INTO ${qid(table)} VALUES (${Array(ncol).fill('?').join(', ')})`)
           try {
             scratch.run('BEGIN')
             let n = 0
@@ -871,7 +878,7 @@ export class Dqp {
         const a = agg.aggs.find((x) => x.slot === slot)!
         const A = col(`__a${a.slot}`)
         if (a.fn === 'SUM') return aggr('SUM', A)
-        if (a.fn === 'COUNT') return fn('TOTAL', A)
+        if (a.fn === 'COUNT') return { ...fn('COALESCE', aggr('SUM', A)), args: { type: 'expr_list', value: [aggr('SUM', A), { type: 'number', value: 0 }] } }
         if (a.fn === 'MIN' || a.fn === 'MAX') return aggr(a.fn, A)
         return { type: 'binary_expr', operator: '/', parentheses: true, left: fn('TOTAL', A), right: aggr('SUM', col(`__c${a.slot}`)) }
       }
@@ -893,6 +900,23 @@ export class Dqp {
     void g
     return sqlify(guarded ? guardSelect(root, this.derivedColumns) : root)
   }
+}
+
+/**
+ * The INSERT of a site's partial aggregates into __P: a SUM/MIN/MAX value comes with a flag telling whether it
+ * was REAL at the site, and is stored with that storage class (sql.js binds an integral JS number as an
+ * INTEGER and a large integer as a REAL), so the combined aggregate has SQLite's type.
+ */
+function aggInsertSql(agg: AggSpec): string {
+  let n = 0
+  const vals = agg.groupCols.map(() => `?${++n}`)
+  for (const a of agg.aggs) {
+    if (a.fn === 'AVG') { vals.push(`?${++n}`, `?${++n}`); continue }
+    if (a.fn === 'COUNT') { vals.push(`?${++n}`); continue }
+    const v = `?${++n}`, t = `?${++n}`
+    vals.push(`CASE WHEN ${t} THEN CAST(${v} AS REAL) WHEN typeof(${v}) = 'real' AND ${v} = CAST(${v} AS INTEGER) THEN CAST(${v} AS INTEGER) ELSE ${v} END`)
+  }
+  return `INSERT INTO "__P" VALUES (${vals.join(', ')})`
 }
 
 function pp0Label(pp: PiecePlan): string { return `${pp.piece.name}@${pp.copy!.site}` }

@@ -104,14 +104,88 @@ export function preprocess(sql: string): { text: string; explain: boolean; trans
   return { text: out, explain, transaction, atRefs, toOriginal }
 }
 
+/**
+ * node-sql-parser's sqlite grammar knows UNION [ALL] only. INTERSECT and EXCEPT are reserved words in SQLite
+ * (never identifiers), so outside literals, quoted names and comments each one is a set operator: it is
+ * handed to the parser as an equally long `UNION` and put back on the AST afterwards, compound by compound
+ * in the order of the text. ORDER BY … NULLS FIRST / LAST, which the grammar cannot read either, is refused
+ * by name. Offsets in the text are unchanged.
+ */
+export function astifySql(text: string): Ast {
+  const ops: { op: string; at: number }[] = []
+  let out = ''
+  let last = ''
+  let lastAt = 0
+  let i = 0
+  while (i < text.length) {
+    const c = text[i]
+    if (c === "'" || c === '"' || c === '`' || c === '[') {
+      const close = c === '[' ? ']' : c
+      let j = i + 1
+      while (j < text.length) {
+        if (text[j] === close) { if (close !== ']' && text[j + 1] === close) { j += 2; continue } break }
+        j++
+      }
+      out += text.slice(i, j + 1); i = j + 1; last = ''
+      continue
+    }
+    if ((c === '-' && text[i + 1] === '-') || (c === '/' && text[i + 1] === '*')) {
+      const j = c === '-' ? text.indexOf('\n', i) : text.indexOf('*/', i + 2)
+      const stop = j < 0 ? text.length : c === '-' ? j : j + 2
+      out += text.slice(i, stop); i = stop
+      continue
+    }
+    const w = /^[A-Za-z_][A-Za-z0-9_$]*/.exec(text.slice(i, i + 64))
+    if (w && !/[A-Za-z0-9_$]/.test(text[i - 1] ?? '')) {
+      const word = w[0].toUpperCase()
+      if (word === 'FIRST' || word === 'LAST') {
+        if (last === 'NULLS') throw new EngineError('UNSUPPORTED', `ORDER BY … NULLS ${word} is not supported by the distributed query processor (SQLite puts NULLs first in ascending and last in descending order; to choose, order by \`x IS NULL\` first, e.g. ORDER BY x IS NULL ${word === 'FIRST' ? 'DESC' : 'ASC'}, x)`, { position: lastAt })
+      }
+      if (word === 'INTERSECT' || word === 'EXCEPT') {
+        ops.push({ op: word.toLowerCase(), at: i })
+        out += 'UNION'.padEnd(word.length, ' ')
+      } else {
+        if (word === 'UNION') ops.push({ op: 'union', at: i })
+        out += w[0]
+      }
+      last = word
+      lastAt = i
+      i += w[0].length
+      continue
+    }
+    if (!/\s/.test(c)) last = ''
+    out += c
+    i++
+  }
+  const ast = sqlParser().astify(out, OPT)
+  if (!ops.some((o) => o.op !== 'union')) return ast
+  // compounds in the order of the text: a block's own clauses (and the compounds inside them), its operator, its next branch
+  let k = 0
+  const walk = (n: Ast): void => {
+    if (!n || typeof n !== 'object') return
+    if (Array.isArray(n)) { n.forEach(walk); return }
+    for (const key of Object.keys(n)) if (key !== '_next' && key !== 'set_op' && key !== 'tableList' && key !== 'columnList' && key !== 'loc') walk(n[key])
+    if (n._next) {
+      const o = ops[k++]
+      if (!o || !String(n.set_op ?? '').toLowerCase().startsWith('union')) throw new EngineError('UNSUPPORTED', 'this combination of set operations could not be read (INTERSECT / EXCEPT)')
+      if (o.op !== 'union') n.set_op = o.op
+      walk(n._next)
+    }
+  }
+  walk(ast)
+  if (k !== ops.length) throw new EngineError('UNSUPPORTED', `INTERSECT / EXCEPT in this position is not supported (set operations combine whole SELECTs)`, { position: ops[Math.min(k, ops.length - 1)].at })
+  return ast
+}
+
 /** Parses one or more `;`-separated statements. Syntax errors become SQL_ERROR with a position. */
 export function parseSql(sql: string): ParsedText {
   if (!sql.trim()) throw new EngineError('SQL_ERROR', 'empty SQL statement', { position: 0 })
   const pre = preprocess(sql)
   let ast: Ast
   try {
-    ast = sqlParser().astify(pre.text, OPT)
+    ast = astifySql(pre.text)
   } catch (e) {
+    if (e instanceof EngineError) throw e.position === undefined ? e : new EngineError(e.code, e.message, { position: pre.toOriginal(e.position) })
     const err = e as { message?: string; location?: { start?: { offset?: number; line?: number; column?: number } }; found?: string }
     const off = err.location?.start?.offset
     const position = off === undefined ? undefined : pre.toOriginal(off)

@@ -52,3 +52,35 @@ export function sameResult(a: SqlValue[][], b: SqlValue[][], ordered: boolean): 
   }
   return undefined
 }
+
+/** Sort key of a value for typed comparison (non-integral numbers to 10 significant digits). */
+const typedKey = (v: SqlValue): string => {
+  if (v === null || v === undefined) return 'N'
+  if (typeof v === 'number') return Number.isInteger(v) ? `I${v}` : `R${Number(v.toPrecision(10))}`
+  if (typeof v === 'string') return `S${v}`
+  return `B${Array.from(v as Uint8Array).join(',')}`
+}
+
+/**
+ * Same value and type: typeof equal; integers (Number.isInteger) exactly equal; a non-integral number only
+ * within 1e-9 relative of the other (re-associated real sums differ in the last bits — and may land on an integer).
+ */
+const sameTyped = (a: SqlValue, b: SqlValue): boolean => {
+  if (typeof a === 'number' && typeof b === 'number') {
+    if (Number.isInteger(a) && Number.isInteger(b)) return a === b
+    return Math.abs(a - b) <= 1e-9 * Math.max(1, Math.abs(a), Math.abs(b))
+  }
+  return typedKey(a) === typedKey(b)
+}
+
+/** Equal as multisets (ordered = false) or as sequences, values AND types; returns the first difference. */
+export function sameTypedResult(a: SqlValue[][], b: SqlValue[][], ordered: boolean): string | undefined {
+  if (a.length !== b.length) return `row count ${a.length} vs ${b.length}`
+  const key = (r: SqlValue[]) => r.map(typedKey).join('|')
+  const sorted = (x: SqlValue[][]) => (ordered ? x : [...x].sort((p, q) => (key(p) < key(q) ? -1 : key(p) > key(q) ? 1 : 0)))
+  const A = sorted(a), B = sorted(b)
+  for (let i = 0; i < A.length; i++) {
+    if (A[i].length !== B[i].length || A[i].some((v, j) => !sameTyped(v, B[i][j]))) return `row ${i}: ${key(A[i])} vs ${key(B[i])}`
+  }
+  return undefined
+}

@@ -44,4 +44,13 @@ describe('MLS read check', () => {
     expect(r.sql).toBe('SELECT * FROM (SELECT EMPNO, NAME, POSITION, DEPT, BRCODE, CLEARANCE FROM "EMPLOYEES") AS "V_EMP" ORDER BY 6 ASC')
     expect(codeOf('SELECT SALARY FROM V_EMP', p)).toBe('SQL_ERROR') // the view as this session sees it has no SALARY
   })
+
+  it('INTERSECT and EXCEPT: every branch is checked, and a restricted star keeps the operator', () => {
+    expect(codeOf("SELECT EMPNO FROM SALES INTERSECT SELECT EMPNO FROM EMPLOYEES WHERE SALARY > 10")).toBe('ACCESS_DENIED')
+    expect(codeOf('SELECT NAME FROM EMPLOYEES EXCEPT SELECT SALARY FROM EMPLOYEES')).toBe('ACCESS_DENIED')
+    expect(codeOf("SELECT EMPNO FROM SALES EXCEPT SELECT EMPNO FROM EMPLOYEES WHERE NAME <> 'x'")).toBe('ok')
+    const r = checkStatement(policy, clerk, "SELECT * FROM STOCK_KDY INTERSECT SELECT * FROM STOCK_KDY WHERE QTY > 1")
+    expect(r.sql).toBe('SELECT STOCKCODE, ITEMNO, QTY, LASTIN, NEXTIN FROM "STOCK_KDY" INTERSECT SELECT STOCKCODE, ITEMNO, QTY, LASTIN, NEXTIN FROM "STOCK_KDY" WHERE QTY > 1')
+    expect(codeOf('SELECT NAME FROM EMPLOYEES ORDER BY NAME NULLS LAST')).toBe('UNSUPPORTED')
+  })
 })

@@ -18,7 +18,7 @@
  */
 import { EngineError } from '../errors'
 import { levelRank, type Level } from '../api/security'
-import { AT_MARK, colName, isSelect, preprocess, sqlParser, sqlify, type Ast } from '../query/parse'
+import { AT_MARK, astifySql, colName, isSelect, preprocess, sqlParser, sqlify, type Ast } from '../query/parse'
 import { parseViewAst } from '../query/analyze'
 import type { SecurityPolicy } from './policy'
 
@@ -284,9 +284,10 @@ export function checkStatement(policy: SecurityPolicy, s: MlsSubject, sql: strin
   const pre = preprocess(sql)
   let statements: Ast[]
   try {
-    const ast = sqlParser().astify(pre.text, { database: 'sqlite' })
+    const ast = astifySql(pre.text)
     statements = (Array.isArray(ast) ? ast : [ast]).filter((x) => x && typeof x === 'object')
   } catch (e) {
+    if (e instanceof EngineError) throw e
     throw new EngineError('SQL_ERROR', `cannot read the statement: ${e instanceof Error ? e.message.split('\n')[0] : String(e)}`)
   }
   if (statements.length === 1 && isSelect(statements[0]) && !pre.transaction) {
