@@ -9,6 +9,15 @@ import { EXPORT_CHUNK_ROWS, formatRows } from './export'
 import { localAdmin } from '../../engine/security/identities'
 import { SecurityManager } from '../../engine/security/dsm'
 
+/** A cluster and a handler runner acting as the local administrator. */
+async function setup(sales: number) {
+  const cluster = await Cluster.create({ seed: 4, sales })
+  const ctx: HandlerContext = { cluster, jobs: new JobRunner(() => {}), host: 'cli', dataDir: null, actor: localAdmin('test'), emit: () => {}, clock: { speed: 0, setSpeed: () => {} } }
+  const run = <N extends CallName>(name: N, input: CallInput<N>): Promise<CallOutput<N>> =>
+    (handlers[name] as (c: HandlerContext, i: unknown) => Promise<CallOutput<N>>)(ctx, calls[name].input.parse(input))
+  return { cluster, run }
+}
+
 describe('query/export', () => {
   it('formats CSV with quoting and JSON as one array across chunks', () => {
     const cols = ['A', 'B']
@@ -19,10 +28,7 @@ describe('query/export', () => {
   })
 
   it('exports every row (past the grid cap) in chunks; the last fetch frees it', async () => {
-    const cluster = await Cluster.create({ seed: 4, sales: 600 })
-    const ctx: HandlerContext = { cluster, jobs: new JobRunner(() => {}), host: 'cli', dataDir: null, actor: localAdmin('test'), emit: () => {}, clock: { speed: 0, setSpeed: () => {} } }
-    const run = <N extends CallName>(name: N, input: CallInput<N>): Promise<CallOutput<N>> =>
-      (handlers[name] as (c: HandlerContext, i: unknown) => Promise<CallOutput<N>>)(ctx, calls[name].input.parse(input))
+    const { run } = await setup(600)
     // 600 sales × every item: more rows than one chunk, and than the grid holds
     const items = Number((await run('query/run', { site: 'CMB', sql: 'SELECT COUNT(*) FROM ITEMS WHERE ITEMNO > 0' })).rows[0][0])
     const want = 600 * items
@@ -41,10 +47,7 @@ describe('query/export', () => {
   })
 
   it('an export reads what the query would: a session never exports a column above its level, and a write is not exported', async () => {
-    const cluster = await Cluster.create({ seed: 4, sales: 60 })
-    const ctx: HandlerContext = { cluster, jobs: new JobRunner(() => {}), host: 'cli', dataDir: null, actor: localAdmin('test'), emit: () => {}, clock: { speed: 0, setSpeed: () => {} } }
-    const run = <N extends CallName>(name: N, input: CallInput<N>): Promise<CallOutput<N>> =>
-      (handlers[name] as (c: HandlerContext, i: unknown) => Promise<CallOutput<N>>)(ctx, calls[name].input.parse(input))
+    const { cluster, run } = await setup(60)
     const dsm = SecurityManager.of(cluster)
     dsm.addUser('CMB', 'clerk', 'clerk-pass-1', 'INTERNAL')
     const session = dsm.login('CMB', 'clerk', 'clerk-pass-1').token
