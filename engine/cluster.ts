@@ -186,10 +186,14 @@ export class Cluster {
   /** Reopens a persisted cluster: images, then each site's log replayed; clock and failures restored. */
   static async open(dataDir: string, opts: { fsync?: boolean; readOnly?: boolean } = {}): Promise<Cluster> {
     const SQL = await loadSqlJs()
-    const { file, images } = Persistence.read(dataDir, SQL, opts.readOnly)
+    // the lock first: a starter that loses must not read files the running writer is replacing
+    const persistence = Persistence.reopen(dataDir, opts.fsync ?? true, opts.readOnly)
+    let read: ReturnType<typeof Persistence.read>
+    try { read = Persistence.read(dataDir, SQL, opts.readOnly) } catch (e) { persistence.unlock(); throw e }
+    const { file, images } = read
     const c = new Cluster({ seed: file.seed, topology: file.topology, startMs: file.clock })
     c.SQL = SQL
-    c.persistence = Persistence.reopen(dataDir, opts.fsync ?? true, opts.readOnly)
+    c.persistence = persistence
     c.buildSites(images)
     for (const n of file.logs ?? []) c.expectedLogs.add(n)
     let clock = file.clock

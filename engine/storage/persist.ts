@@ -139,7 +139,9 @@ export class Persistence {
   }
 
   static reopen(dir: string, fsync: boolean, readOnly = false): Persistence {
-    const p = new Persistence(resolve(dir), fsync, readOnly)
+    const d = resolve(dir)
+    if (!existsSync(join(d, 'cluster.json'))) throw new EngineError('NOT_FOUND', `${d} holds no cluster (no cluster.json); create one with iddb init --data ${dir}`)
+    const p = new Persistence(d, fsync, readOnly)
     if (!readOnly) p.lock()
     return p
   }
