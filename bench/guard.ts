@@ -14,8 +14,8 @@ import { EngineClient } from '../src-main/engine-host/client'
 import { Cluster } from '../engine/cluster'
 import { guardTerm } from '../engine/query/guard'
 import type { BenchContext } from './run'
+import { median } from './stats'
 
-const median = (xs: number[]) => { const s = [...xs].sort((a, b) => a - b); return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2 }
 const CROSS5 = 'SELECT COUNT(*) FROM ITEMS a, ITEMS b, ITEMS c, ITEMS d, ITEMS e'
 
 async function cancelLatency(ctx: BenchContext): Promise<{ latency: number; pingP95: number }> {

@@ -18,8 +18,8 @@ import { Cluster } from '../engine/cluster'
 import { Dqp } from '../engine/query/dqp'
 import type { QueryRunResult } from '../engine/query/types'
 import type { BenchContext } from './run'
+import { median } from './stats'
 
-const median = (xs: number[]) => { const s = [...xs].sort((a, b) => a - b); return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2 }
 const wanBytes = (r: QueryRunResult) => Object.entries(r.perLinkBytes).filter(([k]) => !k.startsWith('LAN:')).reduce((s, [, v]) => s + v, 0)
 
 export const group = {

@@ -13,8 +13,8 @@ import { Cluster } from '../engine/cluster'
 import { Dqp } from '../engine/query/dqp'
 import { SecurityManager } from '../engine/security/dsm'
 import type { BenchContext } from './run'
+import { median } from './stats'
 
-const median = (xs: number[]) => { const s = [...xs].sort((a, b) => a - b); return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2 }
 
 export const group = {
   name: 'security',
