@@ -39,6 +39,8 @@ export interface TwoPcCheckConfig {
   heuristics?: boolean
   maxStates?: number
   stopAtViolation?: boolean
+  /** Stop at the first blocked terminal world (to show the blocking case quickly). */
+  stopAtBlocked?: boolean
 }
 
 type GlueMsg = Msg | { t: 'EXEC'; tx: string; from: string; to: string } | { t: 'DONE'; tx: string; from: string; to: string; ok: boolean }
@@ -453,7 +455,7 @@ export function modelCheck(cfg: TwoPcCheckConfig): TwoPcResult {
     if (all.every((a) => a.a === 'crash' || a.a === 'lose' || a.a === 'resolve')) {
       res.terminal++
       if (w.s.every((x) => x.up) && w.begun.length === cfg.txns.length && !settled(w, cfg)) { res.undecided++; res.undecidedExample ??= trace(label) }
-      if (w.s.some((x) => x.up && Object.values(x.parts).some((p) => p.phase === 'READY' && p.heuristic === undefined))) { res.blocked++; res.blockedExample ??= trace(label) }
+      if (w.s.some((x) => x.up && Object.values(x.parts).some((p) => p.phase === 'READY' && p.heuristic === undefined))) { res.blocked++; res.blockedExample ??= trace(label); if (cfg.stopAtBlocked) { res.complete = false; break } }
     }
     const acts = child.size ? all.filter((a) => { const sk = sleepKey(w, a); return sk === undefined || !child.has(sk) }) : all
     if (acts.length) stack.push({ w, acts, i: 0, sleep: child, label })
