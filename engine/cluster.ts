@@ -30,6 +30,11 @@ import { openLogPair } from './storage/files'
 import { FileTxnLog } from './txn/filelog'
 import { join } from 'node:path'
 import { installCatalogs } from './catalog/catalog'
+import { ClusterEvents, roleOf, type ClusterEventListener } from './cluster/events'
+import { Subsystems } from './cluster/subsystems'
+
+export type { ClusterEvent, ClusterEventListener, ClusterEventType } from './cluster/events'
+export type { Subsystems, SubsystemName } from './cluster/subsystems'
 
 export interface CreateOptions extends ClusterOptions {
   /** Persist in this directory (must be new or empty). Omit for an in-memory cluster. */
@@ -84,6 +89,9 @@ export class Cluster {
   readonly createdAtMs: number
   private refreshTimer?: ReturnType<Simulator['scheduleDaemon']>
   lastGenerate?: GenerateSummary
+  /** The DTM, DQP, ticket service, DSM, audit log and identities: built on first use, disposed by close(). */
+  readonly subsystems: Subsystems = new Subsystems(this)
+  private readonly bus = new ClusterEvents()
 
   constructor(opts: ClusterOptions = {}) {
     this.topology = validateTopology(structuredClone(opts.topology ?? defaultTopology()))
@@ -320,8 +328,9 @@ export class Cluster {
 
   /** Closes the databases (checkpointing first unless told not to: the logs make that safe). */
   close(opts: { checkpoint?: boolean } = {}): void {
-    if (!this.SQL) return
+    if (!this.SQL) { this.subsystems.dispose(); return }
     if (opts.checkpoint !== false) this.checkpoint()
+    this.subsystems.dispose()
     for (const s of this.sites.values()) s.close()
     this.sites.clear()
     this.persistence?.unlock()
@@ -474,7 +483,11 @@ export class Cluster {
     this.replication.resendCatalogsTo(code)
     this.replication.kick()
     this.log('recovery', `${code}.primary recovered from ${code}.backup (image at seq ${fromSeq}, ${redone} batch(es) redone from the log)`, code)
-    if (damage && this.isServerUp(`${code}.primary`)) this.log('recovery', `${code}.primary restored`, code) // the DTM restarts the site
+    this.bus.emit({ type: 'site.recovered', site: code, from: 'backup' })
+    if (damage && this.isServerUp(`${code}.primary`)) {
+      this.log('recovery', `${code}.primary restored`, code)
+      this.bus.emit({ type: 'server.up', server: `${code}.primary`, site: code, role: 'primary' }) // the DTM restarts the site
+    }
     return { redone, fromSeq }
   }
 
@@ -517,6 +530,7 @@ export class Cluster {
           }
         })
         this.log('recovery', `${code} restored from the main repository (${total} rows)`, code)
+        this.bus.emit({ type: 'site.recovered', site: code, from: 'repository' })
         onDone?.(total)
       },
       onDrop: (reason) => this.log('recovery', `restore of ${code} lost in transit: ${reason}`, code),
@@ -575,6 +589,9 @@ export class Cluster {
     return () => { this.eventListeners = this.eventListeners.filter((x) => x !== fn) }
   }
 
+  /** Typed state changes (engine/cluster/events.ts): how subsystems learn of crashes and repairs. Returns the unsubscriber. */
+  on(fn: ClusterEventListener): () => void { return this.bus.on(fn) }
+
   // ---- failures ----------------------------------------------------------------------------
   isServerUp(id: string): boolean { return !this.serverDown.has(id) && !this.damaged.has(id) }
   /** The site's database service is available: router and primary up. */
@@ -589,6 +606,7 @@ export class Cluster {
     this.serverDown.add(id)
     if (id.endsWith('.router')) this.net.setSiteReachable(code, false)
     this.log('failure', `${id} failed`, code)
+    this.bus.emit({ type: 'server.down', server: id, site: code, role: roleOf(id) })
     this.saveState()
   }
 
@@ -600,6 +618,7 @@ export class Cluster {
     if (!this.serverDown.delete(id)) return
     if (id.endsWith('.router')) this.net.setSiteReachable(code, true)
     this.log('recovery', `${id} restored`, code)
+    this.bus.emit({ type: 'server.up', server: id, site: code, role: roleOf(id) })
     this.saveState()
     if (this.SQL) this.replication.kick()
   }
@@ -613,14 +632,15 @@ export class Cluster {
     for (const id of this.serverIds(code)) if (!this.damaged.has(id)) this.restoreServer(id)
   }
 
-  failLink(id: string): void { this.net.setLinkState(id, 'down'); this.log('failure', `link ${id} down`); this.saveState() }
+  failLink(id: string): void { this.net.setLinkState(id, 'down'); this.log('failure', `link ${id} down`); this.bus.emit({ type: 'link.down', link: id }); this.saveState() }
   restoreLink(id: string): void {
-    this.net.setLinkState(id, 'up'); this.log('recovery', `link ${id} up`); this.saveState()
+    this.net.setLinkState(id, 'up'); this.log('recovery', `link ${id} up`); this.bus.emit({ type: 'link.up', link: id }); this.saveState()
     if (this.SQL) this.replication.kick()
   }
   degradeLink(id: string, d: Partial<Degradation>): void {
     this.net.setLinkState(id, 'degraded', d)
     this.log('failure', `link ${id} degraded (+${d.extraDelayMs ?? 0} ms, ×${d.bandwidthFactor ?? 1} bandwidth, ${(d.lossRate ?? 0) * 100}% loss)`)
+    this.bus.emit({ type: 'link.degraded', link: id, degradation: { ...d } })
     this.saveState()
   }
 

@@ -10,8 +10,6 @@ import { TicketService, type SaleRecord, type TicketServiceOptions } from './ser
 
 export * from './service'
 
-const services = new WeakMap<Cluster, TicketService>()
-
 /** The sale a POS client attaches to its ticket (all optional; defaults make a one-item sale). */
 export interface SaleInput { itemNo?: number; qty?: number; unitPrice?: number; empNo?: number }
 
@@ -31,21 +29,20 @@ export function recordSaleInStore(cluster: Cluster, r: SaleRecord): boolean {
   return true
 }
 
-export function ticketsOf(cluster: Cluster, opts: TicketServiceOptions = {}): TicketService {
-  let t = services.get(cluster)
-  if (!t) {
-    t = new TicketService(cluster, {
-      ...opts,
-      recordSale: (r) => {
-        try {
-          if (recordSaleInStore(cluster, r)) cluster.log('ticket', `sale ${r.ticket} recorded in SALES at ${r.site}`, r.site)
-        } catch (e) {
-          cluster.log('ticket', `sale ${r.ticket} accepted at ${r.site} but not written to SALES: ${e instanceof Error ? e.message : String(e)}`, r.site)
-        }
-        opts.recordSale?.(r)
-      },
-    })
-    services.set(cluster, t)
-  }
-  return t
+/** The cluster's ticket service (built by its subsystem registry on first use; opts apply then). */
+export function ticketsOf(cluster: Cluster, opts: TicketServiceOptions = {}): TicketService { return cluster.subsystems.tickets(opts) }
+
+/** A ticket service wired to record each accepted sale in SALES (the cluster's subsystem registry calls this). */
+export function createTicketService(cluster: Cluster, opts: TicketServiceOptions = {}): TicketService {
+  return new TicketService(cluster, {
+    ...opts,
+    recordSale: (r) => {
+      try {
+        if (recordSaleInStore(cluster, r)) cluster.log('ticket', `sale ${r.ticket} recorded in SALES at ${r.site}`, r.site)
+      } catch (e) {
+        cluster.log('ticket', `sale ${r.ticket} accepted at ${r.site} but not written to SALES: ${e instanceof Error ? e.message : String(e)}`, r.site)
+      }
+      opts.recordSale?.(r)
+    },
+  })
 }
