@@ -4,7 +4,8 @@
  * acceptance. The protocol core (core.ts) knows nothing of sql.js; this is the only place that joins them.
  */
 import type { Cluster } from '../cluster'
-import { fragments } from '../data/schema'
+import { fragments, satisfiesPredicate } from '../data/schema'
+import { assert } from '../assert'
 import { formatSiteTime } from '../sim/kernel'
 import { TicketService, type SaleRecord, type TicketServiceOptions } from './service'
 
@@ -22,6 +23,7 @@ export function recordSaleInStore(cluster: Cluster, r: SaleRecord): boolean {
   if (!frag) return false
   const s = (r.sale ?? {}) as SaleInput
   const qty = s.qty ?? 1, price = s.unitPrice ?? 0
+  assert(satisfiesPredicate(frag, (c) => (c === 'BRCODE' ? r.site : undefined)), () => `a sale accepted at ${r.site} belongs to ${frag.name} (${frag.predicate})`)
   store.withTransaction((tx) => {
     tx.exec(`INSERT INTO ${frag.name} (INVNO, BRCODE, ITEMNO, QTY, UNITPRICE, AMOUNT, SOLD_AT, EMPNO) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
       [Number(r.ticket), r.site, s.itemNo ?? 1, qty, price, qty * price, formatSiteTime(r.at), s.empNo ?? null])
