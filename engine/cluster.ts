@@ -1,7 +1,7 @@
 /**
  * The cluster façade: one simulator, one network, the sites and their servers. Hosts (worker, CLI,
  * tests) talk to the distributed database only through this object.
- * Extended by the data/catalog/persistence layer (sites' sql.js stores) and by the DQP, DTM and ticket layers.
+ * Its parts (engine/cluster/), its subsystem registry, its typed events and the layer order: docs/ENGINE-LAYERS.md.
  *
  * Lifecycle (sql.js loads asynchronously):
  *   const c = await Cluster.create({ seed, topology?, sales?: 20000, dataDir? })  // new cluster (generates data unless sales: 0)
