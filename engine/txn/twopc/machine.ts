@@ -255,7 +255,7 @@ export function partDecision(p: PartState | undefined, tx: string, site: string,
     p = { tx, site, coord, topology: 'centralized', participants: [], phase: 'ABORT', votes: {} }
   } else if (p.heuristic !== undefined) {
     out.heuristic?.({ tx, site, heuristic: p.heuristic, decision: d, damage: p.heuristic !== d })
-    out.send({ t: 'ACK', tx, from: site, to: p.coord, d, heuristic: p.heuristic })
+    out.send({ t: 'ACK', tx, from: site, to: coord, d, heuristic: p.heuristic })
     return p
   } else if (p.phase === 'INITIAL' || p.phase === 'READY') {
     const wasReady = p.phase === 'READY'
@@ -268,7 +268,8 @@ export function partDecision(p: PartState | undefined, tx: string, site: string,
     invariant(d === 'ABORT', `${tx} at ${site}: COMMIT reached a participant that never voted yes`)
     p.phase = 'ABORT'
   } else invariant(p.phase === d, `${tx} at ${site}: decision ${d} after ${p.phase}`)
-  out.send({ t: 'ACK', tx, from: site, to: p.coord, d })
+  p.coord = coord
+  out.send({ t: 'ACK', tx, from: site, to: coord, d })
   return p
 }
 
