@@ -510,6 +510,9 @@ export class Planner implements Pruner {
         let n = 1
         for (const col of agg.groupCols) n *= this.ndv(g, col, pp.estRows, pp)
         pp.estRows = Math.max(pp.estRows ? 1 : 0, Math.min(pp.estRows, Math.round(n)))
+        // a site ships its partial aggregates: the group columns and one or two values per aggregate
+        const width = agg.groupCols.reduce((w, c) => w + this.catalog.colLen(g.refs[0].target.relation, c) + 2, 0) + agg.aggs.length * 10
+        pp.estBytes = Math.min(pp.estBytes, 16 + pp.estRows * width)
       }
     }
     // semijoin decisions
