@@ -116,6 +116,16 @@ describe('EXPLAIN runs no query', () => {
     expect(e.explain).toMatch(/estimated bytes per link/)
   })
 
+  it('dqp.plan gives the plan value itself, without running it', () => {
+    reset()
+    const t0 = cluster.sim.now
+    const plan = dqp.plan('KDY', QUERIES.aggregate)
+    expect(counters()).toEqual({ statements: [], messages: 0, now: t0 })
+    expect(plan.strategy).toBe('partial-aggregation')
+    expect(plan.used.map((pp) => pp.piece.name).sort()).toEqual(['Sales_CMB', 'Sales_KDY', 'Sales_MBI'])
+    expect(() => dqp.plan('KDY', 'DELETE FROM SALES')).toThrow(/only a SELECT has a query plan/)
+  })
+
   it('a query over the session\'s budget is explained with a note, not refused; running it is refused', async () => {
     const budget = { maxRows: 10, maxMs: 60_000 }
     const e = await dqp.run('KDY', `EXPLAIN ${QUERIES.join}`, { budget })
