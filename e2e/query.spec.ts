@@ -69,4 +69,20 @@ test.describe('query console', () => {
     await expect(page.getByTestId('result-row')).toHaveCount(3)
     await expect(page.getByTestId('query-cancelled')).toHaveCount(0)
   })
+
+  test('EXPLAIN shows the plan with its estimates and says the query was not run', async ({ admin, page }) => {
+    await admin.openConsole('query')
+    const q = new QueryPage(page)
+    await q.write('SELECT BRCODE, SUM(AMOUNT) FROM SALES GROUP BY BRCODE')
+    await q.page.getByTestId('query-site').selectOption('KDY')
+    await q.explain()
+    await expect(page.getByTestId('query-explained')).toContainText('not run: times, rows and bytes are estimates')
+    await expect(page.getByTestId('query-class')).toHaveText('distributed request')
+    // the diagram draws the planned flows with their estimated bytes
+    await expect(q.planDiagram()).toHaveAttribute('aria-label', /flows (\w+→\w+ [1-9]\d* B(, )?)+$/)
+    await expect(page.getByTestId('plan-step-subquery').first().locator('td.num').first()).toContainText('/ —')
+    await q.openTab('explain')
+    await expect(page.getByTestId('query-explain-text')).toContainText('estimates (EXPLAIN does not run the query)')
+    await expect(page.getByTestId('query-explain-text')).toContainText('partial-aggregation')
+  })
 })

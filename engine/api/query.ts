@@ -62,6 +62,8 @@ export interface PlanView {
   actualRows?: number
   notes: string[]
   sitesInvolved: string[]
+  /** EXPLAIN: the query was not run; the steps' times, rows and bytes are the optimizer's estimates (no actual figures). */
+  estimated?: boolean
 }
 
 export interface QueryRunResult {

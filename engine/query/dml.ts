@@ -11,8 +11,9 @@ import { EngineError } from '../errors'
 import type { SiteCode } from '../topology/types'
 import type { SqlValue } from '../site/sqljs'
 import type { SiteStore } from '../site/site'
-import { conjuncts, colName, sqlify, type Ast, type ParsedText } from './parse'
-import type { Dqp, RunOptions } from './dqp'
+import { astSome, conjuncts, colName, sqlify, type Ast, type ParsedText } from './parse'
+import type { Cluster } from '../cluster'
+import type { Pruner, RunOptions } from './plan'
 import { ExecCtx } from './exec'
 import type { Copy, NameTarget, Piece } from './catalog'
 import type { TableRef } from './analyze'
@@ -35,8 +36,11 @@ interface SitePart {
   params?: SqlValue[]
 }
 
+/** What the write path needs from the query processor: its cluster, and the planner's checks and pruning. */
+export interface WriteServices extends Pruner { readonly cluster: Cluster }
+
 function hasSubquery(n: Ast): boolean {
-  return JSON.stringify(n ?? null).includes('"ast":')
+  return astSome(n, (x) => x.ast !== undefined)
 }
 
 function writable(t: NameTarget): void {
@@ -54,7 +58,7 @@ export type WriteResult = QueryRunResult & { undo?: () => void; sites?: SiteCode
  * the parts already applied, like any other failure of the all-or-nothing apply). They are HOLD checkpoints:
  * a write never lets another call run between reading its before-images and applying them.
  */
-export function* runWrite(dqp: Dqp, querySite: SiteCode, ast: Ast, parsed: ParsedText, _opts: RunOptions, ctxIn?: ExecCtx): QueryGen<WriteResult> {
+export function* runWrite(dqp: WriteServices, querySite: SiteCode, ast: Ast, parsed: ParsedText, _opts: RunOptions, ctxIn?: ExecCtx): QueryGen<WriteResult> {
   void _opts
   const cluster = dqp.cluster
   const cat = dqp.catalog
@@ -280,7 +284,7 @@ export function* runWrite(dqp: Dqp, querySite: SiteCode, ast: Ast, parsed: Parse
  * transaction (all at one site), a distributed transaction (several sites, each statement at one site)
  * or a distributed request (some statement spans sites).
  */
-export function* runScript(dqp: Dqp, querySite: SiteCode, stmts: Ast[], parsed: ParsedText, opts: RunOptions): QueryGen<QueryRunResult> {
+export function* runScript(dqp: WriteServices, querySite: SiteCode, stmts: Ast[], parsed: ParsedText, opts: RunOptions): QueryGen<QueryRunResult> {
   const ctx = new ExecCtx(dqp.cluster, querySite)
   ctx.hold = true
   const results: WriteResult[] = []
@@ -318,7 +322,7 @@ function unqualify(n: Ast): void {
 }
 
 /** Runs the simulation until the replication channels from these sites to other primaries are drained (≤ 30 s virtual). */
-function waitReplicas(dqp: Dqp, sites: SiteCode[]): void {
+function waitReplicas(dqp: WriteServices, sites: SiteCode[]): void {
   const cluster = dqp.cluster
   const repl = (cluster as unknown as { replication?: { channels: Map<string, { targetSite: string; role: string; pending: unknown[] }[]> } }).replication
   if (!repl) return
@@ -328,7 +332,7 @@ function waitReplicas(dqp: Dqp, sites: SiteCode[]): void {
 }
 
 /** Runs the simulation until these sites' changes have reached the main repository (≤ 30 s virtual). */
-function waitRepository(dqp: Dqp, sites: SiteCode[]): void {
+function waitRepository(dqp: WriteServices, sites: SiteCode[]): void {
   const cluster = dqp.cluster
   const repl = (cluster as unknown as { replication?: { channels: Map<string, { targetSite: string; role: string; pending: unknown[] }[]> } }).replication
   if (!repl) return

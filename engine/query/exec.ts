@@ -19,6 +19,18 @@ export interface RemoteJob {
   runSql?: string
 }
 
+/** Adds one message's bytes (with headers) to each link of its route (LAN:<SITE> for a local one); returns the route. */
+export function accountBytes(cluster: Cluster, perLink: Record<string, number>, from: SiteCode, to: SiteCode, bytes: number): string[] {
+  const route = cluster.net.route(from, to) ?? [from, to]
+  if (route.length === 1) { const k = `LAN:${from}`; perLink[k] = (perLink[k] ?? 0) + bytes + MESSAGE_HEADER_BYTES; return route }
+  for (let i = 0; i + 1 < route.length; i++) {
+    const l = cluster.net.linkBetween(route[i], route[i + 1])
+    if (!l) continue
+    perLink[l.spec.id] = (perLink[l.spec.id] ?? 0) + bytes + MESSAGE_HEADER_BYTES + (l.spec.encrypted ? ENCRYPTION_OVERHEAD_BYTES : 0)
+  }
+  return route
+}
+
 export class ExecCtx {
   readonly steps: PlanStep[] = []
   readonly perLink: Record<string, number> = {}
@@ -44,16 +56,7 @@ export class ExecCtx {
   done(detail: string): Tick { this.unitsDone++; return this.tick(detail) }
   tick(detail: string): Tick { return { done: this.unitsDone, total: Math.max(this.unitsTotal, this.unitsDone), detail, ...(this.hold ? { hold: true } : {}) } }
 
-  private account(from: SiteCode, to: SiteCode, bytes: number): string[] {
-    const route = this.cluster.net.route(from, to) ?? [from, to]
-    if (route.length === 1) { const k = `LAN:${from}`; this.perLink[k] = (this.perLink[k] ?? 0) + bytes + MESSAGE_HEADER_BYTES; return route }
-    for (let i = 0; i + 1 < route.length; i++) {
-      const l = this.cluster.net.linkBetween(route[i], route[i + 1])
-      if (!l) continue
-      this.perLink[l.spec.id] = (this.perLink[l.spec.id] ?? 0) + bytes + MESSAGE_HEADER_BYTES + (l.spec.encrypted ? ENCRYPTION_OVERHEAD_BYTES : 0)
-    }
-    return route
-  }
+  private account(from: SiteCode, to: SiteCode, bytes: number): string[] { return accountBytes(this.cluster, this.perLink, from, to, bytes) }
 
   /** Sends one message and runs the simulation until it is delivered or lost. */
   message(from: SiteCode, to: SiteCode, kind: string, bytes: number, stepKind: PlanStep['kind'], note: string): void {

@@ -231,3 +231,12 @@ export function andAll(list: Ast[]): Ast | null {
   if (!list.length) return null
   return list.reduce((a, b) => ({ type: 'binary_expr', operator: 'AND', left: a, right: b }))
 }
+
+/** Whether some node of a parser tree (objects and arrays, at any depth) satisfies `pred`. */
+export function astSome(n: Ast, pred: (node: Ast) => boolean): boolean {
+  if (!n || typeof n !== 'object') return false
+  if (Array.isArray(n)) return n.some((x) => astSome(x, pred))
+  if (pred(n)) return true
+  for (const k of Object.keys(n)) if (astSome(n[k], pred)) return true
+  return false
+}

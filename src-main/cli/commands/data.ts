@@ -59,9 +59,10 @@ export const sql: CliCommand = {
   usage: `iddb sql --data DIR --site CODE [--json] [--local] [--max-rows N] [--as USER] "SQL"
 
 Global SQL (SALES, EMPLOYEES, ITEMS, STOCK_CMB, global views such as V_BRANCH_REVENUE, fragment names
-like Sales_KDY, or Sales_KDY@KDY), and EXPLAIN of it, is localized, optimized and executed across the
-sites by the distributed query processor; it prints the rows, the request class, the virtual response
-time and the bytes per link (--json: {columns, rows, totalRows, requestClass, plan, perLinkBytes, ...}).
+like Sales_KDY, or Sales_KDY@KDY) is localized, optimized and executed across the sites by the
+distributed query processor; it prints the rows, the request class, the virtual response time and the
+bytes per link (--json: {columns, rows, totalRows, requestClass, plan, perLinkBytes, ...}). EXPLAIN of it
+is planned only: it prints the plan with estimated rows, bytes and times, and runs nothing.
 Statements naming the site's own catalog tables (GLOBAL_TABLES, FRAGMENT_TABLES, LCAT_TABLES,
 LCAT_COLUMNS, ...) run on the site's primary directly; --local forces that for any statement.
 Writes are committed durably.

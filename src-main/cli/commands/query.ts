@@ -22,8 +22,9 @@ Global names give fragmentation transparency (SALES, EMPLOYEES, ITEMS, STOCK_CMB
 fragment names location transparency (Sales_KDY), and fragment@SITE local mapping (Sales_KDY@KDY).
 The query is localized, optimized and executed across the sites over the simulated network.
 Prints the rows, the request class, the virtual response time and the bytes per link;
-EXPLAIN prints the plan (sub-queries per site, pruned fragments, join strategy and the alternative's
-estimated cost, estimated vs actual rows and bytes, virtual time per step).
+EXPLAIN prints the plan without running the query (sub-queries per site, pruned fragments, join
+strategy and the alternative's estimated cost, estimated rows, bytes and virtual time per step);
+a run's --json plan has the actual figures beside the estimates.
 --json gives {columns, rows, totalRows, requestClass, plan, perLinkBytes, virtualMs, wallMs, explain}.
 --timeout MS stops the query after MS of wall time (BUDGET_EXCEEDED; default ${SESSION_BUDGET.maxMs / 1000} s), even inside
 one long statement; Ctrl+C ends the command at once (a read opens the data directory read-only).

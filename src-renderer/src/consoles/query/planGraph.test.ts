@@ -26,6 +26,23 @@ describe('planGraph', () => {
     expect(back.bytes).toBe(500)
     expect(g.edges).toHaveLength(2)
   })
+
+  it("draws an EXPLAIN's flows with the estimated bytes (nothing ran: no actual figures)", () => {
+    const plan: PlanView = {
+      statement: 'select', querySite: 'KDY', assemblySite: 'KDY', strategy: 'single-site', requestClass: 'remote request', fragments: [], joins: [],
+      steps: [
+        { id: 1, kind: 'request', site: 'KDY', to: 'MBI', estBytes: 80, startMs: 0, endMs: 20 },
+        { id: 2, kind: 'subquery', site: 'MBI', estRows: 7, startMs: 20, endMs: 20 },
+        { id: 3, kind: 'ship', site: 'MBI', to: 'KDY', estBytes: 300, startMs: 20, endMs: 41 },
+      ],
+      notes: [], sitesInvolved: ['KDY', 'MBI'], estimated: true,
+    }
+    const back = planGraph(plan, ['CMB', 'MBI', 'KDY'], () => undefined).edges.find((e) => e.source === 'site:MBI')!
+    expect(back.bytes).toBe(300)
+    expect(back.label).toBe('ship · est. 300 B')
+    // a plan that ran counts only what was sent
+    expect(planGraph({ ...plan, estimated: undefined }, ['CMB', 'MBI', 'KDY'], () => undefined).edges.find((e) => e.source === 'site:MBI')!.bytes).toBe(0)
+  })
 })
 
 describe('fallbacks and down sites', () => {

@@ -43,11 +43,12 @@ export function planGraph(plan: PlanView, sites: string[], fragmentSite: (name: 
     if (!['request', 'ship', 'semijoin-keys', 'result', 'write'].includes(st.kind)) continue
     const key = `${st.site}>${st.to}`
     const e = flows.get(key) ?? { source: `site:${st.site}`, target: `site:${st.to}`, bytes: 0, kinds: [], label: '' }
-    e.bytes += st.actualBytes ?? 0
+    // an EXPLAIN's plan ran nothing: its flows carry the estimated bytes
+    e.bytes += st.actualBytes ?? (plan.estimated ? st.estBytes ?? 0 : 0)
     if (!e.kinds.includes(st.kind)) e.kinds.push(st.kind)
     flows.set(key, e)
   }
-  const edges = [...flows.values()].map((e) => ({ ...e, label: `${e.kinds.join(' + ')} · ${formatBytes(e.bytes)}` }))
+  const edges = [...flows.values()].map((e) => ({ ...e, label: `${e.kinds.join(' + ')} · ${plan.estimated ? 'est. ' : ''}${formatBytes(e.bytes)}` }))
   return { nodes, edges, pruned, used }
 }
 
