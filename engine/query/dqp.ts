@@ -268,7 +268,7 @@ export class Dqp {
     }
     if (p.kind !== 'select' && p.parsed.explain) throw new EngineError('UNSUPPORTED', `EXPLAIN ${p.kind.toUpperCase()} is not supported: EXPLAIN runs the statement to report actual rows, bytes and times, and a write would be applied`)
     if (p.kind === 'select') res = yield* this.runSelect(site, p, opts)
-    else { const w = yield* runWrite(this, site, p.ast, p.parsed, opts); delete w.undo; res = w }
+    else res = yield* runWrite(this, site, p.ast, p.parsed, opts)
     res.wallMs = performance.now() - t0
     if (p.parsed.explain) {
       res.explain = formatExplain(res)
