@@ -17,7 +17,7 @@ import { ExecCtx } from './exec'
 import type { FragmentDecision, PlanView, QueryRunResult, RequestClass } from './types'
 import type { QueryGen } from './coop'
 import { Dtm } from '../txn/dtm'
-import { autocommit, type AutoStmt } from '../txn/autocommit'
+import { autocommitSteps, type AutoResult, type AutoStmt } from '../txn/autocommit'
 import { sqlify } from './parse'
 
 export type WriteResult = QueryRunResult & { sites?: SiteCode[] }
@@ -42,13 +42,20 @@ function* runTxn(dqp: WriteHost, querySite: SiteCode, stmts: Ast[], parsed: Pars
   for (const st of stmts) if (!['insert', 'update', 'delete'].includes(String(st.type))) throw new EngineError('UNSUPPORTED', `${String(st.type).toUpperCase()} in a write transaction`)
   const ctx = new ExecCtx(cluster, querySite)
   ctx.hold = true
-  ctx.plan(stmts.length + 1)
+  ctx.plan(stmts.length + 2)
   // the only cancellation point: before the transaction begins nothing has changed
   yield ctx.tick(`${stmts.length > 1 ? 'transaction' : String(stmts[0].type).toUpperCase()}: starting`)
   const t0 = cluster.sim.now
   const dtm = Dtm.of(cluster)
   const auto: AutoStmt[] = stmts.map((ast) => ({ sql: sqlify(ast), pre: { ast, atRefs: parsed.atRefs } }))
-  const r = autocommit(dtm, querySite, auto)
+  // cancellation points after each statement and before the commit: a cancellation there aborts the transaction
+  const steps = autocommitSteps(dtm, querySite, auto)
+  let r: AutoResult
+  for (;;) {
+    const n = steps.next()
+    if (n.done) { r = n.value; break }
+    try { yield ctx.done(n.value) } catch (e) { steps.throw(e) }
+  }
   yield ctx.done(`transaction ${r.gid} committed`)
   const sites = [...new Set(r.results.flatMap((x) => x.localized?.ops.map((o) => o.site) ?? []))]
   // replicas of what we wrote (ITEMS everywhere, Stocks_CMB_FRG at MBI) catch up before we return

@@ -28,23 +28,38 @@ const MAX_EVENTS = 5_000_000
 
 /** Runs statements as one transaction begun at `origin` and commits it; throws (nothing changed) if any fails. */
 export function autocommit(dtm: Dtm, origin: string, stmts: AutoStmt[]): AutoResult {
+  const g = autocommitSteps(dtm, origin, stmts)
+  for (;;) { const r = g.next(); if (r.done) return r.value }
+}
+
+/**
+ * The same as a generator that yields (a progress line) after each statement and before the commit: an exception
+ * thrown into it there (a cancellation) aborts the transaction — nothing of it was applied anywhere yet.
+ */
+export function* autocommitSteps(dtm: Dtm, origin: string, stmts: AutoStmt[]): Generator<string, AutoResult, void> {
   const sim = dtm.cluster.sim
   const gid = dtm.begin(origin)
   const results: ExecResult[] = []
   const abort = (reason: string) => { try { dtm.abort(gid, reason) } catch { /* already ended */ } }
-  for (const [i, st] of stmts.entries()) {
-    let r: ExecResult | undefined
-    if (st.site) dtm.exec(gid, st.site, st.sql, [], (x) => { r = x })
-    else dtm.execGlobal(gid, st.sql, [], (x) => { r = x }, st.pre)
-    sim.runUntilTrue(() => r !== undefined, MAX_EVENTS)
-    if (!r) { abort('no answer'); throw new EngineError('TIMEOUT', `transaction ${gid}: no answer to ${st.sql.slice(0, 80)}; it was aborted, nothing changed`) }
-    if (!r.ok) {
-      abort(r.error?.message ?? 'statement failed')
-      const e = r.error ?? { code: 'INTERNAL' as const, message: 'statement failed' }
-      const which = stmts.length > 1 ? `statement ${i + 1} of the transaction failed: ` : ''
-      throw new EngineError(e.code, `${which}${e.message} — transaction ${gid} aborted, nothing changed`, e.site ? { site: e.site } : {})
+  try {
+    for (const [i, st] of stmts.entries()) {
+      let r: ExecResult | undefined
+      if (st.site) dtm.exec(gid, st.site, st.sql, [], (x) => { r = x })
+      else dtm.execGlobal(gid, st.sql, [], (x) => { r = x }, st.pre)
+      sim.runUntilTrue(() => r !== undefined, MAX_EVENTS)
+      if (!r) throw new EngineError('TIMEOUT', `transaction ${gid}: no answer to ${st.sql.slice(0, 80)}; it was aborted, nothing changed`)
+      if (!r.ok) {
+        const e = r.error ?? { code: 'INTERNAL' as const, message: 'statement failed' }
+        const which = stmts.length > 1 ? `statement ${i + 1} of the transaction failed: ` : ''
+        throw new EngineError(e.code, `${which}${e.message} — transaction ${gid} aborted, nothing changed`, e.site ? { site: e.site } : {})
+      }
+      results.push(r)
+      yield `transaction ${gid}: ${i + 1} of ${stmts.length} statement(s) done`
     }
-    results.push(r)
+  } catch (e) {
+    abort(e instanceof Error ? e.message : String(e))
+    if (e instanceof EngineError && e.code === 'CANCELLED') throw new EngineError('CANCELLED', `${e.message} — transaction ${gid} aborted before its commit, nothing changed`)
+    throw e
   }
   let commit: CommitResult | undefined
   dtm.commit(gid, (c) => { commit = c })
