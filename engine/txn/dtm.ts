@@ -446,7 +446,10 @@ export class Dtm {
     runGlobal(this.catalog, host, sql, params, (r) => {
       const loc = r.localized
       const sites = [...new Set((loc?.ops ?? []).map((o) => o.site))]
-      if (!r.ok && !loc?.ops.length) { this.recordRefused(gid, c.origin, sql, r.error ?? new EngineError('INTERNAL', 'refused')); return cb({ ok: false, error: r.error, site: c.origin, sql, at: this.now, localized: loc }) }
+      // a site that cannot be reached fails the transaction like a statement that fails there; other refusals
+      // (the statement is not accepted) abort nothing
+      const unreachable = r.error?.code === 'UNREACHABLE' || r.error?.code === 'SITE_DOWN'
+      if (!r.ok && !loc?.ops.length && !unreachable) { this.recordRefused(gid, c.origin, sql, r.error ?? new EngineError('INTERNAL', 'refused')); return cb({ ok: false, error: r.error, site: c.origin, sql, at: this.now, localized: loc }) }
       // the fragment-level operations are the transaction's statements; the global statement is what the class counts
       if (info) this.countUnit(info, sites, loc?.kind !== 'select')
       if (!r.ok) {
