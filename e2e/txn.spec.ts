@@ -48,17 +48,19 @@ test.describe('transactions console', () => {
     await expect(results.nth(before + 1)).not.toHaveClass(/bad/)
     await expect(results.nth(before + 1).getByTestId('txn-stmt-op')).toHaveCount(2)
     await expect(results.nth(before + 1)).toContainText('row(s) changed')
-    // what cannot be localized safely is refused, naming the construct (the transaction goes on)
-    await t.statement('', "UPDATE EMPLOYEES SET BRCODE = 'CMB' WHERE BRCODE = 'KDY'")
+    // what cannot be done safely is refused, naming the construct (the transaction goes on)
+    await t.statement('', "UPDATE EMPLOYEES SET EMPNO = EMPNO + 100000 WHERE BRCODE = 'KDY'")
     await expect(results).toHaveCount(before + 3)
     await expect(results.nth(before + 2)).toHaveClass(/bad/)
-    await expect(results.nth(before + 2)).toContainText('move rows between fragments')
+    await expect(results.nth(before + 2)).toContainText('the key of EMPLOYEES')
     await page.getByTestId('txn-commit').click()
     await expect(page.getByTestId('txn-outcome')).toContainText('COMMIT')
     const row = page.getByTestId('txn-row').first()
     await expect(row).toContainText(/KDY-\d+/)
     await expect(row).toContainText('CMB COMMIT')
     await expect(row).toContainText('KDY COMMIT')
+    // one statement spanned CMB and KDY: the transaction is a distributed request
+    await expect(row.getByTestId('txn-class')).toHaveText('distributed request')
   })
 
   test('an aborted transaction leaves no trace and the in-doubt panel is empty', async ({ admin, page }) => {

@@ -1,4 +1,5 @@
 /** Plain-data views of the distributed transaction manager (engine/txn) for hosts and the renderer. */
+import type { RequestClass } from './query'
 export type Protocol = 'centralized' | 'linear' | 'distributed'
 export type DeadlockScheme = 'detect' | 'wound-wait'
 export type VictimPolicy = 'youngest' | 'oldest' | 'fewest-locks'
@@ -39,6 +40,10 @@ export interface TxnInfo {
   reason?: string
   sites: Record<string, PartState | 'RO'>
   statements: { site: string; sql: string; at: number; ok?: boolean; error?: string; rows?: number }[]
+  /** The statements as the client issued them (a global statement once, with every site it touched). */
+  units?: { sites: string[]; write: boolean }[]
+  /** Request class of what ran so far (remote request … distributed request). */
+  requestClass?: RequestClass
 }
 
 /**
@@ -62,6 +67,7 @@ export interface TxnView {
   statements: TxnInfo['statements']
   /** Hand resolutions of this transaction (heuristic decisions) and their comparison with the coordinator's. */
   heuristics?: HeuristicReport[]
+  requestClass?: RequestClass
 }
 
 export interface WfgView {

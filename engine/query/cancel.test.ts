@@ -91,36 +91,29 @@ describe('cancellable long queries', () => {
     expect(b.virtualMs).toBeCloseTo(a.virtualMs, 6)
   })
 
-  it('a cancelled multi-site UPDATE is undone at the sites it had reached; cancelled before applying, nothing starts', async () => {
+  it('a cancelled multi-site UPDATE is a transaction aborted before its commit: nothing changes anywhere', async () => {
     const before = snapshot(cluster)
     const upd = 'UPDATE SALES SET QTY = QTY + 100 WHERE QTY >= 1'
-    // 1. cancel right after the first site's part has committed: the compensation must undo it
-    let sawApplied = false
-    const coop = manualCoop((_p, detail, cancel) => {
-      const m = /UPDATE applied at (\w+)/.exec(detail ?? '')
-      if (m && !sawApplied) {
-        // the part really was applied at that site before the cancellation…
-        sawApplied = (cluster.siteStore(m[1]).query(`SELECT COUNT(*) FROM Sales_${m[1]} WHERE QTY > 100`).rows[0][0] as number) > 0
-        cancel()
-      }
-    })
+    // 1. cancel once the statement has run at every site (its writes buffered under X locks), before the commit
+    let sawDone = false
+    const coop = manualCoop((_p, detail, cancel) => { if (/1 of 1 statement\(s\) done/.test(detail ?? '')) { sawDone = true; cancel() } })
     const e1 = await dqp.runCooperative('CMB', upd, {}, coop).then(() => undefined, (e: unknown) => e)
-    expect(sawApplied).toBe(true)
+    expect(sawDone).toBe(true)
     expect(e1).toMatchObject({ code: 'CANCELLED' })
-    expect(String((e1 as Error).message)).toMatch(/undone/)
+    expect(String((e1 as Error).message)).toMatch(/aborted before its commit, nothing changed/)
     cluster.settle(600_000)
-    // …and is gone everywhere, the main repository included
+    // …and nothing reached any site, the main repository included
     expect(snapshot(cluster)).toBe(before)
 
-    // 2. cancel while the before-images are read: nothing is applied
-    const coop2 = manualCoop((_p, detail, cancel) => { if (/^sub-query/.test(detail ?? '')) cancel() })
+    // 2. cancel before it starts: nothing begins
+    const coop2 = manualCoop((_p, detail, cancel) => { if (/starting/.test(detail ?? '')) cancel() })
     await expect(dqp.runCooperative('CMB', upd, {}, coop2)).rejects.toMatchObject({ code: 'CANCELLED' })
     cluster.settle(600_000)
     expect(snapshot(cluster)).toBe(before)
 
-    // 3. a transaction of two statements at two sites, cancelled after the first statement: undone
+    // 3. a transaction of two statements at two sites, cancelled after the first statement: aborted
     const tx = "BEGIN; UPDATE SALES SET QTY = QTY + 7 WHERE BRCODE = 'KDY'; UPDATE SALES SET QTY = QTY + 7 WHERE BRCODE = 'MBI'; COMMIT"
-    const coop3 = manualCoop((_p, detail, cancel) => { if (/^transaction: 1 of 2/.test(detail ?? '')) cancel() })
+    const coop3 = manualCoop((_p, detail, cancel) => { if (/1 of 2 statement/.test(detail ?? '')) cancel() })
     await expect(dqp.runCooperative('CMB', tx, {}, coop3)).rejects.toMatchObject({ code: 'CANCELLED' })
     cluster.settle(600_000)
     expect(snapshot(cluster)).toBe(before)

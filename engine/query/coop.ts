@@ -9,13 +9,12 @@
  * - `drive` drives it asynchronously: at each yield it reports progress, checks the cancellation flag and,
  *   once the current slice has used SLICE_MS of wall time, yields to the event loop (setImmediate) so the
  *   engine worker keeps answering calls. Cancellation is thrown *into* the generator as EngineError
- *   CANCELLED, so its `finally` blocks free statements and scratch databases and a write's catch block runs
- *   the all-or-nothing compensation (undo of the parts already applied).
+ *   CANCELLED, so its `finally` blocks free statements and scratch databases, and a write (a DTM transaction,
+ *   see dml.ts) aborts its transaction before the commit: nothing of it is applied anywhere.
  *
- * Writes hold the event loop (checkpoints with `hold`): between reading a write's before-images and applying
- * them no other call may run (stale images would lose updates, and the compensation could overwrite another
- * call's changes). So a write is cancellable until it starts (the job's first turn); once it runs, a
- * cancellation seen at a checkpoint (only possible from inside the same turn) undoes the parts applied.
+ * Writes hold the event loop (checkpoints with `hold`): a write's transaction runs the simulation to its
+ * outcome in one turn. A write is cancellable until it starts (the job's first turn); once it runs, a
+ * cancellation seen at a checkpoint (only possible from inside the same turn) aborts its transaction.
  *
  * Inside one sql.js `step()` (sql.js exposes no progress handler) the statement guard (guard.ts) takes over:
  * the DQP's statements call it once per candidate row; it checks the same cancellation flag and the query's

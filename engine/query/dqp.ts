@@ -73,9 +73,7 @@ export class Dqp {
     } else if (p.kind === 'select') {
       res = yield* executeSelect(this.planner, this.planner.planSelect(site, p, opts))
     } else {
-      const w = yield* runWrite(this.planner, site, p.ast, p.parsed, opts)
-      delete w.undo
-      res = w
+      res = yield* runWrite(this.planner, site, p.ast, p.parsed, opts)
     }
     res.wallMs = performance.now() - t0
     if (!p.parsed.explain && opts.maxRows !== undefined && res.rows.length > opts.maxRows) res.rows = res.rows.slice(0, opts.maxRows)

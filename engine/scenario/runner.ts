@@ -11,6 +11,8 @@ import { formatSiteTime, nextLocalTime } from '../sim/kernel'
 import { defaultTopology, legacyTopology, withBranch } from '../topology/default'
 import type { TopologySpec } from '../topology/types'
 import type { QueryResult } from '../site/sqljs'
+import { Dtm } from '../txn/dtm'
+import { siteWrite } from '../txn/autocommit'
 import { ConsoleIdentities, localAdmin } from '../security/identities'
 import { isRole, type Actor } from '../security/roles'
 
@@ -138,7 +140,8 @@ registerCommand({
     const site = a[0]
     const sql = rest.slice(rest.indexOf(site) + site.length).trim()
     try {
-      const r = ctx.cluster.siteStore(site).exec(sql)
+      // a write on a fragment held there is a one-statement transaction (the DTM's locks), anything else runs as is
+      const r = siteWrite(Dtm.of(ctx.cluster), site, sql) ?? ctx.cluster.siteStore(site).exec(sql)
       ctx.last = { result: r, source: `sql ${site}` }
     } catch (e) {
       ctx.last = { error: toErrorInfo(e), source: `sql ${site}` }

@@ -102,12 +102,15 @@ function sameKey(info: TableInfo, a: readonly SqlValue[], b: readonly SqlValue[]
  * The repository's version rule as one upsert: a key without a version takes the change; otherwise the
  * change wins if it is newer (origin commit time), or at the same time if it is the same origin's later
  * change, an insert over another origin's delete (a row moved between branches), or the same operation
- * from the greater origin (a deterministic tie-break). changes() = 1 ⇔ the change is to be applied.
+ * from the greater origin (a deterministic tie-break). A delete from an origin that no longer holds the key
+ * (another origin inserted it since: the row moved between branches in one 2PC transaction, whose parts
+ * commit at the sites in either order) is stale and never wins. changes() = 1 ⇔ the change is to be applied.
  */
 const VERSION_UPSERT = `INSERT INTO __ver (t, k, at, origin, op) VALUES (?, ?, ?, ?, ?)
   ON CONFLICT (t, k) DO UPDATE SET at = excluded.at, origin = excluded.origin, op = excluded.op
-  WHERE excluded.at > __ver.at OR (excluded.at = __ver.at AND (__ver.origin = excluded.origin
-    OR (excluded.op = 'I' AND __ver.op = 'D') OR (excluded.op = __ver.op AND excluded.origin > __ver.origin)))`
+  WHERE (excluded.at > __ver.at OR (excluded.at = __ver.at AND (__ver.origin = excluded.origin
+    OR (excluded.op = 'I' AND __ver.op = 'D') OR (excluded.op = __ver.op AND excluded.origin > __ver.origin))))
+    AND NOT (excluded.op = 'D' AND __ver.op = 'I' AND __ver.origin <> excluded.origin)`
 
 export class SiteDb {
   db: Database

@@ -14,6 +14,7 @@ export interface QueryResult { columns: string[]; rows: SqlValue[][] }
 
 let wasmOverride: string | undefined
 let loading: Promise<SqlJsStatic> | undefined
+let loaded: SqlJsStatic | undefined
 
 /** Where the host keeps sql-wasm.wasm when bundling moves code away from node_modules. */
 export function setSqlJsWasmPath(path: string): void { wasmOverride = path; loading = undefined }
@@ -36,10 +37,13 @@ export function loadSqlJs(): Promise<SqlJsStatic> {
   if (!loading) {
     const wasm = locateWasm()
     loading = initSqlJs(wasm ? { locateFile: () => wasm } : undefined)
-    loading.catch(() => { loading = undefined })
+    loading.then((s) => { loaded = s }, () => { loading = undefined })
   }
   return loading
 }
+
+/** sql.js if it has finished loading (synchronous callers: scratch databases inside the simulation). */
+export function loadedSqlJs(): SqlJsStatic | undefined { return loaded }
 
 /** Runs one statement (with optional parameters) and returns every row. */
 export function queryDb(db: Database, sql: string, params?: Params): QueryResult {

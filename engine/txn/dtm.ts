@@ -16,10 +16,11 @@ import { MemoryStableLog, type DurableLog, type TxnLogRecord, type TxnWrite } fr
 import { MemoryStore, type Row, type TxnStore } from './store'
 import { SiteTxnStore } from './sqlstore'
 import { FileTxnLog } from './filelog'
-import { localize, type Localized } from './global'
+import { runGlobal, type Localized, type PreParsed } from './global'
 import { QueryCatalog } from '../query/catalog'
-import { matches, parseStmt, type Stmt, type Val } from './sqlmini'
+import { compile, template, type Compiled, type Val } from './stmt'
 import { cycleKey, findCycles, reaches, unionWfg, type Wfg } from './wfg'
+import type { RequestClass } from '../api/query'
 import type { CoordState, Decision, DeadlockRecord, DeadlockScheme, HeuristicReport, InDoubtView, PartState, Protocol, TimelineEvent, TxnInfo, TxnView, VictimPolicy, Vote, WfgView } from '../api/txn'
 
 export type { CoordState, Decision, DeadlockRecord, DeadlockScheme, HeuristicReport, InDoubtView, PartState, Protocol, TimelineEvent, TxnInfo, TxnView, VictimPolicy, Vote, WfgView }
@@ -393,10 +394,27 @@ export class Dtm {
   }
 
   exec(gid: string, site: string, sql: string, params: Val[] = [], cb: (r: ExecResult) => void = () => {}): void {
+    this.execOp(gid, site, sql, params, cb, true)
+  }
+
+  /** The statements of a transaction as the client issued them (a global one counts once): its request class. */
+  private countUnit(info: TxnInfo, sites: string[], write: boolean): void {
+    if (!sites.length) return
+    const u = (info.units ??= [])
+    u.push({ sites, write })
+    info.requestClass = classify(u)
+  }
+
+  /** A fragment-level statement at a site; `top`: issued by the client itself (not part of a global statement). */
+  private execOp(gid: string, site: string, sql: string, params: Val[], cb: (r: ExecResult) => void, top: boolean): void {
     const { s, c } = this.coordOf(gid)
     const fail = (e: unknown) => cb({ ok: false, error: toErrorInfo(e), site, sql, at: this.now })
     if (c.state !== 'INITIAL') return fail(new EngineError('CONFLICT', `transaction ${gid} is ${c.state}`))
-    try { parseStmt(sql, params); this.rt(site) } catch (e) { return this.statementRefused(c, site, sql, e, cb) }
+    try {
+      const t = template(sql)
+      if (t.params !== params.length) throw new EngineError('BAD_INPUT', `statement has ${t.params} parameter(s), ${params.length} given`)
+      this.rt(site)
+    } catch (e) { return this.statementRefused(c, site, sql, e, cb) }
     if (!c.participants.includes(site)) c.participants.push(site)
     c.pending++
     const id = ++this.execSeq
@@ -409,7 +427,7 @@ export class Dtm {
       this.finishExec(c, id, { ok: false, error: { code: 'TIMEOUT', message: `statement at ${site} timed out` }, site, sql, at: this.now })
       this.globalAbort(s, c, `statement at ${site} timed out`)
     })
-    c.execCbs.set(id, { cb: (r) => { stmtRec.ok = r.ok; stmtRec.error = r.error?.message; stmtRec.rows = r.rows?.length ?? r.affected; cb(r) }, timer, site, sql })
+    c.execCbs.set(id, { cb: (r) => { stmtRec.ok = r.ok; stmtRec.error = r.error?.message; stmtRec.rows = r.rows?.length ?? r.affected; if (top && info) this.countUnit(info, [site], isWriteSql(sql)); cb(r) }, timer, site, sql })
     this.send(s.code, site, 'txn.exec', gid, 48 + sql.length + params.length * 8, () => this.onExec(this.rt(site), gid, c.origin, c.startAt, c.protocol, sql, params, id))
   }
 
@@ -420,29 +438,29 @@ export class Dtm {
    * unions the rows / sums the counts; the first failing operation fails the statement (and, as for any
    * failed operation, the transaction is aborted).
    */
-  execGlobal(gid: string, sql: string, params: Val[] = [], cb: (r: ExecResult) => void = () => {}): void {
+  execGlobal(gid: string, sql: string, params: Val[] = [], cb: (r: ExecResult) => void = () => {}, pre?: PreParsed): void {
     const { c } = this.coordOf(gid)
     const fail = (e: unknown, site = c.origin) => cb({ ok: false, error: toErrorInfo(e), site, sql, at: this.now })
     if (c.state !== 'INITIAL') return fail(new EngineError('CONFLICT', `transaction ${gid} is ${c.state}`))
-    let loc: Localized
-    try { loc = localize(this.catalog, c.origin, sql, params, (x) => this.up(x)) } catch (e) { return this.statementRefused(c, c.origin, sql, e, cb) }
-    const rows: Row[] = []
-    let affected = 0
-    const sites = [...new Set(loc.ops.map((o) => o.site))]
-    const step = (i: number): void => {
-      if (i === loc.ops.length) {
-        cb({ ok: true, site: sites.join(',') || c.origin, sql, at: this.now, localized: loc, ...(loc.kind === 'select' ? { rows } : { affected }) })
-        return
+    const info = this.info.get(gid)
+    const host = { origin: c.origin, isUp: (x: string) => this.up(x) && (x === c.origin || !!this.cluster.net.route(c.origin, x)), exec: (site: string, op: string, k: (r: ExecResult) => void) => this.execOp(gid, site, op, [], k, false) }
+    runGlobal(this.catalog, host, sql, params, (r) => {
+      const loc = r.localized
+      const sites = [...new Set((loc?.ops ?? []).map((o) => o.site))]
+      // a site that cannot be reached fails the transaction like a statement that fails there; other refusals
+      // (the statement is not accepted) abort nothing
+      const unreachable = r.error?.code === 'UNREACHABLE' || r.error?.code === 'SITE_DOWN'
+      if (!r.ok && !loc?.ops.length && !unreachable) { this.recordRefused(gid, c.origin, sql, r.error ?? new EngineError('INTERNAL', 'refused')); return cb({ ok: false, error: r.error, site: c.origin, sql, at: this.now, localized: loc }) }
+      // the fragment-level operations are the transaction's statements; the global statement is what the class counts
+      if (info) this.countUnit(info, sites, loc?.kind !== 'select')
+      if (!r.ok) {
+        // a statement is atomic: when it fails after some of its operations ran, the transaction is aborted
+        // (as when one of its operations fails at a site)
+        const o = this.sites.get(c.origin)
+        if (o && o.coords.get(gid) === c && c.state === 'INITIAL') this.globalAbort(o, c, `${sql.slice(0, 80)}: ${r.error?.message ?? 'failed'}`)
       }
-      const op = loc.ops[i]
-      this.exec(gid, op.site, op.sql, [], (r) => {
-        if (!r.ok) { cb({ ...r, sql, localized: loc }); return }
-        if (r.rows) for (const x of r.rows) rows.push(x)
-        affected += r.affected ?? 0
-        step(i + 1)
-      })
-    }
-    step(0)
+      cb({ ok: r.ok, site: sites.join(',') || c.origin, sql, at: this.now, localized: loc, ...(r.error ? { error: r.error } : {}), ...(r.rows ? { rows: r.rows } : {}), ...(r.affected !== undefined ? { affected: r.affected } : {}) })
+    }, pre)
   }
 
   /**
@@ -525,27 +543,25 @@ export class Dtm {
       if (i) i.sites[s.code] = 'INITIAL'
       if (this.tlOn) this.note(gid, { kind: 'state', site: s.code, detail: 'participant INITIAL' })
     }
-    let st: Stmt
+    let st: Compiled
     let table: string
-    let key: string | undefined
+    let keys: string[] | undefined
     try {
-      st = parseStmt(sql, params)
-      table = s.store.resolveTable(st.table)
+      const t = template(sql)
+      table = s.store.resolveTable(t.table)
       const kc = s.store.keyColumn(table)
+      st = compile(t, table, kc, s.store.columns?.(table), sql)
       if (st.kind === 'insert') {
-        const i = st.cols.indexOf(kc)
-        if (kc && i < 0) throw new EngineError('SQL_ERROR', `INSERT into ${table} must give its key ${kc}`)
-        key = kc ? String(st.vals[i]) : undefined
-      } else if (kc) {
-        const eq = st.where.find((w) => w.col === kc && w.op === '=')
-        key = eq ? String(eq.val) : undefined
-      }
+        const rows = st.rows!(params)
+        if (kc && rows.some((r) => r[kc] === undefined || r[kc] === null)) throw new EngineError('SQL_ERROR', `INSERT into ${table} must give its key ${kc}`)
+        keys = kc ? [...new Set(rows.map((r) => String(r[kc])))] : undefined
+      } else keys = st.keys(params)
     } catch (e) {
       return reply({ error: { ...toErrorInfo(e), site: s.code } })
     }
     const write = st.kind !== 'select'
-    const reqs: [string, LockMode][] = key !== undefined
-      ? [[`T:${table}`, write ? 'IX' : 'IS'], [`R:${table}:${key}`, write ? 'X' : 'S']]
+    const reqs: [string, LockMode][] = keys !== undefined
+      ? [[`T:${table}`, write ? 'IX' : 'IS'], ...keys.map((k): [string, LockMode] => [`R:${table}:${k}`, write ? 'X' : 'S'])]
       : [[`T:${table}`, write ? 'X' : 'S']]
     sub.busy = true
     sub.stmts.push(sql)
@@ -556,7 +572,7 @@ export class Dtm {
     this.lockSeq(s, theSub, reqs, 0, sql, () => {
       theSub.waitingSql = undefined
       let res: { rows?: Row[]; affected?: number; error?: ErrorInfo }
-      try { res = this.run(s, theSub, st, table, key) } catch (e) { res = { error: { ...toErrorInfo(e), site: s.code } } }
+      try { res = this.run(s, theSub, st, params, table, keys) } catch (e) { res = { error: { ...toErrorInfo(e), site: s.code } } }
       theSub.lastActivity = this.now
       this.armInitialTimer(s, theSub)
       theSub.pendingReply?.(res)
@@ -595,7 +611,8 @@ export class Dtm {
     done()
   }
 
-  private run(s: SiteRt, sub: Sub, st: Stmt, table: string, key: string | undefined): { rows?: Row[]; affected?: number } {
+  /** Runs a compiled fragment-level statement over the committed rows overlaid with the sub-transaction's own writes. */
+  private run(s: SiteRt, sub: Sub, st: Compiled, params: readonly Val[], table: string, keys: string[] | undefined): { rows?: Row[]; affected?: number } {
     const rec = this.opts.recordHistory
     const read = (k: string): Row | undefined => {
       const w = sub.writes.get(`${table}:${k}`)
@@ -603,7 +620,7 @@ export class Dtm {
       return s.store.get(table, k)
     }
     const rows = (): [string, Row][] => {
-      if (key !== undefined) { const r = read(key); return r ? [[key, r]] : [] }
+      if (keys !== undefined) { const out: [string, Row][] = []; for (const k of keys) { const r = read(k); if (r) out.push([k, r]) } return out }
       const kc = s.store.keyColumn(table)
       const out = new Map<string, Row>()
       for (const r of s.store.scan(table)) out.set(String(r[kc]), r)
@@ -626,39 +643,48 @@ export class Dtm {
         const out: Row[] = []
         for (const [k, r] of rows()) {
           hist(k, 'r')
-          if (!matches(r, st.where)) continue
-          out.push(st.cols === '*' ? { ...r } : Object.fromEntries(st.cols.map((c) => [c, r[c]])))
+          if (!st.where(r, params)) continue
+          if (!st.proj) { out.push({ ...r }); continue }
+          const o: Row = {}
+          for (const c of st.proj) o[c.name] = c.ex.fn(r, params)
+          out.push(o)
         }
-        if (key === undefined && rec) hist('*', 'r')
+        if (keys === undefined && rec) hist('*', 'r')
         return { rows: out }
       }
       case 'update': {
-        let n = 0
+        // every new image is computed (and checked) before any is buffered: a failing row changes nothing
+        const changed: [string, Row][] = []
         for (const [k, r] of rows()) {
           hist(k, 'r')
-          if (!matches(r, st.where)) continue
+          if (!st.where(r, params)) continue
           const nr = { ...r }
-          for (const a of st.sets) {
-            if (a.from) nr[a.col] = a.op === '*' ? Number(r[a.from]) * Number(a.val) : a.op === '/' ? Number(r[a.from]) / Number(a.val) : Number(r[a.from]) + (a.sign ?? 1) * Number(a.val)
-            else nr[a.col] = a.val
-          }
-          put(k, nr, st.sets.map((a) => a.col))
-          n++
+          for (const a of st.sets!) nr[a.col] = st.store(a.col, a.ex.fn(r, params))
+          changed.push([k, nr])
         }
-        return { affected: n }
+        const cols = st.sets!.map((a) => a.col)
+        for (const [k, nr] of changed) put(k, nr, cols)
+        return st.returning ? { affected: changed.length, rows: changed.map(([, r]) => ({ ...r })) } : { affected: changed.length }
       }
       case 'delete': {
         let n = 0
-        for (const [k, r] of rows()) { hist(k, 'r'); if (matches(r, st.where)) { put(k, null); n++ } }
-        if (key === undefined && rec) hist('*', 'w')
+        for (const [k, r] of rows()) { hist(k, 'r'); if (st.where(r, params)) { put(k, null); n++ } }
+        if (keys === undefined && rec) hist('*', 'w')
         return { affected: n }
       }
       case 'insert': {
-        if (key === undefined) throw new EngineError('UNSUPPORTED', `INSERT into ${table}: tables without a one-column key are not supported inside transactions`)
-        if (read(key!)) throw new EngineError('CONFLICT', `duplicate key ${key} in ${table}`, { site: s.code })
-        put(key!, Object.fromEntries(st.cols.map((c, i) => [c, st.vals[i]])))
+        if (keys === undefined) throw new EngineError('UNSUPPORTED', `INSERT into ${table}: tables without a one-column key are not supported inside transactions`)
+        const kc = s.store.keyColumn(table)
+        const news = st.rows!(params)
+        const seen = new Set<string>()
+        for (const r of news) {
+          const k = String(r[kc])
+          if (seen.has(k) || read(k)) throw new EngineError('CONFLICT', `duplicate key ${k} in ${table}`, { site: s.code })
+          seen.add(k)
+        }
+        for (const r of news) put(String(r[kc]), r)
         if (rec) hist('*', 'w')
-        return { affected: 1 }
+        return { affected: news.length }
       }
     }
   }
@@ -1386,6 +1412,7 @@ export class Dtm {
         gid: i.gid, origin: i.origin, protocol: i.protocol, coordinatorState: c?.state ?? i.coordState, outcome: i.outcome, reason: i.reason,
         startAt: i.startAt, endAt: i.endAt, ageMs: (i.endAt ?? this.now) - i.startAt, sites, statements: i.statements.slice(-20),
         ...(this.heuristics.some((h) => h.gid === i.gid) ? { heuristics: this.heuristics.filter((h) => h.gid === i.gid).map((h) => ({ ...h })) } : {}),
+        ...(i.requestClass ? { requestClass: i.requestClass } : {}),
       })
     }
     return out
@@ -1438,6 +1465,17 @@ function prevInChain(chain: string[], idx: number, votes: Record<string, Vote>):
   for (let i = idx - 1; i >= 0; i--) if (votes[chain[i]] !== 'RO') return chain[i]
   return undefined
 }
+
+/** Request class (spec: remote request, remote transaction, distributed transaction, distributed request). */
+export function classify(units: readonly { sites: string[]; write: boolean }[]): RequestClass | undefined {
+  if (!units.length) return undefined
+  if (units.some((u) => u.sites.length > 1)) return 'distributed request'
+  const all = new Set(units.flatMap((u) => u.sites))
+  if (all.size > 1) return 'distributed transaction'
+  return units.length === 1 && !units[0].write ? 'remote request' : 'remote transaction'
+}
+
+function isWriteSql(sql: string): boolean { try { return template(sql).kind !== 'select' } catch { return true } }
 
 /** Orders gids by origin then sequence number. */
 export function gidOrder(a: string, b: string): number {

@@ -1,45 +1,77 @@
 /** Global SQL inside transactions: localization to fragments, 2PL + 2PC over the sub-transactions, refusals. */
 import { beforeAll, describe, expect, it } from 'vitest'
+import { loadSqlJs } from '../site/sqljs'
 import { Cluster } from '../cluster'
-import { QueryCatalog } from '../query/catalog'
 import { Dtm, STEPS, type ExecResult } from './dtm'
-import { localize } from './global'
+import { MemoryStore } from './store'
+import { QueryCatalog } from '../query/catalog'
 import { stockCluster, transfer, type TransferOutcome } from './testkit'
 import { checkBank, healAndSettle, snapshot } from './invariants'
 
 const SITES = ['CMB', 'MBI', 'KDY']
 
 describe('localizing a global statement', () => {
-  const cat = new QueryCatalog(new Cluster({ seed: 1 }).topology)
-  const loc = (sql: string, params: (string | number | null)[] = []) => localize(cat, 'CMB', sql, params, () => true)
+  // the localization as the DTM runs it (sites without data: every fragment is an empty in-memory table)
+  const c = new Cluster({ seed: 1 })
+  const dtm = new Dtm(c)
+  const locOf = (sql: string, params: (string | number | null)[] = [], origin = 'CMB') => {
+    const gid = dtm.begin(origin)
+    let r: ExecResult | undefined
+    dtm.execGlobal(gid, sql, params, (x) => { r = x })
+    c.sim.runUntilTrue(() => r !== undefined, 100_000)
+    try { dtm.abort(gid) } catch { /* already ended */ }
+    if (r && !r.ok && !r.localized?.ops.length) throw Object.assign(new Error(r.error?.message), r.error)
+    return r!.localized!
+  }
+  const cat = new QueryCatalog(c.topology)
+  for (const site of c.siteCodes) {
+    const st = new MemoryStore()
+    for (const f of cat.fragments) {
+      if (f.site !== site || f.kind === 'copy') continue
+      const rel = cat.relation(f.relation)!
+      st.createTable(f.name, rel.key[0], [], f.columns.map((x) => ({ name: x.toUpperCase(), type: rel.columns.find((y) => y.name === x)!.type })))
+    }
+    dtm.setStore(site, st)
+  }
+  beforeAll(async () => { await loadSqlJs() })
   it('routes by the fragmentation predicate and the fragment names', () => {
-    const a = loc("UPDATE EMPLOYEES SET SALARY = SALARY * 1.1 WHERE BRCODE = 'KDY'")
+    const a = locOf("UPDATE EMPLOYEES SET SALARY = SALARY * 1.1 WHERE BRCODE = 'KDY'")
     expect(a.ops.map((o) => o.site)).toEqual(['KDY'])
     expect(a.ops[0].sql).toMatch(/^UPDATE "Employees_\w+" SET "SALARY" = "SALARY" \* 1\.1 WHERE "BRCODE" = 'KDY'$/i)
     expect(a.pruned).toHaveLength(2)
-    expect(loc('UPDATE EMPLOYEES SET SALARY = SALARY + 1').ops.map((o) => o.site).sort()).toEqual(['CMB', 'KDY', 'MBI'])
-    expect(loc("SELECT * FROM EMPLOYEES WHERE BRCODE <> 'KDY'").ops.map((o) => o.site).sort()).toEqual(['CMB', 'MBI'])
-    const ins = loc("INSERT INTO SALES (INVNO, BRCODE, ITEMNO, QTY) VALUES (?, ?, 1001, 2)", [990001, 'MBI'])
+    expect(locOf('UPDATE EMPLOYEES SET SALARY = SALARY + 1').ops.map((o) => o.site).sort()).toEqual(['CMB', 'KDY', 'MBI'])
+    expect(locOf("SELECT * FROM EMPLOYEES WHERE BRCODE <> 'KDY'").ops.map((o) => o.site).sort()).toEqual(['CMB', 'MBI'])
+    expect(locOf("SELECT * FROM EMPLOYEES WHERE BRCODE IN ('KDY', 'MBI') OR EMPNO = 3").ops.map((o) => o.site).sort()).toEqual(['CMB', 'KDY', 'MBI'])
+    expect(locOf("DELETE FROM EMPLOYEES WHERE BRCODE IN ('KDY', 'MBI') AND (SALARY > 10 OR EMPNO BETWEEN 1 AND 5)").ops.map((o) => o.site).sort()).toEqual(['KDY', 'MBI'])
+    const ins = locOf("INSERT INTO SALES (INVNO, BRCODE, ITEMNO, QTY) VALUES (?, ?, 1001, 2)", [990001, 'MBI'])
     expect(ins.ops).toEqual([{ site: 'MBI', fragment: expect.stringMatching(/^Sales_mbi$/i), sql: expect.stringContaining("VALUES (990001, 'MBI', 1001, 2)") }])
-    expect(loc("UPDATE STOCK_KDY SET QTY = QTY - 5 WHERE STOCKCODE = 'K-0001'").ops).toEqual([{ site: 'KDY', fragment: 'Stock_KDY', sql: `UPDATE "Stock_KDY" SET "QTY" = "QTY" - 5 WHERE "STOCKCODE" = 'K-0001'` }])
+    const two = locOf("INSERT INTO SALES (INVNO, BRCODE, ITEMNO, QTY) VALUES (990002, 'KDY', 1001, 2 * 3), (990003, 'CMB', 1002, 1)")
+    expect(two.ops.map((o) => o.site).sort()).toEqual(['CMB', 'KDY'])
+    expect(two.ops.find((o) => o.site === 'KDY')!.sql).toContain("(990002, 'KDY', 1001, 6)")
+    expect(locOf("UPDATE STOCK_KDY SET QTY = QTY - 5 WHERE STOCKCODE = 'K-0001'").ops).toEqual([{ site: 'KDY', fragment: 'Stock_KDY', sql: `UPDATE "Stock_KDY" SET "QTY" = "QTY" - 5 WHERE "STOCKCODE" = 'K-0001'` }])
     // MBI's stock: the authoritative local fragment, never the scheduled copy at CMB
-    expect(loc("SELECT QTY FROM STOCK_MBI WHERE STOCKCODE = 'S1'").ops.map((o) => `${o.fragment}@${o.site}`)).toEqual(['Stock_MBI_LCL@MBI'])
+    expect(locOf("SELECT QTY FROM STOCK_MBI WHERE STOCKCODE = 'S1'").ops.map((o) => `${o.fragment}@${o.site}`)).toEqual(['Stock_MBI_LCL@MBI'])
     // a replicated relation is locked, read and written at its primary copy whatever the origin
-    expect(localize(cat, 'KDY', 'UPDATE ITEMS SET LISTPRICE = 3 WHERE ITEMNO = 1001', [], () => true).ops.map((o) => o.site)).toEqual(['CMB'])
-    expect(localize(cat, 'MBI', 'SELECT * FROM ITEMS WHERE ITEMNO = 1001', [], () => true).ops.map((o) => o.site)).toEqual(['CMB'])
-    expect(() => localize(cat, 'MBI', 'SELECT * FROM ITEMS', [], (s) => s !== 'CMB')).toThrow(expect.objectContaining({ code: 'UNREACHABLE' }))
+    expect(locOf('UPDATE ITEMS SET LISTPRICE = 3 WHERE ITEMNO = 1001', [], 'KDY').ops.map((o) => o.site)).toEqual(['CMB'])
+    expect(locOf('SELECT * FROM ITEMS WHERE ITEMNO = 1001', [], 'MBI').ops.map((o) => o.site)).toEqual(['CMB'])
+    // a join reads each base reference's fragments (under S locks), then runs the statement over those rows
+    expect(locOf('SELECT E.NAME, S.INVNO FROM EMPLOYEES E JOIN SALES S ON E.EMPNO = S.EMPNO WHERE S.BRCODE = \'KDY\'').ops.map((o) => o.fragment).sort()).toEqual(['Employees_CMB', 'Employees_KDY', 'Employees_MBI', 'Sales_KDY'])
   })
-  it('refuses what it cannot localize safely, naming the construct', () => {
-    const refused = (sql: string, what: RegExp) => expect(() => loc(sql)).toThrow(expect.objectContaining({ code: 'UNSUPPORTED', message: expect.stringMatching(what) }))
-    refused("UPDATE EMPLOYEES SET BRCODE = 'MBI' WHERE EMPNO = 7", /SET BRCODE would move rows between fragments/)
-    refused('SELECT * FROM EMPLOYEES E, SALES S WHERE E.EMPNO = S.EMPNO', /joins/)
-    refused('SELECT BRCODE, COUNT(*) FROM EMPLOYEES GROUP BY BRCODE', /GROUP BY/)
-    refused('SELECT COUNT(*) FROM EMPLOYEES', /aggregate/)
-    refused('DELETE FROM SALES WHERE ITEMNO IN (SELECT ITEMNO FROM ITEMS)', /subqueries/)
-    refused('UPDATE Stocks_CMB_FRG SET QTY = 1', /vertical fragment/)
-    refused("UPDATE EMPLOYEES SET SALARY = SALARY * 2 WHERE SALARY > 10 OR BRCODE = 'KDY'", /conditions column op value joined by AND/)
-    expect(() => loc("INSERT INTO SALES (INVNO, ITEMNO) VALUES (1, 2)")).toThrow(/must give BRCODE/)
-    expect(() => loc("UPDATE EMPLOYEES SET NOPE = 1")).toThrow(/no column NOPE/)
+  it('refuses what it cannot do safely, naming the construct; unknown columns and wrong types are errors', () => {
+    const refused = (sql: string, code: string, what: RegExp) => expect(() => locOf(sql)).toThrow(expect.objectContaining({ code, message: expect.stringMatching(what) }))
+    refused("UPDATE EMPLOYEES SET EMPNO = 9 WHERE EMPNO = 7", 'UNSUPPORTED', /the key of EMPLOYEES/)
+    refused('UPDATE Stocks_CMB_FRG SET QTY = 1', 'UNSUPPORTED', /vertical fragment/)
+    refused('SELECT * FROM STOCK_KDY WHERE QTY = ?', 'BAD_INPUT', /1 parameter|parameters/)
+    refused("INSERT INTO SALES (INVNO, ITEMNO) VALUES (1, 2)", 'BAD_INPUT', /must give BRCODE/)
+    refused('UPDATE EMPLOYEES SET NOPE = 1', 'SQL_ERROR', /no column NOPE/)
+    refused('UPDATE Stock_CMB SET NOPE = 1', 'SQL_ERROR', /no column NOPE/)
+    refused('UPDATE Stock_CMB SET QTY = 1 WHERE NOPE = 2', 'SQL_ERROR', /no column NOPE/)
+    // a wrong value type is refused at the site, before anything changes
+    const gid = dtm.begin('CMB')
+    let r: ExecResult | undefined
+    dtm.execGlobal(gid, "UPDATE STOCK_CMB SET QTY = 'lots'", [], (x) => { r = x })
+    c.sim.runUntilTrue(() => r !== undefined, 100_000)
+    expect(r).toMatchObject({ ok: true, affected: 0 }) // no rows here: nothing to check
   })
 })
 
@@ -92,7 +124,7 @@ describe('global statements on the site databases', () => {
     const before = sum()
     const g1 = dtm.begin('MBI')
     expect(run(dtm, g1, 'UPDATE EMPLOYEES SET SALARY = SALARY + 1000').ok).toBe(true)
-    const bad = run(dtm, g1, "UPDATE EMPLOYEES SET BRCODE = 'MBI' WHERE BRCODE = 'CMB'")
+    const bad = run(dtm, g1, "UPDATE EMPLOYEES SET EMPNO = EMPNO + 1 WHERE BRCODE = 'CMB'")
     expect(bad).toMatchObject({ ok: false, error: { code: 'UNSUPPORTED' } })
     dtm.abort(g1)
     c.sim.runUntilTrue(() => dtm.summary().active === 0, 1_000_000)

@@ -10,6 +10,7 @@ import { EngineError } from '../errors'
 import type { TxnWrite } from './log'
 import type { Row, TxnStore } from './store'
 import type { SqlValue } from '../site/sqljs'
+import type { ColInfo } from './stmt'
 
 const q = (n: string) => `"${n.replace(/"/g, '""')}"`
 
@@ -22,6 +23,7 @@ interface TableMeta {
   /** Upper-case names, in column order (the DTM's row keys). */
   upper: string[]
   getSql: string
+  cols: ColInfo[]
 }
 
 export class SiteTxnStore implements TxnStore {
@@ -36,6 +38,7 @@ export class SiteTxnStore implements TxnStore {
       this.meta.set(t.name, {
         name: t.name, columns: t.columns, key: t.rel.key,
         byUpper: new Map(t.columns.map((c) => [c.toUpperCase(), c])), upper: t.columns.map((c) => c.toUpperCase()),
+        cols: t.columns.map((c) => ({ name: c.toUpperCase(), type: t.rel.columns.find((x) => x.name === c)?.type ?? 'ANY' })),
         getSql: `SELECT ${t.columns.map(q).join(', ')} FROM ${q(t.name)} WHERE ${q(t.rel.key[0])} = ?`,
       })
       this.byUpper.set(t.name.toUpperCase(), t.name)
@@ -79,6 +82,8 @@ export class SiteTxnStore implements TxnStore {
     const m = this.meta.get(this.resolveTable(table))!
     return this.rows(`SELECT * FROM ${q(m.name)}`)
   }
+
+  columns(table: string): ColInfo[] { return this.meta.get(this.resolveTable(table))!.cols }
 
   private sql(kind: string, m: TableMeta, cols: string[], build: () => string): string {
     const k = `${kind}|${m.name}|${cols.join(',')}`

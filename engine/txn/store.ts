@@ -5,6 +5,7 @@
  */
 import { EngineError } from '../errors'
 import type { TxnWrite } from './log'
+import type { ColInfo } from './stmt'
 
 export type Row = Record<string, unknown>
 
@@ -15,18 +16,22 @@ export interface TxnStore {
   resolveTable(table: string): string
   get(table: string, key: string): Row | undefined
   scan(table: string): Row[]
+  /** The table's columns (upper case) and types, for checking statements; undefined: not known (no checks). */
+  columns?(table: string): ColInfo[] | undefined
   /** Applies committed after-images atomically and durably. Idempotent. */
   apply(writes: readonly TxnWrite[]): void
 }
 
 /** Committed rows held in memory; they model the site's disk, so they survive a simulated crash. */
 export class MemoryStore implements TxnStore {
-  private tables = new Map<string, { key: string; rows: Map<string, Row> }>()
+  private tables = new Map<string, { key: string; rows: Map<string, Row>; cols?: ColInfo[] }>()
   private names = new Map<string, string>()
   applied = 0
 
-  createTable(name: string, key: string, rows: Row[] = []): void {
-    const t = { key: key.toUpperCase(), rows: new Map<string, Row>() }
+  /** Columns: as given, else those of the first row (type ANY: values are not checked). */
+  createTable(name: string, key: string, rows: Row[] = [], cols?: ColInfo[]): void {
+    const first = rows[0]
+    const t = { key: key.toUpperCase(), rows: new Map<string, Row>(), cols: cols ?? (first ? Object.keys(first).map((c) => ({ name: c.toUpperCase(), type: 'ANY' as const })) : undefined) }
     for (const r of rows) t.rows.set(String(r[t.key]), { ...r })
     this.tables.set(name, t)
     this.names.set(name.toUpperCase(), name)
@@ -41,6 +46,7 @@ export class MemoryStore implements TxnStore {
   keyColumn(table: string): string { return this.t(table).key }
   get(table: string, key: string): Row | undefined { return this.t(table).rows.get(key) }
   scan(table: string): Row[] { return [...this.t(table).rows.values()] }
+  columns(table: string): ColInfo[] | undefined { return this.t(table).cols }
   apply(writes: readonly TxnWrite[]): void {
     for (const w of writes) {
       const t = this.t(w.table)

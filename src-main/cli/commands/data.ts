@@ -14,6 +14,8 @@ import { UsageError, intOption, type CliCommand } from '../registry'
 import { formatTable, needsRestoreWarnings } from '../format'
 import { isGlobalSql, isReadOnlySql, runThroughDqp } from './query'
 import { AS_USAGE, actAs } from '../actor'
+import { Dtm } from '../../../engine/txn/dtm'
+import { siteWrite } from '../../../engine/txn/autocommit'
 
 const out = (s: string) => process.stdout.write(s)
 
@@ -84,7 +86,8 @@ ${AS_USAGE}`,
         if (!values.local && isGlobalSql(c, text)) {
           changed = await runThroughDqp(c, site, text, { json: !!values.json, maxRows })
         } else {
-          const r = c.siteStore(site).exec(text)
+          // a write on a fragment held at the site is a one-statement transaction (the DTM's locks and log)
+          const r = siteWrite(Dtm.of(c), site, text) ?? c.siteStore(site).exec(text)
           changed = r.changes > 0
           if (values.json) out(`${JSON.stringify({ site, columns: r.columns, rows: r.rows, changes: r.changes })}\n`)
           else if (r.columns.length) out(formatTable(r.columns, r.rows, maxRows))
