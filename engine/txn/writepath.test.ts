@@ -23,6 +23,7 @@ describe('autocommit writes take the same locks as transactions', () => {
       expect error TIMEOUT
       commit T1
       expect outcome T1 COMMIT
+      advance 1s
       sql KDY SELECT QTY FROM Stock_KDY WHERE STOCKCODE = 'K-LU'
       expect value 95
       query CMB UPDATE STOCK_KDY SET QTY = QTY + 1000 WHERE STOCKCODE = 'K-LU'
