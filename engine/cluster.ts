@@ -405,7 +405,7 @@ export class Cluster {
         onDeliver: () => {
           if (!this.isServerUp(`${f.site}.primary`)) { this.log('replication', `refresh of ${name} lost: ${f.site}.primary is down`, f.site); return }
           const st = this.siteStore(f.site)
-          st.withTransaction((tx) => {
+          st.maintain((tx) => {
             tx.exec(`DELETE FROM "${f.name}"`)
             const ph = `(${f.columns.map(() => '?').join(', ')})`
             for (const r of rows) tx.exec(`INSERT INTO "${f.name}" (${f.columns.join(', ')}) VALUES ${ph}`, r)
@@ -509,7 +509,7 @@ export class Cluster {
     this.net.send({
       from: hq, to: code, kind: 'recovery.restore', bytes, payload: total,
       onDeliver: () => {
-        this.siteStore(code).withTransaction((tx) => {
+        this.siteStore(code).maintain((tx) => {
           for (const p of parts) {
             tx.exec(`DELETE FROM "${p.table}"`)
             const sql = `INSERT INTO "${p.table}" (${p.columns.join(', ')}) VALUES (${p.columns.map(() => '?').join(', ')})`

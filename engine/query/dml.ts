@@ -19,6 +19,7 @@ import type { TableRef } from './analyze'
 import { exprSql, qid, rowsBytes, andSql } from './sqltext'
 import type { FragmentDecision, PlanView, QueryRunResult } from './types'
 import { siteStoreOf } from './stores'
+import { primaryCopySite } from '../site/replication'
 import type { QueryGen } from './coop'
 
 interface SitePart {
@@ -81,7 +82,12 @@ export function* runWrite(dqp: Dqp, querySite: SiteCode, ast: Ast, parsed: Parse
   const writeCopy = (piece: Piece): Copy => {
     let c: Copy | undefined
     if (target.kind === 'relation' && rel.distribution === 'replicated') {
-      c = piece.copies.find((x) => x.server === 'primary' && x.site === querySite) ?? piece.copies.find((x) => x.server === 'primary' && cluster.isSiteUp(x.site))
+      // replica control is primary copy (engine/site/replication.ts): every write of a replicated relation is
+      // executed at the primary copy's site, whose commit order the replicas follow
+      const prim = primaryCopySite(cluster.topology)
+      c = piece.copies.find((x) => x.server === 'primary' && x.site === prim)
+      const note = `${rel.name} is replicated with primary-copy control: the write runs at the primary copy at ${prim}; the other copies follow through replication`
+      if (c && !notes.includes(note)) notes.push(note)
     } else {
       c = piece.copies.find((x) => x.server === 'primary' && (x.role === 'authoritative' || (target.kind !== 'relation' && x.role === 'replica')))
     }

@@ -530,6 +530,7 @@ export class Dtm {
     try {
       st = parseStmt(sql, params)
       table = s.store.resolveTable(st.table)
+      if (st.kind !== 'select') s.store.checkWrite?.(table)
       const kc = s.store.keyColumn(table)
       if (st.kind === 'insert') {
         const i = st.cols.indexOf(kc)
