@@ -36,8 +36,10 @@ registerExpectation({
     if (!tkt || !['accepted', 'rejected'].includes(want?.toLowerCase())) throw new EngineError('BAD_INPUT', 'usage: expect ticket 1001 accepted [at CMB]')
     const o = ticketsOf(ctx.cluster).outcomeOf(tkt)
     if (!o.decided) return `ticket ${tkt} is not decided yet`
+    if (o.soldAt) return want.toLowerCase() === 'accepted' ? `ticket ${tkt} was rejected: it is already a sale at ${o.soldAt}` : undefined
     if (want.toLowerCase() === 'accepted') {
       if (!o.winner) return `ticket ${tkt} was rejected (voided by conflicting claims)`
+      if (o.owed) return `ticket ${tkt} was won by ${o.owed} but not accepted: its sale could not be written (owed)`
       if (at?.toLowerCase() === 'at' && site && o.winner !== site.toUpperCase()) return `ticket ${tkt} was accepted at ${o.winner}, not ${site.toUpperCase()}`
       return undefined
     }
