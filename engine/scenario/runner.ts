@@ -254,9 +254,30 @@ registerExpectation({
     return got === Number(n) ? undefined : `expected ${n} rows in ${table} at ${where}, got ${got}`
   },
 })
+/** Site-local clock time as HH:MM:SS.mmm. */
+export const clockText = (ms: number) => `${formatSiteTime(ms).slice(11, 19)}.${String(((ms % 1000) + 1000) % 1000).padStart(3, '0')}`
 registerExpectation({
-  name: 'time', usage: 'expect time HH:MM',
-  check: (ctx, a) => { const t = formatSiteTime(ctx.cluster.sim.now).slice(11, 16); return t === a[0] ? undefined : `clock is ${t}` },
+  name: 'time', usage: 'expect time HH:MM[:SS[.mmm]]   (site-local clock, at the resolution given)',
+  check: (ctx, a) => {
+    if (!/^\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?$/.test(a[0] ?? '')) throw new EngineError('BAD_INPUT', 'usage: expect time 09:30 | 09:30:05 | 09:30:05.250')
+    const full = clockText(ctx.cluster.sim.now)
+    const want = a[0].includes('.') ? a[0].replace(/\.(\d+)$/, (_m, d: string) => `.${d.padEnd(3, '0')}`) : a[0]
+    return full.startsWith(want) && (want.length === 5 || want.length === 8 || want.length === 12) ? undefined : `clock is ${full.slice(0, want.length)} (${full})`
+  },
+})
+registerExpectation({
+  name: 'cell', usage: 'expect cell ROW COL V   (ROW from 1; COL a column name or a number from 1)',
+  check: (ctx, a) => {
+    const r = lastResult(ctx)
+    const [row, col] = [Number(a[0]), a[1] ?? '']
+    if (!Number.isInteger(row) || row < 1 || !col || a.length < 3) throw new EngineError('BAD_INPUT', 'usage: expect cell 2 QTY 45   or   expect cell 2 3 45')
+    const ci = /^\d+$/.test(col) ? Number(col) - 1 : r.columns.findIndex((c) => c.toUpperCase() === col.toUpperCase())
+    if (ci < 0 || ci >= r.columns.length) return `no column ${col} (columns: ${r.columns.join(', ')})`
+    if (row > r.rows.length) return `row ${row} does not exist (${r.rows.length} rows)`
+    const want = a.slice(2).join(' ')
+    const got = r.rows[row - 1][ci]
+    return sameValue(got, want) ? undefined : `expected cell ${row} ${r.columns[ci]} to be ${want}, got ${JSON.stringify(got)}`
+  },
 })
 
 // ---- running ---------------------------------------------------------------------------------
