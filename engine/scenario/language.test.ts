@@ -14,4 +14,41 @@ describe('scenario language (issue 17)', () => {
     const again = await runScenario(scn('cross-site-deadlock.scn'))
     expect(again.traceHash).toBe(r.traceHash)
   })
+  it('query: plan, class, staleness, response time; the clock moves by it; expect cell', async () => {
+    const r = await runScenario(`
+      seed 4
+      sales 300
+      expect time 08:30:00.000
+      query KDY SELECT BRCODE, COUNT(*) AS N FROM SALES GROUP BY BRCODE ORDER BY BRCODE
+      expect rows 3
+      expect cell 2 BRCODE KDY
+      expect cell 3 1 MBI
+      expect class distributed request
+      expect plan strategy partial-aggregation
+      expect plan uses Sales_CMB@CMB
+      expect plan sites CMB,MBI,KDY
+      expect response > 1ms
+      expect response < 10s
+      expect staleness none
+      query KDY SELECT COUNT(*) FROM SALES WHERE BRCODE = 'KDY'
+      expect class remote request
+      expect plan pruned Sales_CMB
+      fail site MBI
+      fail server CMB.repository
+      query CMB SELECT COUNT(*) FROM STOCK_MBI
+      expect plan uses Stock_MBI_LCL@CMB
+      expect staleness Stock_MBI_LCL >= 0ms
+      expect staleness Stock_MBI_LCL < 1d
+      expect plan note refreshed
+    `)
+    expect(failed(r)).toBeUndefined()
+    // the first query advanced the clock past 08:30:00.000 by its response time
+    const moved = await runScenario('sales 300\nexpect time 08:30:00.000\nquery KDY SELECT BRCODE, COUNT(*) FROM SALES GROUP BY BRCODE\nexpect time 08:30:00.000')
+    expect(moved.failed?.line).toBe(4)
+    expect(moved.failed?.reason).toMatch(/^clock is 08:30:00\.(?!000)\d{3}/)
+    const bad = await runScenario('sales 50\nquery CMB SELECT COUNT(*) FROM ITEMS\nexpect cell 1 1 0')
+    expect(bad.failed?.reason).toMatch(/^expected cell 1 COUNT\(\*\) to be 0, got \d+/)
+    const bad2 = await runScenario('sales 50\nquery CMB SELECT COUNT(*) FROM ITEMS\nexpect class distributed request')
+    expect(bad2.failed?.reason).toBe('request class is remote request, not distributed request')
+  })
 })

@@ -255,7 +255,7 @@ registerExpectation({
   },
 })
 /** Site-local clock time as HH:MM:SS.mmm. */
-export const clockText = (ms: number) => `${formatSiteTime(ms).slice(11, 19)}.${String(((ms % 1000) + 1000) % 1000).padStart(3, '0')}`
+export const clockText = (ms: number) => `${formatSiteTime(ms).slice(11, 19)}.${String(Math.floor(((ms % 1000) + 1000) % 1000)).padStart(3, '0')}`
 registerExpectation({
   name: 'time', usage: 'expect time HH:MM[:SS[.mmm]]   (site-local clock, at the resolution given)',
   check: (ctx, a) => {

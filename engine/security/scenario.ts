@@ -83,11 +83,15 @@ registerCommand({
       const token = ctx.user && ctx.user !== 'operator' ? sessions(ctx).get(ctx.user) : undefined
       if (ctx.user && ctx.user !== 'operator' && !token) throw new EngineError('AUTH_FAILED', `${ctx.user} has no session (login first)`)
       const auth = SecurityManager.of(ctx.cluster).authorize(token, site, sql)
+      const sim = ctx.cluster.sim
+      const t0 = sim.now
       const r = await (await dqpFor(ctx.cluster)).run(site, auth.sql, { user: auth.user ?? undefined })
       const v = visibleResult(auth, r.columns)
+      // the query takes its virtual response time: the clock moves by it (what the run did not already move)
+      if (r.virtualMs > sim.now - t0) sim.advance(Math.ceil(r.virtualMs - (sim.now - t0)))
       ctx.last = {
         result: { columns: v.columns, rows: r.rows.map((row) => v.pick(row)), changes: r.changes ?? 0 },
-        value: { hidden: v.hidden },
+        value: { hidden: v.hidden, plan: r.plan, requestClass: r.requestClass, virtualMs: r.virtualMs },
         source: `query ${site}`,
       }
     })
