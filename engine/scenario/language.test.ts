@@ -51,4 +51,31 @@ describe('scenario language (issue 17)', () => {
     const bad2 = await runScenario('sales 50\nquery CMB SELECT COUNT(*) FROM ITEMS\nexpect class distributed request')
     expect(bad2.failed?.reason).toBe('request class is remote request, not distributed request')
   })
+  it('ticket crash points and a non-waiting ticket', async () => {
+    const r = await runScenario(`
+      seed 9
+      sales 50
+      # KDY's server votes (durably) for CMB, then crashes before its reply leaves: CMB still gets a majority (MBI)
+      ticket crash KDY at vote restart after 3s
+      ticket submit CMB 7001
+      expect ticket 7001 accepted at CMB
+      expect site KDY up
+      advance 5s
+      # the claimant decides and writes the sale, then crashes before answering: the client retries at MBI
+      ticket crash KDY at decide restart after 10s
+      ticket retry KDY>MBI 7002
+      expect ticket 7002 accepted at KDY
+      sql KDY SELECT COUNT(*) FROM Sales_KDY WHERE INVNO = 7002
+      expect value 1
+      advance 15s
+      # a non-waiting ticket: the clock does not move until something runs it
+      ticket submit MBI 7003 &
+      expect time 08:30:22.075
+      advance 2s
+      expect ticket 7003 accepted at MBI
+    `)
+    expect(failed(r)).toBeUndefined()
+    const msgs = r.lines.map((l) => l.message ?? '').join('\n')
+    expect(msgs).toMatch(/ticket 7002 at KDY>MBI: rejected: already used at KDY/)
+  })
 })

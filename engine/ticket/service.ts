@@ -15,6 +15,10 @@ import {
 import type { AttemptView, Outcome, TicketRequestView, TicketStateView, TicketTraceEvent } from '../api/tickets'
 export type { AttemptView, Outcome, TicketRequestView, TicketServerView, TicketStateView, TicketTraceEvent } from '../api/tickets'
 
+/** Ticket-protocol steps a server can be crashed at (scenario `ticket crash SITE at STEP`). */
+export const TICKET_STEPS = ['submit', 'vote', 'decide'] as const
+export type TicketStep = typeof TICKET_STEPS[number]
+
 export interface SaleRecord { site: SiteCode; ticket: string; client: string; sale: unknown; at: number }
 
 export interface TicketServiceOptions {
@@ -125,10 +129,45 @@ export class TicketService {
     })
   }
 
+  // ---- crash points (scenario `ticket crash SITE at STEP`) --------------------------------------
+  private crashPoints = new Map<number, { step: TicketStep; restartAfterMs?: number }>()
+  private crashing = new Map<number, number | undefined>()
+
+  /**
+   * Crashes `site`'s ticket server (its application server) the next time it reaches `step`: 'submit' — it has
+   * recorded a presented ticket (rTKT, durable) but its NEWTKTs have not left; 'vote' — it has cast its vote
+   * (aTKT, durable) but its REPLY has not left; 'decide' — it has decided (vTKT) and written an accepted sale,
+   * but its answer has not reached the client. Restarted after `restartAfterMs` if given.
+   */
+  crashAt(site: SiteCode, step: TicketStep, opts: { restartAfterMs?: number } = {}): void {
+    if (!TICKET_STEPS.includes(step)) throw new EngineError('BAD_INPUT', `unknown ticket step ${step}; steps: ${TICKET_STEPS.join(', ')}`)
+    this.crashPoints.set(this.i(site), { step, restartAfterMs: opts.restartAfterMs })
+  }
+
+  private hit(i: number, step: TicketStep): boolean {
+    if (this.crashing.has(i)) return true
+    const p = this.crashPoints.get(i)
+    if (p?.step !== step) return false
+    this.crashPoints.delete(i)
+    this.crashing.set(i, p.restartAfterMs)
+    if (this.opts.trace !== false) this.traceAll('crash', this.codes[i], `${this.codes[i]} crashes at ${step} (crash point)`)
+    return true
+  }
+
+  private crashNow(i: number): void {
+    if (!this.crashing.has(i)) return
+    const restart = this.crashing.get(i)
+    this.crashing.delete(i)
+    const id = `${this.codes[i]}.app`
+    this.cluster.failServer(id)
+    if (restart !== undefined) this.cluster.sim.schedule(restart, 'ticket.restart', () => this.cluster.restoreServer(id))
+  }
+
   private run(i: number, f: (out: Out) => void): void {
     const s = this.servers[i]
     const hadPending = anyKey(s.v.pending)
     f(this.out(i))
+    this.crashNow(i)
     // progress of the total order: a delivery, or the first value waiting
     if (s.d.next !== this.seenNext[i] || (!hadPending && anyKey(s.v.pending))) { this.seenNext[i] = s.d.next; this.lastProgress[i] = this.cluster.sim.now; this.backoff[i] = 0 }
     // hearing of a newer ballot (a candidate or a new leader) also counts as progress: give it time
@@ -145,6 +184,11 @@ export class TicketService {
   private flushScheduled = false
 
   private send(m: Msg): void {
+    // a crash point: the server goes down before this message (and any later one of this step) leaves
+    if (this.crashing.has(m.from) || (m.t === 'REPLY' && this.hit(m.from, 'vote')) || (m.t === 'NEWTKT' && this.hit(m.from, 'submit'))) {
+      if (this.opts.trace !== false) { const tkt = msgTicket(m); if (tkt) this.trace(tkt, { at: this.cluster.sim.now, kind: 'drop', msg: m.t, from: this.codes[m.from], to: this.codes[m.to], detail: `${msgLabel(m, this.codes)} not sent: ${this.codes[m.from]} crashed` }) }
+      return
+    }
     if (this.opts.trace !== false) {
       const tkt = msgTicket(m)
       if (tkt) this.trace(tkt, { at: this.cluster.sim.now, kind: 'send', msg: m.t, from: this.codes[m.from], to: this.codes[m.to], detail: msgLabel(m, this.codes) })
@@ -219,7 +263,7 @@ export class TicketService {
       })
     }
     const key = `${site}|${d.tkt}`
-    const reqs = this.waiting.get(key)
+    const reqs = this.hit(d.server, 'decide') ? undefined : this.waiting.get(key)
     if (reqs) {
       this.waiting.delete(key)
       for (const r of reqs) {
