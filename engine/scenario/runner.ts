@@ -290,6 +290,8 @@ export interface RunOptions {
   topology?: TopologySpec
 }
 
+const DIRECTIVES = ['seed', 'sales', 'profile', 'branch']
+
 /** Directives allowed before the first command: seed N, sales N, profile legacy, branch CODE NAME x=.. y=.. staff=.. link=CMB:6 */
 function applyDirective(d: { seed?: number; sales?: number; topo: TopologySpec }, w: string[]): boolean {
   const k = w[0].toLowerCase()
@@ -334,6 +336,10 @@ export async function runScenario(text: string, opts: RunOptions = {}): Promise<
     const w = words(t)
     try {
       if (!ctx && applyDirective(d, w)) { lines.push({ line: lineNo, text: t, ok: true }); continue }
+      if (opts.cluster && !commands.has(w[0].toLowerCase()) && DIRECTIVES.includes(w[0].toLowerCase())) {
+        lines.push({ line: lineNo, text: t, ok: true, message: 'directive ignored: the scenario runs on a given (persisted) cluster' })
+        continue
+      }
       if (!ctx) {
         const seed = d.seed ?? opts.seed ?? 1
         const cluster = await Cluster.create({ seed, topology: d.topo, sales: d.sales ?? 2000 })
