@@ -78,4 +78,22 @@ describe('scenario language (issue 17)', () => {
     const msgs = r.lines.map((l) => l.message ?? '').join('\n')
     expect(msgs).toMatch(/ticket 7002 at KDY>MBI: rejected: already used at KDY/)
   })
+  it('sql as a session: a site-local statement is checked like a query (no read up; hidden columns)', async () => {
+    const r = await runScenario(`
+      seed 5
+      sales 100
+      user add clerk at KDY clearance INTERNAL password "clerk-pass-1"
+      sql KDY SELECT NAME, SALARY FROM Employees_KDY
+      expect rows 23
+      login clerk at KDY password "clerk-pass-1"
+      sql KDY SELECT NAME, SALARY FROM Employees_KDY
+      expect error ACCESS_DENIED
+      sql KDY SELECT * FROM Employees_KDY WHERE EMPNO < 0
+      expect hidden SALARY
+      as operator
+      sql KDY SELECT NAME, SALARY FROM Employees_KDY WHERE EMPNO < 0
+      expect columns NAME,SALARY
+    `)
+    expect(failed(r)).toBeUndefined()
+  })
 })

@@ -130,7 +130,8 @@ registerCommand({
     ctx.cluster.degradeLink(a[1], { extraDelayMs: Number(kv.delay ?? 0), bandwidthFactor: Number(kv.bandwidth ?? 1), lossRate: Number(kv.loss ?? 0) })
   },
 })
-registerCommand({
+/** `sql SITE STATEMENT` (engine/security/scenario.ts runs it as the current session when there is one). */
+export const sqlCommand: CommandDef = {
   name: 'sql', usage: 'sql SITE STATEMENT', summary: "run a statement at one site's primary (local tables and catalogs)",
   action: (a, rest) => ({ action: 'query/run', input: { site: a[0], sql: rest.slice(rest.indexOf(a[0] ?? '') + (a[0] ?? '').length).trim() } }),
   run: (ctx, a, rest) => {
@@ -145,7 +146,8 @@ registerCommand({
       if (!/^\s*expect\s+error\b/i.test(ctx.nextLine ?? '')) throw e
     }
   },
-})
+}
+registerCommand(sqlCommand)
 registerCommand({
   name: 'role', usage: 'role hq-dba | role branch-admin SITE | role auditor', summary: 'act in the following commands as a console role (default: the HQ DBA); refusals can be expected with expect error ACCESS_DENIED',
   run: (ctx, a) => {
