@@ -8,15 +8,14 @@
  * sql.js; this is the only place that joins them.
  */
 import type { Cluster } from '../cluster'
-import { fragments } from '../data/schema'
+import { fragments, satisfiesPredicate } from '../data/schema'
+import { assert } from '../assert'
 import { formatSiteTime } from '../sim/kernel'
 import { TicketService, type SaleRecord, type TicketServiceOptions } from './service'
 import { EngineError } from '../errors'
 import type { SiteCode } from '../topology/types'
 
 export * from './service'
-
-const services = new WeakMap<Cluster, TicketService>()
 
 /** The sale a POS client attaches to its ticket (all optional; defaults make a one-item sale). */
 export interface SaleInput { itemNo?: number; qty?: number; unitPrice?: number; empNo?: number }
@@ -30,6 +29,7 @@ export function recordSaleInStore(cluster: Cluster, r: SaleRecord): boolean {
   if (!frag) return false
   const s = (r.sale ?? {}) as SaleInput
   const qty = s.qty ?? 1, price = s.unitPrice ?? 0
+  assert(satisfiesPredicate(frag, (c) => (c === 'BRCODE' ? r.site : undefined)), () => `a sale accepted at ${r.site} belongs to ${frag.name} (${frag.predicate})`)
   if (!store.isUp()) throw new EngineError('SITE_DOWN', `${r.site}.primary is down: the sale cannot be written`, { site: r.site })
   store.withTransaction((tx) => {
     tx.exec(`INSERT INTO ${frag.name} (INVNO, BRCODE, ITEMNO, QTY, UNITPRICE, AMOUNT, SOLD_AT, EMPNO) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -69,24 +69,26 @@ export function salesLedger(cluster: Cluster): (site: SiteCode, ticket: string) 
   }
 }
 
-export function ticketsOf(cluster: Cluster, opts: TicketServiceOptions = {}): TicketService {
-  let t = services.get(cluster)
-  if (!t) {
-    t = new TicketService(cluster, {
-      sold: salesLedger(cluster),
-      ...opts,
-      recordSale: (r) => {
-        try {
-          if (recordSaleInStore(cluster, r)) cluster.log('ticket', `sale ${r.ticket} recorded in SALES at ${r.site}`, r.site)
-        } catch (e) {
-          const why = e instanceof Error ? e.message : String(e)
-          cluster.log('ticket', `ticket ${r.ticket} won at ${r.site} but its sale could not be written to SALES (${why}): not accepted, sale owed`, r.site)
-          throw e
-        }
-        opts.recordSale?.(r)
-      },
-    })
-    services.set(cluster, t)
-  }
-  return t
+/** The cluster's ticket service (built by its subsystem registry on first use; opts apply then). */
+export function ticketsOf(cluster: Cluster, opts: TicketServiceOptions = {}): TicketService { return cluster.subsystems.tickets(opts) }
+
+/**
+ * A ticket service wired to the sales ledger (a ticket already in SALES is used) and to record each accepted sale
+ * in SALES; a sale that cannot be written makes the ticket not accepted (the cluster's subsystem registry calls this).
+ */
+export function createTicketService(cluster: Cluster, opts: TicketServiceOptions = {}): TicketService {
+  return new TicketService(cluster, {
+    sold: salesLedger(cluster),
+    ...opts,
+    recordSale: (r) => {
+      try {
+        if (recordSaleInStore(cluster, r)) cluster.log('ticket', `sale ${r.ticket} recorded in SALES at ${r.site}`, r.site)
+      } catch (e) {
+        const why = e instanceof Error ? e.message : String(e)
+        cluster.log('ticket', `ticket ${r.ticket} won at ${r.site} but its sale could not be written to SALES (${why}): not accepted, sale owed`, r.site)
+        throw e
+      }
+      opts.recordSale?.(r)
+    },
+  })
 }
