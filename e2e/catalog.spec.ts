@@ -29,6 +29,10 @@ test.describe('catalog console', () => {
     await expect(c.fragmentAt('CMB', 'Stock_MBI')).toContainText('copy')
     await expect(c.fragmentAt('KDY', 'Stock_KDY')).toBeVisible()
     await expect(c.fragmentAt('KDY', 'Stock_CMB')).toHaveCount(0)
+    // replica control: ITEMS is primary copy at CMB; Stocks_CMB_FRG is derived, read-only except through Stock_CMB
+    await expect(admin.page.getByTestId('replica-control-ITEMS')).toContainText('primary copy')
+    await expect(admin.page.getByTestId('replica-control-ITEMS')).toContainText('CMB (primary copy)')
+    await expect(admin.page.getByTestId('replica-control-Stocks_CMB_FRG')).toContainText('Stock_CMB@CMB')
   })
 
   test('browses a fragment and its row count equals what iddb sql returns', async ({ admin, iddb }) => {

@@ -24,7 +24,7 @@ export interface TicketRequestView {
   outcome: Outcome
   /** Site that accepted the ticket (if any is known to this client). */
   acceptedAt?: SiteCode
-  mode?: 'conflict-free' | 'conflict' | 'learned'
+  mode?: 'conflict-free' | 'conflict' | 'learned' | 'sold'
   answer: string
   attempts: AttemptView[]
 }

@@ -54,7 +54,7 @@ export abstract class ClusterCopies extends ClusterBase {
         onDeliver: () => {
           if (!this.isServerUp(`${f.site}.primary`)) { this.log('replication', `refresh of ${name} lost: ${f.site}.primary is down`, f.site); return }
           const st = this.siteStore(f.site)
-          st.withTransaction((tx) => {
+          st.maintain((tx) => {
             tx.exec(`DELETE FROM "${f.name}"`)
             const ph = `(${f.columns.map(() => '?').join(', ')})`
             for (const r of rows) tx.exec(`INSERT INTO "${f.name}" (${f.columns.join(', ')}) VALUES ${ph}`, r)

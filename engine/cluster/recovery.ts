@@ -92,7 +92,7 @@ export abstract class ClusterRecovery extends ClusterCopies {
     this.net.send({
       from: hq, to: code, kind: 'recovery.restore', bytes, payload: total,
       onDeliver: () => {
-        this.siteStore(code).withTransaction((tx) => {
+        this.siteStore(code).maintain((tx) => {
           for (const p of parts) {
             tx.exec(`DELETE FROM "${p.table}"`)
             const sql = `INSERT INTO "${p.table}" (${p.columns.join(', ')}) VALUES (${p.columns.map(() => '?').join(', ')})`

@@ -132,7 +132,8 @@ registerCommand({
     ctx.cluster.degradeLink(a[1], { extraDelayMs: Number(kv.delay ?? 0), bandwidthFactor: Number(kv.bandwidth ?? 1), lossRate: Number(kv.loss ?? 0) })
   },
 })
-registerCommand({
+/** `sql SITE STATEMENT` (engine/security/scenario.ts runs it as the current session when there is one). */
+export const sqlCommand: CommandDef = {
   name: 'sql', usage: 'sql SITE STATEMENT', summary: "run a statement at one site's primary (local tables and catalogs)",
   action: (a, rest) => ({ action: 'query/run', input: { site: a[0], sql: rest.slice(rest.indexOf(a[0] ?? '') + (a[0] ?? '').length).trim() } }),
   run: (ctx, a, rest) => {
@@ -148,7 +149,8 @@ registerCommand({
       if (!/^\s*expect\s+error\b/i.test(ctx.nextLine ?? '')) throw e
     }
   },
-})
+}
+registerCommand(sqlCommand)
 registerCommand({
   name: 'role', usage: 'role hq-dba | role branch-admin SITE | role auditor', summary: 'act in the following commands as a console role (default: the HQ DBA); refusals can be expected with expect error ACCESS_DENIED',
   run: (ctx, a) => {
@@ -257,9 +259,30 @@ registerExpectation({
     return got === Number(n) ? undefined : `expected ${n} rows in ${table} at ${where}, got ${got}`
   },
 })
+/** Site-local clock time as HH:MM:SS.mmm. */
+export const clockText = (ms: number) => `${formatSiteTime(ms).slice(11, 19)}.${String(Math.floor(((ms % 1000) + 1000) % 1000)).padStart(3, '0')}`
 registerExpectation({
-  name: 'time', usage: 'expect time HH:MM',
-  check: (ctx, a) => { const t = formatSiteTime(ctx.cluster.sim.now).slice(11, 16); return t === a[0] ? undefined : `clock is ${t}` },
+  name: 'time', usage: 'expect time HH:MM[:SS[.mmm]]   (site-local clock, at the resolution given)',
+  check: (ctx, a) => {
+    if (!/^\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?$/.test(a[0] ?? '')) throw new EngineError('BAD_INPUT', 'usage: expect time 09:30 | 09:30:05 | 09:30:05.250')
+    const full = clockText(ctx.cluster.sim.now)
+    const want = a[0].includes('.') ? a[0].replace(/\.(\d+)$/, (_m, d: string) => `.${d.padEnd(3, '0')}`) : a[0]
+    return full.startsWith(want) && (want.length === 5 || want.length === 8 || want.length === 12) ? undefined : `clock is ${full.slice(0, want.length)} (${full})`
+  },
+})
+registerExpectation({
+  name: 'cell', usage: 'expect cell ROW COL V   (ROW from 1; COL a column name or a number from 1)',
+  check: (ctx, a) => {
+    const r = lastResult(ctx)
+    const [row, col] = [Number(a[0]), a[1] ?? '']
+    if (!Number.isInteger(row) || row < 1 || !col || a.length < 3) throw new EngineError('BAD_INPUT', 'usage: expect cell 2 QTY 45   or   expect cell 2 3 45')
+    const ci = /^\d+$/.test(col) ? Number(col) - 1 : r.columns.findIndex((c) => c.toUpperCase() === col.toUpperCase())
+    if (ci < 0 || ci >= r.columns.length) return `no column ${col} (columns: ${r.columns.join(', ')})`
+    if (row > r.rows.length) return `row ${row} does not exist (${r.rows.length} rows)`
+    const want = a.slice(2).join(' ')
+    const got = r.rows[row - 1][ci]
+    return sameValue(got, want) ? undefined : `expected cell ${row} ${r.columns[ci]} to be ${want}, got ${JSON.stringify(got)}`
+  },
 })
 
 // ---- running ---------------------------------------------------------------------------------
@@ -271,6 +294,8 @@ export interface RunOptions {
   cluster?: Cluster
   topology?: TopologySpec
 }
+
+const DIRECTIVES = ['seed', 'sales', 'profile', 'branch']
 
 /** Directives allowed before the first command: seed N, sales N, profile legacy, branch CODE NAME x=.. y=.. staff=.. link=CMB:6 */
 function applyDirective(d: { seed?: number; sales?: number; topo: TopologySpec }, w: string[]): boolean {
@@ -316,6 +341,10 @@ export async function runScenario(text: string, opts: RunOptions = {}): Promise<
     const w = words(t)
     try {
       if (!ctx && applyDirective(d, w)) { lines.push({ line: lineNo, text: t, ok: true }); continue }
+      if (opts.cluster && !commands.has(w[0].toLowerCase()) && DIRECTIVES.includes(w[0].toLowerCase())) {
+        lines.push({ line: lineNo, text: t, ok: true, message: 'directive ignored: the scenario runs on a given (persisted) cluster' })
+        continue
+      }
       if (!ctx) {
         const seed = d.seed ?? opts.seed ?? 1
         const cluster = await Cluster.create({ seed, topology: d.topo, sales: d.sales ?? 2000 })

@@ -3,12 +3,13 @@
  *   user add clerk at KDY clearance INTERNAL password "clerk-pass-1"     user remove clerk at KDY
  *   login clerk at KDY [home KDY] [level PUBLIC] password "clerk-pass-1"  (then acts as clerk; `as operator` to stop)
  *   logout clerk
+ *   sql KDY SELECT * FROM Employees_KDY   a site-local statement, as the current session (when one is logged in)
  *   query KDY SELECT * FROM EMPLOYEES      global SQL through the query processor, as the current session
  *   expect hidden SALARY                   the last query's `*` left SALARY out (above the session's level)
  *   expect columns EMPNO,NAME              the last query's result columns, in order
  * A failing `login` or `query` followed by `expect error CODE` is the expected outcome.
  */
-import { registerCommand, registerExpectation, type ScenarioContext } from '../scenario/runner'
+import { registerCommand, registerExpectation, sqlCommand, type ScenarioContext } from '../scenario/runner'
 import { EngineError, toErrorInfo } from '../errors'
 import { SecurityManager, visibleResult } from './dsm'
 import { dqpFor } from '../query/dqp'
@@ -83,11 +84,15 @@ registerCommand({
       const token = ctx.user && ctx.user !== 'operator' ? sessions(ctx).get(ctx.user) : undefined
       if (ctx.user && ctx.user !== 'operator' && !token) throw new EngineError('AUTH_FAILED', `${ctx.user} has no session (login first)`)
       const auth = SecurityManager.of(ctx.cluster).authorize(token, site, sql)
+      const sim = ctx.cluster.sim
+      const t0 = sim.now
       const r = await (await dqpFor(ctx.cluster)).run(site, auth.sql, { user: auth.user ?? undefined })
       const v = visibleResult(auth, r.columns)
+      // the query takes its virtual response time: the clock moves by it (what the run did not already move)
+      if (r.virtualMs > sim.now - t0) sim.advance(Math.ceil(r.virtualMs - (sim.now - t0)))
       ctx.last = {
         result: { columns: v.columns, rows: r.rows.map((row) => v.pick(row)), changes: r.changes ?? 0 },
-        value: { hidden: v.hidden },
+        value: { hidden: v.hidden, plan: r.plan, requestClass: r.requestClass, virtualMs: r.virtualMs },
         source: `query ${site}`,
       }
     })
@@ -108,5 +113,26 @@ registerExpectation({
   check: (ctx, a) => {
     const got = (ctx.last?.result?.columns ?? []).join(',')
     return got.toUpperCase() === (a[0] ?? '').toUpperCase() ? undefined : `columns: ${got}, expected ${a[0]}`
+  },
+})
+
+// `sql SITE …` as the current session: the statement is checked by the security manager (no read up, no write
+// down, columns above the session's level left out) exactly like a query; with no session, the operator's.
+registerCommand({
+  ...sqlCommand,
+  summary: "run a statement at one site's primary (local tables and catalogs), as the current session (`login …`) if any",
+  run: async (ctx, a, rest) => {
+    if (!ctx.user || ctx.user === 'operator') return sqlCommand.run(ctx, a, rest)
+    if (a.length < 2) throw new EngineError('BAD_INPUT', 'usage: sql KDY SELECT * FROM Employees_KDY')
+    const site = a[0]
+    const sql = rest.slice(rest.indexOf(site) + site.length).trim()
+    await attempt(ctx, `sql ${site}`, () => {
+      const token = sessions(ctx).get(ctx.user!)
+      if (!token) throw new EngineError('AUTH_FAILED', `${ctx.user} has no session (login first)`)
+      const auth = SecurityManager.of(ctx.cluster).authorize(token, site, sql)
+      const r = ctx.cluster.siteStore(site).exec(auth.sql)
+      const v = visibleResult(auth, r.columns)
+      ctx.last = { result: { columns: v.columns, rows: r.rows.map((row) => v.pick(row)), changes: r.changes }, value: { hidden: v.hidden }, source: `sql ${site} as ${ctx.user}` }
+    })
   },
 })

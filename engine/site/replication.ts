@@ -44,6 +44,72 @@ export interface ReplicationHost {
 
 type Mapper = (changes: readonly Change[]) => Change[]
 
+// ---- replica control (docs/REPLICATION.md) ---------------------------------------------------------
+/**
+ * How the copies of a replicated or derived relation are kept equal.
+ *  - 'primary-copy': one site (the main repository's, Colombo) holds the primary copy; every write of the
+ *    relation is executed there (the query processor and the DTM route it there; a site-local write
+ *    elsewhere is refused), so its commit order is the one order of all writes, and the channels carry the
+ *    committed changes, in that order, to every other copy. The other copies are read-only replicas: they
+ *    may lag (by the replication delay) but can never diverge.
+ *  - 'derived': a fragment computed from another one (a vertical fragment kept in step, a scheduled copy);
+ *    read-only except through its source.
+ */
+export interface ReplicaControl {
+  relation: string
+  /** The fragment (table) name at the copies' sites. */
+  fragment: string
+  scheme: 'primary-copy' | 'derived'
+  /** Where writes are executed: the primary copy's site, or the source fragment's site. */
+  primary: SiteCode
+  /** Every site holding a read-only copy. */
+  copies: SiteCode[]
+  /** Derived fragments: their source fragment and how they follow it. */
+  source?: string
+  refresh?: 'sync' | 'scheduled'
+}
+
+/** The primary copy's site of replicated relations: the main repository's site (Colombo). */
+export function primaryCopySite(topo: TopologySpec): SiteCode {
+  return (topo.sites.find((s) => s.repository) ?? topo.sites.find((s) => s.hq) ?? topo.sites[0]).code
+}
+
+export function replicaControl(topo: TopologySpec): ReplicaControl[] {
+  const frs = fragments(topo)
+  const out: ReplicaControl[] = []
+  const prim = primaryCopySite(topo)
+  for (const rel of new Set(frs.filter((f) => f.kind === 'replica').map((f) => f.relation))) {
+    const copies = frs.filter((f) => f.kind === 'replica' && f.relation === rel)
+    out.push({ relation: rel, fragment: copies[0].name, scheme: 'primary-copy', primary: prim, copies: copies.map((f) => f.site).filter((s) => s !== prim) })
+  }
+  for (const f of frs) {
+    if ((f.kind !== 'vertical' && f.kind !== 'copy') || !f.copyOf) continue
+    const src = frs.find((x) => x.name === f.copyOf)
+    if (src) out.push({ relation: f.relation, fragment: f.name, scheme: 'derived', primary: src.site, copies: [f.site], source: src.name, refresh: f.refresh })
+  }
+  return out
+}
+
+/**
+ * Why a site-local write of `table` at `site` is refused (undefined: it may be written there). Replication
+ * and the engine's own maintenance (copy refresh, restore) apply their changes outside this rule.
+ */
+export function localWriteRefusal(topo: TopologySpec, site: SiteCode, table: string): string | undefined {
+  const f = fragments(topo).find((x) => x.site === site && x.name === table)
+  if (!f) return undefined
+  if (f.kind === 'replica') {
+    const prim = primaryCopySite(topo)
+    if (site === prim) return undefined
+    return `${f.name} at ${site} is a read-only replica of ${f.relation}: replica control is primary copy, so ${f.relation} is written at its primary copy at ${prim} (a global statement through the query processor, or a transaction, is routed there) and the change reaches ${site} through replication; nothing was changed`
+  }
+  if ((f.kind === 'vertical' || f.kind === 'copy') && f.copyOf) {
+    const src = fragments(topo).find((x) => x.name === f.copyOf)
+    const how = f.kind === 'vertical' ? `a vertical fragment kept in step with ${f.copyOf}` : `a scheduled copy of ${f.copyOf} (refreshed at 12:00 and 18:00)`
+    return `${f.name} at ${site} is ${how}: it is read-only except through its source; write ${f.relation} (${f.copyOf}${src ? ` at ${src.site}` : ''}) instead; nothing was changed`
+  }
+  return undefined
+}
+
 /** The backup's mapping: every change as it is (the batch is shared, never modified). */
 const IDENTITY: Mapper = (c) => c as Change[]
 
@@ -74,7 +140,11 @@ export class Channel {
 export function channelSpecs(topo: TopologySpec, origin: SiteCode): { targetSite: SiteCode; role: DbRole; map: Mapper }[] {
   const frs = fragments(topo)
   const hq = topo.sites.find((s) => s.repository)!.code
-  const mine = frs.filter((f) => f.site === origin)
+  // primary copy: only the primary copy's site originates changes of a replicated relation (a copy elsewhere
+  // changes only by applying them, or by a restore, and either must not be sent on as if it were a write)
+  const replicated = new Set(frs.filter((f) => f.kind === 'replica').map((f) => f.name))
+  const originates = (t: string) => !replicated.has(t) || origin === primaryCopySite(topo)
+  const mine = frs.filter((f) => f.site === origin && originates(f.name))
   const out: { targetSite: SiteCode; role: DbRole; map: Mapper }[] = []
   out.push({ targetSite: origin, role: 'backup', map: IDENTITY })
   // main repository: owned data under the global relation's name
@@ -93,7 +163,7 @@ export function channelSpecs(topo: TopologySpec, origin: SiteCode): { targetSite
     const map: Mapper = (cs) => {
       const o: Change[] = []
       for (const c of cs) {
-        if (c.t === 'ITEMS') o.push(c)
+        if (replicated.has(c.t) && originates(c.t)) o.push(c)
         for (const v of verticals) if (c.t === v.src.name) o.push({ t: v.dst.name, op: c.op, r: v.idx.map((i) => c.r[i]) })
       }
       return o

@@ -24,6 +24,7 @@ import type { SiteCode, TopologySpec } from '../topology/types'
 import type { DurableLog } from '../storage/files'
 import { globalRelations } from '../data/schema'
 import { quoteId } from './sqljs'
+import { localWriteRefusal } from './replication'
 import { ROLES_COLUMNS, ROLES_DDL, ROLES_KEY, ROLES_TABLE, USERS_COLUMNS, USERS_DDL, USERS_KEY, USERS_TABLE } from '../security/schema'
 
 export interface ExecResult extends QueryResult { changes: number }
@@ -104,6 +105,15 @@ export class SiteStore {
     return this.withTransaction((tx) => tx.exec(sql, params))
   }
 
+  /**
+   * Like withTransaction, for the engine's own maintenance of derived and replicated copies (a scheduled
+   * copy's refresh, a restore from the main repository): exempt from replica control's local-write rule.
+   */
+  maintain<T>(fn: (tx: TxScope) => T): T {
+    this.site.maintaining++
+    try { return this.withTransaction(fn) } finally { this.site.maintaining-- }
+  }
+
   /** Runs fn atomically: all its statements commit together (durably) or none do. fn must be synchronous. */
   withTransaction<T>(fn: (tx: TxScope) => T): T {
     this.ensureUp()
@@ -159,6 +169,8 @@ export class Site {
   /** Committed batches still needed by some replication channel (or not yet checkpointed). */
   retained: { seq: number; body: LogBody; bytes: number }[] = []
   readonly store: SiteStore
+  /** Inside SiteStore.maintain (copy refresh, restore): replica control's local-write rule does not apply. */
+  maintaining = 0
 
   constructor(readonly SQL: SqlJsStatic, readonly code: SiteCode, readonly topo: TopologySpec, readonly host: SiteHost,
     images?: { primary: Uint8Array; backup: Uint8Array; repository?: Uint8Array }) {
@@ -216,6 +228,7 @@ export class Site {
   commitLocal(ddl: string[]): number {
     const db = this.primary
     const changes = db.drainChanges()
+    if (!this.maintaining) this.checkLocalWrites(changes)
     if (!changes.length && !ddl.length) { db.commit(); return this.seq }
     const seq = this.seq + 1
     if (ddl.length) this.catalog.schemaChanged()
@@ -233,6 +246,24 @@ export class Site {
     if (changes.length) this.host.catalogChanged(this.code)
     return seq
   }
+
+  /**
+   * Replica control (engine/site/replication.ts, docs/REPLICATION.md): a read-only replica of a replicated
+   * relation (every copy but the primary one) and a derived fragment (vertical fragment, scheduled copy) take
+   * no local write. Checked on the captured changes at commit, so no statement form (triggers, CTEs, scripts)
+   * gets round it; the caller rolls the transaction back.
+   */
+  private checkLocalWrites(changes: readonly Change[]): void {
+    let last: string | undefined
+    for (const c of changes) {
+      if (c.t === last) continue
+      last = c.t
+      let why = this.refusals.get(c.t)
+      if (why === undefined) this.refusals.set(c.t, why = localWriteRefusal(this.topo, this.code, c.t) ?? '')
+      if (why) throw new EngineError('UNSUPPORTED', why, { site: this.code })
+    }
+  }
+  private refusals = new Map<string, string>()
 
   /** Replays a logged batch into the primary on reopen (no shipping: channels are rebuilt from the log). */
   replay(seq: number, body: LogBody): void {

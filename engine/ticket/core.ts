@@ -19,6 +19,14 @@
  *     Conflict-free acceptance (a majority of ACKs for S_i) is the same rule applied to S_i's own replies,
  *     so the fast path and the ordered path can never disagree.
  *
+ *  5. Tickets are invoice numbers of SALES: a ticket that is already a sale (written before the ticket servers
+ *     started, or outside the protocol at a server's own site) is used. Every server consults the sales it
+ *     knows (`Out.sold`: the ledger of invoice numbers every ticket server starts with, and its own site's
+ *     fragment) before it votes or claims, and decides such a ticket for the site holding the sale ('sold').
+ *     The acceptance and the sale are one outcome: the claimant's sale hook (`Out.decided`) reports whether
+ *     the sale was written; if not, the ticket is not reported accepted (status 'failed': won by this site, its
+ *     sale still owed) and presenting it again at the winner writes it.
+ *
  * The `literal` rule reproduces FIG. 8 as written (responder sets, volatile aTKT, line-32 accept test) so the
  * model checker can show its counterexample.
  */
@@ -63,7 +71,7 @@ export type LogValue =
 export type Msg =
   | { t: 'NEWTKT'; from: number; to: number; tkt: Ticket }
   /** ACK when votedFor === to (the claimant), NACK naming votedFor otherwise. `decided` if already decided. */
-  | { t: 'REPLY'; from: number; to: number; tkt: Ticket; votedFor: number; decided?: number }
+  | { t: 'REPLY'; from: number; to: number; tkt: Ticket; votedFor: number; decided?: number; sold?: true }
   | { t: 'DECIDED'; from: number; to: number; tkt: Ticket; winner: number }
   | { t: 'FWD'; from: number; to: number; val: LogValue }
   | { t: 'PREPARE'; from: number; to: number; bal: number; fromSlot: number }
@@ -81,7 +89,13 @@ export type ClaimMode = 'collecting' | 'conflict'
 /** Explicit states of a ticket at a server (shown by the console). */
 export type TicketPhase = 'idle' | 'collecting' | 'conflict' | 'accepted' | 'rejected'
 
-export interface Received { client: string; sale: unknown; status: 'pending' | 'accepted' | 'rejected'; at: number }
+export interface Received {
+  client: string; sale: unknown; at: number
+  /** 'failed': this server won the ticket but its sale could not be written (owed: re-presenting writes it). */
+  status: 'pending' | 'accepted' | 'rejected' | 'failed'
+  /** Why the sale could not be written (status 'failed'). */
+  error?: string
+}
 
 /** Stable storage: survives a crash. Every field is written before any message that depends on it leaves. */
 export interface Durable {
@@ -92,7 +106,7 @@ export interface Durable {
   /** vTKT: ticket → winner (NOBODY = voided). */
   decided: Record<Ticket, number>
   /** How the decision was reached (for the console). */
-  how: Record<Ticket, 'conflict-free' | 'conflict' | 'learned'>
+  how: Record<Ticket, DecisionHow>
   /** Vote tallies built from the delivered log: ticket → responder → votedFor. */
   tally: Record<Ticket, Record<string, number>>
   /** Index: received tickets still pending here, and tallies not yet decisive (so retries need not scan all). */
@@ -132,12 +146,24 @@ export interface Volatile {
 
 export interface ServerState { id: number; up: boolean; d: Durable; v: Volatile }
 
-export type Decision = { server: number; tkt: Ticket; winner: number; how: 'conflict-free' | 'conflict' | 'learned'; accepted: boolean; client?: string; sale?: unknown }
+/** 'sold': the ticket was already a sale at the winner's site before it was claimed (fix 5). */
+export type DecisionHow = 'conflict-free' | 'conflict' | 'learned' | 'sold'
+
+export type Decision = { server: number; tkt: Ticket; winner: number; how: DecisionHow; accepted: boolean; client?: string; sale?: unknown }
 
 export interface Out {
   send(m: Msg): void
-  /** Called at the claimant when its own received ticket reaches an outcome (accept → record the sale). */
-  decided(d: Decision): void
+  /**
+   * Called at the claimant when its own received ticket reaches an outcome (accept → record the sale).
+   * For an acceptance it returns false (or an error text) when the sale could not be written: the ticket is
+   * then not accepted here (status 'failed') — the acceptance and the sale are one outcome.
+   */
+  decided(d: Decision): boolean | string | void
+  /**
+   * Fix 5: the site (server index) where ticket τ is already a sale, as this server knows it (the ledger every
+   * ticket server starts with, and its own site's sales), or undefined.
+   */
+  sold?(server: number, tkt: Ticket): number | undefined
   /** Observation hook (trace): a log value delivered at a server. */
   delivered?(server: number, slot: number, val: LogValue): void
   /** External broadcast only: a value to order. */
@@ -194,15 +220,36 @@ export function evaluateTally(votes: Record<string, number>, n: number): number 
 
 export type SubmitResult =
   | { kind: 'started' }
-  | { kind: 'rejected'; reason: 'duplicate-here' | 'already-used' | 'voided'; winner?: number }
+  | { kind: 'rejected'; reason: 'duplicate-here' | 'already-used' | 'voided' | 'sold' | 'failed'; winner?: number; error?: string }
   | { kind: 'accepted'; winner: number }
+
+/** Fix 5: a ticket that is already a sale at some site is decided for that site before anyone votes on it. */
+function checkSold(s: ServerState, cfg: CoreConfig, tkt: Ticket, out: Out): number | undefined {
+  if (cfg.rule !== 'fixed' || !out.sold || s.d.decided[tkt] !== undefined) return undefined
+  const at = out.sold(s.id, tkt)
+  if (at === undefined) return undefined
+  decide(s, cfg, tkt, at, 'sold', out)
+  return at
+}
 
 /** A user presents ticket τ at S_i (FIG. 8 lines 6–12). */
 export function submit(s: ServerState, cfg: CoreConfig, tkt: Ticket, client: string, sale: unknown, now: number, out: Out): SubmitResult {
+  const prior = s.d.received[tkt]
+  if (prior?.status === 'failed' && s.d.decided[tkt] === s.id) {
+    // won here, sale owed: this presentation writes it (one outcome: accepted only once it is written)
+    prior.client = client
+    const r = out.decided({ server: s.id, tkt, winner: s.id, how: s.d.how[tkt], accepted: true, client, sale: prior.sale })
+    if (r === false || typeof r === 'string') { prior.error = typeof r === 'string' ? r : prior.error; return { kind: 'rejected', reason: 'failed', winner: s.id, error: prior.error } }
+    prior.status = 'accepted'
+    delete prior.error
+    delete s.d.open[tkt]
+    return { kind: 'accepted', winner: s.id }
+  }
+  if (!s.d.received[tkt]) checkSold(s, cfg, tkt, out)
   const dec = s.d.decided[tkt]
   if (dec !== undefined) {
     if (dec === NOBODY) return { kind: 'rejected', reason: 'voided' }
-    return { kind: 'rejected', reason: 'already-used', winner: dec }
+    return { kind: 'rejected', reason: s.d.how[tkt] === 'sold' ? 'sold' : 'already-used', winner: dec }
   }
   if (s.d.received[tkt]) return { kind: 'rejected', reason: 'duplicate-here' }
   s.d.received[tkt] = { client, sale, status: 'pending', at: now }
@@ -215,21 +262,23 @@ function startClaim(s: ServerState, cfg: CoreConfig, tkt: Ticket, out: Out): voi
   s.v.claims[tkt] = { mode: 'collecting', replies: {}, proposed: false }
   for (let j = 0; j < cfg.n; j++) if (j !== s.id) out.send({ t: 'NEWTKT', from: s.id, to: j, tkt })
   // The server's own NEWTKT is handled locally (same machine): vote, then count its own reply.
-  const my = onNewTkt(s, cfg, s.id, tkt)
-  onReply(s, cfg, s.id, tkt, my.votedFor, my.decided, out)
+  const my = onNewTkt(s, cfg, s.id, tkt, out)
+  onReply(s, cfg, s.id, tkt, my.votedFor, my.decided, out, my.sold)
 }
 
-function onNewTkt(s: ServerState, cfg: CoreConfig, claimant: number, tkt: Ticket): { votedFor: number; decided?: number } {
+function onNewTkt(s: ServerState, cfg: CoreConfig, claimant: number, tkt: Ticket, out?: Out): { votedFor: number; decided?: number; sold?: true } {
   let v = voteOf(s, cfg, tkt)
-  if (v === undefined) { castVote(s, cfg, tkt, claimant); v = claimant }
+  // fix 5: before its first vote on τ, a server consults the sales it knows (a sale there decides τ for its site)
+  const sold = v === undefined && out ? checkSold(s, cfg, tkt, out) : undefined
+  if (v === undefined) { castVote(s, cfg, tkt, sold ?? claimant); v = sold ?? claimant }
   const dec = cfg.rule === 'fixed' ? s.d.decided[tkt] : undefined
-  return dec === undefined ? { votedFor: v } : { votedFor: v, decided: dec }
+  return dec === undefined ? { votedFor: v } : { votedFor: v, decided: dec, ...(s.d.how[tkt] === 'sold' ? { sold: true as const } : {}) }
 }
 
-function onReply(s: ServerState, cfg: CoreConfig, from: number, tkt: Ticket, votedFor: number, decided: number | undefined, out: Out): void {
+function onReply(s: ServerState, cfg: CoreConfig, from: number, tkt: Ticket, votedFor: number, decided: number | undefined, out: Out, sold?: true): void {
   const c = s.v.claims[tkt]
   if (!c || s.d.decided[tkt] !== undefined) return
-  if (decided !== undefined) return decide(s, cfg, tkt, decided, 'learned', out)
+  if (decided !== undefined) return decide(s, cfg, tkt, decided, sold ? 'sold' : 'learned', out)
   if (c.mode !== 'collecting') return
   c.replies[from] = votedFor
   const count = Object.keys(c.replies).length
@@ -256,9 +305,13 @@ function decide(s: ServerState, cfg: CoreConfig, tkt: Ticket, winner: number, ho
   delete s.v.claims[tkt]
   const r = s.d.received[tkt]
   if (r && r.status === 'pending') {
-    r.status = winner === s.id ? 'accepted' : 'rejected'
+    const accepted = winner === s.id && how !== 'sold'
+    const ok = out.decided({ server: s.id, tkt, winner, how, accepted, client: r.client, sale: r.sale })
+    // one outcome: an acceptance whose sale could not be written is not an acceptance (the sale stays owed)
+    const failed = accepted && (ok === false || typeof ok === 'string')
+    r.status = failed ? 'failed' : accepted ? 'accepted' : 'rejected'
+    if (failed) r.error = typeof ok === 'string' ? ok : 'the sale could not be written'
     delete s.d.open[tkt]
-    out.decided({ server: s.id, tkt, winner, how, accepted: winner === s.id, client: r.client, sale: r.sale })
   }
   if (cfg.notifyDecisions && cfg.rule === 'fixed' && how !== 'learned' && how !== 'conflict') {
     for (let j = 0; j < cfg.n; j++) if (j !== s.id) out.send({ t: 'DECIDED', from: s.id, to: j, tkt, winner })
@@ -449,11 +502,11 @@ export function receive(s: ServerState, cfg: CoreConfig, m: Msg, out: Out): void
   if (!s.up) return
   switch (m.t) {
     case 'NEWTKT': {
-      const r = onNewTkt(s, cfg, m.from, m.tkt)
-      out.send({ t: 'REPLY', from: s.id, to: m.from, tkt: m.tkt, votedFor: r.votedFor, ...(r.decided !== undefined ? { decided: r.decided } : {}) })
+      const r = onNewTkt(s, cfg, m.from, m.tkt, out)
+      out.send({ t: 'REPLY', from: s.id, to: m.from, tkt: m.tkt, votedFor: r.votedFor, ...(r.decided !== undefined ? { decided: r.decided } : {}), ...(r.sold ? { sold: true } : {}) })
       return
     }
-    case 'REPLY': return onReply(s, cfg, m.from, m.tkt, m.votedFor, m.decided, out)
+    case 'REPLY': return onReply(s, cfg, m.from, m.tkt, m.votedFor, m.decided, out, m.sold)
     case 'DECIDED': return decide(s, cfg, m.tkt, m.winner, 'learned', out)
     case 'FWD':
       if (s.d.deliveredIds[m.val.id]) return
@@ -554,7 +607,7 @@ export function hasWork(s: ServerState): boolean {
 /** The ticket's phase at a server, for the console. */
 export function phaseOf(s: ServerState, tkt: Ticket): TicketPhase {
   const d = s.d.decided[tkt]
-  if (d !== undefined) return s.d.received[tkt] ? (d === s.id ? 'accepted' : 'rejected') : (d === s.id ? 'accepted' : 'rejected')
+  if (d !== undefined) return d === s.id && s.d.how[tkt] !== 'sold' && s.d.received[tkt]?.status !== 'failed' ? 'accepted' : 'rejected'
   const c = s.v.claims[tkt]
   return c ? c.mode : 'idle'
 }

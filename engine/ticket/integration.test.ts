@@ -35,3 +35,61 @@ expect ticket 7002 accepted at KDY
     expect(r.ok).toBe(true)
   })
 })
+
+describe('tickets consult the sales (issue 17, bug 5): acceptance and sale are one outcome', () => {
+  const where = (c: Cluster, inv: number) => c.siteCodes.filter((s) => Number(c.siteStore(s).query(`SELECT COUNT(*) FROM Sales_${s} WHERE INVNO = ?`, [inv]).rows[0][0]) > 0)
+  const total = (c: Cluster, inv: number) => c.siteCodes.reduce((n, s) => n + Number(c.siteStore(s).query(`SELECT COUNT(*) FROM Sales_${s} WHERE INVNO = ?`, [inv]).rows[0][0]), 0)
+
+  it('a ticket that is already a sale at another site is rejected naming it; SALES keeps it once', async () => {
+    const c = await Cluster.create({ seed: 5, sales: 300 })
+    const svc = ticketsOf(c)
+    for (const inv of [1, 2, 3, 50]) {
+      const [owner] = where(c, inv)
+      expect(owner).toBeDefined()
+      const other = c.siteCodes.find((s) => s !== owner)!
+      // presented at a site that is not the owner, and (concurrently) at the owner too
+      const vs = [svc.present(String(inv), [other]), svc.present(String(inv), [owner])]
+      c.sim.runUntilTrue(() => vs.every((v) => v.outcome !== 'pending'))
+      for (const v of vs) {
+        expect(v.outcome).toBe('rejected')
+        expect(v.answer).toBe(`rejected: ticket ${inv} is already a sale at ${owner} (INVNO ${inv} in SALES)`)
+      }
+      expect(svc.outcomeOf(String(inv))).toMatchObject({ decided: true, soldAt: owner, acceptedAt: [] })
+      expect(total(c, inv)).toBe(1)
+    }
+  })
+
+  it('a sale written at a site after the ticket servers started is seen by that site before it votes', async () => {
+    const c = await Cluster.create({ seed: 5, sales: 300 })
+    const svc = ticketsOf(c)
+    c.siteStore('KDY').exec("INSERT INTO Sales_KDY (INVNO, BRCODE, ITEMNO, QTY, UNITPRICE, AMOUNT, SOLD_AT, EMPNO) VALUES (880001, 'KDY', 1001, 1, 2, 2, '2026-11-23 10:00:00', NULL)")
+    const v = svc.present('880001', ['KDY'])
+    c.sim.runUntilTrue(() => v.outcome !== 'pending')
+    expect(v).toMatchObject({ outcome: 'rejected', answer: expect.stringMatching(/already a sale at KDY/) })
+    expect(total(c, 880001)).toBe(1)
+  })
+
+  it('a ticket whose sale cannot be written is not reported accepted; presented again once the site can write, it is', async () => {
+    const c = await Cluster.create({ seed: 5, sales: 300 })
+    const svc = ticketsOf(c)
+    c.failServer('KDY.primary') // the application (ticket) server runs; its database does not
+    const v = svc.present('880002', ['KDY'])
+    c.sim.runUntilTrue(() => v.outcome !== 'pending')
+    expect(v.outcome).toBe('rejected')
+    expect(v.answer).toMatch(/^not accepted: KDY won ticket 880002 but could not write its sale \(KDY.primary is down/)
+    expect(svc.outcomeOf('880002')).toMatchObject({ winner: 'KDY', owed: 'KDY', acceptedAt: [] })
+    expect(c.events.some((e) => /ticket 880002 won at KDY but its sale could not be written/.test(e.message))).toBe(true)
+    // nobody else can take it meanwhile
+    const m = svc.present('880002', ['MBI'])
+    c.sim.runUntilTrue(() => m.outcome !== 'pending')
+    expect(m).toMatchObject({ outcome: 'rejected', answer: 'rejected: already used at KDY' })
+    c.restoreServer('KDY.primary')
+    const again = svc.present('880002', ['KDY'])
+    c.sim.runUntilTrue(() => again.outcome !== 'pending')
+    expect(again.outcome).toBe('accepted')
+    expect(svc.outcomeOf('880002')).toMatchObject({ winner: 'KDY', acceptedAt: ['KDY'] })
+    expect(svc.outcomeOf('880002').owed).toBeUndefined()
+    expect(total(c, 880002)).toBe(1)
+    expect(where(c, 880002)).toEqual(['KDY'])
+  })
+})

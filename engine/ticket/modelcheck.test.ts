@@ -58,6 +58,37 @@ describe('model checker — corrected protocol', () => {
   })
 })
 
+describe('model checker — tickets that are sales (fix 5): sold once, acceptance and sale one outcome', () => {
+  it('a ticket already a sale at a site is never accepted, and every decision names that site (exhaustive, 2 claimants)', () => {
+    for (const soldAt of [0, 2]) {
+      const r = modelCheck(checkConfig(3, [0, 1], { soldAt }, { abcast: 'external' }))
+      expect(r.violations).toEqual([])
+      expect(r.complete).toBe(true)
+      expect(r.undecidedTerminal).toBe(0)
+    }
+  })
+
+  it('… also with a crash/restart of any server (bounded: 100,000 states)', () => {
+    const r = modelCheck(checkConfig(3, [0, 1], { soldAt: 2, maxCrashes: 1, maxStates: 100_000 }, { abcast: 'external', notifyDecisions: false }))
+    expect(r.violations).toEqual([])
+    expect(r.undecidedTerminal).toBe(0)
+  })
+
+  it('a claimant whose sale cannot be written never reports the ticket accepted, and nobody else takes it (exhaustive)', () => {
+    for (const unwritable of [0, 1]) {
+      const r = modelCheck(checkConfig(3, [0, 1], { unwritable }, { abcast: 'external' }))
+      expect(r.violations).toEqual([])
+      expect(r.complete).toBe(true)
+    }
+  })
+
+  it('servers that ignore the sales ledger accept a ticket that is already a sale (the checker finds it)', () => {
+    const r = modelCheck(checkConfig(3, [0, 1], { soldAt: 2, ignoreSales: true }, { abcast: 'external' }))
+    expect(r.violations.length).toBe(1)
+    expect(r.violations[0].invariant).toBe('sold-once')
+  })
+})
+
 describe('model checker — it finds broken protocols', () => {
   it('the literal FIG. 8 text: a double acceptance', () => {
     const r = modelCheck(checkConfig(3, [0, 1, 2], {}, { rule: 'literal', durableVotes: false, notifyDecisions: false, abcast: 'external' }))
@@ -86,6 +117,22 @@ describe.runIf(process.env.TICKET_MC_FULL)('model checker — exhaustive large r
     expect(r.states).toBe(3_743_676)
     expect(r.undecidedTerminal).toBe(0)
     console.log(`[modelcheck] 3 claimants exhaustive: ${r.states} states, ${r.transitions} transitions in ${Math.round(r.ms)} ms`)
+  }, 3_600_000)
+
+  it('3 concurrent claimants, the ticket already a sale at a site, exhaustive', () => {
+    const r = modelCheck(checkConfig(3, [0, 1, 2], { soldAt: 1, maxStates: 50_000_000 }, { abcast: 'external', notifyDecisions: false }))
+    expect(r.violations).toEqual([])
+    expect(r.complete).toBe(true)
+    expect(r.undecidedTerminal).toBe(0)
+    console.log(`[modelcheck] 3 claimants, sold at S2, exhaustive: ${r.states} states in ${Math.round(r.ms)} ms`)
+  }, 3_600_000)
+
+  it('2 claimants + one crash/restart, a claimant that cannot write its sale, exhaustive', () => {
+    const r = modelCheck(checkConfig(3, [0, 1], { unwritable: 0, maxCrashes: 1, maxStates: 50_000_000 }, { abcast: 'external', notifyDecisions: false }))
+    expect(r.violations).toEqual([])
+    expect(r.complete).toBe(true)
+    expect(r.undecidedTerminal).toBe(0)
+    console.log(`[modelcheck] 2 claimants + crash + unwritable exhaustive: ${r.states} states in ${Math.round(r.ms)} ms`)
   }, 3_600_000)
 
   it('2 claimants + one crash/restart, exhaustive', () => {

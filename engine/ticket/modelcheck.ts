@@ -8,7 +8,10 @@
  * interleaving depth-first, de-duplicating worlds exactly by their interned structural key (see below), pruning
  * redundant interleavings of independent actions with sleep sets (which never prune a world), and checks in every
  * world: at most one acceptance (and one recorded sale) per ticket; all servers that decided agree; a server
- * cut off from the majority never accepts. It reports the number of distinct worlds explored.
+ * cut off from the majority never accepts; the acceptance and the sale are one outcome (every acceptance has
+ * its sale written, an acceptance whose sale could not be written is not an acceptance: `unwritable`); a
+ * ticket that is already a sale (`soldAt`: in the ledger the servers start with) is never accepted and every
+ * decision names the site holding the sale. It reports the number of distinct worlds explored.
  */
 import {
   type CoreConfig, type LogValue, type Msg, type Out, type ServerState, type Ticket, NOBODY,
@@ -32,6 +35,12 @@ export interface CheckConfig {
   stopAtViolation?: boolean
   /** Sleep-set partial-order reduction (default true; prunes transitions, never worlds). */
   sleepSets?: boolean
+  /** The ticket is already a sale at this server's site, in the sales ledger every server starts with (fix 5). */
+  soldAt?: number
+  /** This server's sale writes fail (its database cannot write): its acceptance must not be reported. */
+  unwritable?: number
+  /** Broken-protocol check: the servers do not consult the sales ledger (the invariants still expect it). */
+  ignoreSales?: boolean
 }
 
 export interface World {
@@ -81,10 +90,15 @@ export function initialWorld(cfg: CheckConfig): World {
 function collector(w: World, cfg: CheckConfig): Out {
   return {
     send(m) { w.net.push(m) },
-    decided(d) { if (d.accepted) w.sales[d.tkt] = (w.sales[d.tkt] ?? 0) + 1 },
+    decided(d) {
+      if (!d.accepted) return true
+      if (cfg.unwritable === d.server) return 'the sale could not be written'
+      w.sales[d.tkt] = (w.sales[d.tkt] ?? 0) + 1
+      return true
+    },
     abcast(_server, val) { if (!w.log.some((x) => x.id === val.id)) w.pool[val.id] = val },
+    ...(cfg.soldAt !== undefined && !cfg.ignoreSales ? { sold: () => cfg.soldAt } : {}),
   }
-  void cfg
 }
 
 function cut(cfg: CheckConfig, a: number, b: number): boolean {
@@ -170,6 +184,13 @@ export function checkInvariants(w: World, cfg: CheckConfig): { invariant: string
   }
   if (dec !== undefined && dec !== NOBODY && acceptors.length === 1 && acceptors[0] !== dec) return { invariant: 'agreement', detail: `S${acceptors[0] + 1} accepted but the decision is S${dec + 1}` }
   if (cfg.isolated !== undefined && acceptors.includes(cfg.isolated)) return { invariant: 'minority-never-accepts', detail: `S${cfg.isolated + 1} accepted while cut off from the majority` }
+  // fix 5: the acceptance and the sale are one outcome; a ticket already sold is never sold again
+  if (acceptors.length !== (w.sales[tkt] ?? 0)) return { invariant: 'one-outcome', detail: `${acceptors.length} acceptance(s) of ${tkt} but ${w.sales[tkt] ?? 0} sale(s) written` }
+  if (cfg.unwritable !== undefined && acceptors.includes(cfg.unwritable)) return { invariant: 'one-outcome', detail: `S${cfg.unwritable + 1} reported ${tkt} accepted although its sale could not be written` }
+  if (cfg.soldAt !== undefined) {
+    if (acceptors.length || (w.sales[tkt] ?? 0) > 0) return { invariant: 'sold-once', detail: `${tkt}, already a sale at S${cfg.soldAt + 1}, accepted again at ${acceptors.map((i) => 'S' + (i + 1)).join(', ') || 'a server'}` }
+    if (dec !== undefined && dec !== cfg.soldAt) return { invariant: 'sold-once', detail: `${tkt}, already a sale at S${cfg.soldAt + 1}, decided for ${dec === NOBODY ? 'nobody' : 'S' + (dec + 1)}` }
+  }
   return undefined
 }
 

@@ -15,11 +15,21 @@ import {
 import type { AttemptView, Outcome, TicketRequestView, TicketStateView, TicketTraceEvent } from '../api/tickets'
 export type { AttemptView, Outcome, TicketRequestView, TicketServerView, TicketStateView, TicketTraceEvent } from '../api/tickets'
 
+/** Ticket-protocol steps a server can be crashed at (scenario `ticket crash SITE at STEP`). */
+export const TICKET_STEPS = ['submit', 'vote', 'decide'] as const
+export type TicketStep = typeof TICKET_STEPS[number]
+
 export interface SaleRecord { site: SiteCode; ticket: string; client: string; sale: unknown; at: number }
 
 export interface TicketServiceOptions {
-  /** Called exactly once per accepted ticket, at the accepting site, in the same step as the acceptance. */
+  /**
+   * Called at the accepting site, in the same step as the acceptance; throws when the sale cannot be written
+   * (the ticket is then not reported accepted: the acceptance and the sale are one outcome). Called once per
+   * accepted ticket (again only when an owed sale is written on a later presentation).
+   */
   recordSale?: (r: SaleRecord) => void
+  /** Where ticket τ is already a sale, as the ticket server at `site` knows it (core fix 5), or undefined. */
+  sold?: (site: SiteCode, ticket: string) => SiteCode | undefined
   /** Client timeout before retrying at the next site (virtual ms). */
   clientTimeoutMs?: number
   /** Server retry period for unfinished work (virtual ms). */
@@ -119,14 +129,50 @@ export class TicketService {
     return (this.outs[i] ??= {
       send: (m) => this.send(m),
       decided: (d) => this.onDecided(d),
+      sold: this.opts.sold ? (srv, tkt) => { const at = this.opts.sold!(this.codes[srv], tkt); return at === undefined ? undefined : this.idx.get(at) } : undefined,
       delivered: this.opts.trace === false ? undefined : (srv, slot, val) => { if (val.k !== 'noop') this.trace(val.tkt, { at: this.cluster.sim.now, kind: 'deliver', site: this.codes[srv], msg: 'DELIVER', detail: `slot ${slot}: ${valText(val, this.codes)}` }) },
     })
+  }
+
+  // ---- crash points (scenario `ticket crash SITE at STEP`) --------------------------------------
+  private crashPoints = new Map<number, { step: TicketStep; restartAfterMs?: number }>()
+  private crashing = new Map<number, number | undefined>()
+
+  /**
+   * Crashes `site`'s ticket server (its application server) the next time it reaches `step`: 'submit' — it has
+   * recorded a presented ticket (rTKT, durable) but its NEWTKTs have not left; 'vote' — it has cast its vote
+   * (aTKT, durable) but its REPLY has not left; 'decide' — it has decided (vTKT) and written an accepted sale,
+   * but its answer has not reached the client. Restarted after `restartAfterMs` if given.
+   */
+  crashAt(site: SiteCode, step: TicketStep, opts: { restartAfterMs?: number } = {}): void {
+    if (!TICKET_STEPS.includes(step)) throw new EngineError('BAD_INPUT', `unknown ticket step ${step}; steps: ${TICKET_STEPS.join(', ')}`)
+    this.crashPoints.set(this.i(site), { step, restartAfterMs: opts.restartAfterMs })
+  }
+
+  private hit(i: number, step: TicketStep): boolean {
+    if (this.crashing.has(i)) return true
+    const p = this.crashPoints.get(i)
+    if (p?.step !== step) return false
+    this.crashPoints.delete(i)
+    this.crashing.set(i, p.restartAfterMs)
+    if (this.opts.trace !== false) this.traceAll('crash', this.codes[i], `${this.codes[i]} crashes at ${step} (crash point)`)
+    return true
+  }
+
+  private crashNow(i: number): void {
+    if (!this.crashing.has(i)) return
+    const restart = this.crashing.get(i)
+    this.crashing.delete(i)
+    const id = `${this.codes[i]}.app`
+    this.cluster.failServer(id)
+    if (restart !== undefined) this.cluster.sim.schedule(restart, 'ticket.restart', () => this.cluster.restoreServer(id))
   }
 
   private run(i: number, f: (out: Out) => void): void {
     const s = this.servers[i]
     const hadPending = anyKey(s.v.pending)
     f(this.out(i))
+    this.crashNow(i)
     // progress of the total order: a delivery, or the first value waiting
     if (s.d.next !== this.seenNext[i] || (!hadPending && anyKey(s.v.pending))) { this.seenNext[i] = s.d.next; this.lastProgress[i] = this.cluster.sim.now; this.backoff[i] = 0 }
     // hearing of a newer ballot (a candidate or a new leader) also counts as progress: give it time
@@ -143,6 +189,11 @@ export class TicketService {
   private flushScheduled = false
 
   private send(m: Msg): void {
+    // a crash point: the server goes down before this message (and any later one of this step) leaves
+    if (this.crashing.has(m.from) || (m.t === 'REPLY' && this.hit(m.from, 'vote')) || (m.t === 'NEWTKT' && this.hit(m.from, 'submit'))) {
+      if (this.opts.trace !== false) { const tkt = msgTicket(m); if (tkt) this.trace(tkt, { at: this.cluster.sim.now, kind: 'drop', msg: m.t, from: this.codes[m.from], to: this.codes[m.to], detail: `${msgLabel(m, this.codes)} not sent: ${this.codes[m.from]} crashed` }) }
+      return
+    }
     if (this.opts.trace !== false) {
       const tkt = msgTicket(m)
       if (tkt) this.trace(tkt, { at: this.cluster.sim.now, kind: 'send', msg: m.t, from: this.codes[m.from], to: this.codes[m.to], detail: msgLabel(m, this.codes) })
@@ -194,25 +245,38 @@ export class TicketService {
     }
   }
 
-  private onDecided(d: Decision): void {
+  /** The claimant's decision: an acceptance writes the sale first; returns the error text when it could not (core fix 5). */
+  private onDecided(d: Decision): true | string {
     this.decisions++
     const site = this.codes[d.server]
     const now = this.cluster.sim.now
+    let failure: string | undefined
     if (d.accepted) {
       const rec: SaleRecord = { site, ticket: d.tkt, client: d.client ?? '?', sale: d.sale, at: now }
-      this.opts.recordSale?.(rec)
-      this.sales.push(rec)
-      if (this.sales.length > 5000) this.sales.shift()
+      try {
+        this.opts.recordSale?.(rec)
+        this.sales.push(rec)
+        if (this.sales.length > 5000) this.sales.shift()
+      } catch (e) { failure = e instanceof Error ? e.message : String(e) }
     }
-    if (this.opts.trace !== false) this.trace(d.tkt, { at: now, kind: 'decide', site, detail: d.accepted ? `${site} ACCEPTS ${d.tkt} (${d.how})` : d.winner === NOBODY ? `${site} rejects ${d.tkt}: voided by conflicting claims (${d.how})` : `${site} rejects ${d.tkt}: already used at ${this.codes[d.winner]} (${d.how})` })
+    const accepted = d.accepted && failure === undefined
+    if (this.opts.trace !== false) {
+      this.trace(d.tkt, {
+        at: now, kind: 'decide', site,
+        detail: accepted ? `${site} ACCEPTS ${d.tkt} (${d.how})` : failure !== undefined ? `${site} wins ${d.tkt} but its sale could not be written (${failure}): not accepted, sale owed`
+          : d.winner === NOBODY ? `${site} rejects ${d.tkt}: voided by conflicting claims (${d.how})` : d.how === 'sold' ? `${site} rejects ${d.tkt}: already a sale at ${this.codes[d.winner]}` : `${site} rejects ${d.tkt}: already used at ${this.codes[d.winner]} (${d.how})`,
+      })
+    }
     const key = `${site}|${d.tkt}`
-    const reqs = this.waiting.get(key)
-    if (!reqs) return
-    this.waiting.delete(key)
-    for (const r of reqs) {
-      const answer = d.accepted ? `accepted at ${site}` : d.winner === NOBODY ? `rejected: ticket ${d.tkt} voided by conflicting concurrent claims` : `rejected: already used at ${this.codes[d.winner]}`
-      this.finish(r, site, d.accepted ? 'accepted' : 'rejected', answer, d.winner === NOBODY ? undefined : this.codes[d.winner], d.how)
+    const reqs = this.hit(d.server, 'decide') ? undefined : this.waiting.get(key)
+    if (reqs) {
+      this.waiting.delete(key)
+      for (const r of reqs) {
+        const answer = accepted ? `accepted at ${site}` : failure !== undefined ? failedAnswer(site, d.tkt, failure) : d.winner === NOBODY ? `rejected: ticket ${d.tkt} voided by conflicting concurrent claims` : d.how === 'sold' ? soldAnswer(d.tkt, this.codes[d.winner]) : `rejected: already used at ${this.codes[d.winner]}`
+        this.finish(r, site, accepted ? 'accepted' : 'rejected', answer, d.winner === NOBODY ? undefined : this.codes[d.winner], d.how)
+      }
     }
+    return failure ?? true
   }
 
   // ---- timers ---------------------------------------------------------------------------------
@@ -281,8 +345,12 @@ export class TicketService {
         list.push(req)
         this.waiting.set(key, list)
       } else if (r.kind === 'rejected') {
-        const answer = r.reason === 'already-used' ? `rejected: already used at ${this.codes[r.winner!]}` : r.reason === 'voided' ? `rejected: ticket ${req.view.ticket} voided by conflicting concurrent claims` : `rejected: ticket ${req.view.ticket} already presented at ${site} (in progress)`
-        this.finish(req, site, 'rejected', answer, r.winner !== undefined ? this.codes[r.winner] : undefined, 'learned')
+        const answer = r.reason === 'already-used' ? `rejected: already used at ${this.codes[r.winner!]}` : r.reason === 'sold' ? soldAnswer(req.view.ticket, this.codes[r.winner!])
+          : r.reason === 'failed' ? failedAnswer(site, req.view.ticket, r.error ?? 'the sale could not be written')
+          : r.reason === 'voided' ? `rejected: ticket ${req.view.ticket} voided by conflicting concurrent claims` : `rejected: ticket ${req.view.ticket} already presented at ${site} (in progress)`
+        this.finish(req, site, 'rejected', answer, r.winner !== undefined ? this.codes[r.winner] : undefined, r.reason === 'sold' ? 'sold' : 'learned')
+      } else if (r.kind === 'accepted') {
+        this.finish(req, site, 'accepted', `accepted at ${site} (its owed sale is written now)`, site, 'conflict-free')
       }
     })
     const timeout = this.opts.clientTimeoutMs ?? 2000
@@ -337,15 +405,22 @@ export class TicketService {
   history(limit = 200): TicketRequestView[] { return this.requests.slice(-limit).map((r) => structuredClone(r.view)) }
 
   /** The outcome of a ticket across the servers: winner if any server decided. */
-  outcomeOf(ticket: string): { decided: boolean; winner?: SiteCode; voided?: boolean; acceptedAt: SiteCode[] } {
+  outcomeOf(ticket: string): { decided: boolean; winner?: SiteCode; voided?: boolean; acceptedAt: SiteCode[]; soldAt?: SiteCode; owed?: SiteCode } {
     let winner: number | undefined
+    let sold = false
     const acceptedAt: SiteCode[] = []
     for (const s of this.servers) {
       const d = s.d.decided[ticket]
       if (d !== undefined) winner = d
+      if (s.d.how[ticket] === 'sold') sold = true
       if (s.d.received[ticket]?.status === 'accepted') acceptedAt.push(this.codes[s.id])
     }
-    return winner === undefined ? { decided: false, acceptedAt } : winner === NOBODY ? { decided: true, voided: true, acceptedAt } : { decided: true, winner: this.codes[winner], acceptedAt }
+    if (winner === undefined) return { decided: false, acceptedAt }
+    if (winner === NOBODY) return { decided: true, voided: true, acceptedAt }
+    // a ticket that was already a sale (fix 5) was never accepted by the protocol
+    if (sold) return { decided: true, soldAt: this.codes[winner], acceptedAt }
+    const owed = this.servers[winner].d.received[ticket]?.status === 'failed'
+    return { decided: true, winner: this.codes[winner], acceptedAt, ...(owed ? { owed: this.codes[winner] } : {}) }
   }
 
   stateView(limit = 50): TicketStateView {
@@ -363,6 +438,9 @@ export class TicketService {
     }
   }
 }
+
+const soldAnswer = (tkt: string, at: SiteCode) => `rejected: ticket ${tkt} is already a sale at ${at} (INVNO ${tkt} in SALES)`
+const failedAnswer = (site: SiteCode, tkt: string, why: string) => `not accepted: ${site} won ticket ${tkt} but could not write its sale (${why}); the sale is owed at ${site}: present the ticket at ${site} again once it can write`
 
 function anyKey(o: object): boolean { for (const _ in o) return true; return false }
 

@@ -549,6 +549,7 @@ export class Dtm {
     try {
       const t = template(sql)
       table = s.store.resolveTable(t.table)
+      if (t.kind !== 'select') s.store.checkWrite?.(table)
       const kc = s.store.keyColumn(table)
       st = compile(t, table, kc, s.store.columns?.(table), sql)
       if (st.kind === 'insert') {

@@ -6,9 +6,12 @@
  *   commit T1 [&]     abort T1                       crash KDY at prepare [restart after 2s]
  *   resolve T1 at KDY commit|abort                   locks KDY     wfg     indoubt
  *   expect outcome T1 COMMIT|ABORT|UNKNOWN|PENDING   expect indoubt N    expect deadlocks N    expect locks SITE N
- *   expect txnstate T1 KDY READY|COMMIT|ABORT|INITIAL|RO
+ *   expect txnstate T1 KDY READY|COMMIT|ABORT|INITIAL|RO         expect victim T2   (the last deadlock's victim)
  *   expect heuristic T1 [at KDY] damage|consistent|pending|none   (hand resolutions compared with the coordinator's decision)
- * A trailing `&` sends the statement (or commit) without waiting for its answer (to build deadlocks).
+ *   expect answer T1 ok|CODE   (the answer of T1's last statement, e.g. one sent with &)
+ * A trailing `&` sends the statement (or commit) without waiting for its answer and without running the clock:
+ * the next command starts at the same virtual instant (so two `exec … &` build a cross-site deadlock; `advance`
+ * or any waiting command lets it happen).
  */
 import { registerCommand, registerExpectation, parseDuration, type ScenarioContext } from '../scenario/runner'
 import { EngineError, toErrorInfo } from '../errors'
@@ -24,6 +27,12 @@ const gidOf = (ctx: ScenarioContext, name: string): string => {
 const outcomes = (ctx: ScenarioContext): Map<string, CommitResult> => {
   let m = ctx.state.get('txn:outcomes') as Map<string, CommitResult> | undefined
   if (!m) { m = new Map(); ctx.state.set('txn:outcomes', m) }
+  return m
+}
+/** The answer of each transaction's last statement (recorded whenever it arrives). */
+const answersOf = (ctx: ScenarioContext): Map<string, import('./dtm').ExecResult> => {
+  let m = ctx.state.get('txn:answers') as Map<string, import('./dtm').ExecResult> | undefined
+  if (!m) { m = new Map(); ctx.state.set('txn:answers', m) }
   return m
 }
 const waitFor = (ctx: ScenarioContext, pred: () => boolean, ms = WAIT_MS) => {
@@ -64,10 +73,13 @@ registerCommand({
     if (noWait) sql = sql.slice(0, -1).trim()
     let res: import('./dtm').ExecResult | undefined
     const where = global ? 'global' : a[1]
-    const cb = (r: import('./dtm').ExecResult) => { res = r; if (noWait) ctx.out.push(`${a[0]} at ${where}: ${r.ok ? 'ok' : r.error?.message}`) }
+    const answers = answersOf(ctx)
+    answers.delete(a[0])
+    const cb = (r: import('./dtm').ExecResult) => { res = r; answers.set(a[0], r); if (noWait) ctx.out.push(`${a[0]} at ${where}: ${r.ok ? 'ok' : r.error?.message}`) }
     if (global) dtmOf(ctx).execGlobal(gid, sql, [], cb)
     else dtmOf(ctx).exec(gid, a[1], sql, [], cb)
-    if (noWait) { ctx.cluster.sim.runUntilTrue(() => res !== undefined || ctx.cluster.sim.pending === 0, 50); return }
+    // truly non-waiting: sent, the clock does not move (the answer is recorded when it comes: expect answer)
+    if (noWait) { ctx.last = { value: 'PENDING', source: `exec ${a[0]} &` }; return }
     waitFor(ctx, () => res !== undefined)
     if (!res) { ctx.last = { error: { code: 'TIMEOUT', message: `${a[0]} at ${where}: no answer yet` }, source: `exec ${a[0]}` }; return }
     const rows = res.rows ?? []
@@ -172,5 +184,25 @@ registerExpectation({
     const hs = dtmOf(ctx).heuristics.filter((h) => h.gid === gid && (!site || h.site === site))
     const got = !hs.length ? 'none' : hs.some((h) => h.damage) ? 'damage' : hs.some((h) => h.decision === undefined) ? 'pending' : 'consistent'
     return got === want ? undefined : `${a[0]} (${gid}) heuristic: ${got}${hs.length ? ` (${hs.map((h) => `${h.site} ${h.heuristic} by hand${h.decision ? `, coordinator ${h.decision}` : ''}`).join('; ')})` : ''}`
+  },
+})
+registerExpectation({
+  name: 'victim', usage: 'expect victim T2   (the victim of the last deadlock recorded)',
+  check: (ctx, a) => {
+    const gid = gidOf(ctx, a[0] ?? '')
+    const d = dtmOf(ctx).deadlocks
+    const last = d[d.length - 1]
+    if (!last) return 'no deadlock recorded'
+    const name = (g: string) => [...ctx.state.entries()].find(([k, v]) => k.startsWith('txn:') && v === g)?.[0].slice(4) ?? g
+    return last.victim === gid ? undefined : `the last deadlock (${last.by}, ${last.cycle.map(name).join(' → ')}) chose ${name(last.victim)} as its victim, not ${a[0]}`
+  },
+})
+registerExpectation({
+  name: 'answer', usage: 'expect answer T1 ok|pending|CODE   (the answer of T1\'s last statement)',
+  check: (ctx, a) => {
+    gidOf(ctx, a[0] ?? '')
+    const r = answersOf(ctx).get(a[0])
+    const got = !r ? 'pending' : r.ok ? 'ok' : r.error?.code ?? 'error'
+    return got.toLowerCase() === (a[1] ?? '').toLowerCase() ? undefined : `${a[0]}'s last statement: ${got}${r?.error ? ` (${r.error.message})` : ''}`
   },
 })

@@ -11,6 +11,7 @@ import type { TxnWrite } from './log'
 import type { Row, TxnStore } from './store'
 import type { SqlValue } from '../site/sqljs'
 import type { ColInfo } from './stmt'
+import { localWriteRefusal } from '../site/replication'
 
 const q = (n: string) => `"${n.replace(/"/g, '""')}"`
 
@@ -51,6 +52,11 @@ export class SiteTxnStore implements TxnStore {
     const n = this.meta.has(table) ? table : this.byUpper.get(table.toUpperCase())
     if (!n) throw new EngineError('UNKNOWN_TABLE', `no writable fragment ${table} at ${this.code}; fragments here: ${[...this.meta.keys()].join(', ')}`, { site: this.code })
     return n
+  }
+
+  checkWrite(table: string): void {
+    const why = localWriteRefusal(this.cluster.topology, this.code, this.resolveTable(table))
+    if (why) throw new EngineError('UNSUPPORTED', why, { site: this.code })
   }
 
   /** Row-level locking needs a one-column key; other tables are locked as a whole (''). */

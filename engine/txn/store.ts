@@ -14,6 +14,8 @@ export interface TxnStore {
   keyColumn(table: string): string
   /** Canonical table name (case-insensitive lookup). */
   resolveTable(table: string): string
+  /** Throws when the table takes no write at this site (replica control: a read-only replica or derived fragment). */
+  checkWrite?(table: string): void
   get(table: string, key: string): Row | undefined
   scan(table: string): Row[]
   /** The table's columns (upper case) and types, for checking statements; undefined: not known (no checks). */

@@ -1,5 +1,6 @@
 import { EngineError } from '../../engine/errors'
 import { fragments, globalRelations } from '../../engine/data/schema'
+import { replicaControl } from '../../engine/site/replication'
 import type { HandlerContext, HandlerMap } from './context'
 import type { SiteDb } from '../../engine/site/db'
 import type { SqlValue } from '../../engine/site/sqljs'
@@ -155,6 +156,7 @@ export const catalogHandlers: HandlerMap<CatalogCall> = {
         .map((x) => (reader.tableStatVisible(x.copy) ? x : { ...x, rows: 0 })),
       replication: c.replicationView(),
       repositorySite: topo.sites.find((s) => s.repository)!.code,
+      replicaControl: replicaControl(topo),
     }
     return map
   },

@@ -43,6 +43,15 @@ describe('iddb init / sql / run', () => {
       expect(r.code).toBe(1)
       expect(r.out).toContain(`${f}:4: expect rows 2`)
       expect(r.out).toContain('expected 2 rows, got 1')
+      // --data DIR: the scenario runs on the persisted cluster, and what it commits stays there
+      const g2 = join(dir, 'p.txt')
+      writeFileSync(g2, "seed 9\nsql KDY SELECT COUNT(*) FROM Sales_KDY WHERE INVNO = 70000\nexpect value 1\nsql KDY INSERT INTO Sales_KDY VALUES (70001, 'KDY', 1001, 1, 1, 1, 'x', 80)\n")
+      const p = await capture(() => run.run([g2, '--data', d]))
+      expect(p.code).toBe(0)
+      expect(p.out).toContain('directive ignored')
+      const after = await capture(() => sql.run(['--data', d, '--site', 'KDY', '--local', '--json', 'SELECT COUNT(*) FROM Sales_KDY WHERE INVNO = 70001']))
+      expect(JSON.parse(after.out).rows).toEqual([[1]])
+      await expect(run.run([g2, '--data', d, '--seed', '3'])).rejects.toThrow(/not with --data/)
     } finally { rmSync(dir, { recursive: true, force: true }) }
   })
 

@@ -104,16 +104,24 @@ ${AS_USAGE}`,
 export const run: CliCommand = {
   name: 'run',
   summary: 'run a scenario script (exit 1 at the first failing line)',
-  usage: `iddb run FILE [--seed N] [--sales N] [--json]
+  usage: `iddb run FILE [--seed N] [--sales N] [--json] [--data DIR]
 
 Runs a scenario (docs/SCENARIOS.md) on a fresh in-memory cluster, deterministically:
 the same seed and script give the same trace hash. Prints one line per command; exits 1
-naming the failing line and why.`,
+naming the failing line and why. With --data DIR it runs on the persisted cluster in DIR
+instead (its data, clock and failures; the script's seed/sales/profile/branch directives
+are ignored): what the script commits stays in DIR.`,
   async run(argv) {
-    const { values, positionals } = parseArgs({ args: argv, options: { seed: { type: 'string' }, sales: { type: 'string' }, json: { type: 'boolean' } }, allowPositionals: true, strict: true })
+    const { values, positionals } = parseArgs({ args: argv, options: { seed: { type: 'string' }, sales: { type: 'string' }, json: { type: 'boolean' }, data: { type: 'string' } }, allowPositionals: true, strict: true })
     if (positionals.length !== 1) throw new UsageError('exactly one scenario FILE is expected')
+    if (values.data && (values.seed || values.sales)) throw new UsageError('--seed and --sales make a fresh cluster: not with --data DIR (the persisted cluster has its own)')
     const text = readFileSync(positionals[0], 'utf8')
-    const r = await runScenario(text, { seed: intOption('seed', values.seed, 0, 0xffffffff), sales: intOption('sales', values.sales, 0, 10_000_000) })
+    const cluster = values.data ? await Cluster.open(values.data) : undefined
+    let r: Awaited<ReturnType<typeof runScenario>>
+    try {
+      if (cluster) process.stderr.write(needsRestoreWarnings(cluster.needsRestore(), values.data!))
+      r = await runScenario(text, cluster ? { cluster } : { seed: intOption('seed', values.seed, 0, 0xffffffff), sales: intOption('sales', values.sales, 0, 10_000_000) })
+    } finally { cluster?.close() }
     if (values.json) out(`${JSON.stringify({ file: positionals[0], ...r }, null, 2)}\n`)
     else {
       for (const l of r.lines) out(`${l.skipped ? 'skip' : l.ok ? ' ok ' : 'FAIL'} ${String(l.line).padStart(4)}  ${l.text}${l.message ? `\n           ${l.message.replace(/\n/g, '\n           ')}` : ''}\n`)

@@ -39,6 +39,8 @@ export interface AllocationMap {
   copies: { copy: string; site: string; source: string; sourceSite: string; lastRefreshAt: number | null; ageMs: number | null; nextRefreshAt: number; stale: boolean; rows: number }[]
   replication: { id: string; origin: string; target: string; pending: number; applied: number; inflight: number }[]
   repositorySite: string
+  /** Replica control per replicated relation and derived fragment (engine/site/replication.ts, docs/REPLICATION.md). */
+  replicaControl: { relation: string; fragment: string; scheme: 'primary-copy' | 'derived'; primary: string; copies: string[]; source?: string; refresh?: 'sync' | 'scheduled' }[]
 }
 
 export interface BrowsePage extends TableRows {

@@ -16,7 +16,7 @@ const alloc: AllocationMap = {
       { name: 'Sales_KDY', site: 'KDY', kind: 'horizontal', predicate: "BRCODE = 'KDY'", columns: ['INVNO', 'BRCODE'], copyOf: null, refresh: null, nrows: null },
     ],
   }],
-  copies: [], replication: [], repositorySite: 'CMB',
+  copies: [], replication: [], repositorySite: 'CMB', replicaControl: [],
 }
 const T = (columns: string[], rows: (string | number | null)[][]) => ({ columns, rows })
 
