@@ -19,6 +19,8 @@ import type { QueryGen } from './coop'
 import { Dtm } from '../txn/dtm'
 import { autocommitSteps, type AutoResult, type AutoStmt } from '../txn/autocommit'
 import { sqlify } from './parse'
+import { primaryCopySite } from '../site/replication'
+import { globalRelations } from '../data/schema'
 
 export type WriteResult = QueryRunResult & { sites?: SiteCode[] }
 
@@ -75,6 +77,9 @@ function* runTxn(dqp: WriteHost, querySite: SiteCode, stmts: Ast[], parsed: Pars
     notes: [`transaction ${r.gid} over ${sites.join(', ') || 'no site'}: ${stmts.length} statement(s), strict 2PL, committed by ${dtm.opts.protocol} two-phase commit (${Math.round(r.commit.latencyMs)} ms)`],
     sitesInvolved: [...new Set([querySite, ...sites])], actualRows: changes,
   }
+  // replica control (engine/site/replication.ts): a replicated relation is written at its primary copy only
+  const replicated = [...new Set(r.results.map((x) => x.localized?.target).filter((t): t is string => !!t && cluster.topology && globalRelations(cluster.topology).some((g) => g.name === t.toUpperCase() && g.distribution === 'replicated')))]
+  for (const t of replicated) plan.notes.push(`${t} is replicated with primary-copy control: the write runs at the primary copy at ${primaryCopySite(cluster.topology)}; the other copies follow through replication`)
   return { columns: ['changes'], rows: [[changes]], rowCount: 1, requestClass, plan, perLinkBytes: ctx.perLink, virtualMs: cluster.sim.now - t0, wallMs: 0, changes, sites }
 }
 

@@ -20,6 +20,7 @@ import { healAndSettle } from './invariants'
  * read-modify-write and an autocommit write of the same row interleave and one update is lost — the history
  * checker finds the cycle). Switch on after merging writepath.
  */
+// After the merge with writepath this run still fails (Stock_CMB HOT1 1027 vs 1030 expected): an autocommit delta is lost or miscounted; left off until investigated.
 const AUTOCOMMIT_WRITES_UNDER_LOCKS = false
 
 const STOCK: Record<string, string> = { CMB: 'Stock_CMB', MBI: 'Stock_MBI_LCL', KDY: 'Stock_KDY' }
