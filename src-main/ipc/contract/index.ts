@@ -15,6 +15,7 @@ import { txnCalls, txnEvents } from './txn'
 import { ticketCalls, ticketEvents } from './ticket'
 import { securityCalls, securityEvents } from './security'
 import { consoleCalls } from './console'
+import { backupCalls } from './backup'
 
 export const calls = {
   ...systemCalls,
@@ -26,6 +27,7 @@ export const calls = {
   ...ticketCalls,
   ...securityCalls,
   ...consoleCalls,
+  ...backupCalls,
 } satisfies Record<string, CallDef>
 
 export const events = {
