@@ -30,6 +30,7 @@ import { openLogPair } from './storage/files'
 import { FileTxnLog } from './txn/filelog'
 import { join } from 'node:path'
 import { installCatalogs } from './catalog/catalog'
+import { assertRepositoryHolds, gapError } from './backup/repository'
 
 export interface CreateOptions extends ClusterOptions {
   /** Persist in this directory (must be new or empty). Omit for an in-memory cluster. */
@@ -483,11 +484,13 @@ export class Cluster {
    * replace the site's fragments in one local transaction (logged, then fed to its backup as usual).
    * Returns at once; the restore completes when the data arrives (run the simulation).
    */
-  restoreFromRepository(code: SiteCode, onDone?: (rows: number) => void): void {
+  restoreFromRepository(code: SiteCode, onDone?: (rows: number) => void, onError?: (e: EngineError) => void): void {
     const hq = this.topology.sites.find((x) => x.repository)!.code
     const s = this.internalSite(code)
     if (!this.isServerUp(`${hq}.repository`)) throw new EngineError('SITE_DOWN', `${hq}.repository is down`, { site: hq })
     if (!this.isServerUp(`${code}.primary`)) throw new EngineError('SITE_DOWN', `${code}.primary is down`, { site: code })
+    assertRepositoryHolds(this, code) // never discard a commit the repository has not received (issue 17, bug 4)
+    const seqAtRead = s.seq
     const repo = this.internalSite(hq).repository!
     const frs = fragments(this.topology)
     const parts: { table: string; columns: string[]; rows: unknown[][] }[] = []
@@ -509,6 +512,12 @@ export class Cluster {
     this.net.send({
       from: hq, to: code, kind: 'recovery.restore', bytes, payload: total,
       onDeliver: () => {
+        if (s.seq !== seqAtRead) { // the branch committed while the rows were in transit: replacing them would lose that
+          const e = gapError(code, { applied: seqAtRead, seq: s.seq }, 'applying the rows read before')
+          this.log('recovery', `restore of ${code} from the main repository refused: ${e.message}`, code)
+          onError?.(e)
+          return
+        }
         this.siteStore(code).withTransaction((tx) => {
           for (const p of parts) {
             tx.exec(`DELETE FROM "${p.table}"`)
@@ -519,7 +528,7 @@ export class Cluster {
         this.log('recovery', `${code} restored from the main repository (${total} rows)`, code)
         onDone?.(total)
       },
-      onDrop: (reason) => this.log('recovery', `restore of ${code} lost in transit: ${reason}`, code),
+      onDrop: (reason) => { this.log('recovery', `restore of ${code} lost in transit: ${reason}`, code); onError?.(new EngineError('UNREACHABLE', `the restore of ${code} from the main repository was lost in transit: ${reason}`, { site: code })) },
     })
   }
 

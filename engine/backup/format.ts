@@ -15,37 +15,14 @@ import { createTableSql } from '../data/schema'
 import type { SiteCode, TopologySpec } from '../topology/types'
 import { SQLITE_MAGIC } from '../storage/files'
 import { quoteId } from '../site/sqljs'
+import { BACKUP_FORMAT, type BackupFileEntry, type BackupManifest } from '../api/backup'
 
-export const BACKUP_FORMAT = 'iddb-backup'
+export { BACKUP_FORMAT, type BackupFileEntry, type BackupManifest }
+
 export const BACKUP_VERSION = 1
 export const MANIFEST_FILE = 'manifest.json'
 
-export interface BackupFileEntry {
-  site: SiteCode
-  file: string
-  bytes: number
-  sha256: string
-  /** The site's last committed record (its commit-log sequence number) the image holds. */
-  seq: number
-  schemaVersion: string
-  /** Rows per fragment table of the site at the cut. */
-  rows: Record<string, number>
-}
 
-export interface BackupManifest {
-  format: typeof BACKUP_FORMAT
-  version: number
-  id: string
-  /** 'cluster' = every site at one consistent cut; 'site' = the listed site(s). */
-  scope: 'site' | 'cluster'
-  sites: SiteCode[]
-  /** Virtual time of the cut (ms since the epoch of the simulated clock) and its local form. */
-  virtualAt: number
-  virtualLocal: string
-  /** Wall-clock time the backup was taken (ISO 8601). */
-  wallAt: string
-  files: BackupFileEntry[]
-}
 
 /** A backup in memory: the manifest and the bytes of each file it lists. */
 export interface BackupSet { manifest: BackupManifest; files: Map<string, Uint8Array> }

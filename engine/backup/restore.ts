@@ -19,33 +19,11 @@ import { quoteId } from '../site/sqljs'
 import { formatSiteTime } from '../sim/kernel'
 import { backupTables, validateSiteFile, type BackupSet } from './format'
 import { NO_WORK, type Work } from './snapshot'
+import type { RestorePlan, RestoreTablePlan } from '../api/backup'
 
-export interface RestoreTablePlan {
-  table: string
-  kind: string
-  /** Restored from the backup (own data) or kept current (replica, derived fragment, copy). */
-  restored: boolean
-  insert: number
-  delete: number
-  revert: number
-  rowsNow: number
-  rowsAfter: number
-}
+export type { RestorePlan, RestoreTablePlan }
 
-export interface RestorePlan {
-  backupId: string
-  site: SiteCode
-  backupAt: number
-  backupLocal: string
-  backupSeq: number
-  currentSeq: number
-  /** Commits at the site after the backup: their effect on the restored tables is undone. */
-  lostCommits: number
-  tables: RestoreTablePlan[]
-  /** Rows the restore writes (inserted + deleted + reverted). */
-  changes: number
-  message: string
-}
+
 
 interface TableDiff { table: string; columns: string[]; key: string[]; keyIdx: number[]; del: SqlValue[][]; put: SqlValue[][]; rowsNow: number; rowsAfter: number; insert: number; revert: number }
 
@@ -119,8 +97,9 @@ function prepare(cluster: Cluster, set: BackupSet, site: SiteCode): Prepared {
     const own = tables.filter((t) => t.restored).map((t) => t.table)
     const kept = tables.filter((t) => !t.restored).map((t) => `${t.table} (${t.kind})`)
     const message = `Restoring ${site} from backup ${set.manifest.id} (taken at ${formatSiteTime(set.manifest.virtualAt)}, ${site} record ${v.entry.seq}) sets ${own.join(', ')} to the backup. `
-      + (lost ? `${lost} commit(s) made at ${site} after the backup (records ${v.entry.seq + 1}–${s.seq}) are lost` : `Nothing committed at ${site} after the backup is lost`)
-      + `: ${tables.reduce((a, t) => a + t.insert, 0)} row(s) re-inserted, ${tables.reduce((a, t) => a + t.delete, 0)} deleted, ${tables.reduce((a, t) => a + t.revert, 0)} reverted.`
+      + (!changes ? `Nothing is lost: ${site}'s own data already equals the backup.`
+        : `${lost} commit(s) made at ${site} after the backup (records ${v.entry.seq + 1}–${s.seq}) are lost where they changed its own data`
+          + `: ${tables.reduce((a, t) => a + t.insert, 0)} row(s) re-inserted, ${tables.reduce((a, t) => a + t.delete, 0)} deleted, ${tables.reduce((a, t) => a + t.revert, 0)} reverted.`)
       + (kept.length ? ` Kept current from their sources: ${kept.join(', ')}.` : '')
     return { plan: { backupId: set.manifest.id, site, backupAt: set.manifest.virtualAt, backupLocal: formatSiteTime(set.manifest.virtualAt), backupSeq: v.entry.seq, currentSeq: s.seq, lostCommits: lost, tables, changes, message }, diffs }
   } finally { v.db.close() }

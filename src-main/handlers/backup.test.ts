@@ -87,4 +87,19 @@ describe('backup/* handlers', () => {
     await expect(run('backup/take', { sites: ['ZZZ'] })).rejects.toMatchObject({ code: 'UNKNOWN_SITE' })
     await expect(run('backup/read', { key: 'nope', file: 'manifest.json', offset: 0 })).rejects.toMatchObject({ code: 'NOT_FOUND' })
   })
+
+  it('replication/recover from the repository waits for the commits it lacks, or refuses while they cannot arrive (issue 17, bug 4)', async () => {
+    const { cluster: c, run } = await setup()
+    const sale = (n: number) => `INSERT INTO Sales_KDY VALUES (${n}, 'KDY', 1001, 1, 5, 5, 'x', 80)`
+    const count = (n: number) => c.siteStore('KDY').query('SELECT COUNT(*) FROM Sales_KDY WHERE INVNO = ?', [n]).rows[0][0]
+    c.failLink('CMB-KDY'); c.failLink('MBI-KDY')
+    c.siteStore('KDY').exec(sale(860001))
+    await expect(run('replication/recover', { site: 'KDY', from: 'repository' })).rejects.toMatchObject({ code: 'CONFLICT', message: expect.stringContaining('would discard record') })
+    expect(count(860001)).toBe(1)
+    c.restoreLink('CMB-KDY'); c.restoreLink('MBI-KDY') // the repository still lags: the recovery waits for it
+    const r = await run('replication/recover', { site: 'KDY', from: 'repository' })
+    expect(r.rows).toBeGreaterThan(0)
+    expect(count(860001)).toBe(1)
+    expect(c.siteStore('CMB').repository!.query('SELECT COUNT(*) FROM SALES WHERE INVNO = 860001').rows).toEqual([[1]])
+  })
 })

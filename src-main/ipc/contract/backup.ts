@@ -1,7 +1,6 @@
 import { z } from 'zod'
 import { call, noInput, siteCode } from './define'
-import type { BackupFileEntry } from '../../../engine/backup/format'
-import type { RestorePlan } from '../../../engine/backup/restore'
+import type { BackupFileEntry, RestorePlan } from '../../../engine/api/backup'
 import type { JobView } from '../../../engine/api/views'
 
 export type { RestorePlan }
