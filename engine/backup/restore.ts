@@ -15,6 +15,7 @@ import { EngineError } from '../errors'
 import type { Cluster } from '../cluster'
 import type { SiteCode } from '../topology/types'
 import type { SqlValue } from '../site/sqljs'
+import type { Site } from '../site/site'
 import { quoteId } from '../site/sqljs'
 import { formatSiteTime } from '../sim/kernel'
 import { backupTables, validateSiteFile, type BackupSet } from './format'
@@ -25,47 +26,77 @@ export type { RestorePlan, RestoreTablePlan }
 
 
 
-interface TableDiff { table: string; columns: string[]; key: string[]; keyIdx: number[]; del: SqlValue[][]; put: SqlValue[][]; rowsNow: number; rowsAfter: number; insert: number; revert: number }
+interface TableDiff { table: string; columns: string[]; key: string[]; del: SqlValue[][]; put: SqlValue[][]; rowsNow: number; rowsAfter: number; insert: number; revert: number }
 
 const RESTORED_KINDS = new Set(['horizontal', 'local'])
 
-function rank(v: SqlValue): number { return v === null ? 0 : typeof v === 'number' || typeof v === 'bigint' ? 1 : typeof v === 'string' ? 2 : 3 }
-/** SQLite's order of values (NULL < numbers < text < blobs); ties of unlike blobs are broken arbitrarily. */
-function cmp(a: SqlValue, b: SqlValue): number {
-  const ra = rank(a), rb = rank(b)
-  if (ra !== rb) return ra - rb
-  if (ra === 1) return Number(a) - Number(b)
-  if (ra === 2) return (a as string) < (b as string) ? -1 : (a as string) > (b as string) ? 1 : 0
-  return 0
-}
-function sameValue(a: SqlValue, b: SqlValue): boolean {
-  if (a === b) return true
-  if (a instanceof Uint8Array && b instanceof Uint8Array) return a.length === b.length && a.every((x, i) => x === b[i])
-  return false
-}
-const sameRow = (a: SqlValue[], b: SqlValue[]) => a.length === b.length && a.every((x, i) => sameValue(x, b[i]))
+/** Schema name under which the backup file is attached to the primary's connection while the difference is computed. */
+const ALIAS = '__restore_src'
 
-/** Rows of a table ordered by its key, as a pull iterator over one statement (freed at the end). */
-function* ordered(db: Database, table: string, columns: string[], key: string[]): Generator<SqlValue[]> {
-  const st = db.prepare(`SELECT ${columns.map(quoteId).join(', ')} FROM ${quoteId(table)} ORDER BY ${key.map(quoteId).join(', ')}`)
-  try { while (st.step()) yield st.get() } finally { st.free() }
+function rowsOf(db: Database, sql: string): SqlValue[][] { return db.exec(sql)[0]?.values ?? [] }
+
+/**
+ * The difference that turns the primary's table into the backup's, computed by SQLite over the attached file
+ * (key lookups: only the rows that differ cross into JavaScript). NULL-safe comparison of every column (IS NOT).
+ */
+function diffTable(db: Database, table: string, columns: string[], key: string[]): TableDiff {
+  const q = quoteId(table)
+  const on = key.map((k) => `m.${quoteId(k)} = b.${quoteId(k)}`).join(' AND ')
+  const differs = columns.filter((c) => !key.includes(c)).map((c) => `m.${quoteId(c)} IS NOT b.${quoteId(c)}`).join(' OR ') || '0'
+  const k0 = `m.${quoteId(key[0])}`
+  const del = rowsOf(db, `SELECT ${key.map((k) => `m.${quoteId(k)}`).join(', ')} FROM main.${q} m WHERE NOT EXISTS (SELECT 1 FROM ${ALIAS}.${q} b WHERE ${on})`)
+  const put: SqlValue[][] = []
+  let insert = 0
+  for (const r of rowsOf(db, `SELECT ${k0} IS NULL, ${columns.map((c) => `b.${quoteId(c)}`).join(', ')} FROM ${ALIAS}.${q} b LEFT JOIN main.${q} m ON ${on} WHERE ${k0} IS NULL OR ${differs}`)) {
+    if (r[0]) insert++
+    put.push(r.slice(1))
+  }
+  const rowsNow = Number(rowsOf(db, `SELECT COUNT(*) FROM main.${q}`)[0][0])
+  const rowsAfter = Number(rowsOf(db, `SELECT COUNT(*) FROM ${ALIAS}.${q}`)[0][0])
+  return { table, columns, key, del, put, rowsNow, rowsAfter, insert, revert: put.length - insert }
 }
 
-/** The difference that turns `now` into `want` for one table (merge join over the key order). */
-function diffTable(now: Database, want: Database, table: string, columns: string[], key: string[]): TableDiff {
-  const keyIdx = key.map((k) => columns.indexOf(k))
-  const d: TableDiff = { table, columns, key, keyIdx, del: [], put: [], rowsNow: 0, rowsAfter: 0, insert: 0, revert: 0 }
-  const a = ordered(now, table, columns, key), b = ordered(want, table, columns, key)
-  let x = a.next(), y = b.next()
-  const keyCmp = (r: SqlValue[], s: SqlValue[]) => { for (const i of keyIdx) { const c = cmp(r[i], s[i]); if (c) return c } return 0 }
-  while (!x.done || !y.done) {
-    const c = x.done ? 1 : y.done ? -1 : keyCmp(x.value, y.value)
-    if (c < 0) { d.del.push(keyIdx.map((i) => x.value![i])); d.rowsNow++; x = a.next() } else if (c > 0) { d.put.push(y.value!); d.insert++; d.rowsAfter++; y = b.next() } else {
-      if (!sameRow(x.value!, y.value!)) { d.put.push(y.value!); d.revert++ }
-      d.rowsNow++; d.rowsAfter++
-      x = a.next(); y = b.next()
+/**
+ * The keys of each table changed by the site's commits after `fromSeq`, from the retained commit log — or null
+ * when the log no longer holds every one of those records (then the whole tables are compared).
+ */
+function touchedKeys(site: Site, fromSeq: number, keyIdx: Map<string, number[]>): Map<string, Map<string, SqlValue[]>> | null {
+  const recs = site.retained.filter((r) => r.seq > fromSeq).sort((a, b) => a.seq - b.seq)
+  if (recs.length !== site.seq - fromSeq || recs.some((r, i) => r.seq !== fromSeq + 1 + i || r.body.ddl?.length)) return null
+  const out = new Map<string, Map<string, SqlValue[]>>()
+  for (const r of recs) {
+    for (const c of r.body.c) {
+      const idx = keyIdx.get(c.t)
+      if (!idx) continue
+      let m = out.get(c.t)
+      if (!m) { m = new Map(); out.set(c.t, m) }
+      const k = idx.map((i) => c.r[i])
+      m.set(JSON.stringify(k), k)
     }
   }
+  return out
+}
+
+const sameValue = (x: SqlValue, y: SqlValue) => x === y || (x instanceof Uint8Array && y instanceof Uint8Array && x.length === y.length && x.every((v, i) => v === y[i]))
+const sameRow = (a: SqlValue[], b: SqlValue[]) => a.every((x, i) => sameValue(x, b[i]))
+
+/** The difference restricted to the given keys: each looked up in the primary and in the attached backup. */
+function diffKeys(db: Database, table: string, columns: string[], key: string[], keys: Iterable<SqlValue[]>): TableDiff {
+  const q = quoteId(table)
+  const where = key.map((k) => `${quoteId(k)} = ?`).join(' AND ')
+  const cols = columns.map(quoteId).join(', ')
+  const now = db.prepare(`SELECT ${cols} FROM main.${q} WHERE ${where}`), want = db.prepare(`SELECT ${cols} FROM ${ALIAS}.${q} WHERE ${where}`)
+  const one = (st: typeof now, k: SqlValue[]) => { try { st.bind(k); return st.step() ? st.get() : null } finally { st.reset() } }
+  const d: TableDiff = { table, columns, key, del: [], put: [], rowsNow: 0, rowsAfter: 0, insert: 0, revert: 0 }
+  try {
+    for (const k of keys) {
+      const a = one(now, k), b = one(want, k)
+      if (a && !b) d.del.push(k)
+      else if (b && !a) { d.put.push(b); d.insert++ } else if (a && b && !sameRow(a, b)) { d.put.push(b); d.revert++ }
+    }
+  } finally { now.free(); want.free() }
+  d.rowsNow = Number(rowsOf(db, `SELECT COUNT(*) FROM main.${q}`)[0][0])
+  d.rowsAfter = Number(rowsOf(db, `SELECT COUNT(*) FROM ${ALIAS}.${q}`)[0][0])
   return d
 }
 
@@ -81,17 +112,25 @@ function prepare(cluster: Cluster, set: BackupSet, site: SiteCode): Prepared {
     if (v.entry.seq > s.seq) throw new EngineError('CONFLICT', `backup ${set.manifest.id} holds ${site}'s record ${v.entry.seq}, but ${site} has committed only up to ${s.seq}: it is not from this cluster's history`, { site })
     const diffs: TableDiff[] = []
     const tables: RestoreTablePlan[] = []
-    for (const t of backupTables(cluster.topology, site)) {
-      const restored = RESTORED_KINDS.has(t.frag.kind)
-      if (!restored) {
-        const n = s.primary.count(t.name)
-        tables.push({ table: t.name, kind: t.frag.kind, restored, insert: 0, delete: 0, revert: 0, rowsNow: n, rowsAfter: n })
-        continue
+    // the validated file (in sql.js's in-memory file system under v.db's name) attached to the primary's connection
+    const fileName = (v.db as unknown as { filename: string }).filename
+    s.primary.db.exec(`ATTACH DATABASE '${fileName.replace(/'/g, "''")}' AS ${ALIAS}`)
+    try {
+      const own = backupTables(cluster.topology, site).filter((t) => RESTORED_KINDS.has(t.frag.kind))
+      // the changes since the backup are in the commit log: only their keys need comparing (else every row)
+      const touched = touchedKeys(s, v.entry.seq, new Map(own.map((t) => [t.name, t.rel.key.map((k) => t.columns.indexOf(k))])))
+      for (const t of backupTables(cluster.topology, site)) {
+        const restored = RESTORED_KINDS.has(t.frag.kind)
+        if (!restored) {
+          const n = s.primary.count(t.name)
+          tables.push({ table: t.name, kind: t.frag.kind, restored, insert: 0, delete: 0, revert: 0, rowsNow: n, rowsAfter: n })
+          continue
+        }
+        const d = touched ? diffKeys(s.primary.db, t.name, t.columns, t.rel.key, touched.get(t.name)?.values() ?? []) : diffTable(s.primary.db, t.name, t.columns, t.rel.key)
+        diffs.push(d)
+        tables.push({ table: t.name, kind: t.frag.kind, restored, insert: d.insert, delete: d.del.length, revert: d.revert, rowsNow: d.rowsNow, rowsAfter: d.rowsAfter })
       }
-      const d = diffTable(s.primary.db, v.db, t.name, t.columns, t.rel.key)
-      diffs.push(d)
-      tables.push({ table: t.name, kind: t.frag.kind, restored, insert: d.insert, delete: d.del.length, revert: d.revert, rowsNow: d.rowsNow, rowsAfter: d.rowsAfter })
-    }
+    } finally { s.primary.db.exec(`DETACH DATABASE ${ALIAS}`) }
     const lost = s.seq - v.entry.seq
     const changes = diffs.reduce((a, d) => a + d.del.length + d.put.length, 0)
     const own = tables.filter((t) => t.restored).map((t) => t.table)
