@@ -9,7 +9,7 @@ import type { Cluster } from '../cluster'
 import type { SiteCode } from '../topology/types'
 
 /** The branch's last commit and the last one the main repository has applied (null: nothing missing). */
-export function repositoryGap(cluster: Cluster, code: SiteCode): { applied: number; seq: number } | null {
+export function repositoryGap(cluster: Pick<Cluster, 'topology' | 'siteInternals'>, code: SiteCode): { applied: number; seq: number } | null {
   const hq = cluster.topology.sites.find((x) => x.repository)?.code
   if (!hq) return null
   const repo = cluster.siteInternals(hq).repository
@@ -23,7 +23,7 @@ export function gapError(code: SiteCode, gap: { applied: number; seq: number }, 
   return new EngineError('CONFLICT', `the main repository holds ${code}'s commits up to record ${gap.applied}, but ${code} has committed up to ${gap.seq}: ${when} would discard record(s) ${gap.applied + 1}–${gap.seq}. Restore the link to Colombo and let the repository catch up first`, { site: code })
 }
 
-export function assertRepositoryHolds(cluster: Cluster, code: SiteCode): void {
+export function assertRepositoryHolds(cluster: Pick<Cluster, 'topology' | 'siteInternals'>, code: SiteCode): void {
   const gap = repositoryGap(cluster, code)
   if (gap) throw gapError(code, gap)
 }

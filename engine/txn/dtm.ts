@@ -135,7 +135,6 @@ interface SiteRt {
 const OUTCOME_KEEP = 20_000
 /** Transactions kept in the list (views, console). */
 const INFO_KEEP = 5_000
-const dtms = new WeakMap<Cluster, Dtm>()
 
 export class Dtm {
   readonly opts: DtmOptions
@@ -172,26 +171,22 @@ export class Dtm {
     // a persisted cluster reopened after a crash: every live site recovers from its 2PC log at once
     // (in-doubt participants with their locks, open coordinator records), then resolves through the protocol
     if (dir) for (const s of this.sites.values()) if (s.log.records().length) this.recover(s, `${cluster.dataDir}`)
-    this.unsub = cluster.onLog((e) => {
-      const m = /^([A-Z]{3})\.primary (failed|restored)$/.exec(e.message)
-      if (!m) return
-      if (m[2] === 'failed') this.onCrash(m[1])
-      else if (cluster.isServerUp(`${m[1]}.primary`)) this.onRestart(m[1])
+    this.unsub = cluster.on((e) => {
+      if ((e.type !== 'server.down' && e.type !== 'server.up') || e.role !== 'primary') return
+      if (e.type === 'server.down') this.onCrash(e.site)
+      else if (cluster.isServerUp(e.server)) this.onRestart(e.site)
     })
   }
 
-  static of(cluster: Cluster, opts?: Partial<DtmOptions>): Dtm {
-    let d = dtms.get(cluster)
-    if (!d) { d = new Dtm(cluster, opts); dtms.set(cluster, d) }
-    return d
-  }
+  /** The cluster's DTM (built by the cluster's subsystem registry on first use; opts apply then). */
+  static of(cluster: Cluster, opts?: Partial<DtmOptions>): Dtm { return cluster.subsystems.dtm(opts) }
 
   dispose(): void {
     this.unsub()
     for (const s of this.sites.values()) if (s.log instanceof FileTxnLog) s.log.close()
     this.cluster.sim.cancel(this.det.timer)
     this.cluster.sim.cancel(this.det.confirmTimer)
-    if (dtms.get(this.cluster) === this) dtms.delete(this.cluster)
+    this.cluster.subsystems.release('dtm', this)
   }
 
   addSite(code: string, store?: TxnStore, log?: DurableLog): void {
