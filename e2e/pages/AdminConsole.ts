@@ -12,6 +12,7 @@ export const CONSOLES = [
   { id: 'replication', label: 'Replication & Backup' },
   { id: 'security', label: 'Security' },
   { id: 'tickets', label: 'Tickets' },
+  { id: 'backups', label: 'Backups' },
   { id: 'events', label: 'Events' },
 ] as const
 

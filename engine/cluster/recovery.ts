@@ -9,6 +9,7 @@ import { fragments, satisfiesPredicate } from '../data/schema'
 import { checkFragmentation, checkFragmentationAsync, type FragmentationReport } from '../data/checks'
 import { installCatalogs } from '../catalog/catalog'
 import { assert } from '../assert'
+import { assertRepositoryHolds, gapError } from '../backup/repository'
 import { ClusterCopies } from './copies'
 
 export abstract class ClusterRecovery extends ClusterCopies {
@@ -64,11 +65,13 @@ export abstract class ClusterRecovery extends ClusterCopies {
    * replace the site's fragments in one local transaction (logged, then fed to its backup as usual).
    * Returns at once; the restore completes when the data arrives (run the simulation).
    */
-  restoreFromRepository(code: SiteCode, onDone?: (rows: number) => void): void {
+  restoreFromRepository(code: SiteCode, onDone?: (rows: number) => void, onError?: (e: EngineError) => void): void {
     const hq = this.topology.sites.find((x) => x.repository)!.code
     const s = this.internalSite(code)
     if (!this.isServerUp(`${hq}.repository`)) throw new EngineError('SITE_DOWN', `${hq}.repository is down`, { site: hq })
     if (!this.isServerUp(`${code}.primary`)) throw new EngineError('SITE_DOWN', `${code}.primary is down`, { site: code })
+    assertRepositoryHolds(this, code) // never discard a commit the repository has not received (issue 17, bug 4)
+    const seqAtRead = s.seq
     const repo = this.internalSite(hq).repository!
     const frs = fragments(this.topology)
     const parts: { table: string; columns: string[]; rows: unknown[][] }[] = []
@@ -92,6 +95,12 @@ export abstract class ClusterRecovery extends ClusterCopies {
     this.net.send({
       from: hq, to: code, kind: 'recovery.restore', bytes, payload: total,
       onDeliver: () => {
+        if (s.seq !== seqAtRead) { // the branch committed while the rows were in transit: replacing them would lose that
+          const e = gapError(code, { applied: seqAtRead, seq: s.seq }, 'applying the rows read before')
+          this.log('recovery', `restore of ${code} from the main repository refused: ${e.message}`, code)
+          onError?.(e)
+          return
+        }
         this.siteStore(code).maintain((tx) => {
           for (const p of parts) {
             tx.exec(`DELETE FROM "${p.table}"`)
@@ -103,7 +112,7 @@ export abstract class ClusterRecovery extends ClusterCopies {
         this.bus.emit({ type: 'site.recovered', site: code, from: 'repository' })
         onDone?.(total)
       },
-      onDrop: (reason) => this.log('recovery', `restore of ${code} lost in transit: ${reason}`, code),
+      onDrop: (reason) => { this.log('recovery', `restore of ${code} lost in transit: ${reason}`, code); onError?.(new EngineError('UNREACHABLE', `the restore of ${code} from the main repository was lost in transit: ${reason}`, { site: code })) },
     })
   }
 

@@ -78,6 +78,13 @@ const sites = (...keys: string[]) => (i: Input): Target => {
   return out.length ? [...new Set(out)] : null
 }
 const ALL = (): Target => 'ALL'
+/** A backup file's site (<SITE>.sqlite); for the manifest, the sites its key names (KDY+CMB-…), else none in particular. */
+const backupFileSites = (i: Input): Target => {
+  const f = str(i.file)
+  if (f && /^[A-Z]{3}\.sqlite$/.test(f)) return [f.slice(0, 3)]
+  const k = str(i.key)?.split('-')[0]
+  return k && /^[A-Z]{3}(\+[A-Z]{3})*$/.test(k) ? k.split('+') : null
+}
 
 /** A statement (or script) that only reads: SELECT / EXPLAIN / VALUES / WITH … SELECT, one statement. */
 export function isReadOnlyStatement(sql: string): boolean {
@@ -185,6 +192,13 @@ export const ACTIONS: Readonly<Record<string, ActionRule>> = {
   'security/setFirewallRules': operate("change a site's firewall rules", site),
   'security/intruderDrill': operate('run the intruder drill', ALL),
   'security/packets': read('inspect the packets on a link'),
+
+  'backup/take': operate('take a backup', (i) => (i.sites === 'all' ? 'ALL' : sites('sites')(i))),
+  'backup/list': read('list the backups held'),
+  'backup/read': operate('save a backup file', backupFileSites),
+  'backup/upload': operate('upload a backup file', backupFileSites),
+  'backup/plan': operate('plan a restore from a backup', site),
+  'backup/restore': operate('restore a site from a backup', site),
 }
 
 export type Decision =

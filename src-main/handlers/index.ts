@@ -14,6 +14,7 @@ import { txnHandlers } from './txn'
 import { ticketHandlers } from './ticket'
 import { securityHandlers } from './security'
 import { consoleHandlers } from './console'
+import { backupHandlers } from './backup'
 import { withAuthz } from './authz'
 
 export const handlers: HandlerMap<CallName> = withAuthz({
@@ -27,6 +28,7 @@ export const handlers: HandlerMap<CallName> = withAuthz({
   ...ticketHandlers,
   ...securityHandlers,
   ...consoleHandlers,
+  ...backupHandlers,
 })
 
 export type { HandlerContext, HandlerMap, Handler } from './context'

@@ -1,5 +1,6 @@
 import { EngineError } from '../../engine/errors'
 import type { HandlerMap } from './context'
+import { waitForRepository } from '../../engine/backup/repository'
 
 type ReplicationCall = 'replication/recover' | 'replication/refreshCopy'
 
@@ -18,8 +19,11 @@ export const replicationHandlers: HandlerMap<ReplicationCall> = {
       if (!c.isServerUp(`${site}.primary`)) c.restoreServer(`${site}.primary`)
     } else {
       let restored: number | undefined
-      c.restoreFromRepository(site, (n) => { restored = n })
-      c.sim.runUntilTrue(() => restored !== undefined, MAX_EVENTS)
+      let refused: EngineError | undefined
+      waitForRepository(c, site) // the repository first receives every commit of the branch (or the restore is refused)
+      c.restoreFromRepository(site, (n) => { restored = n }, (e) => { refused = e })
+      c.sim.runUntilTrue(() => restored !== undefined || refused !== undefined, MAX_EVENTS)
+      if (refused) throw refused
       if (restored === undefined) throw new EngineError('UNREACHABLE', `the restore of ${site} from the main repository did not arrive (see the event log)`, { site })
       rows = restored
     }

@@ -92,6 +92,12 @@ export const VALID_SAMPLES: Record<CallName, Record<string, Json>> = {
   'console/removeIdentity': { user: 'fuzz' },
   'audit/search': { limit: 10 },
   'audit/verify': {},
+  'backup/take': { sites: ['ZZZ'] },
+  'backup/list': {},
+  'backup/read': { key: 'no-such-backup', file: 'manifest.json', offset: 0 },
+  'backup/upload': { upload: 'fuzz', file: 'manifest.json', offset: 0, total: 2, data: 'e30=' },
+  'backup/plan': { key: 'no-such-backup', site: 'ZZZ' },
+  'backup/restore': { key: 'no-such-backup', site: 'ZZZ', confirm: 'ZZZ' },
 }
 
 /** Calls whose every valid input leaves committed data as it is (reads, explains, status). */
@@ -102,6 +108,7 @@ export const READ_ONLY_CALLS: CallName[] = [
   'tickets/state', 'tickets/history', 'tickets/trace', 'security/state', 'security/login',
   // reads only: the SQL they get is garbage or a SELECT (readSql)
   'query/run', 'query/start',
+  'backup/list', 'backup/plan',
 ]
 
 /** Keys that pollute prototypes when code copies untrusted objects carelessly, and names that collide with Object.prototype. */

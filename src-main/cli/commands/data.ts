@@ -16,6 +16,7 @@ import { isGlobalSql, isReadOnlySql, runThroughDqp } from './query'
 import { AS_USAGE, actAs } from '../actor'
 import { Dtm } from '../../../engine/txn/dtm'
 import { siteWrite } from '../../../engine/txn/autocommit'
+import { waitForRepository } from '../../../engine/backup/repository'
 
 const out = (s: string) => process.stdout.write(s)
 
@@ -158,8 +159,11 @@ site's fragments from the Colombo main repository over the (simulated) WAN.`,
         message = `${site}.primary reloaded from ${site}.backup (image at record ${r.fromSeq}; ${r.redone} record(s) redone from the log)`
       } else {
         let rows: number | undefined
-        c.restoreFromRepository(site, (n) => { rows = n })
-        c.sim.runUntilTrue(() => rows !== undefined, 2_000_000)
+        let refused: EngineError | undefined
+        waitForRepository(c, site) // the repository first receives every commit of the branch (or the restore is refused)
+        c.restoreFromRepository(site, (n) => { rows = n }, (e) => { refused = e })
+        c.sim.runUntilTrue(() => rows !== undefined || refused !== undefined, 2_000_000)
+        if (refused) throw refused
         if (rows === undefined) throw new EngineError('UNREACHABLE', `the restore of ${site} from the main repository did not arrive`, { site })
         message = `${site} restored from the main repository: ${rows} rows`
       }

@@ -16,6 +16,7 @@ import { ticketCalls, ticketEvents } from './ticket'
 import { securityCalls, securityEvents } from './security'
 import { consoleCalls } from './console'
 import { testCalls } from './testing'
+import { backupCalls } from './backup'
 
 export const calls = {
   ...systemCalls,
@@ -27,6 +28,7 @@ export const calls = {
   ...ticketCalls,
   ...securityCalls,
   ...consoleCalls,
+  ...backupCalls,
 } satisfies Record<string, CallDef>
 
 export const events = {
