@@ -4,7 +4,7 @@
  */
 import { defaultTopology } from '../../engine/topology/default'
 import type { TopologySpec } from '../../engine/topology/types'
-import { createServers, createStandbys, readDeployment, readPassword, serverStates, stopDeployment, type PgDeployment, type PgServer } from './servers'
+import { createServers, createStandbys, makeStandbysSynchronous, readDeployment, readPassword, serverStates, stopDeployment, type PgDeployment, type PgServer } from './servers'
 import { connect, loadDesign, type LoadSummary } from './load'
 
 export interface PgUpResult { deployment: PgDeployment; load: LoadSummary; ms: number }
@@ -17,6 +17,7 @@ export async function pgUp(o: { dataDir: string; seed?: number; sales?: number; 
     const password = readPassword(o.dataDir, d)
     const load = await loadDesign(d, password, { seed: o.seed ?? 1, sales: o.sales ?? 20_000, topology: o.topology, onProgress: o.onProgress })
     createStandbys(o.dataDir, d, password, o.onProgress)
+    await makeStandbysSynchronous(d, password)
     return { deployment: d, load, ms: Math.round(performance.now() - t0) }
   } catch (e) {
     stopDeployment(o.dataDir, 'immediate')
@@ -31,7 +32,7 @@ export interface ServerStatus {
   /** What the server says of itself (pg_is_in_recovery): a standby that is not in recovery has been promoted. */
   inRecovery?: boolean
   /** Primary: its standbys as pg_stat_replication shows them. */
-  replication?: { state: string; lagBytes: number | null }[]
+  replication?: { state: string; sync: string; lagBytes: number | null }[]
   /** Standby: how far behind its last replayed transaction is, ms (null when nothing was replayed yet). */
   replayDelayMs?: number | null
   error?: string
@@ -43,8 +44,8 @@ async function probe(d: PgDeployment, s: PgServer, password: string): Promise<Pa
     await c.connect()
     const rec = (await c.query('SELECT pg_is_in_recovery() AS r')).rows[0].r as boolean
     if (!rec) {
-      const r = await c.query('SELECT state, pg_wal_lsn_diff(sent_lsn, replay_lsn)::float8 AS lag FROM pg_stat_replication')
-      return { inRecovery: rec, replication: r.rows.map((x) => ({ state: String(x.state), lagBytes: x.lag === null ? null : Number(x.lag) })) }
+      const r = await c.query('SELECT state, sync_state, pg_wal_lsn_diff(sent_lsn, replay_lsn)::float8 AS lag FROM pg_stat_replication')
+      return { inRecovery: rec, replication: r.rows.map((x) => ({ state: String(x.state), sync: String(x.sync_state), lagBytes: x.lag === null ? null : Number(x.lag) })) }
     }
     const r = await c.query('SELECT (EXTRACT(EPOCH FROM (now() - pg_last_xact_replay_timestamp())) * 1000)::float8 AS ms')
     return { inRecovery: rec, replayDelayMs: r.rows[0].ms === null ? null : Math.round(Number(r.rows[0].ms)) }

@@ -3,14 +3,16 @@
  * directory on loopback ports and stops again. Skipped, with the reason, where PostgreSQL is not installed.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createServer } from 'node:net'
 import pg from 'pg'
 import { Cluster } from '../../engine/cluster'
 import { pgDown, pgStatus, pgUp, type PgUpResult } from './deploy'
-import { pgUnavailableReason, readPassword, startDeployment } from './servers'
+import { failover, findPgBin, pgUnavailableReason, readDeployment, readPassword, rebuildStandby, startDeployment } from './servers'
+import { pgBackup, pgRestore, tableChecksums } from './backup'
+import { spawnSync } from 'node:child_process'
 import { copiedTables, qid } from './load'
 import { GlobalDeadlockDetector, TXN_PREFIX, type WatchedServer } from './deadlock'
 
@@ -95,7 +97,7 @@ describe.skipIf(why !== null)(`live PostgreSQL sites${why ? ` (skipped: ${why})`
     for (const s of st.servers) {
       expect(s.running, s.id).toBe(true)
       expect(s.inRecovery, s.id).toBe(s.role === 'standby')
-      if (s.role === 'primary') expect(s.replication?.map((r) => r.state)).toEqual(['streaming'])
+      if (s.role === 'primary') expect(s.replication?.map((r) => `${r.state}/${r.sync}`)).toEqual(['streaming/sync'])
     }
   })
 
@@ -161,6 +163,69 @@ describe.skipIf(why !== null)(`live PostgreSQL sites${why ? ` (skipped: ${why})`
       for (const c of opened) await c.end().catch(() => {})
     }
   })
+
+  it('backs a site up with pg_dump and a checksummed manifest; restores it after the database is dropped, refusing a damaged or foreign backup first', async () => {
+    const out = join(dir, 'backups')
+    const mbi = up.deployment.sites[1]
+    const db = up.deployment.database
+    const m = await pgBackup(dir, { site: 'MBI', outDir: out })
+    expect(m.site).toBe('MBI')
+    expect(m.tables['Sales_MBI'].rows).toBeGreaterThan(0)
+    expect(readdirSync(out).filter((f) => f.endsWith('.partial'))).toEqual([])
+    const manifest = join(out, `${m.file}.json`)
+    const sums = async () => { const c = client(mbi.primary.port, db); await c.connect(); try { return await tableChecksums(c) } finally { await c.end() } }
+    const before = await sums()
+    expect(before).toEqual(m.tables)
+    // a backup of another site, and a damaged file, are refused before anything changes
+    await expect(pgRestore(dir, { manifest, site: 'KDY' })).rejects.toThrow(/this backup is of MBI, not KDY/)
+    const bytes = readFileSync(join(out, m.file))
+    const flipped = Buffer.from(bytes); flipped[Math.floor(flipped.length / 2)] ^= 0xff
+    writeFileSync(join(out, m.file), flipped)
+    await expect(pgRestore(dir, { manifest, site: 'MBI' })).rejects.toThrow(/does not match its SHA-256/)
+    writeFileSync(join(out, m.file), bytes.subarray(0, bytes.length - 100))
+    await expect(pgRestore(dir, { manifest, site: 'MBI' })).rejects.toThrow(/truncated/)
+    expect(await sums()).toEqual(before)
+    writeFileSync(join(out, m.file), bytes)
+    // the disaster: the database is gone
+    const admin = client(mbi.primary.port, 'postgres'); await admin.connect()
+    try { await admin.query(`DROP DATABASE ${qid(db)} WITH (FORCE)`) } finally { await admin.end() }
+    await expect(one(mbi.primary.port, db, 'SELECT 1')).rejects.toThrow(/does not exist/)
+    const r = await pgRestore(dir, { manifest, site: 'MBI' })
+    expect(r.tables).toBe(Object.keys(m.tables).length)
+    expect(await sums()).toEqual(before)
+  })
+
+  it('fails KDY over to its synchronous standby with no acknowledged commit lost, keeps writing there, and fails back', async () => {
+    const kdy = () => readDeployment(dir).sites.find((s) => s.code === 'KDY')!
+    const db = up.deployment.database
+    const old = kdy()
+    // acknowledged commits at the primary, then the primary dies without a shutdown
+    const c = client(old.primary.port, db); await c.connect()
+    try { for (let i = 0; i < 20; i++) await c.query('UPDATE "Stock_KDY" SET "QTY" = "QTY" + 1 WHERE "STOCKCODE" = (SELECT MIN("STOCKCODE") FROM "Stock_KDY")') } finally { await c.end() }
+    const [{ q }] = await one(old.primary.port, db, 'SELECT "QTY"::int AS q FROM "Stock_KDY" ORDER BY "STOCKCODE" LIMIT 1')
+    const bin = findPgBin()!
+    spawnSync(process.getuid?.() === 0 ? 'runuser' : join(bin, 'pg_ctl'), [...(process.getuid?.() === 0 ? ['-u', 'postgres', '--', join(bin, 'pg_ctl')] : []), '-D', old.primary.dir, '-m', 'immediate', 'stop'])
+    const f = await failover(dir, 'KDY')
+    expect(f.oldPrimaryWasRunning).toBe(false)
+    expect(f.port).toBe(old.standby.port)
+    const now = kdy()
+    expect(now.primary.port).toBe(old.standby.port)
+    // RPO 0: every acknowledged update is on the promoted server, and it takes new writes
+    expect((await one(now.primary.port, db, 'SELECT "QTY"::int AS q FROM "Stock_KDY" ORDER BY "STOCKCODE" LIMIT 1'))[0].q).toBe(q)
+    await one(now.primary.port, db, 'UPDATE "Stock_KDY" SET "QTY" = "QTY" + 1 WHERE "STOCKCODE" = (SELECT MIN("STOCKCODE") FROM "Stock_KDY")')
+    await expect(failover(dir, 'KDY')).rejects.toThrow(/nothing to promote/)
+    // the old primary comes back as the new standby, then a planned fail back returns the roles
+    await rebuildStandby(dir, 'KDY')
+    const st = (await pgStatus(dir)).servers.filter((s) => s.site === 'KDY')
+    expect(st.map((s) => [s.port, s.inRecovery])).toEqual([[old.standby.port, false], [old.primary.port, true]])
+    const back = await failover(dir, 'KDY')
+    expect(back.oldPrimaryWasRunning).toBe(true)
+    expect(kdy().primary.port).toBe(old.primary.port)
+    expect((await one(old.primary.port, db, 'SELECT "QTY"::int AS q FROM "Stock_KDY" ORDER BY "STOCKCODE" LIMIT 1'))[0].q).toBe(q + 1)
+    await rebuildStandby(dir, 'KDY')
+    const again = (await pgStatus(dir)).servers.find((s) => s.id === 'KDY.primary')!
+    expect(again.replication?.map((r) => `${r.state}/${r.sync}`)).toEqual(['streaming/sync'])
+  }, 180_000)
 
   it('pg down stops every server, status says so, and the servers start again with their data', async () => {
     const stopped = pgDown(dir)

@@ -16,6 +16,7 @@ import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync,
 import { join, resolve } from 'node:path'
 import { EngineError } from '../../engine/errors'
 import type { SiteCode } from '../../engine/topology/types'
+import { connect } from './load'
 
 export const PG_USER = 'iddb'
 export const SITE_DATABASE = 'iddb'
@@ -175,6 +176,22 @@ export function createStandbys(dataDir: string, d: PgDeployment, password: strin
   }
 }
 
+/**
+ * Makes each primary's commits wait until its standby has the WAL (synchronous_standby_names = '*'): a
+ * failover then loses no acknowledged commit (RPO 0). The price: while a site's standby is down, commits at its
+ * primary wait for it (or for a failover).
+ */
+export async function makeStandbysSynchronous(d: PgDeployment, password: string, sync = true): Promise<void> {
+  for (const s of d.sites) {
+    const c = connect(d, s.primary.port, 'postgres', password)
+    await c.connect()
+    try {
+      await c.query(sync ? "ALTER SYSTEM SET synchronous_standby_names = '*'" : 'ALTER SYSTEM RESET synchronous_standby_names')
+      await c.query('SELECT pg_reload_conf()')
+    } finally { await c.end() }
+  }
+}
+
 function serverConf(port: number, durable: boolean): string {
   return [
     '', '# iddb pg up',
@@ -183,7 +200,7 @@ function serverConf(port: number, durable: boolean): string {
     'max_prepared_transactions = 64', 'max_connections = 60',
     'wal_level = replica', 'max_wal_senders = 4', 'hot_standby = on', 'wal_keep_size = 64MB',
     "password_encryption = 'scram-sha-256'",
-    ...(durable ? [] : ['fsync = off', 'synchronous_commit = off', 'full_page_writes = off']),
+    ...(durable ? [] : ['fsync = off', 'full_page_writes = off']),
     '',
   ].join('\n')
 }
@@ -248,4 +265,53 @@ export function pgVersionLine(): string | null {
   const bin = findPgBin()
   if (!bin) return null
   try { return execFileSync(join(bin, 'pg_ctl'), ['--version'], { encoding: 'utf8' }).trim() } catch { return null }
+}
+
+export interface FailoverResult { site: SiteCode; promoted: string; port: number; rtoMs: number; oldPrimaryWasRunning: boolean }
+
+/**
+ * Failover by hand: the site's standby becomes its primary (pg_promote); the old primary is stopped first if it
+ * still runs (a switchover: `-m fast` hands its last WAL to the standby before it stops) and is kept as the
+ * site's standby-to-be, to be rebuilt from the new primary (rebuildStandby) — fail back is the same two steps
+ * again. RTO is the wall time from the command to the promoted server accepting writes.
+ */
+export async function failover(dataDir: string, site: SiteCode): Promise<FailoverResult> {
+  const t0 = performance.now()
+  const d = readDeployment(dataDir)
+  const bin = findPgBin()
+  if (!bin) throw new EngineError('UNSUPPORTED', pgUnavailableReason() ?? 'PostgreSQL not found')
+  const s = d.sites.find((x) => x.code === site)
+  if (!s) throw new EngineError('UNKNOWN_SITE', `no site ${site} in this deployment`)
+  if (!isRunning(bin, s.standby)) throw new EngineError('SITE_DOWN', `${s.standby.id} is not running: there is nothing to promote (rebuild the standby first)`, { site })
+  const password = readPassword(dataDir, d)
+  const wasRunning = stopServer(bin, s.primary, 'fast')
+  const c = connect(d, s.standby.port, 'postgres', password)
+  await c.connect()
+  try {
+    const r = await c.query('SELECT pg_promote(true, 60) AS ok')
+    if (!r.rows[0].ok) throw new EngineError('TIMEOUT', `${s.standby.id} did not finish promotion within 60 s`, { site })
+    await c.query('CREATE TEMP TABLE iddb_failover_probe (x int)') // accepts writes
+  } finally { await c.end().catch(() => {}) }
+  const rtoMs = performance.now() - t0
+  const promoted: PgServer = { ...s.standby, role: 'primary', id: `${site}.primary` }
+  const demoted: PgServer = { ...s.primary, role: 'standby', id: `${site}.backup` }
+  s.primary = promoted
+  s.standby = demoted
+  writeManifest(resolve(dataDir), d)
+  return { site, promoted: promoted.dir, port: promoted.port, rtoMs, oldPrimaryWasRunning: wasRunning }
+}
+
+/** Rebuilds a site's standby from its current primary (its old contents discarded) and starts it streaming. */
+export async function rebuildStandby(dataDir: string, site: SiteCode): Promise<void> {
+  const d = readDeployment(dataDir)
+  const bin = findPgBin()
+  if (!bin) throw new EngineError('UNSUPPORTED', pgUnavailableReason() ?? 'PostgreSQL not found')
+  const s = d.sites.find((x) => x.code === site)
+  if (!s) throw new EngineError('UNKNOWN_SITE', `no site ${site} in this deployment`)
+  if (!isRunning(bin, s.primary)) throw new EngineError('SITE_DOWN', `${s.primary.id} is not running: a standby is built from a running primary`, { site })
+  stopServer(bin, s.standby, 'immediate')
+  rmSync(s.standby.dir, { recursive: true, force: true })
+  const password = readPassword(dataDir, d)
+  createStandbys(dataDir, { ...d, sites: [s] }, password)
+  await makeStandbysSynchronous({ ...d, sites: [s] }, password)
 }

@@ -10,15 +10,20 @@ import type { TopologySpec } from '../../../engine/topology/types'
 import { UsageError, intOption } from '../registry'
 import { formatTable } from '../format'
 import { pgDown, pgStatus, pgUp } from '../../pg/deploy'
-import { pgVersionLine } from '../../pg/servers'
+import { failover, pgVersionLine, rebuildStandby } from '../../pg/servers'
+import { pgBackup, pgRestore } from '../../pg/backup'
 
 const out = (s: string) => process.stdout.write(s)
 
 export const name = 'pg'
-export const summary = 'live PostgreSQL sites on this machine: pg up | pg down | pg status'
+export const summary = 'live PostgreSQL sites on this machine: pg up | down | status | backup | restore | failover'
 export const usage = `iddb pg up     --data DIR [--seed N] [--sales N] [--port BASE] [--topology FILE.json] [--no-fsync] [--json]
 iddb pg down   --data DIR
 iddb pg status --data DIR [--json]
+iddb pg backup   --data DIR --site S --out DIR2 [--repository]
+iddb pg restore  --data DIR --site S --from DIR2/<backup>.dump.json --yes
+iddb pg failover --data DIR --site S --yes
+iddb pg rebuild-standby --data DIR --site S
 
 up      creates DIR (new or empty), one PostgreSQL cluster per site on 127.0.0.1 (ports BASE, BASE+2, …;
         default 54320), a streaming-replication standby per site as its backup server (BASE+1, BASE+3, …),
@@ -28,11 +33,20 @@ up      creates DIR (new or empty), one PostgreSQL cluster per site on 127.0.0.1
         and kept in DIR/.pgpass (mode 0600), never in DIR/pg.json; IDDB_PG_PASSWORD overrides it.
         --no-fsync: throw-away servers (fsync off) for tests and demos.
 down    stops every server of DIR (standbys first).
-status  shows each server: running, primary/standby (pg_is_in_recovery), standby lag.`
+status  shows each server: running, primary/standby (pg_is_in_recovery), standby lag.
+backup  pg_dump (custom format) of the site's database (--repository: the main repository) into DIR2, with a
+        manifest: SHA-256 of the file, rows and a content checksum per table, from one snapshot.
+restore checks the manifest, the file's size and SHA-256 and that the backup is of this site, restores into a
+        scratch database, compares every table with the manifest, and only then replaces the site's database.
+        Commits made at the site after the backup are lost: --yes says you know.
+failover promotes the site's standby (pg_promote) after stopping its primary if it still runs; the primary's
+        commits wait for the standby (synchronous streaming), so no acknowledged commit is lost. --yes required.
+rebuild-standby builds the site's standby anew from its current primary (after a failover: the old primary;
+        fail back = failover again once it streams).`
 
 export async function run(argv: string[]): Promise<number> {
   const [sub, ...rest] = argv
-  const { values } = parseArgs({ args: rest, options: { data: { type: 'string' }, seed: { type: 'string' }, sales: { type: 'string' }, port: { type: 'string' }, topology: { type: 'string' }, 'no-fsync': { type: 'boolean' }, json: { type: 'boolean' } }, strict: true })
+  const { values } = parseArgs({ args: rest, options: { data: { type: 'string' }, seed: { type: 'string' }, sales: { type: 'string' }, port: { type: 'string' }, topology: { type: 'string' }, 'no-fsync': { type: 'boolean' }, json: { type: 'boolean' }, site: { type: 'string' }, out: { type: 'string' }, from: { type: 'string' }, repository: { type: 'boolean' }, yes: { type: 'boolean' } }, strict: true })
   if (!values.data) throw new UsageError('--data DIR is required')
   if (sub === 'up') {
     const topology: TopologySpec | undefined = values.topology ? validateTopology(JSON.parse(readFileSync(values.topology, 'utf8')) as TopologySpec) : undefined
@@ -60,9 +74,37 @@ export async function run(argv: string[]): Promise<number> {
     out(formatTable(['server', 'port', 'state', 'role', 'replication'], st.servers.map((s) => [
       s.id, s.port, s.running ? (s.error ? `error: ${s.error}` : 'running') : 'stopped',
       s.inRecovery === undefined ? '' : s.inRecovery ? 'standby' : 'primary',
-      s.replication ? s.replication.map((r) => `${r.state} lag ${r.lagBytes ?? '?'} B`).join('; ') || 'no standby connected' : s.replayDelayMs !== undefined ? `replay delay ${s.replayDelayMs ?? '—'} ms` : '',
+      s.replication ? s.replication.map((r) => `${r.state} (${r.sync}) lag ${r.lagBytes ?? '?'} B`).join('; ') || 'no standby connected' : s.replayDelayMs !== undefined ? `replay delay ${s.replayDelayMs ?? '—'} ms` : '',
     ])))
     return 0
   }
-  throw new UsageError(`iddb pg: unknown subcommand "${sub ?? ''}" (up, down or status)`)
+  const site = values.site?.toUpperCase()
+  if (sub === 'backup') {
+    if (!site || !values.out) throw new UsageError('iddb pg backup needs --site S and --out DIR')
+    const m = await pgBackup(values.data, { site, outDir: values.out, repository: values.repository })
+    if (values.json) out(`${JSON.stringify(m, null, 2)}\n`)
+    else out(`${m.site} ${m.database}: ${m.file} (${m.bytes} bytes, sha256 ${m.sha256.slice(0, 16)}…), ${Object.keys(m.tables).length} tables, ${Object.values(m.tables).reduce((n, t) => n + t.rows, 0)} rows\n`)
+    return 0
+  }
+  if (sub === 'restore') {
+    if (!site || !values.from) throw new UsageError('iddb pg restore needs --site S and --from MANIFEST.json')
+    if (!values.yes) throw new UsageError(`restore replaces ${site}'s database: commits made there after the backup are lost; add --yes`)
+    const r = await pgRestore(values.data, { site, manifest: values.from })
+    out(`restored ${site}: ${r.tables} tables, ${r.rows} rows, every table's checksum equal to the backup's\n`)
+    return 0
+  }
+  if (sub === 'failover') {
+    if (!site) throw new UsageError('iddb pg failover needs --site S')
+    if (!values.yes) throw new UsageError(`failover stops ${site}'s primary if it runs and promotes its standby; add --yes`)
+    const f = await failover(values.data, site)
+    out(`${site}: the standby on port ${f.port} is the primary (accepting writes after ${Math.round(f.rtoMs)} ms); rebuild its standby with iddb pg rebuild-standby --site ${site}\n`)
+    return 0
+  }
+  if (sub === 'rebuild-standby') {
+    if (!site) throw new UsageError('iddb pg rebuild-standby needs --site S')
+    await rebuildStandby(values.data, site)
+    out(`${site}: standby rebuilt from the primary and streaming\n`)
+    return 0
+  }
+  throw new UsageError(`iddb pg: unknown subcommand "${sub ?? ''}" (up, down, status, backup, restore, failover, rebuild-standby)`)
 }
