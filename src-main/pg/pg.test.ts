@@ -10,9 +10,8 @@ import { createServer } from 'node:net'
 import pg from 'pg'
 import { Cluster } from '../../engine/cluster'
 import { pgDown, pgStatus, pgUp, type PgUpResult } from './deploy'
-import { failover, findPgBin, pgUnavailableReason, readDeployment, readPassword, rebuildStandby, startDeployment } from './servers'
+import { crashServer, failover, pgUnavailableReason, readDeployment, readPassword, rebuildStandby, startDeployment } from './servers'
 import { pgBackup, pgRestore, tableChecksums } from './backup'
-import { spawnSync } from 'node:child_process'
 import { copiedTables, qid } from './load'
 import { GlobalDeadlockDetector, TXN_PREFIX, type WatchedServer } from './deadlock'
 
@@ -203,8 +202,7 @@ describe.skipIf(why !== null)(`live PostgreSQL sites${why ? ` (skipped: ${why})`
     const c = client(old.primary.port, db); await c.connect()
     try { for (let i = 0; i < 20; i++) await c.query('UPDATE "Stock_KDY" SET "QTY" = "QTY" + 1 WHERE "STOCKCODE" = (SELECT MIN("STOCKCODE") FROM "Stock_KDY")') } finally { await c.end() }
     const [{ q }] = await one(old.primary.port, db, 'SELECT "QTY"::int AS q FROM "Stock_KDY" ORDER BY "STOCKCODE" LIMIT 1')
-    const bin = findPgBin()!
-    spawnSync(process.getuid?.() === 0 ? 'runuser' : join(bin, 'pg_ctl'), [...(process.getuid?.() === 0 ? ['-u', 'postgres', '--', join(bin, 'pg_ctl')] : []), '-D', old.primary.dir, '-m', 'immediate', 'stop'])
+    expect(crashServer(dir, 'KDY.primary')).toBe(true)
     const f = await failover(dir, 'KDY')
     expect(f.oldPrimaryWasRunning).toBe(false)
     expect(f.port).toBe(old.standby.port)
@@ -226,6 +224,20 @@ describe.skipIf(why !== null)(`live PostgreSQL sites${why ? ` (skipped: ${why})`
     const again = (await pgStatus(dir)).servers.find((s) => s.id === 'KDY.primary')!
     expect(again.replication?.map((r) => `${r.state}/${r.sync}`)).toEqual(['streaming/sync'])
   }, 180_000)
+
+  it('iddb pg: status as JSON, and destructive subcommands refused without --yes', async () => {
+    const { run } = await import('../cli/commands/pg')
+    let text = ''
+    const orig = process.stdout.write.bind(process.stdout)
+    process.stdout.write = ((chunk: string) => { text += chunk; return true }) as typeof process.stdout.write
+    try { expect(await run(['status', '--data', dir, '--json'])).toBe(0) } finally { process.stdout.write = orig }
+    const st = JSON.parse(text) as { servers: { id: string; running: boolean }[] }
+    expect(st.servers.filter((s) => s.running).map((s) => s.id).sort()).toEqual(['CMB.backup', 'CMB.primary', 'KDY.backup', 'KDY.primary', 'MBI.backup', 'MBI.primary'])
+    await expect(run(['failover', '--data', dir, '--site', 'KDY'])).rejects.toThrow(/add --yes/)
+    await expect(run(['crash', '--data', dir, '--server', 'KDY.primary'])).rejects.toThrow(/add --yes/)
+    await expect(run(['restore', '--data', dir, '--site', 'KDY', '--from', 'x.json'])).rejects.toThrow(/add --yes/)
+    expect((await pgStatus(dir)).servers.every((s) => s.running)).toBe(true)
+  })
 
   it('pg down stops every server, status says so, and the servers start again with their data', async () => {
     const stopped = pgDown(dir)

@@ -54,6 +54,7 @@ export function pgUnavailableReason(): string | null {
   return null
 }
 
+const RUNUSER = existsSync('/usr/sbin/runuser') ? '/usr/sbin/runuser' : 'runuser'
 const isRoot = () => typeof process.getuid === 'function' && process.getuid() === 0
 
 function osUser(name: string): { uid: number; gid: number } | null {
@@ -66,7 +67,7 @@ function osUser(name: string): { uid: number; gid: number } | null {
 /** Runs a PostgreSQL program (as `postgres` when root); throws an EngineError carrying its stderr. */
 function pgRun(bin: string, prog: string, args: string[], env: Record<string, string> = {}): string {
   const file = join(bin, prog)
-  const [cmd, argv] = isRoot() ? ['runuser', ['-u', 'postgres', '--', file, ...args]] : [file, args]
+  const [cmd, argv] = isRoot() ? [RUNUSER, ['-u', 'postgres', '--', file, ...args]] : [file, args]
   const r = spawnSync(cmd, argv, { encoding: 'utf8', env: { ...process.env, ...env, LC_ALL: 'C.UTF-8' }, timeout: 120_000 })
   if (r.error) throw new EngineError('INTERNAL', `${prog} could not start: ${r.error.message}`)
   if (r.status !== 0) throw new EngineError('INTERNAL', `${prog} ${args[0] ?? ''} failed (exit ${r.status}): ${(r.stderr || r.stdout).trim().split('\n').slice(-3).join(' | ')}`)
@@ -219,7 +220,7 @@ function stopServer(bin: string, s: PgServer, mode: 'fast' | 'immediate' = 'fast
 function isRunning(bin: string, s: PgServer): boolean {
   if (!existsSync(s.dir)) return false
   const file = join(bin, 'pg_ctl')
-  const [cmd, argv] = isRoot() ? ['runuser', ['-u', 'postgres', '--', file, 'status', '-D', s.dir]] : [file, ['status', '-D', s.dir]]
+  const [cmd, argv] = isRoot() ? [RUNUSER, ['-u', 'postgres', '--', file, 'status', '-D', s.dir]] : [file, ['status', '-D', s.dir]]
   return spawnSync(cmd, argv, { encoding: 'utf8' }).status === 0
 }
 
@@ -314,4 +315,14 @@ export async function rebuildStandby(dataDir: string, site: SiteCode): Promise<v
   const password = readPassword(dataDir, d)
   createStandbys(dataDir, { ...d, sites: [s] }, password)
   await makeStandbysSynchronous({ ...d, sites: [s] }, password)
+}
+
+/** The failure drill real servers allow: a server stops at once, without a shutdown checkpoint (pg_ctl -m immediate). */
+export function crashServer(dataDir: string, serverId: string): boolean {
+  const d = readDeployment(dataDir)
+  const bin = findPgBin()
+  if (!bin) throw new EngineError('UNSUPPORTED', pgUnavailableReason() ?? 'PostgreSQL not found')
+  const s = allServers(d).find((x) => x.id === serverId)
+  if (!s) throw new EngineError('NOT_FOUND', `no server ${serverId} (servers: ${allServers(d).map((x) => x.id).join(', ')})`)
+  return stopServer(bin, s, 'immediate')
 }

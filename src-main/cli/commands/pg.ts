@@ -10,7 +10,7 @@ import type { TopologySpec } from '../../../engine/topology/types'
 import { UsageError, intOption } from '../registry'
 import { formatTable } from '../format'
 import { pgDown, pgStatus, pgUp } from '../../pg/deploy'
-import { failover, pgVersionLine, rebuildStandby } from '../../pg/servers'
+import { crashServer, failover, pgVersionLine, rebuildStandby } from '../../pg/servers'
 import { pgBackup, pgRestore } from '../../pg/backup'
 
 const out = (s: string) => process.stdout.write(s)
@@ -24,6 +24,7 @@ iddb pg backup   --data DIR --site S --out DIR2 [--repository]
 iddb pg restore  --data DIR --site S --from DIR2/<backup>.dump.json --yes
 iddb pg failover --data DIR --site S --yes
 iddb pg rebuild-standby --data DIR --site S
+iddb pg crash    --data DIR --server KDY.primary --yes
 
 up      creates DIR (new or empty), one PostgreSQL cluster per site on 127.0.0.1 (ports BASE, BASE+2, …;
         default 54320), a streaming-replication standby per site as its backup server (BASE+1, BASE+3, …),
@@ -42,11 +43,12 @@ restore checks the manifest, the file's size and SHA-256 and that the backup is 
 failover promotes the site's standby (pg_promote) after stopping its primary if it still runs; the primary's
         commits wait for the standby (synchronous streaming), so no acknowledged commit is lost. --yes required.
 rebuild-standby builds the site's standby anew from its current primary (after a failover: the old primary;
-        fail back = failover again once it streams).`
+        fail back = failover again once it streams).
+crash   the failure drill: the server stops at once, without a shutdown (pg_ctl stop -m immediate). --yes required.`
 
 export async function run(argv: string[]): Promise<number> {
   const [sub, ...rest] = argv
-  const { values } = parseArgs({ args: rest, options: { data: { type: 'string' }, seed: { type: 'string' }, sales: { type: 'string' }, port: { type: 'string' }, topology: { type: 'string' }, 'no-fsync': { type: 'boolean' }, json: { type: 'boolean' }, site: { type: 'string' }, out: { type: 'string' }, from: { type: 'string' }, repository: { type: 'boolean' }, yes: { type: 'boolean' } }, strict: true })
+  const { values } = parseArgs({ args: rest, options: { data: { type: 'string' }, seed: { type: 'string' }, sales: { type: 'string' }, port: { type: 'string' }, topology: { type: 'string' }, 'no-fsync': { type: 'boolean' }, json: { type: 'boolean' }, site: { type: 'string' }, out: { type: 'string' }, from: { type: 'string' }, repository: { type: 'boolean' }, yes: { type: 'boolean' }, server: { type: 'string' } }, strict: true })
   if (!values.data) throw new UsageError('--data DIR is required')
   if (sub === 'up') {
     const topology: TopologySpec | undefined = values.topology ? validateTopology(JSON.parse(readFileSync(values.topology, 'utf8')) as TopologySpec) : undefined
@@ -106,5 +108,11 @@ export async function run(argv: string[]): Promise<number> {
     out(`${site}: standby rebuilt from the primary and streaming\n`)
     return 0
   }
-  throw new UsageError(`iddb pg: unknown subcommand "${sub ?? ''}" (up, down, status, backup, restore, failover, rebuild-standby)`)
+  if (sub === 'crash') {
+    if (!values.server) throw new UsageError('iddb pg crash needs --server ID (e.g. KDY.primary)')
+    if (!values.yes) throw new UsageError(`crash stops ${values.server} at once, without a shutdown; add --yes`)
+    out(crashServer(values.data, values.server) ? `${values.server} crashed (stopped -m immediate)\n` : `${values.server} was not running\n`)
+    return 0
+  }
+  throw new UsageError(`iddb pg: unknown subcommand "${sub ?? ''}" (up, down, status, backup, restore, failover, rebuild-standby, crash)`)
 }
