@@ -3,6 +3,7 @@
  * PostgreSQL sites on this machine — servers, standbys, the design loaded — and its live state.
  */
 import { defaultTopology } from '../../engine/topology/default'
+import { EngineError } from '../../engine/errors'
 import type { TopologySpec } from '../../engine/topology/types'
 import { createServers, createStandbys, makeStandbysSynchronous, readDeployment, readPassword, serverStates, stopDeployment, type PgDeployment, type PgServer } from './servers'
 import { connect, loadDesign, type LoadSummary } from './load'
@@ -64,4 +65,14 @@ export async function pgStatus(dataDir: string): Promise<{ deployment: PgDeploym
     servers.push(running ? { ...base, ...(await probe(d, server, password)) } : base)
   }
   return { deployment: d, servers }
+}
+
+/** Runs fn with a connection to a site's current primary (its database), closed afterwards. */
+export async function withSiteClient<T>(dataDir: string, site: string, fn: (c: import('pg').Client) => Promise<T>): Promise<T> {
+  const d = readDeployment(dataDir)
+  const s = d.sites.find((x) => x.code === site)
+  if (!s) throw new EngineError('UNKNOWN_SITE', `no site ${site} in this deployment (sites: ${d.sites.map((x) => x.code).join(', ')})`)
+  const c = connect(d, s.primary.port, d.database, readPassword(dataDir, d))
+  await c.connect()
+  try { return await fn(c) } finally { await c.end().catch(() => {}) }
 }

@@ -13,6 +13,7 @@ import { pgDown, pgStatus, pgUp, type PgUpResult } from './deploy'
 import { crashServer, failover, pgUnavailableReason, readDeployment, readPassword, rebuildStandby, startDeployment } from './servers'
 import { pgBackup, pgRestore, tableChecksums } from './backup'
 import { copiedTables, qid } from './load'
+import { liveLocalCatalog, type LiveLocalCatalog } from './catalog'
 import { GlobalDeadlockDetector, TXN_PREFIX, type WatchedServer } from './deadlock'
 
 const why = pgUnavailableReason()
@@ -78,6 +79,29 @@ describe.skipIf(why !== null)(`live PostgreSQL sites${why ? ` (skipped: ${why})`
       const [{ n }] = await one(up.deployment.sites[0].primary.port, up.deployment.repository.database, 'SELECT COUNT(*)::int AS n FROM "SALES"')
       expect(n).toBe(repo.count('SALES'))
       expect(n).toBe(SALES)
+    } finally { embedded.close({ checkpoint: false }) }
+  })
+
+  it('reads each site\'s local catalog from the server\'s own statistics, agreeing with the embedded catalog', async () => {
+    const embedded = await Cluster.create({ seed: 7, sales: SALES })
+    try {
+      for (const s of up.deployment.sites) {
+        const c = client(s.primary.port, up.deployment.database); await c.connect()
+        let cat: LiveLocalCatalog
+        try { cat = await liveLocalCatalog(c) } finally { await c.end() }
+        const db = embedded.siteInternals(s.code).primary
+        const fragment = `Sales_${s.code}`
+        expect(cat.tables.find((t) => t.TABLE_NAME === fragment)?.NUM_ROWS).toBe(db.count(fragment))
+        const emb = db.query('SELECT COL_NAME, LKEY, HKEY FROM LCAT_COLUMNS WHERE "TABLE" = ? AND LKEY IS NOT NULL', [fragment]).rows
+        expect(emb.length).toBe(8)
+        for (const [col, lo, hi] of emb) {
+          const live = cat.columns.find((x) => x.TABLE === fragment && x.COL_NAME === col)!
+          expect(live, `${fragment}.${String(col)}`).toBeDefined()
+          if (typeof lo === 'number') { expect(live.LKEY).toBeCloseTo(lo, 6); expect(live.HKEY).toBeCloseTo(Number(hi), 6) } else { expect(live.LKEY).toBe(lo); expect(live.HKEY).toBe(hi) }
+        }
+        const pk = cat.indexes.find((i) => i.TABLE_NAME === fragment)!
+        expect(pk).toMatchObject({ KEY_COLS: 'INVNO', TYPE: 'BTREE UNIQUE', PCT_UNIQUE: 100 })
+      }
     } finally { embedded.close({ checkpoint: false }) }
   })
 
@@ -230,8 +254,16 @@ describe.skipIf(why !== null)(`live PostgreSQL sites${why ? ` (skipped: ${why})`
     let text = ''
     const orig = process.stdout.write.bind(process.stdout)
     process.stdout.write = ((chunk: string) => { text += chunk; return true }) as typeof process.stdout.write
-    try { expect(await run(['status', '--data', dir, '--json'])).toBe(0) } finally { process.stdout.write = orig }
-    const st = JSON.parse(text) as { servers: { id: string; running: boolean }[] }
+    const capture = async (argv: string[]) => {
+      text = ''
+      try { expect(await run(argv)).toBe(0) } finally { process.stdout.write = orig }
+      process.stdout.write = ((chunk: string) => { text += chunk; return true }) as typeof process.stdout.write
+      return JSON.parse(text)
+    }
+    const cat = await capture(['catalog', '--data', dir, '--site', 'KDY', '--json']) as LiveLocalCatalog
+    expect(cat.tables.map((t) => t.TABLE_NAME)).toContain('Sales_KDY')
+    const st = await capture(['status', '--data', dir, '--json']) as { servers: { id: string; running: boolean }[] }
+    process.stdout.write = orig
     expect(st.servers.filter((s) => s.running).map((s) => s.id).sort()).toEqual(['CMB.backup', 'CMB.primary', 'KDY.backup', 'KDY.primary', 'MBI.backup', 'MBI.primary'])
     await expect(run(['failover', '--data', dir, '--site', 'KDY'])).rejects.toThrow(/add --yes/)
     await expect(run(['crash', '--data', dir, '--server', 'KDY.primary'])).rejects.toThrow(/add --yes/)

@@ -12,6 +12,8 @@ import { formatTable } from '../format'
 import { pgDown, pgStatus, pgUp } from '../../pg/deploy'
 import { crashServer, failover, pgVersionLine, rebuildStandby } from '../../pg/servers'
 import { pgBackup, pgRestore } from '../../pg/backup'
+import { liveLocalCatalog } from '../../pg/catalog'
+import { withSiteClient } from '../../pg/deploy'
 
 const out = (s: string) => process.stdout.write(s)
 
@@ -25,6 +27,7 @@ iddb pg restore  --data DIR --site S --from DIR2/<backup>.dump.json --yes
 iddb pg failover --data DIR --site S --yes
 iddb pg rebuild-standby --data DIR --site S
 iddb pg crash    --data DIR --server KDY.primary --yes
+iddb pg catalog  --data DIR --site S [--json]
 
 up      creates DIR (new or empty), one PostgreSQL cluster per site on 127.0.0.1 (ports BASE, BASE+2, …;
         default 54320), a streaming-replication standby per site as its backup server (BASE+1, BASE+3, …),
@@ -44,6 +47,7 @@ failover promotes the site's standby (pg_promote) after stopping its primary if 
         commits wait for the standby (synchronous streaming), so no acknowledged commit is lost. --yes required.
 rebuild-standby builds the site's standby anew from its current primary (after a failover: the old primary;
         fail back = failover again once it streams).
+catalog the site's local catalog (tables, columns with low/high keys, indexes) from the server's statistics.
 crash   the failure drill: the server stops at once, without a shutdown (pg_ctl stop -m immediate). --yes required.`
 
 export async function run(argv: string[]): Promise<number> {
@@ -106,6 +110,15 @@ export async function run(argv: string[]): Promise<number> {
     if (!site) throw new UsageError('iddb pg rebuild-standby needs --site S')
     await rebuildStandby(values.data, site)
     out(`${site}: standby rebuilt from the primary and streaming\n`)
+    return 0
+  }
+  if (sub === 'catalog') {
+    if (!site) throw new UsageError('iddb pg catalog needs --site S')
+    const cat = await withSiteClient(values.data, site, (c) => liveLocalCatalog(c))
+    if (values.json) { out(`${JSON.stringify(cat, null, 2)}\n`); return 0 }
+    out(formatTable(['table', 'rows'], cat.tables.map((t) => [t.TABLE_NAME, t.NUM_ROWS])))
+    out(`\n${formatTable(['table', 'column', 'type', 'len', 'low key', 'high key'], cat.columns.map((x) => [x.TABLE, x.COL_NAME, x.TYPE, x.LEN, x.LKEY, x.HKEY]), 1000)}`)
+    out(`\n${formatTable(['index', 'table', 'keys', 'type', '% unique'], cat.indexes.map((x) => [x.INDEX_NAME, x.TABLE_NAME, x.KEY_COLS, x.TYPE, Math.round(x.PCT_UNIQUE)]))}`)
     return 0
   }
   if (sub === 'crash') {
