@@ -15,6 +15,7 @@ import { group as security } from './security'
 import { group as wan } from './wan'
 import { group as guard } from './guard'
 import { group as backup } from './backup'
+import { group as pgSites } from './pg'
 
 export interface BenchContext {
   /** Repository root (where package.json and out/ live). */
@@ -27,7 +28,7 @@ export interface BenchGroup {
   run(ctx: BenchContext): Promise<Record<string, number>>
 }
 
-export const GROUPS: BenchGroup[] = [engine, ui, txn, query, ticket, security, wan, guard, backup]
+export const GROUPS: BenchGroup[] = [engine, ui, txn, query, ticket, security, wan, guard, backup, pgSites]
 
 /** The repository root: the first ancestor of the bundle (or cwd) holding package.json. */
 export function repoRoot(): string {

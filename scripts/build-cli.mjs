@@ -21,7 +21,7 @@ try {
     sourcemap: 'linked',
     logLevel: 'warning',
     absWorkingDir: root,
-    external: ['sql.js', 'ws', 'bufferutil', 'utf-8-validate', 'electron', '@playwright/test', 'playwright', 'playwright-core'],
+    external: ['sql.js', 'ws', 'pg', 'pg-native', 'bufferutil', 'utf-8-validate', 'electron', '@playwright/test', 'playwright', 'playwright-core'],
     logOverride: { 'empty-import-meta': 'silent' },
   }
   await Promise.all([

@@ -13,8 +13,9 @@ import { commands as dataCommands } from './commands/data'
 import * as query from './commands/query'
 import * as audit from './commands/audit'
 import { commands as backupCommands } from './commands/backup'
+import * as pgCommand from './commands/pg'
 
-const COMMANDS: CliCommand[] = [...dataCommands, query, serve, bench, audit, ...backupCommands]
+const COMMANDS: CliCommand[] = [...dataCommands, query, serve, bench, audit, ...backupCommands, pgCommand]
 
 function help(): string {
   const w = Math.max(...COMMANDS.map((c) => c.name.length))

@@ -1,0 +1,131 @@
+/**
+ * `iddb pg up|down|status --data DIR`: live PostgreSQL sites on this machine (src-main/pg/). One PostgreSQL
+ * cluster per site on loopback ports, a streaming standby per site as its backup server, the main repository
+ * as its own database at Colombo, the distributed design and its generated data loaded.
+ */
+import { parseArgs } from 'node:util'
+import { readFileSync } from 'node:fs'
+import { validateTopology } from '../../../engine/topology/default'
+import type { TopologySpec } from '../../../engine/topology/types'
+import { UsageError, intOption } from '../registry'
+import { formatTable } from '../format'
+import { pgDown, pgStatus, pgUp } from '../../pg/deploy'
+import { crashServer, failover, pgVersionLine, rebuildStandby } from '../../pg/servers'
+import { pgBackup, pgRestore } from '../../pg/backup'
+import { liveLocalCatalog } from '../../pg/catalog'
+import { withSiteClient } from '../../pg/deploy'
+
+const out = (s: string) => process.stdout.write(s)
+
+export const name = 'pg'
+export const summary = 'live PostgreSQL sites on this machine: pg up | down | status | backup | restore | failover'
+export const usage = `iddb pg up     --data DIR [--seed N] [--sales N] [--port BASE] [--topology FILE.json] [--no-fsync] [--json]
+iddb pg down   --data DIR
+iddb pg status --data DIR [--json]
+iddb pg backup   --data DIR --site S --out DIR2 [--repository]
+iddb pg restore  --data DIR --site S --from DIR2/<backup>.dump.json --yes
+iddb pg failover --data DIR --site S --yes
+iddb pg rebuild-standby --data DIR --site S
+iddb pg crash    --data DIR --server KDY.primary --yes
+iddb pg catalog  --data DIR --site S [--json]
+
+up      creates DIR (new or empty), one PostgreSQL cluster per site on 127.0.0.1 (ports BASE, BASE+2, …;
+        default 54320), a streaming-replication standby per site as its backup server (BASE+1, BASE+3, …),
+        the Colombo main repository as database iddb_repository, and loads the distributed design: fragments,
+        replicas, copies, the global and local catalogs and N generated sales (default 20000). Servers run as
+        the unprivileged "postgres" user when iddb runs as root. The administrator's password is generated
+        and kept in DIR/.pgpass (mode 0600), never in DIR/pg.json; IDDB_PG_PASSWORD overrides it.
+        --no-fsync: throw-away servers (fsync off) for tests and demos.
+down    stops every server of DIR (standbys first).
+status  shows each server: running, primary/standby (pg_is_in_recovery), standby lag.
+backup  pg_dump (custom format) of the site's database (--repository: the main repository) into DIR2, with a
+        manifest: SHA-256 of the file, rows and a content checksum per table, from one snapshot.
+restore checks the manifest, the file's size and SHA-256 and that the backup is of this site, restores into a
+        scratch database, compares every table with the manifest, and only then replaces the site's database.
+        Commits made at the site after the backup are lost: --yes says you know.
+failover promotes the site's standby (pg_promote) after stopping its primary if it still runs; the primary's
+        commits wait for the standby (synchronous streaming), so no acknowledged commit is lost. --yes required.
+rebuild-standby builds the site's standby anew from its current primary (after a failover: the old primary;
+        fail back = failover again once it streams).
+catalog the site's local catalog (tables, columns with low/high keys, indexes) from the server's statistics.
+crash   the failure drill: the server stops at once, without a shutdown (pg_ctl stop -m immediate). --yes required.`
+
+export async function run(argv: string[]): Promise<number> {
+  const [sub, ...rest] = argv
+  const { values } = parseArgs({ args: rest, options: { data: { type: 'string' }, seed: { type: 'string' }, sales: { type: 'string' }, port: { type: 'string' }, topology: { type: 'string' }, 'no-fsync': { type: 'boolean' }, json: { type: 'boolean' }, site: { type: 'string' }, out: { type: 'string' }, from: { type: 'string' }, repository: { type: 'boolean' }, yes: { type: 'boolean' }, server: { type: 'string' } }, strict: true })
+  if (!values.data) throw new UsageError('--data DIR is required')
+  if (sub === 'up') {
+    const topology: TopologySpec | undefined = values.topology ? validateTopology(JSON.parse(readFileSync(values.topology, 'utf8')) as TopologySpec) : undefined
+    const r = await pgUp({
+      dataDir: values.data, topology, durable: !values['no-fsync'],
+      seed: intOption('seed', values.seed, 0, 0xffffffff), sales: intOption('sales', values.sales, 0, 2_000_000), basePort: intOption('port', values.port, 1024, 65000),
+      onProgress: (m) => { if (!values.json) process.stderr.write(`${m}\n`) },
+    })
+    if (values.json) out(`${JSON.stringify({ deployment: r.deployment, load: r.load, ms: r.ms }, null, 2)}\n`)
+    else {
+      out(formatTable(['server', 'port', 'data directory'], r.deployment.sites.flatMap((s) => [[s.primary.id, s.primary.port, s.primary.dir], [s.standby.id, s.standby.port, s.standby.dir]])))
+      out(`\nloaded ${Object.values(r.load.tables).reduce((n, t) => n + Object.keys(t).length, 0)} tables in ${r.ms} ms; password in ${values.data}/.pgpass\n`)
+    }
+    return 0
+  }
+  if (sub === 'down') {
+    const stopped = pgDown(values.data)
+    out(stopped.length ? `stopped ${stopped.join(', ')}\n` : 'no server was running\n')
+    return 0
+  }
+  if (sub === 'status') {
+    const st = await pgStatus(values.data)
+    if (values.json) { out(`${JSON.stringify(st, null, 2)}\n`); return 0 }
+    out(`${pgVersionLine() ?? 'PostgreSQL server binaries not found on this machine'}\n`)
+    out(formatTable(['server', 'port', 'state', 'role', 'replication'], st.servers.map((s) => [
+      s.id, s.port, s.running ? (s.error ? `error: ${s.error}` : 'running') : 'stopped',
+      s.inRecovery === undefined ? '' : s.inRecovery ? 'standby' : 'primary',
+      s.replication ? s.replication.map((r) => `${r.state} (${r.sync}) lag ${r.lagBytes ?? '?'} B`).join('; ') || 'no standby connected' : s.replayDelayMs !== undefined ? `replay delay ${s.replayDelayMs ?? '—'} ms` : '',
+    ])))
+    return 0
+  }
+  const site = values.site?.toUpperCase()
+  if (sub === 'backup') {
+    if (!site || !values.out) throw new UsageError('iddb pg backup needs --site S and --out DIR')
+    const m = await pgBackup(values.data, { site, outDir: values.out, repository: values.repository })
+    if (values.json) out(`${JSON.stringify(m, null, 2)}\n`)
+    else out(`${m.site} ${m.database}: ${m.file} (${m.bytes} bytes, sha256 ${m.sha256.slice(0, 16)}…), ${Object.keys(m.tables).length} tables, ${Object.values(m.tables).reduce((n, t) => n + t.rows, 0)} rows\n`)
+    return 0
+  }
+  if (sub === 'restore') {
+    if (!site || !values.from) throw new UsageError('iddb pg restore needs --site S and --from MANIFEST.json')
+    if (!values.yes) throw new UsageError(`restore replaces ${site}'s database: commits made there after the backup are lost; add --yes`)
+    const r = await pgRestore(values.data, { site, manifest: values.from })
+    out(`restored ${site}: ${r.tables} tables, ${r.rows} rows, every table's checksum equal to the backup's\n`)
+    return 0
+  }
+  if (sub === 'failover') {
+    if (!site) throw new UsageError('iddb pg failover needs --site S')
+    if (!values.yes) throw new UsageError(`failover stops ${site}'s primary if it runs and promotes its standby; add --yes`)
+    const f = await failover(values.data, site)
+    out(`${site}: the standby on port ${f.port} is the primary (accepting writes after ${Math.round(f.rtoMs)} ms); rebuild its standby with iddb pg rebuild-standby --site ${site}\n`)
+    return 0
+  }
+  if (sub === 'rebuild-standby') {
+    if (!site) throw new UsageError('iddb pg rebuild-standby needs --site S')
+    await rebuildStandby(values.data, site)
+    out(`${site}: standby rebuilt from the primary and streaming\n`)
+    return 0
+  }
+  if (sub === 'catalog') {
+    if (!site) throw new UsageError('iddb pg catalog needs --site S')
+    const cat = await withSiteClient(values.data, site, (c) => liveLocalCatalog(c))
+    if (values.json) { out(`${JSON.stringify(cat, null, 2)}\n`); return 0 }
+    out(formatTable(['table', 'rows'], cat.tables.map((t) => [t.TABLE_NAME, t.NUM_ROWS])))
+    out(`\n${formatTable(['table', 'column', 'type', 'len', 'low key', 'high key'], cat.columns.map((x) => [x.TABLE, x.COL_NAME, x.TYPE, x.LEN, x.LKEY, x.HKEY]), 1000)}`)
+    out(`\n${formatTable(['index', 'table', 'keys', 'type', '% unique'], cat.indexes.map((x) => [x.INDEX_NAME, x.TABLE_NAME, x.KEY_COLS, x.TYPE, Math.round(x.PCT_UNIQUE)]))}`)
+    return 0
+  }
+  if (sub === 'crash') {
+    if (!values.server) throw new UsageError('iddb pg crash needs --server ID (e.g. KDY.primary)')
+    if (!values.yes) throw new UsageError(`crash stops ${values.server} at once, without a shutdown; add --yes`)
+    out(crashServer(values.data, values.server) ? `${values.server} crashed (stopped -m immediate)\n` : `${values.server} was not running\n`)
+    return 0
+  }
+  throw new UsageError(`iddb pg: unknown subcommand "${sub ?? ''}" (up, down, status, backup, restore, failover, rebuild-standby, crash)`)
+}

@@ -1,0 +1,142 @@
+/**
+ * Backups of live PostgreSQL sites, and restores that change nothing unless they are right.
+ *
+ * A backup is `pg_dump --format=custom` of a site's database (or of the main repository) written under a temporary
+ * name and renamed when complete, with a manifest beside it: site, database, server, PostgreSQL version, wall time,
+ * the dump's size and SHA-256, and per table its row count and a content checksum (md5 over the rows in key order)
+ * computed in the same snapshot as the dump (pg_dump --snapshot of an exported REPEATABLE READ snapshot).
+ *
+ * A restore checks the manifest and the file's SHA-256 first, restores into a scratch database, compares every
+ * table's rows and checksum with the manifest, and only then replaces the site's database (a drop and a rename);
+ * any refusal leaves the site's database as it was.
+ */
+import { spawnSync } from 'node:child_process'
+import { createHash } from 'node:crypto'
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { basename, dirname, join, resolve } from 'node:path'
+import type pg from 'pg'
+import { EngineError } from '../../engine/errors'
+import { findPgBin, readDeployment, readPassword, type PgDeployment } from './servers'
+import { connect, qid } from './load'
+
+export interface PgBackupManifest {
+  format: 'iddb-pg-backup'
+  version: 1
+  site: string
+  database: string
+  server: string
+  pgVersion: string
+  takenAt: string
+  file: string
+  bytes: number
+  sha256: string
+  tables: Record<string, { rows: number; md5: string }>
+}
+
+const sha256File = (f: string) => createHash('sha256').update(readFileSync(f)).digest('hex')
+
+/** Row count and content checksum of every table in the connected database (in the transaction's snapshot). */
+export async function tableChecksums(c: pg.Client): Promise<Record<string, { rows: number; md5: string }>> {
+  const names = (await c.query("SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename")).rows.map((r) => String(r.tablename))
+  const out: Record<string, { rows: number; md5: string }> = {}
+  for (const n of names) {
+    const r = await c.query(`SELECT COUNT(*)::int AS rows, md5(COALESCE(string_agg(t::text, E'\\n' ORDER BY t::text), '')) AS md5 FROM ${qid(n)} t`)
+    out[n] = { rows: r.rows[0].rows, md5: r.rows[0].md5 }
+  }
+  return out
+}
+
+function siteOf(d: PgDeployment, site: string) {
+  const s = d.sites.find((x) => x.code === site)
+  if (!s) throw new EngineError('UNKNOWN_SITE', `no site ${site} in this deployment (sites: ${d.sites.map((x) => x.code).join(', ')})`)
+  return s
+}
+
+function run(prog: string, args: string[], password: string): void {
+  const bin = findPgBin()
+  if (!bin) throw new EngineError('UNSUPPORTED', 'PostgreSQL client programs not found')
+  const r = spawnSync(join(bin, prog), args, { encoding: 'utf8', env: { ...process.env, PGPASSWORD: password }, timeout: 600_000 })
+  if (r.error) throw new EngineError('INTERNAL', `${prog} could not start: ${r.error.message}`)
+  if (r.status !== 0) throw new EngineError('INTERNAL', `${prog} failed (exit ${r.status}): ${(r.stderr || r.stdout).trim().split('\n').slice(-3).join(' | ')}`)
+}
+
+/** Takes a backup of a site's database (or, with repository, of the main repository) into outDir. */
+export async function pgBackup(dataDir: string, o: { site: string; outDir: string; repository?: boolean }): Promise<PgBackupManifest> {
+  const d = readDeployment(dataDir)
+  const password = readPassword(dataDir, d)
+  const s = siteOf(d, o.site)
+  if (o.repository && s.code !== d.repository.site) throw new EngineError('BAD_INPUT', `the main repository is at ${d.repository.site}, not ${s.code}`)
+  const database = o.repository ? d.repository.database : d.database
+  mkdirSync(o.outDir, { recursive: true })
+  const stamp = new Date().toISOString().replace(/[:.]/g, '-')
+  const base = `${s.code}${o.repository ? '-repository' : ''}-${stamp}`
+  const file = join(resolve(o.outDir), `${base}.dump`)
+  const tmp = `${file}.partial`
+  const c = connect(d, s.primary.port, database, password)
+  await c.connect()
+  try {
+    // one snapshot for the checksums and the dump: what the manifest says is what the file holds
+    await c.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY')
+    const snap = (await c.query('SELECT pg_export_snapshot() AS s')).rows[0].s as string
+    const tables = await tableChecksums(c)
+    try {
+      run('pg_dump', ['-h', d.host, '-p', String(s.primary.port), '-U', d.user, '-d', database, '--format=custom', `--snapshot=${snap}`, '-f', tmp], password)
+    } catch (e) { rmSync(tmp, { force: true }); throw e }
+    await c.query('COMMIT')
+    renameSync(tmp, file)
+    const m: PgBackupManifest = {
+      format: 'iddb-pg-backup', version: 1, site: s.code, database, server: s.primary.id, pgVersion: d.pgVersion,
+      takenAt: new Date().toISOString(), file: basename(file), bytes: statSync(file).size, sha256: sha256File(file), tables,
+    }
+    writeFileSync(`${file}.json`, `${JSON.stringify(m, null, 2)}\n`)
+    return m
+  } finally { await c.end().catch(() => {}) }
+}
+
+/** Reads and checks a backup's manifest and file (refusing a wrong format, a truncated file, a wrong checksum). */
+export function readBackup(manifestFile: string): { manifest: PgBackupManifest; file: string } {
+  if (!existsSync(manifestFile)) throw new EngineError('NOT_FOUND', `no backup manifest ${manifestFile}`)
+  let m: PgBackupManifest
+  try { m = JSON.parse(readFileSync(manifestFile, 'utf8')) as PgBackupManifest } catch (e) { throw new EngineError('CORRUPT_DATA', `${manifestFile} is not a backup manifest: ${(e as Error).message}`) }
+  if (m.format !== 'iddb-pg-backup' || m.version !== 1) throw new EngineError('CORRUPT_DATA', `${manifestFile} is not an iddb PostgreSQL backup manifest`)
+  const file = join(dirname(manifestFile), basename(m.file))
+  if (!existsSync(file)) throw new EngineError('NOT_FOUND', `the backup file ${file} named by the manifest is missing`)
+  const size = statSync(file).size
+  if (size !== m.bytes) throw new EngineError('CORRUPT_DATA', `${file} holds ${size} bytes, the manifest says ${m.bytes}: the file is truncated or not this backup`)
+  if (sha256File(file) !== m.sha256) throw new EngineError('CORRUPT_DATA', `${file} does not match its SHA-256 in the manifest: the backup is damaged`)
+  return { manifest: m, file }
+}
+
+/** Restores a site's database from a backup; checks everything first and replaces the database only if it all holds. */
+export async function pgRestore(dataDir: string, o: { manifest: string; site: string }): Promise<{ tables: number; rows: number }> {
+  const d = readDeployment(dataDir)
+  const password = readPassword(dataDir, d)
+  const s = siteOf(d, o.site)
+  const { manifest: m, file } = readBackup(o.manifest)
+  if (m.site !== s.code) throw new EngineError('BAD_INPUT', `this backup is of ${m.site}, not ${s.code}: restoring it would put another site's data here`)
+  const target = m.database
+  const scratch = `${target}__restoring`
+  const admin = connect(d, s.primary.port, 'postgres', password)
+  await admin.connect()
+  try {
+    await admin.query(`DROP DATABASE IF EXISTS ${qid(scratch)} WITH (FORCE)`)
+    await admin.query(`CREATE DATABASE ${qid(scratch)}`)
+    try {
+      run('pg_restore', ['-h', d.host, '-p', String(s.primary.port), '-U', d.user, '-d', scratch, '--no-owner', '--exit-on-error', file], password)
+      const c = connect(d, s.primary.port, scratch, password)
+      await c.connect()
+      let got: Record<string, { rows: number; md5: string }>
+      try { got = await tableChecksums(c) } finally { await c.end() }
+      for (const [t, want] of Object.entries(m.tables)) {
+        const g = got[t]
+        if (!g || g.rows !== want.rows || g.md5 !== want.md5) throw new EngineError('CORRUPT_DATA', `restored ${t} does not match the backup's manifest (${g ? `${g.rows} rows` : 'missing'}, expected ${want.rows})`)
+      }
+    } catch (e) {
+      await admin.query(`DROP DATABASE IF EXISTS ${qid(scratch)} WITH (FORCE)`)
+      throw e
+    }
+    await admin.query(`DROP DATABASE IF EXISTS ${qid(target)} WITH (FORCE)`)
+    await admin.query(`ALTER DATABASE ${qid(scratch)} RENAME TO ${qid(target)}`)
+  } finally { await admin.end().catch(() => {}) }
+  return { tables: Object.keys(m.tables).length, rows: Object.values(m.tables).reduce((n, t) => n + t.rows, 0) }
+}

@@ -1,0 +1,328 @@
+/**
+ * PostgreSQL sites on this machine (`iddb pg up|down|status`): one PostgreSQL cluster per site on a loopback
+ * port, a streaming-replication standby per site as its backup server, and the Colombo main repository as a
+ * database of its own on the HQ server. Built with Debian's initdb / pg_ctl / pg_basebackup, run as the
+ * unprivileged `postgres` user when this process is root (initdb refuses root).
+ *
+ * Layout of a deployment directory DIR:
+ *   DIR/pg.json                 the deployment (ports, directories, databases, user) — never a password
+ *   DIR/.pgpass                 the administrator's password, libpq pgpass format, mode 0600
+ *   DIR/pg/<SITE>-primary/      the site's database server     (log: DIR/pg/<SITE>-primary.log)
+ *   DIR/pg/<SITE>-standby/      its backup server (hot standby fed by WAL streaming)
+ */
+import { execFileSync, spawnSync } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, appendFileSync } from 'node:fs'
+import { join, resolve } from 'node:path'
+import { EngineError } from '../../engine/errors'
+import type { SiteCode } from '../../engine/topology/types'
+import { connect } from './load'
+
+export const PG_USER = 'iddb'
+export const SITE_DATABASE = 'iddb'
+export const REPOSITORY_DATABASE = 'iddb_repository'
+const MANIFEST = 'pg.json'
+
+export interface PgServer { id: string; site: SiteCode; role: 'primary' | 'standby'; port: number; dir: string; log: string }
+export interface PgDeployment {
+  version: 1
+  host: '127.0.0.1'
+  user: string
+  /** PostgreSQL's major version the servers were created with. */
+  pgVersion: string
+  sites: { code: SiteCode; hq: boolean; primary: PgServer; standby: PgServer }[]
+  repository: { site: SiteCode; database: string }
+  database: string
+  createdAt: string
+}
+
+/** Where initdb and pg_ctl are: $IDDB_PG_BIN, else the newest /usr/lib/postgresql/<v>/bin; null when absent. */
+export function findPgBin(): string | null {
+  const env = process.env.IDDB_PG_BIN
+  if (env) return existsSync(join(env, 'initdb')) ? env : null
+  const root = '/usr/lib/postgresql'
+  if (!existsSync(root)) return null
+  const versions = readdirSync(root).filter((v) => existsSync(join(root, v, 'bin', 'initdb'))).sort((a, b) => Number(b) - Number(a))
+  return versions.length ? join(root, versions[0], 'bin') : null
+}
+
+/** Why live PostgreSQL sites cannot run here (null when they can): tests print it as their skip reason. */
+export function pgUnavailableReason(): string | null {
+  const bin = findPgBin()
+  if (!bin) return 'PostgreSQL server binaries not found (install Debian\'s postgresql package, or set IDDB_PG_BIN)'
+  if (isRoot() && !osUser('postgres')) return 'running as root and there is no unprivileged "postgres" user to run the servers as'
+  return null
+}
+
+const RUNUSER = existsSync('/usr/sbin/runuser') ? '/usr/sbin/runuser' : 'runuser'
+const isRoot = () => typeof process.getuid === 'function' && process.getuid() === 0
+
+function osUser(name: string): { uid: number; gid: number } | null {
+  const r = spawnSync('id', ['-u', name], { encoding: 'utf8' })
+  const g = spawnSync('id', ['-g', name], { encoding: 'utf8' })
+  if (r.status !== 0 || g.status !== 0) return null
+  return { uid: Number(r.stdout.trim()), gid: Number(g.stdout.trim()) }
+}
+
+/** Runs a PostgreSQL program (as `postgres` when root); throws an EngineError carrying its stderr. */
+function pgRun(bin: string, prog: string, args: string[], env: Record<string, string> = {}): string {
+  const file = join(bin, prog)
+  const [cmd, argv] = isRoot() ? [RUNUSER, ['-u', 'postgres', '--', file, ...args]] : [file, args]
+  const r = spawnSync(cmd, argv, { encoding: 'utf8', env: { ...process.env, ...env, LC_ALL: 'C.UTF-8' }, timeout: 120_000 })
+  if (r.error) throw new EngineError('INTERNAL', `${prog} could not start: ${r.error.message}`)
+  if (r.status !== 0) throw new EngineError('INTERNAL', `${prog} ${args[0] ?? ''} failed (exit ${r.status}): ${(r.stderr || r.stdout).trim().split('\n').slice(-3).join(' | ')}`)
+  return r.stdout
+}
+
+/** Hands a path to the servers' OS user (root only; otherwise this process already is that user). */
+function giveToServers(path: string): void {
+  if (!isRoot()) return
+  const u = osUser('postgres')!
+  chownSync(path, u.uid, u.gid)
+}
+
+export function readDeployment(dataDir: string): PgDeployment {
+  const file = join(dataDir, MANIFEST)
+  if (!existsSync(file)) throw new EngineError('NOT_FOUND', `${resolve(dataDir)} holds no PostgreSQL deployment (no ${MANIFEST}; run iddb pg up --data DIR first)`)
+  let d: PgDeployment
+  try { d = JSON.parse(readFileSync(file, 'utf8')) as PgDeployment } catch (e) { throw new EngineError('CORRUPT_DATA', `${file} is not valid JSON: ${(e as Error).message}`) }
+  if (d.version !== 1 || !Array.isArray(d.sites)) throw new EngineError('CORRUPT_DATA', `${file} is not an iddb PostgreSQL deployment (version ${String(d.version)})`)
+  return d
+}
+
+/** The administrator's password, from $IDDB_PG_PASSWORD or the deployment's pgpass file (never from pg.json). */
+export function readPassword(dataDir: string, d: PgDeployment): string {
+  if (process.env.IDDB_PG_PASSWORD) return process.env.IDDB_PG_PASSWORD
+  const file = join(dataDir, '.pgpass')
+  if (!existsSync(file)) throw new EngineError('ACCESS_DENIED', `no password for ${d.user}: set IDDB_PG_PASSWORD or restore ${file}`)
+  for (const line of readFileSync(file, 'utf8').split('\n')) {
+    const f = line.split(':')
+    if (f.length >= 5 && f[3] === d.user) return f.slice(4).join(':')
+  }
+  throw new EngineError('ACCESS_DENIED', `${file} has no entry for ${d.user}`)
+}
+
+export interface PgUpOptions {
+  dataDir: string
+  sites: { code: SiteCode; hq: boolean }[]
+  /** First port; each site takes two (primary, standby). */
+  basePort: number
+  /** false: fsync off and no initdb sync, for tests and throw-away clusters (a crash may lose the servers' data). */
+  durable?: boolean
+  onProgress?: (msg: string) => void
+}
+
+/** Creates and starts the servers (fresh DIR only) and returns the deployment; on failure stops what it started. */
+export function createServers(o: PgUpOptions): PgDeployment {
+  const bin = findPgBin()
+  const why = pgUnavailableReason()
+  if (!bin || why) throw new EngineError('UNSUPPORTED', why ?? 'PostgreSQL not found')
+  const dir = resolve(o.dataDir)
+  mkdirSync(dir, { recursive: true })
+  if (existsSync(join(dir, MANIFEST))) throw new EngineError('CONFLICT', `${dir} already holds a PostgreSQL deployment (iddb pg status --data ${o.dataDir})`)
+  const pgDir = join(dir, 'pg')
+  if (existsSync(pgDir) && readdirSync(pgDir).length) throw new EngineError('CONFLICT', `${pgDir} is not empty`)
+  mkdirSync(pgDir, { recursive: true })
+  if (isRoot()) {
+    // the servers' user must reach DIR/pg: every ancestor needs search permission for others
+    for (let p = dir; ; p = resolve(p, '..')) {
+      if ((statSync(p).mode & 0o001) === 0) throw new EngineError('BAD_INPUT', `${p} is not searchable by the postgres user (chmod o+x ${p}, or choose a data directory under /tmp or /srv)`)
+      if (p === '/') break
+    }
+  }
+  giveToServers(pgDir)
+  chmodSync(pgDir, 0o700)
+  const pgVersion = bin.split('/').slice(-2, -1)[0]
+  const password = randomBytes(18).toString('base64url')
+  const pwfile = join(pgDir, '.initdb-pw')
+  writeFileSync(pwfile, `${password}\n`, { mode: 0o600 })
+  giveToServers(pwfile)
+  const server = (code: SiteCode, role: 'primary' | 'standby', port: number): PgServer => ({
+    id: `${code}.${role === 'primary' ? 'primary' : 'backup'}`, site: code, role, port, dir: join(pgDir, `${code}-${role}`), log: join(pgDir, `${code}-${role}.log`),
+  })
+  const hq = o.sites.find((s) => s.hq) ?? o.sites[0]
+  const d: PgDeployment = {
+    version: 1, host: '127.0.0.1', user: PG_USER, pgVersion, database: SITE_DATABASE,
+    sites: o.sites.map((s, i) => ({ code: s.code, hq: s.hq, primary: server(s.code, 'primary', o.basePort + 2 * i), standby: server(s.code, 'standby', o.basePort + 2 * i + 1) })),
+    repository: { site: hq.code, database: REPOSITORY_DATABASE }, createdAt: new Date().toISOString(),
+  }
+  const started: PgServer[] = []
+  try {
+    for (const s of d.sites) {
+      o.onProgress?.(`initdb ${s.primary.id} (port ${s.primary.port})`)
+      pgRun(bin, 'initdb', ['-D', s.primary.dir, '-U', PG_USER, `--pwfile=${pwfile}`, '--auth-host=scram-sha-256', '--auth-local=scram-sha-256', '-E', 'UTF8', '--locale=C.UTF-8', ...(o.durable === false ? ['--no-sync'] : [])])
+      appendFileSync(join(s.primary.dir, 'postgresql.conf'), serverConf(s.primary.port, o.durable !== false))
+      startServer(bin, s.primary); started.push(s.primary)
+    }
+    rmSync(pwfile, { force: true })
+    writeFileSync(join(dir, '.pgpass'), d.sites.flatMap((s) => [s.primary, s.standby]).map((x) => `127.0.0.1:${x.port}:*:${PG_USER}:${password}`).join('\n') + '\n', { mode: 0o600 })
+    writeManifest(dir, d)
+    return d
+  } catch (e) {
+    for (const s of started.reverse()) stopServer(bin, s, 'immediate')
+    rmSync(pwfile, { force: true })
+    throw e
+  }
+}
+
+/** Builds each site's standby from its primary (pg_basebackup -R: WAL streaming, hot standby) and starts it. */
+export function createStandbys(dataDir: string, d: PgDeployment, password: string, onProgress?: (m: string) => void): void {
+  const bin = findPgBin()!
+  for (const s of d.sites) {
+    onProgress?.(`pg_basebackup ${s.primary.id} → ${s.standby.id} (port ${s.standby.port})`)
+    pgRun(bin, 'pg_basebackup', ['-h', d.host, '-p', String(s.primary.port), '-U', d.user, '-D', s.standby.dir, '-R', '-X', 'stream', '-c', 'fast', '--no-sync'], { PGPASSWORD: password })
+    // the copy carries the primary's settings: later lines win, so only the port changes
+    appendFileSync(join(s.standby.dir, 'postgresql.conf'), `\n# iddb: this server is ${s.standby.id}\nport = ${s.standby.port}\n`)
+    startServer(bin, s.standby)
+  }
+}
+
+/**
+ * Makes each primary's commits wait until its standby has the WAL (synchronous_standby_names = '*'): a
+ * failover then loses no acknowledged commit (RPO 0). The price: while a site's standby is down, commits at its
+ * primary wait for it (or for a failover).
+ */
+export async function makeStandbysSynchronous(d: PgDeployment, password: string, sync = true): Promise<void> {
+  for (const s of d.sites) {
+    const c = connect(d, s.primary.port, 'postgres', password)
+    await c.connect()
+    try {
+      await c.query(sync ? "ALTER SYSTEM SET synchronous_standby_names = '*'" : 'ALTER SYSTEM RESET synchronous_standby_names')
+      await c.query('SELECT pg_reload_conf()')
+    } finally { await c.end() }
+  }
+}
+
+function serverConf(port: number, durable: boolean): string {
+  return [
+    '', '# iddb pg up',
+    "listen_addresses = '127.0.0.1'", `port = ${port}`, "unix_socket_directories = ''",
+    // PREPARE TRANSACTION for the DTM's two-phase commit
+    'max_prepared_transactions = 64', 'max_connections = 60',
+    'wal_level = replica', 'max_wal_senders = 4', 'hot_standby = on', 'wal_keep_size = 64MB',
+    "password_encryption = 'scram-sha-256'",
+    ...(durable ? [] : ['fsync = off', 'full_page_writes = off']),
+    '',
+  ].join('\n')
+}
+
+function startServer(bin: string, s: PgServer): void {
+  if (!existsSync(s.log)) { writeFileSync(s.log, ''); giveToServers(s.log) }
+  pgRun(bin, 'pg_ctl', ['-D', s.dir, '-l', s.log, '-w', '-t', '60', 'start'])
+}
+
+function stopServer(bin: string, s: PgServer, mode: 'fast' | 'immediate' = 'fast'): boolean {
+  if (!isRunning(bin, s)) return false
+  pgRun(bin, 'pg_ctl', ['-D', s.dir, '-m', mode, '-w', '-t', '60', 'stop'])
+  return true
+}
+
+function isRunning(bin: string, s: PgServer): boolean {
+  if (!existsSync(s.dir)) return false
+  const file = join(bin, 'pg_ctl')
+  const [cmd, argv] = isRoot() ? [RUNUSER, ['-u', 'postgres', '--', file, 'status', '-D', s.dir]] : [file, ['status', '-D', s.dir]]
+  return spawnSync(cmd, argv, { encoding: 'utf8' }).status === 0
+}
+
+function writeManifest(dir: string, d: PgDeployment): void {
+  const tmp = join(dir, `${MANIFEST}.tmp`)
+  writeFileSync(tmp, `${JSON.stringify(d, null, 2)}\n`)
+  renameSync(tmp, join(dir, MANIFEST))
+}
+
+export const allServers = (d: PgDeployment): PgServer[] => d.sites.flatMap((s) => [s.primary, s.standby])
+
+/** Stops every server of the deployment (standbys first); returns the ids it stopped. */
+export function stopDeployment(dataDir: string, mode: 'fast' | 'immediate' = 'fast'): string[] {
+  const d = readDeployment(dataDir)
+  const bin = findPgBin()
+  if (!bin) throw new EngineError('UNSUPPORTED', pgUnavailableReason() ?? 'PostgreSQL not found')
+  const stopped: string[] = []
+  for (const s of [...d.sites.map((x) => x.standby), ...d.sites.map((x) => x.primary)]) if (stopServer(bin, s, mode)) stopped.push(s.id)
+  return stopped
+}
+
+/** Starts every stopped server of the deployment (primaries first); returns the ids it started. */
+export function startDeployment(dataDir: string): string[] {
+  const d = readDeployment(dataDir)
+  const bin = findPgBin()
+  if (!bin) throw new EngineError('UNSUPPORTED', pgUnavailableReason() ?? 'PostgreSQL not found')
+  const started: string[] = []
+  for (const s of [...d.sites.map((x) => x.primary), ...d.sites.map((x) => x.standby)]) {
+    if (!isRunning(bin, s) && existsSync(s.dir)) { startServer(bin, s); started.push(s.id) }
+  }
+  return started
+}
+
+/** Whether each server's postmaster runs (pg_ctl status). */
+export function serverStates(dataDir: string): { server: PgServer; running: boolean }[] {
+  const d = readDeployment(dataDir)
+  const bin = findPgBin()
+  return allServers(d).map((server) => ({ server, running: bin ? isRunning(bin, server) : false }))
+}
+
+/** For the CLI's messages: pg_ctl's own version line. */
+export function pgVersionLine(): string | null {
+  const bin = findPgBin()
+  if (!bin) return null
+  try { return execFileSync(join(bin, 'pg_ctl'), ['--version'], { encoding: 'utf8' }).trim() } catch { return null }
+}
+
+export interface FailoverResult { site: SiteCode; promoted: string; port: number; rtoMs: number; oldPrimaryWasRunning: boolean }
+
+/**
+ * Failover by hand: the site's standby becomes its primary (pg_promote); the old primary is stopped first if it
+ * still runs (a switchover: `-m fast` hands its last WAL to the standby before it stops) and is kept as the
+ * site's standby-to-be, to be rebuilt from the new primary (rebuildStandby) — fail back is the same two steps
+ * again. RTO is the wall time from the command to the promoted server accepting writes.
+ */
+export async function failover(dataDir: string, site: SiteCode): Promise<FailoverResult> {
+  const t0 = performance.now()
+  const d = readDeployment(dataDir)
+  const bin = findPgBin()
+  if (!bin) throw new EngineError('UNSUPPORTED', pgUnavailableReason() ?? 'PostgreSQL not found')
+  const s = d.sites.find((x) => x.code === site)
+  if (!s) throw new EngineError('UNKNOWN_SITE', `no site ${site} in this deployment`)
+  if (!isRunning(bin, s.standby)) throw new EngineError('SITE_DOWN', `${s.standby.id} is not running: there is nothing to promote (rebuild the standby first)`, { site })
+  const password = readPassword(dataDir, d)
+  const wasRunning = stopServer(bin, s.primary, 'fast')
+  const c = connect(d, s.standby.port, 'postgres', password)
+  await c.connect()
+  try {
+    const r = await c.query('SELECT pg_promote(true, 60) AS ok')
+    if (!r.rows[0].ok) throw new EngineError('TIMEOUT', `${s.standby.id} did not finish promotion within 60 s`, { site })
+    await c.query('CREATE TEMP TABLE iddb_failover_probe (x int)') // accepts writes
+  } finally { await c.end().catch(() => {}) }
+  const rtoMs = performance.now() - t0
+  const promoted: PgServer = { ...s.standby, role: 'primary', id: `${site}.primary` }
+  const demoted: PgServer = { ...s.primary, role: 'standby', id: `${site}.backup` }
+  s.primary = promoted
+  s.standby = demoted
+  writeManifest(resolve(dataDir), d)
+  return { site, promoted: promoted.dir, port: promoted.port, rtoMs, oldPrimaryWasRunning: wasRunning }
+}
+
+/** Rebuilds a site's standby from its current primary (its old contents discarded) and starts it streaming. */
+export async function rebuildStandby(dataDir: string, site: SiteCode): Promise<void> {
+  const d = readDeployment(dataDir)
+  const bin = findPgBin()
+  if (!bin) throw new EngineError('UNSUPPORTED', pgUnavailableReason() ?? 'PostgreSQL not found')
+  const s = d.sites.find((x) => x.code === site)
+  if (!s) throw new EngineError('UNKNOWN_SITE', `no site ${site} in this deployment`)
+  if (!isRunning(bin, s.primary)) throw new EngineError('SITE_DOWN', `${s.primary.id} is not running: a standby is built from a running primary`, { site })
+  stopServer(bin, s.standby, 'immediate')
+  rmSync(s.standby.dir, { recursive: true, force: true })
+  const password = readPassword(dataDir, d)
+  createStandbys(dataDir, { ...d, sites: [s] }, password)
+  await makeStandbysSynchronous({ ...d, sites: [s] }, password)
+}
+
+/** The failure drill real servers allow: a server stops at once, without a shutdown checkpoint (pg_ctl -m immediate). */
+export function crashServer(dataDir: string, serverId: string): boolean {
+  const d = readDeployment(dataDir)
+  const bin = findPgBin()
+  if (!bin) throw new EngineError('UNSUPPORTED', pgUnavailableReason() ?? 'PostgreSQL not found')
+  const s = allServers(d).find((x) => x.id === serverId)
+  if (!s) throw new EngineError('NOT_FOUND', `no server ${serverId} (servers: ${allServers(d).map((x) => x.id).join(', ')})`)
+  return stopServer(bin, s, 'immediate')
+}
