@@ -30,6 +30,8 @@ import { openLogPair } from './storage/files'
 import { FileTxnLog } from './txn/filelog'
 import { join } from 'node:path'
 import { installCatalogs } from './catalog/catalog'
+import { Dim } from './integrity'
+import type { Change } from './site/db'
 
 export interface CreateOptions extends ClusterOptions {
   /** Persist in this directory (must be new or empty). Omit for an in-memory cluster. */
@@ -145,6 +147,7 @@ export class Cluster {
       this.maybeCheckpoint(site)
     },
     catalogChanged: (site: SiteCode) => this.replication.catalogChanged(site),
+    beforeCommit: (site: SiteCode, changes: readonly Change[]) => Dim.of(this).guard(site, changes),
     problem: (id: string) => this.damaged.get(id),
   }
 

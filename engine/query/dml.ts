@@ -20,6 +20,8 @@ import { exprSql, qid, rowsBytes, andSql } from './sqltext'
 import type { FragmentDecision, PlanView, QueryRunResult } from './types'
 import { siteStoreOf } from './stores'
 import type { QueryGen } from './coop'
+import { checkQueryWrite, Dim } from '../integrity'
+import { fragmentViolation, needsImages, rowOf } from '../integrity/dim'
 
 interface SitePart {
   site: SiteCode
@@ -123,7 +125,7 @@ export function* runWrite(dqp: Dqp, querySite: SiteCode, ast: Ast, parsed: Parse
         const i = cols.indexOf(piece.predicateColumn)
         if (i >= 0) {
           if (row[i] === null) row[i] = piece.predicateValue!
-          else if (String(row[i]) !== piece.predicateValue) throw new EngineError('BAD_INPUT', `row with ${piece.predicateColumn} '${String(row[i])}' does not belong in fragment ${piece.name} (${piece.predicate})`)
+          else if (String(row[i]) !== piece.predicateValue) throw fragmentViolation(cluster.topology, piece.name, rowOf(cols, row), piece.copies[0]?.site ?? querySite)
         }
       }
       const copy = writeCopy(piece)
@@ -155,7 +157,8 @@ export function* runWrite(dqp: Dqp, querySite: SiteCode, ast: Ast, parsed: Parse
     const copies = live.map((p) => ({ piece: p, copy: writeCopy(p) }))
     ctx.plan(copies.length)
     // inside a transaction every statement keeps before-images, so a later failure can undo it
-    const multi = copies.length > 1 || moves || !!ctxIn
+    const dim = Dim.of(cluster)
+    const multi = copies.length > 1 || moves || !!ctxIn || (dim.enabled && needsImages(cluster.topology, rel.name, kind, sets.map((x) => x.col)))
     for (const { piece, copy } of copies) {
       const part: SitePart = { site: copy.site, table: copy.table, piece, copy, del: [], ins: [] }
       if (!multi) {
@@ -234,6 +237,11 @@ export function* runWrite(dqp: Dqp, querySite: SiteCode, ast: Ast, parsed: Parse
   // same key (the repository keys rows by the global key, so a moved row must not be re-inserted before its delete)
   parts.sort((a, b) => (b.del.length ? 1 : 0) - (a.del.length ? 1 : 0))
   ctx.plan(parts.length)
+  // the DIM judges the rows before any part is applied, and holds the keys' locks until they are (see engine/integrity)
+  const releaseChecks = checkQueryWrite(cluster, querySite, parts.filter((p) => !p.sql).map((p) => ({ site: p.site, table: p.table, columns: p.copy.columns, del: p.del, ins: p.ins })), {
+    ship: (jobs) => ctx.parallel(jobs.map((j) => ({ from: querySite, site: j.site, server: 'primary' as const, to: querySite, sql: j.sql, params: j.params, extraBytes: 0, label: j.label, estRows: 1, estBytes: 8 })))
+      .map((r) => (r.ok ? { rows: r.rows } : null)),
+  })
   try {
     for (const [pi, part] of parts.entries()) {
       // a cancellation requested so far stops here: before the first part nothing has changed, after it the catch undoes
@@ -253,6 +261,8 @@ export function* runWrite(dqp: Dqp, querySite: SiteCode, ast: Ast, parsed: Parse
     if (multiSite && done.length) undo()
     if (e instanceof EngineError) throw new EngineError(e.code, `${e.message}${done.length ? ' — the parts already applied were undone; nothing changed' : ''}`, e.site ? { site: e.site } : {})
     throw e
+  } finally {
+    releaseChecks()
   }
   if (kind !== 'insert' && parts.some((p) => !p.sql)) {
     // counted rows: a moved row is one change

@@ -186,6 +186,9 @@ export class Dtm {
     return d
   }
 
+  /** The cluster's DTM if one was started (no DTM: no transaction can hold a lock). */
+  static existing(cluster: Cluster): Dtm | undefined { return dtms.get(cluster) }
+
   dispose(): void {
     this.unsub()
     for (const s of this.sites.values()) if (s.log instanceof FileTxnLog) s.log.close()
