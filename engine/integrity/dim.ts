@@ -65,6 +65,17 @@ export function constrained(topo: TopologySpec, relation: string): boolean {
  * (catalogs, security tables, copies and vertical fragments, which are maintained from their sources) pass.
  */
 export function checkWrite(topo: TopologySpec, look: DimLookup, changes: readonly RowChange[]): void {
+  const g = checkSteps(topo, look, changes)
+  let r = g.next()
+  while (!r.done) r = g.next(look.probe(r.value))
+}
+
+/**
+ * checkWrite as steps: yields each batch of probes (at most two) and takes their answers, so a path that
+ * looks rows up asynchronously (the DTM: reads of the same transaction) drives it with its callbacks.
+ * `look.probe` is not called; `look.site` and `look.applied` are used.
+ */
+export function* checkSteps(topo: TopologySpec, look: Omit<DimLookup, 'probe'>, changes: readonly RowChange[]): Generator<Probe[], void, boolean[]> {
   const needs: Need[] = []
   // keys this batch removes from / puts into each fragment (a moved row is deleted here and inserted there)
   const deleted = new Map<string, Set<string>>()
@@ -137,23 +148,23 @@ export function checkWrite(topo: TopologySpec, look: DimLookup, changes: readonl
   if (!needs.length) return
   // round 1: every probe at the written site, and every probe of an 'absent' need; round 2: remote probes
   // of 'present' needs the local probes did not satisfy (EMPLOYEES at the other branches)
-  const round = (pick: (n: Need, p: Probe) => boolean, open: Need[]) => {
+  function* round(pick: (n: Need, p: Probe) => boolean, open: Need[]): Generator<Probe[], Map<Need, boolean[]>, boolean[]> {
     const batch: Probe[] = [], owner: [Need, number][] = []
     for (const n of open) n.probes.forEach((p, i) => { if (pick(n, p)) { batch.push(p); owner.push([n, i]) } })
-    if (!batch.length) return new Map<Need, boolean[]>()
-    const ans = look.probe(batch)
     const out = new Map<Need, boolean[]>()
+    if (!batch.length) return out
+    const ans = yield batch
     owner.forEach(([n, i], j) => { let a = out.get(n); if (!a) out.set(n, (a = [])); a[i] = ans[j] })
     return out
   }
-  const r1 = round((n, p) => n.kind === 'absent' || p.site === look.site, needs)
+  const r1 = yield* round((n, p) => n.kind === 'absent' || p.site === look.site, needs)
   const open: Need[] = []
   for (const n of needs) {
     const got = r1.get(n) ?? []
     if (n.kind === 'absent') { if (got.some(Boolean)) throw violation(n.c, n.ch, `${n.detail} (${n.probes.filter((_, i) => got[i]).map((p) => `${p.table}@${p.site}`).join(', ')})`) }
     else if (!got.some(Boolean)) open.push(n)
   }
-  const r2 = round((_n, p) => p.site !== look.site, open)
+  const r2 = yield* round((_n, p) => p.site !== look.site, open)
   for (const n of open) if (!(r2.get(n) ?? []).some(Boolean)) throw violation(n.c, n.ch, n.detail)
 }
 

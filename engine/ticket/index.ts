@@ -6,6 +6,7 @@
 import type { Cluster } from '../cluster'
 import { fragments } from '../data/schema'
 import { formatSiteTime } from '../sim/kernel'
+import { Dim } from '../integrity'
 import { TicketService, type SaleRecord, type TicketServiceOptions } from './service'
 
 export * from './service'
@@ -24,10 +25,11 @@ export function recordSaleInStore(cluster: Cluster, r: SaleRecord): boolean {
   if (!frag) return false
   const s = (r.sale ?? {}) as SaleInput
   const qty = s.qty ?? 1, price = s.unitPrice ?? 0
-  store.withTransaction((tx) => {
+  // checked by the DIM's site guard inside the local transaction (a violation refuses the write: engine/integrity)
+  Dim.of(cluster).guarded(() => store.withTransaction((tx) => {
     tx.exec(`INSERT INTO ${frag.name} (INVNO, BRCODE, ITEMNO, QTY, UNITPRICE, AMOUNT, SOLD_AT, EMPNO) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
       [Number(r.ticket), r.site, s.itemNo ?? 1, qty, price, qty * price, formatSiteTime(r.at), s.empNo ?? null])
-  })
+  }))
   return true
 }
 

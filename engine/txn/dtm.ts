@@ -16,7 +16,8 @@ import { MemoryStableLog, type DurableLog, type TxnLogRecord, type TxnWrite } fr
 import { MemoryStore, type Row, type TxnStore } from './store'
 import { SiteTxnStore } from './sqlstore'
 import { FileTxnLog } from './filelog'
-import { localize, type Localized } from './global'
+import { localize, stmtSql, type Localized } from './global'
+import { checkTxnWrite } from '../integrity/txn'
 import { QueryCatalog } from '../query/catalog'
 import { matches, parseStmt, type Stmt, type Val } from './sqlmini'
 import { cycleKey, findCycles, reaches, unionWfg, type Wfg } from './wfg'
@@ -395,6 +396,18 @@ export class Dtm {
   }
 
   exec(gid: string, site: string, sql: string, params: Val[] = [], cb: (r: ExecResult) => void = () => {}): void {
+    // a write on a fragment named by the user is checked by the DIM first (engine/integrity/txn.ts)
+    const { c } = this.coordOf(gid)
+    let frag: string | undefined
+    try { const st = parseStmt(sql, params); frag = st.kind === 'select' ? undefined : this.rt(site).store.resolveTable(st.table) } catch { frag = undefined }
+    const rel = frag ? this.catalog.fragmentsNamed(frag).find((f) => f.site === site)?.relation : undefined
+    if (!frag || !rel || c.state !== 'INITIAL') return this.execOp(gid, site, sql, params, cb)
+    const bound = params.length ? stmtSql(parseStmt(sql, params), frag) : sql
+    checkTxnWrite(this.cluster, rel, [{ site, fragment: frag, sql: bound }], (x, q, k) => this.execOp(gid, x, q, [], k),
+      (e) => (e ? this.statementRefused(c, site, sql, e, cb) : this.execOp(gid, site, sql, params, cb)))
+  }
+
+  private execOp(gid: string, site: string, sql: string, params: Val[] = [], cb: (r: ExecResult) => void = () => {}): void {
     const { s, c } = this.coordOf(gid)
     const fail = (e: unknown) => cb({ ok: false, error: toErrorInfo(e), site, sql, at: this.now })
     if (c.state !== 'INITIAL') return fail(new EngineError('CONFLICT', `transaction ${gid} is ${c.state}`))
@@ -437,14 +450,16 @@ export class Dtm {
         return
       }
       const op = loc.ops[i]
-      this.exec(gid, op.site, op.sql, [], (r) => {
+      this.execOp(gid, op.site, op.sql, [], (r) => {
         if (!r.ok) { cb({ ...r, sql, localized: loc }); return }
         if (r.rows) for (const x of r.rows) rows.push(x)
         affected += r.affected ?? 0
         step(i + 1)
       })
     }
-    step(0)
+    // a write is checked by the DIM first, its lookups run as reads of this transaction (engine/integrity/txn.ts)
+    if (loc.kind === 'select') step(0)
+    else checkTxnWrite(this.cluster, loc.target, loc.ops, (x, q, k) => this.execOp(gid, x, q, [], k), (e) => (e ? this.statementRefused(c, c.origin, sql, e, cb) : step(0)))
   }
 
   /**

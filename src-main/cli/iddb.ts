@@ -12,8 +12,9 @@ import * as bench from './commands/bench'
 import { commands as dataCommands } from './commands/data'
 import * as query from './commands/query'
 import * as audit from './commands/audit'
+import * as check from './commands/check'
 
-const COMMANDS: CliCommand[] = [...dataCommands, query, serve, bench, audit]
+const COMMANDS: CliCommand[] = [...dataCommands, query, serve, bench, audit, check]
 
 function help(): string {
   const w = Math.max(...COMMANDS.map((c) => c.name.length))

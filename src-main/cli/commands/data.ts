@@ -14,6 +14,7 @@ import { UsageError, intOption, type CliCommand } from '../registry'
 import { formatTable, needsRestoreWarnings } from '../format'
 import { isGlobalSql, isReadOnlySql, runThroughDqp } from './query'
 import { AS_USAGE, actAs } from '../actor'
+import { Dim } from '../../../engine/integrity'
 
 const out = (s: string) => process.stdout.write(s)
 
@@ -83,7 +84,7 @@ ${AS_USAGE}`,
         if (!values.local && isGlobalSql(c, text)) {
           changed = await runThroughDqp(c, site, text, { json: !!values.json, maxRows })
         } else {
-          const r = c.siteStore(site).exec(text)
+          const r = Dim.of(c).guarded(() => c.siteStore(site).exec(text)) // local writes are checked by the DIM's site guard
           changed = r.changes > 0
           if (values.json) out(`${JSON.stringify({ site, columns: r.columns, rows: r.rows, changes: r.changes })}\n`)
           else if (r.columns.length) out(formatTable(r.columns, r.rows, maxRows))
