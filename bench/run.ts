@@ -14,6 +14,7 @@ import { group as ticket } from './ticket'
 import { group as security } from './security'
 import { group as wan } from './wan'
 import { group as guard } from './guard'
+import { group as dim } from './dim'
 
 export interface BenchContext {
   /** Repository root (where package.json and out/ live). */
@@ -26,7 +27,7 @@ export interface BenchGroup {
   run(ctx: BenchContext): Promise<Record<string, number>>
 }
 
-export const GROUPS: BenchGroup[] = [engine, ui, txn, query, ticket, security, wan, guard]
+export const GROUPS: BenchGroup[] = [engine, ui, txn, query, ticket, security, wan, guard, dim]
 
 /** The repository root: the first ancestor of the bundle (or cwd) holding package.json. */
 export function repoRoot(): string {
