@@ -215,3 +215,23 @@ export function needsImages(topo: TopologySpec, relation: string, kind: 'update'
   for (const fk of referencesTo(topo, relation)) for (const x of fk.refColumns!) cols.add(x)
   return setCols.some((c) => cols.has(c.toUpperCase()))
 }
+
+/** The row checks (CHECK constraints, the fragment's predicate) of one after-image at its fragment: for a path that computes images itself. */
+export function checkRow(topo: TopologySpec, fragment: string, site: string, after: DimRow): void {
+  const f = fragmentNamed(topo, fragment)
+  if (!f || f.kind === 'copy' || f.kind === 'vertical') return
+  const ch: RowChange = { fragment: f.name, site, before: null, after }
+  for (const c of constraintsOf(topo, f.relation)) {
+    if (c.kind === 'FRAGMENT' && c.fragment === f.name && !c.test!(after)) throw violation(c, ch, `${c.columns[0]} ${fmtVal(after[c.columns[0]] ?? null)} does not satisfy the fragment's predicate ${c.predicate}${routeHint(topo, f, after[c.columns[0]] ?? null)}`)
+    if (c.kind === 'CHECK' && !c.test!(after)) throw violation(c, ch, `CHECK (${c.predicate}) is false`)
+  }
+}
+
+/** Whether an UPDATE (of `setCols`) or DELETE needs lookups elsewhere (keys, foreign keys, referenced keys), not only row checks. */
+export function needsLookups(topo: TopologySpec, relation: string, kind: 'update' | 'delete', setCols: readonly string[]): boolean {
+  if (kind === 'delete') return referencesTo(topo, relation).length > 0
+  const cols = new Set<string>()
+  for (const c of constraintsOf(topo, relation)) if (c.kind === 'PRIMARY KEY' || c.kind === 'FOREIGN KEY') for (const x of c.columns) cols.add(x)
+  for (const fk of referencesTo(topo, relation)) for (const x of fk.refColumns!) cols.add(x)
+  return setCols.some((c) => cols.has(c.toUpperCase()))
+}

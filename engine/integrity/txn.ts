@@ -4,7 +4,9 @@
  * probed site), so strict 2PL holds S locks on the probed keys until the transaction ends. A concurrent
  * transaction inserting the same EMPNO at another branch therefore waits for this one (and sees its row) or
  * deadlocks with it (one is the victim): never do both commit. UPDATE/DELETE read the rows they will change
- * first (the same locks the write takes), so the DIM sees their before- and after-images.
+ * first (the same locks the write takes) when the DIM must look their keys up elsewhere (a key or foreign-key
+ * column set, a referenced row deleted); an UPDATE's CHECK and fragment predicate are judged on its after-image
+ * at the participant (Dtm.run → checkRow), which aborts the transaction.
  */
 import type { Cluster } from '../cluster'
 import { EngineError, toErrorInfo, type ErrorInfo } from '../errors'
@@ -12,7 +14,7 @@ import type { SqlValue } from '../site/sqljs'
 import { parseStmt, matches, type Stmt } from '../txn/sqlmini'
 import { fragments } from '../data/schema'
 import { Dim } from './index'
-import { checkSteps, needsImages, type Probe, type RowChange } from './dim'
+import { checkSteps, needsLookups, type Probe, type RowChange } from './dim'
 import { constrained } from './dim'
 import type { DimRow } from './constraints'
 
@@ -33,7 +35,8 @@ export function checkTxnWrite(cluster: Cluster, relation: string, ops: readonly 
   let st0: Stmt
   try { st0 = parseStmt(ops[0].sql) } catch { return done() } // the DTM refuses it itself
   if (st0.kind === 'select') return done()
-  if (st0.kind !== 'insert' && !needsImages(topo, relation, st0.kind, st0.kind === 'update' ? st0.sets.map((s) => s.col) : [])) return done()
+  // row checks of an UPDATE's after-images run at the participant (Dtm.run); lookups elsewhere need the images here
+  if (st0.kind !== 'insert' && !needsLookups(topo, relation, st0.kind, st0.kind === 'update' ? st0.sets.map((s) => s.col) : [])) return done()
   const changes: RowChange[] = []
   const gather = (i: number): void => {
     if (i === ops.length) return judge()

@@ -7,6 +7,8 @@ describe('tickets on the real site stores', () => {
   it('an accepted sale is recorded exactly once in SALES at the accepting site (concurrent claimants)', async () => {
     const c = new Cluster({ seed: 5 })
     await c.init()
+    // the sales' item must exist (FK_SALES_ITEMNO: the DIM refuses a sale of an unknown item)
+    for (const s of c.siteCodes) c.siteStore(s).exec("INSERT INTO ITEMS (ITEMNO, DESCRIPTION) VALUES (1, 'test item')")
     const svc = ticketsOf(c)
     const countAt = (site: string, inv: number) => Number(c.siteStore(site).query(`SELECT COUNT(*) AS N FROM Sales_${site} WHERE INVNO = ?`, [inv]).rows[0][0])
     for (const [k, sites] of [[9000001, ['CMB']], [9000002, ['CMB', 'MBI']], [9000003, ['MBI', 'KDY', 'CMB']]] as const) {

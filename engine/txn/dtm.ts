@@ -18,6 +18,9 @@ import { SiteTxnStore } from './sqlstore'
 import { FileTxnLog } from './filelog'
 import { localize, stmtSql, type Localized } from './global'
 import { checkTxnWrite } from '../integrity/txn'
+import { checkRow } from '../integrity/dim'
+import type { DimRow } from '../integrity/constraints'
+import { Dim } from '../integrity'
 import { QueryCatalog } from '../query/catalog'
 import { matches, parseStmt, type Stmt, type Val } from './sqlmini'
 import { cycleKey, findCycles, reaches, unionWfg, type Wfg } from './wfg'
@@ -478,6 +481,8 @@ export class Dtm {
     if (c?.state === 'INITIAL') this.info.get(gid)?.statements.push({ site, sql, at: this.now, ok: false, error: toErrorInfo(e).message })
   }
 
+  private get dimOn(): boolean { return this.cluster.ready && Dim.of(this.cluster).enabled }
+
   private cat?: QueryCatalog
   private get catalog(): QueryCatalog { return (this.cat ??= new QueryCatalog(this.cluster.topology)) }
 
@@ -659,6 +664,7 @@ export class Dtm {
             if (a.from) nr[a.col] = a.op === '*' ? Number(r[a.from]) * Number(a.val) : a.op === '/' ? Number(r[a.from]) / Number(a.val) : Number(r[a.from]) + (a.sign ?? 1) * Number(a.val)
             else nr[a.col] = a.val
           }
+          if (this.dimOn) checkRow(this.cluster.topology, table, s.code, nr as DimRow) // CHECK / fragment predicate on the after-image
           put(k, nr, st.sets.map((a) => a.col))
           n++
         }
