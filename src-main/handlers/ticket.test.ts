@@ -13,7 +13,7 @@ describe('ticket handlers', () => {
     const ctx: HandlerContext = { cluster, jobs: new JobRunner(() => {}), host: 'cli', dataDir: null, actor: localAdmin('test'), emit: (e) => { emitted.push(e) }, clock: { speed: 0, setSpeed: () => {} } }
     const run = <N extends CallName>(name: N, input: CallInput<N>): Promise<CallOutput<N>> =>
       (handlers[name] as (c: HandlerContext, i: unknown) => Promise<CallOutput<N>>)(ctx, calls[name].input.parse(input))
-    const a = await run('tickets/submit', { site: 'CMB', ticket: '880001', sale: { itemNo: 1, qty: 1, unitPrice: 10 } })
+    const a = await run('tickets/submit', { site: 'CMB', ticket: '880001', sale: { itemNo: 1001, qty: 1, unitPrice: 10 } })
     expect(a.requests[0]).toMatchObject({ outcome: 'accepted', mode: 'conflict-free', answer: 'accepted at CMB' })
     expect(cluster.siteStore('CMB').query('SELECT COUNT(*) FROM Sales_CMB WHERE INVNO = 880001').rows[0][0]).toBe(1)
     const b = await run('tickets/submit', { site: 'MBI', ticket: '880001' })
