@@ -4,6 +4,7 @@ import tseslint from 'typescript-eslint'
 import pluginVue from 'eslint-plugin-vue'
 import vueParser from 'vue-eslint-parser'
 import globals from 'globals'
+import engineLayers from './eslint-rules/engine-layers.js'
 
 export default tseslint.config(
   { ignores: ['out/**', 'node_modules/**', 'test-results/**', 'playwright-report/**', 'dist/**', 'data/**', '.iddb/**', 'coverage/**'] },
@@ -25,6 +26,12 @@ export default tseslint.config(
   {
     files: ['engine/**/*.ts', 'src-main/**/*.ts', 'bench/**/*.ts', 'e2e/**/*.ts', 'scripts/**/*.{js,mjs,ts}', '*.{js,mjs,ts}'],
     languageOptions: { globals: { ...globals.node } },
+  },
+  {
+    // The engine's layer order (docs/ENGINE-LAYERS.md): lower layers never import higher ones.
+    files: ['engine/**/*.ts'],
+    plugins: { iddb: { rules: { 'engine-layers': engineLayers } } },
+    rules: { 'iddb/engine-layers': 'error' },
   },
   {
     // Playwright fixtures use `async ({}, use) => …` by design.

@@ -14,6 +14,10 @@
  *                             <SITE>.2pc.log, local commits fsync'd to <SITE>.log.
  *   txn.2pc_tps_memstore      the same with the DTM's in-memory stores (protocol + logging cost alone), and
  *   txn.2pc_ratio_vs_local_memstore  its wall cost per transaction ÷ the local sql.js transaction.
+ *   txn.2pc_disk_ratio_vs_local_disk  wall cost of one transfer on the data directory ÷ one local transaction on the
+ *                             same data directory doing two UPDATEs at one site, its commit fsync'd to <SITE>.log.
+ *   txn.modelcheck_states     distinct worlds of the 2PC model checker's linear one-transaction exhaustive space
+ *   txn.modelcheck_states_per_s  and the checker's speed on it (engine/txn/twopc/modelcheck.ts).
  *   txn.commit_latency_vs_rtt virtual commit latency of a CMB–KDY transaction (distributed 2PC) ÷ the protocol's
  *                             theoretical minimum (PREPARE CMB→KDY + vote KDY→CMB over the link, idle).
  */
@@ -27,6 +31,7 @@ import { loadSqlJs } from '../engine/site/sqljs'
 import { Rng } from '../engine/sim/rng'
 import type { MemoryStore } from '../engine/txn/store'
 import type { BenchContext } from './run'
+import { modelCheck, threeSites } from '../engine/txn/twopc/modelcheck'
 
 const ITEMS = 256
 /**
@@ -123,6 +128,26 @@ export async function diskTps(total: number): Promise<{ tps: number; committed: 
   } finally { rmSync(dir, { recursive: true, force: true }) }
 }
 
+/** One local transaction (two UPDATEs at CMB) on a data directory: its commit fsync'd to CMB.log. Wall ms each. */
+async function localDiskCost(n: number): Promise<number> {
+  const dir = mkdtempSync(join(tmpdir(), 'iddb-bench-local-'))
+  try {
+    const { c } = await stockCluster(join(dir, 'd'))
+    const st = c.siteStore('CMB')
+    const t0 = performance.now()
+    for (let k = 0; k < n; k++) {
+      const a = `B${k % ITEMS}`, b = `B${(k + 1) % ITEMS}`
+      st.withTransaction((tx) => {
+        tx.exec('UPDATE Stock_CMB SET QTY = QTY - 1 WHERE STOCKCODE = ?', [a])
+        tx.exec('UPDATE Stock_CMB SET QTY = QTY + 1 WHERE STOCKCODE = ?', [b])
+      })
+    }
+    const ms = (performance.now() - t0) / n
+    c.close({ checkpoint: false })
+    return ms
+  } finally { rmSync(dir, { recursive: true, force: true }) }
+}
+
 /** The same workload with the DTM's in-memory stores: the protocol's own cost without sql.js and replication. */
 function memStoreTps(total: number): number {
   const c = new Cluster({ seed: 43 })
@@ -186,12 +211,20 @@ export const group = {
     const local = await localCost(5000)
     const disk = await diskTps(300)
     ctx.log(`txn: on a data directory (2PC log and commit logs fsync'd): ${disk.committed} commits in ${disk.wallMs.toFixed(0)} ms wall`)
+    const localDisk = await localDiskCost(300)
+    ctx.log(`txn: local transaction on a data directory: ${(localDisk * 1000).toFixed(0)} µs; 2PC transfer ${(disk.wallMs / disk.committed * 1000).toFixed(0)} µs`)
+    const mc = modelCheck(threeSites('linear', { txns: [{ tx: 'T1', coord: 0, parts: [0, 2] }], maxCrashes: 0, maxLosses: 0 }))
+    if (!mc.complete || mc.violations.length) throw new Error('2PC model checker: the bench space did not complete cleanly')
+    ctx.log(`txn: 2PC model checker (linear, one transaction, three sites): ${mc.states} worlds in ${Math.round(mc.ms)} ms`)
     return {
       'txn.2pc_tps': Math.round(median(tps)),
       'txn.2pc_tps_memstore': Math.round(mem),
       'txn.2pc_tps_disk': Math.round(disk.tps),
       'txn.2pc_ratio_vs_local': median(ratio),
       'txn.2pc_ratio_vs_local_memstore': 1000 / mem / local,
+      'txn.2pc_disk_ratio_vs_local_disk': disk.wallMs / disk.committed / localDisk,
+      'txn.modelcheck_states': mc.states,
+      'txn.modelcheck_states_per_s': Math.round(mc.states / (mc.ms / 1000)),
       'txn.wfg_10k_ms': wfg10k(),
       'txn.commit_latency_vs_rtt': commitLatencyRatio(),
     }

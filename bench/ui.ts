@@ -124,6 +124,7 @@ export const group: BenchGroup = {
   name: 'ui',
   async run(ctx) {
     const tti = await timeToInteractive(ctx, 3)
+    process.env.IDDB_TEST_CALLS = '1' // the load for ui.ping_under_load_ms is the test-only jobs/busy (contract/testing.ts)
     const host = await startBrowserHost({ rendererDir: join(ctx.root, 'out/renderer') })
     try {
       await host.ready

@@ -19,6 +19,7 @@ export default async function globalSetup(): Promise<() => Promise<void>> {
   const secrets = mkdtempSync(join(tmpdir(), 'iddb-e2e-admin-'))
   const passwordFile = join(secrets, 'hq-dba-password')
   process.env.IDDB_ADMIN_USER ??= 'hqdba'
+  process.env.IDDB_TEST_CALLS = '1' // the host serves the test-only calls (jobs/busy, for e2e/ipc.spec.ts): contract/testing.ts
   process.env.IDDB_ADMIN_PASSWORD ??= 'e2e-hq-dba-pass'
   writeFileSync(passwordFile, `${process.env.IDDB_ADMIN_PASSWORD}\n`, { mode: 0o600 })
   const child = spawn(process.execPath, [cli, 'serve', '--seed', '1', '--data', dataDir, '--admin-password-file', passwordFile, '--admin-user', process.env.IDDB_ADMIN_USER], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] })

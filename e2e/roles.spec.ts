@@ -48,14 +48,14 @@ test('first run creates the HQ DBA, who creates a Kandy administrator and an aud
   await panel.getByTestId('identity-password').fill(KANDY.password)
   await panel.getByTestId('identity-role').selectOption('branch-admin')
   await panel.getByTestId('identity-site').selectOption('KDY')
-  await panel.getByTestId('identity-add').click()
+  await panel.getByTestId('identity-submit').click()
   await expect(panel.getByTestId(`identity-${KANDY.user}`)).toHaveAttribute('data-role', 'branch-admin')
 
   await panel.getByTestId('identity-user').fill(AUDITOR.user)
   await panel.getByTestId('identity-password').fill(AUDITOR.password)
   await panel.getByTestId('identity-role').selectOption('auditor')
   await panel.getByTestId('identity-clearance').selectOption('SECRET')
-  await panel.getByTestId('identity-add').click()
+  await panel.getByTestId('identity-submit').click()
   await expect(panel.getByTestId(`identity-${AUDITOR.user}`)).toHaveAttribute('data-role', 'auditor')
 
   // a reload keeps this tab's identity; logging out returns to the login screen (no second first run)

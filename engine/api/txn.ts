@@ -41,6 +41,15 @@ export interface TxnInfo {
   statements: { site: string; sql: string; at: number; ok?: boolean; error?: string; rows?: number }[]
 }
 
+/**
+ * A hand resolution of an in-doubt participant (a heuristic decision) and, once the coordinator's decision is
+ * known, whether they agree (damage: the sites may now disagree and need repair by hand).
+ */
+export interface HeuristicReport {
+  gid: string; site: string; heuristic: Decision; by: string; at: number
+  decision?: Decision; damage?: boolean; detectedAt?: number
+}
+
 export interface InDoubtView {
   gid: string; site: string; coordinator: string; participants: string[]; protocol: Protocol; state: 'READY'
   since: number; ageMs: number; inquiries: number; locks: string[]; writes: number
@@ -51,6 +60,8 @@ export interface TxnView {
   startAt: number; endAt?: number; ageMs: number
   sites: { site: string; state: PartState | 'RO'; locksHeld: number; waitingFor?: string }[]
   statements: TxnInfo['statements']
+  /** Hand resolutions of this transaction (heuristic decisions) and their comparison with the coordinator's. */
+  heuristics?: HeuristicReport[]
 }
 
 export interface WfgView {

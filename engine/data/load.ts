@@ -7,6 +7,7 @@ import type { Database, Statement } from 'sql.js'
 import type { Site } from '../site/site'
 import { DEFAULT_SALES, makeDataset, SalesStream, type Row } from './generator'
 import { fragments } from './schema'
+import { assert } from '../assert'
 import { EngineError } from '../errors'
 import { quoteId } from '../site/sqljs'
 import { foldStats, type KnownStats } from '../catalog/catalog'
@@ -120,7 +121,10 @@ export async function loadGenerated(sites: Map<SiteCode, Site>, topo: TopologySp
         ph.generateRowsMs += clock() - t
         t = clock()
         for (const s of all) s.primary.db.exec('BEGIN')
-        for (const { site, row } of buf) { stmts.get(site)!.run(row); summary.sales[site]++ }
+        for (const { site, row } of buf) {
+          assert(row[1] === site, () => `a generated sale belongs to its branch's fragment: BRCODE ${String(row[1])} written to Sales_${site}`)
+          stmts.get(site)!.run(row); summary.sales[site]++
+        }
         for (const s of all) s.primary.db.exec('COMMIT')
         ph.primariesMs += clock() - t
         t = clock()

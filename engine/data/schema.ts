@@ -143,3 +143,12 @@ export function createTableSql(table: string, rel: RelationDef, columns: string[
   })
   return `CREATE TABLE IF NOT EXISTS "${table}" (${defs.join(', ')})`
 }
+
+/**
+ * Whether a row satisfies its fragment's horizontal predicate (`predicateColumn = predicateValue`); rows of
+ * other fragments always do. `get` reads a column of the row by name.
+ */
+export function satisfiesPredicate(f: FragmentDef, get: (column: string) => unknown): boolean {
+  if (f.kind !== 'horizontal' || !f.predicateColumn) return true
+  return String(get(f.predicateColumn)) === f.predicateValue
+}

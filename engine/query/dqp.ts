@@ -1037,13 +1037,8 @@ export function formatExplain(r: QueryRunResult): string {
   return L.join('\n')
 }
 
-const instances = new WeakMap<Cluster, Promise<Dqp>>()
-/** The cluster's DQP (one per cluster; cached plans and statistics live in it). */
-export function dqpFor(cluster: Cluster): Promise<Dqp> {
-  let p = instances.get(cluster)
-  if (!p) { p = Dqp.create(cluster); instances.set(cluster, p) }
-  return p
-}
+/** The cluster's DQP (one per cluster, built by its subsystem registry; cached plans and statistics live in it). */
+export function dqpFor(cluster: Cluster): Promise<Dqp> { return cluster.subsystems.dqp() }
 
 function unqualified(e: Ast): Ast {
   const c = structuredClone(e)

@@ -101,8 +101,6 @@ export function matches(e: AuditEntryView, q: AuditQuery): boolean {
   return true
 }
 
-const logs = new WeakMap<Cluster, AuditLog>()
-
 export class AuditLog {
   private entries: AuditEntry[] = []
   private fd: number | undefined
@@ -124,13 +122,11 @@ export class AuditLog {
   }
 
   /** The log of a cluster (persisted next to its data unless it is in memory or opened read-only). */
-  static of(cluster: Cluster): AuditLog {
-    let l = logs.get(cluster)
-    if (!l) {
-      l = new AuditLog(() => cluster.sim.now, cluster.dataDir && !cluster.readOnly ? cluster.dataDir : null)
-      logs.set(cluster, l)
-    }
-    return l
+  static of(cluster: Cluster): AuditLog { return cluster.subsystems.audit() }
+
+  /** A new log for a cluster (its subsystem registry calls this once; everyone else calls AuditLog.of). */
+  static create(cluster: Cluster): AuditLog {
+    return new AuditLog(() => cluster.sim.now, cluster.dataDir && !cluster.readOnly ? cluster.dataDir : null)
   }
 
   get size(): number { return this.entries.length }

@@ -55,8 +55,6 @@ export function visibleResult(auth: Authorization, columns: string[]): { columns
   return { columns, hidden: [...auth.hidden], pick: (row) => row }
 }
 
-const managers = new WeakMap<Cluster, SecurityManager>()
-
 export class SecurityManager {
   readonly policy: SecurityPolicy
   private sessions = new Map<string, Session>()
@@ -67,11 +65,8 @@ export class SecurityManager {
     this.policy = new SecurityPolicy(cluster.topology)
   }
 
-  static of(cluster: Cluster): SecurityManager {
-    let m = managers.get(cluster)
-    if (!m) { m = new SecurityManager(cluster); managers.set(cluster, m) }
-    return m
-  }
+  /** The cluster's DSM (built by its subsystem registry on first use). */
+  static of(cluster: Cluster): SecurityManager { return cluster.subsystems.dsm() }
 
   // ---- users (at their home site) ---------------------------------------------------------------
   private usersAt(site: SiteCode): { name: string; clearance: Level; salt: string; hash: string; createdAt: number | null }[] {

@@ -40,19 +40,17 @@ export function describeInput(input: Record<string, unknown>): string {
   return parts.join(' ')
 }
 
-const managers = new WeakMap<Cluster, ConsoleIdentities>()
-
 export class ConsoleIdentities {
   private sessions = new Map<string, ConsoleSession>()
   private seq = 0
 
   private constructor(private cluster: Cluster) {}
 
-  static of(cluster: Cluster): ConsoleIdentities {
-    let m = managers.get(cluster)
-    if (!m) { m = new ConsoleIdentities(cluster); managers.set(cluster, m) }
-    return m
-  }
+  /** The cluster's console identities (built by its subsystem registry on first use). */
+  static of(cluster: Cluster): ConsoleIdentities { return cluster.subsystems.identities() }
+
+  /** New identities for a cluster (its subsystem registry calls this once; everyone else calls ConsoleIdentities.of). */
+  static create(cluster: Cluster): ConsoleIdentities { return new ConsoleIdentities(cluster) }
 
   /** HQ: the site with the main repository (Colombo), else the first site. */
   get hq(): SiteCode { return this.cluster.topology.sites.find((s) => s.repository)?.code ?? this.cluster.siteCodes[0] }

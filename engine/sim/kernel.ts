@@ -4,6 +4,7 @@
  * so the same seed and the same script give the same run, event for event (see traceHash).
  */
 import { Rng } from './rng'
+import { assert } from '../assert'
 
 /** Monday 2026-11-23 08:30 at Colombo (UTC+05:30), as epoch milliseconds. */
 export const DEFAULT_START_MS = Date.UTC(2026, 10, 23, 3, 0, 0)
@@ -106,6 +107,7 @@ export class Simulator {
       if (ev.cancelled) continue // (cancel() removes events; kept for safety)
       ev.done = true
       if (!ev.daemon) this.live--
+      if (ev.time < this.nowMs) assert(false, () => `virtual time is monotonic: event ${ev.kind} at ${ev.time} fired at ${this.nowMs}`)
       this.nowMs = ev.time
       this.fired++
       this.record(ev.kind)

@@ -73,14 +73,19 @@ export class TicketService {
     this.seenBal = this.codes.map(() => 0)
     this.backoff = this.codes.map(() => 0)
     this.idleTicks = this.codes.map(() => 0)
-    this.unsub = cluster.onLog((e) => {
-      const m = /^([A-Z]{3})\.(app) (failed|restored)$/.exec(e.message)
-      if (m) this.sync(m[1])
-      if (e.kind === 'recovery') this.kick()
+    this.unsub = cluster.on((e) => {
+      if ((e.type === 'server.down' || e.type === 'server.up') && e.role === 'app') this.sync(e.site)
+      // after a repair, servers that gave up retrying start again
+      if (e.type === 'server.up' || e.type === 'link.up' || e.type === 'site.recovered') this.kick()
     })
   }
 
-  dispose(): void { this.unsub() }
+  /** Unsubscribes and cancels the retry timers (the cluster's registry calls this when the cluster closes). */
+  dispose(): void {
+    this.unsub()
+    for (let i = 0; i < this.tickTimer.length; i++) { this.cluster.sim.cancel(this.tickTimer[i]); this.tickTimer[i] = undefined }
+    this.cluster.subsystems.release('tickets', this)
+  }
 
   /** After a repair: servers that gave up retrying start again. */
   kick(): void {

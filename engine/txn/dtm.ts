@@ -24,9 +24,9 @@ import { Dim } from '../integrity'
 import { QueryCatalog } from '../query/catalog'
 import { matches, parseStmt, type Stmt, type Val } from './sqlmini'
 import { cycleKey, findCycles, reaches, unionWfg, type Wfg } from './wfg'
-import type { CoordState, Decision, DeadlockRecord, DeadlockScheme, InDoubtView, PartState, Protocol, TimelineEvent, TxnInfo, TxnView, VictimPolicy, Vote, WfgView } from '../api/txn'
+import type { CoordState, Decision, DeadlockRecord, DeadlockScheme, HeuristicReport, InDoubtView, PartState, Protocol, TimelineEvent, TxnInfo, TxnView, VictimPolicy, Vote, WfgView } from '../api/txn'
 
-export type { CoordState, Decision, DeadlockRecord, DeadlockScheme, InDoubtView, PartState, Protocol, TimelineEvent, TxnInfo, TxnView, VictimPolicy, Vote, WfgView }
+export type { CoordState, Decision, DeadlockRecord, DeadlockScheme, HeuristicReport, InDoubtView, PartState, Protocol, TimelineEvent, TxnInfo, TxnView, VictimPolicy, Vote, WfgView }
 
 /** Named 2PC steps where a site can be crashed on purpose. */
 export const STEPS = ['wait', 'prepare', 'ready', 'vote', 'decide', 'commit', 'ack'] as const
@@ -133,13 +133,14 @@ interface SiteRt {
   /** Group commit on a file log: what waits for the next fsync (messages, client answers). */
   outbox: (() => void)[]
   syncEv?: SimEvent
+  /** Transactions resolved here by hand (heuristic decisions), until the coordinator's decision is known. */
+  heuristics: Map<string, { decision: Decision; coord: string; met?: Decision }>
 }
 
 
 const OUTCOME_KEEP = 20_000
 /** Transactions kept in the list (views, console). */
 const INFO_KEEP = 5_000
-const dtms = new WeakMap<Cluster, Dtm>()
 
 export class Dtm {
   readonly opts: DtmOptions
@@ -148,6 +149,8 @@ export class Dtm {
   readonly info = new Map<string, TxnInfo>()
   readonly history: HistoryOp[] = []
   readonly deadlocks: DeadlockRecord[] = []
+  /** Hand resolutions (heuristic decisions) and what the coordinator decided: heuristic damage when they differ. */
+  readonly heuristics: HeuristicReport[] = []
   private crashHooks: { site: string; step: Step; restartAfterMs?: number; gid?: string; link?: string }[] = []
   private execSeq = 0
   private msgSeq = 0
@@ -176,36 +179,32 @@ export class Dtm {
     // a persisted cluster reopened after a crash: every live site recovers from its 2PC log at once
     // (in-doubt participants with their locks, open coordinator records), then resolves through the protocol
     if (dir) for (const s of this.sites.values()) if (s.log.records().length) this.recover(s, `${cluster.dataDir}`)
-    this.unsub = cluster.onLog((e) => {
-      const m = /^([A-Z]{3})\.primary (failed|restored)$/.exec(e.message)
-      if (!m) return
-      if (m[2] === 'failed') this.onCrash(m[1])
-      else if (cluster.isServerUp(`${m[1]}.primary`)) this.onRestart(m[1])
+    this.unsub = cluster.on((e) => {
+      if ((e.type !== 'server.down' && e.type !== 'server.up') || e.role !== 'primary') return
+      if (e.type === 'server.down') this.onCrash(e.site)
+      else if (cluster.isServerUp(e.server)) this.onRestart(e.site)
     })
   }
 
-  static of(cluster: Cluster, opts?: Partial<DtmOptions>): Dtm {
-    let d = dtms.get(cluster)
-    if (!d) { d = new Dtm(cluster, opts); dtms.set(cluster, d) }
-    return d
-  }
+  /** The cluster's DTM (built by the cluster's subsystem registry on first use; opts apply then). */
+  static of(cluster: Cluster, opts?: Partial<DtmOptions>): Dtm { return cluster.subsystems.dtm(opts) }
 
   /** The cluster's DTM if one was started (no DTM: no transaction can hold a lock). */
-  static existing(cluster: Cluster): Dtm | undefined { return dtms.get(cluster) }
+  static existing(cluster: Cluster): Dtm | undefined { return cluster.subsystems.built.includes('dtm') ? Dtm.of(cluster) : undefined }
 
   dispose(): void {
     this.unsub()
     for (const s of this.sites.values()) if (s.log instanceof FileTxnLog) s.log.close()
     this.cluster.sim.cancel(this.det.timer)
     this.cluster.sim.cancel(this.det.confirmTimer)
-    if (dtms.get(this.cluster) === this) dtms.delete(this.cluster)
+    this.cluster.subsystems.release('dtm', this)
   }
 
   addSite(code: string, store?: TxnStore, log?: DurableLog): void {
     if (this.sites.has(code)) return
     this.sites.set(code, {
       code, epoch: 0, locks: new LockManager(), log: log ?? new MemoryStableLog(), store: store ?? new MemoryStore(),
-      subs: new Map(), coords: new Map(), outcomes: new Map(), seq: 0, commitQueue: [], outbox: [],
+      subs: new Map(), coords: new Map(), outcomes: new Map(), seq: 0, commitQueue: [], outbox: [], heuristics: new Map(),
     })
   }
 
@@ -390,7 +389,9 @@ export class Dtm {
   private coordOf(gid: string): { s: SiteRt; c: Coord } {
     const origin = gid.split('-')[0]
     const s = this.sites.get(origin)
-    const c = s?.coords.get(gid)
+    const live = s?.coords.get(gid)
+    // an aborted transaction's record stays until every participant acknowledged the ABORT: it is no longer active
+    const c = live?.state === 'ABORT' ? undefined : live
     if (!s || !c) {
       const i = this.info.get(gid)
       throw new EngineError(i ? 'ABORTED' : 'NOT_FOUND', i ? `transaction ${gid} is no longer active (${i.outcome ?? 'coordinator lost'}${i.reason ? `: ${i.reason}` : ''})` : `no transaction ${gid}`)
@@ -715,10 +716,7 @@ export class Dtm {
 
   private globalAbort(s: SiteRt, c: Coord, reason: string): void {
     if (c.state === 'COMMIT' || c.state === 'ABORT') return
-    if (c.state === 'WAIT' && c.protocol !== 'centralized') {
-      // participants decide on their own in these topologies: only the termination rule may abort
-      return
-    }
+    // the coordinator is the one point of decision in every topology (see twopc/machine.ts), so it may abort in WAIT
     this.coordDecide(s, c, 'ABORT', reason)
   }
 
@@ -731,26 +729,15 @@ export class Dtm {
 
   private coordTimeout(s: SiteRt, c: Coord): void {
     if (s.coords.get(c.gid) !== c || c.state !== 'WAIT') return
-    if (this.tlOn) this.note(c.gid, { kind: 'timeout', site: s.code, detail: `coordinator WAIT timed out (round ${c.termRound + 1})` })
-    if (c.protocol === 'centralized') { this.coordDecide(s, c, 'ABORT', 'votes did not arrive in time'); return }
-    // distributed / linear: ask the participants that have not voted; one that has not voted yes aborts → global abort
-    c.termRound++
-    for (const p of c.participants) {
-      if (c.votes.get(p) === 'YES' || c.votes.get(p) === 'RO') continue
-      this.send(s.code, p, 'txn.query', c.gid, 24, () => this.onQueryPeer(this.rt(p), c.gid, s.code, c.protocol, (r) => this.onCoordQueryReply(s, c, p, r)))
-    }
-    c.timer = this.at(s, this.opts.retryMs, 'txn.voteTimeout', () => this.coordTimeout(s, c))
+    if (this.tlOn) this.note(c.gid, { kind: 'timeout', site: s.code, detail: 'coordinator WAIT timed out → global abort' })
+    // every topology (spec: coordinator in WAIT times out → global abort)
+    this.coordDecide(s, c, 'ABORT', 'votes did not arrive in time')
   }
 
-  private onCoordQueryReply(s: SiteRt, c: Coord, from: string, r: QueryReply): void {
-    if (s.coords.get(c.gid) !== c || c.state !== 'WAIT') return
-    if (r.decision) return this.coordDecide(s, c, r.decision, r.decision === 'ABORT' ? `${from} had not voted yes` : undefined)
-    if (r.vote) this.onVoteCoord(s, c.gid, from, r.vote)
-  }
-
-  private onVoteCoord(s: SiteRt, gid: string, from: string, v: Vote): void {
+  private onVoteCoord(s: SiteRt, gid: string, from: string, v: Vote, chain?: Record<string, Vote>): void {
     const c = s.coords.get(gid)
     if (!c || c.state !== 'WAIT') return
+    if (chain) for (const [k, x] of Object.entries(chain)) c.votes.set(k, x)
     c.votes.set(from, v)
     if (v === 'NO') return this.coordDecide(s, c, 'ABORT', `${from} voted no`)
     if (c.participants.every((p) => c.votes.has(p))) this.coordDecide(s, c, 'COMMIT')
@@ -768,18 +755,23 @@ export class Dtm {
       this.afterForce(s, () => this.finishTxn(c, 'COMMIT'))
       if (this.hook(s, 'decide', c.gid)) return
       if (!c.phase2.length) { s.coords.delete(c.gid); return }
-      if (c.protocol === 'centralized') for (const p of c.phase2) this.sendDecision(s, c.gid, p, 'COMMIT')
+      // linear: passed back along the chain from its last member; otherwise to every participant
+      if (c.protocol === 'linear') this.sendDecision(s, c.gid, c.phase2[c.phase2.length - 1], 'COMMIT')
+      else for (const p of c.phase2) this.sendDecision(s, c.gid, p, 'COMMIT')
       this.armResend(s, c)
     } else {
-      if (c.state === 'WAIT' || c.participants.length) s.log.append({ type: 'ABORT', gid: c.gid, role: 'coord', at: this.now }, false)
-      const wasWaiting = c.state === 'WAIT'
+      // ABORT, like COMMIT, is sent until every participant that may hold work acknowledged it (a NO or read-only
+      // voter released everything on its own); the record (lazily written) lets a recovered coordinator re-send it
+      c.phase2 = c.participants.filter((p) => c.votes.get(p) !== 'NO' && c.votes.get(p) !== 'RO')
+      if (c.state === 'WAIT' || c.participants.length) s.log.append({ type: 'ABORT', gid: c.gid, role: 'coord', at: this.now, participants: c.phase2, protocol: c.protocol }, false)
       this.setCoord(c, 'ABORT')
       this.remember(s, c.gid, 'ABORT')
       for (const [id, e] of [...c.execCbs]) this.finishExec(c, id, { ok: false, error: { code: 'ABORTED', message: `transaction aborted: ${reason ?? ''}` }, site: e.site, sql: e.sql, at: this.now })
       this.finishTxn(c, 'ABORT', reason)
-      s.coords.delete(c.gid)
+      if (!c.phase2.length) s.coords.delete(c.gid)
       if (this.hook(s, 'decide', c.gid)) return
-      for (const p of c.participants) if (wasWaiting ? c.votes.get(p) !== 'NO' && c.votes.get(p) !== 'RO' : true) this.sendDecision(s, c.gid, p, 'ABORT')
+      for (const p of c.phase2) this.sendDecision(s, c.gid, p, 'ABORT')
+      if (c.phase2.length) this.armResend(s, c)
     }
   }
 
@@ -789,8 +781,9 @@ export class Dtm {
       if (s.coords.get(c.gid) !== c) return
       const missing = c.phase2.filter((p) => !c.acks.has(p))
       if (!missing.length) return
-      if (this.tlOn) this.note(c.gid, { kind: 'timeout', site: s.code, detail: `no ACK from ${missing.join(', ')}: re-send COMMIT` })
-      for (const p of missing) this.sendDecision(s, c.gid, p, 'COMMIT')
+      const d = c.state === 'ABORT' ? 'ABORT' : 'COMMIT'
+      if (this.tlOn) this.note(c.gid, { kind: 'timeout', site: s.code, detail: `no ACK from ${missing.join(', ')}: re-send ${d}` })
+      for (const p of missing) this.sendDecision(s, c.gid, p, d)
       this.armResend(s, c)
     })
   }
@@ -800,14 +793,9 @@ export class Dtm {
   }
 
   private onAck(s: SiteRt, gid: string, from: string, d: Decision | 'RO', readOnly: string[] = []): void {
-    let c = s.coords.get(gid)
-    if (c && c.state === 'WAIT' && d === 'COMMIT') {
-      for (const p of readOnly) c.votes.set(p, 'RO')
-      // linear 2PC: the decision was taken at the end of the chain
-      this.coordDecide(s, c, 'COMMIT')
-      c = s.coords.get(gid)
-    }
-    if (!c || c.state !== 'COMMIT') return
+    void readOnly
+    const c = s.coords.get(gid)
+    if (!c || (c.state !== 'COMMIT' && c.state !== 'ABORT') || (d !== 'RO' && c.state !== d)) return
     c.acks.add(from)
     if (c.phase2.every((p) => c!.acks.has(p))) {
       if (this.hook(s, 'ack', gid)) return
@@ -885,7 +873,8 @@ export class Dtm {
     if (protocol === 'distributed') {
       this.send(s.code, coord, 'txn.vote', gid, 24, () => this.onVoteCoord(this.rt(coord), gid, s.code, vote))
       for (const p of participants) if (p !== s.code) this.send(s.code, p, 'txn.peerVote', gid, 24, () => this.onPeerVote(this.rt(p), gid, s.code, vote))
-      if (sub) { sub.votes.set(s.code, vote); this.checkAllVotes(s, sub) }
+      // the coordinator is a voter whose vote is cast last: a participant commits on its COMMIT, not on the peers' votes
+      if (sub) sub.votes.set(s.code, vote)
       return
     }
     // linear: pass the votes along the chain; the last one decides
@@ -901,11 +890,8 @@ export class Dtm {
       this.send(s.code, next, 'txn.prepare', gid, 40 + participants.length * 8, () => this.onPrepare(this.rt(next), gid, coord, participants, protocol, votes))
       return
     }
-    // last in the chain: every vote is yes (or read-only) → COMMIT, passed back along the chain
-    if (sub) this.partDecide(s, sub, 'COMMIT')
-    else this.sendAck(s, gid, coord, 'COMMIT', new Map(Object.entries(votes)))
-    const prev = prevInChain(participants, idx, votes)
-    if (prev) this.sendDecision(s, gid, prev, 'COMMIT')
+    // last in the chain: the votes go to the coordinator, who decides (and may still time out in WAIT)
+    this.send(s.code, coord, 'txn.vote', gid, 24 + participants.length * 4, () => this.onVoteCoord(this.rt(coord), gid, s.code, vote, votes))
   }
 
   private onPeerVote(s: SiteRt, gid: string, from: string, v: Vote): void {
@@ -917,28 +903,35 @@ export class Dtm {
       else if (sub.state === 'READY') this.partDecide(s, sub, 'ABORT')
       return
     }
-    this.checkAllVotes(s, sub)
-  }
-
-  private checkAllVotes(s: SiteRt, sub: Sub): void {
-    if (sub.state !== 'READY' || sub.protocol === 'centralized') return
-    if (sub.participants.every((p) => { const v = sub.votes.get(p); return v === 'YES' || v === 'RO' })) this.partDecide(s, sub, 'COMMIT')
   }
 
   private onDecision(s: SiteRt, gid: string, d: Decision, from: string): void {
+    const origin = gid.split('-')[0]
+    if (s.heuristics.has(gid)) {
+      // resolved by hand here: compare with the real decision, never adopt it silently
+      this.heuristicMet(s, gid, d)
+      this.sendAck(s, gid, origin, d)
+      return
+    }
     const sub = s.subs.get(gid)
     if (!sub) {
-      // already decided (or read-only, or never prepared): re-acknowledge a COMMIT so the coordinator can finish
+      // already decided (or read-only, or never prepared): re-acknowledge so the coordinator can finish
       const o = s.outcomes.get(gid)
-      if (d === 'COMMIT' && (o === 'COMMIT' || o === 'RO')) this.sendAck(s, gid, gid.split('-')[0], o)
+      if (d === 'COMMIT' && (o === 'COMMIT' || o === 'RO')) this.sendAck(s, gid, origin, o)
+      if (d === 'ABORT') {
+        if (!o) this.remember(s, gid, 'ABORT') // a statement still on its way must not start the transaction here
+        this.sendAck(s, gid, origin, 'ABORT')
+      }
       return
     }
     if (sub.state === 'INITIAL') {
-      if (d === 'ABORT') this.localAbort(s, sub, `aborted by ${from}`)
+      // ABORT reaches a participant that has not voted: its locks go at once
+      if (d === 'ABORT') { this.localAbort(s, sub, `aborted by ${from}`); this.sendAck(s, gid, origin, 'ABORT') }
       return
     }
     const wasReady = sub.state === 'READY'
     this.partDecide(s, sub, d)
+    if (d === 'ABORT') this.sendAck(s, gid, origin, 'ABORT')
     // linear: pass the decision back along the chain
     if (wasReady && sub.protocol === 'linear' && d === 'COMMIT') {
       const prev = prevInChain(sub.participants, sub.participants.indexOf(s.code), Object.fromEntries(sub.votes))
@@ -963,7 +956,8 @@ export class Dtm {
       s.store.apply([...sub.writes.values()])
       this.force(s, { type: 'HEURISTIC', gid: sub.gid, role: 'part', decision: 'COMMIT', by: heuristic }, true)
     } else {
-      s.log.append({ type: heuristic ? 'HEURISTIC' : 'ABORT', gid: sub.gid, role: 'part', at: this.now, decision: 'ABORT', by: heuristic }, !!heuristic)
+      // forced: a prepared participant that learned ABORT is never in doubt again after a crash or a reopen
+      this.force(s, { type: heuristic ? 'HEURISTIC' : 'ABORT', gid: sub.gid, role: 'part', decision: 'ABORT', by: heuristic }, true)
     }
     this.setPart(s, sub, d)
     this.remember(s, sub.gid, d)
@@ -1016,7 +1010,7 @@ export class Dtm {
   private onQueryReply(s: SiteRt, sub: Sub, from: string, r: QueryReply): void {
     if (s.subs.get(sub.gid) !== sub || sub.state !== 'READY') return
     if (r.decision) { this.note(sub.gid, { kind: 'note', site: s.code, detail: `learned ${r.decision} from ${from}` }); return this.partDecide(s, sub, r.decision) }
-    if (r.vote) { sub.votes.set(from, r.vote); this.checkAllVotes(s, sub) }
+    if (r.vote) sub.votes.set(from, r.vote)
   }
 
   /** The coordinator answers an in-doubt participant (presumed abort: no record → ABORT). */
@@ -1035,7 +1029,8 @@ export class Dtm {
   private onQueryPeer(s: SiteRt, gid: string, asker: string, protocol: Protocol, reply: (r: QueryReply) => void): void {
     const sub = s.subs.get(gid)
     let r: QueryReply
-    if (sub) {
+    if (s.heuristics.has(gid)) r = {} // a hand resolution is not the coordinator's decision: never taught
+    else if (sub) {
       if (sub.state === 'INITIAL') { this.localAbort(s, sub, `${asker} asked while ${s.code} had not voted`); r = { decision: 'ABORT' } }
       else r = sub.committing ? { decision: 'COMMIT' } : { vote: 'YES' }
     } else {
@@ -1075,6 +1070,7 @@ export class Dtm {
     }
     s.coords.clear()
     s.outcomes.clear()
+    s.heuristics.clear()
   }
 
   /** Local recovery from the log, then resolution of in-doubt transactions. */
@@ -1099,11 +1095,17 @@ export class Dtm {
       if (r.role === 'part') {
         if (r.type === 'READY') ready.set(r.gid, r)
         else if (r.type === 'RO') this.remember(s, r.gid, 'RO')
-        else { ready.delete(r.gid); this.remember(s, r.gid, (r.decision ?? r.type) as Decision) }
+        else {
+          const rd = ready.get(r.gid)
+          if (r.type === 'HEURISTIC') s.heuristics.set(r.gid, { decision: r.decision!, coord: rd?.coord ?? r.gid.split('-')[0] })
+          ready.delete(r.gid)
+          this.remember(s, r.gid, (r.decision ?? r.type) as Decision)
+        }
       } else {
-        if (r.type === 'WAIT' || r.type === 'COMMIT') coordOpen.set(r.gid, r)
+        if (r.type === 'WAIT' || r.type === 'COMMIT' || (r.type === 'ABORT' && r.participants?.length)) coordOpen.set(r.gid, r)
         if (r.type === 'COMMIT') this.remember(s, r.gid, 'COMMIT')
-        if (r.type === 'END' || r.type === 'ABORT') { coordOpen.delete(r.gid); if (r.type === 'ABORT') this.remember(s, r.gid, 'ABORT') }
+        if (r.type === 'END' || (r.type === 'ABORT' && !r.participants?.length)) coordOpen.delete(r.gid)
+        if (r.type === 'ABORT') this.remember(s, r.gid, 'ABORT')
       }
     }
     for (const r of ready.values()) {
@@ -1119,7 +1121,7 @@ export class Dtm {
     }
     for (const r of coordOpen.values()) {
       const c: Coord = {
-        gid: r.gid, origin: code, startAt: r.startAt ?? r.at, state: r.type === 'COMMIT' ? 'COMMIT' : 'WAIT', protocol: (r.protocol as Protocol) ?? 'centralized',
+        gid: r.gid, origin: code, startAt: r.startAt ?? r.at, state: r.type === 'COMMIT' || r.type === 'ABORT' ? r.type : 'WAIT', protocol: (r.protocol as Protocol) ?? 'centralized',
         participants: r.participants ?? [], pending: 0, votes: new Map(), acks: new Set(), phase2: r.participants ?? [], termRound: 0, execCbs: new Map(),
       }
       s.coords.set(r.gid, c)
@@ -1127,9 +1129,10 @@ export class Dtm {
       ri.coordState = c.state
       for (const p of c.participants) ri.sites[p] ??= 'READY'
       if (this.tlOn) this.note(r.gid, { kind: 'state', site: code, detail: `recovered coordinator ${c.state} from the log` })
-      if (c.state === 'COMMIT') { for (const p of c.phase2) this.sendDecision(s, c.gid, p, 'COMMIT'); this.armResend(s, c) }
+      if (c.state === 'COMMIT' || c.state === 'ABORT') { for (const p of c.phase2) this.sendDecision(s, c.gid, p, c.state); this.armResend(s, c) }
       else c.timer = this.at(s, 1, 'txn.voteTimeout', () => this.coordTimeout(s, c))
     }
+    for (const gid of s.heuristics.keys()) this.heuristicInquiry(s, gid)
     this.cluster.log('recovery', `${code} transaction recovery (${why}): ${ready.size} in doubt, ${coordOpen.size} coordinator record(s) reopened`, code)
   }
 
@@ -1167,9 +1170,38 @@ export class Dtm {
     const s = this.rt(site)
     const sub = s.subs.get(gid)
     if (!sub || sub.state !== 'READY') throw new EngineError('NOT_FOUND', `${gid} is not in doubt at ${site}`, { site })
-    if (this.tlOn) this.note(gid, { kind: 'note', site, detail: `manually resolved: ${decision} by ${by}` })
+    if (this.tlOn) this.note(gid, { kind: 'note', site, detail: `manually resolved: ${decision} by ${by} (heuristic decision)` })
     this.partDecide(s, sub, decision, by)
-    this.cluster.log('txn', `${gid} at ${site} resolved by hand: ${decision}`, site)
+    s.heuristics.set(gid, { decision, coord: sub.coord })
+    this.heuristics.push({ gid, site, heuristic: decision, by, at: this.now })
+    if (this.heuristics.length > 1000) this.heuristics.shift()
+    this.cluster.log('txn', `${gid} at ${site} resolved by hand: heuristic ${decision} (not the coordinator's decision; compared with it when ${sub.coord} answers)`, site)
+    this.heuristicInquiry(s, gid)
+  }
+
+  /** A heuristic participant keeps asking the coordinator (only it: a heuristic is never taught) for the real decision. */
+  private heuristicInquiry(s: SiteRt, gid: string): void {
+    const h = s.heuristics.get(gid)
+    if (!h || h.met) return
+    this.send(s.code, h.coord, 'txn.query', gid, 24, () => this.onQueryCoord(this.rt(h.coord), gid, s.code, (r) => { if (r.decision) this.heuristicMet(s, gid, r.decision) }))
+    this.at(s, this.opts.retryMs * 2, 'txn.heuristicInquiry', () => this.heuristicInquiry(s, gid))
+  }
+
+  /** The coordinator's decision reached a participant resolved by hand: consistent, or heuristic damage. */
+  private heuristicMet(s: SiteRt, gid: string, d: Decision): void {
+    const h = s.heuristics.get(gid)
+    if (!h || h.met) return
+    h.met = d
+    const damage = h.decision !== d
+    let rep = this.heuristics.find((x) => x.gid === gid && x.site === s.code)
+    if (!rep) { rep = { gid, site: s.code, heuristic: h.decision, by: 'administrator', at: this.now }; this.heuristics.push(rep) }
+    if (rep.decision !== undefined) return
+    rep.decision = d
+    rep.damage = damage
+    rep.detectedAt = this.now
+    if (this.tlOn) this.note(gid, { kind: 'note', site: s.code, detail: damage ? `HEURISTIC DAMAGE: resolved by hand as ${h.decision}, coordinator decided ${d}` : `heuristic ${h.decision} agrees with the coordinator` })
+    if (damage) this.cluster.log('txn', `heuristic damage: ${gid} at ${s.code} was resolved by hand as ${h.decision} but coordinator ${h.coord} decided ${d}; the sites disagree and need repair by hand`, s.code)
+    else this.cluster.log('txn', `${gid} at ${s.code}: heuristic ${h.decision} agrees with the coordinator's decision`, s.code)
   }
 
   // ---- deadlocks ----------------------------------------------------------------------------
@@ -1377,6 +1409,7 @@ export class Dtm {
       out.push({
         gid: i.gid, origin: i.origin, protocol: i.protocol, coordinatorState: c?.state ?? i.coordState, outcome: i.outcome, reason: i.reason,
         startAt: i.startAt, endAt: i.endAt, ageMs: (i.endAt ?? this.now) - i.startAt, sites, statements: i.statements.slice(-20),
+        ...(this.heuristics.some((h) => h.gid === i.gid) ? { heuristics: this.heuristics.filter((h) => h.gid === i.gid).map((h) => ({ ...h })) } : {}),
       })
     }
     return out

@@ -5,6 +5,8 @@
  * driven by the DTM. Grants that a release makes possible are returned to the caller, who runs them
  * after the lock table is consistent (no re-entrancy).
  */
+import { assert } from '../assert'
+
 export type LockMode = 'IS' | 'IX' | 'S' | 'X'
 
 const COMPAT: Record<LockMode, Record<LockMode, boolean>> = {
@@ -56,7 +58,7 @@ export class LockManager {
     if (held && covers(held, mode)) return true
     const want = held ? supremum(held, mode) : mode
     const ok = this.grantable(e, tx, want) && (held !== undefined || e.queue.length === 0)
-    if (ok) { this.setGranted(e, tx, resource, want); this.grants++; return true }
+    if (ok) { this.grant(e, tx, resource, want); this.grants++; return true }
     const req: LockRequest = { tx, mode: want, resource, since: now, grant, upgrade: held !== undefined }
     if (req.upgrade) {
       // upgrades go before every non-holder in the queue
@@ -79,6 +81,12 @@ export class LockManager {
     return true
   }
 
+  /** A grant: only ever compatible with every other holder's mode (install() re-installs recovered locks as they were). */
+  private grant(e: LockEntry, tx: string, resource: string, mode: LockMode): void {
+    assert(this.grantable(e, tx, mode), () => `a lock is granted only when compatible: ${mode} on ${resource} for ${tx} while ${[...e.granted].filter(([o]) => o !== tx).map(([o, m]) => `${o} holds ${m}`).join(', ')}`)
+    this.setGranted(e, tx, resource, mode)
+  }
+
   private setGranted(e: LockEntry, tx: string, resource: string, mode: LockMode): void {
     const prev = e.granted.get(tx)
     if (prev) e.held[prev]--
@@ -98,7 +106,7 @@ export class LockManager {
       if (!this.grantable(e, r.tx, r.mode)) break
       e.queue.shift()
       this.waiting.delete(r.tx)
-      this.setGranted(e, r.tx, resource, r.mode)
+      this.grant(e, r.tx, resource, r.mode)
       this.grants++
       out.push(r.grant)
     }

@@ -45,4 +45,35 @@ describe('transaction commands in the scenario language', () => {
     if (!r.ok) console.log(r.lines.filter((l) => l.message).map((l) => `${l.line} ${l.text}: ${l.message}`).join('\n'))
     expect(r.failed).toBeUndefined()
   })
+
+  it('issue 17 bug 3 in the scenario language: a hand resolution is heuristic, never taught, and its damage is reported', async () => {
+    const r = await runScenario(`
+      seed 4
+      sales 200
+      protocol centralized
+      sql MBI INSERT INTO Stock_MBI_LCL (STOCKCODE, ITEMNO, QTY) VALUES ('X2', 1, 50)
+      sql KDY INSERT INTO Stock_KDY (STOCKCODE, ITEMNO, QTY) VALUES ('X2', 1, 50)
+      begin T2 at CMB
+      exec T2 MBI UPDATE Stock_MBI_LCL SET QTY = QTY - 5 WHERE STOCKCODE = 'X2'
+      exec T2 KDY UPDATE Stock_KDY SET QTY = QTY + 5 WHERE STOCKCODE = 'X2'
+      crash CMB at decide
+      commit T2
+      expect outcome T2 COMMIT
+      advance 3s
+      expect indoubt 2
+      expect heuristic T2 none
+      resolve T2 at KDY abort
+      expect heuristic T2 at KDY pending
+      advance 10s
+      expect txnstate T2 MBI READY
+      restore site CMB
+      advance 10s
+      expect indoubt 0
+      expect txnstate T2 MBI COMMIT
+      expect heuristic T2 at KDY damage
+      expect heuristic T2 at MBI none
+    `)
+    if (!r.ok) console.log(r.lines.filter((l) => l.message).map((l) => `${l.line} ${l.text}: ${l.message}`).join('\n'))
+    expect(r.failed).toBeUndefined()
+  })
 })

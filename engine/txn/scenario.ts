@@ -7,6 +7,7 @@
  *   resolve T1 at KDY commit|abort                   locks KDY     wfg     indoubt
  *   expect outcome T1 COMMIT|ABORT|UNKNOWN|PENDING   expect indoubt N    expect deadlocks N    expect locks SITE N
  *   expect txnstate T1 KDY READY|COMMIT|ABORT|INITIAL|RO
+ *   expect heuristic T1 [at KDY] damage|consistent|pending|none   (hand resolutions compared with the coordinator's decision)
  * A trailing `&` sends the statement (or commit) without waiting for its answer (to build deadlocks).
  */
 import { registerCommand, registerExpectation, parseDuration, type ScenarioContext } from '../scenario/runner'
@@ -159,5 +160,17 @@ registerExpectation({
     const t = dtmOf(ctx).list(100_000).find((x) => x.gid === gid)
     const st = t?.sites.find((s) => s.site === a[1])?.state ?? 'none'
     return st === a[2]?.toUpperCase() ? undefined : `${a[0]} at ${a[1]} is ${st}`
+  },
+})
+registerExpectation({
+  name: 'heuristic', usage: 'expect heuristic T1 [at SITE] damage|consistent|pending|none',
+  check: (ctx, a) => {
+    const gid = gidOf(ctx, a[0])
+    const site = a[1]?.toLowerCase() === 'at' ? a[2] : undefined
+    const want = (site ? a[3] : a[1])?.toLowerCase()
+    if (!['damage', 'consistent', 'pending', 'none'].includes(want ?? '')) throw new EngineError('BAD_INPUT', 'usage: expect heuristic T1 [at KDY] damage|consistent|pending|none')
+    const hs = dtmOf(ctx).heuristics.filter((h) => h.gid === gid && (!site || h.site === site))
+    const got = !hs.length ? 'none' : hs.some((h) => h.damage) ? 'damage' : hs.some((h) => h.decision === undefined) ? 'pending' : 'consistent'
+    return got === want ? undefined : `${a[0]} (${gid}) heuristic: ${got}${hs.length ? ` (${hs.map((h) => `${h.site} ${h.heuristic} by hand${h.decision ? `, coordinator ${h.decision}` : ''}`).join('; ')})` : ''}`
   },
 })

@@ -118,7 +118,7 @@ describe('two-phase commit', () => {
     expect(dtm.summary().locks).toBe(0)
   })
 
-  it('an administrator can resolve an in-doubt transaction by hand (logged as HEURISTIC)', () => {
+  it('an administrator can resolve an in-doubt transaction by hand (logged as HEURISTIC); the heuristic is never taught', () => {
     const { cluster, dtm } = stockCluster({ dtm: { protocol: 'centralized' } })
     const out: TransferOutcome[] = []
     dtm.crashAt('CMB', 'decide') // coordinator crashes after logging COMMIT, before sending it; stays down
@@ -128,9 +128,13 @@ describe('two-phase commit', () => {
     expect(d.map((x) => x.site).sort()).toEqual(['KDY', 'MBI'])
     dtm.resolve(d[0].gid, 'MBI', 'COMMIT')
     expect(dtm.log('MBI').records().at(-1)!.type).toBe('HEURISTIC')
-    // the other participant asks its peer MBI and learns COMMIT from it
-    cluster.sim.runUntilTrue(() => dtm.summary().inDoubt === 0)
+    // KDY asks its peer MBI, which does not teach its hand resolution: KDY stays in doubt until CMB is back
+    advanceExactly(cluster, 10_000)
+    expect(dtm.inDoubt().map((x) => x.site)).toEqual(['KDY'])
+    cluster.restoreSite('CMB')
+    cluster.sim.runUntilTrue(() => dtm.summary().inDoubt === 0 && dtm.summary().coordinators === 0)
     expect(dtm.store('KDY').get('Stock_KDY', 'S001')!.QTY).toBe(102)
     expect(out[0].outcome).toBe('COMMIT')
+    expect(dtm.heuristics).toMatchObject([{ gid: d[0].gid, site: 'MBI', heuristic: 'COMMIT', decision: 'COMMIT', damage: false }])
   })
 })

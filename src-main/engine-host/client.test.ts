@@ -5,6 +5,8 @@ import { CALL_NAMES } from '../ipc/contract'
 import { EngineError } from '../../engine/errors'
 import { buildTestWorker } from '../testing/worker-bundle'
 
+process.env.IDDB_TEST_CALLS = '1' // this file's host and workers serve the test-only calls (jobs/busy: contract/testing.ts)
+
 describe('validateCall (the boundary check every transport uses)', () => {
   it('rejects an unknown call with UNKNOWN_CALL', () => {
     const r = validateCall('system/rm-rf', {})

@@ -18,7 +18,8 @@ import { dirname, join, resolve } from 'node:path'
 import type { z } from 'zod'
 import { EngineError, toErrorInfo, type ErrorInfo } from '../../engine/errors'
 import { MAX_PAYLOAD_BYTES } from '../ipc/contract/define'
-import { calls, EVENT_NAMES, type CallInput, type CallName, type CallOutput, type EventName, type EventPayload } from '../ipc/contract'
+import { callDefOf, EVENT_NAMES, type CallInput, type CallOutput, type EventName, type EventPayload, type HostCallName } from '../ipc/contract'
+import { testCallsEnabled } from './test-calls'
 import { CANCEL_CALLS, URGENT_CALLS, type FromWorker, type ToWorker, type WorkerInit } from './protocol'
 import type { EngineRestartedView } from '../ipc/contract/system'
 
@@ -38,7 +39,7 @@ export const WATCHDOG = { hangMs: 20_000, cancelMs: 5_000 }
 /** What `request` resolves with: the value (unknown until typed by `call`) or an ErrorInfo. */
 export type RawResult = { ok: true; value: unknown } | { ok: false; error: ErrorInfo }
 type AnyListener = (name: EventName, payload: unknown) => void
-type Validated = { ok: true; name: CallName; input: unknown } | { ok: false; error: ErrorInfo }
+type Validated = { ok: true; name: HostCallName; input: unknown } | { ok: false; error: ErrorInfo }
 
 /** Where the bundled worker lives, relative to the running bundle (CLI: out/cli, Electron main: out/main). */
 export function defaultWorkerPath(): string {
@@ -73,13 +74,14 @@ function releaseOwnLock(dataDir: string): void {
   } catch { /* no lock */ }
 }
 
-/** Validates a call without touching the engine. Exported for transports and tests. */
+/** Validates a call without touching the engine (a test-only call is unknown unless IDDB_TEST_CALLS=1). Exported for transports and tests. */
 export function validateCall(name: unknown, input: unknown): Validated {
-  if (typeof name !== 'string' || !Object.hasOwn(calls, name)) {
+  const def = typeof name === 'string' ? callDefOf(name, testCallsEnabled()) : undefined
+  if (typeof name !== 'string' || !def) {
     const shown = typeof name === 'string' ? name.slice(0, 80) : typeof name
     return { ok: false, error: { code: 'UNKNOWN_CALL', message: `unknown call "${shown}"` } }
   }
-  const callName = name as CallName
+  const callName = name as HostCallName
   const value = input === undefined || input === null ? {} : input
   let json: string
   try {
@@ -91,7 +93,7 @@ export function validateCall(name: unknown, input: unknown): Validated {
   if (bytes > MAX_PAYLOAD_BYTES) {
     return { ok: false, error: { code: 'PAYLOAD_TOO_LARGE', message: `input for ${callName} is ${bytes} bytes; the limit is ${MAX_PAYLOAD_BYTES} bytes` } }
   }
-  const parsed = calls[callName].input.safeParse(value)
+  const parsed = def.input.safeParse(value)
   if (!parsed.success) return { ok: false, error: { code: 'BAD_INPUT', message: `bad input for ${callName}: ${describeIssues(parsed.error.issues)}` } }
   return { ok: true, name: callName, input: parsed.data }
 }
@@ -265,7 +267,7 @@ export class EngineClient {
   }
 
   /** Typed call; rejects with an EngineError (use toErrorInfo / .toInfo() for the ErrorInfo). */
-  async call<N extends CallName>(name: N, input: CallInput<N>): Promise<CallOutput<N>> {
+  async call<N extends HostCallName>(name: N, input: CallInput<N>): Promise<CallOutput<N>> {
     const r = await this.request(name, input)
     if (!r.ok) throw new EngineError(r.error.code, r.error.message, { site: r.error.site, position: r.error.position })
     return r.value as CallOutput<N>

@@ -11,6 +11,8 @@ import { EngineClient } from './client'
 import { buildTestWorker } from '../testing/worker-bundle'
 import type { EngineRestartedView } from '../ipc/contract/system'
 
+process.env.IDDB_TEST_CALLS = '1' // this file's host and workers serve the test-only calls (jobs/busy: contract/testing.ts)
+
 const CROSS5 = 'SELECT COUNT(*) FROM ITEMS a, ITEMS b, ITEMS c, ITEMS d, ITEMS e'
 
 /** Waits until `cond()` holds (polling), or fails after `ms`. */

@@ -9,8 +9,8 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import fc from 'fast-check'
 import { EngineClient, validateCall } from './client'
 import { buildTestWorker } from '../testing/worker-bundle'
-import { ALL_CALLS, READ_ONLY_CALLS, VALID_SAMPLES, dataChecksum, garbageInput, hostileShapedInput } from '../testing/fuzz'
-import type { CallName } from '../ipc/contract'
+import { ALL_CALLS, READ_ONLY_CALLS, TEST_CALL_SAMPLES, VALID_SAMPLES, dataChecksum, garbageInput, hostileShapedInput } from '../testing/fuzz'
+import { CALL_NAMES, TEST_CALL_NAMES, type CallName } from '../ipc/contract'
 
 const SEED = 1313
 const DAY = 86_400_000
@@ -37,6 +37,23 @@ describe('IPC fuzzing: every call, garbage in, the engine and its data untouched
   it('has a valid sample for every call in the contract', () => {
     expect(Object.keys(VALID_SAMPLES).sort()).toEqual([...ALL_CALLS].sort())
     for (const name of ALL_CALLS) expect(validateCall(name, VALID_SAMPLES[name]), name).toMatchObject({ ok: true })
+  })
+
+  it('has a valid sample for every test-only call, and a host without IDDB_TEST_CALLS does not serve them', () => {
+    expect(Object.keys(TEST_CALL_SAMPLES).sort()).toEqual([...TEST_CALL_NAMES].sort())
+    const saved = process.env.IDDB_TEST_CALLS
+    try {
+      delete process.env.IDDB_TEST_CALLS
+      for (const name of TEST_CALL_NAMES) {
+        expect(CALL_NAMES as string[]).not.toContain(name)
+        expect(validateCall(name, TEST_CALL_SAMPLES[name]), name).toMatchObject({ ok: false, error: { code: 'UNKNOWN_CALL' } })
+      }
+      process.env.IDDB_TEST_CALLS = '1'
+      for (const name of TEST_CALL_NAMES) expect(validateCall(name, TEST_CALL_SAMPLES[name]), name).toMatchObject({ ok: true })
+    } finally {
+      if (saved === undefined) delete process.env.IDDB_TEST_CALLS
+      else process.env.IDDB_TEST_CALLS = saved
+    }
   })
 
   it('rejects damaged inputs to every call with the boundary error, nothing run', async () => {

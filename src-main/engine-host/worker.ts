@@ -12,8 +12,10 @@ import { Cluster } from '../../engine/cluster'
 import { RealtimeDriver } from '../../engine/sim/realtime'
 import { EngineError, toErrorInfo } from '../../engine/errors'
 import { DEFAULT_SALES } from '../../engine/data/generator'
-import { calls, type CallName, type EventName, type EventPayload } from '../ipc/contract'
+import { calls, callDefOf, type CallName, type EventName, type EventPayload } from '../ipc/contract'
+import { testCallsEnabled } from './test-calls'
 import { handlers } from '../handlers'
+import { testHandlers } from '../handlers/testing'
 import { tickPayload } from '../handlers/system'
 import type { HandlerContext } from '../handlers/context'
 import { JobRunner, type JobHandle } from './jobs'
@@ -125,14 +127,13 @@ async function main(): Promise<void> {
     if (m.t !== 'call') return
     const { id, name } = m
     try {
-      if (!Object.hasOwn(calls, name) || !Object.hasOwn(handlers, name)) {
-        throw Object.assign(new Error(`unknown call ${name}`), { code: 'UNKNOWN_CALL' })
-      }
+      const def = callDefOf(name, testCallsEnabled())
+      const handler = handlerOf(name)
+      if (!def || !handler) throw Object.assign(new Error(`unknown call ${name}`), { code: 'UNKNOWN_CALL' })
       // The client already validated; parsing again applies defaults and guards against any other sender.
-      const parsed = calls[name as CallName].input.safeParse(m.input ?? {})
+      const parsed = def.input.safeParse(m.input ?? {})
       if (!parsed.success) throw Object.assign(new Error(`bad input for ${name}: ${parsed.error.issues[0]?.message ?? 'invalid'}`), { code: 'BAD_INPUT' })
       if ((!hasData || dataFailed) && !BEFORE_DATA.has(name)) await dataReady // rejects NOT_READY if the load failed
-      const handler = handlers[name as CallName] as (c: HandlerContext, i: unknown) => Promise<unknown>
       const value = await handler(m.actor ? { ...ctx, actorToken: m.actor } : ctx, parsed.data) // the identity: handlers/authz.ts
       try {
         post({ t: 'result', id, ok: true, value })
@@ -179,6 +180,15 @@ async function main(): Promise<void> {
   }
 
   post({ t: 'ready', seed: cluster.sim.seed, sites: cluster.siteCodes })
+}
+
+type AnyHandler = (c: HandlerContext, i: unknown) => Promise<unknown>
+
+/** A call's handler: a shipped one, or a test-only one (handlers/testing.ts) when test calls are on; looked up per call. */
+function handlerOf(name: string): AnyHandler | undefined {
+  if (Object.hasOwn(handlers, name)) return handlers[name as CallName] as AnyHandler
+  if (testCallsEnabled() && Object.hasOwn(testHandlers, name)) return (testHandlers as Record<string, AnyHandler>)[name]
+  return undefined
 }
 
 /** Takes every message waiting on the urgent port now; `answer` handles it synchronously, or it is re-dispatched later. */

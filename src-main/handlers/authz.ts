@@ -9,12 +9,12 @@
 import { ConsoleIdentities } from '../../engine/security/identities'
 import { authorizeAction } from '../../engine/security/roles'
 import { AuditLog } from '../../engine/security/audit'
-import type { CallName } from '../ipc/contract'
+import type { HostCallName } from '../ipc/contract'
 import type { HandlerContext, HandlerMap } from './context'
 
 type AnyHandler = (ctx: HandlerContext, input: unknown) => Promise<unknown>
 
-export function withAuthz<M extends HandlerMap<CallName>>(map: M): M {
+export function withAuthz<M extends Partial<HandlerMap<HostCallName>>>(map: M): M {
   const out: Record<string, AnyHandler> = {}
   for (const [name, h] of Object.entries(map) as [string, AnyHandler][]) {
     out[name] = async (ctx, input) => {

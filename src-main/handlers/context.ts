@@ -1,5 +1,5 @@
 import type { Cluster } from '../../engine/cluster'
-import type { CallName, CallOutput, CallParsed, EventName, EventPayload } from '../ipc/contract'
+import type { CallOutput, CallParsed, EventName, EventPayload, HostCallName } from '../ipc/contract'
 import type { JobRunner } from '../engine-host/jobs'
 import type { Actor } from '../../engine/security/roles'
 
@@ -20,6 +20,6 @@ export interface HandlerContext {
   actor?: Actor | null
 }
 
-export type Handler<N extends CallName> = (ctx: HandlerContext, input: CallParsed<N>) => Promise<CallOutput<N>>
+export type Handler<N extends HostCallName> = (ctx: HandlerContext, input: CallParsed<N>) => Promise<CallOutput<N>>
 /** A map of handlers for a set of calls, e.g. HandlerMap<'topology/get' | 'topology/failSite'>. */
-export type HandlerMap<N extends CallName> = { [K in N]: Handler<K> }
+export type HandlerMap<N extends HostCallName> = { [K in N]: Handler<K> }

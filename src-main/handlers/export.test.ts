@@ -1,20 +1,14 @@
 /** Export of a whole result as CSV / JSON through the handlers, in chunks, as a job. */
 import { describe, expect, it } from 'vitest'
 import { Cluster } from '../../engine/cluster'
-import { JobRunner } from '../engine-host/jobs'
-import { calls, type CallInput, type CallName, type CallOutput } from '../ipc/contract'
-import { handlers } from './index'
-import type { HandlerContext } from './context'
+import { handlerRig } from '../testing/handler-rig'
 import { EXPORT_CHUNK_ROWS, formatRows } from './export'
-import { localAdmin } from '../../engine/security/identities'
 import { SecurityManager } from '../../engine/security/dsm'
 
 /** A cluster and a handler runner acting as the local administrator. */
 async function setup(sales: number) {
   const cluster = await Cluster.create({ seed: 4, sales })
-  const ctx: HandlerContext = { cluster, jobs: new JobRunner(() => {}), host: 'cli', dataDir: null, actor: localAdmin('test'), emit: () => {}, clock: { speed: 0, setSpeed: () => {} } }
-  const run = <N extends CallName>(name: N, input: CallInput<N>): Promise<CallOutput<N>> =>
-    (handlers[name] as (c: HandlerContext, i: unknown) => Promise<CallOutput<N>>)(ctx, calls[name].input.parse(input))
+  const { run } = handlerRig(cluster)
   return { cluster, run }
 }
 

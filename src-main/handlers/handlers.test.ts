@@ -1,29 +1,26 @@
 import { describe, expect, it } from 'vitest'
 import { Cluster } from '../../engine/cluster'
 import { T1_BPS } from '../../engine/topology/types'
-import { JobRunner } from '../engine-host/jobs'
-import { CALL_NAMES, calls, type CallInput, type CallName, type CallOutput, type EventName } from '../ipc/contract'
+import { CALL_NAMES, TEST_CALL_NAMES } from '../ipc/contract'
 import { handlers } from './index'
-import type { HandlerContext } from './context'
-import { localAdmin } from '../../engine/security/identities'
+import { testHandlers } from './testing'
+import { handlerRig } from '../testing/handler-rig'
 
 function makeCtx() {
-  const emitted: { name: EventName; payload: unknown }[] = []
-  const jobs = new JobRunner((j) => emitted.push({ name: 'job/progress', payload: j }))
-  let speed = 0
-  const ctx: HandlerContext = {
-    cluster: new Cluster({ seed: 3 }), jobs, host: 'cli', dataDir: null, actor: localAdmin('test'),
-    emit: (name, payload) => { emitted.push({ name, payload }) },
-    clock: { get speed() { return speed }, setSpeed: (s: number) => { speed = s } },
-  }
-  const run = <N extends CallName>(name: N, input: CallInput<N>): Promise<CallOutput<N>> =>
-    (handlers[name] as (c: HandlerContext, i: unknown) => Promise<CallOutput<N>>)(ctx, calls[name].input.parse(input))
+  const { ctx, events: emitted, run } = handlerRig(new Cluster({ seed: 3 }))
   return { ctx, emitted, run }
 }
 
+/** Yields to the event loop until `cond()` holds (a job's chunks run between the yields). */
+async function until(cond: () => boolean): Promise<void> {
+  while (!cond()) await new Promise<void>((r) => setImmediate(r))
+}
+
 describe('handlers (without Electron or a worker)', () => {
-  it('has exactly one handler per contract call', () => {
+  it('has exactly one handler per contract call; the test-only calls have theirs apart', () => {
     expect(Object.keys(handlers).sort()).toEqual([...CALL_NAMES].sort())
+    expect(Object.keys(testHandlers).sort()).toEqual([...TEST_CALL_NAMES].sort())
+    for (const name of TEST_CALL_NAMES) expect(handlers).not.toHaveProperty([name])
   })
 
   it('topology/get: three sites, three T1 WAN links with their bandwidth', async () => {
@@ -81,15 +78,27 @@ describe('handlers (without Electron or a worker)', () => {
     expect(await run('events/list', { afterSeq: all[0].seq })).toHaveLength(1)
   })
 
-  it('jobs/busy runs as a job with progress, listed and awaitable', async () => {
+  it('jobs/busy runs as a job with progress, yields between chunks, is listed, cancellable and awaitable', async () => {
     const { run, ctx, emitted } = makeCtx()
-    const job = await run('jobs/busy', { ms: 120 })
-    expect(job.status).toBe('running')
-    expect((await run('jobs/list', {})).map((j) => j.id)).toContain(job.id)
-    const done = await ctx.jobs.wait(job.id)
+    // a job far longer than the test: it is watched while it runs, then cancelled (no wall-clock bound)
+    const long = await run('jobs/busy', { ms: 60_000 })
+    expect(long.status).toBe('running')
+    expect((await run('jobs/list', {})).map((j) => j.id)).toContain(long.id)
+    await until(() => ctx.jobs.get(long.id).progress > 0)
+    // between two of its chunks other calls are answered, and it is still running
+    expect((await run('system/ping', { sentAt: 5 })).sentAt).toBe(5)
+    expect(ctx.jobs.get(long.id).status).toBe('running')
+    expect(emitted.some((e) => e.name === 'job/progress' && (e.payload as { id: string; progress: number }).id === long.id)).toBe(true)
+    await run('jobs/cancel', { id: long.id })
+    expect(await ctx.jobs.wait(long.id)).toMatchObject({ status: 'cancelled', error: { code: 'CANCELLED' } })
+    // a short one runs to its end: done, progress 1, its chunks reported
+    const short = await run('jobs/busy', { ms: 1 })
+    const done = await ctx.jobs.wait(short.id)
     expect(done).toMatchObject({ status: 'done', progress: 1 })
-    expect((done.result as { chunks: number }).chunks).toBeGreaterThan(3)
-    expect(emitted.filter((e) => e.name === 'job/progress').length).toBeGreaterThanOrEqual(2)
+    expect((done.result as { chunks: number }).chunks).toBeGreaterThanOrEqual(1)
+    const seen = emitted.filter((e) => e.name === 'job/progress' && (e.payload as { id: string }).id === short.id).map((e) => (e.payload as { status: string }).status)
+    expect(seen[0]).toBe('running')
+    expect(seen.at(-1)).toBe('done')
     await expect(run('jobs/get', { id: 'job-nope' })).rejects.toMatchObject({ code: 'NOT_FOUND' })
   })
 })

@@ -5,18 +5,12 @@
  */
 import { describe, expect, it } from 'vitest'
 import { Cluster } from '../../engine/cluster'
-import { JobRunner } from '../engine-host/jobs'
-import { calls, type CallInput, type CallName, type CallOutput } from '../ipc/contract'
-import { handlers } from './index'
-import type { HandlerContext } from './context'
+import { handlerRig } from '../testing/handler-rig'
 import { SecurityManager } from '../../engine/security/dsm'
-import { localAdmin } from '../../engine/security/identities'
 
 async function setup(sales = 60) {
   const cluster = await Cluster.create({ seed: 41, sales })
-  const ctx: HandlerContext = { cluster, jobs: new JobRunner(() => {}), host: 'cli', dataDir: null, actor: localAdmin('test'), emit: () => {}, clock: { speed: 0, setSpeed: () => {} } }
-  const run = <N extends CallName>(name: N, input: CallInput<N>): Promise<CallOutput<N>> =>
-    (handlers[name] as (c: HandlerContext, i: unknown) => Promise<CallOutput<N>>)(ctx, calls[name].input.parse(input))
+  const { ctx, run } = handlerRig(cluster)
   const dsm = SecurityManager.of(cluster)
   dsm.addUser('CMB', 'clerk', 'clerk-pass-1', 'INTERNAL')
   const clerk = dsm.login('CMB', 'clerk', 'clerk-pass-1').token

@@ -1,21 +1,12 @@
 import { describe, expect, it } from 'vitest'
 import { Cluster } from '../../engine/cluster'
-import { JobRunner } from '../engine-host/jobs'
-import { calls, type CallInput, type CallName, type CallOutput } from '../ipc/contract'
-import { handlers } from './index'
-import type { HandlerContext } from './context'
-import { localAdmin } from '../../engine/security/identities'
+import { handlerRig } from '../testing/handler-rig'
 import type { JobView } from '../../engine/api/views'
 
 describe('query handlers', () => {
   it('query/run returns capped rows with the total, the class, plan, per-link bytes and virtual time; query/explain and query/catalog work', async () => {
     const cluster = await Cluster.create({ seed: 4, sales: 500 })
-    const ctx: HandlerContext = {
-      cluster, jobs: new JobRunner(() => {}), host: 'cli', dataDir: null, actor: localAdmin('test'), emit: () => {},
-      clock: { speed: 0, setSpeed: () => {} },
-    }
-    const run = <N extends CallName>(name: N, input: CallInput<N>): Promise<CallOutput<N>> =>
-      (handlers[name] as (c: HandlerContext, i: unknown) => Promise<CallOutput<N>>)(ctx, calls[name].input.parse(input))
+    const { run } = handlerRig(cluster)
     const r = await run('query/run', { site: 'KDY', sql: 'SELECT * FROM SALES ORDER BY INVNO', maxRows: 10 })
     expect(r.rows).toHaveLength(10)
     expect(r.totalRows).toBe(500)
@@ -35,11 +26,8 @@ describe('query handlers', () => {
 
   it('query/start runs a query as a job with progress; query/result returns its view; query/cancel stops a long one (CANCELLED) and the worker keeps answering', async () => {
     const cluster = await Cluster.create({ seed: 11, sales: 4000 })
-    const events: JobView[] = []
-    const jobs = new JobRunner((j) => events.push(j))
-    const ctx: HandlerContext = { cluster, jobs, host: 'cli', dataDir: null, actor: localAdmin('test'), emit: () => {}, clock: { speed: 0, setSpeed: () => {} } }
-    const run = <N extends CallName>(name: N, input: CallInput<N>): Promise<CallOutput<N>> =>
-      (handlers[name] as (c: HandlerContext, i: unknown) => Promise<CallOutput<N>>)(ctx, calls[name].input.parse(input))
+    const { run, jobs, events } = handlerRig(cluster)
+    const progressed = (id: string) => events.some((e) => e.name === 'job/progress' && (e.payload as JobView).id === id && (e.payload as JobView).progress > 0)
     // a cheap query through the job path
     const j1 = await run('query/start', { site: 'KDY', sql: 'SELECT BRCODE, COUNT(*) FROM SALES GROUP BY BRCODE ORDER BY BRCODE', maxRows: 10 })
     expect(j1).toMatchObject({ kind: 'query', status: 'running' })
@@ -53,7 +41,7 @@ describe('query handlers', () => {
     const j2 = await run('query/start', { site: 'KDY', sql: big })
     const result = run('query/result', { jobId: j2.id }).then(() => 'resolved', (e: { code?: string }) => e.code)
     const t0 = performance.now()
-    while (!events.some((e) => e.id === j2.id && e.progress > 0) && performance.now() - t0 < 20_000) await new Promise((r) => setTimeout(r, 10))
+    while (!progressed(j2.id) && performance.now() - t0 < 20_000) await new Promise((r) => setTimeout(r, 10))
     // while it runs, other calls are answered
     const quick = await run('query/run', { site: 'MBI', sql: 'SELECT COUNT(*) FROM EMPLOYEES' })
     expect(quick.rows[0][0]).toBeGreaterThan(0)

@@ -1,21 +1,12 @@
 import { describe, expect, it } from 'vitest'
 import { Cluster } from '../../engine/cluster'
-import { JobRunner } from '../engine-host/jobs'
-import { calls, type CallInput, type CallName, type CallOutput } from '../ipc/contract'
-import { handlers } from './index'
-import type { HandlerContext } from './context'
-import { localAdmin } from '../../engine/security/identities'
+import { calls } from '../ipc/contract'
+import { handlerRig } from '../testing/handler-rig'
 import { toErrorInfo } from '../../engine/errors'
 
 async function setup() {
   const cluster = await Cluster.create({ seed: 41, sales: 300 })
-  const emitted: string[] = []
-  const ctx: HandlerContext = {
-    cluster, jobs: new JobRunner(() => {}), host: 'cli', dataDir: null, actor: localAdmin('test'), emit: (e) => { emitted.push(e) },
-    clock: { speed: 0, setSpeed: () => {} },
-  }
-  const run = <N extends CallName>(name: N, input: CallInput<N>): Promise<CallOutput<N>> =>
-    (handlers[name] as (c: HandlerContext, i: unknown) => Promise<CallOutput<N>>)(ctx, calls[name].input.parse(input))
+  const { ctx, run, emitted } = handlerRig(cluster)
   const fails = async (p: Promise<unknown>) => { try { await p } catch (e) { return toErrorInfo(e) } throw new Error('expected a failure') }
   return { cluster, ctx, run, fails, emitted }
 }

@@ -1,10 +1,9 @@
 import { EngineError } from '../../engine/errors'
 import type { EventPayload } from '../ipc/contract'
-import { busyWork } from '../engine-host/jobs'
 import type { HandlerContext, HandlerMap } from './context'
 import pkg from '../../package.json'
 
-type SystemCall = 'system/ping' | 'system/info' | 'clock/get' | 'clock/setSpeed' | 'clock/advance' | 'events/list' | 'jobs/list' | 'jobs/get' | 'jobs/cancel' | 'jobs/busy'
+type SystemCall = 'system/ping' | 'system/info' | 'clock/get' | 'clock/setSpeed' | 'clock/advance' | 'events/list' | 'jobs/list' | 'jobs/get' | 'jobs/cancel'
 
 /** The 'engine/tick' payload: clock plus one health light per site. */
 export function tickPayload(ctx: HandlerContext): EventPayload<'engine/tick'> {
@@ -39,5 +38,4 @@ export const systemHandlers: HandlerMap<SystemCall> = {
     if (!job) throw new EngineError('NOT_FOUND', `no job ${id}`)
     return job
   },
-  'jobs/busy': async (ctx, { ms }) => ctx.jobs.start('busy', `busy for ${ms} ms`, (job) => busyWork(job, ms)),
 }

@@ -1,18 +1,12 @@
 import { describe, expect, it } from 'vitest'
 import { Cluster } from '../../engine/cluster'
-import { JobRunner } from '../engine-host/jobs'
-import { calls, type CallInput, type CallName, type CallOutput } from '../ipc/contract'
-import { handlers } from './index'
-import type { HandlerContext } from './context'
-import { localAdmin } from '../../engine/security/identities'
+import { calls } from '../ipc/contract'
+import { handlerRig } from '../testing/handler-rig'
 
 describe('ticket handlers', () => {
   it('submit, submitConcurrent, state, history and trace over the contract', async () => {
     const cluster = await Cluster.create({ seed: 6, sales: 50 })
-    const emitted: string[] = []
-    const ctx: HandlerContext = { cluster, jobs: new JobRunner(() => {}), host: 'cli', dataDir: null, actor: localAdmin('test'), emit: (e) => { emitted.push(e) }, clock: { speed: 0, setSpeed: () => {} } }
-    const run = <N extends CallName>(name: N, input: CallInput<N>): Promise<CallOutput<N>> =>
-      (handlers[name] as (c: HandlerContext, i: unknown) => Promise<CallOutput<N>>)(ctx, calls[name].input.parse(input))
+    const { run, emitted } = handlerRig(cluster)
     const a = await run('tickets/submit', { site: 'CMB', ticket: '880001', sale: { itemNo: 1001, qty: 1, unitPrice: 10 } })
     expect(a.requests[0]).toMatchObject({ outcome: 'accepted', mode: 'conflict-free', answer: 'accepted at CMB' })
     expect(cluster.siteStore('CMB').query('SELECT COUNT(*) FROM Sales_CMB WHERE INVNO = 880001').rows[0][0]).toBe(1)

@@ -1,11 +1,7 @@
 /** Transaction and deadlock calls through the handler map, on a cluster with real site databases. */
 import { describe, expect, it } from 'vitest'
 import { Cluster } from '../../engine/cluster'
-import { JobRunner } from '../engine-host/jobs'
-import { calls, type CallInput, type CallName, type CallOutput } from '../ipc/contract'
-import { handlers } from './index'
-import type { HandlerContext } from './context'
-import { localAdmin } from '../../engine/security/identities'
+import { handlerRig } from '../testing/handler-rig'
 
 async function makeCtx() {
   const cluster = new Cluster({ seed: 5 })
@@ -14,14 +10,7 @@ async function makeCtx() {
     cluster.siteStore(site).exec(`INSERT INTO ${t} (STOCKCODE, ITEMNO, QTY) VALUES ('${site}-1', 1, 40), ('${site}-2', 2, 40)`)
   }
   cluster.sim.runUntilIdle(100_000)
-  const emitted: string[] = []
-  const ctx: HandlerContext = {
-    cluster, jobs: new JobRunner(() => {}), host: 'cli', dataDir: null, actor: localAdmin('test'),
-    emit: (name) => { emitted.push(name) },
-    clock: { speed: 0, setSpeed: () => {} },
-  }
-  const run = <N extends CallName>(name: N, input: CallInput<N>): Promise<CallOutput<N>> =>
-    (handlers[name] as (c: HandlerContext, i: unknown) => Promise<CallOutput<N>>)(ctx, calls[name].input.parse(input))
+  const { ctx, run, emitted } = handlerRig(cluster)
   return { ctx, run, emitted }
 }
 

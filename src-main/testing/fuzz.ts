@@ -11,9 +11,14 @@
  */
 import fc from 'fast-check'
 import { createHash } from 'node:crypto'
-import { CALL_NAMES, type CallName } from '../ipc/contract'
+import { CALL_NAMES, type CallName, type TestCallName } from '../ipc/contract'
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json }
+
+/** The test-only calls (contract/testing.ts), served by test hosts only. */
+export const TEST_CALL_SAMPLES: Record<TestCallName, Record<string, Json>> = {
+  'jobs/busy': { ms: 1 },
+}
 
 export const VALID_SAMPLES: Record<CallName, Record<string, Json>> = {
   'system/ping': { sentAt: 1 },
@@ -25,7 +30,6 @@ export const VALID_SAMPLES: Record<CallName, Record<string, Json>> = {
   'jobs/list': {},
   'jobs/get': { id: 'job-1' },
   'jobs/cancel': { id: 'job-1' },
-  'jobs/busy': { ms: 1 },
   'topology/get': {},
   'topology/failSite': { site: 'ZZZ' },
   'topology/restoreSite': { site: 'ZZZ' },

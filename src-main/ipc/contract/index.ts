@@ -15,6 +15,7 @@ import { txnCalls, txnEvents } from './txn'
 import { ticketCalls, ticketEvents } from './ticket'
 import { securityCalls, securityEvents } from './security'
 import { consoleCalls } from './console'
+import { testCalls } from './testing'
 
 export const calls = {
   ...systemCalls,
@@ -39,20 +40,34 @@ export const events = {
 } satisfies Record<string, EventDef>
 
 export type Calls = typeof calls
+/** A call of the shipped contract. */
 export type CallName = keyof Calls & string
+/** A test-only call (./testing.ts): served only by hosts started with IDDB_TEST_CALLS=1. */
+export type TestCallName = keyof typeof testCalls & string
+/** Any call a host may serve (the shipped ones, and the test-only ones in test runs). */
+export type HostCallName = CallName | TestCallName
+type HostCalls = Calls & typeof testCalls
 /** What a caller passes (defaults may be omitted). */
-export type CallInput<N extends CallName> = z.input<Calls[N]['input']>
+export type CallInput<N extends HostCallName> = z.input<HostCalls[N]['input']>
 /** What a handler receives after validation (defaults applied). */
-export type CallParsed<N extends CallName> = z.output<Calls[N]['input']>
-export type CallOutput<N extends CallName> = Calls[N]['output']
+export type CallParsed<N extends HostCallName> = z.output<HostCalls[N]['input']>
+export type CallOutput<N extends HostCallName> = HostCalls[N]['output']
 export type Events = typeof events
 export type EventName = keyof Events & string
 export type EventPayload<N extends EventName> = Events[N]['payload']
 
 export const CALL_NAMES = Object.keys(calls) as CallName[]
+export const TEST_CALL_NAMES = Object.keys(testCalls) as TestCallName[]
+
+/** A call's definition as this process serves it: a shipped call, or a test-only one when test calls are on. */
+export function callDefOf(name: string, withTestCalls: boolean): CallDef | undefined {
+  if (Object.hasOwn(calls, name)) return calls[name as CallName]
+  if (withTestCalls && Object.hasOwn(testCalls, name)) return testCalls[name as TestCallName]
+  return undefined
+}
 export const EVENT_NAMES = Object.keys(events) as EventName[]
 
-export type CallResult<N extends CallName> = { ok: true; value: CallOutput<N> } | { ok: false; error: ErrorInfo }
+export type CallResult<N extends HostCallName> = { ok: true; value: CallOutput<N> } | { ok: false; error: ErrorInfo }
 
 /** The typed API the renderer sees (Electron preload and browser-host transport both provide it). */
 export type IddbApi = {

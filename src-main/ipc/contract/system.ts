@@ -14,8 +14,6 @@ export const systemCalls = {
   'jobs/list': call(noInput).returns<JobView[]>(),
   'jobs/get': call(z.object({ id: z.string().min(1).max(64) }).strict()).returns<JobView>(),
   'jobs/cancel': call(z.object({ id: z.string().min(1).max(64) }).strict()).returns<JobView>(),
-  /** Keeps the engine busy for `ms` of wall time as a chunked job (diagnostics, responsiveness tests). */
-  'jobs/busy': call(z.object({ ms: z.number().int().min(1).max(60_000) }).strict()).returns<JobView>(),
 }
 
 export const systemEvents = {

@@ -4,9 +4,9 @@
  */
 import { defineStore } from 'pinia'
 import { reactive, ref, shallowRef } from 'vue'
-import type { ErrorInfo } from '../../../engine/errors'
 import type { AuditEntry, AuditVerdict } from '../../../src-main/ipc/contract/console'
-import { ipc, toIpcError } from '../ipc/client'
+import { ipc } from '../ipc/client'
+import { useAction } from '../composables/useAction'
 import { SITE_UTC_OFFSET_MIN } from '../util/format'
 
 export type { AuditEntry, AuditVerdict }
@@ -24,28 +24,25 @@ export const useAuditStore = defineStore('audit', () => {
   const filter = reactive<AuditFilter>({ user: '', site: '', action: '', text: '', from: '', to: '', outcome: '' })
   const entries = shallowRef<AuditEntry[]>([])
   const total = ref(0)
-  const error = ref<ErrorInfo | null>(null)
+  const action = useAction()
   const verdict = shallowRef<AuditVerdict | null>(null)
   let off: (() => void) | null = null
 
   async function search(): Promise<void> {
     const f = filter
     const from = siteTimeToMs(f.from), to = siteTimeToMs(f.to)
-    try {
-      const r = await ipc().call('audit/search', {
-        ...(f.user.trim() ? { user: f.user.trim() } : {}), ...(f.site.trim() ? { site: f.site.trim().toUpperCase() } : {}),
-        ...(f.action.trim() ? { action: f.action.trim() } : {}), ...(f.text.trim() ? { text: f.text.trim() } : {}),
-        ...(from !== undefined ? { from } : {}), ...(to !== undefined ? { to: to + 59_999 } : {}),
-        ...(f.outcome ? { ok: f.outcome === 'ok' } : {}), limit: 500,
-      })
-      entries.value = r.entries
-      total.value = r.total
-      error.value = null
-    } catch (e) { error.value = toIpcError(e).info }
+    const r = await action.run('search', () => ipc().call('audit/search', {
+      ...(f.user.trim() ? { user: f.user.trim() } : {}), ...(f.site.trim() ? { site: f.site.trim().toUpperCase() } : {}),
+      ...(f.action.trim() ? { action: f.action.trim() } : {}), ...(f.text.trim() ? { text: f.text.trim() } : {}),
+      ...(from !== undefined ? { from } : {}), ...(to !== undefined ? { to: to + 59_999 } : {}),
+      ...(f.outcome ? { ok: f.outcome === 'ok' } : {}), limit: 500,
+    }))
+    if (r) { entries.value = r.entries; total.value = r.total }
   }
 
   async function verify(): Promise<void> {
-    try { verdict.value = await ipc().call('audit/verify', {}); error.value = null } catch (e) { error.value = toIpcError(e).info }
+    const v = await action.run('verify', () => ipc().call('audit/verify', {}))
+    if (v) verdict.value = v
   }
 
   function start(): Promise<void> {
@@ -58,5 +55,5 @@ export const useAuditStore = defineStore('audit', () => {
     void search()
   }
 
-  return { filter, entries, total, error, verdict, search, verify, start, clear }
+  return { filter, entries, total, error: action.error, pending: action.pending, verdict, search, verify, start, clear }
 })

@@ -8,11 +8,11 @@
  */
 import { defineStore } from 'pinia'
 import { computed, ref, shallowRef } from 'vue'
-import type { ErrorInfo } from '../../../engine/errors'
 import type { ConsoleIdentityView, ConsoleLoginView, ConsoleSessionView, ConsoleStatusView } from '../../../src-main/ipc/contract/console'
 import type { Level } from '../../../engine/api/security'
 import { ROLE_LABELS, type Role } from '../../../engine/api/console'
-import { ipc, toIpcError } from '../ipc/client'
+import { ipc } from '../ipc/client'
+import { useAction } from '../composables/useAction'
 
 export type { ConsoleIdentityView, ConsoleSessionView }
 export { ROLE_LABELS, type Role }
@@ -27,10 +27,14 @@ export const useAuthStore = defineStore('auth', () => {
   const status = shallowRef<ConsoleStatusView | null>(null)
   const identity = shallowRef<ConsoleSessionView | null>(null)
   const identities = ref<ConsoleIdentityView[]>([])
-  const error = ref<ErrorInfo | null>(null)
-  const identityError = ref<ErrorInfo | null>(null)
+  /** Logging in (first-run set-up, login, status): the login screen's error. */
+  const access = useAction()
+  /** Console identities (list, add, remove): the identities panel's error. */
+  const idAction = useAction()
+  const error = access.error
+  const identityError = idAction.error
   const identityMsg = ref<string | null>(null)
-  const pending = ref(false)
+  const pending = computed(() => access.pending.value !== null || idAction.pending.value !== null)
   const waiters: (() => void)[] = []
 
   const loggedIn = computed(() => phase.value === 'in')
@@ -40,7 +44,7 @@ export const useAuthStore = defineStore('auth', () => {
     const { token, ...view } = v
     storage()?.setItem(KEY, token)
     identity.value = view
-    error.value = null
+    access.clear()
     phase.value = 'in'
     for (const fn of waiters.splice(0)) fn()
   }
@@ -51,10 +55,9 @@ export const useAuthStore = defineStore('auth', () => {
   }
 
   async function check(): Promise<void> {
-    try {
-      status.value = await ipc().call('console/status', {})
-      if (phase.value !== 'in') phase.value = status.value.setupNeeded ? 'setup' : 'login'
-    } catch (e) { error.value = toIpcError(e).info; if (phase.value === 'checking') phase.value = 'login' }
+    const s = await access.run('status', () => ipc().call('console/status', {}))
+    if (s) { status.value = s; if (phase.value !== 'in') phase.value = s.setupNeeded ? 'setup' : 'login' }
+    else if (phase.value === 'checking') phase.value = 'login'
   }
 
   /** On start and after a reconnect: rebind this tab's session to the (new) connection, else ask who it is. */
@@ -70,13 +73,14 @@ export const useAuthStore = defineStore('auth', () => {
     await check()
   }
 
-  async function run(fn: () => Promise<ConsoleLoginView>): Promise<boolean> {
-    pending.value = true
-    try { enter(await fn()); return true } catch (e) { error.value = toIpcError(e).info; return false } finally { pending.value = false }
+  async function run(label: string, fn: () => Promise<ConsoleLoginView>): Promise<boolean> {
+    const v = await access.run(label, fn)
+    if (v) enter(v)
+    return v !== undefined
   }
 
-  const setup = (password: string, user = 'hqdba') => run(() => ipc().call('console/setup', { user, password }))
-  const login = (user: string, password: string, level?: Level) => run(() => ipc().call('console/login', { user, password, ...(level ? { level } : {}) }))
+  const setup = (password: string, user = 'hqdba') => run('setup', () => ipc().call('console/setup', { user, password }))
+  const login = (user: string, password: string, level?: Level) => run('login', () => ipc().call('console/login', { user, password, ...(level ? { level } : {}) }))
 
   async function logout(): Promise<void> {
     try { await ipc().call('console/logout', {}) } catch { /* the session may already be gone */ }
@@ -87,28 +91,24 @@ export const useAuthStore = defineStore('auth', () => {
   }
 
   async function loadIdentities(): Promise<void> {
-    try { identities.value = await ipc().call('console/identities', {}); identityError.value = null } catch (e) { identityError.value = toIpcError(e).info }
+    const v = await idAction.run('list', () => ipc().call('console/identities', {}))
+    if (v) identities.value = v
   }
 
   async function addIdentity(req: { user: string; password: string; role: Role; site?: string; clearance?: Level }): Promise<boolean> {
-    pending.value = true
-    try {
-      const v = await ipc().call('console/addIdentity', { user: req.user, password: req.password, role: req.role, ...(req.role === 'branch-admin' && req.site ? { site: req.site } : {}), ...(req.clearance ? { clearance: req.clearance } : {}) })
-      identityError.value = null
-      identityMsg.value = `${v.name} added: ${ROLE_LABELS[v.role]}${v.site ? ` of ${v.site}` : ''}, kept at ${v.home}, cleared to ${v.clearance}`
-      await loadIdentities()
-      return true
-    } catch (e) { identityError.value = toIpcError(e).info; identityMsg.value = null; return false } finally { pending.value = false }
+    identityMsg.value = null
+    const v = await idAction.run('add', () => ipc().call('console/addIdentity', { user: req.user, password: req.password, role: req.role, ...(req.role === 'branch-admin' && req.site ? { site: req.site } : {}), ...(req.clearance ? { clearance: req.clearance } : {}) }))
+    if (!v) return false
+    await loadIdentities()
+    identityMsg.value = `${v.name} added: ${ROLE_LABELS[v.role]}${v.site ? ` of ${v.site}` : ''}, kept at ${v.home}, cleared to ${v.clearance}`
+    return true
   }
 
   async function removeIdentity(user: string): Promise<void> {
-    pending.value = true
-    try {
-      await ipc().call('console/removeIdentity', { user })
-      identityError.value = null
-      identityMsg.value = `${user} removed`
-      await loadIdentities()
-    } catch (e) { identityError.value = toIpcError(e).info; identityMsg.value = null } finally { pending.value = false }
+    identityMsg.value = null
+    if ((await idAction.run('remove', () => ipc().call('console/removeIdentity', { user }))) === undefined) return
+    await loadIdentities()
+    identityMsg.value = `${user} removed`
   }
 
   return { phase, status, identity, identities, error, identityError, identityMsg, pending, loggedIn, canAdminister, whenIn, check, resume, setup, login, logout, loadIdentities, addIdentity, removeIdentity }

@@ -2,8 +2,8 @@
 import { defineStore } from 'pinia'
 import { computed, ref, shallowRef, triggerRef } from 'vue'
 import type { EngineEventView } from '../../../engine/api/views'
-import type { ErrorInfo } from '../../../engine/errors'
-import { ipc, toIpcError } from '../ipc/client'
+import { ipc } from '../ipc/client'
+import { useAction } from '../composables/useAction'
 
 /** How many events the console keeps (the engine keeps its own ring). */
 export const EVENT_CAP = 5000
@@ -12,7 +12,8 @@ const PAGE = 2000
 export const useEventsStore = defineStore('events', () => {
   /** Oldest first. */
   const events = shallowRef<EngineEventView[]>([])
-  const error = ref<ErrorInfo | null>(null)
+  const action = useAction()
+  const error = action.error
   const loading = ref(false)
   const filterKind = ref('')
   const filterSite = ref('')
@@ -50,15 +51,15 @@ export const useEventsStore = defineStore('events', () => {
   async function loadBacklog(): Promise<void> {
     if (loading.value) return
     loading.value = true
-    try {
+    await action.run('backlog', async () => {
       for (;;) {
         again = false
         const page = await ipc().call('events/list', { afterSeq: lastSeq, limit: PAGE })
         push([...page].sort((a, b) => a.seq - b.seq))
         if (page.length < PAGE && !again) break
       }
-      error.value = null
-    } catch (e) { error.value = toIpcError(e).info } finally { loading.value = false }
+    })
+    loading.value = false
   }
 
   function start(): Promise<void> {

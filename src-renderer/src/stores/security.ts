@@ -10,11 +10,11 @@
  * (the Query console's "Run as") get a token from `tokenOf(id)` at the moment they issue a request.
  */
 import { defineStore } from 'pinia'
-import { computed, reactive, ref, shallowRef } from 'vue'
-import type { ErrorInfo } from '../../../engine/errors'
+import { computed, ref, shallowRef } from 'vue'
 import type { SecurityStateView, SecurityUserView, SessionView } from '../../../src-main/ipc/contract/security'
 import { LEVELS, type Level } from '../../../engine/api/security'
-import { ipc, toIpcError } from '../ipc/client'
+import { ipc } from '../ipc/client'
+import { useActions } from '../composables/useAction'
 
 export type { Level, SecurityStateView, SecurityUserView, SessionView }
 export { LEVELS }
@@ -31,8 +31,8 @@ export const useSecurityStore = defineStore('security', () => {
   const state = shallowRef<SecurityStateView | null>(null)
   /** The sessions this console opened and has not closed (views only: no tokens here). */
   const sessions = ref<SessionView[]>([])
-  const pending = ref<string | null>(null)
-  const errors = reactive<Record<SecurityAction, ErrorInfo | null>>({ load: null, add: null, remove: null, reset: null, login: null, logout: null })
+  const actions = useActions<SecurityAction>(['load', 'add', 'remove', 'reset', 'login', 'logout'])
+  const { errors, pending, fail } = actions
   /** One line saying what the last successful action did (never carries a password or a token). */
   const last = ref<string | null>(null)
 
@@ -52,12 +52,6 @@ export const useSecurityStore = defineStore('security', () => {
   /** Sessions open in the engine that this console did not open (CLI, another window): shown as a count only. */
   const otherSessions = computed(() => (state.value?.sessions ?? []).filter((s) => !sessions.value.some((m) => same(m, s))).length)
 
-
-  function fail(action: SecurityAction, e: unknown): ErrorInfo {
-    const info = toIpcError(e).info
-    errors[action] = info
-    return info
-  }
 
   function forget(id: string): void {
     tokens.delete(id)
@@ -99,16 +93,10 @@ export const useSecurityStore = defineStore('security', () => {
   function stop(): void { off?.(); off = null }
 
   async function act<T>(action: SecurityAction, label: string, fn: () => Promise<T>, describe: (r: T) => string): Promise<T | null> {
-    pending.value = label
-    try {
-      const r = await fn()
-      errors[action] = null
-      last.value = describe(r)
-      return r
-    } catch (e) {
-      fail(action, e)
-      return null
-    } finally { pending.value = null }
+    const r = await actions.run(action, fn, label)
+    if (r === undefined) return null
+    last.value = describe(r)
+    return r
   }
 
   async function addUser(site: string, user: string, password: string, clearance: Level): Promise<SecurityUserView | null> {
@@ -169,27 +157,17 @@ export const useSecurityStore = defineStore('security', () => {
   async function logout(id: string): Promise<boolean> {
     const token = tokens.get(id)
     if (!token) { forget(id); return false }
-    pending.value = `log out ${id}`
-    try {
-      const s = await ipc().call('security/logout', { session: token })
-      errors.logout = null
-      last.value = `${s.user} logged out (session ${s.id})`
-      forget(id)
-      return true
-    } catch (e) {
-      const info = fail('logout', e)
-      if (info.code === 'NOT_FOUND') forget(id)
-      return false
-    } finally {
-      pending.value = null
-      void load()
-    }
+    const s = await actions.run('logout', () => ipc().call('security/logout', { session: token }), `log out ${id}`)
+    if (s) { last.value = `${s.user} logged out (session ${s.id})`; forget(id) }
+    else if (errors.logout?.code === 'NOT_FOUND') forget(id)
+    void load()
+    return s !== undefined
   }
 
   /** The token of one of this console's sessions (for a request made as it), or null. */
   function tokenOf(id: string): string | null { return tokens.get(id) ?? null }
   function session(id: string): SessionView | null { return sessions.value.find((s) => s.id === id) ?? null }
-  function clearError(action: SecurityAction): void { errors[action] = null }
+  const clearError = actions.clear
 
   return {
     state, sessions, pending, errors, last, users, labels, audit, levels, otherSessions,

@@ -5,7 +5,6 @@
  */
 import { defineStore } from 'pinia'
 import { computed, ref, shallowRef } from 'vue'
-import type { ErrorInfo } from '../../../engine/errors'
 import type { DeadlockDemoView, DeadlockRecord, InDoubtView, TxnExecView, TxnListView, TxnTimelineView, WfgView } from '../../../src-main/ipc/contract/txn'
 import { ipc, toIpcError } from '../ipc/client'
 import { useAction } from '../composables/useAction'
@@ -26,7 +25,9 @@ export const useTxnStore = defineStore('txn', () => {
   /** What the last action (begin, commit, abort, resolve, …) ran into: kept until the next action. */
   const action = useAction()
   /** The live refresh's error (a lost connection): cleared by the next refresh that works. */
-  const refreshError = ref<ErrorInfo | null>(null)
+  /** Background refreshes keep their own error (a refresh never clears an action's). */
+  const refresher = useAction()
+  const refreshError = refresher.error
   const error = computed(() => action.error.value ?? refreshError.value)
   const busy = ref(false)
   // the interactive session
@@ -45,7 +46,7 @@ export const useTxnStore = defineStore('txn', () => {
 
   const guard = <T>(fn: () => Promise<T>): Promise<T | undefined> => action.run('txn', fn)
   async function live(fn: () => Promise<void>): Promise<void> {
-    try { await fn(); refreshError.value = null } catch (e) { refreshError.value = toIpcError(e).info }
+    await refresher.run('refresh', fn)
   }
 
   async function refresh(): Promise<void> {

@@ -4,11 +4,11 @@
  * security/intruderDrill, security/packets. Nothing here ever holds a secret: the engine redacts the packets.
  */
 import { defineStore } from 'pinia'
-import { reactive, ref, shallowRef } from 'vue'
-import type { ErrorInfo } from '../../../engine/errors'
+import { ref, shallowRef, type Ref } from 'vue'
 import type { DrillReport, FirewallView, PacketView } from '../../../src-main/ipc/contract/security'
 import type { FirewallRule } from '../../../engine/topology/types'
-import { ipc, toIpcError } from '../ipc/client'
+import { ipc } from '../ipc/client'
+import { useActions } from '../composables/useAction'
 
 export type { DrillReport, FirewallView, PacketView, FirewallRule }
 export type WanAction = 'firewalls' | 'rules' | 'drill' | 'packets'
@@ -18,20 +18,10 @@ export const useWanDefenceStore = defineStore('wanDefence', () => {
   const drill = shallowRef<DrillReport | null>(null)
   const packets = shallowRef<PacketView[]>([])
   const packetLink = ref<string>('')
-  const pending = ref<WanAction | null>(null)
-  const errors = reactive<Record<WanAction, ErrorInfo | null>>({ firewalls: null, rules: null, drill: null, packets: null })
-
-  async function act<T>(action: WanAction, fn: () => Promise<T>): Promise<T | null> {
-    pending.value = action
-    try {
-      const r = await fn()
-      errors[action] = null
-      return r
-    } catch (e) {
-      errors[action] = toIpcError(e).info
-      return null
-    } finally { pending.value = null }
-  }
+  const actions = useActions<WanAction>(['firewalls', 'rules', 'drill', 'packets'])
+  const { errors } = actions
+  const pending = actions.pending as Ref<WanAction | null>
+  const act = async <T>(action: WanAction, fn: () => Promise<T>): Promise<T | null> => (await actions.run(action, fn)) ?? null
 
   async function loadFirewalls(): Promise<void> {
     const r = await act('firewalls', () => ipc().call('security/firewalls', {}))
