@@ -284,7 +284,10 @@ export class Dtm {
   }
 
   private scheduleSync(s: SiteRt): void {
-    if (!s.syncEv) s.syncEv = this.at(s, this.opts.groupCommitMs, 'txn.logSync', () => this.syncLog(s))
+    // a sync event that fired while the site was down (or before its restart) ran nothing: schedule a new one,
+    // or the site's outbox (every message waiting for a stable log) would wait for ever
+    if (s.syncEv && !s.syncEv.done && !s.syncEv.cancelled) return
+    s.syncEv = this.at(s, this.opts.groupCommitMs, 'txn.logSync', () => this.syncLog(s))
   }
 
   /** One fsync for the site's forced records of the window, then what waited for it. */
