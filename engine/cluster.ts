@@ -25,6 +25,8 @@ import { Persistence, type ClusterFile } from './storage/persist'
 import { openLogPair } from './storage/files'
 import { FileTxnLog } from './txn/filelog'
 import { join } from 'node:path'
+import { Dim } from './integrity'
+import type { Change } from './site/db'
 import { Subsystems } from './cluster/subsystems'
 import { ClusterFaults } from './cluster/faults'
 import type { ClusterOptions } from './cluster/base'
@@ -110,6 +112,7 @@ export class Cluster extends ClusterFaults {
       this.maybeCheckpoint(site)
     },
     catalogChanged: (site: SiteCode) => this.replication.catalogChanged(site),
+    beforeCommit: (site: SiteCode, changes: readonly Change[]) => Dim.of(this).guard(site, changes),
     problem: (id: string) => this.damaged.get(id),
   }
 

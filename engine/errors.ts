@@ -25,6 +25,8 @@ export type ErrorCode =
   | 'PAYLOAD_TOO_LARGE'
   | 'UNKNOWN_CALL'
   | 'EXPECTATION_FAILED'
+  /** A write would break a declared constraint (engine/integrity): the message names the constraint, the row and the site. */
+  | 'CONSTRAINT_VIOLATION'
   | 'INTERNAL'
 
 export interface ErrorInfo {

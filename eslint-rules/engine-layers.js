@@ -26,7 +26,7 @@ export const LAYERS = [
     why: 'durable files and logs, the sql.js database wrapper and its statement guard, the SQL parser',
     paths: ['engine/storage/', 'engine/site/db.ts', 'engine/site/sqljs.ts', 'engine/query/guard.ts', 'engine/query/parse.ts'],
   },
-  { name: 'catalog', why: "each site's catalog tables", paths: ['engine/catalog/'] },
+  { name: 'catalog', why: "each site's catalog tables, and the declared global constraints they list (GLOBAL_CONSTRAINTS)", paths: ['engine/catalog/', 'engine/integrity/constraints.ts'] },
   {
     name: 'site',
     why: "a site's servers (primary, backup, repository) with their catalog, replication between them, data generation and checks, the cluster's on-disk images",

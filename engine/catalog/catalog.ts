@@ -17,8 +17,9 @@ import type { SqlValue } from '../site/sqljs'
 import { quoteId } from '../site/sqljs'
 import { fragments, globalRelations, globalViews, type FragmentDef, type RelationDef } from '../data/schema'
 import type { SiteCode, TopologySpec } from '../topology/types'
+import { CONSTRAINTS_DDL, installConstraints } from '../integrity/constraints'
 
-export const CATALOG_TABLES = ['GLOBAL_VIEWS', 'GLOBAL_TABLES', 'GLOBAL_COLUMNS', 'FRAGMENT_TABLES', 'FRAGMENT_COLUMNS', 'LCAT_TABLES', 'LCAT_VIEWS', 'LCAT_COLUMNS', 'LCAT_INDEXES'] as const
+export const CATALOG_TABLES = ['GLOBAL_VIEWS', 'GLOBAL_TABLES', 'GLOBAL_COLUMNS', 'FRAGMENT_TABLES', 'FRAGMENT_COLUMNS', 'LCAT_TABLES', 'LCAT_VIEWS', 'LCAT_COLUMNS', 'LCAT_INDEXES', 'GLOBAL_CONSTRAINTS'] as const
 
 const DDL = `
 CREATE TABLE IF NOT EXISTS GLOBAL_VIEWS (VNAME TEXT PRIMARY KEY, GSQL_SELECT TEXT NOT NULL);
@@ -67,9 +68,11 @@ export function installCatalogs(db: SiteDb, topo: TopologySpec, site: SiteCode):
 
 function fillCatalogs(db: SiteDb, topo: TopologySpec, site: SiteCode): void {
   db.script(DDL)
+  db.script(CONSTRAINTS_DDL)
   const rels = globalRelations(topo)
   const frs = fragments(topo)
   const run = (sql: string, p: SqlValue[]) => db.runPrepared(sql, p)
+  installConstraints(run, topo)
   for (const v of globalViews(topo)) run('INSERT OR REPLACE INTO GLOBAL_VIEWS VALUES (?, ?)', [v.name, v.sql])
   for (const r of rels) {
     const sites = [...new Set(frs.filter((f) => f.relation === r.name).map((f) => f.site))]

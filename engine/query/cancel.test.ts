@@ -93,7 +93,7 @@ describe('cancellable long queries', () => {
 
   it('a cancelled multi-site UPDATE is a transaction aborted before its commit: nothing changes anywhere', async () => {
     const before = snapshot(cluster)
-    const upd = 'UPDATE SALES SET QTY = QTY + 100 WHERE QTY >= 1'
+    const upd = 'UPDATE SALES SET QTY = QTY + 100, AMOUNT = (QTY + 100) * UNITPRICE WHERE QTY >= 1'
     // 1. cancel once the statement has run at every site (its writes buffered under X locks), before the commit
     let sawDone = false
     const coop = manualCoop((_p, detail, cancel) => { if (/1 of 1 statement\(s\) done/.test(detail ?? '')) { sawDone = true; cancel() } })
@@ -112,7 +112,7 @@ describe('cancellable long queries', () => {
     expect(snapshot(cluster)).toBe(before)
 
     // 3. a transaction of two statements at two sites, cancelled after the first statement: aborted
-    const tx = "BEGIN; UPDATE SALES SET QTY = QTY + 7 WHERE BRCODE = 'KDY'; UPDATE SALES SET QTY = QTY + 7 WHERE BRCODE = 'MBI'; COMMIT"
+    const tx = "BEGIN; UPDATE SALES SET QTY = QTY + 7, AMOUNT = (QTY + 7) * UNITPRICE WHERE BRCODE = 'KDY'; UPDATE SALES SET QTY = QTY + 7, AMOUNT = (QTY + 7) * UNITPRICE WHERE BRCODE = 'MBI'; COMMIT"
     const coop3 = manualCoop((_p, detail, cancel) => { if (/1 of 2 statement/.test(detail ?? '')) cancel() })
     await expect(dqp.runCooperative('CMB', tx, {}, coop3)).rejects.toMatchObject({ code: 'CANCELLED' })
     cluster.settle(600_000)
@@ -132,10 +132,10 @@ describe('cancellable long queries', () => {
     await dqp.runCooperative('KDY', 'SELECT * FROM SALES', {}, r, 0)
     expect(r.yields).toBeGreaterThan(3)
     const w = counting()
-    const res = await dqp.runCooperative('KDY', 'UPDATE SALES SET QTY = QTY + 1', {}, w, 0)
+    const res = await dqp.runCooperative('KDY', 'UPDATE SALES SET QTY = QTY + 1, AMOUNT = (QTY + 1) * UNITPRICE', {}, w, 0)
     expect(res.changes).toBe(4000)
     expect(w.yields).toBe(0)
-    await dqp.runCooperative('KDY', 'UPDATE SALES SET QTY = QTY - 1', {}, counting(), 0)
+    await dqp.runCooperative('KDY', 'UPDATE SALES SET QTY = QTY - 1, AMOUNT = (QTY - 1) * UNITPRICE', {}, counting(), 0)
     cluster.settle(600_000)
     expect(snapshot(cluster)).toBe(before)
     // the driver itself: HOLD checks cancellation without yielding

@@ -39,11 +39,11 @@ describe('DQP writes', () => {
   })
 
   it('single-site UPDATE is a remote transaction; UPDATE changing BRCODE moves the row atomically', async () => {
-    const u = await dqp.run('CMB', "UPDATE SALES SET QTY = QTY + 1 WHERE BRCODE = 'MBI' AND QTY = 1")
+    const u = await dqp.run('CMB', "UPDATE SALES SET QTY = QTY + 1, AMOUNT = (QTY + 1) * UNITPRICE WHERE BRCODE = 'MBI' AND QTY = 1")
     expect(u.requestClass).toBe('remote transaction')
     await agrees('SELECT INVNO, QTY FROM SALES ORDER BY INVNO')
     const inv = cluster.siteStore('KDY').query('SELECT INVNO FROM Sales_KDY ORDER BY INVNO LIMIT 1').rows[0][0] as number
-    const m = await dqp.run('MBI', `UPDATE SALES SET BRCODE = 'CMB', QTY = QTY * 2 WHERE INVNO = ${inv}`)
+    const m = await dqp.run('MBI', `UPDATE SALES SET BRCODE = 'CMB', QTY = QTY * 2, AMOUNT = (QTY * 2) * UNITPRICE WHERE INVNO = ${inv}`)
     expect(m.changes).toBe(1)
     expect(m.requestClass).toBe('distributed request')
     expect(cluster.siteStore('KDY').query(`SELECT COUNT(*) FROM Sales_KDY WHERE INVNO = ${inv}`).rows[0][0]).toBe(0)
@@ -125,14 +125,14 @@ describe('DQP transactions of several statements', () => {
   it('classifies remote / distributed transactions and undoes everything when a statement fails', async () => {
     const kdy = cluster.siteStore('KDY').query('SELECT INVNO, QTY FROM Sales_KDY ORDER BY INVNO LIMIT 1').rows[0] as [number, number]
     const mbi = cluster.siteStore('MBI').query('SELECT INVNO, QTY FROM Sales_MBI ORDER BY INVNO LIMIT 1').rows[0] as [number, number]
-    const one = await dqp.run('CMB', `BEGIN; UPDATE SALES SET QTY = QTY + 1 WHERE BRCODE = 'KDY' AND INVNO = ${kdy[0]}; UPDATE EMPLOYEES SET SALARY = SALARY + 1 WHERE BRCODE = 'KDY' AND EMPNO = 90; COMMIT`)
+    const one = await dqp.run('CMB', `BEGIN; UPDATE SALES SET QTY = QTY + 1, AMOUNT = (QTY + 1) * UNITPRICE WHERE BRCODE = 'KDY' AND INVNO = ${kdy[0]}; UPDATE EMPLOYEES SET SALARY = SALARY + 1 WHERE BRCODE = 'KDY' AND EMPNO = 90; COMMIT`)
     expect(one.requestClass).toBe('remote transaction')
-    const two = await dqp.run('CMB', `BEGIN; UPDATE SALES SET QTY = QTY + 1 WHERE BRCODE = 'KDY' AND INVNO = ${kdy[0]}; UPDATE SALES SET QTY = QTY + 1 WHERE BRCODE = 'MBI' AND INVNO = ${mbi[0]}; COMMIT`)
+    const two = await dqp.run('CMB', `BEGIN; UPDATE SALES SET QTY = QTY + 1, AMOUNT = (QTY + 1) * UNITPRICE WHERE BRCODE = 'KDY' AND INVNO = ${kdy[0]}; UPDATE SALES SET QTY = QTY + 1, AMOUNT = (QTY + 1) * UNITPRICE WHERE BRCODE = 'MBI' AND INVNO = ${mbi[0]}; COMMIT`)
     expect(two.requestClass).toBe('distributed transaction')
     expect(cluster.siteStore('KDY').query(`SELECT QTY FROM Sales_KDY WHERE INVNO = ${kdy[0]}`).rows[0][0]).toBe(kdy[1] + 2)
     cluster.failSite('CMB')
     const before = cluster.siteStore('KDY').query(`SELECT QTY FROM Sales_KDY WHERE INVNO = ${kdy[0]}`).rows[0][0]
-    await expect(dqp.run('KDY', `BEGIN; UPDATE SALES SET QTY = 99 WHERE BRCODE = 'KDY' AND INVNO = ${kdy[0]}; DELETE FROM SALES WHERE BRCODE = 'CMB'; COMMIT`)).rejects.toThrow(/statement 2 of the transaction failed: .*CMB.* aborted, nothing changed/)
+    await expect(dqp.run('KDY', `BEGIN; UPDATE SALES SET QTY = 99, AMOUNT = (99) * UNITPRICE WHERE BRCODE = 'KDY' AND INVNO = ${kdy[0]}; DELETE FROM SALES WHERE BRCODE = 'CMB'; COMMIT`)).rejects.toThrow(/statement 2 of the transaction failed: .*CMB.* aborted, nothing changed/)
     expect(cluster.siteStore('KDY').query(`SELECT QTY FROM Sales_KDY WHERE INVNO = ${kdy[0]}`).rows[0][0]).toBe(before)
     await expect(dqp.run('KDY', 'BEGIN; SELECT 1 FROM SALES; COMMIT')).rejects.toMatchObject({ code: 'UNSUPPORTED' })
   })

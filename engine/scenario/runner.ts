@@ -15,6 +15,7 @@ import { Dtm } from '../txn/dtm'
 import { siteWrite } from '../txn/autocommit'
 import { ConsoleIdentities, localAdmin } from '../security/identities'
 import { isRole, type Actor } from '../security/roles'
+import { checkIntegrity } from '../integrity/check'
 
 export interface LineResult { line: number; text: string; ok: boolean; skipped?: boolean; message?: string; at?: string }
 export interface ScenarioResult {
@@ -176,9 +177,15 @@ registerCommand({
 registerCommand({ name: 'checkpoint', usage: 'checkpoint', summary: 'write every database image (persistent clusters)', run: (ctx) => ctx.cluster.checkpoint() })
 registerCommand({ name: 'echo', usage: 'echo TEXT', summary: 'print a line', run: (ctx, _a, rest) => { ctx.out.push(rest) } })
 registerCommand({
-  name: 'check', usage: 'check fragmentation [RELATION]', summary: 'run the fragmentation checks (then: expect ok)',
+  name: 'check', usage: 'check fragmentation [RELATION] | check integrity', summary: 'run the fragmentation checks, or every declared constraint over the stored data (then: expect ok)',
   run: (ctx, a) => {
-    if (a[0] !== 'fragmentation') throw new EngineError('BAD_INPUT', 'usage: check fragmentation [SALES]')
+    if (a[0] === 'integrity') {
+      const rep = checkIntegrity(ctx.cluster)
+      ctx.last = { value: rep, ok: rep.ok, source: 'check integrity' }
+      if (!rep.ok) ctx.out.push(rep.violations.slice(0, 20).map((v) => `${v.constraint} ${v.fragment}@${v.site}: ${v.detail}`).join('; '))
+      return
+    }
+    if (a[0] !== 'fragmentation') throw new EngineError('BAD_INPUT', 'usage: check fragmentation [SALES] | check integrity')
     const rep = ctx.cluster.checkFragmentation(a[1])
     ctx.last = { value: rep, ok: rep.ok, source: 'check fragmentation' }
     if (!rep.ok) ctx.out.push(rep.results.filter((r) => !r.ok).map((r) => `${r.relation} ${r.check}: ${r.detail}`).join('; '))

@@ -13,6 +13,7 @@ import { levelRank, type Level } from '../api/security'
 import type { Cluster } from '../cluster'
 import type { CellValue, FragmentationReport } from '../api/checks'
 import { CATALOG_TABLES } from '../catalog/catalog'
+import type { IntegrityReport } from '../api/integrity'
 import { SecurityManager, TOP_LEVEL, type ReaderIdentity } from './dsm'
 import { USERS_TABLE } from './schema'
 import type { SecurityPolicy } from './policy'
@@ -140,6 +141,19 @@ export class DataAccess {
         if (!hiddenAt.length) return r
         // a failing row's values and its reason (which may quote them) are shown only when nothing in it is above the level
         return { ...r, failing: r.failing.map((f) => ({ ...(f.fragment ? { fragment: f.fragment } : {}), ...(f.site ? { site: f.site } : {}), key: f.key, reason: `failing tuple (its values include columns above ${this.who()})` })) }
+      }),
+    }
+  }
+
+  /** `check integrity` as this session may see it: a violating row's columns above its level are left out (and said so). */
+  integrityReport<R extends IntegrityReport>(report: R): R {
+    if (this.trusted) return report
+    return {
+      ...report,
+      violations: report.violations.map((v) => {
+        if (!this.mayRead(this.policy.relationLevel(v.relation))) return { ...v, row: {}, detail: `a row of ${v.fragment} (above ${this.who()})` }
+        const row = Object.fromEntries(Object.entries(v.row).filter(([c]) => this.mayRead(this.policy.columnLevel(v.relation, c))))
+        return Object.keys(row).length === Object.keys(v.row).length ? v : { ...v, row, detail: `${v.constraint} violated (some of the row's columns are above ${this.who()})` }
       }),
     }
   }

@@ -144,6 +144,7 @@ export const ACTIONS: Readonly<Record<string, ActionRule>> = {
   'catalog/local': read('read a local catalog'),
   'catalog/fragments': read('read the fragments'),
   'catalog/check': read('check the fragmentation'),
+  'catalog/checkIntegrity': read('check integrity'),
   'data/browse': read('browse data'),
   'data/generate': operate('replace all data with generated data', ALL),
 

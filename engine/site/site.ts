@@ -38,6 +38,8 @@ export interface SiteHost {
   committed(site: SiteCode, seq: number, body: LogBody, bytes: number): void
   /** Called when this site's fragment row counts changed (global catalog sync). */
   catalogChanged(site: SiteCode): void
+  /** Called inside an open local transaction with its captured changes, before it is logged: throwing refuses the commit (engine/integrity). */
+  beforeCommit?(site: SiteCode, changes: readonly Change[]): void
   /** Why a server refuses service although it was not failed (a damaged log waiting for a restore). */
   problem?(id: string): string | undefined
 }
@@ -230,6 +232,7 @@ export class Site {
     const changes = db.drainChanges()
     if (!this.maintaining) this.checkLocalWrites(changes)
     if (!changes.length && !ddl.length) { db.commit(); return this.seq }
+    this.host.beforeCommit?.(this.code, changes)
     const seq = this.seq + 1
     if (ddl.length) this.catalog.schemaChanged()
     this.catalog.apply(changes)

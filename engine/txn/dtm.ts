@@ -16,6 +16,9 @@ import { MemoryStableLog, type DurableLog, type TxnLogRecord, type TxnWrite } fr
 import { MemoryStore, type Row, type TxnStore } from './store'
 import { SiteTxnStore } from './sqlstore'
 import { FileTxnLog } from './filelog'
+import { checkRow } from '../integrity/dim'
+import type { DimRow } from '../integrity/constraints'
+import { Dim } from '../integrity'
 import { runGlobal, type Localized, type PreParsed } from './global'
 import { QueryCatalog } from '../query/catalog'
 import { compile, template, type Compiled, type Val } from './stmt'
@@ -185,6 +188,8 @@ export class Dtm {
 
   /** The cluster's DTM (built by the cluster's subsystem registry on first use; opts apply then). */
   static of(cluster: Cluster, opts?: Partial<DtmOptions>): Dtm { return cluster.subsystems.dtm(opts) }
+  /** The cluster's DTM if one has been built (the DIM asks without building one). */
+  static existing(cluster: Cluster): Dtm | undefined { return cluster.subsystems.built.includes('dtm') ? Dtm.of(cluster) : undefined }
 
   dispose(): void {
     this.unsub()
@@ -616,6 +621,9 @@ export class Dtm {
   }
 
   /** Runs a compiled fragment-level statement over the committed rows overlaid with the sub-transaction's own writes. */
+  /** Whether the DIM's row rules apply (engine/integrity; off while a cluster loads its data, or when switched off). */
+  private get dimOn(): boolean { return this.cluster.ready && Dim.of(this.cluster).enabled }
+
   private run(s: SiteRt, sub: Sub, st: Compiled, params: readonly Val[], table: string, keys: string[] | undefined): { rows?: Row[]; affected?: number } {
     const rec = this.opts.recordHistory
     const read = (k: string): Row | undefined => {
@@ -664,6 +672,8 @@ export class Dtm {
           if (!st.where(r, params)) continue
           const nr = { ...r }
           for (const a of st.sets!) nr[a.col] = st.store(a.col, a.ex.fn(r, params))
+          // the DIM's CHECK and fragment-predicate rules (a row that moves is updated here, then deleted and inserted in its new fragment)
+          if (this.dimOn) checkRow(this.cluster.topology, table, s.code, nr as DimRow, { predicate: !st.returning })
           changed.push([k, nr])
         }
         const cols = st.sets!.map((a) => a.col)
@@ -683,6 +693,7 @@ export class Dtm {
         const seen = new Set<string>()
         for (const r of news) {
           const k = String(r[kc])
+          if (this.dimOn) checkRow(this.cluster.topology, table, s.code, r as DimRow)
           if (seen.has(k) || read(k)) throw new EngineError('CONFLICT', `duplicate key ${k} in ${table}`, { site: s.code })
           seen.add(k)
         }

@@ -377,7 +377,11 @@ class Run {
       }
       if (pieces.length === 1 && piece.predicateColumn) {
         const i = given.indexOf(piece.predicateColumn)
-        if (i >= 0 && row[i] !== null && String(row[i]) !== piece.predicateValue) throw new EngineError('BAD_INPUT', `a row with ${piece.predicateColumn} ${lit(row[i])} does not belong in ${piece.name} (${piece.predicate})`)
+        if (i >= 0 && row[i] !== null && String(row[i]) !== piece.predicateValue) {
+          // the DIM's fragment-predicate constraint (engine/integrity/constraints.ts names it FRAG_<fragment>)
+          const at = piece.copies.find((c) => c.role === 'authoritative')?.site
+          throw new EngineError('CONSTRAINT_VIOLATION', `FRAG_${piece.name} violated by row (${given.map((c, j) => `${c}=${lit(row[j])}`).join(', ')})${at ? ` at ${at}` : ''}: ${piece.predicateColumn} ${lit(row[i])} does not satisfy the fragment's predicate ${piece.predicate} (write ${rel.name} to have it routed)`, at ? { site: at } : {})
+        }
       }
       let g = groups.get(piece)
       if (!g) { g = []; groups.set(piece, g) }

@@ -14,8 +14,9 @@ import * as query from './commands/query'
 import * as audit from './commands/audit'
 import { commands as backupCommands } from './commands/backup'
 import * as pgCommand from './commands/pg'
+import * as check from './commands/check'
 
-const COMMANDS: CliCommand[] = [...dataCommands, query, serve, bench, audit, ...backupCommands, pgCommand]
+const COMMANDS: CliCommand[] = [...dataCommands, query, serve, bench, audit, ...backupCommands, pgCommand, check]
 
 function help(): string {
   const w = Math.max(...COMMANDS.map((c) => c.name.length))

@@ -6,8 +6,9 @@ import type { SiteDb } from '../../engine/site/db'
 import type { SqlValue } from '../../engine/site/sqljs'
 import type { AllocationMap, BrowsePage, TableRows } from '../ipc/contract/catalog'
 import { DataAccess } from '../../engine/security/access'
+import { checkIntegrity } from '../../engine/integrity/check'
 
-type CatalogCall = 'catalog/global' | 'catalog/local' | 'catalog/fragments' | 'catalog/check' | 'data/browse' | 'data/generate'
+type CatalogCall = 'catalog/global' | 'catalog/local' | 'catalog/fragments' | 'catalog/check' | 'catalog/checkIntegrity' | 'data/browse' | 'data/generate'
 
 const q = (name: string) => `"${name.replace(/"/g, '""')}"`
 
@@ -122,6 +123,7 @@ export const catalogHandlers: HandlerMap<CatalogCall> = {
       columns: rows(ctx, at, 'SELECT COL_NAME, TBL_NAME, TYPE, LEN FROM GLOBAL_COLUMNS ORDER BY TBL_NAME, rowid'),
       fragments: reader.localCatalog('FRAGMENT_TABLES', rows(ctx, at, 'SELECT SITE, TBL_NAME, FNAME, NROWS, KIND, PREDICATE, PROJECTION, COPY_OF, REFRESH FROM FRAGMENT_TABLES ORDER BY TBL_NAME, SITE, FNAME')),
       fragmentColumns: rows(ctx, at, 'SELECT COL_NAME, FNAME, TYPE, LEN, SITE FROM FRAGMENT_COLUMNS ORDER BY SITE, FNAME, rowid'),
+      constraints: rows(ctx, at, 'SELECT CNAME, TBL_NAME, TYPE, COLUMNS, REF_TABLE, REF_COLUMNS, FNAME, SITE, PREDICATE, ENFORCEMENT FROM GLOBAL_CONSTRAINTS ORDER BY TBL_NAME, TYPE, CNAME'),
     }
   },
   'catalog/local': async (ctx, { site, session }) => {
@@ -163,6 +165,10 @@ export const catalogHandlers: HandlerMap<CatalogCall> = {
   'catalog/check': async (ctx, { relation, session }) => {
     const reader = DataAccess.of(ctx.cluster, session, ctx.actor)
     return reader.checkReport({ ...(await ctx.cluster.checkFragmentationAsync(relation)), checkedAt: ctx.cluster.sim.now })
+  },
+  'catalog/checkIntegrity': async (ctx, { limit, session }) => {
+    const reader = DataAccess.of(ctx.cluster, session, ctx.actor)
+    return { ...reader.integrityReport(checkIntegrity(ctx.cluster, { limit })), checkedAt: ctx.cluster.sim.now }
   },
   'data/browse': async (ctx, { site, table, server, offset, limit, orderBy, desc, session }) => {
     const c = ctx.cluster

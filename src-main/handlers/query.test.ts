@@ -60,7 +60,7 @@ describe('query handlers', () => {
     await expect(run('query/result', { jobId: j3.id })).rejects.toMatchObject({ code: 'CANCELLED' })
     expect(count()).toBe(0)
     // …and runs when not cancelled
-    const j4 = await run('query/start', { site: 'KDY', sql: "UPDATE SALES SET QTY = QTY + 5000 WHERE BRCODE = 'KDY'" })
+    const j4 = await run('query/start', { site: 'KDY', sql: "UPDATE SALES SET QTY = QTY + 5000, AMOUNT = (QTY + 5000) * UNITPRICE WHERE BRCODE = 'KDY'" })
     expect((await run('query/result', { jobId: j4.id })).changes).toBeGreaterThan(0)
     expect(count()).toBeGreaterThan(0)
     await expect(run('query/start', { site: 'KDY', sql: 'SELEC 1' }).then((j) => run('query/result', { jobId: j.id }))).rejects.toMatchObject({ code: 'SQL_ERROR' })

@@ -7,7 +7,7 @@ describe('ticket handlers', () => {
   it('submit, submitConcurrent, state, history and trace over the contract', async () => {
     const cluster = await Cluster.create({ seed: 6, sales: 50 })
     const { run, emitted } = handlerRig(cluster)
-    const a = await run('tickets/submit', { site: 'CMB', ticket: '880001', sale: { itemNo: 1, qty: 1, unitPrice: 10 } })
+    const a = await run('tickets/submit', { site: 'CMB', ticket: '880001', sale: { itemNo: 1001, qty: 1, unitPrice: 10 } })
     expect(a.requests[0]).toMatchObject({ outcome: 'accepted', mode: 'conflict-free', answer: 'accepted at CMB' })
     expect(cluster.siteStore('CMB').query('SELECT COUNT(*) FROM Sales_CMB WHERE INVNO = 880001').rows[0][0]).toBe(1)
     const b = await run('tickets/submit', { site: 'MBI', ticket: '880001' })

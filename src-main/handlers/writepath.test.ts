@@ -64,7 +64,7 @@ describe('global SQL in transactions, through the Transactions console calls', (
     await ok('UPDATE STOCK_KDY SET QTY = (SELECT MAX(QTY) FROM STOCK_CMB) WHERE ITEMNO IN (SELECT ITEMNO FROM STOCK_CMB WHERE QTY > 30)', 1)
     await ok("INSERT INTO STOCK_KDY (STOCKCODE, ITEMNO, QTY, UNITPRICE) SELECT 'K' || STOCKCODE, ITEMNO, QTY, UNITPRICE FROM STOCK_CMB WHERE QTY < 30", 2)
     const inv = Number(q('KDY', 'SELECT MIN(INVNO) FROM Sales_KDY')[0][0])
-    await ok(`UPDATE SALES SET BRCODE = 'CMB', QTY = QTY + 1 WHERE INVNO = ${inv}`, 1)
+    await ok(`UPDATE SALES SET BRCODE = 'CMB', QTY = QTY + 1, AMOUNT = (QTY + 1) * UNITPRICE WHERE INVNO = ${inv}`, 1)
     // nothing is visible before the commit
     expect(q('KDY', "SELECT QTY FROM Stock_KDY WHERE STOCKCODE = 'KDY-1'")).toEqual([[40]])
     expect((await run('txn/commit', { gid })).outcome).toBe('COMMIT')

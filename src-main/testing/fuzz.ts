@@ -42,6 +42,7 @@ export const VALID_SAMPLES: Record<CallName, Record<string, Json>> = {
   'catalog/local': { site: 'CMB' },
   'catalog/fragments': {},
   'catalog/check': { relation: 'EMPLOYEES' },
+  'catalog/checkIntegrity': { limit: 5 },
   'data/browse': { site: 'CMB', table: 'EMPLOYEES_CMB', offset: 0, limit: 5 },
   'data/generate': { sales: 10, seed: 1 },
   'replication/recover': { site: 'ZZZ', from: 'backup' },
@@ -103,7 +104,7 @@ export const VALID_SAMPLES: Record<CallName, Record<string, Json>> = {
 /** Calls whose every valid input leaves committed data as it is (reads, explains, status). */
 export const READ_ONLY_CALLS: CallName[] = [
   'system/ping', 'system/info', 'clock/get', 'events/list', 'jobs/list', 'jobs/get', 'topology/get',
-  'catalog/global', 'catalog/local', 'catalog/fragments', 'catalog/check', 'data/browse', 'query/explain', 'query/catalog',
+  'catalog/global', 'catalog/local', 'catalog/fragments', 'catalog/check', 'catalog/checkIntegrity', 'data/browse', 'query/explain', 'query/catalog',
   'query/result', 'txn/list', 'txn/timeline', 'txn/inDoubt', 'deadlock/graph', 'deadlock/history',
   'tickets/state', 'tickets/history', 'tickets/trace', 'security/state', 'security/login',
   // reads only: the SQL they get is garbage or a SELECT (readSql)

@@ -18,7 +18,12 @@ export interface GlobalCatalogView {
   columns: TableRows // GLOBAL_COLUMNS
   fragments: TableRows // FRAGMENT_TABLES (with NROWS, KIND, PREDICATE, PROJECTION, COPY_OF, REFRESH)
   fragmentColumns: TableRows // FRAGMENT_COLUMNS
+  constraints: TableRows // GLOBAL_CONSTRAINTS (the Distributed Integrity Manager's declared constraints)
 }
+
+/** `check integrity` over the stored data: the engine's own types (engine/integrity/check.ts). */
+export type { IntegrityReport, IntegrityViolation, ConstraintResult } from '../../../engine/api/integrity'
+import type { IntegrityReport } from '../../../engine/api/integrity'
 
 export interface LocalCatalogView { site: string; tables: TableRows; views: TableRows; columns: TableRows; indexes: TableRows }
 
@@ -67,6 +72,8 @@ export const catalogCalls = {
   'catalog/fragments': call(z.object({ ...readAs }).strict()).returns<AllocationMap>(),
   /** Fragmentation checks (completeness, reconstruction, disjointness) with failing rows. */
   'catalog/check': call(z.object({ relation: z.string().regex(/^[A-Za-z_]{1,32}$/).optional(), ...readAs }).strict()).returns<FragmentationReport>(),
+  /** `check integrity`: every declared constraint (GLOBAL_CONSTRAINTS) judged over the stored rows, with the violating rows. */
+  'catalog/checkIntegrity': call(z.object({ limit: z.number().int().min(0).max(1000).default(200), ...readAs }).strict()).returns<IntegrityReport & { checkedAt: number }>(),
   /** A page of a table at a site (fragment, replica, catalog table), with the total row count. */
   'data/browse': call(z.object({
     site: siteCode,

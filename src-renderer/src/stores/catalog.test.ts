@@ -24,10 +24,11 @@ let api: FakeApi
 beforeEach(() => {
   api = createFakeApi({
     'catalog/fragments': () => alloc,
-    'catalog/global': () => ({ site: 'CMB', views: T(['VNAME', 'GSQL_SELECT'], [['V1', 'SELECT 1']]), tables: T(['TBL_NAME', 'SITE', 'TYPE'], []), columns: T([], []), fragments: T([], []), fragmentColumns: T([], []) }),
+    'catalog/global': () => ({ site: 'CMB', views: T(['VNAME', 'GSQL_SELECT'], [['V1', 'SELECT 1']]), tables: T(['TBL_NAME', 'SITE', 'TYPE'], []), columns: T([], []), fragments: T([], []), fragmentColumns: T([], []), constraints: T(['CNAME', 'TBL_NAME', 'TYPE'], [['PK_EMPLOYEES', 'EMPLOYEES', 'PRIMARY KEY']]) }),
     'catalog/local': ({ site }) => ({ site, tables: T(['TABLE_NAME', 'TYPE', 'NUM_ROWS'], [['Sales_CMB', 'HORIZONTAL FRAGMENT', 42]]), views: T([], []), columns: T([], []), indexes: T([], []) }),
     'data/browse': ({ site, table, offset = 0, limit = 100, server = 'primary' }) => ({ site, table, server, offset, total: 42, hiddenColumns: [], columns: ['INVNO'], rows: Array.from({ length: Math.max(0, Math.min(limit, 42 - offset)) }, (_, k) => [offset + k + 1]) }),
     'catalog/check': () => ({ ok: false, checkedAt: 5, results: [{ relation: 'SALES', check: 'disjointness', ok: false, detail: '1 row in two fragments', failing: [{ key: [7], reason: 'in Sales_CMB and Sales_KDY' }], failingCount: 1 }] }),
+    'catalog/checkIntegrity': () => ({ ok: false, checkedAt: 7, skippedSites: [], constraints: [{ constraint: 'FK_SALES_ITEMNO', kind: 'FOREIGN KEY', relation: 'SALES', ok: false, violations: 1, checkedRows: 10 }], violations: [{ constraint: 'FK_SALES_ITEMNO', kind: 'FOREIGN KEY', relation: 'SALES', fragment: 'Sales_KDY', site: 'KDY', row: { INVNO: 9, ITEMNO: 424242 }, detail: 'ITEMS has no row with ITEMNO 424242' }] }),
     'security/login': ({ site, user }) => ({ id: 'S1', user, home: site, site, clearance: 'INTERNAL', level: 'INTERNAL', since: 0, via: `checked at ${site}`, token: 'a'.repeat(32), virtualMs: 0 }),
     'security/state': () => ({ levels: ['PUBLIC', 'INTERNAL', 'CONFIDENTIAL', 'SECRET'], users: [], sessions: [{ id: 'S1', user: 'clerk', home: 'CMB', site: 'CMB', clearance: 'INTERNAL', level: 'INTERNAL', since: 0, via: 'checked at CMB' }], labels: [], audit: [] }),
     'data/generate': ({ sales = 0 }) => ({ id: 'j1', kind: 'data/generate', label: `generate ${sales}`, status: 'running', progress: 0, startedAt: 0 }),
@@ -67,6 +68,16 @@ describe('catalog store', () => {
     await s.runCheck()
     expect(s.check?.ok).toBe(false)
     expect(s.check?.results[0].failing[0].reason).toContain('Sales_KDY')
+  })
+
+  it('shows the declared constraints and the violating rows of check integrity', async () => {
+    const s = useCatalogStore()
+    await s.loadGlobal()
+    expect(s.global?.constraints.rows[0][0]).toBe('PK_EMPLOYEES')
+    await s.runIntegrityCheck()
+    expect(api.calls.at(-1)).toEqual({ name: 'catalog/checkIntegrity', input: { limit: 200 } })
+    expect(s.integrity?.ok).toBe(false)
+    expect(s.integrity?.violations[0]).toMatchObject({ constraint: 'FK_SALES_ITEMNO', site: 'KDY', row: { ITEMNO: 424242 } })
   })
 
   it('refetches on catalog/changed', async () => {

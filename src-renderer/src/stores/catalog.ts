@@ -1,7 +1,8 @@
 /**
  * Catalogs and fragment data: the replicated global catalog (global + fragment schema), the allocation
  * map, each site's local catalog, paged browsing of any table at a site, the fragmentation checks and
- * data generation (a job). Calls: catalog/global, catalog/fragments, catalog/local, catalog/check,
+ * data generation (a job), `check integrity` over the declared constraints (catalog/checkIntegrity).
+ * Calls: catalog/global, catalog/fragments, catalog/local, catalog/check, catalog/checkIntegrity,
  * data/browse, data/generate; refetches on catalog/changed. "Read as" (`readAs`): the data and catalog calls go
  * as a session opened in the Security console (its level applies in the engine) or as the operator.
  */
@@ -12,9 +13,9 @@ import type { JobView } from '../../../engine/api/views'
 import { ipc, toIpcError } from '../ipc/client'
 import { useSecurityStore } from './security'
 import { useAction } from '../composables/useAction'
-import { fragmentsOf, type AllocationMap, type BrowsePage, type FragmentationReport, type FragmentInfo, type GlobalCatalogView, type LocalCatalogView } from './catalogModel'
+import { fragmentsOf, type AllocationMap, type BrowsePage, type FragmentationReport, type FragmentInfo, type GlobalCatalogView, type IntegrityReport, type LocalCatalogView } from './catalogModel'
 
-export type { BrowsePage, FragmentationReport, FragmentInfo, GlobalCatalogView, LocalCatalogView } from './catalogModel'
+export type { BrowsePage, FragmentationReport, FragmentInfo, GlobalCatalogView, IntegrityReport, LocalCatalogView } from './catalogModel'
 
 /** Rows per data/browse page (the contract allows up to 1000). */
 export const BROWSE_PAGE = 200
@@ -26,6 +27,10 @@ export const useCatalogStore = defineStore('catalog', () => {
   const allocation = shallowRef<AllocationMap | null>(null)
   const local = ref<Record<string, LocalCatalogView>>({})
   const check = shallowRef<FragmentationReport | null>(null)
+  const integrity = shallowRef<IntegrityReport | null>(null)
+  const integrityChecker = useAction()
+  const checkingIntegrity = computed(() => integrityChecker.pending.value !== null)
+  const integrityError = integrityChecker.error
   const loader = useAction()
   const checker = useAction()
   const generator = useAction()
@@ -101,6 +106,11 @@ export const useCatalogStore = defineStore('catalog', () => {
     await checker.run('check', async () => { check.value = await ipc().call('catalog/check', { ...(relation ? { relation } : {}), ...as() }) })
   }
 
+  /** `check integrity`: every declared constraint over the stored rows, with the violating rows. */
+  async function runIntegrityCheck(): Promise<void> {
+    await integrityChecker.run('integrity', async () => { integrity.value = await ipc().call('catalog/checkIntegrity', { limit: 200, ...as() }) })
+  }
+
   /** Replaces all data with a generated dataset; returns the job (progress arrives on job/progress). */
   async function generate(sales: number): Promise<JobView | null> {
     return (await generator.run('generate', () => ipc().call('data/generate', { sales }))) ?? null
@@ -109,5 +119,6 @@ export const useCatalogStore = defineStore('catalog', () => {
   return {
     global, allocation, local, check, checking, loading, error, checkError, generateError, dataVersion, fragments, repositorySite, readAs,
     load, start, stop, loadGlobal, loadFragments, loadLocal, browse, runCheck, generate, setReadAs,
+    integrity, checkingIntegrity, integrityError, runIntegrityCheck,
   }
 })

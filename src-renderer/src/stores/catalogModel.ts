@@ -5,6 +5,7 @@ import type { CallOutput } from '../../../src-main/ipc/contract'
 export type { AllocationMap, BrowsePage, GlobalCatalogView, LocalCatalogView, TableRows } from '../../../src-main/ipc/contract/catalog'
 export type FragmentationReport = CallOutput<'catalog/check'>
 export type CheckResult = FragmentationReport['results'][number]
+export type IntegrityReport = CallOutput<'catalog/checkIntegrity'>
 export type FailingRow = CheckResult['failing'][number]
 
 /** One fragment at one site, flattened for tables and the allocation map. */

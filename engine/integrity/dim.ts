@@ -1,0 +1,237 @@
+/**
+ * The Distributed Integrity Manager (spec §5): one function, checkWrite, judges a write's row changes
+ * against the declared constraints (constraints.ts) before the write commits. Every write path calls it
+ * inside its own transaction with a DimLookup that knows how to look rows up from there:
+ *   - the Query console's writes (engine/query/dml.ts): key lookups shipped to the sites over the simulated
+ *     network (virtual time and bytes charged), S locks in the DTM's lock managers held over the apply;
+ *   - local commits at a site (ticket-accepted sales, `sql SITE …` in scenarios, `iddb sql --local`): the
+ *     site guard (guard.ts) at the commit point, lookups at the instant of the commit;
+ *   - the DTM's global statements (engine/txn/dtm.ts): lookups run as reads of the same distributed
+ *     transaction under strict 2PL (so a concurrent insert of the same key blocks or deadlocks, never both commit).
+ *
+ * The cheapest correct check per constraint: row checks (CHECK, fragment predicate) need no lookup; a
+ * foreign key to ITEMS reads the ITEMS replica at the written site; EMPLOYEES is looked up at the written
+ * site's own fragment first and only then at the other branches; a global key is looked up at the other
+ * fragments of the relation (one batched request per site, sent in parallel).
+ */
+import { EngineError } from '../errors'
+import type { SqlValue } from '../site/sqljs'
+import type { TopologySpec } from '../topology/types'
+import { fragments, type FragmentDef } from '../data/schema'
+import { constraintsOf, ownerFragments, referencesTo, type ConstraintDef, type DimRow } from './constraints'
+
+/** One row change of a write at a fragment: insert (before null), delete (after null) or update. */
+export interface RowChange { fragment: string; site: string; before: DimRow | null; after: DimRow | null }
+
+/** Does some row of `table` at `site` have column = value? */
+export interface Probe { site: string; table: string; column: string; value: SqlValue; key: boolean }
+
+/** How a write path looks rows up: answers a batch of probes (the implementation groups them per site). */
+export interface DimLookup {
+  /** The site the write runs at (probes there are local). */
+  readonly site: string
+  /** True when the written rows are already in their fragment (a commit-time guard): their own fragment is not probed for their key. */
+  readonly applied?: boolean
+  probe(probes: Probe[]): boolean[]
+}
+
+interface Need { c: ConstraintDef; ch: RowChange; kind: 'absent' | 'present'; probes: Probe[]; detail: string }
+
+const fmtVal = (v: SqlValue) => (v === null ? 'NULL' : typeof v === 'number' ? String(v) : `'${String(v)}'`)
+export const fmtRow = (r: DimRow | null): string => (r ? `(${Object.entries(r).map(([k, v]) => `${k}=${fmtVal(v)}`).join(', ')})` : '()')
+
+export function violation(c: ConstraintDef, ch: RowChange, why: string): EngineError {
+  const row = ch.after ?? ch.before
+  return new EngineError('CONSTRAINT_VIOLATION', `${c.kind} ${c.name} on ${c.relation}: ${why}; row ${fmtRow(row)} in ${ch.fragment} at ${ch.site} — nothing was changed`, { site: ch.site })
+}
+
+const fragIndex = new WeakMap<TopologySpec, Map<string, FragmentDef>>()
+function fragmentNamed(topo: TopologySpec, name: string): FragmentDef | undefined {
+  let m = fragIndex.get(topo)
+  if (!m) { m = new Map(fragments(topo).map((f) => [f.name.toUpperCase(), f])); fragIndex.set(topo, m) }
+  return m.get(name.toUpperCase())
+}
+
+const same = (a: SqlValue | undefined, b: SqlValue | undefined) => a === b || (a !== null && b !== null && a !== undefined && b !== undefined && String(a) === String(b))
+
+/** Relations written by a change set that the DIM has something to check on (cheap pre-test for write paths). */
+export function constrained(topo: TopologySpec, relation: string): boolean {
+  return constraintsOf(topo, relation).length > 0 || referencesTo(topo, relation).length > 0
+}
+
+/**
+ * Judges a batch of row changes (one statement, or one local transaction) and throws CONSTRAINT_VIOLATION
+ * naming the first broken constraint, the row and the site. Changes of tables the DIM does not know
+ * (catalogs, security tables, copies and vertical fragments, which are maintained from their sources) pass.
+ */
+export function checkWrite(topo: TopologySpec, look: DimLookup, changes: readonly RowChange[]): void {
+  const g = checkSteps(topo, look, changes)
+  let r = g.next()
+  while (!r.done) r = g.next(look.probe(r.value))
+}
+
+/**
+ * checkWrite as steps: yields each batch of probes (at most two) and takes their answers, so a path that
+ * looks rows up asynchronously (the DTM: reads of the same transaction) drives it with its callbacks.
+ * `look.probe` is not called; `look.site` and `look.applied` are used.
+ */
+export function* checkSteps(topo: TopologySpec, look: Omit<DimLookup, 'probe'>, changes: readonly RowChange[]): Generator<Probe[], void, boolean[]> {
+  const needs: Need[] = []
+  // keys this batch removes from / puts into each fragment (a moved row is deleted here and inserted there)
+  const deleted = new Map<string, Set<string>>()
+  const inserted = new Map<string, Map<string, RowChange>>()
+  const kv = (v: SqlValue) => String(v)
+  const items: { ch: RowChange; f: FragmentDef }[] = []
+  for (const ch of changes) {
+    const f = fragmentNamed(topo, ch.fragment)
+    if (!f || f.kind === 'copy' || f.kind === 'vertical') continue
+    items.push({ ch, f })
+  }
+  for (const { ch, f } of items) {
+    const key = ownKey(topo, f.relation)
+    if (!key) continue
+    if (ch.before && !(ch.after && same(ch.after[key], ch.before[key]))) {
+      let s = deleted.get(f.name); if (!s) deleted.set(f.name, (s = new Set())); s.add(kv(ch.before[key]))
+    }
+  }
+  for (const { ch, f } of items) {
+    const rel = f.relation
+    const cs = constraintsOf(topo, rel)
+    const a = ch.after, b = ch.before
+    if (a) {
+      for (const c of cs) {
+        if (c.kind === 'FRAGMENT' && c.fragment === f.name && !c.test!(a)) throw violation(c, ch, `${c.columns[0]} ${fmtVal(a[c.columns[0]] ?? null)} does not satisfy the fragment's predicate ${c.predicate}${routeHint(topo, f, a[c.columns[0]] ?? null)}`)
+        if (c.kind === 'CHECK' && !c.test!(a)) throw violation(c, ch, `CHECK (${c.predicate}) is false`)
+      }
+      const pk = cs.find((c) => c.kind === 'PRIMARY KEY')
+      if (pk) {
+        const k = pk.columns[0]
+        const v = a[k]
+        if (v === null || v === undefined) throw violation(pk, ch, `${k} is NULL`)
+        const changedKey = !b || !same(b[k], v)
+        if (changedKey) {
+          const mine = inserted.get(pk.relation) ?? new Map<string, RowChange>()
+          inserted.set(pk.relation, mine)
+          if (mine.has(kv(v))) throw violation(pk, ch, `${k} ${fmtVal(v)} is given twice by this write`)
+          mine.set(kv(v), ch)
+          const probes: Probe[] = []
+          for (const o of ownerFragments(topo, rel)) {
+            if (deleted.get(o.name)?.has(kv(v))) continue
+            if (o.name === f.name && look.applied) continue
+            probes.push({ site: o.site, table: o.name, column: k, value: v, key: true })
+          }
+          if (probes.length) needs.push({ c: pk, ch, kind: 'absent', probes, detail: `${k} ${fmtVal(v)} already exists` })
+        }
+      }
+      for (const c of cs) {
+        if (c.kind !== 'FOREIGN KEY') continue
+        const col = c.columns[0]
+        const v = a[col]
+        if (v === null || v === undefined || (b && same(b[col], v))) continue
+        needs.push({ c, ch, kind: 'present', probes: refProbes(topo, c.refRelation!, c.refColumns![0], v, f.site, deleted), detail: `${c.refRelation} has no row with ${c.refColumns![0]} ${fmtVal(v)}` })
+      }
+    }
+    if (b) {
+      // a referenced key leaves: nothing may still reference it (unless this batch puts it back, e.g. a moved row)
+      for (const fk of referencesTo(topo, rel)) {
+        const rc = fk.refColumns![0]
+        const v = b[rc]
+        if (v === null || v === undefined || (a && same(a[rc], v))) continue
+        if (rel !== 'ITEMS' && inserted.get(rel)?.has(kv(v))) continue
+        if (rel !== 'ITEMS' && items.some((x) => x.f.relation === rel && x.ch.after && same(x.ch.after[rc], v))) continue
+        // ITEMS is replicated: its delete at one replica reaches every site, so every site's referencing fragment counts
+        const probes = ownerFragments(topo, fk.relation).map((o) => ({ site: o.site, table: o.name, column: fk.columns[0], value: v, key: false }))
+        needs.push({ c: fk, ch, kind: 'absent', probes, detail: `${fk.relation} rows still reference ${rc} ${fmtVal(v)}` })
+      }
+    }
+  }
+  if (!needs.length) return
+  // round 1: every probe at the written site, and every probe of an 'absent' need; round 2: remote probes
+  // of 'present' needs the local probes did not satisfy (EMPLOYEES at the other branches)
+  function* round(pick: (n: Need, p: Probe) => boolean, open: Need[]): Generator<Probe[], Map<Need, boolean[]>, boolean[]> {
+    const batch: Probe[] = [], owner: [Need, number][] = []
+    for (const n of open) n.probes.forEach((p, i) => { if (pick(n, p)) { batch.push(p); owner.push([n, i]) } })
+    const out = new Map<Need, boolean[]>()
+    if (!batch.length) return out
+    const ans = yield batch
+    owner.forEach(([n, i], j) => { let a = out.get(n); if (!a) out.set(n, (a = [])); a[i] = ans[j] })
+    return out
+  }
+  const r1 = yield* round((n, p) => n.kind === 'absent' || p.site === look.site, needs)
+  const open: Need[] = []
+  for (const n of needs) {
+    const got = r1.get(n) ?? []
+    if (n.kind === 'absent') { if (got.some(Boolean)) throw violation(n.c, n.ch, `${n.detail} (${n.probes.filter((_, i) => got[i]).map((p) => `${p.table}@${p.site}`).join(', ')})`) }
+    else if (!got.some(Boolean)) open.push(n)
+  }
+  const r2 = yield* round((_n, p) => p.site !== look.site, open)
+  for (const n of open) if (!(r2.get(n) ?? []).some(Boolean)) throw violation(n.c, n.ch, n.detail)
+}
+
+function ownKey(topo: TopologySpec, relation: string): string | undefined {
+  return constraintsOf(topo, relation).find((c) => c.kind === 'PRIMARY KEY')?.columns[0]
+}
+
+function routeHint(topo: TopologySpec, f: FragmentDef, v: SqlValue): string {
+  const right = fragments(topo).find((x) => x.relation === f.relation && x.kind === 'horizontal' && x.predicateValue === String(v))
+  return right ? ` (that row belongs in ${right.name}; write ${f.relation} to have it routed)` : ''
+}
+
+/** Where a referenced value is looked for: ITEMS at the written site's replica; others at the owner fragments, the written site's first. */
+function refProbes(topo: TopologySpec, refRel: string, col: string, v: SqlValue, site: string, deleted: Map<string, Set<string>>): Probe[] {
+  const reps = fragments(topo).filter((f) => f.relation === refRel && f.kind === 'replica')
+  if (reps.length) {
+    const here = reps.find((f) => f.site === site) ?? reps[0]
+    return [{ site: here.site, table: here.name, column: col, value: v, key: true }]
+  }
+  const owners = ownerFragments(topo, refRel).filter((o) => !deleted.get(o.name)?.has(String(v)))
+  owners.sort((a, b) => (a.site === site ? -1 : 0) - (b.site === site ? -1 : 0))
+  return owners.map((o) => ({ site: o.site, table: o.name, column: col, value: v, key: true }))
+}
+
+/** Row images of a fragment's value arrays (fragment column order) as DimRows. */
+export function rowOf(columns: readonly string[], values: readonly SqlValue[]): DimRow {
+  const r: DimRow = {}
+  for (let i = 0; i < columns.length; i++) r[columns[i].toUpperCase()] = values[i] ?? null
+  return r
+}
+
+/** The refusal of a row written into a fragment whose predicate it does not satisfy (for paths that route before the DIM sees the row). */
+export function fragmentViolation(topo: TopologySpec, fragment: string, row: DimRow, site: string): EngineError {
+  const c = constraintsOf(topo, fragmentNamed(topo, fragment)?.relation ?? '').find((x) => x.kind === 'FRAGMENT' && x.fragment === fragment)
+  if (!c) return new EngineError('BAD_INPUT', `row ${fmtRow(row)} does not belong in ${fragment}`, { site })
+  const col = c.columns[0]
+  return violation(c, { fragment, site, before: null, after: row }, `${col} ${fmtVal(row[col] ?? null)} does not satisfy the fragment's predicate ${c.predicate}${routeHint(topo, fragmentNamed(topo, fragment)!, row[col] ?? null)}`)
+}
+
+/**
+ * Whether an UPDATE (of `setCols`) or DELETE on a relation can break a constraint, so the write path must
+ * give the DIM the rows' images: an UPDATE touching no constrained column, a DELETE of rows nothing references, cannot.
+ */
+export function needsImages(topo: TopologySpec, relation: string, kind: 'update' | 'delete', setCols: readonly string[]): boolean {
+  if (kind === 'delete') return referencesTo(topo, relation).length > 0
+  const cols = new Set<string>()
+  for (const c of constraintsOf(topo, relation)) for (const x of c.columns) cols.add(x)
+  for (const fk of referencesTo(topo, relation)) for (const x of fk.refColumns!) cols.add(x)
+  return setCols.some((c) => cols.has(c.toUpperCase()))
+}
+
+/** The row checks (CHECK constraints, the fragment's predicate) of one after-image at its fragment: for a path that computes images itself. */
+export function checkRow(topo: TopologySpec, fragment: string, site: string, after: DimRow, opts: { predicate?: boolean } = {}): void {
+  const f = fragmentNamed(topo, fragment)
+  if (!f || f.kind === 'copy' || f.kind === 'vertical') return
+  const ch: RowChange = { fragment: f.name, site, before: null, after }
+  for (const c of constraintsOf(topo, f.relation)) {
+    if (c.kind === 'FRAGMENT' && opts.predicate !== false && c.fragment === f.name && !c.test!(after)) throw violation(c, ch, `${c.columns[0]} ${fmtVal(after[c.columns[0]] ?? null)} does not satisfy the fragment's predicate ${c.predicate}${routeHint(topo, f, after[c.columns[0]] ?? null)}`)
+    if (c.kind === 'CHECK' && !c.test!(after)) throw violation(c, ch, `CHECK (${c.predicate}) is false`)
+  }
+}
+
+/** Whether an UPDATE (of `setCols`) or DELETE needs lookups elsewhere (keys, foreign keys, referenced keys), not only row checks. */
+export function needsLookups(topo: TopologySpec, relation: string, kind: 'update' | 'delete', setCols: readonly string[]): boolean {
+  if (kind === 'delete') return referencesTo(topo, relation).length > 0
+  const cols = new Set<string>()
+  for (const c of constraintsOf(topo, relation)) if (c.kind === 'PRIMARY KEY' || c.kind === 'FOREIGN KEY') for (const x of c.columns) cols.add(x)
+  for (const fk of referencesTo(topo, relation)) for (const x of fk.refColumns!) cols.add(x)
+  return setCols.some((c) => cols.has(c.toUpperCase()))
+}
