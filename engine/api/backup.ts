@@ -3,6 +3,9 @@ import type { SiteCode } from '../topology/types'
 
 export const BACKUP_FORMAT = 'iddb-backup'
 
+/** Bytes per chunk of a backup file sent or received over IPC (a save downloads, an upload sends, chunk by chunk). */
+export const BACKUP_CHUNK_BYTES = 128 * 1024
+
 export interface BackupFileEntry {
   site: SiteCode
   file: string

@@ -33,7 +33,8 @@ export interface BackupChunk { key: string; file: string; offset: number; length
 export interface UploadState { upload: string; files: { file: string; received: number; total: number }[]; backup: BackupView | null }
 
 /** Largest chunk a download returns and an upload takes (raw bytes; base64 is a third larger). */
-export const BACKUP_CHUNK_BYTES = 128 * 1024
+import { BACKUP_CHUNK_BYTES } from '../../../engine/api/backup'
+export { BACKUP_CHUNK_BYTES }
 
 const key = z.string().regex(/^[A-Za-z0-9+~_-]{1,100}$/)
 const fileName = z.string().regex(/^([A-Z]{3}\.sqlite|manifest\.json)$/, 'a backup file is <SITE>.sqlite or manifest.json')
