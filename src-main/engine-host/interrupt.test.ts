@@ -85,7 +85,7 @@ describe('the watchdog restarts a hung worker', () => {
   afterAll(async () => { await engine?.close(); rmSync(dir, { recursive: true, force: true }) })
 
   it('a statement outside the guard hangs the worker: it is restarted from disk, waiting calls get ENGINE_RESTARTED, committed rows are kept', async () => {
-    const upd = await engine.call('query/run', { site: 'CMB', sql: 'UPDATE SALES SET QTY = QTY + 1000 WHERE INVNO <= 40' })
+    const upd = await engine.call('query/run', { site: 'CMB', sql: 'UPDATE SALES SET QTY = QTY + 1000, AMOUNT = (QTY + 1000) * UNITPRICE WHERE INVNO <= 40' })
     expect(upd.changes).toBe(40)
     const restarted: EngineRestartedView[] = []
     engine.on('engine/restarted', (v) => restarted.push(v))
