@@ -2,6 +2,7 @@ import { z } from 'zod'
 import { call, noInput, siteCode } from './define'
 import type { BackupFileEntry, RestorePlan } from '../../../engine/api/backup'
 import type { JobView } from '../../../engine/api/views'
+import { BACKUP_CHUNK_BYTES } from '../../../engine/api/backup'
 
 export type { RestorePlan }
 
@@ -32,8 +33,7 @@ export interface BackupChunk { key: string; file: string; offset: number; length
 
 export interface UploadState { upload: string; files: { file: string; received: number; total: number }[]; backup: BackupView | null }
 
-/** Largest chunk a download returns and an upload takes (raw bytes; base64 is a third larger). */
-import { BACKUP_CHUNK_BYTES } from '../../../engine/api/backup'
+/** Largest chunk a download returns and an upload takes (raw bytes; base64 is a third larger); defined in engine/api so the renderer can import it without the contract's zod. */
 export { BACKUP_CHUNK_BYTES }
 
 const key = z.string().regex(/^[A-Za-z0-9+~_-]{1,100}$/)
