@@ -213,7 +213,7 @@ export const group = {
     ctx.log(`txn: on a data directory (2PC log and commit logs fsync'd): ${disk.committed} commits in ${disk.wallMs.toFixed(0)} ms wall`)
     const localDisk = await localDiskCost(300)
     ctx.log(`txn: local transaction on a data directory: ${(localDisk * 1000).toFixed(0)} µs; 2PC transfer ${(disk.wallMs / disk.committed * 1000).toFixed(0)} µs`)
-    const mc = modelCheck(threeSites('linear', { txns: [{ tx: 'T1', coord: 0, parts: [0, 2] }], maxCrashes: 0, maxLosses: 0 }))
+    const mc = modelCheck(threeSites('linear', { txns: [{ tx: 'T1', coord: 0, parts: [0, 2] }], foreign: undefined, maxCrashes: 0, maxLosses: 0 }))
     if (!mc.complete || mc.violations.length) throw new Error('2PC model checker: the bench space did not complete cleanly')
     ctx.log(`txn: 2PC model checker (linear, one transaction, three sites): ${mc.states} worlds in ${Math.round(mc.ms)} ms`)
     return {
