@@ -49,8 +49,10 @@ describe('2PC model checker', () => {
   }
 })
 
+// TWOPC_MC_FULL=1 (CI): the centralized space (1,604,004 states, ≈11 min on a loaded 2-core machine);
+// TWOPC_MC_FULL=all: the linear and distributed spaces too (larger; tens of minutes).
 describe.runIf(process.env.TWOPC_MC_FULL)('2PC model checker — exhaustive fault spaces (TWOPC_MC_FULL=1, minutes)', () => {
-  for (const topology of ['centralized', 'linear', 'distributed'] as const) {
+  for (const topology of (process.env.TWOPC_MC_FULL === 'all' ? ['centralized', 'linear', 'distributed'] : ['centralized']) as ('centralized' | 'linear' | 'distributed')[]) {
     it(`${topology}: two concurrent transactions over three sites (T1 with T2 as the lock holder at the shared site), one crash (any site, any point) with restart and one message loss`, () => {
       const r = modelCheck(threeSites(topology))
       expect(r.violations).toEqual([])
