@@ -24,14 +24,14 @@ export const BUSINESS_DAY = {
   toHour: 18,
   /** Multiplier per local hour: the morning ramp, the lunch peak (12–14), the after-work rise. */
   profile: { 8: 0.4, 9: 0.7, 10: 0.9, 11: 1.1, 12: 1.9, 13: 1.7, 14: 0.9, 15: 0.9, 16: 1.0, 17: 1.3 } as Record<number, number>,
-  /** POS sales per staff member per hour (102 staff: ~560 sales a day). */
-  salesPerStaffHour: 0.5,
+  /** POS sales per staff member per hour (102 staff: about 390 sales a day). */
+  salesPerStaffHour: 0.35,
   /** Stock look-ups at the counter per staff member per hour. */
-  lookupsPerStaffHour: 0.9,
+  lookupsPerStaffHour: 0.6,
   /** Reads of another branch's stock, per staff member of the reading branch per hour (Mumbai reading Colombo's stock). */
   remoteStockReadsPerStaffHour: 0.35,
   /** Back-office reports per branch per hour (today's sales by item), and the HQ's consolidated report per hour. */
-  branchReportsPerHour: 1,
+  branchReportsPerHour: 1.5,
   hqReportsPerHour: 1,
   /** Scheduled copies are refreshed by the cluster's own timer at these local times (engine/cluster/copies.ts). */
   refreshAt: [12, 18],
