@@ -46,6 +46,10 @@ describe('the business day', () => {
   it('refuses bad options, naming them', async () => {
     await expect(runCompare({ fromHour: 12, toHour: 11 })).rejects.toThrow(/fromHour\/toHour/)
     await expect(runCompare({ rateScale: -1 })).rejects.toBeInstanceOf(EngineError)
+    await expect(runCompare({ ...SHORT, hqOutage: { fromHour: 9, toHour: 10 } })).rejects.toThrow(/outside the simulated hours/)
+    // a default outage outside a short day does not happen (it used to be scheduled in the past and threw)
+    expect(planDay(topologyFor('distributed'), topologyFor('legacy'), { fromHour: 11, toHour: 12 }, 7, DAY_DATA_START_MS).kdyLinkOutage).toBeNull()
+    expect(planDay(topologyFor('distributed'), topologyFor('legacy'), { fromHour: 14, toHour: 18, hqOutage: { fromHour: 13, toHour: 14.5 } }, 7, DAY_DATA_START_MS).hqOutage).toEqual({ fromHour: 14, toHour: 14.5 })
     await expect(runCompare({ ...SHORT, links: { legacy: [{ linkId: 'CMB-XYZ', bandwidthBps: 1, delayMs: 1 }] } })).rejects.toThrow(/no link CMB-XYZ/)
   })
 })

@@ -201,8 +201,17 @@ export function planDay(topo: TopologySpec, legacy: TopologySpec, opts: CompareO
   raw.sort((a, b) => a.at - b.at || (a.branch < b.branch ? -1 : a.branch > b.branch ? 1 : 0) || (a.kind < b.kind ? -1 : a.kind > b.kind ? 1 : 0))
   const items = raw.map((x, i) => ({ id: i + 1, ...x }))
   const slow = slowestBranch(legacy)
-  const hqOutage = opts.hqOutage === undefined ? { ...D.hqOutage } : opts.hqOutage
-  const kdyLinkOutage = opts.kdyLinkOutage === undefined ? { ...D.kdyLinkOutage } : opts.kdyLinkOutage
+  // an outage is clipped to the simulated hours; a default one outside them does not happen, an explicit one is an error
+  const window = (name: string, given: { fromHour: number; toHour: number } | null | undefined, dflt: { fromHour: number; toHour: number }) => {
+    const w = given === undefined ? dflt : given
+    if (!w) return null
+    const clipped = { fromHour: Math.max(w.fromHour, fromHour), toHour: Math.min(w.toHour, toHour) }
+    if (clipped.fromHour < clipped.toHour) return clipped
+    if (given === undefined) return null
+    throw new EngineError('BAD_INPUT', `${name} ${w.fromHour}..${w.toHour} lies outside the simulated hours ${fromHour}..${toHour}`)
+  }
+  const hqOutage = window('hqOutage', opts.hqOutage, D.hqOutage)
+  const kdyLinkOutage = window('kdyLinkOutage', opts.kdyLinkOutage, D.kdyLinkOutage)
   return {
     items, midnight, startMs: midnight + fromHour * 3_600_000, endMs: midnight + toHour * 3_600_000, fromHour, toHour,
     hqSite: hq, slowBranch: slow, hqOutage, kdyLinkOutage,
