@@ -105,6 +105,16 @@ export async function runDesignDay(design: Design, plan: DayPlan, opts: CompareO
   }
 }
 
+/**
+ * Runs a planned day on an existing cluster (the scenario verb `business-day` does, on the scenario's cluster): the
+ * clock is advanced to the day's start (it must not be past it), the faults are injected, the requests issued.
+ */
+export async function runDayOnCluster(c: Cluster, plan: DayPlan, hooks: CompareHooks = {}): Promise<DesignResult> {
+  if (c.sim.now > plan.startMs) throw new EngineError('BAD_INPUT', `the clock is already at ${formatSiteTime(c.sim.now)}: the day must start later (from a later hour)`)
+  const w0 = performance.now()
+  return runOn(c, { design: c.design, index: 0, hooks, lastYield: w0, lastProgress: 0 }, plan, w0)
+}
+
 async function runOn(c: Cluster, ctx: RunCtx, plan: DayPlan, w0: number): Promise<DesignResult> {
   const { design, hooks } = ctx
   if (hooks.signal?.aborted) throw cancelled()

@@ -130,16 +130,17 @@ function arrivals(rng: Rng, perHour: number, t0: number): number[] {
 /**
  * The day's requests, sorted by issue time. `topo` is the distributed topology (for the reads another branch serves
  * locally), `legacy` the legacy one (for the slowest line); both have the same sites, staff and data. `dataStartMs` and
- * `dataSeed` are those the clusters generate their data with, so the sales name real sellers and stocked items.
+ * `dataSeed` are those the clusters generate their data with, so the sales name real sellers and stocked items;
+ * `dayOf` is an instant of the day to plan (default the data's start day).
  */
-export function planDay(topo: TopologySpec, legacy: TopologySpec, opts: CompareOptions, dataSeed: number, dataStartMs: number): DayPlan {
+export function planDay(topo: TopologySpec, legacy: TopologySpec, opts: CompareOptions, dataSeed: number, dataStartMs: number, dayOf = dataStartMs): DayPlan {
   validateOptions(opts)
   const seed = opts.seed ?? 1
   const D = BUSINESS_DAY
   const fromHour = opts.fromHour ?? D.fromHour, toHour = opts.toHour ?? D.toHour
   const scale = (k: RequestKind) => (opts.rateScale ?? 1) * (opts.rates?.[k] ?? 1)
   const ds = makeDataset(dataSeed, topo, dataStartMs)
-  const midnight = localMidnight(dataStartMs)
+  const midnight = localMidnight(dayOf)
   const p = siteLocalTime(midnight + 12 * 3_600_000)
   const today = `${p.y}-${pad(p.mo)}-${pad(p.d)}`
   const hq = hqSite(topo).code
