@@ -31,7 +31,8 @@ database, the Colombo main repository, catalogs, and a generated dataset with N 
 (default 20000; at most 2000000: every DB shares one sql.js heap). --topology adds e.g. a fourth branch (TopologySpec JSON).
 --profile legacy creates the pre-project network instead (links in plain text, no firewalls, Kandy on ISDN).
 --design legacy creates the pre-project centralized system: the legacy network and every relation in one
-database at Colombo, which the branches' clients and application servers reach over the WAN (docs/COMPARE.md).
+database at Colombo, which the branches' clients and application servers reach over the WAN (docs/COMPARE.md);
+with --topology it keeps that file's network and puts every relation at its HQ site.
 --design distributed (the default) allocates the fragments at their branches.`,
   async run(argv) {
     const { values } = parseArgs({ args: argv, options: { data: { type: 'string' }, seed: { type: 'string' }, sales: { type: 'string' }, topology: { type: 'string' }, profile: { type: 'string' }, design: { type: 'string' }, json: { type: 'boolean' } }, strict: true })
