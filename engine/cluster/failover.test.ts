@@ -8,6 +8,7 @@ import { Cluster } from '../cluster'
 import { Dtm } from '../txn/dtm'
 import { Failover } from './failover'
 import type { PromotionReport } from '../api/failover'
+import { runScenario } from '../scenario'
 
 async function cluster(): Promise<Cluster> {
   const c = await Cluster.create({ seed: 12, sales: 300 })
@@ -234,5 +235,25 @@ describe('failover', () => {
     c.sim.advance(3_000)
     expect(f.history).toHaveLength(1)
     expect(c.events.some((e) => /CMB.primary answered its health check after 1 miss/.test(e.message))).toBe(true)
+  })
+
+  it('scenario: feed, failover --yes, expect rpo/rto/roles, failback --yes; --yes is required', async () => {
+    const r = await runScenario(`sales 200
+feed KDY sync
+sql KDY INSERT INTO Sales_KDY (INVNO, BRCODE, ITEMNO, QTY, UNITPRICE, AMOUNT) VALUES (991001, 'KDY', 1, 1, 1, 1)
+fail server KDY.primary
+failover KDY --yes
+expect rpo KDY = 0
+expect rto KDY < 1s
+expect roles KDY KDY-db2/KDY-db1
+restore server KDY.backup
+settle
+failback KDY --yes
+expect roles KDY KDY-db1/KDY-db2
+`)
+    expect(r.failed).toBeUndefined()
+    expect(r.ok).toBe(true)
+    const no = await runScenario('sales 0\nfail server KDY.primary\nfailover KDY\n')
+    expect(no.failed?.reason).toMatch(/add --yes/)
   })
 })
