@@ -16,8 +16,9 @@ import { commands as backupCommands } from './commands/backup'
 import * as pgCommand from './commands/pg'
 import * as check from './commands/check'
 import { commands as failoverCommands } from './commands/failover'
+import * as compare from './commands/compare'
 
-const COMMANDS: CliCommand[] = [...dataCommands, query, serve, bench, audit, ...backupCommands, pgCommand, check, ...failoverCommands]
+const COMMANDS: CliCommand[] = [...dataCommands, query, serve, bench, audit, ...backupCommands, pgCommand, check, compare, ...failoverCommands]
 
 function help(): string {
   const w = Math.max(...COMMANDS.map((c) => c.name.length))
