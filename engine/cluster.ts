@@ -112,7 +112,7 @@ export class Cluster extends ClusterFaults {
       this.maybeCheckpoint(site)
     },
     catalogChanged: (site: SiteCode) => this.replication.catalogChanged(site),
-    beforeCommit: (site: SiteCode, changes: readonly Change[]) => Dim.of(this).guard(site, changes),
+    beforeCommit: (site: SiteCode, changes: readonly Change[]) => { this.replication.beforeCommit(site); Dim.of(this).guard(site, changes) }, // synchronous backup feed, then the DIM
     problem: (id: string) => this.damaged.get(id),
   }
 

@@ -56,8 +56,15 @@ export class AdminConsole {
   async failSite(site: string): Promise<void> {
     await this.openConsole('topology')
     await this.topology.openSite(site)
-    await this.page.getByTestId('action-fail-site').click()
+    await this.requestFailSite(site)
     await expect(this.healthLight(site)).toHaveAttribute('data-health', 'down')
+  }
+
+  /** Asks to fail the open site: a destructive action, confirmed by typing the site's code (the call may still be refused). */
+  async requestFailSite(site: string): Promise<void> {
+    await this.page.getByTestId('action-fail-site').click()
+    await this.page.getByTestId('confirm-fail-site-input').fill(site)
+    await this.page.getByTestId('confirm-fail-site-button').click()
   }
 
   /** Restores a site and waits for its health light to go green. */

@@ -12,6 +12,7 @@ import { createTicketService, type TicketService, type TicketServiceOptions } fr
 import { SecurityManager } from '../security/dsm'
 import { AuditLog } from '../security/audit'
 import { ConsoleIdentities } from '../security/identities'
+import { Failover } from './failover'
 
 export type SubsystemName = 'dtm' | 'dqp' | 'tickets' | 'dsm' | 'audit' | 'identities'
 
@@ -24,7 +25,7 @@ export class Subsystems {
 
   /** The distributed transaction manager (options apply when it is built, as with Dtm.of). */
   dtm(opts?: Partial<DtmOptions>): Dtm {
-    return this.get('dtm', () => new Dtm(this.cluster, opts), (d) => d.dispose())
+    return this.get('dtm', () => Failover.attach(this.cluster, new Dtm(this.cluster, opts)), (d) => d.dispose()) // failover feeds its 2PC logs
   }
 
   /** The distributed query processor (cached plans and statistics live in it). */

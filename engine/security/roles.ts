@@ -140,6 +140,13 @@ export const ACTIONS: Readonly<Record<string, ActionRule>> = {
   'topology/restoreLink': operate('restore a link', linkSites, { anyOf: true }),
   'topology/degradeLink': operate('degrade a link', linkSites, { anyOf: true }),
 
+  // failover (engine/cluster/failover.ts)
+  'failover/get': read('read the backup feeds and failovers'),
+  'failover/promote': operate('promote a backup server', site),
+  'failover/failback': operate('fail back to the original primary', site),
+  'failover/setFeed': operate('change a backup feed mode', site),
+  'failover/setAuto': operate('change automatic failover', ALL),
+
   'catalog/global': read('read the global catalog'),
   'catalog/local': read('read a local catalog'),
   'catalog/fragments': read('read the fragments'),

@@ -182,14 +182,25 @@ export class Replication {
   private catInflight = new Set<string>()
   /** Fragment row counts (joined) at each site's latest catalog version. */
   private catSig = new Map<SiteCode, string>()
+  /**
+   * Sites whose backup feed is synchronous (engine/cluster/failover.ts, docs/FAILOVER.md): a commit is applied
+   * at the backup server before it is acknowledged. Kept in each image's __meta `feed.mode`, read at build().
+   */
+  readonly syncBackup = new Set<SiteCode>()
+  /** Synchronous sites with no backup to wait for (promoted, the old primary not rejoined yet): fed asynchronously meanwhile. */
+  readonly syncSuspended = new Set<SiteCode>()
+  /** Synchronous sites whose last commit could not reach the backup (down, or its LAN cut): running alone until it can. */
+  readonly degraded = new Set<SiteCode>()
 
   constructor(private h: ReplicationHost) {}
 
   /** (Re)builds the channels from each target's applied marker and the origin's retained batches. */
   build(): void {
     this.channels.clear()
+    this.syncBackup.clear()
     for (const s of this.h.topology.sites) {
       const origin = this.h.site(s.code)
+      if (origin.primary.getMeta('feed.mode') === 'sync' && !this.syncSuspended.has(s.code)) this.syncBackup.add(s.code)
       const list: Channel[] = []
       for (const spec of channelSpecs(this.h.topology, s.code)) {
         const target = this.targetDb(spec.targetSite, spec.role)
@@ -229,7 +240,45 @@ export class Replication {
     for (const ch of this.channels.get(origin) ?? []) {
       if (this.enqueue(ch, seq, body, bytes, mapped)) this.pump(ch)
     }
+    if (this.syncBackup.has(origin)) this.feedSync(origin)
     this.trimRetained(origin)
+  }
+
+  /** Before a local commit at `origin`: a synchronous feed whose backup server is down refuses it (nothing changes). */
+  beforeCommit(origin: SiteCode): void {
+    if (!this.syncBackup.has(origin)) return
+    const id = `${origin}.backup`
+    if (!this.h.isServerUp(id)) throw new EngineError('SITE_DOWN', `${origin}'s backup feed is synchronous and ${id} is down: a commit cannot be acknowledged before the backup has it, so it was refused and nothing changed (repair ${id}, or switch the feed to asynchronous)`, { site: origin })
+  }
+
+  /** The channel feeding a site's own backup server. */
+  backupChannel(origin: SiteCode): Channel | undefined {
+    return this.channels.get(origin)?.find((c) => c.role === 'backup' && c.targetSite === origin)
+  }
+
+  /**
+   * Synchronous feed: the batches just shipped on the LAN are applied at the backup before the commit returns
+   * (the caller acknowledges after this). When the backup cannot have them (down, LAN cut, a batch not on the
+   * wire) the site runs alone, degraded, and the feed is asynchronous until the backup has caught up.
+   */
+  private feedSync(origin: SiteCode): void {
+    const ch = this.backupChannel(origin)
+    if (!ch) return
+    const db = this.targetDb(ch.targetSite, ch.role)
+    const onWire = ch.pending.every((b) => b.delivered || ch.inflight.has(b.seq))
+    const run: ChannelBatch[] = []
+    let now = ch.applied
+    for (const b of ch.pending) if (b.seq > now && b.prev <= now) { run.push(b); now = b.seq }
+    if (!this.h.isServerUp(ch.serverId) || !onWire || db.inTransaction || run.length !== ch.pending.length) {
+      if (!this.degraded.has(origin)) {
+        this.degraded.add(origin)
+        this.h.log('replication', `${origin}: synchronous feed degraded: ${ch.serverId} cannot have the commit now (${!this.h.isServerUp(ch.serverId) ? 'it is down' : 'the batch is not on the LAN'}); commits are acknowledged without it until it catches up`, origin)
+      }
+      return
+    }
+    if (run.length && this.applyGroup(ch, db, `src.${origin}`, run, true) !== 'ok') return
+    ch.pending = ch.pending.filter((p) => p.seq > ch.applied)
+    if (this.degraded.delete(origin)) this.h.log('replication', `${origin}: synchronous feed restored: ${ch.serverId} has every commit`, origin)
   }
 
   /** Tries to ship everything pending (after a restore, a retry, or a new commit). */

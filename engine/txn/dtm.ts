@@ -208,6 +208,8 @@ export class Dtm {
   }
 
   setStore(code: string, store: TxnStore): void { this.rt(code).store = store }
+  // failover (engine/cluster/failover.ts): the promoted backup server's copy of the 2PC log becomes the site's log before its restart
+  setLog(code: string, log: DurableLog): void { this.rt(code).log = log }
   store(code: string): TxnStore { return this.rt(code).store }
   log(code: string): DurableLog { return this.rt(code).log }
   locks(code: string): LockManager { return this.rt(code).locks }

@@ -15,9 +15,10 @@ import * as audit from './commands/audit'
 import { commands as backupCommands } from './commands/backup'
 import * as pgCommand from './commands/pg'
 import * as check from './commands/check'
+import { commands as failoverCommands } from './commands/failover'
 import * as compare from './commands/compare'
 
-const COMMANDS: CliCommand[] = [...dataCommands, query, serve, bench, audit, ...backupCommands, pgCommand, check, compare]
+const COMMANDS: CliCommand[] = [...dataCommands, query, serve, bench, audit, ...backupCommands, pgCommand, check, compare, ...failoverCommands]
 
 function help(): string {
   const w = Math.max(...COMMANDS.map((c) => c.name.length))
