@@ -94,6 +94,8 @@ export class SiteStore {
   get code(): SiteCode { return this.site.code }
   get seq(): number { return this.site.seq }
   isUp(): boolean { return this.site.host.isServerUp(`${this.site.code}.primary`) }
+  /** Throws when the primary cannot serve: down, or waiting for a restore (a damaged medium is found on this access). For readers that step its statements themselves. */
+  available(): void { this.ensureUp() }
   private ensureUp(): void {
     this.site.host.access?.(`${this.site.code}.primary`)
     if (!this.isUp()) throw downError(this.site, `${this.site.code}.primary`)
