@@ -39,7 +39,6 @@ class DrillRun {
   readonly initial = new Map<string, number>()
   readonly results: Outcome[] = []
   readonly history: Op[] = []
-  readonly timers: { cancelled?: boolean }[] = []
   constructor(readonly c: Cluster, readonly dtm: Dtm, id: number, category: DrillCategory, site: SiteCode) {
     this.view = { id, category, site, startedAt: c.sim.now, phase: 'running', steps: [], transfers: { started: 0, committed: 0, aborted: 0, planned: TRANSFERS } }
   }

@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest'
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { runScenario } from './index'
 
 const ok = async (text: string, seed = 1) => {
@@ -26,6 +28,11 @@ check integrity
 expect ok
 `)
     expect(r.lines.filter((l) => l.text.startsWith('drill')).every((l) => /0 lost/.test(l.message ?? ''))).toBe(true)
+  }, 120_000)
+
+  it('docs/scenarios/failure-drills.scn passes', async () => {
+    const r = await runScenario(readFileSync(join(__dirname, '../../docs/scenarios/failure-drills.scn'), 'utf8'))
+    expect(r.failed).toBeUndefined()
   }, 120_000)
 
   it('the media drill and media fail want --yes', async () => {
