@@ -28,7 +28,7 @@ import { join } from 'node:path'
 import { Dim } from './integrity'
 import type { Change } from './site/db'
 import { Subsystems } from './cluster/subsystems'
-import { ClusterFaults } from './cluster/faults'
+import { ClusterNemesis } from './cluster/nemesis'
 import type { ClusterOptions } from './cluster/base'
 import { clockView, siteHealth, topologyView } from './api/builders/views'
 
@@ -56,7 +56,7 @@ export interface CreateOptions extends ClusterOptions {
  * engine/cluster/: base.ts (state, sites, events), copies.ts, recovery.ts, faults.ts; its views are built in
  * engine/api/builders/; its subsystems (DTM, DQP, tickets, DSM, audit, identities) in cluster/subsystems.ts.
  */
-export class Cluster extends ClusterFaults {
+export class Cluster extends ClusterNemesis {
   /** The DTM, DQP, ticket service, DSM, audit log and identities: built on first use, disposed by close(). */
   readonly subsystems: Subsystems = new Subsystems(this)
 
@@ -94,7 +94,7 @@ export class Cluster extends ClusterFaults {
   protected createReplication(): void {
     this.replication = new Replication({
       sim: this.sim, net: this.net, topology: this.topology, site: (c) => this.internalSite(c),
-      isServerUp: (id) => this.isServerUp(id), log: (k, m, site) => this.log(k, m, site),
+      isServerUp: (id) => { if (this.media.size) this.checkMedium(id); return this.isServerUp(id) }, log: (k, m, site) => this.log(k, m, site),
     })
   }
 
@@ -105,7 +105,8 @@ export class Cluster extends ClusterFaults {
   }
 
   protected readonly siteHost = {
-    now: () => this.sim.now,
+    now: (site?: SiteCode) => (site ? this.siteNow(site) : this.sim.now),
+    access: (id: string) => { if (this.media.size) this.checkMedium(id) },
     isServerUp: (id: string) => this.isServerUp(id),
     committed: (site: SiteCode, seq: number, body: LogBody, bytes: number) => {
       this.replication.committed(site, seq, body, bytes)
@@ -250,6 +251,7 @@ export class Cluster extends ClusterFaults {
   checkpoint(): void {
     if (!this.persistence) return
     if (this.readers > 0) throw new EngineError('CONFLICT', 'a fragmentation check is running; checkpoint after it finishes')
+    if (this.media.size) this.checkAllMedia() // writing the images reads them: a damaged medium is found first
     this.persistence.checkpoint(this.clusterFile(), [...this.sites.values()], (s) => this.damaged.has(`${s.code}.primary`))
   }
 

@@ -18,6 +18,16 @@ import type { Persistence } from '../storage/persist'
 import type { FileTxnLog } from '../txn/filelog'
 import { ClusterEvents, type ClusterEventListener } from './events'
 
+/** A primary's database medium that was lost or corrupted (engine/cluster/nemesis.ts), until it is restored. */
+export interface MediaFault {
+  kind: 'lost' | 'corrupt'
+  injectedAt: number
+  /** In memory: the damaged image (null: gone). Persisted: the file itself was damaged; this stays undefined. */
+  image?: Uint8Array | null
+  /** Set when an access found the damage (the reason the site gives). */
+  detected?: string
+}
+
 export interface ClusterOptions {
   seed?: number
   topology?: TopologySpec
@@ -33,6 +43,8 @@ export abstract class ClusterBase {
   protected serverDown = new Set<string>()
   /** Servers whose durable state is damaged (a commit log): they refuse service until restored. id → reason. */
   protected damaged = new Map<string, string>()
+  /** Primaries whose database medium was lost or corrupted, by site: found on the next access, cleared by a restore. */
+  protected media = new Map<SiteCode, MediaFault>()
   /** Log files the data directory must hold (cluster.json `logs`). */
   protected expectedLogs = new Set<string>()
   protected eventSeq = 0

@@ -26,11 +26,13 @@ export abstract class ClusterRecovery extends ClusterCopies {
     if (s.primary.inTransaction) throw new EngineError('CONFLICT', `${code}.primary has an open transaction`, { site: code })
     const damage = this.damaged.get(`${code}.primary`)
     const txnLog = this.txnLogs.get(code)
-    if (damage && (!s.backupLog?.isOpen || txnLog?.lost)) {
+    const mediaOnly = !!this.media.get(code)?.detected && damage === this.media.get(code)?.detected // the image is lost, the log intact
+    if (damage && !mediaOnly && (!s.backupLog?.isOpen || txnLog?.lost)) {
       throw new EngineError('CORRUPT_DATA', `${damage}: ${code}.backup has no intact copy of that log either, so what was acknowledged since the last checkpoint cannot be restored from it`, { site: code })
     }
     if (damage && this.readers > 0) throw new EngineError('CONFLICT', 'a fragmentation check is running; restore after it finishes (the restore writes a checkpoint)', { site: code })
     const fromSeq = s.backup.getMetaNum(`src.${code}`)
+    const mediaReplaced = this.media.delete(code) // the backup's image replaces a lost or corrupted medium
     s.primary.load(s.backup.export())
     s.primary.setMeta('iddb.db', s.primary.id)
     s.primary.installAllTriggers()
@@ -40,12 +42,13 @@ export abstract class ClusterRecovery extends ClusterCopies {
     let redone = 0
     for (const r of s.retained) if (r.seq > fromSeq) { s.replay(r.seq, r.body); redone++ }
     s.primary.setMeta('seq', s.seq)
+    if (mediaReplaced && !damage) this.checkpoint() // a damaged file nobody had read yet is written anew
     if (damage) {
       // the primary's log is rebuilt from the backup server's copy, with the restored image (one checkpoint)
       this.damaged.delete(`${code}.primary`)
       txnLog?.repair()
       this.checkpoint()
-      this.log('recovery', `${code}.primary's commit log rebuilt from ${code}.backup's copy (up to record ${s.seq})`, code)
+      this.log('recovery', mediaOnly ? `${code}.primary's database medium rebuilt from ${code}.backup's image and the commit log (up to record ${s.seq})` : `${code}.primary's commit log rebuilt from ${code}.backup's copy (up to record ${s.seq})`, code)
     }
     this.replication.build()
     this.replication.catalogChanged(code)

@@ -19,6 +19,12 @@ export type LinkState = 'up' | 'down' | 'degraded'
 
 export interface Degradation { extraDelayMs: number; bandwidthFactor: number; lossRate: number }
 
+/** A link that misbehaves without failing (nemesis drills): each message crossing it is sent twice, or held back so later ones overtake it, with these probabilities. */
+export interface LinkChaos { duplicate: number; reorder: number }
+
+/** A site's LAN (the star between its router and its servers): down, or slow and lossy. */
+export interface LanState { state: 'up' | 'down' | 'degraded'; extraDelayMs: number; lossRate: number }
+
 /** Bytes a message sent alone carries besides its payload: the frame's outer header, its length and the DDBMS header. */
 export const MESSAGE_HEADER_BYTES = OUTER_HEADER_BYTES + RECORD_LENGTH_BYTES + INNER_HEADER_BYTES
 /** Per-hop overhead of sealing on an encrypted WAN link: the AES-GCM tag. */
@@ -37,6 +43,9 @@ export interface LinkStats {
   busyMs: number
   /** Frames the receiving end refused: a tag that did not verify (tampered) or a counter seen before (replayed). */
   rejected: number
+  /** Messages the link carried twice (LinkChaos.duplicate) / held back so later ones overtook them (LinkChaos.reorder). */
+  duplicated: number
+  reordered: number
 }
 
 /** One frame as it crossed a link (the first CAPTURE_BYTES of it). */
@@ -77,6 +86,8 @@ export interface LinkRuntime {
   captured: CapturedFrame[]
   /** An active attacker's pending change to the next frame(s) crossing (see tamperNext). */
   tamper: number
+  /** Duplication and reordering of the messages crossing (setLinkChaos). */
+  chaos: LinkChaos
   /** The record each direction is filling while its transmitter is busy (sealed when it starts). */
   openAB?: LinkRecord
   openBA?: LinkRecord
@@ -134,9 +145,34 @@ export class Network {
   readonly blockedAt = new Map<SiteCode, number>()
   private securityListeners: ((e: Extract<NetEvent, { type: 'rejected' }>) => void)[] = []
 
+  /** Each site's LAN state (absent: up). */
+  private lans = new Map<SiteCode, LanState>()
+
   constructor(private sim: Simulator, private topo: TopologySpec) {
     for (const l of topo.links) this.addLink(l)
     for (const s of topo.sites) { this.siteUp.set(s.code, true); this.lanStats.set(s.code, emptyStats()) }
+  }
+
+  /**
+   * A site's LAN fails (its servers cannot reach each other nor the router: the backup feed and every message
+   * to or from the site's servers stop; traffic passing through its router still flows) or degrades (extra
+   * delay, loss on every LAN hop), or comes back (`up`).
+   */
+  setLanState(code: SiteCode, state: LanState['state'], d: Partial<Omit<LanState, 'state'>> = {}): void {
+    if (!this.siteUp.has(code)) throw new EngineError('UNKNOWN_SITE', `unknown site ${code}`)
+    if (state === 'up') this.lans.delete(code)
+    else this.lans.set(code, { state, extraDelayMs: state === 'degraded' ? d.extraDelayMs ?? 0 : 0, lossRate: state === 'degraded' ? d.lossRate ?? 0 : 0 })
+    this.routes.clear()
+    this.sim.record('net.lan', code, state)
+  }
+
+  lanState(code: SiteCode): LanState { return this.lans.get(code) ?? { state: 'up', extraDelayMs: 0, lossRate: 0 } }
+
+  /** Duplication / reordering of the messages crossing a link (0 for none). */
+  setLinkChaos(id: string, chaos: Partial<LinkChaos>): void {
+    const l = this.link(id)
+    l.chaos = { ...l.chaos, ...chaos }
+    this.sim.record('net.chaos', id, l.chaos.duplicate, l.chaos.reorder)
   }
 
   get topology(): TopologySpec { return this.topo }
@@ -145,7 +181,7 @@ export class Network {
     this.routes.clear()
     this.links.set(l.id, {
       spec: l, state: 'up', degradation: { extraDelayMs: 0, bandwidthFactor: 1, lossRate: 0 }, epoch: 0,
-      busyAB: 0, busyBA: 0, stats: emptyStats(), plainAB: 0, plainBA: 0, captured: [], tamper: 0,
+      busyAB: 0, busyBA: 0, stats: emptyStats(), plainAB: 0, plainBA: 0, captured: [], tamper: 0, chaos: { duplicate: 0, reorder: 0 },
     })
   }
 
@@ -209,8 +245,9 @@ export class Network {
   }
 
   private computeRoute(from: SiteCode, to: SiteCode): SiteCode[] | undefined {
-    if (from === to) return [from]
+    if (from === to) return this.lans.get(from)?.state === 'down' ? undefined : [from]
     if (!this.isSiteReachable(from) || !this.isSiteReachable(to)) return undefined
+    if (this.lans.get(from)?.state === 'down' || this.lans.get(to)?.state === 'down') return undefined
     const dist = new Map<SiteCode, number>([[from, 0]])
     const prev = new Map<SiteCode, SiteCode>()
     const todo = new Set<SiteCode>([...this.siteUp.keys()].filter((c) => this.isSiteReachable(c)))
@@ -275,7 +312,10 @@ export class Network {
       throw new EngineError('FIREWALL_BLOCKED', `firewall at ${o.to} blocked ${o.kind} from ${o.from}`, { site: o.to })
     }
     const route = this.route(o.from, o.to)
-    if (!route) throw new EngineError('UNREACHABLE', `no route from ${o.from} to ${o.to}`, { site: o.to })
+    if (!route) {
+      const lan = [o.from, o.to].find((c) => this.lans.get(c)?.state === 'down')
+      throw new EngineError('UNREACHABLE', lan ? `the LAN at ${lan} is down: no route from ${o.from} to ${o.to}` : `no route from ${o.from} to ${o.to}`, { site: o.to })
+    }
     const id = this.nextId++
     // the serialized message, once: sealed (or sent in clear) on each WAN hop
     const inner = route.length > 1 ? innerPlain(id, o.from, o.to, o.kind, o.wire ? o.wire() : describe(o.kind, o.payload), o.bytes) : undefined
@@ -394,19 +434,42 @@ export class Network {
     return ms
   }
 
-  private hop<P>(msg: Message<P>, route: SiteCode[], i: number, o: SendOptions<P>, inner?: Buffer): void {
+  /** `chaosDone`: this hop's duplication / reordering was already decided (the copy, or the message held back). */
+  private hop<P>(msg: Message<P>, route: SiteCode[], i: number, o: SendOptions<P>, inner?: Buffer, chaosDone = false): void {
     const now = this.sim.now
     if (route.length === 1) {
       const s = this.site(msg.from)
       const st = this.lanStats.get(msg.from)!
       const tx = (msg.bytes * 8 * 1000) / s.lanBps
       st.bytes += msg.bytes; st.messages++; st.busyMs += tx
-      this.sim.schedule(s.lanDelayMs + tx, 'net.lan', () => this.deliver(msg, route, o))
+      const lan = this.lans.get(msg.from)
+      const lost = !!lan && lan.lossRate > 0 && this.sim.rng.chance(lan.lossRate)
+      this.sim.schedule(s.lanDelayMs + (lan?.extraDelayMs ?? 0) + tx, 'net.lan', () => {
+        if (this.lans.get(msg.from)?.state === 'down') { st.dropped++; return this.drop(msg, o, `the LAN at ${msg.from} failed in flight`) }
+        if (lost) { st.dropped++; return this.drop(msg, o, `lost on the LAN at ${msg.from}`) }
+        this.deliver(msg, route, o)
+      })
       return
     }
     const a = route[i], b = route[i + 1]
     const l = this.linkBetween(a, b)
     if (!l || l.state === 'down' || !this.isSiteReachable(b)) return this.drop(msg, o, `link ${a}-${b} down`)
+    if (!chaosDone && (l.chaos.duplicate > 0 || l.chaos.reorder > 0)) {
+      if (l.chaos.reorder > 0 && this.sim.rng.chance(l.chaos.reorder)) {
+        // held back before it reaches the transmitter: messages sent after it cross first
+        l.stats.reordered++
+        const holdMs = Math.max(5, l.spec.delayMs) * (1 + 2 * this.sim.rng.next())
+        this.sim.record('net.reorder', msg.id, l.spec.id, holdMs)
+        this.sim.schedule(holdMs, 'net.hold', () => this.hop(msg, route, i, o, inner, true))
+        return
+      }
+      if (l.chaos.duplicate > 0 && this.sim.rng.chance(l.chaos.duplicate)) {
+        // the sender's transport sends it again (a fresh frame and counter, so the receiving end takes it): delivered twice
+        l.stats.duplicated++
+        this.sim.record('net.duplicate', msg.id, l.spec.id)
+        this.hop({ ...msg }, route, i, o, inner, true)
+      }
+    }
     const forward = l.spec.a === a
     // the message joins the direction's record that waits for the transmitter (or opens one that starts when it is free)
     let rec = forward ? l.openAB : l.openBA
@@ -516,7 +579,7 @@ export class Network {
   }
 }
 
-function emptyStats(): LinkStats { return { bytes: 0, messages: 0, dropped: 0, queueingMs: 0, busyMs: 0, rejected: 0 } }
+function emptyStats(): LinkStats { return { bytes: 0, messages: 0, dropped: 0, queueingMs: 0, busyMs: 0, rejected: 0, duplicated: 0, reordered: 0 } }
 
 /** The body of a message that gives no wire encoding: its kind and a short payload descriptor (padded by the frame). */
 function describe(kind: string, payload: unknown): string {

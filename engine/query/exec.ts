@@ -190,6 +190,7 @@ const busy = new WeakSet<Statement>()
 function* primaryQuery(cluster: Cluster, site: SiteCode, sql: string, params: SqlValue[] | undefined, checkpoint: () => Yielded): QueryGen<{ columns: string[]; rows: SqlValue[][] }> {
   const sdb = (cluster as unknown as { siteInternals?: (s: string) => { primary: { db: Database; inTransaction: boolean } } }).siteInternals?.(site).primary
   const store = siteStoreOf(cluster, site)!
+  store.available() // an access: down, or a damaged medium found now, refuses here
   if (!sdb || sdb.inTransaction) return store.query(sql, params)
   const db = sdb.db
   let m = stmtCache.get(db)

@@ -139,6 +139,17 @@ export const ACTIONS: Readonly<Record<string, ActionRule>> = {
   'topology/failLink': operate('fail a link', linkSites, { anyOf: true }),
   'topology/restoreLink': operate('restore a link', linkSites, { anyOf: true }),
   'topology/degradeLink': operate('degrade a link', linkSites, { anyOf: true }),
+  // nemesis and failure drills (engine/cluster/nemesis.ts, drills.ts)
+  'nemesis/get': read('read the faults in force'),
+  'nemesis/failMedia': operate('destroy a primary database medium', site),
+  'nemesis/lan': operate('fail, degrade or restore a LAN', site),
+  'nemesis/partition': operate('partition the network', ALL),
+  'nemesis/heal': operate('heal the partition', ALL),
+  'nemesis/linkChaos': operate('duplicate or reorder messages on a link', linkSites, { anyOf: true }),
+  'nemesis/skew': operate("skew a site's clock", site),
+  'drill/get': read('read the failure drill'),
+  'drill/start': operate('start a failure drill', ALL),
+  'drill/finish': operate('repair and check a failure drill', ALL),
 
   // failover (engine/cluster/failover.ts)
   'failover/get': read('read the backup feeds and failovers'),

@@ -32,7 +32,8 @@ export interface LogBody { at: number; c: Change[]; ddl?: string[] }
 
 /** What a site needs from the cluster around it. */
 export interface SiteHost {
-  now(): number
+  /** The site's own clock (the virtual clock plus the site's skew, engine/cluster/nemesis.ts). */
+  now(site?: SiteCode): number
   isServerUp(id: string): boolean
   /** Called after a local commit is durable (seq assigned), to ship it. */
   committed(site: SiteCode, seq: number, body: LogBody, bytes: number): void
@@ -42,6 +43,8 @@ export interface SiteHost {
   beforeCommit?(site: SiteCode, changes: readonly Change[]): void
   /** Why a server refuses service although it was not failed (a damaged log waiting for a restore). */
   problem?(id: string): string | undefined
+  /** Called on every access to a server's database before it is served: a damaged medium is found here (media failure). */
+  access?(id: string): void
 }
 
 export interface TxScope {
@@ -72,6 +75,7 @@ export class ReadOnlyDb {
   get id(): string { return this.db.id }
   isUp(): boolean { return this.site.host.isServerUp(this.serverId) }
   protected ensureUp(): void {
+    this.site.host.access?.(this.serverId)
     if (!this.isUp()) throw downError(this.site, this.serverId)
   }
   query(sql: string, params?: Params): QueryResult { this.ensureUp(); return this.db.query(sql, params) }
@@ -90,7 +94,10 @@ export class SiteStore {
   get code(): SiteCode { return this.site.code }
   get seq(): number { return this.site.seq }
   isUp(): boolean { return this.site.host.isServerUp(`${this.site.code}.primary`) }
+  /** Throws when the primary cannot serve: down, or waiting for a restore (a damaged medium is found on this access). For readers that step its statements themselves. */
+  available(): void { this.ensureUp() }
   private ensureUp(): void {
+    this.site.host.access?.(`${this.site.code}.primary`)
     if (!this.isUp()) throw downError(this.site, `${this.site.code}.primary`)
   }
 
@@ -237,7 +244,7 @@ export class Site {
     if (ddl.length) this.catalog.schemaChanged()
     this.catalog.apply(changes)
     db.setMeta('seq', seq)
-    const body: LogBody = { at: this.host.now(), c: changes, ...(ddl.length ? { ddl } : {}) }
+    const body: LogBody = { at: this.host.now(this.code), c: changes, ...(ddl.length ? { ddl } : {}) }
     const bytes = changesLength(changes)
     // durable in both copies (primary's log, then the backup server's) before the commit is acknowledged
     for (const l of this.logs()) l.append(seq, body, false)

@@ -17,8 +17,10 @@ import * as pgCommand from './commands/pg'
 import * as check from './commands/check'
 import { commands as failoverCommands } from './commands/failover'
 import * as compare from './commands/compare'
+import * as drill from './commands/drill'
 
-const COMMANDS: CliCommand[] = [...dataCommands, query, serve, bench, audit, ...backupCommands, pgCommand, check, compare, ...failoverCommands]
+const COMMANDS: CliCommand[] = [...dataCommands, query, serve, bench, audit, ...backupCommands, pgCommand, check, compare, ...failoverCommands, drill]
+
 
 function help(): string {
   const w = Math.max(...COMMANDS.map((c) => c.name.length))

@@ -16,6 +16,7 @@ import { securityHandlers } from './security'
 import { consoleHandlers } from './console'
 import { backupHandlers } from './backup'
 import { failoverHandlers } from './failover'
+import { nemesisHandlers } from './nemesis'
 import { withAuthz } from './authz'
 
 export const handlers: HandlerMap<CallName> = withAuthz({
@@ -31,6 +32,7 @@ export const handlers: HandlerMap<CallName> = withAuthz({
   ...consoleHandlers,
   ...backupHandlers,
   ...failoverHandlers,
+  ...nemesisHandlers,
 })
 
 export type { HandlerContext, HandlerMap, Handler } from './context'

@@ -5,7 +5,7 @@ import { tickPayload } from './system'
 type TopologyCall = 'topology/get' | 'topology/failSite' | 'topology/restoreSite' | 'topology/failServer' | 'topology/restoreServer' | 'topology/failLink' | 'topology/restoreLink' | 'topology/degradeLink'
 
 /** After a change: push the new topology and the health lights, return the view. */
-function changed(ctx: HandlerContext): TopologyView {
+export function changed(ctx: HandlerContext): TopologyView {
   const view = ctx.cluster.topologyView()
   ctx.emit('topology/changed', view)
   ctx.emit('engine/tick', tickPayload(ctx))

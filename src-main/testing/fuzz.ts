@@ -38,6 +38,16 @@ export const VALID_SAMPLES: Record<CallName, Record<string, Json>> = {
   'topology/failLink': { link: 'ZZZ-YYY' },
   'topology/restoreLink': { link: 'ZZZ-YYY' },
   'topology/degradeLink': { link: 'ZZZ-YYY', extraDelayMs: 1, bandwidthFactor: 0.5, lossRate: 0 },
+  'nemesis/get': {},
+  'nemesis/failMedia': { site: 'ZZZ', kind: 'corrupt', confirm: 'ZZZ' },
+  'nemesis/lan': { site: 'ZZZ', state: 'degraded', extraDelayMs: 1, lossRate: 0.1 },
+  'nemesis/partition': { groups: [['ZZZ'], ['YYY']] },
+  'nemesis/heal': {},
+  'nemesis/linkChaos': { link: 'ZZZ-YYY', duplicate: 0.1, reorder: 0.1 },
+  'nemesis/skew': { site: 'ZZZ', offsetMs: 1000 },
+  'drill/get': {},
+  'drill/start': { category: 'transaction', site: 'ZZZ' },
+  'drill/finish': {},
   'catalog/global': { site: 'CMB' },
   'catalog/local': { site: 'CMB' },
   'catalog/fragments': {},
@@ -115,6 +125,7 @@ export const READ_ONLY_CALLS: CallName[] = [
   // reads only: the SQL they get is garbage or a SELECT (readSql)
   'query/run', 'query/start',
   'backup/list', 'backup/plan',
+  'nemesis/get', 'drill/get',
 ]
 
 /** Keys that pollute prototypes when code copies untrusted objects carelessly, and names that collide with Object.prototype. */

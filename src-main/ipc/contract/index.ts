@@ -18,6 +18,7 @@ import { consoleCalls } from './console'
 import { testCalls } from './testing'
 import { backupCalls } from './backup'
 import { failoverCalls } from './failover'
+import { nemesisCalls } from './nemesis'
 
 export const calls = {
   ...systemCalls,
@@ -31,6 +32,7 @@ export const calls = {
   ...consoleCalls,
   ...backupCalls,
   ...failoverCalls,
+  ...nemesisCalls,
 } satisfies Record<string, CallDef>
 
 export const events = {
