@@ -28,6 +28,7 @@ import { join } from 'node:path'
 import { Dim } from './integrity'
 import type { Change } from './site/db'
 import { Subsystems } from './cluster/subsystems'
+import { backupSchedules } from './backup/schedule'
 import { ClusterFaults } from './cluster/faults'
 import type { ClusterOptions } from './cluster/base'
 import { clockView, siteHealth, topologyView } from './api/builders/views'
@@ -94,7 +95,7 @@ export class Cluster extends ClusterFaults {
   protected createReplication(): void {
     this.replication = new Replication({
       sim: this.sim, net: this.net, topology: this.topology, site: (c) => this.internalSite(c),
-      isServerUp: (id) => this.isServerUp(id), log: (k, m, site) => this.log(k, m, site),
+      isServerUp: (id) => this.isServerUp(id), log: (k, m, site) => this.log(k, m, site), feedLimit: (o) => this.feedLimit(o),
     })
   }
 
@@ -109,6 +110,7 @@ export class Cluster extends ClusterFaults {
     isServerUp: (id: string) => this.isServerUp(id),
     committed: (site: SiteCode, seq: number, body: LogBody, bytes: number) => {
       this.replication.committed(site, seq, body, bytes)
+      this.copyCommitted(site, seq, body)
       this.maybeCheckpoint(site)
     },
     catalogChanged: (site: SiteCode) => this.replication.catalogChanged(site),
@@ -172,7 +174,9 @@ export class Cluster extends ClusterFaults {
     for (const id of file.down ?? []) c.failServer(id)
     for (const [id, l] of Object.entries(file.links ?? {})) if (c.net.links.has(id)) c.net.setLinkState(id, l.state, l.degradation)
     c.lastGenerate = file.generated
+    c.loadReplicationSchedules()
     c.scheduleRefresh()
+    backupSchedules(c).load()
     c.replication.kick()
     c.log('recovery', `cluster reopened from ${dataDir} at ${formatSiteTime(clock)}`)
     for (const [id, why] of c.damaged) c.log('failure', `${id} refuses service until restored: ${why}`, id.split('.')[0])
@@ -310,6 +314,7 @@ export class Cluster extends ClusterFaults {
     }
     this.replication.build()
     this.replication.syncCatalogsNow()
+    this.resetCopyLogs()
     if (this.persistence) this.checkpoint()
   }
 
