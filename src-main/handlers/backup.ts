@@ -9,6 +9,7 @@ import { MANIFEST_FILE, parseManifest } from '../../engine/backup/format'
 import { backupBytes, backupRows, takeBackup } from '../../engine/backup/snapshot'
 import { planRestore, restoreFromFile } from '../../engine/backup/restore'
 import { backupStore, type Held } from '../../engine/backup/store'
+import { jobLog } from '../../engine/cluster/joblog'
 import type { HandlerMap } from './context'
 import { BACKUP_CHUNK_BYTES, type BackupJobResult, type BackupView, type RestoreJobResult, type UploadState } from '../ipc/contract/backup'
 
@@ -91,7 +92,10 @@ export const backupHandlers: HandlerMap<BackupCall> = {
     if (confirm !== site) throw new EngineError('BAD_INPUT', `type the site's code ${site} to confirm the restore (got "${confirm}")`, { site })
     return ctx.jobs.start('restore', `restore of ${site} from backup ${key}`, async (job): Promise<RestoreJobResult> => {
       const t0 = performance.now()
-      const done = await restoreFromFile(c, h.set, site, confirm, job)
+      const rec = jobLog(c).start({ kind: 'restore', site, label: `restore of ${site} from backup ${key}`, hostJob: job.id })
+      let done: Awaited<ReturnType<typeof restoreFromFile>>
+      try { done = await restoreFromFile(c, h.set, site, confirm, job) } catch (e) { rec.fail(e, { wallMs: Math.round(performance.now() - t0) }); throw e }
+      rec.done({ rows: done.changes, bytes: h.set.manifest.files.find((f) => f.site === site)?.bytes ?? 0, wallMs: Math.round(performance.now() - t0), detail: `record ${done.seq}` })
       ctx.emit('catalog/changed', { reason: `${site} restored from backup ${key}` })
       const entry = h.set.manifest.files.find((f) => f.site === site)!
       return { plan: done, seq: done.seq, rows: done.changes, bytes: entry.bytes, durationMs: Math.round(performance.now() - t0) }

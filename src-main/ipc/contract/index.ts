@@ -17,6 +17,7 @@ import { securityCalls, securityEvents } from './security'
 import { consoleCalls } from './console'
 import { testCalls } from './testing'
 import { backupCalls } from './backup'
+import { scheduleCalls, scheduleEvents } from './schedule'
 
 export const calls = {
   ...systemCalls,
@@ -29,6 +30,7 @@ export const calls = {
   ...securityCalls,
   ...consoleCalls,
   ...backupCalls,
+  ...scheduleCalls,
 } satisfies Record<string, CallDef>
 
 export const events = {
@@ -39,6 +41,7 @@ export const events = {
   ...txnEvents,
   ...ticketEvents,
   ...securityEvents,
+  ...scheduleEvents,
 } satisfies Record<string, EventDef>
 
 export type Calls = typeof calls
