@@ -15,8 +15,9 @@ import * as audit from './commands/audit'
 import { commands as backupCommands } from './commands/backup'
 import * as pgCommand from './commands/pg'
 import * as check from './commands/check'
+import { schedule } from './commands/schedule'
 
-const COMMANDS: CliCommand[] = [...dataCommands, query, serve, bench, audit, ...backupCommands, pgCommand, check]
+const COMMANDS: CliCommand[] = [...dataCommands, query, serve, bench, audit, ...backupCommands, pgCommand, check, schedule]
 
 function help(): string {
   const w = Math.max(...COMMANDS.map((c) => c.name.length))
