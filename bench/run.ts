@@ -13,6 +13,7 @@ import { group as txn } from './txn'
 import { group as ticket } from './ticket'
 import { group as security } from './security'
 import { group as wan } from './wan'
+import { group as repl } from './repl'
 import { group as guard } from './guard'
 import { group as backup } from './backup'
 import { group as pgSites } from './pg'
@@ -31,7 +32,7 @@ export interface BenchGroup {
   run(ctx: BenchContext): Promise<Record<string, number>>
 }
 
-export const GROUPS: BenchGroup[] = [engine, ui, txn, query, ticket, security, wan, guard, backup, pgSites, dim, compare, failover]
+export const GROUPS: BenchGroup[] = [engine, ui, txn, query, ticket, security, wan, guard, backup, pgSites, dim, compare, failover, repl]
 
 /** The repository root: the first ancestor of the bundle (or cwd) holding package.json. */
 export function repoRoot(): string {

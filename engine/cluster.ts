@@ -29,6 +29,7 @@ import { Dim } from './integrity'
 import type { Change } from './site/db'
 import { Subsystems } from './cluster/subsystems'
 import { ClusterNemesis } from './cluster/nemesis'
+import { backupSchedules } from './backup/schedule'
 import type { ClusterOptions } from './cluster/base'
 import { clockView, siteHealth, topologyView } from './api/builders/views'
 
@@ -94,7 +95,7 @@ export class Cluster extends ClusterNemesis {
   protected createReplication(): void {
     this.replication = new Replication({
       sim: this.sim, net: this.net, topology: this.topology, site: (c) => this.internalSite(c),
-      isServerUp: (id) => { if (this.media.size) this.checkMedium(id); return this.isServerUp(id) }, log: (k, m, site) => this.log(k, m, site),
+      isServerUp: (id) => { if (this.media.size) this.checkMedium(id); return this.isServerUp(id) }, log: (k, m, site) => this.log(k, m, site), feedLimit: (o) => this.feedLimit(o),
     })
   }
 
@@ -110,6 +111,7 @@ export class Cluster extends ClusterNemesis {
     isServerUp: (id: string) => this.isServerUp(id),
     committed: (site: SiteCode, seq: number, body: LogBody, bytes: number) => {
       this.replication.committed(site, seq, body, bytes)
+      this.copyCommitted(site, seq, body)
       this.maybeCheckpoint(site)
     },
     catalogChanged: (site: SiteCode) => this.replication.catalogChanged(site),
@@ -173,7 +175,9 @@ export class Cluster extends ClusterNemesis {
     for (const id of file.down ?? []) c.failServer(id)
     for (const [id, l] of Object.entries(file.links ?? {})) if (c.net.links.has(id)) c.net.setLinkState(id, l.state, l.degradation)
     c.lastGenerate = file.generated
+    c.loadReplicationSchedules()
     c.scheduleRefresh()
+    backupSchedules(c).load()
     c.replication.kick()
     c.log('recovery', `cluster reopened from ${dataDir} at ${formatSiteTime(clock)}`)
     for (const [id, why] of c.damaged) c.log('failure', `${id} refuses service until restored: ${why}`, id.split('.')[0])
@@ -312,6 +316,7 @@ export class Cluster extends ClusterNemesis {
     }
     this.replication.build()
     this.replication.syncCatalogsNow()
+    this.resetCopyLogs()
     if (this.persistence) this.checkpoint()
   }
 

@@ -16,6 +16,7 @@ import { EngineError } from '../errors'
 import type { Cluster } from '../cluster'
 import type { SiteCode } from '../topology/types'
 import { formatSiteTime } from '../sim/kernel'
+import { jobLog } from '../cluster/joblog'
 import { BACKUP_FORMAT, BACKUP_VERSION, MANIFEST_FILE, backupTables, parseManifest, schemaVersionOf, siteFileName, type BackupFileEntry, type BackupManifest, type BackupSet } from './format'
 
 /** What a long step needs from its host (a job): progress, and a checkpoint that yields and throws CANCELLED. */
@@ -57,12 +58,42 @@ async function hashChunked(bytes: Uint8Array, work: Work, done: number, total: n
 
 let backupSeq = 0
 
+/** Who asked for a backup, for the job history (engine/cluster/joblog.ts). */
+export interface BackupOrigin { trigger?: 'manual' | 'scheduled'; schedule?: string | null; hostJob?: string | null }
+
 /** Takes a backup of the given sites (all of them = one consistent cut of the cluster) into memory. */
-export async function takeBackup(cluster: Cluster, sites: SiteCode[] | 'all', work: Work = NO_WORK, wallNow: () => number = Date.now): Promise<BackupSet> {
+export async function takeBackup(cluster: Cluster, sites: SiteCode[] | 'all', work: Work = NO_WORK, wallNow: () => number = Date.now, origin: BackupOrigin = {}): Promise<BackupSet> {
   const codes = sites === 'all' ? cluster.siteCodes : [...new Set(sites)]
   work.progress(0, `cut of ${codes.join(', ')}`)
   await work.checkpoint()
-  const cut = cutImages(cluster, codes)
+  return backupNow(cluster, sites, work, wallNow, origin)
+}
+
+/**
+ * The one backup path: the cut is taken synchronously, at the current virtual time (a schedule calls this
+ * from its timer, so the cut is at the scheduled instant), then the files are hashed in chunks. Recorded as
+ * a job in the engine's history: its virtual start, rows, bytes, wall time, or its error.
+ */
+export function backupNow(cluster: Cluster, sites: SiteCode[] | 'all', work: Work = NO_WORK, wallNow: () => number = Date.now, origin: BackupOrigin = {}): Promise<BackupSet> {
+  const codes = sites === 'all' ? cluster.siteCodes : [...new Set(sites)]
+  const scope = sites === 'all' || codes.length === cluster.siteCodes.length ? 'cluster' : 'site'
+  const job = jobLog(cluster).start({
+    kind: 'backup', site: scope === 'cluster' ? 'ALL' : codes.join('+'), label: `backup of ${scope === 'cluster' ? 'every site (one cut)' : codes.join(', ')}`,
+    trigger: origin.trigger, schedule: origin.schedule, hostJob: origin.hostJob,
+  })
+  const t0 = performance.now()
+  let cut: ReturnType<typeof cutImages>
+  try { cut = cutImages(cluster, codes) } catch (e) { job.fail(e); return Promise.reject(e) }
+  return (async () => {
+    try {
+      const set = await assemble(cluster, codes, scope, cut, work, wallNow)
+      job.done({ rows: backupRows(set), bytes: backupBytes(set), wallMs: Math.round(performance.now() - t0), detail: set.manifest.id })
+      return set
+    } catch (e) { job.fail(e, { wallMs: Math.round(performance.now() - t0) }); throw e }
+  })()
+}
+
+async function assemble(cluster: Cluster, codes: SiteCode[], scope: 'cluster' | 'site', cut: ReturnType<typeof cutImages>, work: Work, wallNow: () => number): Promise<BackupSet> {
   const total = cut.images.reduce((a, i) => a + i.bytes.length, 0)
   const files = new Map<string, Uint8Array>()
   const entries: BackupFileEntry[] = []
@@ -74,7 +105,6 @@ export async function takeBackup(cluster: Cluster, sites: SiteCode[] | 'all', wo
     files.set(file, img.bytes)
     entries.push({ site: img.site, file, bytes: img.bytes.length, sha256: sum, seq: img.seq, schemaVersion: img.schemaVersion, rows: img.rows })
   }
-  const scope = sites === 'all' || codes.length === cluster.siteCodes.length ? 'cluster' : 'site'
   const id = `${codes.join('+')}-${formatSiteTime(cut.virtualAt).replace(/[^0-9]/g, '').slice(0, 14)}-${++backupSeq}`
   const manifest: BackupManifest = {
     format: BACKUP_FORMAT, version: BACKUP_VERSION, id, scope, sites: codes, virtualAt: cut.virtualAt,

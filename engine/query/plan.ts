@@ -16,7 +16,6 @@ import { parseSql, conjuncts, colName, sqlify, astSome, type Ast, type ParsedTex
 import { analyzeSelect, type Analysis, type TableRef } from './analyze'
 import { QueryCatalog, type Copy, type Piece } from './catalog'
 import { StatsCache, type TableStats } from './stats'
-import { siteStoreOf } from './stores'
 import { andSql, exprColumns, exprSql, literal, qid } from './sqltext'
 import type { FragmentDecision, JoinDecision, PlanView, RequestClass } from './types'
 import { guardSelect, guardTerm, type QueryBudget } from './guard'
@@ -705,19 +704,15 @@ export class Planner implements Pruner {
     if (c.role === 'scheduled-copy') {
       const stale = this.copyStaleness(c)
       if (stale !== undefined) pp.stalenessMs = stale
-      notes.push(`${pp.piece.name} read from the scheduled copy ${c.table}@${c.site} (refreshed at 12:00 and 18:00)${stale !== undefined ? `, last refreshed ${Math.round(stale / 60000)} min ago` : ''}: the authoritative copy is unavailable`)
+      notes.push(`${pp.piece.name} read from the scheduled copy ${c.table}@${c.site} (refreshed on its schedule)${stale !== undefined ? `, stale by ${Math.round(stale / 60000)} min` : ''}: the authoritative copy is unavailable`)
     }
     if (c.role === 'repository') notes.push(`${pp.piece.name} read from the main repository at ${c.site} (its own site is unavailable); it reflects the changes delivered so far`)
     if (this.lagging(c)) notes.push(`${pp.piece.name} read from ${c.table}@${c.site}, which still has replication batches to apply`)
   }
 
+  /** How long the copy has not been current (engine/cluster/copies.ts: since the first source change after its data). */
   private copyStaleness(c: Copy): number | undefined {
-    const store = siteStoreOf(this.cluster, c.site)
-    try {
-      const at = store?.query('SELECT REFRESHED_AT FROM COPY_REFRESH WHERE COPY_NAME = ?', [c.table]).rows[0]?.[0]
-      if (at !== undefined && at !== null) return Math.max(0, this.cluster.sim.now - Number(at))
-    } catch { /* no refresh table */ }
-    return undefined
+    try { return this.cluster.copyStaleness(c.table).stalenessMs } catch { return undefined }
   }
 
   /** The final statement at the assembly site: the query over "__P", the sites' partial aggregates, combined. */

@@ -163,7 +163,14 @@ registerCommand({
 })
 registerCommand({ name: 'as', usage: 'as USER', summary: 'act as USER in the following commands', run: (ctx, a) => { need(a, 1, 'as alice'); ctx.user = a[0] } })
 registerCommand({ name: 'settle', usage: 'settle [MAXDURATION]', summary: 'run until backups, repository and replicas have caught up', run: (ctx, a) => { ctx.cluster.settle(a[0] ? parseDuration(a[0]) : 60_000) } })
-registerCommand({ name: 'refresh', usage: 'refresh COPY', summary: 'refresh a scheduled copy now (e.g. Stock_MBI)', action: (a) => ({ action: 'replication/refreshCopy', input: { copy: a[0] } }), run: (ctx, a) => { need(a, 1, 'refresh Stock_MBI'); ctx.cluster.refreshCopy(a[0]) } })
+registerCommand({
+  name: 'refresh', usage: 'refresh COPY | refresh schedule COPY HH:MM|eod…', summary: 'refresh a scheduled copy now (e.g. Stock_MBI), or set its refresh times',
+  action: (a) => (a[0] === 'schedule' ? { action: 'replication/setRefreshSchedule', input: { copy: a[1] } } : { action: 'replication/refreshCopy', input: { copy: a[0] } }),
+  run: (ctx, a) => {
+    if (a[0] === 'schedule') { need(a, 3, 'refresh schedule Stock_MBI 12:00 eod'); ctx.cluster.setRefreshSchedule(a[1], a.slice(2)); return }
+    need(a, 1, 'refresh Stock_MBI'); ctx.cluster.refreshCopy(a[0])
+  },
+})
 registerCommand({
   name: 'recover', usage: 'recover SITE from backup|repository', summary: "recover a site's primary from its backup, or a branch's fragments from the main repository",
   action: (a) => ({ action: 'replication/recover', input: { site: a[0], from: a[2] } }),

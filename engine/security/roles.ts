@@ -86,6 +86,13 @@ const backupFileSites = (i: Input): Target => {
   return k && /^[A-Z]{3}(\+[A-Z]{3})*$/.test(k) ? k.split('+') : null
 }
 
+/** A backup schedule's site(s): a code, or 'all' (every site, cluster-wide). */
+const scheduleSite = (...keys: string[]) => (i: Input): Target => {
+  const v = keys.map((k) => str(i[k])).filter((x): x is string => x !== undefined)
+  if (v.some((x) => x.toLowerCase() === 'all')) return 'ALL'
+  return v.length ? [...new Set(v)] : null
+}
+
 /** A statement (or script) that only reads: SELECT / EXPLAIN / VALUES / WITH … SELECT, one statement. */
 export function isReadOnlyStatement(sql: string): boolean {
   const text = sql.replace(/--[^\n]*|\/\*[\s\S]*?\*\//g, ' ').trim().replace(/;\s*$/, '')
@@ -218,6 +225,18 @@ export const ACTIONS: Readonly<Record<string, ActionRule>> = {
   'backup/upload': operate('upload a backup file', backupFileSites),
   'backup/plan': operate('plan a restore from a backup', site),
   'backup/restore': operate('restore a site from a backup', site),
+  'jobs/history': read('read the job history'),
+  'schedule/list': read('list the backup schedules'),
+  'schedule/create': operate('create a backup schedule', scheduleSite('site')),
+  'schedule/update': operate('edit a backup schedule', scheduleSite('site', 'to')),
+  'schedule/pause': operate('pause or resume a backup schedule', scheduleSite('site')),
+  'schedule/delete': operate('delete a backup schedule', scheduleSite('site')),
+  'replication/schedules': read('read the replication schedules'),
+  'replication/setRefreshSchedule': operate('set a copy\'s refresh schedule', (i, look) => {
+    const s = str(i.copy) ? look.copySite?.(str(i.copy)!) : undefined
+    return s ? [s] : 'ALL'
+  }),
+  'replication/setFeedSchedule': operate('set the main repository\'s feed schedule', ALL),
 }
 
 export type Decision =

@@ -6,7 +6,8 @@
  *    batch only when it follows the last one it applied (prev pointer), so loss or failures never
  *    reorder changes; undelivered batches are re-sent when something is restored (kick) or on retry.
  *  - Catalog sync: a site's fragment row counts, pushed to every other site's global catalog copy.
- *  - Scheduled copy refresh: Stock_MBI at Colombo from Stock_MBI_LCL at Mumbai at 12:00 and 18:00.
+ *  - Scheduled copy refresh (engine/cluster/copies.ts): Stock_MBI at Colombo from Stock_MBI_LCL at Mumbai,
+ *    incremental, on its refresh schedule (12:00 and the end of the working day by default).
  */
 import { changesLength, jsonLength, type Change, type DbRole, type SiteDb } from './db'
 import type { LogBody, Site } from './site'
@@ -40,6 +41,8 @@ export interface ReplicationHost {
   site(code: SiteCode): Site
   isServerUp(id: string): boolean
   log(kind: string, message: string, site?: SiteCode): void
+  /** The highest commit of an origin its main-repository channel may ship now (the feed schedule); absent: all. */
+  feedLimit?(origin: SiteCode): number
 }
 
 type Mapper = (changes: readonly Change[]) => Change[]
@@ -104,7 +107,7 @@ export function localWriteRefusal(topo: TopologySpec, site: SiteCode, table: str
   }
   if ((f.kind === 'vertical' || f.kind === 'copy') && f.copyOf) {
     const src = fragments(topo).find((x) => x.name === f.copyOf)
-    const how = f.kind === 'vertical' ? `a vertical fragment kept in step with ${f.copyOf}` : `a scheduled copy of ${f.copyOf} (refreshed at 12:00 and 18:00)`
+    const how = f.kind === 'vertical' ? `a vertical fragment kept in step with ${f.copyOf}` : `a scheduled copy of ${f.copyOf} (refreshed on its schedule, 12:00 and the end of day by default)`
     return `${f.name} at ${site} is ${how}: it is read-only except through its source; write ${f.relation} (${f.copyOf}${src ? ` at ${src.site}` : ''}) instead; nothing was changed`
   }
   return undefined
@@ -289,7 +292,9 @@ export class Replication {
 
   private pump(ch: Channel): void {
     if (!this.h.isServerUp(`${ch.origin}.primary`) || !ch.pending.length) return
+    const limit = ch.role === 'repository' ? this.h.feedLimit?.(ch.origin) ?? Infinity : Infinity
     for (const b of ch.pending) {
+      if (b.seq > limit) return // held until the main repository's next feed time
       if (b.delivered || ch.inflight.has(b.seq)) continue
       if (!this.ship(ch, b)) return
     }

@@ -69,6 +69,7 @@ export function validateTopology(t: TopologySpec): TopologySpec {
   for (const s of t.sites) {
     if (!/^[A-Z]{3}$/.test(s.code)) throw new EngineError('BAD_INPUT', `site code must be three capital letters: ${s.code}`)
     if (codes.has(s.code)) throw new EngineError('BAD_INPUT', `duplicate site ${s.code}`)
+    if (s.endOfDay !== undefined && !/^([01]\d|2[0-3]):[0-5]\d$/.test(s.endOfDay)) throw new EngineError('BAD_INPUT', `site ${s.code}: endOfDay is a site-local time HH:MM, got "${s.endOfDay}"`)
     codes.add(s.code)
   }
   if (t.sites.filter((s) => s.repository).length !== 1) throw new EngineError('BAD_INPUT', 'exactly one site must host the main repository')

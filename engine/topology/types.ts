@@ -26,6 +26,8 @@ export interface SiteSpec {
   /** Number of client/requestor (POS, back office) terminals. */
   clients: number
   staff: number
+  /** End of the working day, site-local 'HH:MM' (the scheduled copies' end-of-day refresh); default 18:00. */
+  endOfDay?: string
 }
 
 export type LinkKind = 'T1' | 'ISDN' | 'E1' | 'FIBER'

@@ -18,9 +18,9 @@ import * as check from './commands/check'
 import { commands as failoverCommands } from './commands/failover'
 import * as compare from './commands/compare'
 import * as drill from './commands/drill'
+import { schedule } from './commands/schedule'
 
-const COMMANDS: CliCommand[] = [...dataCommands, query, serve, bench, audit, ...backupCommands, pgCommand, check, compare, ...failoverCommands, drill]
-
+const COMMANDS: CliCommand[] = [...dataCommands, query, serve, bench, audit, ...backupCommands, pgCommand, check, compare, ...failoverCommands, drill, schedule]
 
 function help(): string {
   const w = Math.max(...COMMANDS.map((c) => c.name.length))

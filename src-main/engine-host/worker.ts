@@ -9,6 +9,7 @@ import { authorizeAction } from '../../engine/security/roles'
 import { parentPort, receiveMessageOnPort, workerData, type MessagePort } from 'node:worker_threads'
 import { existsSync, readdirSync } from 'node:fs'
 import { Cluster } from '../../engine/cluster'
+import { jobLog } from '../../engine/cluster/joblog'
 import { RealtimeDriver } from '../../engine/sim/realtime'
 import { EngineError, toErrorInfo } from '../../engine/errors'
 import { DEFAULT_SALES } from '../../engine/data/generator'
@@ -117,6 +118,7 @@ async function main(): Promise<void> {
   }
   void dataReady.then(() => { if (wantedSpeed !== driver.speed) ctx.clock.setSpeed(wantedSpeed) }, () => {})
   cluster.onLog((e) => emit('engine/event', e))
+  jobLog(cluster).onChange((j) => emit('jobs/changed', j))
 
   const onMessage = async (m: ToWorker) => {
     if (m.t === 'shutdown') {

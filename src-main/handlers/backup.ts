@@ -5,51 +5,22 @@
  * job too, preceded by its plan (backup/plan: validation and what it loses) and confirmed by the site's code.
  */
 import { EngineError } from '../../engine/errors'
-import type { Cluster } from '../../engine/cluster'
-import { MANIFEST_FILE, parseManifest, type BackupSet } from '../../engine/backup/format'
+import { MANIFEST_FILE, parseManifest } from '../../engine/backup/format'
 import { backupBytes, backupRows, takeBackup } from '../../engine/backup/snapshot'
 import { planRestore, restoreFromFile } from '../../engine/backup/restore'
+import { backupStore, type Held } from '../../engine/backup/store'
+import { jobLog } from '../../engine/cluster/joblog'
 import type { HandlerMap } from './context'
 import { BACKUP_CHUNK_BYTES, type BackupJobResult, type BackupView, type RestoreJobResult, type UploadState } from '../ipc/contract/backup'
 
 type BackupCall = 'backup/take' | 'backup/list' | 'backup/read' | 'backup/upload' | 'backup/plan' | 'backup/restore'
 
-/** Backups kept in memory per cluster (the newest; older ones are dropped past these bounds). */
-export const KEEP_BACKUPS = 8
-export const KEEP_BACKUP_BYTES = 1024 * 2 ** 20
-
-interface Held { key: string; set: BackupSet; origin: 'taken' | 'uploaded'; durationMs: number | null }
-interface Upload { files: Map<string, { total: number; received: number; chunks: Uint8Array[] }>; touched: number }
-
-class BackupStore {
-  held: Held[] = []
-  uploads = new Map<string, Upload>()
-  private ups = 0
-  add(set: BackupSet, origin: Held['origin'], durationMs: number | null): Held {
-    let key = set.manifest.id
-    if (this.held.some((h) => h.key === key)) key = `${set.manifest.id}~up${++this.ups}`
-    const h = { key, set, origin, durationMs }
-    this.held.push(h)
-    while (this.held.length > KEEP_BACKUPS || (this.held.length > 1 && this.held.reduce((a, x) => a + backupBytes(x.set), 0) > KEEP_BACKUP_BYTES)) this.held.shift()
-    return h
-  }
-  get(key: string): Held {
-    const h = this.held.find((x) => x.key === key)
-    if (!h) throw new EngineError('NOT_FOUND', `no backup ${key} is held (held: ${this.held.map((x) => x.key).join(', ') || 'none'}); upload a kept backup to restore from it`)
-    return h
-  }
-}
-const stores = new WeakMap<Cluster, BackupStore>()
-export function backupStore(c: Cluster): BackupStore {
-  let s = stores.get(c)
-  if (!s) { s = new BackupStore(); stores.set(c, s) }
-  return s
-}
+export { KEEP_BACKUPS, KEEP_BACKUP_BYTES, backupStore } from '../../engine/backup/store'
 
 export function backupView(h: Held): BackupView {
   const m = h.set.manifest
   return {
-    key: h.key, id: m.id, origin: h.origin, scope: m.scope, sites: m.sites, virtualAt: m.virtualAt, virtualLocal: m.virtualLocal, wallAt: m.wallAt,
+    key: h.key, id: m.id, origin: h.origin, schedule: h.schedule, scope: m.scope, sites: m.sites, virtualAt: m.virtualAt, virtualLocal: m.virtualLocal, wallAt: m.wallAt,
     files: m.files, bytes: backupBytes(h.set), rows: backupRows(h.set), durationMs: h.durationMs,
   }
 }
@@ -68,7 +39,7 @@ export const backupHandlers: HandlerMap<BackupCall> = {
     const label = sites === 'all' ? 'backup of every site (one cut)' : `backup of ${sites.join(', ')}`
     return ctx.jobs.start('backup', label, async (job): Promise<BackupJobResult> => {
       const t0 = performance.now()
-      const set = await takeBackup(c, sites, job)
+      const set = await takeBackup(c, sites, job, Date.now, { hostJob: job.id })
       const durationMs = Math.round(performance.now() - t0)
       const h = backupStore(c).add(set, 'taken', durationMs)
       const view = backupView(h)
@@ -121,7 +92,10 @@ export const backupHandlers: HandlerMap<BackupCall> = {
     if (confirm !== site) throw new EngineError('BAD_INPUT', `type the site's code ${site} to confirm the restore (got "${confirm}")`, { site })
     return ctx.jobs.start('restore', `restore of ${site} from backup ${key}`, async (job): Promise<RestoreJobResult> => {
       const t0 = performance.now()
-      const done = await restoreFromFile(c, h.set, site, confirm, job)
+      const rec = jobLog(c).start({ kind: 'restore', site, label: `restore of ${site} from backup ${key}`, hostJob: job.id })
+      let done: Awaited<ReturnType<typeof restoreFromFile>>
+      try { done = await restoreFromFile(c, h.set, site, confirm, job) } catch (e) { rec.fail(e, { wallMs: Math.round(performance.now() - t0) }); throw e }
+      rec.done({ rows: done.changes, bytes: h.set.manifest.files.find((f) => f.site === site)?.bytes ?? 0, wallMs: Math.round(performance.now() - t0), detail: `record ${done.seq}` })
       ctx.emit('catalog/changed', { reason: `${site} restored from backup ${key}` })
       const entry = h.set.manifest.files.find((f) => f.site === site)!
       return { plan: done, seq: done.seq, rows: done.changes, bytes: entry.bytes, durationMs: Math.round(performance.now() - t0) }

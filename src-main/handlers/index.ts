@@ -17,6 +17,7 @@ import { consoleHandlers } from './console'
 import { backupHandlers } from './backup'
 import { failoverHandlers } from './failover'
 import { nemesisHandlers } from './nemesis'
+import { scheduleHandlers } from './schedule'
 import { withAuthz } from './authz'
 
 export const handlers: HandlerMap<CallName> = withAuthz({
@@ -33,6 +34,7 @@ export const handlers: HandlerMap<CallName> = withAuthz({
   ...backupHandlers,
   ...failoverHandlers,
   ...nemesisHandlers,
+  ...scheduleHandlers,
 })
 
 export type { HandlerContext, HandlerMap, Handler } from './context'

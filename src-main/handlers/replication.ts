@@ -1,5 +1,8 @@
 import { EngineError } from '../../engine/errors'
-import type { HandlerMap } from './context'
+import type { HandlerContext, HandlerMap } from './context'
+import { jobLog } from '../../engine/cluster/joblog'
+import { formatSiteTime } from '../../engine/sim/kernel'
+import type { RecoveryResult } from '../ipc/contract/replication'
 import { waitForRepository } from '../../engine/backup/repository'
 
 type ReplicationCall = 'replication/recover' | 'replication/refreshCopy'
@@ -8,9 +11,36 @@ type ReplicationCall = 'replication/recover' | 'replication/refreshCopy'
 const MAX_EVENTS = 2_000_000
 
 export const replicationHandlers: HandlerMap<ReplicationCall> = {
-  'replication/recover': async (ctx, { site, from }) => {
+  'replication/recover': async (ctx, input) => {
     const c = ctx.cluster
-    c.site(site) // UNKNOWN_SITE for a well-formed code that is not in the topology
+    c.site(input.site) // UNKNOWN_SITE for a well-formed code that is not in the topology
+    // recorded in the engine's job history (the Jobs page): virtual start and end, rows, or the error
+    const rec = jobLog(c).start({ kind: 'recovery', site: input.site, label: `recovery of ${input.site} from ${input.from === 'backup' ? 'its backup server' : 'the main repository'}` })
+    try {
+      const r = await recover(ctx, input)
+      rec.done({ rows: r.rows, detail: r.message })
+      return r
+    } catch (e) { rec.fail(e); throw e }
+  },
+  'replication/refreshCopy': async (ctx, { copy }) => {
+    const c = ctx.cluster
+    c.copyStatus(copy) // UNKNOWN_TABLE before anything runs
+    const t0 = c.sim.now
+    const id = c.refreshCopy(copy)
+    c.sim.runUntilTrue(() => jobLog(c).get(id)?.status !== 'running', MAX_EVENTS)
+    const j = jobLog(c).get(id)!
+    const st = c.copyStatus(copy)
+    if (j.status !== 'done') {
+      const when = j.nextRetryAt === null ? '' : `; pending, retried at ${formatSiteTime(j.nextRetryAt).slice(11, 19)} or when the path returns`
+      throw new EngineError('UNREACHABLE', `the refresh of ${copy} was missed: ${j.error?.message ?? j.status}${when}`, { site: st.site })
+    }
+    ctx.emit('catalog/changed', { reason: `${copy} refreshed` })
+    return { copy, site: st.site, rows: st.rows, virtualMs: c.sim.now - t0, refreshedAt: st.lastRefreshAt ?? c.sim.now, changed: j.rows, bytes: j.bytes, mode: j.detail?.startsWith('incremental') ? 'incremental' as const : 'full' as const }
+  },
+}
+
+async function recover(ctx: HandlerContext, { site, from }: { site: string; from: 'backup' | 'repository' }): Promise<RecoveryResult> {
+    const c = ctx.cluster
     const t0 = c.sim.now
     let rows: number
     if (from === 'backup') {
@@ -39,16 +69,4 @@ export const replicationHandlers: HandlerMap<ReplicationCall> = {
       : `${site} restored from the main repository: ${rows} rows`
     const message = `${done}; ${serving ? `${site} is serving` : `step left: ${stepLeft}`}`
     return { site, from, rows, virtualMs: c.sim.now - t0, message, serving, stepLeft }
-  },
-  'replication/refreshCopy': async (ctx, { copy }) => {
-    const c = ctx.cluster
-    const before = c.copyStatus(copy).lastRefreshAt
-    const t0 = c.sim.now
-    c.refreshCopy(copy)
-    c.sim.runUntilTrue(() => c.copyStatus(copy).lastRefreshAt !== before, MAX_EVENTS)
-    const st = c.copyStatus(copy)
-    if (st.lastRefreshAt === before || st.lastRefreshAt === null) throw new EngineError('UNREACHABLE', `the refresh of ${copy} did not arrive (see the event log)`, { site: st.site })
-    ctx.emit('catalog/changed', { reason: `${copy} refreshed` })
-    return { copy, site: st.site, rows: st.rows, virtualMs: c.sim.now - t0, refreshedAt: st.lastRefreshAt }
-  },
 }

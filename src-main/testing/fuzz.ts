@@ -114,6 +114,15 @@ export const VALID_SAMPLES: Record<CallName, Record<string, Json>> = {
   'backup/upload': { upload: 'fuzz', file: 'manifest.json', offset: 0, total: 2, data: 'e30=' },
   'backup/plan': { key: 'no-such-backup', site: 'ZZZ' },
   'backup/restore': { key: 'no-such-backup', site: 'ZZZ', confirm: 'ZZZ' },
+  'jobs/history': { kind: 'backup' },
+  'schedule/list': {},
+  'schedule/create': { site: 'ZZZ', recurrence: { kind: 'daily', at: '02:00' }, retain: 3 },
+  'schedule/update': { id: 'bs-999', site: 'ZZZ', retain: 2 },
+  'schedule/pause': { id: 'bs-999', site: 'ZZZ', paused: true },
+  'schedule/delete': { id: 'bs-999', site: 'ZZZ' },
+  'replication/schedules': {},
+  'replication/setRefreshSchedule': { copy: 'NO_SUCH_COPY', times: ['12:00', 'eod'] },
+  'replication/setFeedSchedule': { schedule: { mode: 'continuous' } },
 }
 
 /** Calls whose every valid input leaves committed data as it is (reads, explains, status). */
@@ -126,6 +135,7 @@ export const READ_ONLY_CALLS: CallName[] = [
   'query/run', 'query/start',
   'backup/list', 'backup/plan',
   'nemesis/get', 'drill/get',
+  'jobs/history', 'schedule/list', 'replication/schedules',
 ]
 
 /** Keys that pollute prototypes when code copies untrusted objects carelessly, and names that collide with Object.prototype. */

@@ -11,7 +11,9 @@ export interface BackupView {
   /** The store's key (the manifest id; an uploaded copy of a backup still held gets `…~up<n>`). */
   key: string
   id: string
-  origin: 'taken' | 'uploaded'
+  origin: 'taken' | 'uploaded' | 'scheduled'
+  /** The backup schedule that made it (scheduled ones). */
+  schedule: string | null
   scope: 'site' | 'cluster'
   sites: string[]
   virtualAt: number

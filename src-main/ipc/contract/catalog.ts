@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import type { PendingRefresh } from '../../../engine/api/schedules'
 import { call, event, siteCode } from './define'
 import type { JobView } from '../../../engine/api/views'
 import { sessionToken } from './security'
@@ -41,7 +42,11 @@ export interface AllocationFragment {
 export interface AllocationMap {
   sites: { code: string; name: string; up: boolean; repository: boolean }[]
   relations: { name: string; distribution: string; key: string[]; columns: { name: string; type: string; len: number }[]; fragments: AllocationFragment[] }[]
-  copies: { copy: string; site: string; source: string; sourceSite: string; lastRefreshAt: number | null; ageMs: number | null; nextRefreshAt: number; stale: boolean; rows: number }[]
+  copies: {
+    copy: string; site: string; source: string; sourceSite: string; lastRefreshAt: number | null; ageMs: number | null; nextRefreshAt: number; stale: boolean; rows: number
+    /** Virtual time the data the copy holds was read at its source; how long it has not been current; a missed refresh waiting for its retry. */
+    asOf: number | null; stalenessMs: number; pending: PendingRefresh | null; lastMode: 'incremental' | 'full' | null
+  }[]
   replication: { id: string; origin: string; target: string; pending: number; applied: number; inflight: number }[]
   repositorySite: string
   /** Replica control per replicated relation and derived fragment (engine/site/replication.ts, docs/REPLICATION.md). */

@@ -19,6 +19,7 @@ import { testCalls } from './testing'
 import { backupCalls } from './backup'
 import { failoverCalls } from './failover'
 import { nemesisCalls } from './nemesis'
+import { scheduleCalls, scheduleEvents } from './schedule'
 
 export const calls = {
   ...systemCalls,
@@ -33,6 +34,7 @@ export const calls = {
   ...backupCalls,
   ...failoverCalls,
   ...nemesisCalls,
+  ...scheduleCalls,
 } satisfies Record<string, CallDef>
 
 export const events = {
@@ -43,6 +45,7 @@ export const events = {
   ...txnEvents,
   ...ticketEvents,
   ...securityEvents,
+  ...scheduleEvents,
 } satisfies Record<string, EventDef>
 
 export type Calls = typeof calls

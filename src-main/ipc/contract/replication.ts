@@ -16,7 +16,11 @@ export interface RecoveryResult {
   stepLeft: string | null
 }
 
-export interface CopyRefreshResult { copy: string; site: string; rows: number; virtualMs: number; refreshedAt: number }
+export interface CopyRefreshResult {
+  copy: string; site: string; rows: number; virtualMs: number; refreshedAt: number
+  /** Rows the refresh shipped (upserted + deleted), its bytes on the wire, and whether it was incremental. */
+  changed: number; bytes: number; mode: 'incremental' | 'full'
+}
 
 export const replicationCalls = {
   /**

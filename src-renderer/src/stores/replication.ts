@@ -41,7 +41,7 @@ export const useReplicationStore = defineStore('replication', () => {
 
   const refreshCopy = (copy: string) =>
     act<CopyRefreshResult>(`refresh ${copy}`, () => ipc().call('replication/refreshCopy', { copy }),
-      (r) => `${r.copy}@${r.site} refreshed: ${r.rows} rows (${r.virtualMs.toFixed(0)} ms virtual)`)
+      (r) => `${r.copy}@${r.site} refreshed: ${r.rows} rows (${r.mode}: ${r.changed} shipped, ${r.bytes.toLocaleString('en')} bytes, ${r.virtualMs.toFixed(0)} ms virtual)`)
 
   return { pending: action.pending, error: action.error, last, left, recover, finish, refreshCopy }
 })

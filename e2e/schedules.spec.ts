@@ -1,0 +1,54 @@
+/** Schedules and jobs through the console only: a backup schedule runs on the virtual clock and its run is in the Jobs page; the refresh schedule is edited; a missed refresh is pending and retried after the link repair. */
+import { test, expect } from './fixtures'
+import { SchedulesPage } from './pages/SchedulesPage'
+
+test.describe('schedules and jobs', () => {
+  test('a backup schedule, the Jobs page, the refresh schedule, and a missed refresh retried after a link repair', async ({ admin, page }) => {
+    const s = new SchedulesPage(page)
+    await admin.setSpeed(0)
+    // a backup schedule of KDY every hour, keeping 2
+    await admin.openConsole('backups')
+    await s.createEvery('KDY', 1, 2)
+    await expect(s.schedules().first()).toContainText('every 1 h')
+    await expect(s.schedules().first()).toHaveAttribute('data-state', 'active')
+
+    // the clock moves on: the scheduled backup runs and is a job in the Jobs page
+    await admin.openConsole('jobs')
+    await s.advance(3_600_000)
+    await s.filterKind('backup')
+    const backup = s.jobs('backup').first()
+    await expect(backup).toHaveAttribute('data-status', 'done')
+    await expect(backup).toHaveAttribute('data-trigger', 'scheduled')
+    await expect(backup).toHaveAttribute('data-site', 'KDY')
+    await admin.openConsole('backups')
+    await expect(s.schedules().first().getByTestId('schedule-last-status')).toHaveText('done')
+
+    // the Stock_MBI refresh schedule: 10:00 and the end of Mumbai's working day
+    await admin.openConsole('replication')
+    await s.setRefreshTimes('Stock_MBI', '10:00, eod')
+    await expect(s.resolved('Stock_MBI')).toHaveText('10:00, 18:00')
+
+    // Mumbai cut off before 10:00: the scheduled refresh is missed and pending
+    await admin.failLink('CMB-MBI')
+    await admin.failLink('MBI-KDY')
+    await admin.openConsole('jobs')
+    await s.filterKind('refresh')
+    await s.advance(3_600_000)
+    const refresh = s.jobs('refresh').first()
+    await expect(refresh).toHaveAttribute('data-status', 'missed')
+    await expect(refresh).toHaveAttribute('data-trigger', 'scheduled')
+    await expect(refresh.getByTestId('job-retry')).toContainText('pending')
+    await admin.openConsole('replication')
+    await expect(s.copyState('Stock_MBI')).toHaveText('missed · pending')
+
+    // the link is repaired: the pending refresh runs
+    await admin.restoreLink('CMB-MBI')
+    await admin.openConsole('jobs')
+    await s.advance(600_000)
+    await expect(refresh).toHaveAttribute('data-status', 'done')
+    await s.filterStatus('done')
+    await expect(s.jobs('refresh')).toHaveCount(1)
+    await admin.openConsole('replication')
+    await expect(s.copyState('Stock_MBI')).not.toHaveText('missed · pending')
+  })
+})

@@ -1,0 +1,98 @@
+/**
+ * Scenario verbs for backup schedules, refresh and feed schedules, and the job history (issue 12):
+ *   schedule backup SITE|all daily HH:MM [keep N]      schedule backup SITE|all every NUMh [keep N]
+ *   schedule pause|resume|delete SITE|all              (the site's newest schedule)
+ *   refresh schedule COPY TIME…                         TIME: HH:MM or eod
+ *   feed schedule continuous | every MINUTES | at HH:MM…
+ *   expect scheduled backups SITE|all N                 backups of the site's schedules held
+ *   expect job KIND [SITE] STATUS                       the newest job of a kind (backup, restore, refresh, recovery)
+ *   expect pending COPY                                 a missed refresh of the copy waits for its retry
+ */
+import { EngineError } from '../errors'
+import { registerCommand, registerExpectation, type ScenarioContext } from '../scenario/runner'
+import { ENGINE_JOB_KINDS, ENGINE_JOB_STATUSES, type EngineJobKind, type FeedSchedule, type ScheduleRecurrence } from '../api/schedules'
+import { jobLog } from '../cluster/joblog'
+import { backupSchedules } from './schedule'
+import { backupStore } from './store'
+
+const USAGE = 'schedule backup SITE|all daily HH:MM [keep N] | schedule backup SITE|all every 6h [keep N] | schedule pause|resume|delete SITE|all'
+const siteArg = (s: string | undefined) => (s === undefined ? '' : s.toLowerCase() === 'all' ? 'all' : s.toUpperCase())
+
+function recurrenceOf(a: string[]): ScheduleRecurrence {
+  if (a[2] === 'daily' && a[3]) return { kind: 'daily', at: a[3] }
+  const h = /^(\d+)h?$/.exec(a[3] ?? '')
+  if (a[2] === 'every' && h) return { kind: 'every', hours: Number(h[1]) }
+  throw new EngineError('BAD_INPUT', `usage: ${USAGE}`)
+}
+const keepOf = (a: string[]) => { const i = a.indexOf('keep'); return i < 0 ? 7 : Number(a[i + 1]) }
+
+/** The newest schedule backing up `site`. */
+function newestOf(ctx: ScenarioContext, site: string): string {
+  const s = backupSchedules(ctx.cluster).views().filter((v) => v.site === site).pop()
+  if (!s) throw new EngineError('NOT_FOUND', `no backup schedule backs up ${site === 'all' ? 'every site' : site}`)
+  return s.id
+}
+
+registerCommand({
+  name: 'schedule', usage: USAGE, summary: 'create, pause, resume or delete a backup schedule (each run a backup job kept under the schedule\'s retention)',
+  action: (a) => {
+    const site = siteArg(a[1])
+    if (a[0] === 'backup') return { action: 'schedule/create', input: { site } }
+    if (a[0] === 'pause' || a[0] === 'resume') return { action: 'schedule/pause', input: { site } }
+    if (a[0] === 'delete') return { action: 'schedule/delete', input: { site } }
+    return undefined
+  },
+  run: (ctx, a) => {
+    const site = siteArg(a[1])
+    if (!site) throw new EngineError('BAD_INPUT', `usage: ${USAGE}`)
+    const b = backupSchedules(ctx.cluster)
+    if (a[0] === 'backup') { const v = b.create({ site, recurrence: recurrenceOf(a), retain: keepOf(a) }); ctx.out.push(`${v.id}: ${site} ${v.describe}, keeping ${v.retain}`) }
+    else if (a[0] === 'pause' || a[0] === 'resume') b.pause(newestOf(ctx, site), a[0] === 'pause')
+    else if (a[0] === 'delete') b.delete(newestOf(ctx, site))
+    else throw new EngineError('BAD_INPUT', `usage: ${USAGE}`)
+  },
+})
+
+registerCommand({
+  name: 'feed', usage: 'feed schedule continuous | feed schedule every MINUTES | feed schedule at HH:MM…', summary: "set the main repository's feed schedule",
+  action: () => ({ action: 'replication/setFeedSchedule', input: {} }),
+  run: (ctx, a) => {
+    let s: FeedSchedule | undefined
+    if (a[0] === 'schedule' && a[1] === 'continuous') s = { mode: 'continuous' }
+    else if (a[0] === 'schedule' && a[1] === 'every') s = { mode: 'every', minutes: Number(a[2]) }
+    else if (a[0] === 'schedule' && a[1] === 'at') s = { mode: 'times', times: a.slice(2) }
+    if (!s) throw new EngineError('BAD_INPUT', 'usage: feed schedule continuous | every MINUTES | at HH:MM…')
+    ctx.cluster.setFeedSchedule(s)
+  },
+})
+
+registerExpectation({
+  name: 'scheduled', usage: 'expect scheduled backups SITE|all N',
+  check: async (ctx, a) => {
+    await backupSchedules(ctx.cluster).settled()
+    const site = siteArg(a[1])
+    const ids = new Set(backupSchedules(ctx.cluster).views().filter((v) => v.site === site).map((v) => v.id))
+    const n = backupStore(ctx.cluster).held.filter((h) => h.schedule !== null && ids.has(h.schedule)).length
+    return n === Number(a[2]) ? undefined : `${n} scheduled backup(s) of ${site} held, expected ${a[2]}`
+  },
+})
+
+registerExpectation({
+  name: 'job', usage: 'expect job backup|restore|refresh|recovery [SITE] STATUS',
+  check: async (ctx, a) => {
+    await backupSchedules(ctx.cluster).settled()
+    const kind = a[0] as EngineJobKind
+    if (!ENGINE_JOB_KINDS.includes(kind)) return `a job kind is one of ${ENGINE_JOB_KINDS.join(', ')}`
+    const status = a[a.length - 1]
+    if (!(ENGINE_JOB_STATUSES as readonly string[]).includes(status)) return `a job status is one of ${ENGINE_JOB_STATUSES.join(', ')}`
+    const site = a.length > 2 ? siteArg(a[1]) : undefined
+    const [j] = jobLog(ctx.cluster).list({ kind, site: site === 'all' ? 'ALL' : site })
+    if (!j) return `no ${kind} job${site ? ` at ${site}` : ''}`
+    return j.status === status ? undefined : `the newest ${kind} job (${j.label}) is ${j.status}${j.error ? `: ${j.error.message}` : ''}`
+  },
+})
+
+registerExpectation({
+  name: 'pending', usage: 'expect pending COPY',
+  check: (ctx, a) => { const p = ctx.cluster.copyStatus(a[0]).pending; return p ? undefined : `no refresh of ${a[0]} is pending` },
+})
