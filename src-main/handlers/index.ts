@@ -15,6 +15,7 @@ import { ticketHandlers } from './ticket'
 import { securityHandlers } from './security'
 import { consoleHandlers } from './console'
 import { backupHandlers } from './backup'
+import { compareHandlers } from './compare'
 import { withAuthz } from './authz'
 
 export const handlers: HandlerMap<CallName> = withAuthz({
@@ -29,6 +30,7 @@ export const handlers: HandlerMap<CallName> = withAuthz({
   ...securityHandlers,
   ...consoleHandlers,
   ...backupHandlers,
+  ...compareHandlers,
 })
 
 export type { HandlerContext, HandlerMap, Handler } from './context'

@@ -17,6 +17,7 @@ import { securityCalls, securityEvents } from './security'
 import { consoleCalls } from './console'
 import { testCalls } from './testing'
 import { backupCalls } from './backup'
+import { compareCalls } from './compare'
 
 export const calls = {
   ...systemCalls,
@@ -29,6 +30,7 @@ export const calls = {
   ...securityCalls,
   ...consoleCalls,
   ...backupCalls,
+  ...compareCalls,
 } satisfies Record<string, CallDef>
 
 export const events = {
