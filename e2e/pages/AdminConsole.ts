@@ -13,6 +13,7 @@ export const CONSOLES = [
   { id: 'security', label: 'Security' },
   { id: 'tickets', label: 'Tickets' },
   { id: 'backups', label: 'Backups' },
+  { id: 'compare', label: 'Compare' },
   { id: 'events', label: 'Events' },
 ] as const
 

@@ -6,7 +6,7 @@
  * may change before a run: the day's hours, the rates, the outages and each design's link profiles.
  */
 import { defineStore } from 'pinia'
-import { computed, reactive, ref } from 'vue'
+import { computed, reactive, ref, shallowRef } from 'vue'
 import type { JobView } from '../../../engine/api/views'
 import type { CompareOptions, CompareReport, Design, LinkProfile, RequestKind, RequestTrace } from '../../../engine/api/compare'
 import { DESIGNS, REQUEST_KINDS } from '../../../engine/api/compare'
@@ -65,7 +65,8 @@ const PAGE = 100
 export const useCompareStore = defineStore('compare', () => {
   const actions = useActions(['run', 'requests', 'open', 'design', 'switch'] as const)
   const jobs = useJobsStore()
-  const report = ref<CompareReport | null>(null)
+  /** Shallow: a report is large and never edited. */
+  const report = shallowRef<CompareReport | null>(null)
   /** The engine's defaults; null until loaded (the form is shown once they are). */
   const defaults = ref<CompareDefaults | null>(null)
   const form = reactive<CompareForm>(formOf(EMPTY))
@@ -74,7 +75,7 @@ export const useCompareStore = defineStore('compare', () => {
   const cancelled = ref<string | null>(null)
   /** The request list: one run's requests, filtered, a page at a time. */
   const filter = reactive<{ design: Design; branch: string; kind: RequestKind | ''; failedOnly: boolean }>({ design: 'distributed', branch: '', kind: '', failedOnly: false })
-  const page = ref<RequestPage | null>(null)
+  const page = shallowRef<RequestPage | null>(null)
   const opened = ref<RequestTrace | null>(null)
   /** The live cluster's design (the status bar shows it). */
   const design = ref<DesignView | null>(null)
@@ -89,6 +90,12 @@ export const useCompareStore = defineStore('compare', () => {
       if (last) report.value = last
     }, 'load the comparison')
     if (report.value) await loadRequests(0)
+  }
+
+  /** Turns an outage on (at the engine's default hours, else the day's first hour) or off. */
+  function toggleOutage(key: 'hqOutage' | 'kdyLinkOutage', on: boolean): void {
+    const d = defaults.value?.[key]
+    form[key] = on ? (d ? { ...d } : { fromHour: form.fromHour, toHour: Math.min(24, form.fromHour + 1) }) : null
   }
 
   function resetForm(): void { if (defaults.value) Object.assign(form, formOf(defaults.value)) }
@@ -136,6 +143,13 @@ export const useCompareStore = defineStore('compare', () => {
     if (r) design.value = r
   }
 
+  let off: (() => void) | null = null
+  /** Loads the live design and follows it: a design switch (or any regeneration) announces itself on catalog/changed. */
+  async function watchDesign(): Promise<void> {
+    if (!off) off = ipc().on('catalog/changed', () => { void loadDesign() })
+    await loadDesign()
+  }
+
   /** Re-initialises the live cluster as `d` (confirmed by typing its name); the engine refuses it while jobs run. */
   async function setDesign(d: Design, confirm: string): Promise<boolean> {
     const r = await actions.run('switch', async () => {
@@ -151,6 +165,6 @@ export const useCompareStore = defineStore('compare', () => {
   return {
     report, form, defaults, running, cancelled, filter, page, opened, design, switching,
     errors: actions.errors, pending: actions.pending, PAGE,
-    load, resetForm, run, cancel, loadRequests, open, loadDesign, setDesign,
+    load, resetForm, toggleOutage, run, cancel, loadRequests, open, loadDesign, watchDesign, setDesign,
   }
 })
