@@ -42,7 +42,7 @@ export const LAYERS = [
     why: 'the Cluster façade, its lifecycle, recovery, fault injection, subsystem registry and events; view builders; backups and failover',
     paths: ['engine/cluster.ts', 'engine/cluster/', 'engine/api/builders/', 'engine/backup/'],
   },
-  { name: 'scenario', why: 'the scenario runner and the verbs each subsystem adds to it', paths: ['engine/scenario/', 'engine/*/scenario.ts', 'engine/*/*-scenario.ts'] },
+  { name: 'scenario', why: 'the scenario runner and the verbs each subsystem adds to it; the legacy-vs-distributed comparison, which runs a scripted business day on whole clusters', paths: ['engine/scenario/', 'engine/*/scenario.ts', 'engine/*/*-scenario.ts', 'engine/compare/'] },
   {
     name: 'harness',
     why: 'tests and the programs and kits they run (they may build a whole cluster)',

@@ -39,6 +39,8 @@ export interface CompareOptions {
   kdyLinkOutage?: { fromHour: number; toHour: number } | null
   /** Link profiles per design (the legacy design defaults to Kandy on ISDN). */
   links?: Partial<Record<Design, LinkProfile[]>>
+  /** Invoices of generated sales history each design's cluster starts with (default 5,000; the same data in both). */
+  sales?: number
 }
 
 export interface Percentiles {
@@ -56,6 +58,8 @@ export interface RequestTrace {
   kind: RequestKind
   /** Virtual time it was issued (ms since the simulated epoch) and its response time (ms). */
   at: number
+  /** When the workload scheduled it (≤ at: a request waits while the one before it runs). */
+  scheduledAt: number
   responseMs: number
   ok: boolean
   error?: string
@@ -75,7 +79,11 @@ export interface DesignResult {
   availability: { hqOutage: Record<SiteCode, number> | null; kdyLinkOutage: Record<SiteCode, number> | null }
   /** Virtual ms from the end of each outage to the first served request that needed the lost path. */
   recoveryMs: { hqOutage: number | null; kdyLinkOutage: number | null }
-  /** What the design costs in return (distributed only; zeros for legacy). */
+  /**
+   * What the design costs in return, measured in both designs: DIM probes of another site's data, the largest age of a
+   * scheduled copy while it differed from its source (none in legacy: nothing is copied), and the commit (2PC)
+   * latency of the day's write transactions whose participants include a site other than the client's branch.
+   */
   costs: { integrityChecksRemote: number; replicaStalenessMaxMs: number; twoPcLatency: Percentiles | null }
   /** Totals per branch after the day (the two designs must agree). */
   totals: Record<SiteCode, { sales: number; amount: number }>
@@ -83,6 +91,12 @@ export interface DesignResult {
   served: number
   /** Wall time this design's day took to simulate. */
   wallMs: number
+  /** Sales the workload had served (acknowledged to the client) per branch: equal to `totals` when nothing was lost. */
+  salesServed: Record<SiteCode, { sales: number; amount: number }>
+  /** WAN bytes per link for the whole day (the network's own counters). */
+  wanBytesPerLink: Record<string, number>
+  /** Every request of the run, in issue order. */
+  traces: RequestTrace[]
 }
 
 export interface CompareReport {
@@ -104,4 +118,7 @@ export interface CompareProgress {
   /** 0..1 over both runs. */
   fraction: number
   virtualLocal: string
+  /** Requests of this design's day done so far, and in all. */
+  done?: number
+  total?: number
 }

@@ -78,4 +78,6 @@ export interface QueryRunResult {
   wallMs: number
   explain?: string
   changes?: number
+  /** A write's DTM transaction: its id, the sites that held its sub-transactions, and its commit (2PC) latency in virtual ms. */
+  txn?: { gid: string; sites: string[]; commitMs: number }
 }

@@ -46,7 +46,13 @@ export interface LinkView {
   utilisation: number
 }
 
-export interface TopologyView { profile: 'modern' | 'legacy'; sites: SiteView[]; links: LinkView[] }
+export interface TopologyView {
+  profile: 'modern' | 'legacy'
+  /** The deployment (engine/api/compare.ts): distributed fragments at their branches, or the legacy central database at HQ. */
+  design: 'distributed' | 'legacy'
+  sites: SiteView[]
+  links: LinkView[]
+}
 
 export interface ClockView {
   /** Virtual time, epoch ms. */

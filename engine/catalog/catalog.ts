@@ -42,12 +42,14 @@ export function localTables(topo: TopologySpec, site: SiteCode): LocalTable[] {
   return fragments(topo).filter((f) => f.site === site).map((f) => ({ name: f.name, frag: f, rel: rels.get(f.relation)!, columns: f.columns }))
 }
 
-/** Local views created at each site (external schema level). */
-export function localViews(site: SiteCode): { name: string; sql: string }[] {
-  return [
-    { name: 'V_LOCAL_STAFF', sql: `SELECT EMPNO, NAME, POSITION, DEPT FROM "Employees_${site}"` },
-    { name: 'V_LOCAL_ITEM_SALES', sql: `SELECT ITEMNO, COUNT(*) AS NSALES, SUM(QTY) AS UNITS, SUM(AMOUNT) AS REVENUE FROM "Sales_${site}" GROUP BY ITEMNO` },
+/** Local views created at each site (external schema level), over the site's own fragments (none where a design keeps its data elsewhere). */
+export function localViews(site: SiteCode, topo?: TopologySpec): { name: string; sql: string }[] {
+  const views = [
+    { name: 'V_LOCAL_STAFF', table: `Employees_${site}`, sql: `SELECT EMPNO, NAME, POSITION, DEPT FROM "Employees_${site}"` },
+    { name: 'V_LOCAL_ITEM_SALES', table: `Sales_${site}`, sql: `SELECT ITEMNO, COUNT(*) AS NSALES, SUM(QTY) AS UNITS, SUM(AMOUNT) AS REVENUE FROM "Sales_${site}" GROUP BY ITEMNO` },
   ]
+  const held = topo ? new Set(localTables(topo, site).map((t) => t.name)) : undefined
+  return views.filter((v) => !held || held.has(v.table)).map(({ name, sql }) => ({ name, sql }))
 }
 
 const typeOfFragment = (f: FragmentDef) => ({ replica: 'REPLICA', horizontal: 'HORIZONTAL FRAGMENT', vertical: 'VERTICAL FRAGMENT', copy: 'COPY', local: 'LOCAL' }[f.kind])
@@ -96,7 +98,7 @@ function fillCatalogs(db: SiteDb, topo: TopologySpec, site: SiteCode): void {
       run('INSERT OR IGNORE INTO LCAT_COLUMNS VALUES (?, ?, ?, ?, NULL, NULL)', [c.name, t.name, c.type, c.len])
     }
   }
-  for (const v of localViews(site)) {
+  for (const v of localViews(site, topo)) {
     db.script(`CREATE VIEW IF NOT EXISTS ${quoteId(v.name)} AS ${v.sql}`)
     run('INSERT OR REPLACE INTO LCAT_VIEWS VALUES (?, ?)', [v.name, v.sql])
   }

@@ -6,8 +6,8 @@
  */
 import { Simulator } from '../sim/kernel'
 import { Network } from '../net/network'
-import { defaultTopology, validateTopology } from '../topology/default'
-import { serversOf, type SiteCode, type TopologySpec } from '../topology/types'
+import { defaultTopology, designOf, validateTopology } from '../topology/default'
+import { serversOf, type DesignName, type SiteCode, type TopologySpec } from '../topology/types'
 import { EngineError } from '../errors'
 import type { EngineEventView } from '../api/views'
 import type { SqlJsStatic } from 'sql.js'
@@ -70,6 +70,9 @@ export abstract class ClusterBase {
     const why = this.damaged.get(`${code}.primary`)
     return why ? new EngineError('CORRUPT_DATA', `${code} refuses service until restored: ${why}`, { site: code }) : new EngineError('SITE_DOWN', `${code} is down: ${what}`, { site: code })
   }
+
+  /** The deployment this cluster runs (engine/api/compare.ts): `distributed` (the default) or the centralized `legacy` one. */
+  get design(): DesignName { return designOf(this.topology) }
 
   get ready(): boolean { return !!this.SQL }
   get dataDir(): string | null { return this.persistence?.dir ?? null }

@@ -6,7 +6,7 @@
 import type { Database, Statement } from 'sql.js'
 import type { Site } from '../site/site'
 import { DEFAULT_SALES, makeDataset, SalesStream, type Row } from './generator'
-import { fragments } from './schema'
+import { branchFragment, fragments } from './schema'
 import { assert } from '../assert'
 import { EngineError } from '../errors'
 import { quoteId } from '../site/sqljs'
@@ -42,6 +42,12 @@ const yieldNow = () => new Promise<void>((r) => setImmediate(r))
 function insertAll(db: Database, table: string, ncols: number, rows: Row[]): void {
   const st = db.prepare(`INSERT INTO ${quoteId(table)} VALUES (${Array(ncols).fill('?').join(', ')})`)
   try { for (const r of rows) st.run(r) } finally { st.free() }
+}
+
+/** [fragment name, branch] when `branch`'s SALES fragment is held at `site`. */
+function salesFragmentAt(topo: TopologySpec, branch: SiteCode, site: SiteCode): [string, SiteCode] | undefined {
+  const f = branchFragment(topo, 'SALES', branch)
+  return f && f.site === site ? [f.name, branch] : undefined
 }
 
 export async function loadGenerated(sites: Map<SiteCode, Site>, topo: TopologySpec, seed: number, startMs: number, opts: GenerateOptions = {}): Promise<GenerateSummary> {
@@ -109,7 +115,9 @@ export async function loadGenerated(sites: Map<SiteCode, Site>, topo: TopologySp
     // sales history, chunked so the host keeps answering
     const stream = new SalesStream(seed, topo, ds, total, startMs)
     const stmts = new Map<SiteCode, Statement>()
-    for (const s of all) stmts.set(s.code, s.primary.db.prepare(`INSERT INTO ${quoteId(`Sales_${s.code}`)} VALUES (?, ?, ?, ?, ?, ?, ?, ?)`))
+    // each branch's sales go to its SALES fragment, wherever the design allocates it (its branch, or HQ in the legacy design)
+    const salesFrag = new Map(topo.sites.map((s) => [s.code, branchFragment(topo, 'SALES', s.code)!]))
+    for (const s of all) { const f = salesFrag.get(s.code)!; stmts.set(s.code, sites.get(f.site)!.primary.db.prepare(`INSERT INTO ${quoteId(f.name)} VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)) }
     const repoStmt = repo.db.prepare('INSERT INTO SALES VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
     for (const s of all) known.set(s.code, { rows: 0, lo: [], hi: [] })
     try {
@@ -157,7 +165,7 @@ export async function loadGenerated(sites: Map<SiteCode, Site>, topo: TopologySp
   }
   progress(0.86, 'catalogs')
   let tc = clock()
-  for (const s of all) s.catalog.rebuild(new Map([[`Sales_${s.code}`, known.get(s.code)!]]))
+  for (const s of all) s.catalog.rebuild(new Map(topo.sites.map((b) => salesFragmentAt(topo, b.code, s.code)).filter((x): x is [string, SiteCode] => !!x).map(([name, b]) => [name, known.get(b)!])))
   ph.catalogsMs += clock() - tc
   await yieldNow()
   progress(0.92, 'backups (byte snapshot)')

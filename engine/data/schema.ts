@@ -101,6 +101,7 @@ const cap = (code: string) => code // fragment names keep the site code in capit
  * Stock_MBI at CMB refreshed at noon and end of day; Stock_<X> at X for other branches (Kandy and any new one).
  */
 export function fragments(topo: TopologySpec): FragmentDef[] {
+  if (topo.design === 'legacy') return legacyFragments(topo)
   const out: FragmentDef[] = []
   const allCols = (r: RelationDef) => r.columns.map((c) => c.name)
   for (const s of topo.sites) {
@@ -125,6 +126,28 @@ export function fragments(topo: TopologySpec): FragmentDef[] {
     }
   }
   return out
+}
+
+/**
+ * The legacy centralized allocation (issue 14): the same relations and the same horizontal fragments by branch,
+ * all held in ONE database at the HQ site (so the query processor and the DTM route every request there by their
+ * ordinary localization); ITEMS once (a replica of one: its primary copy), each branch's stock as Stock_<X>, no replica, copy or vertical fragment.
+ */
+function legacyFragments(topo: TopologySpec): FragmentDef[] {
+  const hq = (topo.sites.find((s) => s.hq) ?? topo.sites.find((s) => s.repository) ?? topo.sites[0]).code
+  const allCols = (r: RelationDef) => r.columns.map((c) => c.name)
+  const out: FragmentDef[] = [{ name: 'ITEMS', relation: 'ITEMS', site: hq, kind: 'replica', columns: allCols(ITEMS) }]
+  for (const s of topo.sites) {
+    out.push({ name: `Employees_${cap(s.code)}`, relation: 'EMPLOYEES', site: hq, kind: 'horizontal', predicate: `BRCODE = '${s.code}'`, predicateColumn: 'BRCODE', predicateValue: s.code, columns: allCols(EMPLOYEES) })
+    out.push({ name: `Sales_${cap(s.code)}`, relation: 'SALES', site: hq, kind: 'horizontal', predicate: `BRCODE = '${s.code}'`, predicateColumn: 'BRCODE', predicateValue: s.code, columns: allCols(SALES) })
+  }
+  for (const s of topo.sites) out.push({ name: `Stock_${s.code}`, relation: `STOCK_${s.code}`, site: hq, kind: 'local', columns: STOCK_COLUMNS.map((c) => c.name) })
+  return out
+}
+
+/** The fragment of a per-branch horizontal relation (SALES, EMPLOYEES) holding `branch`'s rows, wherever it is allocated. */
+export function branchFragment(topo: TopologySpec, relation: string, branch: SiteCode): FragmentDef | undefined {
+  return fragments(topo).find((f) => f.relation === relation && f.kind === 'horizontal' && f.predicateValue === branch)
 }
 
 /** Global application views: a single-site illusion over the fragments. */

@@ -80,7 +80,7 @@ function* runTxn(dqp: WriteHost, querySite: SiteCode, stmts: Ast[], parsed: Pars
   // replica control (engine/site/replication.ts): a replicated relation is written at its primary copy only
   const replicated = [...new Set(r.results.map((x) => x.localized?.target).filter((t): t is string => !!t && cluster.topology && globalRelations(cluster.topology).some((g) => g.name === t.toUpperCase() && g.distribution === 'replicated')))]
   for (const t of replicated) plan.notes.push(`${t} is replicated with primary-copy control: the write runs at the primary copy at ${primaryCopySite(cluster.topology)}; the other copies follow through replication`)
-  return { columns: ['changes'], rows: [[changes]], rowCount: 1, requestClass, plan, perLinkBytes: ctx.perLink, virtualMs: cluster.sim.now - t0, wallMs: 0, changes, sites }
+  return { columns: ['changes'], rows: [[changes]], rowCount: 1, requestClass, plan, perLinkBytes: ctx.perLink, virtualMs: cluster.sim.now - t0, wallMs: 0, changes, sites, txn: { gid: r.gid, sites, commitMs: r.commit.latencyMs } }
 }
 
 /** Runs the simulation until the replication channels from these sites to other primaries are drained (≤ 30 s virtual). */

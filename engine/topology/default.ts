@@ -1,4 +1,4 @@
-import { GIGABIT_BPS, ISDN_BPS, T1_BPS, type LinkSpec, type SiteSpec, type TopologySpec } from './types'
+import { GIGABIT_BPS, ISDN_BPS, T1_BPS, type DesignName, type LinkSpec, type SiteSpec, type TopologySpec } from './types'
 import { EngineError } from '../errors'
 import { validateRules } from '../security/firewall'
 
@@ -37,6 +37,32 @@ export function legacyTopology(): TopologySpec {
   return t
 }
 
+/**
+ * The legacy centralized deployment (issue 14): the pre-project network (legacyTopology) and every relation in ONE
+ * database at the HQ site; branch clients and application servers reach it over the WAN; users are kept and
+ * checked at the HQ site only.
+ */
+export function legacyDesignTopology(base: TopologySpec = legacyTopology()): TopologySpec {
+  const t = structuredClone(base)
+  t.design = 'legacy'
+  return t
+}
+
+/** The topology of a design: the default network for `distributed`, the legacy network and allocation for `legacy`. */
+export function designTopology(design: DesignName): TopologySpec {
+  if (design === 'legacy') return legacyDesignTopology()
+  if (design === 'distributed') return defaultTopology()
+  throw new EngineError('BAD_INPUT', `unknown design ${String(design)}: distributed or legacy`)
+}
+
+/** The design a topology describes (default distributed). */
+export function designOf(t: TopologySpec): DesignName { return t.design ?? 'distributed' }
+
+/** The site holding every relation in the legacy design (and the main repository): the HQ site. */
+export function hqSite(t: TopologySpec): SiteSpec {
+  return t.sites.find((s) => s.hq) ?? t.sites.find((s) => s.repository) ?? t.sites[0]
+}
+
 /** Validates a topology given as data (e.g. from a JSON file adding a fourth branch). */
 export function validateTopology(t: TopologySpec): TopologySpec {
   const codes = new Set<string>()
@@ -46,6 +72,8 @@ export function validateTopology(t: TopologySpec): TopologySpec {
     codes.add(s.code)
   }
   if (t.sites.filter((s) => s.repository).length !== 1) throw new EngineError('BAD_INPUT', 'exactly one site must host the main repository')
+  if (t.design !== undefined && t.design !== 'distributed' && t.design !== 'legacy') throw new EngineError('BAD_INPUT', `design must be distributed or legacy, not ${String(t.design)}`)
+  if (t.design === 'legacy' && !hqSite(t).repository) throw new EngineError('BAD_INPUT', 'the legacy design keeps every relation at the HQ site, which must host the main repository')
   const ids = new Set<string>()
   for (const l of t.links) {
     if (!codes.has(l.a) || !codes.has(l.b) || l.a === l.b) throw new EngineError('BAD_INPUT', `link ${l.id} joins unknown sites`)

@@ -58,8 +58,16 @@ export interface FirewallSpec {
   rules?: FirewallRule[]
 }
 
+/**
+ * The deployment (engine/api/compare.ts `Design`): `distributed` allocates fragments at their branches (spec §3);
+ * `legacy` is the pre-project centralized system, every relation in one database at the HQ site.
+ */
+export type DesignName = 'distributed' | 'legacy'
+
 export interface TopologySpec {
   profile: 'modern' | 'legacy'
+  /** The allocation (default distributed). Legacy: every fragment at the HQ site, no replicas, copies or vertical fragments. */
+  design?: DesignName
   sites: SiteSpec[]
   links: LinkSpec[]
   firewalls: Record<SiteCode, FirewallSpec>

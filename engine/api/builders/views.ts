@@ -32,6 +32,7 @@ export function topologyView(c: ViewSource, startedAt: number): TopologyView {
   const damaged = c.needsRestore()
   return {
     profile: c.topology.profile,
+    design: c.topology.design ?? 'distributed',
     sites: c.topology.sites.map((s) => ({
       code: s.code, name: s.name, city: s.city, hq: s.hq, health: siteHealth(c, s.code), lanBps: s.lanBps,
       x: s.x, y: s.y, clients: s.clients, staff: s.staff,

@@ -17,7 +17,7 @@ export function fixtureLink(a: string, b: string, over: Partial<LinkView> = {}):
 export function fixtureTopology(codes = ['CMB', 'MBI', 'KDY']): TopologyView {
   const links: LinkView[] = []
   for (let i = 0; i < codes.length; i++) for (let j = i + 1; j < codes.length; j++) links.push(fixtureLink(codes[i], codes[j]))
-  return { profile: 'modern', sites: codes.map((c) => fixtureSite(c)), links }
+  return { profile: 'modern', design: 'distributed', sites: codes.map((c) => fixtureSite(c)), links }
 }
 
 export function fixtureClock(over: Partial<ClockView> = {}): ClockView {
