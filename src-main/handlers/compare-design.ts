@@ -13,14 +13,14 @@ import { ConsoleIdentities } from '../../engine/security/identities'
 import { ROLES_TABLE, USERS_TABLE } from '../../engine/security/schema'
 import type { HandlerContext } from './context'
 import type { JobHandle } from '../engine-host/jobs'
-import { designOfCluster, startDesign } from '../../engine/compare'
+import { designTopology } from '../../engine/topology/default'
 
 /** The design a cluster was built as. */
-export function designOf(c: Cluster): Design { return designOfCluster(c) }
+export function designOf(c: Cluster): Design { return c.design }
 
 /** Each design's request traces in a report. */
 export function tracesOf(r: CompareReport): Record<Design, RequestTrace[]> {
-  return { distributed: r.results.distributed.traces ?? [], legacy: r.results.legacy.traces ?? [] }
+  return { distributed: r.results.distributed.traces, legacy: r.results.legacy.traces }
 }
 
 /** A console identity's security rows at its home site (the salted verifier, never a password). */
@@ -62,7 +62,7 @@ export async function reinitialise(ctx: HandlerContext, design: Design, job: Job
   }
   let next: Cluster
   try {
-    next = await startDesign(design, { ...opts, ...(dir ? { dataDir: dir } : {}) }).ready
+    next = await Cluster.start({ ...opts, topology: designTopology(design), ...(dir ? { dataDir: dir } : {}) }).ready
     restoreIdentities(next, ids)
     if (dir) next.checkpoint()
   } catch (e) {

@@ -7,16 +7,17 @@
  */
 import { EngineError } from '../../engine/errors'
 import type { CompareOptions, CompareReport, Design, RequestTrace } from '../../engine/api/compare'
-import { runCompare } from '../../engine/compare'
+import { BUSINESS_DAY, runCompare, topologyFor } from '../../engine/compare'
+import { DESIGNS } from '../../engine/api/compare'
 import type { HandlerContext, HandlerMap } from './context'
-import type { DesignView, RequestPage } from '../ipc/contract/compare'
+import type { CompareDefaults, CompareReportView, DesignView, RequestPage } from '../ipc/contract/compare'
 import type { JobRunner } from '../engine-host/jobs'
 import { designOf, reinitialise, tracesOf } from './compare-design'
 
-type CompareCall = 'compare/run' | 'compare/last' | 'compare/requests' | 'compare/request' | 'system/design' | 'system/setDesign'
+type CompareCall = 'compare/defaults' | 'compare/run' | 'compare/last' | 'compare/requests' | 'compare/request' | 'system/design' | 'system/setDesign'
 
 /** What the console reads after a run: the report and each design's request traces. */
-interface Kept { report: CompareReport | null; traces: Record<Design, RequestTrace[]> }
+interface Kept { report: CompareReportView | null; traces: Record<Design, RequestTrace[]> }
 const kept = new WeakMap<JobRunner, Kept>()
 function keptOf(ctx: HandlerContext): Kept {
   let k = kept.get(ctx.jobs)
@@ -24,10 +25,25 @@ function keptOf(ctx: HandlerContext): Kept {
   return k
 }
 
+/** The report without its traces (kept here, paged by compare/requests): a day's requests would make every result huge. */
+export function reportView(r: CompareReport): CompareReportView {
+  const results = {} as CompareReportView['results']
+  for (const d of DESIGNS) {
+    const { traces, ...rest } = r.results[d]
+    results[d] = { ...rest, traceCount: traces.length }
+  }
+  return { ...r, results }
+}
+
 /** How often a running comparison looks at its job's cancel flag (wall ms). */
 const CANCEL_POLL_MS = 25
 
 export const compareHandlers: HandlerMap<CompareCall> = {
+  'compare/defaults': async (): Promise<CompareDefaults> => ({
+    fromHour: BUSINESS_DAY.fromHour, toHour: BUSINESS_DAY.toHour,
+    hqOutage: { ...BUSINESS_DAY.hqOutage }, kdyLinkOutage: { ...BUSINESS_DAY.kdyLinkOutage },
+    links: Object.fromEntries(DESIGNS.map((d) => [d, topologyFor(d).links.map((l) => ({ linkId: l.id, bandwidthBps: l.bandwidthBps, delayMs: l.delayMs }))])) as CompareDefaults['links'],
+  }),
   'compare/run': async (ctx, opts) => {
     const running = ctx.jobs.list().find((j) => j.kind === 'compare' && j.status === 'running')
     if (running) throw new EngineError('CONFLICT', `a comparison is already running (${running.id}): wait for it or cancel it`)
@@ -45,9 +61,9 @@ export const compareHandlers: HandlerMap<CompareCall> = {
         })
         if (job.cancelled) throw new EngineError('CANCELLED', `job ${job.id} cancelled`)
         const k = keptOf(ctx)
-        k.report = report
+        k.report = reportView(report)
         k.traces = tracesOf(report)
-        return report
+        return k.report
       } catch (e) {
         if (abort.signal.aborted || job.cancelled) throw new EngineError('CANCELLED', `comparison ${job.id} cancelled`)
         throw e

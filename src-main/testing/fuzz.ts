@@ -99,6 +99,15 @@ export const VALID_SAMPLES: Record<CallName, Record<string, Json>> = {
   'backup/upload': { upload: 'fuzz', file: 'manifest.json', offset: 0, total: 2, data: 'e30=' },
   'backup/plan': { key: 'no-such-backup', site: 'ZZZ' },
   'backup/restore': { key: 'no-such-backup', site: 'ZZZ', confirm: 'ZZZ' },
+  'compare/defaults': {},
+  // a one-hour day with no requests and no history: quick, and it touches only the comparison's own clusters
+  'compare/run': { fromHour: 8, toHour: 9, rateScale: 0, sales: 0, hqOutage: null, kdyLinkOutage: null },
+  'compare/last': {},
+  'compare/requests': { design: 'legacy', offset: 0, limit: 10 },
+  'compare/request': { design: 'distributed', id: 0 },
+  'system/design': {},
+  // refused: the confirmation is not the design's name
+  'system/setDesign': { design: 'legacy', confirm: 'no' },
 }
 
 /** Calls whose every valid input leaves committed data as it is (reads, explains, status). */
@@ -110,6 +119,7 @@ export const READ_ONLY_CALLS: CallName[] = [
   // reads only: the SQL they get is garbage or a SELECT (readSql)
   'query/run', 'query/start',
   'backup/list', 'backup/plan',
+  'compare/defaults', 'compare/last', 'compare/requests', 'compare/request', 'system/design',
 ]
 
 /** Keys that pollute prototypes when code copies untrusted objects carelessly, and names that collide with Object.prototype. */

@@ -7,15 +7,17 @@
 import { z } from 'zod'
 import { call, noInput } from './define'
 import type { JobView } from '../../../engine/api/views'
-import type { CompareReport, Design, LinkProfile, RequestKind, RequestTrace } from '../../../engine/api/compare'
+import type { CompareReport, Design, DesignResult, LinkProfile, RequestKind, RequestTrace } from '../../../engine/api/compare'
 import { DESIGNS, REQUEST_KINDS } from '../../../engine/api/compare'
 
 export type { CompareReport, Design, LinkProfile, RequestTrace }
 
 /** Bounds of what the user may change before a run (the console shows the same limits). */
 export const COMPARE_LIMITS = {
-  rateScale: { min: 0.01, max: 10 },
-  rate: { min: 0, max: 10 },
+  rateScale: { min: 0, max: 20 },
+  rate: { min: 0, max: 20 },
+  /** Invoices of generated sales history each run's clusters start with. */
+  sales: { min: 0, max: 200_000 },
   /** A run's day, local hours. */
   hour: { min: 0, max: 24 },
   /** A link: 9.6 kbit/s (a modem) to 10 Gbit/s; one-way delay 0..5 s. */
@@ -40,12 +42,19 @@ export const compareOptions = z.object({
   seed: z.number().int().min(0).max(0xffffffff).optional(),
   rateScale: z.number().min(L.rateScale.min).max(L.rateScale.max).optional(),
   rates: z.partialRecord(kind, z.number().min(L.rate.min).max(L.rate.max)).optional(),
-  fromHour: hour.optional(),
-  toHour: hour.optional(),
+  /** Whole hours: the workload's rates are per hour. */
+  fromHour: hour.int().optional(),
+  toHour: hour.int().optional(),
+  sales: z.number().int().min(L.sales.min).max(L.sales.max).optional(),
   hqOutage: window.nullable().optional(),
   kdyLinkOutage: window.nullable().optional(),
   links: z.partialRecord(design, z.array(linkProfile).max(L.linksPerDesign)).optional(),
 }).strict().refine((o) => o.fromHour === undefined || o.toHour === undefined || o.fromHour < o.toHour, { message: 'the day ends after it starts (fromHour < toHour)' })
+
+/** A report as the console gets it: each run's request traces stay in the engine (compare/requests pages them). */
+export interface CompareReportView extends Omit<CompareReport, 'results'> {
+  results: Record<Design, Omit<DesignResult, 'traces'> & { traceCount: number }>
+}
 
 /** A page of one run's request traces (the console's request list). */
 export interface RequestPage { design: Design; total: number; offset: number; requests: RequestTrace[] }
@@ -66,10 +75,10 @@ export interface CompareDefaults {
 export const compareCalls = {
   /** Each design's default link profiles. */
   'compare/defaults': call(noInput).returns<CompareDefaults>(),
-  /** Run the business day on both designs (clusters of its own): a job whose result is the CompareReport. */
+  /** Run the business day on both designs (clusters of its own): a job whose result is the CompareReportView. */
   'compare/run': call(compareOptions).returns<JobView>(),
   /** The last finished comparison's report (null before the first). */
-  'compare/last': call(noInput).returns<CompareReport | null>(),
+  'compare/last': call(noInput).returns<CompareReportView | null>(),
   /** A page of one run's requests, optionally one branch's or one kind's, optionally only those that failed. */
   'compare/requests': call(z.object({
     design,

@@ -6,14 +6,17 @@ import { createFakeApi, flush, type FakeApi } from '../testing/fakeApi'
 import { formOf, optionsOf, useCompareStore } from './compare'
 import type { JobView } from '../../../engine/api/views'
 import type { CompareDefaults, DesignView } from '../../../src-main/ipc/contract/compare'
-import type { CompareReport, RequestTrace } from '../../../engine/api/compare'
-import { defaultTopology, legacyTopology } from '../../../engine/topology/default'
+import type { RequestTrace } from '../../../engine/api/compare'
+import type { CompareReportView } from '../../../src-main/ipc/contract/compare'
 
-/** The engine's own default links (the topology data), as compare/defaults gives them. */
-const links = (t: ReturnType<typeof defaultTopology>) => t.links.map((l) => ({ linkId: l.id, bandwidthBps: l.bandwidthBps, delayMs: l.delayMs }))
+/** Link profiles as compare/defaults gives them (the test's values). */
+const T1 = 1_544_000
 const DEFAULTS: CompareDefaults = {
-  fromHour: 8, toHour: 18, hqOutage: { fromHour: 14, toHour: 15 }, kdyLinkOutage: { fromHour: 10, toHour: 10.5 },
-  links: { distributed: links(defaultTopology()), legacy: links(legacyTopology()) },
+  fromHour: 8, toHour: 18, hqOutage: { fromHour: 14, toHour: 15 }, kdyLinkOutage: { fromHour: 10.5, toHour: 11 },
+  links: {
+    distributed: [{ linkId: 'CMB-MBI', bandwidthBps: T1, delayMs: 18 }, { linkId: 'CMB-KDY', bandwidthBps: T1, delayMs: 4 }],
+    legacy: [{ linkId: 'CMB-MBI', bandwidthBps: T1, delayMs: 18 }, { linkId: 'CMB-KDY', bandwidthBps: 128_000, delayMs: 14 }],
+  },
 }
 const job = (id: string, over: Partial<JobView> = {}): JobView => ({ id, kind: 'compare', label: 'compare', status: 'running', progress: 0, startedAt: 1, ...over })
 
@@ -41,7 +44,7 @@ describe('compare store', () => {
     await s.load()
     expect(s.form.fromHour).toBe(8)
     expect(s.form.links.legacy.find((l) => l.linkId === 'CMB-KDY')?.bandwidthBps).toBe(128_000)
-    expect(optionsOf(s.form, DEFAULTS.links)).toEqual({ fromHour: 8, toHour: 18, hqOutage: { fromHour: 14, toHour: 15 }, kdyLinkOutage: { fromHour: 10, toHour: 10.5 } })
+    expect(optionsOf(s.form, DEFAULTS.links)).toEqual({ fromHour: 8, toHour: 18, hqOutage: { fromHour: 14, toHour: 15 }, kdyLinkOutage: { fromHour: 10.5, toHour: 11 } })
     s.form.rates.pos_sale = 2
     s.form.rateScale = 0.5
     s.form.links.legacy.find((l) => l.linkId === 'CMB-KDY')!.bandwidthBps = 64_000
@@ -54,12 +57,12 @@ describe('compare store', () => {
     s.resetForm()
     expect(optionsOf(s.form, DEFAULTS.links)).toEqual(optionsOf(formOf(DEFAULTS), DEFAULTS.links))
     s.toggleOutage('kdyLinkOutage', true)
-    expect(s.form.kdyLinkOutage).toEqual({ fromHour: 10, toHour: 10.5 })
+    expect(s.form.kdyLinkOutage).toEqual({ fromHour: 10.5, toHour: 11 })
   })
 
   it('runs the comparison as a job and keeps its report and the first page of requests', async () => {
-    const report = { seed: 7 } as unknown as CompareReport // the store keeps what the engine returned, whatever it holds
-    const req: RequestTrace = { id: 3, design: 'legacy', branch: 'KDY', kind: 'stock_lookup', at: 0, responseMs: 12, ok: true, sql: 'SELECT 1' }
+    const report = { seed: 7 } as unknown as CompareReportView // the store keeps what the engine returned, whatever it holds
+    const req: RequestTrace = { id: 3, design: 'legacy', branch: 'KDY', kind: 'stock_lookup', at: 0, scheduledAt: 0, responseMs: 12, ok: true, sql: 'SELECT 1' }
     api.handlers['compare/run'] = (input) => { finals.c1 = job('c1', { status: 'done', progress: 1, result: report }); expect(input.fromHour).toBe(8); return job('c1') }
     api.handlers['compare/requests'] = (input) => ({ design: input.design, total: 1, offset: 0, requests: [req] })
     api.handlers['compare/request'] = () => req

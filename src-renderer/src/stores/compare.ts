@@ -8,9 +8,9 @@
 import { defineStore } from 'pinia'
 import { computed, reactive, ref, shallowRef } from 'vue'
 import type { JobView } from '../../../engine/api/views'
-import type { CompareOptions, CompareReport, Design, LinkProfile, RequestKind, RequestTrace } from '../../../engine/api/compare'
+import type { CompareOptions, Design, LinkProfile, RequestKind, RequestTrace } from '../../../engine/api/compare'
 import { DESIGNS, REQUEST_KINDS } from '../../../engine/api/compare'
-import type { CompareDefaults, DesignView, RequestPage } from '../../../src-main/ipc/contract/compare'
+import type { CompareDefaults, CompareReportView, DesignView, RequestPage } from '../../../src-main/ipc/contract/compare'
 import { ipc } from '../ipc/client'
 import { useActions } from '../composables/useAction'
 import { useJobsStore } from './jobs'
@@ -44,7 +44,7 @@ const EMPTY: CompareDefaults = { fromHour: 0, toHour: 24, hqOutage: null, kdyLin
 /** The options a form asks for: only what differs from the engine's defaults is sent (links only when changed). */
 export function optionsOf(f: CompareForm, defaults: Record<Design, LinkProfile[]>): CompareOptions {
   const o: CompareOptions = { fromHour: f.fromHour, toHour: f.toHour, hqOutage: f.hqOutage ? { ...f.hqOutage } : null, kdyLinkOutage: f.kdyLinkOutage ? { ...f.kdyLinkOutage } : null }
-  if (f.seed !== null) o.seed = f.seed
+  if (typeof f.seed === 'number' && Number.isInteger(f.seed)) o.seed = f.seed
   if (f.rateScale !== 1) o.rateScale = f.rateScale
   const rates = Object.fromEntries(REQUEST_KINDS.filter((k) => f.rates[k] !== 1).map((k) => [k, f.rates[k]]))
   if (Object.keys(rates).length) o.rates = rates
@@ -66,7 +66,7 @@ export const useCompareStore = defineStore('compare', () => {
   const actions = useActions(['run', 'requests', 'open', 'design', 'switch'] as const)
   const jobs = useJobsStore()
   /** Shallow: a report is large and never edited. */
-  const report = shallowRef<CompareReport | null>(null)
+  const report = shallowRef<CompareReportView | null>(null)
   /** The engine's defaults; null until loaded (the form is shown once they are). */
   const defaults = ref<CompareDefaults | null>(null)
   const form = reactive<CompareForm>(formOf(EMPTY))
@@ -108,13 +108,13 @@ export const useCompareStore = defineStore('compare', () => {
   }
 
   /** Runs the day on both designs with the form's options; keeps the report and shows the first page of requests. */
-  async function run(): Promise<CompareReport | null> {
+  async function run(): Promise<CompareReportView | null> {
     cancelled.value = null
     const r = await actions.run('run', async () => {
       const j = await ipc().call('compare/run', optionsOf(form, defaults.value?.links ?? EMPTY.links))
       job.value = j
       const end = await waitJob(j, 'the comparison')
-      return end.result as CompareReport
+      return end.result as CompareReportView
     }, 'run the comparison')
     if (!r && actions.errors.run?.code === 'CANCELLED') { cancelled.value = actions.errors.run.message; actions.clear('run') }
     job.value = null

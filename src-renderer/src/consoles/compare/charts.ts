@@ -3,7 +3,11 @@
  * nothing here computes a figure of its own beyond picking and labelling). One chart per question, per branch;
  * every chart has one series per design (the cost chart's legacy series is the legacy design's zeros: it pays none).
  */
-import type { CompareReport, Design, DesignResult, Percentiles, RequestKind } from '../../../../engine/api/compare'
+import type { Design, Percentiles, RequestKind } from '../../../../engine/api/compare'
+import type { CompareReportView } from '../../../../src-main/ipc/contract/compare'
+
+type CompareReport = CompareReportView
+type DesignResult = CompareReportView['results'][Design]
 import { DESIGNS, REQUEST_KINDS } from '../../../../engine/api/compare'
 
 export const DESIGN_COLORS: Record<Design, string> = { distributed: '#1f6feb', legacy: '#b35900' }
