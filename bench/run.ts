@@ -17,6 +17,7 @@ import { group as guard } from './guard'
 import { group as backup } from './backup'
 import { group as pgSites } from './pg'
 import { group as dim } from './dim'
+import { group as compare } from './compare'
 
 export interface BenchContext {
   /** Repository root (where package.json and out/ live). */
@@ -29,7 +30,7 @@ export interface BenchGroup {
   run(ctx: BenchContext): Promise<Record<string, number>>
 }
 
-export const GROUPS: BenchGroup[] = [engine, ui, txn, query, ticket, security, wan, guard, backup, pgSites, dim]
+export const GROUPS: BenchGroup[] = [engine, ui, txn, query, ticket, security, wan, guard, backup, pgSites, dim, compare]
 
 /** The repository root: the first ancestor of the bundle (or cwd) holding package.json. */
 export function repoRoot(): string {

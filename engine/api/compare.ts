@@ -39,7 +39,7 @@ export interface CompareOptions {
   kdyLinkOutage?: { fromHour: number; toHour: number } | null
   /** Link profiles per design (the legacy design defaults to Kandy on ISDN). */
   links?: Partial<Record<Design, LinkProfile[]>>
-  /** Invoices of generated sales history each design's cluster starts with (default 5,000; the same data in both). */
+  /** Invoices of generated sales history each design's cluster starts with (default 2,000; the same data in both). */
   sales?: number
 }
 
@@ -85,8 +85,8 @@ export interface DesignResult {
    * latency of the day's write transactions whose participants include a site other than the client's branch.
    */
   costs: { integrityChecksRemote: number; replicaStalenessMaxMs: number; twoPcLatency: Percentiles | null }
-  /** Totals per branch after the day (the two designs must agree). */
-  totals: Record<SiteCode, { sales: number; amount: number }>
+  /** Totals per branch after the day, as the database holds them: today's sales and the units left in the branch's stock (the two designs must agree). */
+  totals: Record<SiteCode, { sales: number; amount: number; stockUnits?: number }>
   requests: number
   served: number
   /** Wall time this design's day took to simulate. */
@@ -109,6 +109,8 @@ export interface CompareReport {
     wanBytesRatio: number
     availabilityDuringHqOutage: Record<Design, number>
     dayRunMs: number
+    /** The branch on the slowest line to HQ in the legacy network (Kandy): the speed-up and the link outage are about it. */
+    slowBranch?: SiteCode
   }
 }
 

@@ -24,7 +24,7 @@ export { BUSINESS_DAY, planDay, validateOptions, slowestBranch, type DayPlan, ty
 
 /** Local 07:00 of the simulated business day (2026-11-23, site time UTC+05:30): the clusters start here. */
 export const DAY_DATA_START_MS = Date.UTC(2026, 10, 23, 1, 30, 0)
-export const DEFAULT_HISTORY_SALES = 5_000
+export const DEFAULT_HISTORY_SALES = 2_000
 /** After the last hour the simulation runs this long more, so the end-of-day refresh and replication land. */
 const SETTLE_MS = 10 * 60_000
 /** Wall time between yields to the event loop (the engine host's jobs use 10 ms chunks). */
@@ -103,6 +103,16 @@ export async function runDesignDay(design: Design, plan: DayPlan, opts: CompareO
   } finally {
     c.close()
   }
+}
+
+/**
+ * Runs a planned day on an existing cluster (the scenario verb `business-day` does, on the scenario's cluster): the
+ * clock is advanced to the day's start (it must not be past it), the faults are injected, the requests issued.
+ */
+export async function runDayOnCluster(c: Cluster, plan: DayPlan, hooks: CompareHooks = {}): Promise<DesignResult> {
+  if (c.sim.now > plan.startMs) throw new EngineError('BAD_INPUT', `the clock is already at ${formatSiteTime(c.sim.now)}: the day must start later (from a later hour)`)
+  const w0 = performance.now()
+  return runOn(c, { design: c.design, index: 0, hooks, lastYield: w0, lastProgress: 0 }, plan, w0)
 }
 
 async function runOn(c: Cluster, ctx: RunCtx, plan: DayPlan, w0: number): Promise<DesignResult> {
@@ -237,9 +247,9 @@ function runRequest(c: Cluster, dqp: Awaited<ReturnType<typeof dqpFor>>, design:
   }
 }
 
-/** Today's sales per branch as the database holds them (read from every SALES fragment where the design put it). */
-function salesTotals(c: Cluster, plan: DayPlan): Record<SiteCode, { sales: number; amount: number }> {
-  const out: Record<SiteCode, { sales: number; amount: number }> = Object.fromEntries(c.siteCodes.map((s) => [s, { sales: 0, amount: 0 }]))
+/** Today's sales and the stock left per branch as the database holds them (read from the fragments where the design put them). */
+function salesTotals(c: Cluster, plan: DayPlan): DesignResult['totals'] {
+  const out: DesignResult['totals'] = Object.fromEntries(c.siteCodes.map((s) => [s, { sales: 0, amount: 0, stockUnits: 0 }]))
   const base = Math.min(...plan.items.filter((i) => i.sale).map((i) => i.sale!.invno), Number.MAX_SAFE_INTEGER)
   for (const f of fragments(c.topology).filter((x) => x.relation === 'SALES')) {
     const r = c.siteInternals(f.site).primary.query(`SELECT BRCODE, COUNT(*), SUM(AMOUNT) FROM "${f.name}" WHERE INVNO >= ? GROUP BY BRCODE`, [base])
@@ -247,6 +257,12 @@ function salesTotals(c: Cluster, plan: DayPlan): Record<SiteCode, { sales: numbe
       const t = (out[String(br)] ??= { sales: 0, amount: 0 })
       t.sales += Number(n); t.amount = round2(t.amount + Number(amt ?? 0))
     }
+  }
+  // the branch's own stock (its authoritative fragment: Stock_<X>, or Stock_MBI_LCL), wherever the design put it
+  for (const f of fragments(c.topology).filter((x) => x.relation.startsWith('STOCK_') && x.kind === 'local')) {
+    const owner = f.relation.slice('STOCK_'.length)
+    const t = (out[owner] ??= { sales: 0, amount: 0, stockUnits: 0 })
+    t.stockUnits = (t.stockUnits ?? 0) + Number(c.siteInternals(f.site).primary.scalar(`SELECT COALESCE(SUM(QTY), 0) FROM "${f.name}"`))
   }
   return out
 }
@@ -306,6 +322,7 @@ export async function runCompare(opts: CompareOptions = {}, hooks: CompareHooks 
       wanBytesRatio: results.distributed.wanBytesTotal / results.legacy.wanBytesTotal,
       availabilityDuringHqOutage: { legacy: overallAvailability(plan, results.legacy), distributed: overallAvailability(plan, results.distributed) },
       dayRunMs: Math.round(performance.now() - w0),
+      slowBranch: slow,
     },
   }
 }

@@ -24,14 +24,14 @@ export const BUSINESS_DAY = {
   toHour: 18,
   /** Multiplier per local hour: the morning ramp, the lunch peak (12–14), the after-work rise. */
   profile: { 8: 0.4, 9: 0.7, 10: 0.9, 11: 1.1, 12: 1.9, 13: 1.7, 14: 0.9, 15: 0.9, 16: 1.0, 17: 1.3 } as Record<number, number>,
-  /** POS sales per staff member per hour (102 staff: ~560 sales a day). */
-  salesPerStaffHour: 0.5,
+  /** POS sales per staff member per hour (102 staff: about 390 sales a day). */
+  salesPerStaffHour: 0.35,
   /** Stock look-ups at the counter per staff member per hour. */
-  lookupsPerStaffHour: 0.9,
+  lookupsPerStaffHour: 0.6,
   /** Reads of another branch's stock, per staff member of the reading branch per hour (Mumbai reading Colombo's stock). */
   remoteStockReadsPerStaffHour: 0.35,
   /** Back-office reports per branch per hour (today's sales by item), and the HQ's consolidated report per hour. */
-  branchReportsPerHour: 1,
+  branchReportsPerHour: 1.5,
   hqReportsPerHour: 1,
   /** Scheduled copies are refreshed by the cluster's own timer at these local times (engine/cluster/copies.ts). */
   refreshAt: [12, 18],
@@ -130,16 +130,17 @@ function arrivals(rng: Rng, perHour: number, t0: number): number[] {
 /**
  * The day's requests, sorted by issue time. `topo` is the distributed topology (for the reads another branch serves
  * locally), `legacy` the legacy one (for the slowest line); both have the same sites, staff and data. `dataStartMs` and
- * `dataSeed` are those the clusters generate their data with, so the sales name real sellers and stocked items.
+ * `dataSeed` are those the clusters generate their data with, so the sales name real sellers and stocked items;
+ * `dayOf` is an instant of the day to plan (default the data's start day).
  */
-export function planDay(topo: TopologySpec, legacy: TopologySpec, opts: CompareOptions, dataSeed: number, dataStartMs: number): DayPlan {
+export function planDay(topo: TopologySpec, legacy: TopologySpec, opts: CompareOptions, dataSeed: number, dataStartMs: number, dayOf = dataStartMs): DayPlan {
   validateOptions(opts)
   const seed = opts.seed ?? 1
   const D = BUSINESS_DAY
   const fromHour = opts.fromHour ?? D.fromHour, toHour = opts.toHour ?? D.toHour
   const scale = (k: RequestKind) => (opts.rateScale ?? 1) * (opts.rates?.[k] ?? 1)
   const ds = makeDataset(dataSeed, topo, dataStartMs)
-  const midnight = localMidnight(dataStartMs)
+  const midnight = localMidnight(dayOf)
   const p = siteLocalTime(midnight + 12 * 3_600_000)
   const today = `${p.y}-${pad(p.mo)}-${pad(p.d)}`
   const hq = hqSite(topo).code
@@ -201,8 +202,17 @@ export function planDay(topo: TopologySpec, legacy: TopologySpec, opts: CompareO
   raw.sort((a, b) => a.at - b.at || (a.branch < b.branch ? -1 : a.branch > b.branch ? 1 : 0) || (a.kind < b.kind ? -1 : a.kind > b.kind ? 1 : 0))
   const items = raw.map((x, i) => ({ id: i + 1, ...x }))
   const slow = slowestBranch(legacy)
-  const hqOutage = opts.hqOutage === undefined ? { ...D.hqOutage } : opts.hqOutage
-  const kdyLinkOutage = opts.kdyLinkOutage === undefined ? { ...D.kdyLinkOutage } : opts.kdyLinkOutage
+  // an outage is clipped to the simulated hours; a default one outside them does not happen, an explicit one is an error
+  const window = (name: string, given: { fromHour: number; toHour: number } | null | undefined, dflt: { fromHour: number; toHour: number }) => {
+    const w = given === undefined ? dflt : given
+    if (!w) return null
+    const clipped = { fromHour: Math.max(w.fromHour, fromHour), toHour: Math.min(w.toHour, toHour) }
+    if (clipped.fromHour < clipped.toHour) return clipped
+    if (given === undefined) return null
+    throw new EngineError('BAD_INPUT', `${name} ${w.fromHour}..${w.toHour} lies outside the simulated hours ${fromHour}..${toHour}`)
+  }
+  const hqOutage = window('hqOutage', opts.hqOutage, D.hqOutage)
+  const kdyLinkOutage = window('kdyLinkOutage', opts.kdyLinkOutage, D.kdyLinkOutage)
   return {
     items, midnight, startMs: midnight + fromHour * 3_600_000, endMs: midnight + toHour * 3_600_000, fromHour, toHour,
     hqSite: hq, slowBranch: slow, hqOutage, kdyLinkOutage,

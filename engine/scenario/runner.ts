@@ -8,7 +8,7 @@
 import { Cluster } from '../cluster'
 import { EngineError, toErrorInfo, type ErrorInfo } from '../errors'
 import { formatSiteTime, nextLocalTime } from '../sim/kernel'
-import { defaultTopology, legacyTopology, withBranch } from '../topology/default'
+import { defaultTopology, legacyDesignTopology, legacyTopology, withBranch } from '../topology/default'
 import type { TopologySpec } from '../topology/types'
 import type { QueryResult } from '../site/sqljs'
 import { Dtm } from '../txn/dtm'
@@ -302,14 +302,19 @@ export interface RunOptions {
   topology?: TopologySpec
 }
 
-const DIRECTIVES = ['seed', 'sales', 'profile', 'branch']
+const DIRECTIVES = ['seed', 'sales', 'profile', 'design', 'branch']
 
-/** Directives allowed before the first command: seed N, sales N, profile legacy, branch CODE NAME x=.. y=.. staff=.. link=CMB:6 */
+/** Directives allowed before the first command: seed N, sales N, profile legacy, design legacy|distributed, branch CODE NAME x=.. y=.. staff=.. link=CMB:6 */
 function applyDirective(d: { seed?: number; sales?: number; topo: TopologySpec }, w: string[]): boolean {
   const k = w[0].toLowerCase()
   if (k === 'seed') { d.seed = Number(w[1]); if (!Number.isInteger(d.seed)) throw new EngineError('BAD_INPUT', 'usage: seed 42'); return true }
   if (k === 'sales') { d.sales = Number(w[1]); if (!(d.sales >= 0)) throw new EngineError('BAD_INPUT', 'usage: sales 20000'); return true }
   if (k === 'profile') { d.topo = w[1] === 'legacy' ? legacyTopology() : defaultTopology(); return true }
+  if (k === 'design') {
+    if (w[1] !== 'legacy' && w[1] !== 'distributed') throw new EngineError('BAD_INPUT', 'usage: design legacy   or   design distributed')
+    d.topo = w[1] === 'legacy' ? legacyDesignTopology(d.topo.profile === 'legacy' ? d.topo : legacyTopology()) : { ...d.topo, design: 'distributed' }
+    return true
+  }
   if (k === 'branch') {
     const kv = Object.fromEntries(w.slice(3).map((x) => x.split('=')))
     const links = (kv.link ?? kv.links ?? '').split(',').filter(Boolean).map((x: string) => { const [to, ms] = x.split(':'); return { to, delayMs: Number(ms ?? 10) } })

@@ -15,8 +15,9 @@ import * as audit from './commands/audit'
 import { commands as backupCommands } from './commands/backup'
 import * as pgCommand from './commands/pg'
 import * as check from './commands/check'
+import * as compare from './commands/compare'
 
-const COMMANDS: CliCommand[] = [...dataCommands, query, serve, bench, audit, ...backupCommands, pgCommand, check]
+const COMMANDS: CliCommand[] = [...dataCommands, query, serve, bench, audit, ...backupCommands, pgCommand, check, compare]
 
 function help(): string {
   const w = Math.max(...COMMANDS.map((c) => c.name.length))

@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs'
 import { Cluster } from '../../../engine/cluster'
 import { EngineError } from '../../../engine/errors'
 import { runScenario } from '../../../engine/scenario'
-import { legacyTopology, validateTopology } from '../../../engine/topology/default'
+import { defaultTopology, legacyDesignTopology, legacyTopology, validateTopology } from '../../../engine/topology/default'
 import type { TopologySpec } from '../../../engine/topology/types'
 import { UsageError, intOption, type CliCommand } from '../registry'
 import { formatTable, needsRestoreWarnings } from '../format'
@@ -24,14 +24,18 @@ const out = (s: string) => process.stdout.write(s)
 export const init: CliCommand = {
   name: 'init',
   summary: 'create a cluster in a data directory (generated data, three sites or a topology file)',
-  usage: `iddb init --data DIR [--seed N] [--sales N] [--topology FILE.json | --profile modern|legacy]
+  usage: `iddb init --data DIR [--seed N] [--sales N] [--topology FILE.json | --profile modern|legacy] [--design distributed|legacy]
 
 Creates a new cluster in DIR (which must be new or empty): every site's primary and backup
 database, the Colombo main repository, catalogs, and a generated dataset with N sales
 (default 20000; at most 2000000: every DB shares one sql.js heap). --topology adds e.g. a fourth branch (TopologySpec JSON).
---profile legacy creates the pre-project network instead (links in plain text, no firewalls, Kandy on ISDN).`,
+--profile legacy creates the pre-project network instead (links in plain text, no firewalls, Kandy on ISDN).
+--design legacy creates the pre-project centralized system: the legacy network and every relation in one
+database at Colombo, which the branches' clients and application servers reach over the WAN (docs/COMPARE.md);
+with --topology it keeps that file's network and puts every relation at its HQ site.
+--design distributed (the default) allocates the fragments at their branches.`,
   async run(argv) {
-    const { values } = parseArgs({ args: argv, options: { data: { type: 'string' }, seed: { type: 'string' }, sales: { type: 'string' }, topology: { type: 'string' }, profile: { type: 'string' }, json: { type: 'boolean' } }, strict: true })
+    const { values } = parseArgs({ args: argv, options: { data: { type: 'string' }, seed: { type: 'string' }, sales: { type: 'string' }, topology: { type: 'string' }, profile: { type: 'string' }, design: { type: 'string' }, json: { type: 'boolean' } }, strict: true })
     if (!values.data) throw new UsageError('--data DIR is required')
     const seed = intOption('seed', values.seed, 0, 0xffffffff) ?? 1
     const sales = intOption('sales', values.sales, 0, 2_000_000) ?? 20_000
@@ -40,6 +44,11 @@ database, the Colombo main repository, catalogs, and a generated dataset with N 
     if (values.profile !== undefined && values.profile !== 'modern' && values.profile !== 'legacy') throw new UsageError(`--profile must be modern or legacy, not ${values.profile}`)
     if (values.topology) topology = validateTopology(JSON.parse(readFileSync(values.topology, 'utf8')) as TopologySpec)
     else if (values.profile === 'legacy') topology = legacyTopology()
+    if (values.design !== undefined) {
+      if (values.design !== 'distributed' && values.design !== 'legacy') throw new UsageError(`--design must be distributed or legacy, not ${values.design}`)
+      if (values.design === 'legacy' && values.profile === 'modern') throw new UsageError('--design legacy runs on the legacy network: drop --profile modern')
+      topology = values.design === 'legacy' ? legacyDesignTopology(topology ?? legacyTopology()) : { ...(topology ?? defaultTopology()), design: 'distributed' }
+    }
     let lastPct = -1
     const t0 = performance.now()
     const c = await Cluster.create({
@@ -48,10 +57,10 @@ database, the Colombo main repository, catalogs, and a generated dataset with N 
     })
     if (process.stderr.isTTY) process.stderr.write('\n')
     const g = c.lastGenerate
-    const summary = { dataDir: c.dataDir, seed, sites: c.siteCodes, sales: g?.sales ?? {}, employees: g?.employees ?? {}, items: g?.items ?? 0, ms: Math.round(performance.now() - t0) }
+    const summary = { dataDir: c.dataDir, seed, design: c.design, sites: c.siteCodes, sales: g?.sales ?? {}, employees: g?.employees ?? {}, items: g?.items ?? 0, ms: Math.round(performance.now() - t0) }
     c.close({ checkpoint: false })
     if (values.json) out(`${JSON.stringify(summary, null, 2)}\n`)
-    else out(`created cluster in ${summary.dataDir} (seed ${seed}) in ${summary.ms} ms\n${Object.entries(summary.sales).map(([s, n]) => `  ${s}: ${n} sales, ${summary.employees[s]} employees`).join('\n')}\n  ITEMS: ${summary.items} (replicated at every site)\n`)
+    else out(`created cluster in ${summary.dataDir} (seed ${seed}, ${summary.design} design) in ${summary.ms} ms\n${Object.entries(summary.sales).map(([s, n]) => `  ${s}: ${n} sales, ${summary.employees[s]} employees`).join('\n')}\n  ITEMS: ${summary.items} (${summary.design === 'legacy' ? 'one copy, in the central database' : 'replicated at every site'})\n`)
     return 0
   },
 }
