@@ -74,7 +74,7 @@ test.describe('compare console', () => {
   test('a long comparison can be cancelled', async ({ admin, page }) => {
     await admin.openConsole('compare')
     const c = new ComparePage(page)
-    await c.setDay(0, 24)
+    await c.setDay(8, 18)
     await c.setRateScale(5)
     await c.runButton().click()
     await expect(c.progress()).toBeVisible()

@@ -14,6 +14,7 @@ import type { CompareDefaults, CompareReportView, DesignView, RequestPage } from
 import { ipc } from '../ipc/client'
 import { useActions } from '../composables/useAction'
 import { useJobsStore } from './jobs'
+import { useAuthStore } from './auth'
 
 export type Window = { fromHour: number; toHour: number }
 
@@ -158,6 +159,18 @@ export const useCompareStore = defineStore('compare', () => {
       return waitJob(j, `the switch to the ${d} design`)
     }, `switch to the ${d} design`)
     switchJob.value = null
+    // the new cluster does not know this tab's console session: the switch is done, the identity logs in again
+    if (!r && actions.errors.switch?.code === 'AUTH_FAILED') {
+      actions.clear('switch')
+      const auth = useAuthStore()
+      // while the new cluster loads its data the engine says so (console/status): ask again until it has
+      for (let i = 0; i < 600; i++) {
+        await auth.resume()
+        if (auth.phase !== 'setup' || !/still loading/.test(auth.status?.note ?? '')) break
+        await new Promise((ok) => setTimeout(ok, 500))
+      }
+      return true
+    }
     await loadDesign()
     return !!r
   }
