@@ -85,6 +85,7 @@ test.describe('the console as a daily tool', () => {
   })
 
   test('no console has a serious or critical accessibility violation (axe-core)', async ({ admin, page }) => {
+    test.setTimeout(180_000) // one axe pass per console (eleven of them) on a shared machine
     const found: string[] = []
     for (const c of CONSOLES) {
       await admin.openConsole(c.id)

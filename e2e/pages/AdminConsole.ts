@@ -14,6 +14,7 @@ export const CONSOLES = [
   { id: 'tickets', label: 'Tickets' },
   { id: 'backups', label: 'Backups' },
   { id: 'jobs', label: 'Jobs' },
+  { id: 'compare', label: 'Compare' },
   { id: 'events', label: 'Events' },
 ] as const
 

@@ -237,6 +237,15 @@ export const ACTIONS: Readonly<Record<string, ActionRule>> = {
     return s ? [s] : 'ALL'
   }),
   'replication/setFeedSchedule': operate('set the main repository\'s feed schedule', ALL),
+  // the comparison runs in clusters of its own and changes nothing in the live one: any logged-in identity
+  'compare/defaults': read('read the design comparison\'s defaults'),
+  'compare/run': read('run the design comparison'),
+  'compare/last': read('read the last design comparison'),
+  'compare/requests': read('list the design comparison\'s requests'),
+  'compare/request': read('read a request of the design comparison'),
+  'system/design': read('read the cluster\'s design'),
+  // re-initialises the whole live cluster: a cluster-wide setting
+  'system/setDesign': { label: 're-initialise the cluster with another design', permission: 'admin', target: ALL },
 }
 
 export type Decision =

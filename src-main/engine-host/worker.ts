@@ -100,10 +100,11 @@ async function main(): Promise<void> {
   }
 
   let lastTick = 0
-  const driver = new RealtimeDriver(cluster.sim, () => {
+  const driverFor = (c: Cluster) => new RealtimeDriver(c.sim, () => {
     const t = performance.now()
     if (t - lastTick >= TICK_EVERY_MS) { lastTick = t; emit('engine/tick', tickPayload(ctx)) }
   })
+  let driver = driverFor(cluster)
   // the virtual clock starts moving only once the sites hold their data
   let wantedSpeed = 0
   const ctx: HandlerContext = {
@@ -117,8 +118,24 @@ async function main(): Promise<void> {
     },
   }
   void dataReady.then(() => { if (wantedSpeed !== driver.speed) ctx.clock.setSpeed(wantedSpeed) }, () => {})
-  cluster.onLog((e) => emit('engine/event', e))
-  jobLog(cluster).onChange((j) => emit('jobs/changed', j))
+  let offJobs = jobLog(cluster).onChange((j) => emit('jobs/changed', j))
+  let offLog = cluster.onLog((e) => emit('engine/event', e))
+  /* system/setDesign: the new cluster (built and loaded by the handler) replaces the old one for every later call */
+  ctx.replaceCluster = (next: Cluster) => {
+    const speed = driver.speed
+    driver.stop()
+    offLog()
+    offJobs()
+    const old = cluster
+    cluster = next
+    ctx.cluster = next
+    driver = driverFor(next)
+    offLog = next.onLog((e) => emit('engine/event', e))
+    offJobs = jobLog(next).onChange((j) => emit('jobs/changed', j))
+    if (old !== next) { try { old.close() } catch (e) { console.error('[engine] close of the replaced cluster failed:', e) } }
+    driver.setSpeed(speed)
+    emit('engine/tick', tickPayload(ctx))
+  }
 
   const onMessage = async (m: ToWorker) => {
     if (m.t === 'shutdown') {

@@ -18,6 +18,11 @@ export interface HandlerContext {
   actorToken?: string
   /** The acting identity, resolved from actorToken by the authz wrapper (authz.ts) before any handler runs. */
   actor?: Actor | null
+  /**
+   * Makes `next` the cluster every later call sees (system/setDesign): the host closes the old one, drives the new
+   * one's clock at the same speed and forwards its events. Absent where a host cannot swap (then the call is refused).
+   */
+  replaceCluster?(next: Cluster): void
 }
 
 export type Handler<N extends HostCallName> = (ctx: HandlerContext, input: CallParsed<N>) => Promise<CallOutput<N>>

@@ -18,6 +18,7 @@ import { backupHandlers } from './backup'
 import { failoverHandlers } from './failover'
 import { nemesisHandlers } from './nemesis'
 import { scheduleHandlers } from './schedule'
+import { compareHandlers } from './compare'
 import { withAuthz } from './authz'
 
 export const handlers: HandlerMap<CallName> = withAuthz({
@@ -35,6 +36,7 @@ export const handlers: HandlerMap<CallName> = withAuthz({
   ...failoverHandlers,
   ...nemesisHandlers,
   ...scheduleHandlers,
+  ...compareHandlers,
 })
 
 export type { HandlerContext, HandlerMap, Handler } from './context'

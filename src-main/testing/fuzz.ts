@@ -123,6 +123,15 @@ export const VALID_SAMPLES: Record<CallName, Record<string, Json>> = {
   'replication/schedules': {},
   'replication/setRefreshSchedule': { copy: 'NO_SUCH_COPY', times: ['12:00', 'eod'] },
   'replication/setFeedSchedule': { schedule: { mode: 'continuous' } },
+  'compare/defaults': {},
+  // a one-hour day with no requests and no history: quick, and it touches only the comparison's own clusters
+  'compare/run': { fromHour: 8, toHour: 9, rateScale: 0, sales: 0, hqOutage: null, kdyLinkOutage: null },
+  'compare/last': {},
+  'compare/requests': { design: 'legacy', offset: 0, limit: 10 },
+  'compare/request': { design: 'distributed', id: 0 },
+  'system/design': {},
+  // refused: the confirmation is not the design's name
+  'system/setDesign': { design: 'legacy', confirm: 'no' },
 }
 
 /** Calls whose every valid input leaves committed data as it is (reads, explains, status). */
@@ -136,6 +145,7 @@ export const READ_ONLY_CALLS: CallName[] = [
   'backup/list', 'backup/plan',
   'nemesis/get', 'drill/get',
   'jobs/history', 'schedule/list', 'replication/schedules',
+  'compare/defaults', 'compare/last', 'compare/requests', 'compare/request', 'system/design',
 ]
 
 /** Keys that pollute prototypes when code copies untrusted objects carelessly, and names that collide with Object.prototype. */

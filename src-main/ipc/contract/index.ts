@@ -20,6 +20,7 @@ import { backupCalls } from './backup'
 import { failoverCalls } from './failover'
 import { nemesisCalls } from './nemesis'
 import { scheduleCalls, scheduleEvents } from './schedule'
+import { compareCalls } from './compare'
 
 export const calls = {
   ...systemCalls,
@@ -35,6 +36,7 @@ export const calls = {
   ...failoverCalls,
   ...nemesisCalls,
   ...scheduleCalls,
+  ...compareCalls,
 } satisfies Record<string, CallDef>
 
 export const events = {

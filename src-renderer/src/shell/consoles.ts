@@ -31,6 +31,7 @@ export const consoles: ConsoleDef[] = [
   { id: 'tickets', label: 'Tickets', glyph: '✓', summary: 'POS sales carrying tickets, validated at most once across servers (US 7,231,368 B2, fixed).', component: () => import('../consoles/tickets/TicketsConsole.vue') },
   { id: 'backups', label: 'Backups', glyph: '⛁', summary: 'Backups by hand (a site or every site at one cut) to SQLite files, restores confirmed by the site\'s code, and the jobs that ran them.', component: () => import('../consoles/backup/BackupConsole.vue') },
   { id: 'jobs', label: 'Jobs', glyph: '☰', summary: 'Every backup, restore, refresh and recovery, scheduled or by hand: status, start, duration, rows, bytes and errors.', component: () => import('../consoles/jobs/JobsConsole.vue') },
+  { id: 'compare', label: 'Compare', glyph: '⚖', summary: 'The legacy centralized design against the distributed one over a business day: response times, WAN bytes, availability, recovery and costs.', component: () => import('../consoles/compare/CompareConsole.vue') },
   { id: 'events', label: 'Events', glyph: '≡', summary: 'The engine event log: failures, recoveries, messages and protocol steps.', component: () => import('../consoles/events/EventsConsole.vue') },
 ]
 

@@ -21,6 +21,7 @@ beforeEach(() => {
     'clock/get': () => fixtureClock({ local: '2026-11-23 08:30:00' }),
     'clock/setSpeed': ({ speed }) => fixtureClock({ speed, running: speed > 0 }),
     'jobs/list': () => [],
+    'system/design': () => ({ design: 'legacy', seed: 1, sales: 100 }),
   })
   setIpc(api)
 })
@@ -29,7 +30,7 @@ describe('shell', () => {
   it('the navigation lists every console from the one list, in order', () => {
     const w = mount(SideNav, { props: { consoles, current: 'topology' }, global: { plugins: [createTestingPinia({ createSpy: vi.fn })] } })
     const ids = w.findAll('[data-testid^="nav-"]').map((a) => a.attributes('data-testid'))
-    expect(ids).toEqual(['nav-topology', 'nav-catalog', 'nav-query', 'nav-transactions', 'nav-deadlocks', 'nav-replication', 'nav-security', 'nav-tickets', 'nav-backups', 'nav-events'])
+    expect(ids).toEqual(['nav-topology', 'nav-catalog', 'nav-query', 'nav-transactions', 'nav-deadlocks', 'nav-replication', 'nav-security', 'nav-tickets', 'nav-backups', 'nav-compare', 'nav-events'])
     expect(w.get('[data-testid="nav-topology"]').attributes('aria-current')).toBe('page')
   })
 
@@ -40,6 +41,7 @@ describe('shell', () => {
     await useClockStore().start()
     await flushPromises()
     expect(w.get('[data-testid="clock-time"]').text()).toBe('Mon 2026-11-23 08:30:00')
+    expect(w.get('[data-testid="status-design"]').attributes('data-design')).toBe('legacy') // the live design, from system/design
     expect(w.findAll('[data-health]').map((x) => x.attributes('data-testid'))).toEqual(['health-CMB', 'health-MBI', 'health-KDY', 'health-GAL'])
     topo.sites[2].health = 'down' // the engine's view agrees with its tick
     api.emit('engine/tick', { clock: fixtureClock(), health: { CMB: 'ok', MBI: 'ok', KDY: 'down', GAL: 'ok' } })
