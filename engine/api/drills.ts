@@ -33,7 +33,7 @@ export const DRILLS: readonly DrillInfo[] = [
   },
   {
     category: 'communication', title: 'Communication failure', destructive: false,
-    description: 'Every WAN link reorders messages (some are held back so later ones overtake them); then the target site is partitioned from the others while transfers run. The repair heals the partition.',
+    description: 'Every WAN link duplicates some messages and reorders others (some are held back so later ones overtake them); then the target site is partitioned from the others while transfers run. The repair heals the partition.',
     watch: ['Topology: the links to the partitioned site go down', 'transfers across the partition time out and abort, or wait in doubt', 'after healing: every site agrees on every outcome'],
   },
 ]

@@ -117,9 +117,9 @@ function inject(run: DrillRun): void {
     case 'system': c.failSite(site); run.step(`${site} failed (router, application and database servers)`); return
     case 'media': c.failMedia(site, 'corrupt'); run.step(`${site}.primary's database medium corrupted (not yet noticed)`); return
     case 'communication': {
-      for (const id of c.net.links.keys()) c.setLinkChaos(id, { reorder: 0.3 })
+      for (const id of c.net.links.keys()) c.setLinkChaos(id, { duplicate: 0.2, reorder: 0.3 })
       const links = c.partition([[site]])
-      run.step(`every link reorders 30% of messages; ${site} partitioned from the others (${links.join(', ')} down)`)
+      run.step(`every link duplicates 20% and reorders 30% of messages; ${site} partitioned from the others (${links.join(', ')} down)`)
     }
   }
 }

@@ -188,14 +188,11 @@ describe('duplication and reordering', () => {
   })
 
   /**
-   * KNOWN BUG (engine/txn/dtm.ts, reported, not fixed here: that file is being refactored): a duplicated
-   * `txn.exec` request is executed twice by the participant. Dtm.onExec only refuses a request while the
-   * sub-transaction is busy (a CONFLICT reply, which also aborts the transaction); one arriving after the first
-   * finished runs the statement again (`UPDATE … SET QTY = QTY - 1` applied twice), because the participant does
-   * not remember the request ids (`id`) it has executed. The fix: remember them per sub-transaction and ignore a
-   * repeat. This test fails (so `it.fails` passes) until then; flip it to `it` with the fix.
+   * A duplicated `txn.exec` was executed twice by the participant (`UPDATE … SET QTY = QTY - 1` applied twice):
+   * Dtm.onExec refused a repeat only while the sub-transaction was busy. The participant now remembers the
+   * request ids it has taken and ignores a repeat.
    */
-  it.fails('2PC keeps atomicity with duplicated messages on every link (fails today: dtm.ts runs a duplicated txn.exec twice)', () => {
+  it('2PC keeps atomicity with duplicated messages on every link', () => {
     expect(bankUnderChaos({ duplicate: 0.3 })).toEqual([])
   })
 

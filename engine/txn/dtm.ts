@@ -88,6 +88,8 @@ interface Sub {
   protocol: Protocol
   votes: Map<string, Vote>
   busy: boolean
+  /** Ids of the txn.exec requests this sub-transaction has taken: a duplicated request is ignored, never run twice. */
+  execIds?: Set<number>
   waitingSql?: string
   pendingReply?: (r: { error?: ErrorInfo }) => void
   stmts: string[]
@@ -544,6 +546,9 @@ export class Dtm {
     }
     const known = s.outcomes.get(gid)
     let sub = s.subs.get(gid)
+    // a duplicate of a request already taken (the network may deliver a message twice): its one reply is or
+    // will be on its way; running it again would apply its writes twice
+    if (sub?.execIds?.has(id)) return
     if (!sub && known) return reply({ error: { code: 'ABORTED', message: `${gid} was already ${known} at ${s.code}`, site: s.code } })
     if (sub && (sub.state !== 'INITIAL' || sub.busy)) return reply({ error: { code: 'CONFLICT', message: `${gid} is ${sub.state} at ${s.code}`, site: s.code } })
     if (!sub) {
@@ -575,6 +580,7 @@ export class Dtm {
       ? [[`T:${table}`, write ? 'IX' : 'IS'], ...keys.map((k): [string, LockMode] => [`R:${table}:${k}`, write ? 'X' : 'S'])]
       : [[`T:${table}`, write ? 'X' : 'S']]
     sub.busy = true
+    ;(sub.execIds ??= new Set()).add(id)
     sub.stmts.push(sql)
     sub.lastActivity = this.now
     this.cluster.sim.cancel(sub.timer)
