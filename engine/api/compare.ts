@@ -11,6 +11,9 @@ export type Design = 'distributed' | 'legacy'
 
 export const DESIGNS: readonly Design[] = ['distributed', 'legacy']
 
+/** Local hour the simulated day opens (the comparison's clusters start at 07:00): a day cannot start earlier. */
+export const DAY_OPENS_HOUR = 7
+
 /** Request kinds of the business-day workload. */
 export type RequestKind = 'pos_sale' | 'stock_lookup' | 'mbi_stock_read' | 'report' | 'refresh'
 

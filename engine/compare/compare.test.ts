@@ -45,6 +45,8 @@ describe('the business day', () => {
 
   it('refuses bad options, naming them', async () => {
     await expect(runCompare({ fromHour: 12, toHour: 11 })).rejects.toThrow(/fromHour\/toHour/)
+    // the clusters open at 07:00: an earlier day is refused as bad input (it was an INTERNAL 'bad delay' error)
+    await expect(runCompare({ fromHour: 0, toHour: 24 })).rejects.toMatchObject({ code: 'BAD_INPUT' })
     await expect(runCompare({ rateScale: -1 })).rejects.toBeInstanceOf(EngineError)
     await expect(runCompare({ ...SHORT, hqOutage: { fromHour: 9, toHour: 10 } })).rejects.toThrow(/outside the simulated hours/)
     // a default outage outside a short day does not happen (it used to be scheduled in the past and threw)

@@ -16,7 +16,7 @@ import { hqSite } from '../topology/default'
 import { EngineError } from '../errors'
 import type { SiteCode, TopologySpec } from '../topology/types'
 import type { CompareOptions, RequestKind } from '../api/compare'
-import { REQUEST_KINDS } from '../api/compare'
+import { DAY_OPENS_HOUR, REQUEST_KINDS } from '../api/compare'
 
 /** The business day as data. Rates are mean arrivals per hour (Poisson), before the hourly profile and the user's scales. */
 export const BUSINESS_DAY = {
@@ -96,7 +96,7 @@ export function validateOptions(o: CompareOptions): void {
     if (!Number.isFinite(v) || (v as number) < 0 || (v as number) > 20) throw new EngineError('BAD_INPUT', `rates.${k} must be between 0 and 20, got ${v}`)
   }
   const from = o.fromHour ?? BUSINESS_DAY.fromHour, to = o.toHour ?? BUSINESS_DAY.toHour
-  if (!Number.isInteger(from) || !Number.isInteger(to) || from < 0 || to > 24 || from >= to) throw new EngineError('BAD_INPUT', `fromHour/toHour must be whole hours with 0 ≤ fromHour < toHour ≤ 24, got ${from}..${to}`)
+  if (!Number.isInteger(from) || !Number.isInteger(to) || from < DAY_OPENS_HOUR || to > 24 || from >= to) throw new EngineError('BAD_INPUT', `fromHour/toHour must be whole hours with ${DAY_OPENS_HOUR} ≤ fromHour < toHour ≤ 24 (the simulated day opens at 0${DAY_OPENS_HOUR}:00), got ${from}..${to}`)
   checkHours('hqOutage', o.hqOutage)
   checkHours('kdyLinkOutage', o.kdyLinkOutage)
   if (o.sales !== undefined && (!Number.isInteger(o.sales) || o.sales < 0 || o.sales > 200_000)) throw new EngineError('BAD_INPUT', `sales (the generated history) must be an integer 0..200000, got ${o.sales}`)

@@ -8,7 +8,7 @@ import { z } from 'zod'
 import { call, noInput } from './define'
 import type { JobView } from '../../../engine/api/views'
 import type { CompareReport, Design, DesignResult, LinkProfile, RequestKind, RequestTrace } from '../../../engine/api/compare'
-import { DESIGNS, REQUEST_KINDS } from '../../../engine/api/compare'
+import { DAY_OPENS_HOUR, DESIGNS, REQUEST_KINDS } from '../../../engine/api/compare'
 
 export type { CompareReport, Design, LinkProfile, RequestTrace }
 
@@ -43,7 +43,7 @@ export const compareOptions = z.object({
   rateScale: z.number().min(L.rateScale.min).max(L.rateScale.max).optional(),
   rates: z.partialRecord(kind, z.number().min(L.rate.min).max(L.rate.max)).optional(),
   /** Whole hours: the workload's rates are per hour. */
-  fromHour: hour.int().optional(),
+  fromHour: hour.int().min(DAY_OPENS_HOUR).optional(),
   toHour: hour.int().optional(),
   sales: z.number().int().min(L.sales.min).max(L.sales.max).optional(),
   hqOutage: window.nullable().optional(),
