@@ -36,9 +36,15 @@ export function recordSaleInStore(cluster: Cluster, r: SaleRecord): boolean {
   // a sale that breaks a constraint is not written, so the ticket is not accepted
   Dim.of(cluster).guarded(() => store.withTransaction((tx) => {
     tx.exec(`INSERT INTO ${frag.name} (INVNO, BRCODE, ITEMNO, QTY, UNITPRICE, AMOUNT, SOLD_AT, EMPNO) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-      [Number(r.ticket), r.site, s.itemNo ?? 1, qty, price, qty * price, formatSiteTime(r.at), s.empNo ?? null])
+      [Number(r.ticket), r.site, s.itemNo ?? firstItem(store), qty, price, qty * price, formatSiteTime(r.at), s.empNo ?? null])
   }))
   return true
+}
+
+/** A sale that names no item sells the first item of the catalogue (the site's ITEMS replica): a real item, so FK_SALES_ITEMNO holds. */
+function firstItem(store: ReturnType<Cluster['siteStore']>): number {
+  const r = store.readPrepared('SELECT MIN(ITEMNO) FROM ITEMS', [])[0]
+  return r && r[0] !== null ? Number(r[0]) : 1
 }
 
 /**
