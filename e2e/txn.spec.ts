@@ -90,6 +90,37 @@ test.describe('transactions console', () => {
   })
 })
 
+test.describe('in-doubt transactions', () => {
+  test('a participant crashed at READY is in doubt while its coordinator is down; the operator resolves it by hand', async ({ admin, page }) => {
+    await admin.openConsole('transactions')
+    const t = new TransactionsPage(page)
+    await page.getByTestId('txn-protocol').selectOption('centralized')
+    // KDY crashes right after force-writing READY (its vote is never sent) and restarts 1 s later; the coordinator
+    // times out in WAIT, decides ABORT and crashes before it can tell anyone (and stays down)
+    await t.armCrash('KDY', 'ready', 1000)
+    await t.armCrash('CMB', 'decide', 3_600_000)
+    const gid = await t.begin('CMB')
+    await t.statement('KDY', 'UPDATE Stock_KDY SET QTY = QTY + 1 WHERE ITEMNO = 3')
+    await expect(t.results().last()).not.toHaveClass(/bad/)
+    await t.commit()
+    await expect(t.outcome()).toContainText('ABORT')
+    // KDY came back READY: it cannot learn the decision from anyone, so it is in doubt and keeps its locks
+    const row = t.inDoubtRow(gid, 'KDY')
+    await expect(row).toHaveCount(1, { timeout: 30_000 })
+    await expect(row).toContainText('READY')
+    await expect(row).toContainText('Stock_KDY')
+    // the operator resolves it by hand (abort: nothing was committed anywhere)
+    await row.getByTestId('indoubt-abort').click()
+    await expect(row).toHaveCount(0)
+    await expect(t.inDoubt()).toContainText('No in-doubt transactions')
+    // bring the coordinator's site back for the tests that follow
+    await admin.openConsole('topology')
+    await page.getByTestId('site-CMB').click()
+    await page.getByTestId('action-restore-site').click()
+    await expect(page.getByTestId('action-restore-site')).toBeDisabled({ timeout: 30_000 })
+  })
+})
+
 test.describe('deadlocks console', () => {
   test('one click builds a CMB–KDY deadlock; the global detector finds it and aborts the youngest', async ({ admin, page }) => {
     await admin.openConsole('deadlocks')
