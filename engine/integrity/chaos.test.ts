@@ -47,6 +47,7 @@ async function run(seed: number, n: number) {
   const newItems = [7001, 7002, 7003]
   const invs = Array.from({ length: 40 }, (_, i) => 990001 + i)
   const outcomes: string[] = []
+  const log: { gid?: string; o: string; stmts: string[] }[] = []
   const span = n * 150
   for (let i = 0; i < n; i++) {
     const origin = rng.pick(sites)
@@ -69,7 +70,7 @@ async function run(seed: number, n: number) {
     else if (kind === 7) stmts = [`DELETE FROM EMPLOYEES WHERE EMPNO = ${rng.pick(newEmps)}`]
     else if (kind === 8) stmts = [`INSERT INTO ITEMS (ITEMNO, DESCRIPTION, CATEGORY, BRAND, LISTPRICE) VALUES (${rng.pick(newItems)}, 'New', 'Misc', 'X', 5)`]
     else stmts = [`DELETE FROM ITEMS WHERE ITEMNO = ${rng.pick(newItems)}`]
-    cluster.sim.schedule(rng.next() * span, 'test.client', () => txn(dtm, origin, stmts, (o) => outcomes.push(`${kind}:${o}`)))
+    cluster.sim.schedule(rng.next() * span, 'test.client', () => txn(dtm, origin, stmts, (o, gid) => { outcomes.push(`${kind}:${o}`); log.push({ gid, o, stmts }) }))
   }
   // chaos: site crashes and restarts, crashes at 2PC steps, failed and lossy links
   const links = [...cluster.net.links.keys()]
@@ -97,13 +98,13 @@ async function run(seed: number, n: number) {
     })
   }
   cluster.sim.runUntilTrue(() => outcomes.length === n, 20_000_000)
-  return { cluster, dtm, outcomes, total0, sites }
+  return { cluster, dtm, outcomes, total0, sites, log }
 }
 
 describe('DIM under failures: bank-and-inventory with key and foreign-key races', () => {
   for (const [seed, n] of [[41, 160], [42, 160]]) {
     it(`seed ${seed}: ${n} concurrent transactions with crashes, losses and restarts end with check integrity clean and quantity conserved`, async () => {
-      const { cluster, dtm, outcomes, total0, sites } = await run(seed, n)
+      const { cluster, dtm, outcomes, total0, sites, log } = await run(seed, n)
       expect(outcomes).toHaveLength(n)
       expect(healAndSettle(cluster, dtm)).toBe(true)
       cluster.settle(60_000)
@@ -120,6 +121,18 @@ describe('DIM under failures: bank-and-inventory with key and foreign-key races'
       // quantity conserved: what is in stock plus what the committed sales took out is what there was
       const stock = sites.reduce((t, s) => t + Number(cluster.siteStore(s).query(`SELECT QTY FROM "${STOCK[s]}" WHERE STOCKCODE = 'HOT1'`).rows[0][0]), 0)
       const sold = sites.reduce((t, s) => t + Number(cluster.siteStore(s).query(`SELECT COALESCE(SUM(QTY), 0) FROM "Sales_${s}" WHERE INVNO BETWEEN 990001 AND 990040`).rows[0][0]), 0)
+      // no half-commit: every committed sale is in its fragment with its quantity (its stock update committed with it)
+      const dec = dtm.loggedDecisions()
+      const rows = new Map<number, string>()
+      for (const x of sites) for (const r of cluster.siteStore(x).query(`SELECT INVNO, QTY FROM "Sales_${x}" WHERE INVNO BETWEEN 990001 AND 990040`).rows) rows.set(Number(r[0]), `${x}:${r[1]}`)
+      let sales = 0
+      for (const l of log) {
+        const m = /^INSERT INTO SALES .* VALUES \((\d+), '(\w+)', \d+, (\d+)/.exec(l.stmts[0])
+        if (!m || !l.gid || ![...(dec.get(l.gid) ?? [])].some((d) => d.startsWith('COMMIT'))) continue
+        sales++
+        expect(rows.get(Number(m[1])), `${l.gid}: ${l.stmts.join('; ')}`).toBe(`${m[2]}:${m[3]}`)
+      }
+      expect(sales).toBeGreaterThan(3)
       expect(stock + sold).toBe(total0)
       // the run exercised the races: commits, and refusals by the DIM
       expect(outcomes.filter((o) => o.endsWith('COMMIT')).length).toBeGreaterThan(n / 5)

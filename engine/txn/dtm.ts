@@ -426,7 +426,9 @@ export class Dtm {
       if (t.params !== params.length) throw new EngineError('BAD_INPUT', `statement has ${t.params} parameter(s), ${params.length} given`)
       this.rt(site)
     } catch (e) { return this.statementRefused(c, site, sql, e, cb) }
-    if (!c.participants.includes(site)) c.participants.push(site)
+    // a site that already has work of this transaction must still hold it (see onExec: a crash in INITIAL loses it)
+    const again = c.participants.includes(site)
+    if (!again) c.participants.push(site)
     c.pending++
     const id = ++this.execSeq
     const info = this.info.get(gid)
@@ -440,7 +442,7 @@ export class Dtm {
     })
     const done = (r: ExecResult) => { stmtRec.ok = r.ok; stmtRec.error = r.error?.message; stmtRec.rows = r.rows?.length ?? r.affected; if (top && info) this.countUnit(info, [site], isWriteSql(sql)); cb(r) }
     c.execCbs.set(id, { cb: (r) => (top ? this.dimThen(c, r.changes, r, done) : done(r)), timer, site, sql })
-    this.send(s.code, site, 'txn.exec', gid, 48 + sql.length + params.length * 8, () => this.onExec(this.rt(site), gid, c.origin, c.startAt, c.protocol, sql, params, id))
+    this.send(s.code, site, 'txn.exec', gid, 48 + sql.length + params.length * 8, () => this.onExec(this.rt(site), gid, c.origin, c.startAt, c.protocol, sql, params, id, again))
   }
 
   /**
@@ -555,7 +557,7 @@ export class Dtm {
   }
 
   // ---- participant: statements --------------------------------------------------------------
-  private onExec(s: SiteRt, gid: string, coord: string, startAt: number, protocol: Protocol, sql: string, params: Val[], id: number): void {
+  private onExec(s: SiteRt, gid: string, coord: string, startAt: number, protocol: Protocol, sql: string, params: Val[], id: number, again = false): void {
     const reply = (r: { rows?: Row[]; affected?: number; error?: ErrorInfo; changes?: RowChange[] }) => {
       this.send(s.code, coord, 'txn.execResult', gid, 32 + (r.rows ? r.rows.length * 64 : 0) + (r.changes ? r.changes.length * 64 : 0), () => {
         const cs = this.rt(coord).coords.get(gid)
@@ -568,6 +570,9 @@ export class Dtm {
     const known = s.outcomes.get(gid)
     let sub = s.subs.get(gid)
     if (!sub && known) return reply({ error: { code: 'ABORTED', message: `${gid} was already ${known} at ${s.code}`, site: s.code } })
+    // the coordinator sent work here before, and this site has no trace of it: it crashed in INITIAL (nothing of
+    // INITIAL is logged) and lost that work; a new sub-transaction would commit the later statements without it
+    if (!sub && again) return reply({ error: { code: 'ABORTED', message: `${s.code} lost ${gid}'s earlier work in a crash (participant INITIAL is not logged); the transaction is aborted`, site: s.code } })
     if (sub && (sub.state !== 'INITIAL' || sub.busy)) return reply({ error: { code: 'CONFLICT', message: `${gid} is ${sub.state} at ${s.code}`, site: s.code } })
     if (!sub) {
       sub = { gid, site: s.code, coord, startAt, state: 'INITIAL', writes: new Map(), participants: [], protocol, votes: new Map(), busy: false, stmts: [], lastActivity: this.now, termRound: 0 }
