@@ -5,10 +5,10 @@
  *                            the per-block ratios). The workload: single-row INSERT INTO SALES through the
  *                            distributed query processor (the Query console's path) at the three sites in turn,
  *                            each a valid sale (an existing item, a seller of the branch, a new INVNO). With
- *                            integrity on, each insert's row is judged inside its transaction at the participant
- *                            (the CHECKs, the fragment predicate); the cross-site key and foreign-key lookups are
- *                            not wired into the one write path yet (docs/INTEGRITY.md), so they are not measured
- *                            here. Goal ≤ 1.3.
+ *                            integrity on, each insert's row is judged inside its transaction: the row rules at the
+ *                            participant, then the key and foreign-key lookups as reads of the same transaction
+ *                            (PK_SALES at the two other branches' Sales fragments, the item at the ITEMS primary
+ *                            copy, the seller in the branch's Employees fragment; engine/integrity/txn.ts). Goal ≤ 1.3.
  *   dim.inserts_per_s_on / dim.inserts_per_s_off   the two throughputs (wall).
  *   dim.virtual_latency_ratio  virtual response time per insert on ÷ off (the lookups' WAN round trip; reported,
  *                            no goal: an insert at one site that must prove its key unused at the others pays one

@@ -489,8 +489,14 @@ export class Dtm {
       origin: c.origin,
       reachable: (x: string) => this.up(x) && (x === c.origin || !!this.cluster.net.route(c.origin, x)),
       read: (site: string, sql: string, params: Val[], k: (x: ExecResult) => void) => this.execOp(c.gid, site, sql, params, k, false),
+      gid: c.gid, participant: (x: string) => c.participants.includes(x), locks: (x: string) => this.locks(x),
+      lockTimeoutMs: this.opts.lockTimeoutMs, answerTimeoutMs: this.opts.execTimeoutMs,
+      // a lookup that waits for a lock is an edge of the wait-for graph: the global detector must run
+      onWait: () => { if (this.opts.scheme === 'detect') this.ensureDetector() },
     }
-    checkInTxn(this.cluster, reader, changes, (err) => {
+    checkInTxn(this.cluster, reader, changes, (e) => {
+      // the transaction may have been aborted meanwhile (a deadlock victim, a timeout elsewhere)
+      const err = e ?? (c.state !== 'INITIAL' ? { code: 'ABORTED' as const, message: `transaction ${c.gid} was aborted during its integrity check` } : undefined)
       if (!err) return cb(r)
       const o = this.sites.get(c.origin)
       if (o && o.coords.get(c.gid) === c && c.state === 'INITIAL') this.globalAbort(o, c, err.message)
