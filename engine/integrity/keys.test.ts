@@ -123,6 +123,14 @@ describe('DIM keys and foreign keys: Transactions console (txn/exec)', () => {
     // Sales_CMB, Sales_MBI, ITEMS@CMB; the seller (an MBI employee) first in Employees_KDY, then at CMB and MBI
     expect(dim.stats.remoteProbes - remote0).toBe(5)
     expect(Object.keys(Dtm.of(cluster).info.get(gid)!.sites)).toEqual(['KDY'])
+    // a transaction's lookups see its own earlier writes: a new employee sells at once; an employee whose sales
+    // the same transaction deleted first can go
+    const t3 = (await run('txn/begin', { site: 'MBI' })).gid
+    for (const sql of [`INSERT INTO EMPLOYEES (EMPNO, NAME, BRCODE) VALUES (880200, 'Fresh', 'KDY')`, sale(920023, 'KDY', item, 1, 5, 5, 880200), 'DELETE FROM SALES WHERE EMPNO = 880200', 'DELETE FROM EMPLOYEES WHERE EMPNO = 880200']) {
+      const x = await run('txn/exec', { gid: t3, sql })
+      expect(x.ok, `${sql}: ${x.error}`).toBe(true)
+    }
+    expect((await run('txn/commit', { gid: t3 })).outcome).toBe('COMMIT')
   })
 })
 

@@ -8,12 +8,12 @@
  * costs no hop). Every lookup is S-locked under the transaction's id in the site's lock manager — a row lock on
  * each looked-up key value, present or not, for a key lookup; a table S lock for a lookup of referencing rows —
  * so it waits for a concurrent writer of the same key (and takes part in deadlock detection and lock timeouts).
- *   - At a site where the transaction already has a sub-transaction (it wrote or read there), the lookup is an
- *     ordinary fragment-level SELECT … WHERE col IN (?, …) of that sub-transaction (it sees the transaction's own
- *     writes there), one per fragment, its locks held to the end of the transaction.
- *   - At any other site it is one `dim.lookup` request for all of that site's fragments: the site takes the S
- *     locks, reads its committed rows, releases the locks and answers. The site does not become a participant
- *     (no PREPARE, no vote). This is safe because the write being judged holds its own X locks (the written keys,
+ *   - A fragment the transaction has written (at that site) is looked up with an ordinary fragment-level
+ *     SELECT … WHERE col IN (?, …) of its sub-transaction there (it sees the transaction's own writes), its locks
+ *     held to the end of the transaction.
+ *   - Every other fragment of a site is looked up with one `dim.lookup` request for the site: the site takes the
+ *     S locks, reads its committed rows, releases the locks it took (those the transaction already held there
+ *     stay) and answers. A site asked only this way does not become a participant (no PREPARE, no vote). This is safe because the write being judged holds its own X locks (the written keys,
  *     IX on the written fragment) to the end of its transaction, and every conflicting write's check reads through
  *     them: a concurrent insert of the same key elsewhere must look the key up here, in the written fragment, and
  *     waits for this transaction; a concurrent delete of the referenced item or employee must look for referencing
@@ -37,8 +37,8 @@ export interface TxnReader {
   read(site: string, sql: string, params: SqlValue[], cb: (r: { ok: boolean; rows?: Record<string, unknown>[]; error?: ErrorInfo }) => void): void
   /** The transaction's id (the owner of the lookups' locks). */
   gid: string
-  /** The transaction has a sub-transaction at the site (its own writes there must be seen: read through it). */
-  participant(site: string): boolean
+  /** The transaction has written `table` at `site` (its own writes there must be seen: the lookup reads through its sub-transaction). */
+  wrote(site: string, table: string): boolean
   /** The site's lock manager (the DTM's). */
   locks(site: string): LockManager
   lockTimeoutMs: number
@@ -107,14 +107,18 @@ export function checkInTxn(cluster: Cluster, rd: TxnReader, changes: readonly Ro
     }
     const mark = (l: Lookup, hit: Set<string>) => l.values.forEach((v, k) => { if (hit.has(String(v))) out[l.at[k]] = true })
     for (const [site, ls] of bySite) {
-      if (!rd.participant(site)) { lookupAt(cluster, rd, site, ls, (err, hits) => { if (!err) ls.forEach((l, j) => mark(l, hits![j])); siteDone(err) }); continue }
+      const own = ls.filter((l) => rd.wrote(site, l.table)), short = ls.filter((l) => !own.includes(l))
+      let parts = (own.length ? 1 : 0) + (short.length ? 1 : 0)
+      const partDone = (err?: ErrorInfo) => { if (err) return siteDone(err); if (--parts === 0) siteDone() }
+      if (short.length) lookupAt(cluster, rd, site, short, (err, hits) => { if (!err) short.forEach((l, j) => mark(l, hits![j])); partDone(err) })
+      if (!own.length) continue
       const next = (j: number): void => {
         if (failed) return
-        if (j === ls.length) return siteDone()
-        const l = ls[j]
+        if (j === own.length) return partDone()
+        const l = own[j]
         rd.read(l.site, lookupSql(l), l.values, (res) => {
           if (failed) return
-          if (!res.ok) return siteDone(res.error ?? new EngineError('INTERNAL', `integrity lookup at ${l.site} failed`))
+          if (!res.ok) return partDone(res.error ?? new EngineError('INTERNAL', `integrity lookup at ${l.site} failed`))
           const col = l.column.toUpperCase()
           mark(l, new Set((res.rows ?? []).map((x) => String(x[col] ?? x[l.column]))))
           next(j + 1)
@@ -154,10 +158,13 @@ function lookupAt(cluster: Cluster, rd: TxnReader, site: string, ls: Lookup[], c
       if (key?.length === 1 && key[0].toUpperCase() === l.column.toUpperCase()) { want.push([`T:${l.table}`, 'IS']); for (const v of l.values) want.push([`R:${l.table}:${String(v)}`, 'S']) } else want.push([`T:${l.table}`, 'S'])
     }
     const epochDown = () => !cluster.isServerUp(`${site}.primary`)
+    // locks the transaction already holds here (its sub-transaction's) stay; only the lookup's own are short
+    const had = new Set(locks.heldLocks(rd.gid).map((h) => h.resource))
     let lockTimer: ReturnType<typeof sim.schedule> | undefined
     const answer = (err?: ErrorInfo, hits?: Set<string>[]) => {
       sim.cancel(lockTimer)
-      for (const g of locks.releaseAll(rd.gid)) g()
+      for (const g of locks.cancelWait(rd.gid)) g()
+      for (const [res] of want) if (!had.has(res)) for (const g of locks.release(rd.gid, res)) g()
       hop(site, rd.origin, 'dim.lookup.reply', 16 + 8 * (hits?.reduce((a, h) => a + h.size, 0) ?? 0), () => finish(err, hits))
     }
     const take = (i: number): void => {

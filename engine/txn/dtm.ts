@@ -489,7 +489,8 @@ export class Dtm {
       origin: c.origin,
       reachable: (x: string) => this.up(x) && (x === c.origin || !!this.cluster.net.route(c.origin, x)),
       read: (site: string, sql: string, params: Val[], k: (x: ExecResult) => void) => this.execOp(c.gid, site, sql, params, k, false),
-      gid: c.gid, participant: (x: string) => c.participants.includes(x), locks: (x: string) => this.locks(x),
+      gid: c.gid, locks: (x: string) => this.locks(x),
+      wrote: (x: string, table: string) => !!this.info.get(c.gid)?.statements.some((st) => { try { return st.site === x && template(st.sql).kind !== 'select' && template(st.sql).table.toUpperCase() === table.toUpperCase() } catch { return st.site === x } }),
       lockTimeoutMs: this.opts.lockTimeoutMs, answerTimeoutMs: this.opts.execTimeoutMs,
       // a lookup that waits for a lock is an edge of the wait-for graph: the global detector must run
       onWait: () => { if (this.opts.scheme === 'detect') this.ensureDetector() },
