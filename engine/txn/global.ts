@@ -22,7 +22,7 @@
 import type { SqlJsStatic } from 'sql.js'
 import { EngineError, toErrorInfo, type ErrorInfo } from '../errors'
 import type { QueryCatalog, Copy, Piece, NameTarget } from '../query/catalog'
-import { parseSql, sqlify, conjuncts, type Ast, type ParsedText } from '../query/parse'
+import { parseSql, sqlify, conjuncts, astSome, type Ast, type ParsedText } from '../query/parse'
 import { analyzeSelect } from '../query/analyze'
 import { exprSql, qid } from '../query/sqltext'
 import { loadedSqlJs } from '../site/sqljs'
@@ -175,7 +175,7 @@ class Run {
   select(ast: Ast, done: (r: GlobalResult) => void): void {
     const from = ast.from ?? []
     const simple = from.length === 1 && from[0].table && !from[0].join && !ast.groupby && !ast.having && !ast.orderby && !ast.limit?.value?.length &&
-      !ast.distinct && !ast._next && !ast.with && !hasSubquery(ast) && !JSON.stringify(ast.columns).includes('"aggr_func"') && !this.cat.view(String(from[0].table).toUpperCase())
+      !ast.distinct && !ast._next && !ast.with && !hasSubquery(ast) && !astSome(ast.columns, (n) => n.type === 'aggr_func') && !this.cat.view(String(from[0].table).toUpperCase())
     if (simple) return this.simpleSelect(ast, done)
     this.generalSelect(ast, sqlify(ast), (r) => done(r), (e) => done({ ok: false, error: e }))
   }
