@@ -6,6 +6,7 @@
 import { test, expect } from './fixtures'
 import { QueryPage } from './pages/QueryPage'
 import { TransactionsPage } from './pages/TransactionsPage'
+import { TopologyPage } from './pages/TopologyPage'
 
 test.describe('transactions console', () => {
   test('a two-site transaction commits with distributed 2PC and its timeline shows PREPARE and the votes', async ({ admin, page }) => {
@@ -87,6 +88,44 @@ test.describe('transactions console', () => {
     await expect(page.getByTestId('txn-indoubt')).toContainText('No in-doubt transactions')
     // KDY's stock is what it was: the aborted update left no trace
     expect(await cells(stock)).toEqual(before)
+  })
+})
+
+test.describe('in-doubt transactions', () => {
+  test('a participant crashed at READY is in doubt while its coordinator is down; the operator resolves it by hand', async ({ admin, page }) => {
+    await admin.openConsole('transactions')
+    const t = new TransactionsPage(page)
+    await page.getByTestId('txn-protocol').selectOption('centralized')
+    // KDY crashes right after force-writing READY (its vote is never sent) and restarts 1 s later; the coordinator
+    // times out in WAIT, decides ABORT and crashes before it can tell anyone (and stays down)
+    await t.armCrash('KDY', 'ready', 1000)
+    await t.armCrash('CMB', 'decide', 3_600_000)
+    const gid = await t.begin('CMB')
+    // a write (a read-only participant would vote RO and never be READY)
+    await t.statement('KDY', 'UPDATE Stock_KDY SET QTY = QTY + 1 WHERE QTY >= 0')
+    await expect(t.results().last()).not.toHaveClass(/bad/)
+    await expect(t.results().last()).toContainText(/[1-9]\d* row\(s\) changed/)
+    await t.commit()
+    await expect(t.outcome()).toContainText('ABORT')
+    // KDY came back READY: it cannot learn the decision from anyone, so it is in doubt and keeps its locks
+    const row = t.inDoubtRow(gid, 'KDY')
+    await expect(row).toHaveCount(1, { timeout: 30_000 })
+    await expect(row).toContainText('READY')
+    await expect(row).toContainText('Stock_KDY')
+    // the operator resolves it by hand (abort: nothing was committed anywhere)
+    await row.getByTestId('indoubt-abort').click()
+    await expect(row).toHaveCount(0)
+    await expect(t.inDoubt()).toContainText('No in-doubt transactions')
+    // the coordinator's site is still down (its restart is an hour of virtual time away): the operator brings it back
+    await admin.open()
+    await admin.openConsole('topology')
+    await new TopologyPage(page).openSite('CMB')
+    const restore = page.getByTestId('action-restore-site')
+    await expect(restore).toBeEnabled()
+    await restore.click()
+    await expect(restore).toBeDisabled({ timeout: 30_000 })
+    await admin.openConsole('transactions')
+    await expect(t.inDoubt()).toContainText('No in-doubt transactions')
   })
 })
 

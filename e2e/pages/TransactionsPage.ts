@@ -29,6 +29,17 @@ export class TransactionsPage {
     await expect(this.results()).toHaveCount(before + 1)
   }
 
+  /** Arms a crash of `site` at a 2PC step, the site restarting `restartMs` (virtual) later. */
+  async armCrash(site: string, step: string, restartMs: number): Promise<void> {
+    await this.page.getByTestId('txn-crash-site').selectOption(site)
+    await this.page.getByTestId('txn-crash-step').selectOption(step)
+    await this.page.getByTestId('txn-crash-restart').fill(String(restartMs))
+    await this.page.getByTestId('txn-crash-arm').click()
+    await expect(this.page.getByTestId('txn-crash-hook').filter({ hasText: `${site}@${step}` })).toHaveCount(1)
+  }
+  inDoubt(): Locator { return this.page.getByTestId('txn-indoubt') }
+  inDoubtRow(gid: string, site: string): Locator { return this.page.getByTestId('indoubt-row').filter({ hasText: gid }).filter({ hasText: site }) }
+
   async commit(): Promise<void> { await this.page.getByTestId('txn-commit').click() }
   async abort(): Promise<void> { await this.page.getByTestId('txn-abort').click() }
 }

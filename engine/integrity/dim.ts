@@ -18,6 +18,7 @@ import { EngineError } from '../errors'
 import type { SqlValue } from '../site/sqljs'
 import type { TopologySpec } from '../topology/types'
 import { fragments, type FragmentDef } from '../data/schema'
+import { primaryCopySite } from '../site/replication'
 import { constraintsOf, ownerFragments, referencesTo, type ConstraintDef, type DimRow } from './constraints'
 
 /** One row change of a write at a fragment: insert (before null), delete (after null) or update. */
@@ -32,6 +33,8 @@ export interface DimLookup {
   readonly site: string
   /** True when the written rows are already in their fragment (a commit-time guard): their own fragment is not probed for their key. */
   readonly applied?: boolean
+  /** False when the path has judged the row rules (CHECK, fragment predicate) itself (the DTM's participants: checkRow). */
+  readonly rowRules?: boolean
   probe(probes: Probe[]): boolean[]
 }
 
@@ -99,7 +102,7 @@ export function* checkSteps(topo: TopologySpec, look: Omit<DimLookup, 'probe'>, 
     const cs = constraintsOf(topo, rel)
     const a = ch.after, b = ch.before
     if (a) {
-      for (const c of cs) {
+      if (look.rowRules !== false) for (const c of cs) {
         if (c.kind === 'FRAGMENT' && c.fragment === f.name && !c.test!(a)) throw violation(c, ch, `${c.columns[0]} ${fmtVal(a[c.columns[0]] ?? null)} does not satisfy the fragment's predicate ${c.predicate}${routeHint(topo, f, a[c.columns[0]] ?? null)}`)
         if (c.kind === 'CHECK' && !c.test!(a)) throw violation(c, ch, `CHECK (${c.predicate}) is false`)
       }
@@ -157,14 +160,14 @@ export function* checkSteps(topo: TopologySpec, look: Omit<DimLookup, 'probe'>, 
     owner.forEach(([n, i], j) => { let a = out.get(n); if (!a) out.set(n, (a = [])); a[i] = ans[j] })
     return out
   }
-  const r1 = yield* round((n, p) => n.kind === 'absent' || p.site === look.site, needs)
+  const r1 = yield* round((n, p) => n.kind === 'absent' || p.site === look.site || p.site === n.ch.site, needs)
   const open: Need[] = []
   for (const n of needs) {
     const got = r1.get(n) ?? []
     if (n.kind === 'absent') { if (got.some(Boolean)) throw violation(n.c, n.ch, `${n.detail} (${n.probes.filter((_, i) => got[i]).map((p) => `${p.table}@${p.site}`).join(', ')})`) }
     else if (!got.some(Boolean)) open.push(n)
   }
-  const r2 = yield* round((_n, p) => p.site !== look.site, open)
+  const r2 = yield* round((n, p) => p.site !== look.site && p.site !== n.ch.site, open)
   for (const n of open) if (!(r2.get(n) ?? []).some(Boolean)) throw violation(n.c, n.ch, n.detail)
 }
 
@@ -177,11 +180,17 @@ function routeHint(topo: TopologySpec, f: FragmentDef, v: SqlValue): string {
   return right ? ` (that row belongs in ${right.name}; write ${f.relation} to have it routed)` : ''
 }
 
-/** Where a referenced value is looked for: ITEMS at the written site's replica; others at the owner fragments, the written site's first. */
+/**
+ * Where a referenced value is looked for: a replicated relation (ITEMS) at its primary copy — the copy every
+ * transaction locks and writes (replica control is primary copy, engine/site/replication.ts), so a delete of the
+ * item committed there a moment ago is seen even before replication has carried it to the other replicas;
+ * others at the owner fragments, the written site's first.
+ */
 function refProbes(topo: TopologySpec, refRel: string, col: string, v: SqlValue, site: string, deleted: Map<string, Set<string>>): Probe[] {
   const reps = fragments(topo).filter((f) => f.relation === refRel && f.kind === 'replica')
   if (reps.length) {
-    const here = reps.find((f) => f.site === site) ?? reps[0]
+    const prim = primaryCopySite(topo)
+    const here = reps.find((f) => f.site === prim) ?? reps.find((f) => f.site === site) ?? reps[0]
     return [{ site: here.site, table: here.name, column: col, value: v, key: true }]
   }
   const owners = ownerFragments(topo, refRel).filter((o) => !deleted.get(o.name)?.has(String(v)))
@@ -234,4 +243,32 @@ export function needsLookups(topo: TopologySpec, relation: string, kind: 'update
   for (const c of constraintsOf(topo, relation)) if (c.kind === 'PRIMARY KEY' || c.kind === 'FOREIGN KEY') for (const x of c.columns) cols.add(x)
   for (const fk of referencesTo(topo, relation)) for (const x of fk.refColumns!) cols.add(x)
   return setCols.some((c) => cols.has(c.toUpperCase()))
+}
+
+/**
+ * Whether a write of `kind` on fragment `table` needs its row images sent to the DIM for lookups elsewhere (keys
+ * unique across fragments, foreign keys, rows that reference a deleted key). The DTM's participant asks this
+ * before it ships images back with a statement's result; writes that cannot break such a constraint ship none.
+ */
+export function imagesNeeded(topo: TopologySpec, table: string, kind: 'insert' | 'update' | 'delete', setCols: readonly string[] = []): boolean {
+  const f = fragmentNamed(topo, table)
+  if (!f || f.kind === 'copy' || f.kind === 'vertical') return false
+  if (kind !== 'insert') return needsLookups(topo, f.relation, kind, setCols)
+  let m = insertNeeds.get(topo)
+  if (!m) { m = new Map(); insertNeeds.set(topo, m) }
+  let v = m.get(f.name)
+  if (v === undefined) {
+    v = constraintsOf(topo, f.relation).some((c) => c.kind === 'FOREIGN KEY' || (c.kind === 'PRIMARY KEY' && ownerFragments(topo, f.relation).length > 1))
+    m.set(f.name, v)
+  }
+  return v
+}
+const insertNeeds = new WeakMap<TopologySpec, Map<string, boolean>>()
+
+/** The refusal of a key already present in the written fragment itself (the participant finds it in its own rows). */
+export function duplicateKey(topo: TopologySpec, table: string, site: string, row: DimRow, key: string): EngineError | undefined {
+  const f = fragmentNamed(topo, table)
+  const pk = f ? constraintsOf(topo, f.relation).find((c) => c.kind === 'PRIMARY KEY') : undefined
+  if (!f || !pk) return undefined
+  return violation(pk, { fragment: f.name, site, before: null, after: row }, `${key} ${fmtVal(row[key] ?? null)} already exists (${f.name}@${site})`)
 }

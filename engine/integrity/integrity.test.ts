@@ -9,39 +9,11 @@ import { describe, expect, it } from 'vitest'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { createHash } from 'node:crypto'
 import { Cluster } from '../cluster'
-import { JobRunner } from '../../src-main/engine-host/jobs'
-import { calls, type CallInput, type CallName, type CallOutput } from '../../src-main/ipc/contract'
-import { handlers } from '../../src-main/handlers/index'
-import type { HandlerContext } from '../../src-main/handlers/context'
-import { localAdmin } from '../security/identities'
 import { runScenario } from '../scenario'
 import { checkIntegrity } from './check'
 import { globalConstraints } from './constraints'
-
-async function setup(sales = 300) {
-  const cluster = await Cluster.create({ seed: 3, sales })
-  const ctx: HandlerContext = { cluster, jobs: new JobRunner(() => {}), host: 'cli', dataDir: null, actor: localAdmin('test'), emit: () => {}, clock: { speed: 0, setSpeed: () => {} } }
-  const run = <N extends CallName>(name: N, input: CallInput<N>): Promise<CallOutput<N>> =>
-    (handlers[name] as (c: HandlerContext, i: unknown) => Promise<CallOutput<N>>)(ctx, calls[name].input.parse(input))
-  return { cluster, run }
-}
-
-/** Row counts and a checksum of every data table at every site's primary. */
-function snapshot(c: Cluster): Record<string, string> {
-  const out: Record<string, string> = {}
-  for (const s of c.siteCodes) {
-    const st = c.siteStore(s)
-    for (const t of st.tables()) {
-      const r = st.query(`SELECT * FROM "${t}" ORDER BY 1`)
-      out[`${s}.${t}`] = `${r.rows.length}:${createHash('sha256').update(JSON.stringify(r.rows)).digest('hex').slice(0, 16)}`
-    }
-  }
-  return out
-}
-
-const firstRow = (c: Cluster, site: string, sql: string) => c.siteStore(site).query(sql).rows[0]
+import { firstRow, sale, setup, snapshot } from './testkit'
 
 describe('DIM: declared constraints', () => {
   it('GLOBAL_CONSTRAINTS is in the replicated global catalog (same at every site, shown by catalog/global) and the generated data satisfies every constraint', async () => {
@@ -71,10 +43,7 @@ describe('DIM: Query console writes (query/run)', () => {
     const otherInv = Number(firstRow(cluster, 'CMB', 'SELECT INVNO FROM Sales_CMB LIMIT 1')[0])
     const kdyInv = Number(firstRow(cluster, 'KDY', 'SELECT INVNO FROM Sales_KDY LIMIT 1')[0])
     const stock = String(firstRow(cluster, 'KDY', 'SELECT STOCKCODE FROM Stock_KDY LIMIT 1')[0])
-    const sale = (inv: number, br: string, itemno: number, qty: number, price: number, amount: number, emp: number | string) =>
-      `INSERT INTO SALES (INVNO, BRCODE, ITEMNO, QTY, UNITPRICE, AMOUNT, SOLD_AT, EMPNO) VALUES (${inv}, '${br}', ${itemno}, ${qty}, ${price}, ${amount}, '2026-11-23 10:00:00', ${emp})`
-    // the row rules (CHECK, fragment predicates) enforced inside every write's transaction; keys and foreign keys
-    // are declared and judged by check integrity, not yet enforced on writes (docs/INTEGRITY.md)
+    // the row rules (CHECK, fragment predicates); keys and foreign keys: keys.test.ts
     void cmbEmp; void otherInv; void soldItem
     const cases: [string, string, string, string][] = [
       // [site, statement, constraint, site named]

@@ -13,6 +13,7 @@ import { assert } from '../assert'
 import { formatSiteTime } from '../sim/kernel'
 import { TicketService, type SaleRecord, type TicketServiceOptions } from './service'
 import { EngineError } from '../errors'
+import { Dim } from '../integrity'
 import type { SiteCode } from '../topology/types'
 
 export * from './service'
@@ -31,11 +32,19 @@ export function recordSaleInStore(cluster: Cluster, r: SaleRecord): boolean {
   const qty = s.qty ?? 1, price = s.unitPrice ?? 0
   assert(satisfiesPredicate(frag, (c) => (c === 'BRCODE' ? r.site : undefined)), () => `a sale accepted at ${r.site} belongs to ${frag.name} (${frag.predicate})`)
   if (!store.isUp()) throw new EngineError('SITE_DOWN', `${r.site}.primary is down: the sale cannot be written`, { site: r.site })
-  store.withTransaction((tx) => {
+  // the DIM's site guard judges the sale at its local commit (keys, the item and the seller; engine/integrity/index.ts):
+  // a sale that breaks a constraint is not written, so the ticket is not accepted
+  Dim.of(cluster).guarded(() => store.withTransaction((tx) => {
     tx.exec(`INSERT INTO ${frag.name} (INVNO, BRCODE, ITEMNO, QTY, UNITPRICE, AMOUNT, SOLD_AT, EMPNO) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-      [Number(r.ticket), r.site, s.itemNo ?? 1, qty, price, qty * price, formatSiteTime(r.at), s.empNo ?? null])
-  })
+      [Number(r.ticket), r.site, s.itemNo ?? firstItem(store), qty, price, qty * price, formatSiteTime(r.at), s.empNo ?? null])
+  }))
   return true
+}
+
+/** A sale that names no item sells the first item of the catalogue (the site's ITEMS replica): a real item, so FK_SALES_ITEMNO holds. */
+function firstItem(store: ReturnType<Cluster['siteStore']>): number {
+  const r = store.readPrepared('SELECT MIN(ITEMNO) FROM ITEMS', [])[0]
+  return r && r[0] !== null ? Number(r[0]) : 1
 }
 
 /**

@@ -7,10 +7,12 @@ describe('tickets on the real site stores', () => {
   it('an accepted sale is recorded exactly once in SALES at the accepting site (concurrent claimants)', async () => {
     const c = new Cluster({ seed: 5 })
     await c.init()
+    // the cluster has no data: the item sold must exist (FK_SALES_ITEMNO, looked up at the ITEMS primary copy)
+    c.siteStore('CMB').exec("INSERT INTO ITEMS (ITEMNO, DESCRIPTION, CATEGORY, BRAND, LISTPRICE) VALUES (1001, 'Lamp', 'Home', 'X', 5)")
     const svc = ticketsOf(c)
     const countAt = (site: string, inv: number) => Number(c.siteStore(site).query(`SELECT COUNT(*) AS N FROM Sales_${site} WHERE INVNO = ?`, [inv]).rows[0][0])
     for (const [k, sites] of [[9000001, ['CMB']], [9000002, ['CMB', 'MBI']], [9000003, ['MBI', 'KDY', 'CMB']]] as const) {
-      const vs = sites.map((s) => svc.present(String(k), [s], { sale: { itemNo: 1, qty: 2, unitPrice: 5 } }))
+      const vs = sites.map((s) => svc.present(String(k), [s], { sale: { itemNo: 1001, qty: 2, unitPrice: 5 } }))
       c.sim.runUntilTrue(() => vs.every((v) => v.outcome !== 'pending'))
       const o = svc.outcomeOf(String(k))
       const total = c.siteCodes.reduce((n, s) => n + countAt(s, k), 0)

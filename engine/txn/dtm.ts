@@ -16,9 +16,10 @@ import { MemoryStableLog, type DurableLog, type TxnLogRecord, type TxnWrite } fr
 import { MemoryStore, type Row, type TxnStore } from './store'
 import { SiteTxnStore } from './sqlstore'
 import { FileTxnLog } from './filelog'
-import { checkRow } from '../integrity/dim'
+import { checkRow, duplicateKey, imagesNeeded, type RowChange } from '../integrity/dim'
 import type { DimRow } from '../integrity/constraints'
 import { Dim } from '../integrity'
+import { checkInTxn } from '../integrity/txn'
 import { runGlobal, type Localized, type PreParsed } from './global'
 import { QueryCatalog } from '../query/catalog'
 import { compile, template, type Compiled, type Val } from './stmt'
@@ -70,6 +71,8 @@ export interface ExecResult {
   ok: boolean; rows?: Row[]; affected?: number; error?: ErrorInfo; site: string; sql: string; at: number
   /** A global statement: the fragment-level operations it was localized into (site, fragment, SQL). */
   localized?: Localized
+  /** Row images a write shipped back for the DIM's key and foreign-key checks (consumed by the coordinator). */
+  changes?: RowChange[]
 }
 export interface CommitResult { gid: string; outcome: Decision | 'UNKNOWN'; reason?: string; latencyMs: number }
 
@@ -427,7 +430,9 @@ export class Dtm {
       if (t.params !== params.length) throw new EngineError('BAD_INPUT', `statement has ${t.params} parameter(s), ${params.length} given`)
       this.rt(site)
     } catch (e) { return this.statementRefused(c, site, sql, e, cb) }
-    if (!c.participants.includes(site)) c.participants.push(site)
+    // a site that already has work of this transaction must still hold it (see onExec: a crash in INITIAL loses it)
+    const again = c.participants.includes(site)
+    if (!again) c.participants.push(site)
     c.pending++
     const id = ++this.execSeq
     const info = this.info.get(gid)
@@ -439,8 +444,9 @@ export class Dtm {
       this.finishExec(c, id, { ok: false, error: { code: 'TIMEOUT', message: `statement at ${site} timed out` }, site, sql, at: this.now })
       this.globalAbort(s, c, `statement at ${site} timed out`)
     })
-    c.execCbs.set(id, { cb: (r) => { stmtRec.ok = r.ok; stmtRec.error = r.error?.message; stmtRec.rows = r.rows?.length ?? r.affected; if (top && info) this.countUnit(info, [site], isWriteSql(sql)); cb(r) }, timer, site, sql })
-    this.send(s.code, site, 'txn.exec', gid, 48 + sql.length + params.length * 8, () => this.onExec(this.rt(site), gid, c.origin, c.startAt, c.protocol, sql, params, id))
+    const done = (r: ExecResult) => { stmtRec.ok = r.ok; stmtRec.error = r.error?.message; stmtRec.rows = r.rows?.length ?? r.affected; if (top && info) this.countUnit(info, [site], isWriteSql(sql)); cb(r) }
+    c.execCbs.set(id, { cb: (r) => (top ? this.dimThen(c, r.changes, r, done) : done(r)), timer, site, sql })
+    this.send(s.code, site, 'txn.exec', gid, 48 + sql.length + params.length * 8, () => this.onExec(this.rt(site), gid, c.origin, c.startAt, c.protocol, sql, params, id, again))
   }
 
   /**
@@ -455,8 +461,9 @@ export class Dtm {
     const fail = (e: unknown, site = c.origin) => cb({ ok: false, error: toErrorInfo(e), site, sql, at: this.now })
     if (c.state !== 'INITIAL') return fail(new EngineError('CONFLICT', `transaction ${gid} is ${c.state}`))
     const info = this.info.get(gid)
-    const host = { origin: c.origin, isUp: (x: string) => this.up(x) && (x === c.origin || !!this.cluster.net.route(c.origin, x)), exec: (site: string, op: string, k: (r: ExecResult) => void) => this.execOp(gid, site, op, [], k, false) }
-    runGlobal(this.catalog, host, sql, params, (r) => {
+    const changes: RowChange[] = []
+    const host = { origin: c.origin, isUp: (x: string) => this.up(x) && (x === c.origin || !!this.cluster.net.route(c.origin, x)), exec: (site: string, op: string, k: (r: ExecResult) => void) => this.execOp(gid, site, op, [], (r) => { if (r.changes) changes.push(...r.changes); k(r) }, false) }
+    runGlobal(this.catalog, host, sql, params, (r0) => this.dimThen(c, r0.ok ? changes : undefined, r0, (r) => {
       const loc = r.localized
       const sites = [...new Set((loc?.ops ?? []).map((o) => o.site))]
       // a site that cannot be reached fails the transaction like a statement that fails there; other refusals
@@ -472,7 +479,34 @@ export class Dtm {
         if (o && o.coords.get(gid) === c && c.state === 'INITIAL') this.globalAbort(o, c, `${sql.slice(0, 80)}: ${r.error?.message ?? 'failed'}`)
       }
       cb({ ok: r.ok, site: sites.join(',') || c.origin, sql, at: this.now, localized: loc, ...(r.error ? { error: r.error } : {}), ...(r.rows ? { rows: r.rows } : {}), ...(r.affected !== undefined ? { affected: r.affected } : {}) })
-    }, pre)
+    }), pre)
+  }
+
+  /**
+   * The DIM's key and foreign-key checks of a statement's row changes (engine/integrity/txn.ts): lookups run
+   * as reads of this transaction; a violation fails the statement and aborts the transaction.
+   */
+  private dimThen<R extends { ok: boolean; error?: ErrorInfo; changes?: RowChange[]; rows?: Row[]; affected?: number }>(c: Coord, changes: RowChange[] | undefined, r: R, cb: (r: R) => void): void {
+    delete r.changes
+    if (!r.ok || !changes?.length || !this.dimOn) return cb(r)
+    const reader = {
+      origin: c.origin,
+      reachable: (x: string) => this.up(x) && (x === c.origin || !!this.cluster.net.route(c.origin, x)),
+      read: (site: string, sql: string, params: Val[], k: (x: ExecResult) => void) => this.execOp(c.gid, site, sql, params, k, false),
+      gid: c.gid, locks: (x: string) => this.locks(x),
+      wrote: (x: string, table: string) => !!this.info.get(c.gid)?.statements.some((st) => { try { return st.site === x && template(st.sql).kind !== 'select' && template(st.sql).table.toUpperCase() === table.toUpperCase() } catch { return st.site === x } }),
+      lockTimeoutMs: this.opts.lockTimeoutMs, answerTimeoutMs: this.opts.execTimeoutMs,
+      // a lookup that waits for a lock is an edge of the wait-for graph: the global detector must run
+      onWait: () => { if (this.opts.scheme === 'detect') this.ensureDetector() },
+    }
+    checkInTxn(this.cluster, reader, changes, (e) => {
+      // the transaction may have been aborted meanwhile (a deadlock victim, a timeout elsewhere)
+      const err = e ?? (c.state !== 'INITIAL' ? { code: 'ABORTED' as const, message: `transaction ${c.gid} was aborted during its integrity check` } : undefined)
+      if (!err) return cb(r)
+      const o = this.sites.get(c.origin)
+      if (o && o.coords.get(c.gid) === c && c.state === 'INITIAL') this.globalAbort(o, c, err.message)
+      cb({ ...r, ok: false, error: err, rows: undefined, affected: undefined })
+    })
   }
 
   /**
@@ -534,12 +568,12 @@ export class Dtm {
   }
 
   // ---- participant: statements --------------------------------------------------------------
-  private onExec(s: SiteRt, gid: string, coord: string, startAt: number, protocol: Protocol, sql: string, params: Val[], id: number): void {
-    const reply = (r: { rows?: Row[]; affected?: number; error?: ErrorInfo }) => {
-      this.send(s.code, coord, 'txn.execResult', gid, 32 + (r.rows ? r.rows.length * 64 : 0), () => {
+  private onExec(s: SiteRt, gid: string, coord: string, startAt: number, protocol: Protocol, sql: string, params: Val[], id: number, again = false): void {
+    const reply = (r: { rows?: Row[]; affected?: number; error?: ErrorInfo; changes?: RowChange[] }) => {
+      this.send(s.code, coord, 'txn.execResult', gid, 32 + (r.rows ? r.rows.length * 64 : 0) + (r.changes ? r.changes.length * 64 : 0), () => {
         const cs = this.rt(coord).coords.get(gid)
         if (!cs) return
-        const res: ExecResult = { ok: !r.error, site: s.code, sql, at: this.now, ...(r.rows ? { rows: r.rows } : {}), ...(r.affected !== undefined ? { affected: r.affected } : {}), ...(r.error ? { error: r.error } : {}) }
+        const res: ExecResult = { ok: !r.error, site: s.code, sql, at: this.now, ...(r.rows ? { rows: r.rows } : {}), ...(r.affected !== undefined ? { affected: r.affected } : {}), ...(r.error ? { error: r.error } : {}), ...(r.changes && !r.error ? { changes: r.changes } : {}) }
         this.finishExec(cs, id, res)
         if (r.error && cs.state === 'INITIAL') this.globalAbort(this.rt(coord), cs, `${s.code}: ${r.error.message}`)
       })
@@ -550,6 +584,9 @@ export class Dtm {
     // will be on its way; running it again would apply its writes twice
     if (sub?.execIds?.has(id)) return
     if (!sub && known) return reply({ error: { code: 'ABORTED', message: `${gid} was already ${known} at ${s.code}`, site: s.code } })
+    // the coordinator sent work here before, and this site has no trace of it: it crashed in INITIAL (nothing of
+    // INITIAL is logged) and lost that work; a new sub-transaction would commit the later statements without it
+    if (!sub && again) return reply({ error: { code: 'ABORTED', message: `${s.code} lost ${gid}'s earlier work in a crash (participant INITIAL is not logged); the transaction is aborted`, site: s.code } })
     if (sub && (sub.state !== 'INITIAL' || sub.busy)) return reply({ error: { code: 'CONFLICT', message: `${gid} is ${sub.state} at ${s.code}`, site: s.code } })
     if (!sub) {
       sub = { gid, site: s.code, coord, startAt, state: 'INITIAL', writes: new Map(), participants: [], protocol, votes: new Map(), busy: false, stmts: [], lastActivity: this.now, termRound: 0 }
@@ -588,7 +625,7 @@ export class Dtm {
     theSub.pendingReply = (r) => { theSub.busy = false; theSub.pendingReply = undefined; reply(r) }
     this.lockSeq(s, theSub, reqs, 0, sql, () => {
       theSub.waitingSql = undefined
-      let res: { rows?: Row[]; affected?: number; error?: ErrorInfo }
+      let res: { rows?: Row[]; affected?: number; error?: ErrorInfo; changes?: RowChange[] }
       try { res = this.run(s, theSub, st, params, table, keys) } catch (e) { res = { error: { ...toErrorInfo(e), site: s.code } } }
       theSub.lastActivity = this.now
       this.armInitialTimer(s, theSub)
@@ -632,7 +669,7 @@ export class Dtm {
   /** Whether the DIM's row rules apply (engine/integrity; off while a cluster loads its data, or when switched off). */
   private get dimOn(): boolean { return this.cluster.ready && Dim.of(this.cluster).enabled }
 
-  private run(s: SiteRt, sub: Sub, st: Compiled, params: readonly Val[], table: string, keys: string[] | undefined): { rows?: Row[]; affected?: number } {
+  private run(s: SiteRt, sub: Sub, st: Compiled, params: readonly Val[], table: string, keys: string[] | undefined): { rows?: Row[]; affected?: number; changes?: RowChange[] } {
     const rec = this.opts.recordHistory
     const read = (k: string): Row | undefined => {
       const w = sub.writes.get(`${table}:${k}`)
@@ -685,14 +722,18 @@ export class Dtm {
           changed.push([k, nr])
         }
         const cols = st.sets!.map((a) => a.col)
+        // the images the DIM's key and foreign-key checks need (before the new ones are buffered over the old)
+        const changes = this.dimOn && changed.length && imagesNeeded(this.cluster.topology, table, 'update', cols) ? changed.map(([k, nr]): RowChange => ({ fragment: table, site: s.code, before: read(k) as DimRow, after: nr as DimRow })) : undefined
         for (const [k, nr] of changed) put(k, nr, cols)
-        return st.returning ? { affected: changed.length, rows: changed.map(([, r]) => ({ ...r })) } : { affected: changed.length }
+        const res = st.returning ? { affected: changed.length, rows: changed.map(([, r]) => ({ ...r })) } : { affected: changed.length }
+        return changes ? { ...res, changes } : res
       }
       case 'delete': {
         let n = 0
-        for (const [k, r] of rows()) { hist(k, 'r'); if (st.where(r, params)) { put(k, null); n++ } }
+        const changes: RowChange[] | undefined = this.dimOn && imagesNeeded(this.cluster.topology, table, 'delete') ? [] : undefined
+        for (const [k, r] of rows()) { hist(k, 'r'); if (st.where(r, params)) { changes?.push({ fragment: table, site: s.code, before: r as DimRow, after: null }); put(k, null); n++ } }
         if (keys === undefined && rec) hist('*', 'w')
-        return { affected: n }
+        return changes?.length ? { affected: n, changes } : { affected: n }
       }
       case 'insert': {
         if (keys === undefined) throw new EngineError('UNSUPPORTED', `INSERT into ${table}: tables without a one-column key are not supported inside transactions`)
@@ -702,11 +743,12 @@ export class Dtm {
         for (const r of news) {
           const k = String(r[kc])
           if (this.dimOn) checkRow(this.cluster.topology, table, s.code, r as DimRow)
-          if (seen.has(k) || read(k)) throw new EngineError('CONFLICT', `duplicate key ${k} in ${table}`, { site: s.code })
+          if (seen.has(k) || read(k)) throw (this.dimOn && duplicateKey(this.cluster.topology, table, s.code, r as DimRow, kc)) || new EngineError('CONFLICT', `duplicate key ${k} in ${table}`, { site: s.code })
           seen.add(k)
         }
         for (const r of news) put(String(r[kc]), r)
         if (rec) hist('*', 'w')
+        if (this.dimOn && imagesNeeded(this.cluster.topology, table, 'insert')) return { affected: news.length, changes: news.map((r): RowChange => ({ fragment: table, site: s.code, before: null, after: r as DimRow })) }
         return { affected: news.length }
       }
     }

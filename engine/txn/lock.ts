@@ -143,6 +143,20 @@ export class LockManager {
     return out
   }
 
+  /** Drops one lock of tx (a short read lock: the DIM's lookups, engine/integrity/txn.ts); returns grants made possible. */
+  release(tx: string, resource: string): (() => void)[] {
+    const out: (() => void)[] = []
+    const e = this.table.get(resource)
+    const m = e?.granted.get(tx)
+    if (!e || !m) return out
+    e.held[m]--
+    e.granted.delete(tx)
+    this.heldBy.get(tx)?.delete(resource)
+    if (this.heldBy.get(tx)?.size === 0) this.heldBy.delete(tx)
+    this.pump(resource, out)
+    return out
+  }
+
   /** Re-installs a lock without queueing (recovery of prepared transactions). */
   install(tx: string, resource: string, mode: LockMode): void {
     let e = this.table.get(resource)

@@ -8,8 +8,8 @@ describe('transaction commands in the scenario language', () => {
       seed 3
       sales 200
       protocol centralized
-      sql CMB INSERT INTO Stock_CMB (STOCKCODE, ITEMNO, QTY) VALUES ('X1', 1, 50)
-      sql KDY INSERT INTO Stock_KDY (STOCKCODE, ITEMNO, QTY) VALUES ('X1', 1, 50)
+      sql CMB INSERT INTO Stock_CMB (STOCKCODE, ITEMNO, QTY) VALUES ('X1', 1001, 50)
+      sql KDY INSERT INTO Stock_KDY (STOCKCODE, ITEMNO, QTY) VALUES ('X1', 1001, 50)
       begin T1 at CMB
       exec T1 CMB SELECT STOCKCODE, QTY FROM Stock_CMB WHERE STOCKCODE = 'X1'
       exec T1 CMB UPDATE Stock_CMB SET QTY = QTY - 5 WHERE STOCKCODE = 'X1'
@@ -51,8 +51,8 @@ describe('transaction commands in the scenario language', () => {
       seed 4
       sales 200
       protocol centralized
-      sql MBI INSERT INTO Stock_MBI_LCL (STOCKCODE, ITEMNO, QTY) VALUES ('X2', 1, 50)
-      sql KDY INSERT INTO Stock_KDY (STOCKCODE, ITEMNO, QTY) VALUES ('X2', 1, 50)
+      sql MBI INSERT INTO Stock_MBI_LCL (STOCKCODE, ITEMNO, QTY) VALUES ('X2', 1001, 50)
+      sql KDY INSERT INTO Stock_KDY (STOCKCODE, ITEMNO, QTY) VALUES ('X2', 1001, 50)
       begin T2 at CMB
       exec T2 MBI UPDATE Stock_MBI_LCL SET QTY = QTY - 5 WHERE STOCKCODE = 'X2'
       exec T2 KDY UPDATE Stock_KDY SET QTY = QTY + 5 WHERE STOCKCODE = 'X2'

@@ -14,6 +14,8 @@ async function cluster(): Promise<{ c: Cluster; dtm: Dtm }> {
       for (let i = 1; i <= 3; i++) tx.exec(`INSERT INTO ${t} (STOCKCODE, ITEMNO, QTY, UNITPRICE, LASTIN, NEXTIN) VALUES (?, ?, 100, 10, NULL, NULL)`, [`S00${i}`, i])
     })
   }
+  // the items the stock lines name (FK_STOCK_<X>_ITEMNO is looked up at the ITEMS primary copy, CMB)
+  c.siteStore('CMB').withTransaction((tx) => { for (let i = 1; i <= 9; i++) tx.exec('INSERT INTO ITEMS (ITEMNO, DESCRIPTION, CATEGORY, BRAND, LISTPRICE) VALUES (?, ?, ?, ?, 10)', [i, `Item ${i}`, 'Misc', 'X']) })
   c.sim.runUntilIdle(100_000)
   return { c, dtm: new Dtm(c) }
 }

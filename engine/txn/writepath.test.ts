@@ -14,7 +14,8 @@ describe('autocommit writes take the same locks as transactions', () => {
     const r = await runScenario(`
       seed 4
       sales 0
-      sql KDY INSERT INTO Stock_KDY (STOCKCODE, ITEMNO, QTY) VALUES ('K-LU', 1, 100)
+      sql CMB INSERT INTO ITEMS (ITEMNO, DESCRIPTION, CATEGORY, BRAND, LISTPRICE) VALUES (1001, 'Lamp', 'Home', 'X', 5)
+      sql KDY INSERT INTO Stock_KDY (STOCKCODE, ITEMNO, QTY) VALUES ('K-LU', 1001, 100)
       begin T1 at CMB
       exec T1 KDY UPDATE Stock_KDY SET QTY = QTY - 5 WHERE STOCKCODE = 'K-LU'
       query CMB UPDATE STOCK_KDY SET QTY = QTY + 1000 WHERE STOCKCODE = 'K-LU'

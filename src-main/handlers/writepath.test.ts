@@ -15,7 +15,7 @@ async function makeCtx() {
   const cluster = new Cluster({ seed: 8 })
   await cluster.init()
   cluster.siteStore('CMB').exec("INSERT INTO ITEMS (ITEMNO, DESCRIPTION, CATEGORY, BRAND, LISTPRICE) VALUES (1001, 'Mouse', 'Accessory', 'Anker', 9.5), (1002, 'Cable', 'Accessory', 'Anker', 3), (1003, 'Hub', 'Accessory', 'Anker', 20)")
-  cluster.siteStore('KDY').exec("INSERT INTO Sales_KDY (INVNO, BRCODE, ITEMNO, QTY, UNITPRICE, AMOUNT, SOLD_AT, EMPNO) VALUES (7001, 'KDY', 1001, 2, 9.5, 19, '2026-11-23 09:00:00', 90), (7002, 'KDY', 1002, 1, 3, 3, '2026-11-23 09:05:00', 90)")
+  cluster.siteStore('KDY').exec("INSERT INTO Sales_KDY (INVNO, BRCODE, ITEMNO, QTY, UNITPRICE, AMOUNT, SOLD_AT, EMPNO) VALUES (7001, 'KDY', 1001, 2, 9.5, 19, '2026-11-23 09:00:00', NULL), (7002, 'KDY', 1002, 1, 3, 3, '2026-11-23 09:05:00', NULL)")
   for (const [site, t] of [['CMB', 'Stock_CMB'], ['KDY', 'Stock_KDY']]) {
     cluster.siteStore(site).exec(`INSERT INTO ${t} (STOCKCODE, ITEMNO, QTY, UNITPRICE) VALUES ('${site}-1', 1001, 40, 2.5), ('${site}-2', 1002, 10, 4), ('${site}-3', 1003, 7, 1)`)
   }

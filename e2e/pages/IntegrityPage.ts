@@ -1,0 +1,32 @@
+/** The Distributed Integrity Manager as a user meets it: a refused write in the Query console, the Catalog console's Integrity tab. */
+import { expect, type Locator, type Page } from '@playwright/test'
+import { QueryPage } from './QueryPage'
+
+export class IntegrityPage {
+  readonly query: QueryPage
+  constructor(readonly page: Page) { this.query = new QueryPage(page) }
+
+  /** Writes `sql` in the Query console, runs it at `site` and waits for the run to end. */
+  async write(site: string, sql: string): Promise<void> {
+    await this.query.write(sql)
+    await this.query.runAndWait(site)
+  }
+  /** The Query console's error box. */
+  queryError(): Locator { return this.query.error() }
+
+  tab(): Locator { return this.page.getByTestId('catalog-tab-integrity') }
+  async openTab(): Promise<void> {
+    await this.tab().click()
+    await expect(this.tab()).toHaveAttribute('aria-selected', 'true')
+    await expect(this.panel()).toBeVisible()
+  }
+  panel(): Locator { return this.page.getByTestId('integrity-panel') }
+  /** The GLOBAL_CONSTRAINTS table's row of a constraint. */
+  constraintRow(name: string): Locator { return this.page.getByTestId('global-constraints').locator('tbody tr', { hasText: name }).first() }
+  summary(): Locator { return this.page.getByTestId('integrity-summary') }
+  result(constraint: string): Locator { return this.page.getByTestId(`integrity-${constraint}`) }
+  async check(): Promise<void> {
+    await this.page.getByTestId('run-integrity').click()
+    await expect(this.summary()).toBeVisible({ timeout: 120_000 })
+  }
+}
