@@ -10,7 +10,7 @@
  */
 import { EngineError } from '../errors'
 import { registerCommand, registerExpectation, type ScenarioContext } from '../scenario/runner'
-import { ENGINE_JOB_KINDS, ENGINE_JOB_STATUSES, type EngineJobKind, type FeedSchedule, type ScheduleRecurrence } from '../api/schedules'
+import { ENGINE_JOB_KINDS, ENGINE_JOB_STATUSES, type EngineJobKind, type ScheduleRecurrence } from '../api/schedules'
 import { jobLog } from '../cluster/joblog'
 import { backupSchedules } from './schedule'
 import { backupStore } from './store'
@@ -53,18 +53,7 @@ registerCommand({
   },
 })
 
-registerCommand({
-  name: 'feed', usage: 'feed schedule continuous | feed schedule every MINUTES | feed schedule at HH:MM…', summary: "set the main repository's feed schedule",
-  action: () => ({ action: 'replication/setFeedSchedule', input: {} }),
-  run: (ctx, a) => {
-    let s: FeedSchedule | undefined
-    if (a[0] === 'schedule' && a[1] === 'continuous') s = { mode: 'continuous' }
-    else if (a[0] === 'schedule' && a[1] === 'every') s = { mode: 'every', minutes: Number(a[2]) }
-    else if (a[0] === 'schedule' && a[1] === 'at') s = { mode: 'times', times: a.slice(2) }
-    if (!s) throw new EngineError('BAD_INPUT', 'usage: feed schedule continuous | every MINUTES | at HH:MM…')
-    ctx.cluster.setFeedSchedule(s)
-  },
-})
+// `feed schedule …` is a form of the one `feed` verb, defined with the backup feed's in engine/cluster/failover-scenario.ts
 
 registerExpectation({
   name: 'scheduled', usage: 'expect scheduled backups SITE|all N',

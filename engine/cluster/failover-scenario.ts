@@ -11,6 +11,7 @@ import { registerCommand, registerExpectation, parseDuration, type ScenarioConte
 import { EngineError } from '../errors'
 import { Failover } from './failover'
 import type { PromotionReport } from '../api/failover'
+import type { FeedSchedule } from '../api/schedules'
 
 const WAIT_MS = 600_000
 
@@ -42,9 +43,19 @@ for (const failback of [false, true]) {
 }
 
 registerCommand({
-  name: 'feed', usage: 'feed SITE sync|async', summary: "the backup feed's mode: synchronous (a commit waits for the backup) or asynchronous",
-  action: (a) => ({ action: 'failover/setFeed', input: { site: (a[0] ?? '').toUpperCase(), mode: a[1] } }),
+  name: 'feed', usage: 'feed SITE sync|async | feed schedule continuous | feed schedule every MINUTES | feed schedule at HH:MM…',
+  summary: "the backup feed's mode (synchronous: a commit waits for the backup; or asynchronous), or the main repository's feed schedule",
+  action: (a) => a[0] === 'schedule' ? { action: 'replication/setFeedSchedule', input: {} } : { action: 'failover/setFeed', input: { site: (a[0] ?? '').toUpperCase(), mode: a[1] } },
   run: (ctx, a) => {
+    if (a[0] === 'schedule') {
+      let s: FeedSchedule | undefined
+      if (a[1] === 'continuous') s = { mode: 'continuous' }
+      else if (a[1] === 'every') s = { mode: 'every', minutes: Number(a[2]) }
+      else if (a[1] === 'at') s = { mode: 'times', times: a.slice(2) }
+      if (!s) throw new EngineError('BAD_INPUT', 'usage: feed schedule continuous | every MINUTES | at HH:MM…')
+      ctx.cluster.setFeedSchedule(s)
+      return
+    }
     if (a.length < 2 || (a[1] !== 'sync' && a[1] !== 'async')) throw new EngineError('BAD_INPUT', 'usage: feed KDY sync|async')
     Failover.of(ctx.cluster).setFeedMode(a[0].toUpperCase(), a[1])
   },

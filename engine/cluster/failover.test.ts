@@ -240,7 +240,7 @@ describe('failover', () => {
   it('scenario: feed, failover --yes, expect rpo/rto/roles, failback --yes; --yes is required', async () => {
     const r = await runScenario(`sales 200
 feed KDY sync
-sql KDY INSERT INTO Sales_KDY (INVNO, BRCODE, ITEMNO, QTY, UNITPRICE, AMOUNT) VALUES (991001, 'KDY', 1, 1, 1, 1)
+sql KDY INSERT INTO Sales_KDY (INVNO, BRCODE, ITEMNO, QTY, UNITPRICE, AMOUNT) VALUES (991001, 'KDY', 1001, 1, 1, 1)
 fail server KDY.primary
 failover KDY --yes
 expect rpo KDY = 0

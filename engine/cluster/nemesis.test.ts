@@ -199,10 +199,13 @@ describe('duplication and reordering', () => {
   it('tickets stay at most once with duplicated and reordered messages', async () => {
     const c = new Cluster({ seed: 13 })
     await c.init()
+    // the cluster has no data: the item sold must exist (FK_SALES_ITEMNO, looked up at the ITEMS primary copy)
+    c.siteStore('CMB').exec("INSERT INTO ITEMS (ITEMNO, DESCRIPTION, CATEGORY, BRAND, LISTPRICE) VALUES (1001, 'Lamp', 'Home', 'X', 5)")
+    c.settle(60_000)
     for (const id of c.net.links.keys()) c.setLinkChaos(id, { duplicate: 0.4, reorder: 0.4 })
     const svc = ticketsOf(c)
     const tickets = Array.from({ length: 12 }, (_, i) => String(9100001 + i))
-    const views = tickets.flatMap((t, i) => [svc.present(t, [c.siteCodes[i % 3]], { sale: { itemNo: 1, qty: 1, unitPrice: 5 } }), svc.present(t, [c.siteCodes[(i + 1) % 3]], { sale: { itemNo: 1, qty: 1, unitPrice: 5 } })])
+    const views = tickets.flatMap((t, i) => [svc.present(t, [c.siteCodes[i % 3]], { sale: { itemNo: 1001, qty: 1, unitPrice: 5 } }), svc.present(t, [c.siteCodes[(i + 1) % 3]], { sale: { itemNo: 1001, qty: 1, unitPrice: 5 } })])
     c.sim.runUntilTrue(() => views.every((v) => v.outcome !== 'pending'), 1_000_000)
     for (const t of tickets) {
       const sold = c.siteCodes.reduce((n, s) => n + Number(c.siteStore(s).query(`SELECT COUNT(*) FROM Sales_${s} WHERE INVNO = ?`, [Number(t)]).rows[0][0]), 0)

@@ -65,8 +65,21 @@ export interface ExpectationDef {
 const commands = new Map<string, CommandDef>()
 const expectations = new Map<string, ExpectationDef>()
 
-export function registerCommand(def: CommandDef): void { commands.set(def.name.toLowerCase(), def) }
-export function registerExpectation(def: ExpectationDef): void { expectations.set(def.name.toLowerCase(), def) }
+/**
+ * Registers a verb. A second verb of the same name is a programming error (two modules' `feed` verbs once
+ * replaced each other silently), unless it says it replaces the first (`{ replace: true }`, e.g. the security
+ * layer's `sql` running as the logged-in session).
+ */
+export function registerCommand(def: CommandDef, opts: { replace?: boolean } = {}): void {
+  const k = def.name.toLowerCase()
+  if (commands.has(k) && !opts.replace) throw new Error(`scenario verb "${k}" is registered twice`)
+  commands.set(k, def)
+}
+export function registerExpectation(def: ExpectationDef): void {
+  const k = def.name.toLowerCase()
+  if (expectations.has(k)) throw new Error(`scenario expectation "${k}" is registered twice`)
+  expectations.set(k, def)
+}
 export function listCommands(): { name: string; usage: string; summary: string }[] {
   return [...commands.values()].map(({ name, usage, summary }) => ({ name, usage, summary }))
 }

@@ -135,4 +135,4 @@ registerCommand({
       ctx.last = { result: { columns: v.columns, rows: r.rows.map((row) => v.pick(row)), changes: r.changes }, value: { hidden: v.hidden }, source: `sql ${site} as ${ctx.user}` }
     })
   },
-})
+}, { replace: true })
