@@ -76,7 +76,7 @@ test.describe('the console as a daily tool', () => {
       const link = admin.navLink(c.id)
       // from the top of the page, Tab until the console's link has the focus (bounded)
       await page.evaluate(() => (document.activeElement as HTMLElement | null)?.blur())
-      for (let i = 0; i < 40 && !(await link.evaluate((el) => el === document.activeElement)); i++) await page.keyboard.press('Tab')
+      for (let i = 0; i < 80 && !(await link.evaluate((el) => el === document.activeElement)); i++) await page.keyboard.press('Tab')
       await expect(link).toBeFocused()
       expect(await link.evaluate((el) => getComputedStyle(el).outlineStyle)).not.toBe('none')
       await page.keyboard.press('Enter')

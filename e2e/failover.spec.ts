@@ -27,7 +27,7 @@ test('fail KDY\'s primary, promote its backup by typing KDY (RPO and RTO shown),
   // the site takes writes on the promoted server
   const query = new QueryPage(page)
   await admin.openConsole('query')
-  await query.write("INSERT INTO Sales_KDY (INVNO, BRCODE, ITEMNO, QTY, UNITPRICE, AMOUNT) VALUES (990777, 'KDY', 1, 1, 1, 1)")
+  await query.write("INSERT INTO Sales_KDY (INVNO, BRCODE, ITEMNO, QTY, UNITPRICE, AMOUNT) VALUES (990777, 'KDY', 1001, 1, 1, 1)")
   await query.runAndWait('KDY')
   await expect(query.error()).toHaveCount(0)
 
