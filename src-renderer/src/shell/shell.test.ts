@@ -30,7 +30,7 @@ describe('shell', () => {
   it('the navigation lists every console from the one list, in order', () => {
     const w = mount(SideNav, { props: { consoles, current: 'topology' }, global: { plugins: [createTestingPinia({ createSpy: vi.fn })] } })
     const ids = w.findAll('[data-testid^="nav-"]').map((a) => a.attributes('data-testid'))
-    expect(ids).toEqual(['nav-topology', 'nav-catalog', 'nav-query', 'nav-transactions', 'nav-deadlocks', 'nav-replication', 'nav-security', 'nav-tickets', 'nav-backups', 'nav-compare', 'nav-events'])
+    expect(ids).toEqual(['nav-topology', 'nav-catalog', 'nav-query', 'nav-transactions', 'nav-deadlocks', 'nav-replication', 'nav-security', 'nav-tickets', 'nav-backups', 'nav-jobs', 'nav-compare', 'nav-events'])
     expect(w.get('[data-testid="nav-topology"]').attributes('aria-current')).toBe('page')
   })
 
