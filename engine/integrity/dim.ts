@@ -35,6 +35,12 @@ export interface DimLookup {
   readonly applied?: boolean
   /** False when the path has judged the row rules (CHECK, fragment predicate) itself (the DTM's participants: checkRow). */
   readonly rowRules?: boolean
+  /**
+   * Relations whose primary key this write's caller has already proven unused across every fragment (a
+   * ticket-accepted sale: the ticket protocol's vote proves the invoice number is nobody's sale). Their key is
+   * probed only in the written fragment, so the write does not need the other branches to be reachable.
+   */
+  readonly provenKeys?: ReadonlySet<string>
   probe(probes: Probe[]): boolean[]
 }
 
@@ -118,7 +124,9 @@ export function* checkSteps(topo: TopologySpec, look: Omit<DimLookup, 'probe'>, 
           if (mine.has(kv(v))) throw violation(pk, ch, `${k} ${fmtVal(v)} is given twice by this write`)
           mine.set(kv(v), ch)
           const probes: Probe[] = []
+          const proven = look.provenKeys?.has(rel) === true
           for (const o of ownerFragments(topo, rel)) {
+            if (proven && o.name !== f.name) continue
             if (deleted.get(o.name)?.has(kv(v))) continue
             if (o.name === f.name && look.applied) continue
             probes.push({ site: o.site, table: o.name, column: k, value: v, key: true })

@@ -34,6 +34,8 @@ export class Dim {
   enabled = true
   readonly stats: DimStats = { checks: 0, probes: 0, remoteProbes: 0, violations: 0 }
   private guarding = 0
+  /** Relations whose key the guarded caller has proven globally unused (guarded's opts; see DimLookup.provenKeys). */
+  private provenKeys: ReadonlySet<string> | undefined
   private seq = 0
 
   constructor(readonly cluster: Cluster) {}
@@ -45,9 +47,11 @@ export class Dim {
   }
 
   /** Runs fn (a user path writing site tables directly) with the site guard on: its local commits are checked (see the header). */
-  guarded<T>(fn: () => T): T {
+  guarded<T>(fn: () => T, opts: { provenKeys?: readonly string[] } = {}): T {
     this.guarding++
-    try { return fn() } finally { this.guarding-- }
+    const prev = this.provenKeys
+    if (opts.provenKeys) this.provenKeys = new Set([...(prev ?? []), ...opts.provenKeys])
+    try { return fn() } finally { this.guarding--; this.provenKeys = prev }
   }
 
   /** A lock-owner id for a check outside a DTM transaction. */
@@ -116,7 +120,7 @@ export class Dim {
   /** Probes answered by reading the sites' primaries now; a probe at another site is charged as a request and a reply on the links. */
   instantLookup(site: string, applied: boolean): DimLookup {
     return {
-      site, applied,
+      site, applied, provenKeys: this.provenKeys,
       probe: (probes) => {
         const bySite = groupBySite(probes)
         const out = probes.map(() => false)

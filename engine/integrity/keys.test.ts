@@ -184,6 +184,28 @@ expect ok
   })
 })
 
+describe('DIM keys: a ticket-accepted sale while another branch is unreachable', () => {
+  it('is written: the ticket vote proved the invoice number unused, so INVNO is checked in the fragment only; a plain sale of the same kind is still refused', async () => {
+    const { cluster } = await setup(200)
+    const svc = ticketsOf(cluster)
+    cluster.settle(30_000)
+    // Mumbai cut off: neither CMB-MBI nor MBI-KDY
+    cluster.failLink('CMB-MBI'); cluster.failLink('MBI-KDY')
+    const v = svc.present('9100101', ['CMB'], { sale: { itemNo: 1001, qty: 1, unitPrice: 5 } })
+    cluster.sim.runUntilTrue(() => v.outcome !== 'pending')
+    expect(v.outcome, v.answer).toBe('accepted')
+    expect(Number(firstRow(cluster, 'CMB', 'SELECT COUNT(*) FROM Sales_CMB WHERE INVNO = 9100101')[0])).toBe(1)
+    // the same write outside the protocol proves nothing: the DIM still needs Sales_MBI to judge INVNO
+    const r = await runScenario(`
+fail link CMB-MBI
+fail link MBI-KDY
+sql CMB INSERT INTO Sales_CMB (INVNO, BRCODE, ITEMNO, QTY, UNITPRICE, AMOUNT) VALUES (9100102, 'CMB', 1001, 1, 1, 1)
+expect error UNREACHABLE
+`, { seed: 3, sales: 200 })
+    expect(r.ok, JSON.stringify(r.failed)).toBe(true)
+  })
+})
+
 describe('DIM keys: concurrent inserts of one EMPNO at two sites', () => {
   it('exactly one of two interleaved transactions commits, for every interleaving tried', async () => {
     const { cluster } = await setup(100)

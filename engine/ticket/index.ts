@@ -33,11 +33,13 @@ export function recordSaleInStore(cluster: Cluster, r: SaleRecord): boolean {
   assert(satisfiesPredicate(frag, (c) => (c === 'BRCODE' ? r.site : undefined)), () => `a sale accepted at ${r.site} belongs to ${frag.name} (${frag.predicate})`)
   if (!store.isUp()) throw new EngineError('SITE_DOWN', `${r.site}.primary is down: the sale cannot be written`, { site: r.site })
   // the DIM's site guard judges the sale at its local commit (keys, the item and the seller; engine/integrity/index.ts):
-  // a sale that breaks a constraint is not written, so the ticket is not accepted
+  // a sale that breaks a constraint is not written, so the ticket is not accepted. The invoice number's global
+  // uniqueness is what the ticket protocol has just proven (every server voted it unused, none holds it as a sale),
+  // so the DIM checks INVNO only in this site's fragment: a ticket sale does not need the other branches reachable.
   Dim.of(cluster).guarded(() => store.withTransaction((tx) => {
     tx.exec(`INSERT INTO ${frag.name} (INVNO, BRCODE, ITEMNO, QTY, UNITPRICE, AMOUNT, SOLD_AT, EMPNO) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
       [Number(r.ticket), r.site, s.itemNo ?? firstItem(store), qty, price, qty * price, formatSiteTime(r.at), s.empNo ?? null])
-  }))
+  }), { provenKeys: ['SALES'] })
   return true
 }
 
