@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { AdminConsole } from './pages/AdminConsole'
 import { LoginPage, adminCredentials } from './pages/LoginPage'
+import { connectIpc } from '../src-main/browser-host/ws-client'
 
 export const ROOT = resolve(import.meta.dirname, '..')
 export const CLI = join(ROOT, 'out/cli/iddb.cjs')
@@ -88,7 +89,59 @@ async function withDataHost(use: (h: IddbHost) => Promise<void>, initArgs: strin
   }
 }
 
-export const test = base.extend<{ admin: AdminConsole }, { iddb: IddbHost }>({
+/** Runs fn with an IPC socket to the shared host logged in as the HQ DBA (undefined: no shared host). */
+async function asHostAdmin<T>(fn: (call: (name: string, input?: unknown) => Promise<unknown>) => Promise<T>): Promise<T | undefined> {
+  const { IDDB_WS_URL: ws, IDDB_TOKEN: token, IDDB_ORIGIN: origin } = process.env
+  if (!ws || !token || !origin) return undefined
+  const sock = await connectIpc(ws, token, origin)
+  try {
+    const call = async (name: string, input: unknown = {}) => {
+      const r = await sock.call(name, input)
+      if (!r.ok) throw new Error(`${name} ${JSON.stringify(input)}: ${r.error.code} ${r.error.message}`)
+      return r.value
+    }
+    await call('console/login', adminCredentials())
+    return await fn(call)
+  } finally { sock.close() }
+}
+
+/**
+ * After each test on the shared host (the one global-setup starts for every spec), gives the host back healthy:
+ * faults healed, every site, server and link that a test left down (or a link degraded) restored, the clock at the
+ * speed the test found it. A spec that fails half-way cannot leave Kandy cut off for every spec after it. Done over
+ * the host's IPC as the HQ DBA (not through the UI: this is the suite's housekeeping, not what a test proves).
+ * Returns what it had to repair.
+ */
+export async function healSharedHost(speed?: number): Promise<string[]> {
+  const repaired: string[] = []
+  await asHostAdmin(async (call) => {
+    await call('nemesis/heal')
+    type View = { sites: { code: string; servers: { id: string; status: string; needsRestore?: string }[] }[]; links: { id: string; state: string }[] }
+    const v = (await call('topology/get')) as View
+    for (const l of v.links) if (l.state !== 'up') { await call('topology/restoreLink', { link: l.id }); repaired.push(`link ${l.id} was ${l.state}`) }
+    for (const s of v.sites) {
+      if (s.servers.every((x) => x.status === 'down')) { await call('topology/restoreSite', { site: s.code }); repaired.push(`site ${s.code} was down`); continue }
+      for (const x of s.servers) if (x.status === 'down' && !x.needsRestore) { await call('topology/restoreServer', { server: x.id }); repaired.push(`server ${x.id} was down`) }
+    }
+    // a 2PC left idle for 30 virtual seconds in INITIAL aborts: at 60× a user's pause is that long
+    const clock = (await call('clock/get')) as { speed: number }
+    if (speed !== undefined && clock.speed !== speed) { await call('clock/setSpeed', { speed }); repaired.push(`clock speed was ${clock.speed}×, back to ${speed}×`) }
+  })
+  return repaired
+}
+
+const clockSpeed = () => asHostAdmin(async (call) => ((await call('clock/get')) as { speed: number }).speed)
+
+export const test = base.extend<{ admin: AdminConsole; healed: void }, { iddb: IddbHost }>({
+  healed: [async ({}, use, info) => {
+    const speed = process.env.IDDB_URL ? await clockSpeed() : undefined
+    await use()
+    if (!process.env.IDDB_URL) return
+    const repaired = await healSharedHost(speed)
+    // a test that passed but left the shared host broken is a test to fix: say so in its report
+    if (repaired.length) info.annotations.push({ type: 'left the shared host changed', description: repaired.join('; ') })
+  }, { auto: true }],
+
   iddb: [async ({}, use) => {
     if (process.env.IDDB_URL) {
       await use({ url: process.env.IDDB_URL, dataDir: process.env.IDDB_DATA ?? null, cli: runCli })

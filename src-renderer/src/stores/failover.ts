@@ -7,9 +7,8 @@ import { computed, ref } from 'vue'
 import type { FailoverView, FeedMode, FeedView, PromotionReport } from '../../../engine/api/failover'
 import { ipc } from '../ipc/client'
 import { useAction } from '../composables/useAction'
+import { useLiveRefresh } from '../composables/useLiveRefresh'
 import { useTopologyStore } from './topology'
-
-const TICK_REFRESH_MS = 1000
 
 export const useFailoverStore = defineStore('failover', () => {
   const view = ref<FailoverView | null>(null)
@@ -17,32 +16,14 @@ export const useFailoverStore = defineStore('failover', () => {
   const refreshing = useAction()
   /** The report of the promotion this console ran last (also in each site's `last`). */
   const lastReport = ref<PromotionReport | null>(null)
-  let offs: (() => void)[] = []
-  let last = 0
-  let inflight: Promise<void> | null = null
-
   const sites = computed<FeedView[]>(() => view.value?.sites ?? [])
   const feedOf = (code: string) => sites.value.find((s) => s.site === code) ?? null
 
-  function refresh(): Promise<void> {
-    if (inflight) return inflight
-    inflight = (async () => {
-      const v = await refreshing.run('refresh', () => ipc().call('failover/get', {}))
-      if (v) { view.value = v; last = Date.now() }
-    })().finally(() => { inflight = null })
-    return inflight
-  }
-
-  function start(): Promise<void> {
-    if (!offs.length) {
-      offs = [
-        ipc().on('topology/changed', () => { void refresh() }),
-        ipc().on('engine/tick', () => { if (Date.now() - last >= TICK_REFRESH_MS) void refresh() }),
-      ]
-    }
-    return refresh()
-  }
-  function stop(): void { for (const off of offs) off(); offs = [] }
+  // refreshed on topology changes and (throttled) on ticks while the console is open
+  const { refresh, start, stop } = useLiveRefresh(async () => {
+    const v = await refreshing.run('refresh', () => ipc().call('failover/get', {}))
+    if (v) view.value = v
+  })
 
   async function promotion(site: string, confirm: string, failback: boolean): Promise<void> {
     const r = await action.run(`${failback ? 'fail back' : 'promote'} ${site}`, () => ipc().call(failback ? 'failover/failback' : 'failover/promote', { site, confirm }))

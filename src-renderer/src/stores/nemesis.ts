@@ -9,9 +9,8 @@ import type { NemesisView } from '../../../engine/api/nemesis'
 import type { DrillCategory, DrillView } from '../../../engine/api/drills'
 import { ipc } from '../ipc/client'
 import { useAction } from '../composables/useAction'
+import { useLiveRefresh } from '../composables/useLiveRefresh'
 import { useTopologyStore } from './topology'
-
-const TICK_REFRESH_MS = 1000
 
 export const useNemesisStore = defineStore('nemesis', () => {
   const view = ref<NemesisView | null>(null)
@@ -19,33 +18,14 @@ export const useNemesisStore = defineStore('nemesis', () => {
   const action = useAction()
   const error = action.error
   const pending = action.pending
-  let offs: (() => void)[] = []
-  let last = 0
-  let inflight: Promise<void> | null = null
-
-  function refresh(): Promise<void> {
-    if (inflight) return inflight
-    inflight = (async () => {
-      try {
-        const [v, d] = await Promise.all([ipc().call('nemesis/get', {}), ipc().call('drill/get', {})])
-        view.value = v
-        drill.value = d
-        last = Date.now()
-      } catch (e) { action.fail(e) } finally { inflight = null }
-    })()
-    return inflight
-  }
-
-  function start(): Promise<void> {
-    if (!offs.length) {
-      offs = [
-        ipc().on('topology/changed', () => { void refresh() }),
-        ipc().on('engine/tick', () => { if (Date.now() - last >= TICK_REFRESH_MS) void refresh() }),
-      ]
-    }
-    return refresh()
-  }
-  function stop(): void { for (const off of offs) off(); offs = [] }
+  // refreshed on topology changes and (throttled) on ticks while the console is open
+  const { refresh, start, stop } = useLiveRefresh(async () => {
+    try {
+      const [v, d] = await Promise.all([ipc().call('nemesis/get', {}), ipc().call('drill/get', {})])
+      view.value = v
+      drill.value = d
+    } catch (e) { action.fail(e) }
+  })
 
   async function act<T>(label: string, fn: () => Promise<T>): Promise<T | undefined> {
     const r = await action.run(label, fn)
