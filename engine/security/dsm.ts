@@ -7,6 +7,9 @@
  *    there; logging in at another site, a challenge–response with the home site (SCRAM-SHA-256 in spirit,
  *    engine/security/auth.ts: the password never crosses the WAN) — refused outright when the route has a link that is not encrypted
  *    (the legacy network), blocked by firewalls and lost with failed links like any other message.
+ *  - The legacy design (TopologySpec.design 'legacy', docs/COMPARE.md) is the pre-project system: every user is
+ *    kept at Colombo, and a login anywhere is the old one — the user name and password in one plain message to
+ *    Colombo and its answer back — so a branch cannot log anybody in while Colombo is down or cut off.
  *  - Multi-level security (Bell–LaPadula): a session runs at a level ≤ the user's clearance; it reads only
  *    data labelled ≤ its level (no read up: named columns above it are refused, a `*` leaves them out) and
  *    writes only data labelled from its level up to the clearance (no write down).
@@ -23,6 +26,7 @@ import type { SiteCode } from '../topology/types'
 import { USERS_TABLE } from './schema'
 import { AuditLog } from './audit'
 import { checkPassword, newCredential, scramLogin, verifierOf } from './auth'
+import { designOf, hqSite } from '../topology/default'
 
 
 const NAME_RE = /^[a-z][a-z0-9_.-]{1,31}$/
@@ -69,6 +73,11 @@ export class SecurityManager {
   static of(cluster: Cluster): SecurityManager { return cluster.subsystems.dsm() }
 
   // ---- users (at their home site) ---------------------------------------------------------------
+  /** The site that keeps the users of `home`: the home site itself; Colombo for everybody in the legacy design. */
+  keeperOf(home: SiteCode): SiteCode {
+    return designOf(this.cluster.topology) === 'legacy' ? hqSite(this.cluster.topology).code : home
+  }
+
   private usersAt(site: SiteCode): { name: string; clearance: Level; salt: string; hash: string; createdAt: number | null }[] {
     const rows = this.cluster.siteStore(site).query(`SELECT USERNAME, CLEARANCE, SALT, HASH, CREATED_AT FROM ${USERS_TABLE} ORDER BY USERNAME`).rows
     return rows.map((r) => ({ name: String(r[0]), clearance: String(r[1]) as Level, salt: String(r[2]), hash: String(r[3]), createdAt: r[4] === null ? null : Number(r[4]) }))
@@ -86,6 +95,7 @@ export class SecurityManager {
 
   addUser(home: SiteCode, name: string, password: string, clearance: string): SecurityUserView {
     this.cluster.site(home)
+    home = this.keeperOf(home)
     if (!NAME_RE.test(name)) throw new EngineError('BAD_INPUT', 'a user name is 2–32 characters: a lower-case letter, then letters, digits, ".", "_" or "-"')
     if (password.length < 8) throw new EngineError('BAD_INPUT', 'a password has at least 8 characters')
     if (!isLevel(clearance)) throw new EngineError('BAD_INPUT', `clearance must be one of ${LEVELS.join(', ')}`)
@@ -103,6 +113,7 @@ export class SecurityManager {
   /** Sets a new password (the operator's reset): a new salt and hash at the home site; the user's sessions are closed and any lockout lifted. */
   setPassword(home: SiteCode, name: string, password: string): void {
     this.cluster.site(home)
+    home = this.keeperOf(home)
     if (password.length < 8) throw new EngineError('BAD_INPUT', 'a password has at least 8 characters')
     const cred = newCredential(password)
     const r = this.cluster.siteStore(home).exec(`UPDATE ${USERS_TABLE} SET SALT = ?, HASH = ? WHERE USERNAME = ?`, [cred.salt, cred.hash, name])
@@ -113,6 +124,7 @@ export class SecurityManager {
   }
 
   removeUser(home: SiteCode, name: string): void {
+    home = this.keeperOf(home)
     const r = this.cluster.siteStore(home).exec(`DELETE FROM ${USERS_TABLE} WHERE USERNAME = ?`, [name])
     if (!r.changes) throw new EngineError('NOT_FOUND', `no user ${name} at ${home}`, { site: home })
     for (const [t, s] of this.sessions) if (s.user === name && s.home === home) this.sessions.delete(t)
@@ -126,8 +138,8 @@ export class SecurityManager {
    */
   login(site: SiteCode, user: string, password: string, opts: { home?: SiteCode; level?: string } = {}): LoginView {
     this.cluster.site(site)
-    const home = opts.home ?? site
-    this.cluster.site(home)
+    this.cluster.site(opts.home ?? site)
+    const home = this.keeperOf(opts.home ?? site)
     if (!this.cluster.isSiteUp(site)) throw new EngineError('SITE_DOWN', `${site} is down: nobody can log in there`, { site })
     if (opts.level !== undefined && !isLevel(opts.level)) throw new EngineError('BAD_INPUT', `level must be one of ${LEVELS.join(', ')}`)
     const t0 = this.cluster.sim.now
@@ -140,7 +152,10 @@ export class SecurityManager {
     let found: { clearance: Level } | undefined
     let via = `checked at ${site}`
     if (home === site) found = this.verify(home, user, password)
-    else {
+    else if (designOf(this.cluster.topology) === 'legacy') {
+      found = this.verifyCentral(site, home, user, password)
+      via = `checked at ${home} by the old login: user name and password sent in clear over ${this.routeLinks(site, home).join(', ')}`
+    } else {
       found = this.verifyRemote(site, home, user, password)
       via = `checked by ${home} over ${this.routeLinks(site, home).join(', ')} (encrypted)`
     }
@@ -212,6 +227,34 @@ export class SecurityManager {
     }
     // challenge–response: neither the password nor the salted password leaves this site (engine/security/auth.ts)
     return scramLogin(this.cluster, site, home, user, password, { lookup: (u) => this.lookup(home, u) })
+  }
+
+  /**
+   * The legacy design's login from a branch: the user name and password in one plain message to Colombo (as the
+   * pre-project system sent them: readable by anyone on the line), checked there, the answer back. Waits in
+   * virtual time for the answer; refused when Colombo is down or cannot be reached.
+   */
+  private verifyCentral(site: SiteCode, hq: SiteCode, user: string, password: string): { clearance: Level } | undefined {
+    const net = this.cluster.net
+    if (!this.cluster.isServerUp(`${hq}.primary`)) throw new EngineError('SITE_DOWN', `${hq}.primary is down: it keeps every user's password in the legacy design, so nobody can log in at ${site}`, { site: hq })
+    if (!net.route(site, hq)) throw new EngineError('UNREACHABLE', `no route from ${site} to ${hq}: the legacy design checks every login at ${hq}`, { site: hq })
+    const wire = JSON.stringify({ user, password })
+    let found: { clearance: Level } | undefined
+    let failure: EngineError | undefined
+    let done = false
+    const lost = (why: string) => { failure = new EngineError('UNREACHABLE', `the login of ${user} at ${site} was lost on its way to or from ${hq} (${why})`, { site: hq }); done = true }
+    net.send({
+      from: site, to: hq, kind: 'legacy.login', payload: null, bytes: wire.length, wire: () => wire, onDrop: lost,
+      onDeliver: () => {
+        try { found = this.verify(hq, user, password) } catch (e) { failure = e instanceof EngineError ? e : new EngineError('INTERNAL', String(e)); done = true; return }
+        const answer = JSON.stringify({ ok: !!found, clearance: found?.clearance ?? null })
+        net.send({ from: hq, to: site, kind: 'legacy.login.reply', payload: null, bytes: answer.length, wire: () => answer, onDeliver: () => { done = true }, onDrop: lost })
+      },
+    })
+    this.cluster.sim.runUntilTrue(() => done, 100_000)
+    if (failure) throw failure
+    if (!done) throw new EngineError('UNREACHABLE', `no answer from ${hq} to the login of ${user} at ${site}`, { site: hq })
+    return found
   }
 
   // ---- multi-level security -------------------------------------------------------------------------

@@ -103,7 +103,7 @@ export class ConsoleIdentities {
   }
 
   private create(o: { user: string; password: string; role: Role; site: string | null; clearance: Level }): ConsoleIdentityView {
-    const home = o.role === 'branch-admin' ? o.site! : this.hq
+    const home = this.dsm.keeperOf(o.role === 'branch-admin' ? o.site! : this.hq)
     this.dsm.addUser(home, o.user, o.password, o.clearance)
     try {
       this.cluster.siteStore(home).exec(`INSERT INTO ${ROLES_TABLE} (USERNAME, ROLE, SITE) VALUES (?, ?, ?)`, [o.user, o.role, o.site])
