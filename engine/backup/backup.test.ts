@@ -5,7 +5,8 @@ import { join } from 'node:path'
 import initSqlJs from 'sql.js'
 import { Cluster } from '../cluster'
 import { EngineError } from '../errors'
-import { sha256, MANIFEST_FILE, type BackupSet } from './format'
+import { createHash } from 'node:crypto'
+import { backupTables, sha256, MANIFEST_FILE, type BackupSet } from './format'
 import { readBackup, takeBackup, writeBackupDir, backupBytes, type Work } from './snapshot'
 import { planRestore, restoreFromFile } from './restore'
 
@@ -17,10 +18,20 @@ async function refusal(p: Promise<unknown> | (() => unknown)): Promise<EngineErr
   throw new Error('expected a refusal')
 }
 
-/** Everything a refused restore must leave as it was. */
+/**
+ * Everything a refused restore must leave as it was: every site's commit sequence, and every row of every table
+ * of KDY's primary and backup server (hashed in key order), and the event log's length.
+ */
 function state(c: Cluster) {
   const k = c.siteStore('KDY')
-  return { seq: k.seq, sales: k.query('SELECT COUNT(*), SUM(INVNO) FROM Sales_KDY').rows, emp: k.count('Employees_KDY') }
+  const tables: Record<string, string> = {}
+  for (const t of backupTables(c.topology, 'KDY')) {
+    const order = t.rel.key.map((x) => `"${x}"`).join(', ')
+    const sql = `SELECT * FROM "${t.name}" ORDER BY ${order}`
+    tables[t.name] = createHash('sha256').update(JSON.stringify(k.query(sql).rows)).digest('hex')
+    tables[`${t.name}@backup`] = createHash('sha256').update(JSON.stringify((k.backup as unknown as { query(s: string): { rows: unknown[] } }).query(sql).rows)).digest('hex')
+  }
+  return { seqs: c.siteCodes.map((s) => c.siteStore(s).seq), sales: k.query('SELECT COUNT(*), SUM(INVNO) FROM Sales_KDY').rows, tables }
 }
 
 describe('backups by hand (issue 12)', () => {
@@ -108,7 +119,7 @@ describe('backups by hand (issue 12)', () => {
     expect(state(c)).toEqual(before)
     const done = await restoreFromFile(c, set, 'KDY', 'KDY')
     expect(done.changes).toBe(3)
-    expect(kdy.seq).toBe(before.seq + 1) // one commit, the log moves forward
+    expect(kdy.seq).toBe(before.seqs[c.siteCodes.indexOf('KDY')] + 1) // one commit, the log moves forward
     expect(kdy.query('SELECT COUNT(*) FROM Sales_KDY WHERE INVNO IN (910001, 910002)').rows).toEqual([[0]])
     expect(kdy.count('Sales_KDY')).toBe(set.manifest.files[0].rows.Sales_KDY)
     c.settle()
@@ -175,6 +186,17 @@ describe('backups by hand (issue 12)', () => {
       const e = await refused(clone(good, bytes, { bytes: bytes.length, sha256: sha256(bytes) }))
       expect(e).toMatchObject({ code: 'BAD_INPUT' })
       expect(e.message).toMatch(/has schema s1-\w+ .*KDY has schema s1-\w+: a file of another schema is not restored/)
+      // the file of this schema, its manifest entry naming another one
+      const e2 = await refused(clone(good, undefined, { schemaVersion: 's1-0123456789abcdef' }))
+      expect(e2).toMatchObject({ code: 'BAD_INPUT' })
+      expect(e2.message).toMatch(/\(manifest s1-0123456789abcdef\); KDY has schema s1-\w+: a file of another schema is not restored/)
+    })
+
+    it('a manifest that does not describe its file (another commit record)', async () => {
+      const seq = good.manifest.files[0].seq
+      const e = await refused(clone(good, undefined, { seq: seq - 1 }))
+      expect(e).toMatchObject({ code: 'CORRUPT_DATA' })
+      expect(e.message).toContain(`KDY.sqlite holds record ${seq}, the manifest says ${seq - 1}`)
     })
 
     it('not a SQLite file, no manifest, a foreign manifest', async () => {

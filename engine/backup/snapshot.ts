@@ -131,7 +131,10 @@ export async function writeBackupDir(set: BackupSet, dir: string, work: Work = N
   mkdirSync(dir, { recursive: true })
   const names = [...set.files.keys(), MANIFEST_FILE]
   const clash = names.filter((n) => existsSync(join(dir, n)))
-  if (clash.length) throw new EngineError('CONFLICT', `${dir} already holds ${clash.join(', ')}: write a backup to a new or empty directory`)
+  if (clash.length) {
+    const interrupted = !existsSync(join(dir, MANIFEST_FILE)) ? ' (without a manifest.json: what is left of an interrupted backup, which no restore accepts)' : ''
+    throw new EngineError('CONFLICT', `${dir} already holds ${clash.join(', ')}${interrupted}: write a backup to a new or empty directory`)
+  }
   const tmp = (n: string) => join(dir, `.${n}.${set.manifest.id}.part`)
   const written: string[] = []
   const total = [...set.files.values()].reduce((a, b) => a + b.length, 0)
@@ -161,6 +164,8 @@ export async function writeBackupDir(set: BackupSet, dir: string, work: Work = N
   for (const n of set.files.keys()) renameSync(tmp(n), join(dir, n))
   renameSync(tmp(MANIFEST_FILE), join(dir, MANIFEST_FILE))
   fsyncDir(dir)
+  // temporaries of these names left by an interrupted backup into this directory (never read by a restore)
+  for (const f of readdirSync(dir)) if (names.some((n) => f.startsWith(`.${n}.`) && f.endsWith('.part'))) { try { unlinkSync(join(dir, f)) } catch { /* gone */ } }
   return names.map((n) => join(dir, n))
 }
 

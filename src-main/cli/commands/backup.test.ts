@@ -27,7 +27,10 @@ describe('iddb backup / restore', () => {
       // into a directory that already holds a backup: refused
       await expect(backup.run(['--data', d, '--site', 'KDY', '--out', o])).rejects.toMatchObject({ code: 'CONFLICT' })
       await capture(() => sql.run(['--data', d, '--site', 'KDY', "INSERT INTO Sales_KDY VALUES (80000, 'KDY', 1001, 1, 1, 1, 'x', 80)"]))
-      // not confirmed (no terminal, no --yes): nothing changes
+      // not confirmed (no terminal, no --yes): nothing changes — on disk, byte for byte (the lock aside, and the
+      // audit trail, which records each refusal)
+      const files = () => Object.fromEntries(readdirSync(d).filter((x) => x !== 'cluster.lock' && !x.startsWith('audit.')).map((x) => [x, readFileSync(join(d, x)).toString('base64')]))
+      const disk = files()
       await expect(capture(() => restore.run(['--data', d, '--site', 'KDY', '--from', o]))).rejects.toMatchObject({ code: 'BAD_INPUT', message: expect.stringContaining('pass --yes') })
       // a damaged copy: refused before anything changes
       const bad = join(dir, 'bad')
@@ -36,6 +39,7 @@ describe('iddb backup / restore', () => {
       writeFileSync(join(bad, 'KDY.sqlite'), f.subarray(0, f.length - 1000))
       await expect(restore.run(['--data', d, '--site', 'KDY', '--from', bad, '--yes'])).rejects.toMatchObject({ code: 'CORRUPT_DATA', message: expect.stringContaining('truncated') })
       await expect(restore.run(['--data', d, '--site', 'CMB', '--from', o, '--yes'])).rejects.toMatchObject({ code: 'BAD_INPUT', message: expect.stringContaining('holds KDY, not CMB') })
+      expect(files()).toEqual(disk)
       let c = await Cluster.open(d, { readOnly: true })
       expect(c.siteStore('KDY').query('SELECT COUNT(*) FROM Sales_KDY WHERE INVNO = 80000').rows).toEqual([[1]])
       c.close({ checkpoint: false })

@@ -1,5 +1,5 @@
 import { describe, it, expect, vi } from 'vitest'
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { init, sql, run, recover } from './data'
@@ -90,7 +90,14 @@ describe('iddb init / sql / run', () => {
       // the other sites still answer
       await expect(sql.run(['--data', d, '--site', 'CMB', '--local', 'SELECT COUNT(*) FROM Sales_CMB'])).resolves.toBe(0)
       spyOut.mockRestore()
-      const r = await capture(() => recover.run(['--data', d, '--site', 'KDY', '--json']))
+      // destructive: not confirmed (no terminal, no --yes) it is refused, naming --yes, and changes nothing
+      const files = () => Object.fromEntries(readdirSync(d).filter((f) => f !== 'cluster.lock' && !f.startsWith('audit.')).map((f) => [f, readFileSync(join(d, f)).toString('base64')]))
+      const disk = files()
+      await expect(capture(() => recover.run(['--data', d, '--site', 'KDY', '--json']))).rejects.toMatchObject({ code: 'BAD_INPUT', message: expect.stringMatching(/recovery of KDY from its backup server .*not confirmed: pass --yes/) })
+      await expect(capture(() => recover.run(['--data', d, '--site', 'KDY', '--from', 'repository']))).rejects.toMatchObject({ code: 'BAD_INPUT', message: expect.stringMatching(/from the main repository .*not confirmed: pass --yes/) })
+      expect(files()).toEqual(disk)
+      await expect(sql.run(['--data', d, '--site', 'KDY', '--local', 'SELECT COUNT(*) FROM Sales_KDY'])).rejects.toMatchObject({ code: 'CORRUPT_DATA' })
+      const r = await capture(() => recover.run(['--data', d, '--site', 'KDY', '--yes', '--json']))
       expect(JSON.parse(r.out)).toMatchObject({ site: 'KDY', from: 'backup', wasDamaged: expect.stringContaining('KDY.log') })
       const q = await capture(() => sql.run(['--data', d, '--site', 'KDY', '--local', '--json', 'SELECT COUNT(*) FROM Sales_KDY']))
       expect(JSON.parse(q.out).rows[0][0]).toBe(n)

@@ -5,6 +5,7 @@
  */
 import { parseArgs } from 'node:util'
 import { readFileSync } from 'node:fs'
+import { createInterface } from 'node:readline/promises'
 import { Cluster } from '../../../engine/cluster'
 import { EngineError } from '../../../engine/errors'
 import { runScenario } from '../../../engine/scenario'
@@ -145,22 +146,34 @@ are ignored): what the script commits stays in DIR.`,
 export const recover: CliCommand = {
   name: 'recover',
   summary: 'restore a site\'s primary from its backup server (or its fragments from the main repository)',
-  usage: `iddb recover --data DIR --site CODE [--from backup|repository] [--json]
+  usage: `iddb recover --data DIR --site CODE [--from backup|repository] [--yes] [--json]
 
 --from backup (the default): the backup server's image becomes the primary and the commits it lacks are
 redone from the backup server's copy of the commit log (and of the 2PC log). This is the restore a primary
 that refuses service with CORRUPT_DATA (a damaged, cut or missing log) needs. --from repository ships the
-site's fragments from the Colombo main repository over the (simulated) WAN.`,
+site's fragments from the Colombo main repository over the (simulated) WAN.
+Destructive (the site's data is replaced): asks for the site's code at a terminal; --yes confirms without
+asking; refused otherwise, changing nothing.`,
   async run(argv) {
-    const { values } = parseArgs({ args: argv, options: { data: { type: 'string' }, site: { type: 'string' }, from: { type: 'string' }, json: { type: 'boolean' } }, strict: true })
+    const { values } = parseArgs({ args: argv, options: { data: { type: 'string' }, site: { type: 'string' }, from: { type: 'string' }, yes: { type: 'boolean' }, json: { type: 'boolean' } }, strict: true })
     if (!values.data) throw new UsageError('--data DIR is required')
     if (!values.site) throw new UsageError('--site CODE is required (e.g. KDY)')
     const from = values.from ?? 'backup'
     if (from !== 'backup' && from !== 'repository') throw new UsageError('--from is backup or repository')
     const site = values.site.toUpperCase()
     const c = await Cluster.open(values.data)
+    let confirmed = false
     try {
       c.site(site)
+      if (!values.yes) {
+        const what = from === 'backup' ? `its backup server (${site}.primary is replaced by ${site}.backup's image and log)` : `the main repository (${site}'s fragments are replaced by the repository's rows)`
+        if (!process.stdin.isTTY) throw new EngineError('BAD_INPUT', `recovery of ${site} from ${what} not confirmed: pass --yes (or run it at a terminal and type ${site})`, { site })
+        const rl = createInterface({ input: process.stdin, output: process.stderr })
+        let typed: string
+        try { typed = (await rl.question(`recover ${site} from ${what}? type ${site}: `)).trim() } finally { rl.close() }
+        if (typed !== site) throw new EngineError('BAD_INPUT', `type the site's code ${site} to confirm the recovery (got "${typed}")`, { site })
+      }
+      confirmed = true
       const before = c.needsRestore().get(`${site}.primary`)
       let message: string
       if (from === 'backup') {
@@ -179,7 +192,7 @@ site's fragments from the Colombo main repository over the (simulated) WAN.`,
       const r = { site, from, message, wasDamaged: before ?? null }
       out(values.json ? `${JSON.stringify(r)}\n` : `${message}\n`)
     } finally {
-      c.close()
+      c.close({ checkpoint: confirmed }) // refused: not even the images are rewritten
     }
     return 0
   },
