@@ -61,7 +61,7 @@ test.describe('failure drills', () => {
     await expect(d.media()).toHaveAttribute('data-state', 'needs-restore')
     await expect(d.needsRestore()).toContainText('media failure')
     await expect(admin.topology.siteRow('KDY')).not.toHaveAttribute('data-health', 'ok')
-    await d.recover()
+    await d.recover('KDY')
     await expect(d.media()).toHaveAttribute('data-state', 'ok')
     await expect(admin.topology.siteRow('KDY')).toHaveAttribute('data-health', 'ok')
   })

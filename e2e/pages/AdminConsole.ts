@@ -1,5 +1,6 @@
 /** The console as an administrator uses it: navigation, status bar, and the per-console pages. */
 import { expect, type Locator, type Page } from '@playwright/test'
+import { ReplicationPage } from './ReplicationPage'
 import { TopologyPage } from './TopologyPage'
 import { CatalogPage } from './CatalogPage'
 
@@ -94,7 +95,7 @@ export class AdminConsole {
   /** Replication & Backup: restore a branch from the Colombo main repository (or its backup server). */
   async recoverSite(site: string, from: 'backup' | 'repository'): Promise<void> {
     await this.openConsole('replication')
-    await this.page.getByTestId(`recover-${site}-${from}`).click()
+    await new ReplicationPage(this.page).recover(site, from)
   }
 
   async refreshCopy(copy: string): Promise<void> {

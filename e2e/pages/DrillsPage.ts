@@ -34,5 +34,10 @@ export class DrillsPage {
     await expect(this.run()).toHaveAttribute('data-phase', 'checked', { timeout: 60_000 })
   }
 
-  async recover(): Promise<void> { await this.page.getByTestId('fault-recover').click() }
+  /** Recovers the chosen site from its backup server: asked to type its code first. */
+  async recover(site: string): Promise<void> {
+    await expect(this.page.getByTestId('fault-recover-button')).toBeDisabled()
+    await this.page.getByTestId('fault-recover-input').fill(site)
+    await this.page.getByTestId('fault-recover-button').click()
+  }
 }

@@ -64,7 +64,7 @@ describe('every IPC call is authorized by the engine for the identity bound to i
     expect(refused).toMatchObject({ ok: false, error: { code: 'ACCESS_DENIED', site: 'CMB' } })
     expect(!refused.ok && refused.error.message).toMatch(/kandy \(branch administrator of KDY\) may not fail a site at CMB/)
     expect(engine.cluster.isSiteUp('CMB')).toBe(true)
-    expect(await kandy.request(engine, 'replication/recover', { site: 'MBI', from: 'repository' })).toMatchObject({ ok: false, error: { code: 'ACCESS_DENIED' } })
+    expect(await kandy.request(engine, 'replication/recover', { site: 'MBI', from: 'repository', confirm: 'MBI' })).toMatchObject({ ok: false, error: { code: 'ACCESS_DENIED' } })
     expect(await kandy.request(engine, 'topology/failSite', { site: 'KDY' })).toMatchObject({ ok: true })
     expect(engine.cluster.isSiteUp('KDY')).toBe(false)
     expect(await kandy.request(engine, 'topology/restoreSite', { site: 'KDY' })).toMatchObject({ ok: true })

@@ -94,10 +94,10 @@ describe('backup/* handlers', () => {
     const count = (n: number) => c.siteStore('KDY').query('SELECT COUNT(*) FROM Sales_KDY WHERE INVNO = ?', [n]).rows[0][0]
     c.failLink('CMB-KDY'); c.failLink('MBI-KDY')
     c.siteStore('KDY').exec(sale(860001))
-    await expect(run('replication/recover', { site: 'KDY', from: 'repository' })).rejects.toMatchObject({ code: 'CONFLICT', message: expect.stringContaining('would discard record') })
+    await expect(run('replication/recover', { site: 'KDY', from: 'repository', confirm: 'KDY' })).rejects.toMatchObject({ code: 'CONFLICT', message: expect.stringContaining('would discard record') })
     expect(count(860001)).toBe(1)
     c.restoreLink('CMB-KDY'); c.restoreLink('MBI-KDY') // the repository still lags: the recovery waits for it
-    const r = await run('replication/recover', { site: 'KDY', from: 'repository' })
+    const r = await run('replication/recover', { site: 'KDY', from: 'repository', confirm: 'KDY' })
     expect(r.rows).toBeGreaterThan(0)
     expect(count(860001)).toBe(1)
     expect(c.siteStore('CMB').repository!.query('SELECT COUNT(*) FROM SALES WHERE INVNO = 860001').rows).toEqual([[1]])

@@ -26,7 +26,7 @@ describe('nemesis/* and drill/* handlers', () => {
     expect(v.sites.find((s) => s.code === 'KDY')!.media).toMatchObject({ kind: 'corrupt', detected: null })
     expect(await codeOf(run('data/browse', { site: 'KDY', table: 'Sales_KDY', offset: 0, limit: 5 }))).toBe('CORRUPT_DATA')
     expect((await run('nemesis/get', {})).sites.find((s) => s.code === 'KDY')!.needsRestore).toMatch(/restore/)
-    await run('replication/recover', { site: 'KDY', from: 'backup' })
+    await run('replication/recover', { site: 'KDY', from: 'backup', confirm: 'KDY' })
     expect(cluster.isSiteUp('KDY')).toBe(true)
   })
 

@@ -26,7 +26,7 @@ describe('replication IPC handlers (administrator recovery)', () => {
     primary.discardChanges()
     expect(kdy.count('Sales_KDY')).toBeLessThan(before)
     const repoRows = ctx.cluster.siteStore('CMB').repository!.count('SALES')
-    const r = await h['replication/recover'](ctx, { site: 'KDY', from: 'repository' })
+    const r = await h['replication/recover'](ctx, { site: 'KDY', from: 'repository', confirm: 'KDY' })
     expect(r.from).toBe('repository')
     expect(r.rows).toBeGreaterThan(0)
     expect(r.virtualMs).toBeGreaterThan(0) // it travelled over CMB–KDY
@@ -36,27 +36,42 @@ describe('replication IPC handlers (administrator recovery)', () => {
     expect(ctx.emitted).toContain('catalog/changed')
   })
 
+  it('a recovery goes ahead only with the site code typed: otherwise BAD_INPUT naming the code, and nothing is replaced', async () => {
+    const ctx = await ctxWith(300)
+    ctx.cluster.settle()
+    const primary = ctx.cluster.siteInternals('KDY').primary
+    primary.run('DELETE FROM Sales_KDY WHERE INVNO % 2 = 0')
+    primary.discardChanges()
+    const damaged = ctx.cluster.siteStore('KDY').count('Sales_KDY')
+    for (const confirm of ['', 'kdy', 'CMB', 'KDY ']) {
+      for (const from of ['backup', 'repository'] as const) {
+        await expect(h['replication/recover'](ctx, { site: 'KDY', from, confirm })).rejects.toMatchObject({ code: 'BAD_INPUT', message: expect.stringContaining('type the site\'s code KDY') })
+      }
+    }
+    expect(ctx.cluster.siteStore('KDY').count('Sales_KDY')).toBe(damaged)
+  })
+
   it('recovers a primary from its backup, and refuses when the backup server is down', async () => {
     const ctx = await ctxWith(600)
     ctx.cluster.settle()
     const n = ctx.cluster.siteStore('MBI').count('Sales_MBI')
-    const r = await h['replication/recover'](ctx, { site: 'MBI', from: 'backup' })
+    const r = await h['replication/recover'](ctx, { site: 'MBI', from: 'backup', confirm: 'MBI' })
     expect(r.message).toMatch(/MBI\.primary reloaded from MBI\.backup/)
     expect(ctx.cluster.siteStore('MBI').count('Sales_MBI')).toBe(n)
     ctx.cluster.failServer('MBI.backup')
-    await expect(h['replication/recover'](ctx, { site: 'MBI', from: 'backup' })).rejects.toMatchObject({ code: 'SITE_DOWN' })
-    await expect(h['replication/recover'](ctx, { site: 'XYZ', from: 'backup' })).rejects.toMatchObject({ code: 'UNKNOWN_SITE' })
+    await expect(h['replication/recover'](ctx, { site: 'MBI', from: 'backup', confirm: 'MBI' })).rejects.toMatchObject({ code: 'SITE_DOWN' })
+    await expect(h['replication/recover'](ctx, { site: 'XYZ', from: 'backup', confirm: 'XYZ' })).rejects.toMatchObject({ code: 'UNKNOWN_SITE' })
   })
 
   it('a recovery from backup ends with the primary serving, or names the step left when the whole site is down', async () => {
     const ctx = await ctxWith(300)
     ctx.cluster.failServer('KDY.primary')
-    const lost = await h['replication/recover'](ctx, { site: 'KDY', from: 'backup' })
+    const lost = await h['replication/recover'](ctx, { site: 'KDY', from: 'backup', confirm: 'KDY' })
     expect(lost).toMatchObject({ serving: true, stepLeft: null })
     expect(lost.message).toMatch(/KDY is serving/)
     expect(ctx.cluster.isServerUp('KDY.primary')).toBe(true)
     ctx.cluster.failSite('KDY')
-    const site = await h['replication/recover'](ctx, { site: 'KDY', from: 'backup' })
+    const site = await h['replication/recover'](ctx, { site: 'KDY', from: 'backup', confirm: 'KDY' })
     expect(site.serving).toBe(false)
     expect(site.stepLeft).toMatch(/KDY is still down \(.*KDY\.router.*\): restore the site/)
     expect(site.message).toContain('step left')
@@ -95,7 +110,7 @@ describe('replication IPC handlers (administrator recovery)', () => {
       expect(view.sites.find((s) => s.code === 'CMB')!.health).toBe('ok')
       expect(() => cluster.siteStore('KDY').count('Sales_KDY')).toThrow(expect.objectContaining({ code: 'CORRUPT_DATA' }))
       await expect(topologyHandlers['topology/restoreServer'](ctx, { server: 'KDY.primary' })).rejects.toMatchObject({ code: 'CORRUPT_DATA' })
-      const r = await h['replication/recover'](ctx, { site: 'KDY', from: 'backup' })
+      const r = await h['replication/recover'](ctx, { site: 'KDY', from: 'backup', confirm: 'KDY' })
       expect(r.rows).toBeGreaterThanOrEqual(5)
       expect(emitted).toContain('topology/changed')
       const after = await topologyHandlers['topology/get'](ctx, {})

@@ -14,6 +14,8 @@ export const replicationHandlers: HandlerMap<ReplicationCall> = {
   'replication/recover': async (ctx, input) => {
     const c = ctx.cluster
     c.site(input.site) // UNKNOWN_SITE for a well-formed code that is not in the topology
+    // a restore replaces the site's data: it goes ahead only when the administrator typed the site's code
+    if (input.confirm !== input.site) throw new EngineError('BAD_INPUT', `type the site's code ${input.site} to confirm the recovery from ${input.from === 'backup' ? 'its backup server' : 'the main repository'}: it replaces ${input.site}'s data (got "${input.confirm}")`, { site: input.site })
     // recorded in the engine's job history (the Jobs page): virtual start and end, rows, or the error
     const rec = jobLog(c).start({ kind: 'recovery', site: input.site, label: `recovery of ${input.site} from ${input.from === 'backup' ? 'its backup server' : 'the main repository'}` })
     try {
@@ -39,7 +41,7 @@ export const replicationHandlers: HandlerMap<ReplicationCall> = {
   },
 }
 
-async function recover(ctx: HandlerContext, { site, from }: { site: string; from: 'backup' | 'repository' }): Promise<RecoveryResult> {
+async function recover(ctx: HandlerContext, { site, from }: { site: string; from: 'backup' | 'repository'; confirm: string }): Promise<RecoveryResult> {
     const c = ctx.cluster
     const t0 = c.sim.now
     let rows: number

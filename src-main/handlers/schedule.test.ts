@@ -70,7 +70,7 @@ describe('schedule and job-history handlers (issue 12)', () => {
 
   it('a recovery and a missed refresh are in the job history with their error', async () => {
     const { run } = handlerRig(c)
-    await run('replication/recover', { site: 'KDY', from: 'backup' })
+    await run('replication/recover', { site: 'KDY', from: 'backup', confirm: 'KDY' })
     expect((await run('jobs/history', { kind: 'recovery' }))[0]).toMatchObject({ status: 'done', site: 'KDY' })
     c.failSite('MBI')
     await expect(run('replication/refreshCopy', { copy: 'Stock_MBI' })).rejects.toMatchObject({ code: 'UNREACHABLE', message: expect.stringMatching(/missed.*pending, retried at/) })

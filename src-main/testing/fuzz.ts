@@ -55,7 +55,7 @@ export const VALID_SAMPLES: Record<CallName, Record<string, Json>> = {
   'catalog/checkIntegrity': { limit: 5 },
   'data/browse': { site: 'CMB', table: 'EMPLOYEES_CMB', offset: 0, limit: 5 },
   'data/generate': { sales: 10, seed: 1 },
-  'replication/recover': { site: 'ZZZ', from: 'backup' },
+  'replication/recover': { site: 'ZZZ', from: 'backup', confirm: 'ZZZ' },
   'replication/refreshCopy': { copy: 'NO_SUCH_COPY' },
   'failover/get': {},
   'failover/promote': { site: 'ZZZ', confirm: 'ZZZ' },

@@ -28,7 +28,8 @@ export const replicationCalls = {
    * primary's log past it (media recovery); `repository` restores the branch's fragments from the Colombo
    * main repository over the WAN.
    */
-  'replication/recover': call(z.object({ site: siteCode, from: z.enum(['backup', 'repository']) }).strict()).returns<RecoveryResult>(),
+  /** A restore of the site's data (from its backup server, or a branch's from the main repository): `confirm` is the site's code typed by the administrator. */
+  'replication/recover': call(z.object({ site: siteCode, from: z.enum(['backup', 'repository']), confirm: z.string().max(16) }).strict()).returns<RecoveryResult>(),
   /** Refresh a scheduled copy now (e.g. Stock_MBI at Colombo), as the noon / end-of-day schedule does. */
   'replication/refreshCopy': call(z.object({ copy: z.string().regex(/^[A-Za-z_]{1,40}$/) }).strict()).returns<CopyRefreshResult>(),
 }

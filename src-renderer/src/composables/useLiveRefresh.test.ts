@@ -2,6 +2,7 @@
 import { beforeEach, describe, expect, it, vi } from 'vitest'
 import { setIpc } from '../ipc/client'
 import { createFakeApi, type FakeApi } from '../testing/fakeApi'
+import { fixtureClock, fixtureTopology } from '../testing/fixtures'
 import { useLiveRefresh } from './useLiveRefresh'
 
 let api: FakeApi
@@ -19,15 +20,15 @@ describe('useLiveRefresh', () => {
     expect(api.listenerCount('topology/changed')).toBe(1)
     expect(api.listenerCount('engine/tick')).toBe(1)
     release(); await first
-    api.emit('engine/tick', {}) // 0 ms since the last load: throttled
+    api.emit('engine/tick', { clock: fixtureClock(), health: {} }) // 0 ms since the last load: throttled
     expect(loads).toBe(1)
-    api.emit('topology/changed', {}) // a topology change reloads at once
+    api.emit('topology/changed', fixtureTopology()) // a topology change reloads at once
     expect(loads).toBe(2)
-    api.emit('topology/changed', {}) // ...but never two loads at once
+    api.emit('topology/changed', fixtureTopology()) // ...but never two loads at once
     expect(loads).toBe(2)
     release(); await live.refresh()
     now.mockReturnValue(11_500)
-    api.emit('engine/tick', {})
+    api.emit('engine/tick', { clock: fixtureClock(), health: {} })
     expect(loads).toBe(3)
     release()
     live.stop()

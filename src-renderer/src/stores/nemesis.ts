@@ -34,7 +34,7 @@ export const useNemesisStore = defineStore('nemesis', () => {
   }
 
   const failMedia = (site: string, confirm: string, kind: 'corrupt' | 'lost' = 'corrupt') => act(`destroy ${site}'s medium`, () => ipc().call('nemesis/failMedia', { site, kind, confirm }))
-  const recover = (site: string) => act(`recover ${site} from its backup`, () => ipc().call('replication/recover', { site, from: 'backup' }))
+  const recover = (site: string, confirm: string) => act(`recover ${site} from its backup`, () => ipc().call('replication/recover', { site, from: 'backup', confirm }))
   const lan = (site: string, state: 'up' | 'down' | 'degraded', extraDelayMs = 0, lossRate = 0) => act(`LAN ${state} at ${site}`, () => ipc().call('nemesis/lan', { site, state, extraDelayMs, lossRate }))
   const partition = (groups: string[][]) => act('partition', () => ipc().call('nemesis/partition', { groups }))
   const heal = () => act('heal', () => ipc().call('nemesis/heal', {}))

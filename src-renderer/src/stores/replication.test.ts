@@ -21,11 +21,11 @@ beforeEach(() => {
 describe('replication store', () => {
   it('calls replication/recover and keeps the outcome; an engine error is kept as ErrorInfo', async () => {
     const s = useReplicationStore()
-    await s.recover('KDY', 'repository')
-    expect(api.calls.find((c) => c.name === 'replication/recover')).toEqual({ name: 'replication/recover', input: { site: 'KDY', from: 'repository' } })
+    await s.recover('KDY', 'repository', 'KDY')
+    expect(api.calls.find((c) => c.name === 'replication/recover')).toEqual({ name: 'replication/recover', input: { site: 'KDY', from: 'repository', confirm: 'KDY' } })
     expect(s.last).toBe('KDY restored from the main repository: 617 rows (2413 ms virtual)')
     expect(s.error).toBeNull()
-    await s.recover('MBI', 'backup')
+    await s.recover('MBI', 'backup', 'MBI')
     expect(s.error).toMatchObject({ code: 'SITE_DOWN', site: 'MBI' })
     expect(s.last).toBeNull()
     expect(s.pending).toBeNull()
@@ -33,9 +33,9 @@ describe('replication store', () => {
 
   it('keeps the step a recovery left, for the site it concerns', async () => {
     const s = useReplicationStore()
-    await s.recover('CMB', 'backup')
+    await s.recover('CMB', 'backup', 'CMB')
     expect(s.left).toEqual({ site: 'CMB', step: 'CMB is still down (CMB.router down): restore the site to service to serve again' })
-    await s.recover('KDY', 'repository')
+    await s.recover('KDY', 'repository', 'KDY')
     expect(s.left).toBeNull()
   })
 })

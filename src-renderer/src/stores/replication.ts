@@ -25,8 +25,9 @@ export const useReplicationStore = defineStore('replication', () => {
     return r
   }
 
-  async function recover(site: string, from: 'backup' | 'repository'): Promise<RecoveryResult | null> {
-    const r = await act<RecoveryResult>(`recover ${site} from ${from}`, () => ipc().call('replication/recover', { site, from }),
+  /** A recovery replaces the site's data: `confirm` is the site's code as the administrator typed it (the engine checks it again). */
+  async function recover(site: string, from: 'backup' | 'repository', confirm: string): Promise<RecoveryResult | null> {
+    const r = await act<RecoveryResult>(`recover ${site} from ${from}`, () => ipc().call('replication/recover', { site, from, confirm }),
       (x) => `${x.message} (${x.virtualMs.toFixed(0)} ms virtual)`)
     if (r) left.value = r.stepLeft ? { site, step: r.stepLeft } : null
     await useTopologyStore().refresh()
