@@ -46,7 +46,7 @@ test.describe('compare console', () => {
     await expect(c.statusDesign()).toHaveAttribute('data-design', 'distributed', { timeout: 60_000 })
   })
 
-  test('a short comparison draws both designs on every chart, and a request opens in the Query console', async ({ admin, page }) => {
+  test('a short comparison draws both designs on every chart; a request opens in the Query console, a sale with its message sequence in Transactions', async ({ admin, page }) => {
     test.setTimeout(180_000)
     await admin.openConsole('compare')
     const c = new ComparePage(page)
@@ -69,6 +69,17 @@ test.describe('compare console', () => {
     await expect(page.getByTestId('compare-origin')).toContainText('From the comparison')
     const sql = (await page.getByTestId('origin-sql').textContent())!.trim()
     await expect(page.locator('.cm-content')).toContainText(sql.split('\n')[0].slice(0, 30))
+
+    // a served POS sale of the distributed run opens in the Transactions console with its message sequence
+    await admin.openConsole('compare')
+    await page.getByTestId('requests-design').selectOption('distributed')
+    await page.getByTestId('requests-kind').selectOption('pos_sale')
+    await page.getByTestId('request-open-txn').first().click()
+    await expect(admin.consoleTitle()).toHaveText('Transactions')
+    await expect(page.getByTestId('origin-design')).toHaveText('distributed')
+    const seq = page.getByTestId('origin-sequence')
+    await expect(seq).toBeVisible()
+    await expect(seq.locator('[data-testid^="seq-lane-"]').first()).toBeAttached()
   })
 
   test('a long comparison can be cancelled', async ({ admin, page }) => {

@@ -5,6 +5,7 @@
  * Owner: engine/compare. Fields may be added; none renamed or removed without updating every reader.
  */
 import type { SiteCode } from '../topology/types'
+import type { TimelineEvent } from './txn'
 
 /** The two deployments the report compares. */
 export type Design = 'distributed' | 'legacy'
@@ -69,6 +70,12 @@ export interface RequestTrace {
   sql?: string
   /** The DTM transaction id, when the request was a transaction. */
   txnId?: string
+  /**
+   * The transaction's message timeline as its run's DTM recorded it (2PC messages, states, log writes; engine/api/txn.ts),
+   * and the sites it involved: the Transactions console draws it. Only in compare/request (a page of requests leaves it out).
+   */
+  timeline?: TimelineEvent[]
+  timelineSites?: SiteCode[]
 }
 
 export interface DesignResult {

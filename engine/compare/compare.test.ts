@@ -133,3 +133,19 @@ describe('runCompare', () => {
     expect(Math.max(...seen)).toBeLessThan(0.5)
   }, 120_000)
 })
+
+describe("a request's transaction is kept with its message timeline", () => {
+  it('every served POS sale of both runs names its transaction and carries the timeline its run recorded, ending in a commit', async () => {
+    const r = await runCompare(SHORT)
+    for (const d of Object.values(r.results)) {
+      const sales = d.traces.filter((t) => t.kind === 'pos_sale' && t.ok)
+      expect(sales.length, d.design).toBeGreaterThan(0)
+      for (const t of sales) {
+        expect(t.txnId, `${d.design} #${t.id}`).toBeTruthy()
+        expect(t.timeline?.length, `${d.design} #${t.id}`).toBeGreaterThan(0)
+        expect(t.timelineSites).toContain(t.branch)
+        expect(JSON.stringify(t.timeline), `${d.design} #${t.id}`).toMatch(/commit/i)
+      }
+    }
+  }, 120_000)
+})

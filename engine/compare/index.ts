@@ -12,6 +12,7 @@
 import { Cluster } from '../cluster'
 import { dqpFor } from '../query/dqp'
 import { Dim } from '../integrity'
+import { Dtm } from '../txn/dtm'
 import { EngineError } from '../errors'
 import { formatSiteTime } from '../sim/kernel'
 import { fragments } from '../data/schema'
@@ -240,11 +241,18 @@ function runRequest(c: Cluster, dqp: Awaited<ReturnType<typeof dqpFor>>, design:
     clientHop(c, it.branch, 'client.response', resultBytes(r.columns, r.rows))
     if (it.sale) { const s = salesServed[it.branch]; s.sales++; s.amount += it.sale.amount }
     if (r.txn && r.txn.sites.some((s) => s !== it.branch)) twoPc.push(r.txn.commitMs)
-    return { ...base, responseMs: c.sim.now - t0, ok: true, ...(r.txn ? { txnId: r.txn.gid } : {}) }
+    return { ...base, responseMs: c.sim.now - t0, ok: true, ...(r.txn ? timelineOf(c, r.txn.gid, [it.branch, ...r.txn.sites]) : {}) }
   } catch (e) {
     const gid = e instanceof Error ? /transaction (\S+) aborted/.exec(e.message)?.[1] : undefined
-    return { ...base, responseMs: c.sim.now - t0, ok: false, error: e instanceof EngineError ? `${e.code}: ${e.message}` : String(e), ...(gid ? { txnId: gid } : {}) }
+    return { ...base, responseMs: c.sim.now - t0, ok: false, error: e instanceof EngineError ? `${e.code}: ${e.message}` : String(e), ...(gid ? timelineOf(c, gid, [it.branch]) : {}) }
   }
+}
+
+/** A request's transaction: its id, and its message timeline copied from the run's DTM now (the DTM keeps only its latest ones). */
+function timelineOf(c: Cluster, gid: string, sites: SiteCode[]): Pick<RequestTrace, 'txnId' | 'timeline' | 'timelineSites'> {
+  const tl = Dtm.existing(c)?.timeline(gid) ?? []
+  const involved = [...new Set([...sites, ...tl.flatMap((e) => (e.to ? [e.site, e.to] : [e.site]))])]
+  return { txnId: gid, ...(tl.length ? { timeline: tl.map((e) => ({ ...e })), timelineSites: involved } : {}) }
 }
 
 /** Today's sales and the stock left per branch as the database holds them (read from the fragments where the design put them). */

@@ -76,7 +76,8 @@ export const compareHandlers: HandlerMap<CompareCall> = {
   'compare/requests': async (ctx, { design, branch, kind, failedOnly, offset, limit }): Promise<RequestPage> => {
     const all = keptOf(ctx).traces[design]
     const hits = all.filter((r) => (!branch || r.branch === branch) && (!kind || r.kind === kind) && (!failedOnly || !r.ok))
-    return { design, total: hits.length, offset, requests: hits.slice(offset, offset + limit) }
+    // a page lists the requests; a transaction's timeline comes with compare/request only
+    return { design, total: hits.length, offset, requests: hits.slice(offset, offset + limit).map(({ timeline: _t, timelineSites: _s, ...r }) => r) }
   },
   'compare/request': async (ctx, { design, id }) => {
     const k = keptOf(ctx)
