@@ -12,6 +12,8 @@
 import { Cluster } from '../cluster'
 import { dqpFor } from '../query/dqp'
 import { Dim } from '../integrity'
+import { keyBlocksAt, reserveKeyBlock } from '../integrity/blocks'
+import { primaryCopySite } from '../site/replication'
 import { EngineError } from '../errors'
 import { formatSiteTime } from '../sim/kernel'
 import { fragments } from '../data/schema'
@@ -123,7 +125,10 @@ async function runOn(c: Cluster, ctx: RunCtx, plan: DayPlan, w0: number): Promis
   const dim = Dim.of(c)
   const hq = plan.hqSite
   const copies = fragments(c.topology).filter((f) => f.kind === 'copy')
-  sim.runUntil(plan.startMs)
+  // day open: every branch reserves its block of invoice numbers while Colombo is reachable (a global transaction at
+  // the primary copy); a block it already holds (the same day run again on this cluster) is kept
+  reserveDayBlocks(c, plan)
+  if (sim.now < plan.startMs) sim.runUntil(plan.startMs)
   const probes0 = dim.stats.remoteProbes
 
   // the network's own counters per WAN link, read at every hour boundary
@@ -227,6 +232,15 @@ async function runOn(c: Cluster, ctx: RunCtx, plan: DayPlan, w0: number): Promis
     recoveryMs: { hqOutage: recovery(plan, traces, plan.hqOutage), kdyLinkOutage: recovery(plan, traces, plan.kdyLinkOutage) },
     costs: { integrityChecksRemote: dim.stats.remoteProbes - probes0, replicaStalenessMaxMs: stalenessMax, twoPcLatency: twoPc.length ? percentiles(twoPc) : null },
     totals, salesServed, requests: traces.length, served, wallMs: Math.round(performance.now() - w0), traces,
+  }
+}
+
+/** The plan's invoice-number blocks, reserved in ascending order unless the branch already holds the block. */
+function reserveDayBlocks(c: Cluster, plan: DayPlan): void {
+  const held = keyBlocksAt(c, primaryCopySite(c.topology))
+  for (const b of plan.invoiceBlocks) {
+    if (held.some((h) => h.branch === b.branch && h.lo === b.lo)) continue
+    reserveKeyBlock(c, b.branch, { lo: b.lo, size: b.size })
   }
 }
 
