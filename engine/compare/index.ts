@@ -303,10 +303,12 @@ function recovery(plan: DayPlan, traces: RequestTrace[], w: { fromHour: number; 
   return back.length ? Math.round(Math.min(...back)) : null
 }
 
-/** Share of the branches' requests served during the HQ outage, all branches together (NaN without an outage). */
+/** Share of the branches' requests (every site but HQ) served during the HQ outage, all branches together (NaN without an outage). */
 function overallAvailability(plan: DayPlan, r: DesignResult): number {
   if (!plan.hqOutage) return Number.NaN
-  const xs = r.traces.filter((t) => t.kind !== 'refresh' && inWindow(plan, plan.hqOutage, t.scheduledAt))
+  // the branches' requests: Colombo's own clients lose their site with it in either design (their share is
+  // availability.hqOutage.CMB, 0 in both), so counting them would only measure how busy HQ is
+  const xs = r.traces.filter((t) => t.kind !== 'refresh' && t.branch !== plan.hqSite && inWindow(plan, plan.hqOutage, t.scheduledAt))
   return xs.length ? xs.filter((t) => t.ok).length / xs.length : Number.NaN
 }
 
