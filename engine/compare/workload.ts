@@ -40,6 +40,12 @@ export const BUSINESS_DAY = {
   kdyLinkOutage: { fromHour: 10.5, toHour: 11 },
   /** Invoice numbers of the day start here (the generated history is 1..N). */
   invoiceBase: 10_000_000,
+  /**
+   * Each branch reserves a block of this many invoice numbers at day open (INVOICE_BLOCKS, engine/integrity/blocks.ts),
+   * while Colombo is reachable, and its POS sales draw their numbers from it: the DIM then checks a sale's INVNO in the
+   * branch's own fragment only, so the branch keeps selling through an HQ outage. Far more than a day's sales.
+   */
+  invoiceBlockSize: 100_000,
 }
 
 /** One request of the day, issued by a client at `branch`. */
@@ -53,6 +59,9 @@ export interface WorkItem {
   /** A POS sale: its invoice and amount (the totals check). */
   sale?: { invno: number; amount: number }
 }
+
+/** A block of invoice numbers a branch reserves at day open (its POS sales draw from it). */
+export interface InvoiceBlockPlan { branch: SiteCode; lo: number; size: number }
 
 export interface DayPlan {
   items: WorkItem[]
@@ -69,6 +78,8 @@ export interface DayPlan {
   kdyLinkOutage: { fromHour: number; toHour: number } | null
   /** The links the branch outage takes down (every link touching the slow branch). */
   slowBranchLinks: string[]
+  /** The invoice-number blocks the branches reserve at day open, in ascending order. */
+  invoiceBlocks: InvoiceBlockPlan[]
 }
 
 const round2 = (x: number) => Math.round(x * 100) / 100
@@ -146,7 +157,7 @@ export function planDay(topo: TopologySpec, legacy: TopologySpec, opts: CompareO
   const hq = hqSite(topo).code
   const rng = new Rng((seed ^ 0xb05d) >>> 0)
   const raw: Omit<WorkItem, 'id'>[] = []
-  let invno = D.invoiceBase
+  const invoiceBlocks: InvoiceBlockPlan[] = topo.sites.map((s, i) => ({ branch: s.code, lo: D.invoiceBase + i * D.invoiceBlockSize + 1, size: D.invoiceBlockSize }))
   // who reads whose stock: a branch holding a vertical fragment of another branch's stock (Stocks_CMB_FRG at MBI)
   const remoteReads = fragments(topo).filter((f) => f.kind === 'vertical' && f.relation.startsWith('STOCK_')).map((f) => ({ reader: f.site, relation: f.relation, columns: f.columns }))
   for (const s of topo.sites) {
@@ -156,6 +167,8 @@ export function planDay(topo: TopologySpec, legacy: TopologySpec, opts: CompareO
     const sellerList = sellers.length ? sellers : staff.map((e) => Number(e[0]))
     const listPrice = new Map(ds.items.map((it) => [Number(it[0]), Number(it[4])]))
     const r = rng.fork(`branch:${s.code}`)
+    const block = invoiceBlocks.find((b) => b.branch === s.code)!
+    let invno = block.lo - 1
     for (let h = fromHour; h < toHour; h++) {
       const t0 = midnight + h * 3_600_000
       const prof = D.profile[h] ?? 0.3
@@ -170,6 +183,7 @@ export function planDay(topo: TopologySpec, legacy: TopologySpec, opts: CompareO
           const tm = siteLocalTime(at)
           const soldAt = `${today} ${pad(tm.h)}:${pad(tm.mi)}:${pad(tm.s)}`
           invno++
+          if (invno >= block.lo + block.size) throw new EngineError('BAD_INPUT', `${s.code} sells more than the ${block.size} invoice numbers of its day's block (lower the rate scale)`)
           raw.push({
             at, branch: s.code, kind: 'pos_sale', sale: { invno, amount },
             sql: `BEGIN; INSERT INTO SALES (INVNO, BRCODE, ITEMNO, QTY, UNITPRICE, AMOUNT, SOLD_AT, EMPNO) VALUES (${invno}, '${s.code}', ${itemno}, ${qty}, ${unit}, ${amount}, '${soldAt}', ${emp}); UPDATE STOCK_${s.code} SET QTY = QTY - ${qty} WHERE ITEMNO = ${itemno}; COMMIT`,
@@ -217,5 +231,6 @@ export function planDay(topo: TopologySpec, legacy: TopologySpec, opts: CompareO
     items, midnight, startMs: midnight + fromHour * 3_600_000, endMs: midnight + toHour * 3_600_000, fromHour, toHour,
     hqSite: hq, slowBranch: slow, hqOutage, kdyLinkOutage,
     slowBranchLinks: topo.links.filter((l) => l.a === slow || l.b === slow).map((l) => l.id),
+    invoiceBlocks,
   }
 }

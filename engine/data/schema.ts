@@ -75,6 +75,33 @@ const SALES: RelationDef = {
   ],
 }
 
+/**
+ * Invoice-number blocks (issue 14): ranges of SALES.INVNO reserved by one branch, replicated at every site with
+ * primary-copy control like ITEMS, and append-only (a block is never changed or deleted, so a lagging replica only
+ * lacks blocks, never holds a wrong one). A branch selling a number from one of its own blocks needs no other
+ * branch to prove the number unused (engine/integrity/dim.ts, KEY_BLOCKS); reserving a block is a global
+ * transaction at the primary copy (engine/integrity/blocks.ts).
+ */
+const INVOICE_BLOCKS: RelationDef = {
+  name: 'INVOICE_BLOCKS', distribution: 'replicated', key: ['BLOCKNO'],
+  columns: [
+    { name: 'BLOCKNO', type: 'INTEGER', len: 8, key: true },
+    { name: 'BRCODE', type: 'TEXT', len: 3 },
+    { name: 'LO', type: 'INTEGER', len: 8 },
+    { name: 'HI', type: 'INTEGER', len: 8 },
+  ],
+}
+
+/**
+ * Keys allocated in blocks, as data: a relation's one-column key whose values are reserved per branch in an
+ * append-only replicated relation of ranges (`blocks`, with the owning branch in `owner` and the range LO..HI).
+ * A new row of `relation` written into the fragment of branch X whose key lies in a block owned by X is unique
+ * if it is unique in X's own fragment (blocks are disjoint; any other branch writing a number of X's block is
+ * not its owner and takes the global check, which looks in X's fragment).
+ */
+export interface KeyBlocks { relation: string; column: string; blocks: string; owner: string; lo: string; hi: string }
+export const KEY_BLOCKS: readonly KeyBlocks[] = [{ relation: 'SALES', column: 'INVNO', blocks: 'INVOICE_BLOCKS', owner: 'BRCODE', lo: 'LO', hi: 'HI' }]
+
 const STOCK_COLUMNS: ColumnDef[] = [
   { name: 'STOCKCODE', type: 'TEXT', len: 12, key: true },
   { name: 'ITEMNO', type: 'INTEGER', len: 8 },
@@ -90,13 +117,13 @@ export function stockRelation(site: SiteCode): RelationDef {
 }
 
 export function globalRelations(topo: TopologySpec): RelationDef[] {
-  return [ITEMS, EMPLOYEES, SALES, ...topo.sites.map((s) => stockRelation(s.code))].map((r) => ({ ...r, columns: r.columns.map((c) => ({ ...c })) }))
+  return [ITEMS, EMPLOYEES, SALES, INVOICE_BLOCKS, ...topo.sites.map((s) => stockRelation(s.code))].map((r) => ({ ...r, columns: r.columns.map((c) => ({ ...c })) }))
 }
 
 const cap = (code: string) => code // fragment names keep the site code in capitals: Employees_CMB
 
 /**
- * Allocation (spec §3): ITEMS replicated at every site; EMPLOYEES/SALES horizontal by BRCODE at their site;
+ * Allocation (spec §3): ITEMS (and the invoice-number blocks, INVOICE_BLOCKS) replicated at every site; EMPLOYEES/SALES horizontal by BRCODE at their site;
  * Stock_CMB at CMB with its vertical fragment Stocks_CMB_FRG at MBI; Stock_MBI_LCL at MBI with its copy
  * Stock_MBI at CMB refreshed at noon and end of day; Stock_<X> at X for other branches (Kandy and any new one).
  */
@@ -106,6 +133,9 @@ export function fragments(topo: TopologySpec): FragmentDef[] {
   const allCols = (r: RelationDef) => r.columns.map((c) => c.name)
   for (const s of topo.sites) {
     out.push({ name: 'ITEMS', relation: 'ITEMS', site: s.code, kind: 'replica', columns: allCols(ITEMS) })
+  }
+  for (const s of topo.sites) {
+    out.push({ name: 'INVOICE_BLOCKS', relation: 'INVOICE_BLOCKS', site: s.code, kind: 'replica', columns: allCols(INVOICE_BLOCKS) })
   }
   for (const s of topo.sites) {
     out.push({ name: `Employees_${cap(s.code)}`, relation: 'EMPLOYEES', site: s.code, kind: 'horizontal', predicate: `BRCODE = '${s.code}'`, predicateColumn: 'BRCODE', predicateValue: s.code, columns: allCols(EMPLOYEES) })
@@ -136,7 +166,7 @@ export function fragments(topo: TopologySpec): FragmentDef[] {
 function legacyFragments(topo: TopologySpec): FragmentDef[] {
   const hq = (topo.sites.find((s) => s.hq) ?? topo.sites.find((s) => s.repository) ?? topo.sites[0]).code
   const allCols = (r: RelationDef) => r.columns.map((c) => c.name)
-  const out: FragmentDef[] = [{ name: 'ITEMS', relation: 'ITEMS', site: hq, kind: 'replica', columns: allCols(ITEMS) }]
+  const out: FragmentDef[] = [{ name: 'ITEMS', relation: 'ITEMS', site: hq, kind: 'replica', columns: allCols(ITEMS) }, { name: 'INVOICE_BLOCKS', relation: 'INVOICE_BLOCKS', site: hq, kind: 'replica', columns: allCols(INVOICE_BLOCKS) }]
   for (const s of topo.sites) {
     out.push({ name: `Employees_${cap(s.code)}`, relation: 'EMPLOYEES', site: hq, kind: 'horizontal', predicate: `BRCODE = '${s.code}'`, predicateColumn: 'BRCODE', predicateValue: s.code, columns: allCols(EMPLOYEES) })
     out.push({ name: `Sales_${cap(s.code)}`, relation: 'SALES', site: hq, kind: 'horizontal', predicate: `BRCODE = '${s.code}'`, predicateColumn: 'BRCODE', predicateValue: s.code, columns: allCols(SALES) })

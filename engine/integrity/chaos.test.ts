@@ -134,8 +134,9 @@ describe('DIM under failures: bank-and-inventory with key and foreign-key races'
       }
       expect(sales).toBeGreaterThan(3)
       expect(stock + sold).toBe(total0)
-      // the run exercised the races: commits, and refusals by the DIM
-      expect(outcomes.filter((o) => o.endsWith('COMMIT')).length).toBeGreaterThan(n / 5)
+      // the run exercised the races: commits, and refusals by the DIM (an item delete is eager — it needs every
+      // ITEMS replica reachable, docs/INTEGRITY.md — so fewer of them commit under this much chaos than before)
+      expect(outcomes.filter((o) => o.endsWith('COMMIT')).length).toBeGreaterThan(n / 6)
       expect(outcomes.filter((o) => o.includes('CONSTRAINT_VIOLATION')).length).toBeGreaterThan(5)
     }, 240_000)
   }

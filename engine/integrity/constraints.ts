@@ -9,7 +9,7 @@
  *   STOCKCODE '<SITE>-<ITEMNO>' per branch stock list, every SALES.ITEMNO / STOCK_*.ITEMNO an ITEMS row,
  *   every SALES.EMPNO an employee, QTY ≥ 0, AMOUNT = QTY × UNITPRICE rounded to the cent.
  */
-import { fragments, globalRelations, type FragmentDef } from '../data/schema'
+import { fragments, globalRelations, KEY_BLOCKS, type FragmentDef } from '../data/schema'
 import type { SqlValue } from '../site/sqljs'
 import type { TopologySpec } from '../topology/types'
 
@@ -51,18 +51,20 @@ export function globalConstraints(topo: TopologySpec): ConstraintDef[] {
   const rels = globalRelations(topo)
   for (const r of rels) {
     const owners = ownerFragments(topo, r.name)
-    const scope = r.distribution === 'replicated' ? ['ITEMS (every replica)'] : owners.map((f) => `${f.name}@${f.site}`)
+    const scope = r.distribution === 'replicated' ? [`${r.name} (every replica)`] : owners.map((f) => `${f.name}@${f.site}`)
     out.push({
       name: `PK_${r.name}`, kind: 'PRIMARY KEY', relation: r.name, columns: r.key, scope,
       enforcement: owners.length > 1
         ? `unique over ${owners.length} fragments: local index at the written fragment, key lookups (S-locked) at the other fragments' sites`
         : 'local unique index at the fragment',
     })
+    const kb = KEY_BLOCKS.find((x) => x.relation === r.name && r.key.length === 1 && x.column === r.key[0])
+    if (kb && owners.length > 1) out[out.length - 1].enforcement += `; a ${kb.column} in a block of the writing branch (${kb.blocks}, read at the writing site's replica) is looked up in its own fragment only`
   }
-  out.push({ name: 'FK_SALES_ITEMNO', kind: 'FOREIGN KEY', relation: 'SALES', columns: ['ITEMNO'], refRelation: 'ITEMS', refColumns: ['ITEMNO'], enforcement: 'local lookup in the ITEMS replica at the written site; deleting an item looks up its sales at every site' })
+  out.push({ name: 'FK_SALES_ITEMNO', kind: 'FOREIGN KEY', relation: 'SALES', columns: ['ITEMNO'], refRelation: 'ITEMS', refColumns: ['ITEMNO'], enforcement: "lookup in the ITEMS replica at the writing site (S-locked; an item delete is eager, removed at every replica in its own commit), then at the primary copy when absent there (a new item not yet replicated); deleting an item looks up its sales at every site" })
   out.push({ name: 'FK_SALES_EMPNO', kind: 'FOREIGN KEY', relation: 'SALES', columns: ['EMPNO'], refRelation: 'EMPLOYEES', refColumns: ['EMPNO'], enforcement: "lookup in the written site's Employees fragment, then the other branches' fragments over the network; deleting an employee looks up their sales at every site" })
   for (const s of topo.sites) {
-    out.push({ name: `FK_STOCK_${s.code}_ITEMNO`, kind: 'FOREIGN KEY', relation: `STOCK_${s.code}`, columns: ['ITEMNO'], refRelation: 'ITEMS', refColumns: ['ITEMNO'], enforcement: 'local lookup in the ITEMS replica at the stock\'s site' })
+    out.push({ name: `FK_STOCK_${s.code}_ITEMNO`, kind: 'FOREIGN KEY', relation: `STOCK_${s.code}`, columns: ['ITEMNO'], refRelation: 'ITEMS', refColumns: ['ITEMNO'], enforcement: "lookup in the ITEMS replica at the writing site, then at the primary copy when absent there" })
   }
   for (const f of fragments(topo)) {
     if (f.kind !== 'horizontal' || !f.predicateColumn) continue
@@ -82,6 +84,20 @@ export function globalConstraints(topo: TopologySpec): ConstraintDef[] {
     test: (r) => { const a = num(r.AMOUNT), q = num(r.QTY), p = num(r.UNITPRICE); return a === null || q === null || p === null || Math.abs(a - q * p) <= 0.005000001 },
     enforcement: 'row check',
   })
+  for (const kb of KEY_BLOCKS) {
+    if (!rels.some((r) => r.name === kb.blocks)) continue
+    out.push({
+      name: `CK_${kb.blocks}_RANGE`, kind: 'CHECK', relation: kb.blocks, columns: [kb.lo, kb.hi], predicate: `${kb.lo} >= 1 AND ${kb.lo} <= ${kb.hi}`,
+      test: (r) => { const lo = num(r[kb.lo]), hi = num(r[kb.hi]); return lo === null || hi === null || (lo >= 1 && lo <= hi) },
+      enforcement: 'row check',
+    })
+    out.push({
+      name: `RSV_${kb.blocks}`, kind: 'CHECK', relation: kb.blocks, columns: [kb.owner, kb.lo, kb.hi],
+      predicate: `append-only; a block is added only by a reservation, above every block and holding no ${kb.relation}.${kb.column} of any branch`,
+      test: () => true,
+      enforcement: `written only by a block reservation (a global transaction at the primary copy that reads every block and every ${kb.relation} fragment under S locks); a direct write, update or delete is refused. A new ${kb.relation} row whose ${kb.column} lies in a block of its own branch (per the local replica) is checked in its own fragment only`,
+    })
+  }
   for (const s of topo.sites) out.push({ name: `CK_STOCK_${s.code}_QTY`, kind: 'CHECK', relation: `STOCK_${s.code}`, columns: ['QTY'], predicate: 'QTY >= 0', test: qty, enforcement: 'row check' })
   return out
 }

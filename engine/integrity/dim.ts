@@ -17,15 +17,19 @@
 import { EngineError } from '../errors'
 import type { SqlValue } from '../site/sqljs'
 import type { TopologySpec } from '../topology/types'
-import { fragments, type FragmentDef } from '../data/schema'
+import { fragments, KEY_BLOCKS, type FragmentDef, type KeyBlocks } from '../data/schema'
 import { primaryCopySite } from '../site/replication'
 import { constraintsOf, ownerFragments, referencesTo, type ConstraintDef, type DimRow } from './constraints'
 
 /** One row change of a write at a fragment: insert (before null), delete (after null) or update. */
 export interface RowChange { fragment: string; site: string; before: DimRow | null; after: DimRow | null }
 
-/** Does some row of `table` at `site` have column = value? */
-export interface Probe { site: string; table: string; column: string; value: SqlValue; key: boolean }
+/**
+ * Does some row of `table` at `site` have column = value? With `block`: does some row of the key-block relation
+ * `table` hold a range containing `value` owned by another branch than `block.branch` (LO <= value <= HI AND
+ * owner <> branch; not a key lookup: the lookup S-locks the blocks table, so a reservation in flight is waited for).
+ */
+export interface Probe { site: string; table: string; column: string; value: SqlValue; key: boolean; block?: { kb: KeyBlocks; branch: string } }
 
 /** How a write path looks rows up: answers a batch of probes (the implementation groups them per site). */
 export interface DimLookup {
@@ -41,6 +45,14 @@ export interface DimLookup {
    * probed only in the written fragment, so the write does not need the other branches to be reachable.
    */
   readonly provenKeys?: ReadonlySet<string>
+  /**
+   * Whether `value` of a block-allocated key (KEY_BLOCKS) lies in a block owned by `branch`, read in the blocks'
+   * replica at the lookup's site (absent, or no replica there: false, and the global check is made). Any replica's
+   * yes is true: blocks are append-only and disjoint, a lagging replica only lacks some.
+   */
+  readonly ownsBlock?: (kb: KeyBlocks, branch: string, value: SqlValue) => boolean
+  /** The write is a block reservation (engine/integrity/blocks.ts), which has checked its new block itself. */
+  readonly reserving?: boolean
   probe(probes: Probe[]): boolean[]
 }
 
@@ -91,9 +103,18 @@ export function* checkSteps(topo: TopologySpec, look: Omit<DimLookup, 'probe'>, 
   const inserted = new Map<string, Map<string, RowChange>>()
   const kv = (v: SqlValue) => String(v)
   const items: { ch: RowChange; f: FragmentDef }[] = []
+  const prim = primaryCopySite(topo)
   for (const ch of changes) {
     const f = fragmentNamed(topo, ch.fragment)
     if (!f || f.kind === 'copy' || f.kind === 'vertical') continue
+    // an eager item delete removes the row at every replica in one transaction: the primary copy's change stands for all
+    if (f.kind === 'replica' && ch.site !== prim && changes.some((x) => x.site === prim && x.fragment === ch.fragment)) continue
+    // a relation of key blocks is written only by a reservation (append-only, checked by it): see RSV_<blocks>
+    const kbRel = KEY_BLOCKS.find((x) => x.blocks === f.relation)
+    if (kbRel && !look.reserving) {
+      const c = constraintsOf(topo, f.relation).find((x) => x.name === `RSV_${kbRel.blocks}`)
+      if (c) throw violation(c, ch, ch.before ? `${kbRel.blocks} is append-only: a block is never changed or deleted` : `a block of ${kbRel.relation}.${kbRel.column} is added only by a reservation (reserve-invoices), which checks it lies above every block and holds no existing ${kbRel.column}`)
+    }
     items.push({ ch, f })
   }
   for (const { ch, f } of items) {
@@ -124,7 +145,10 @@ export function* checkSteps(topo: TopologySpec, look: Omit<DimLookup, 'probe'>, 
           if (mine.has(kv(v))) throw violation(pk, ch, `${k} ${fmtVal(v)} is given twice by this write`)
           mine.set(kv(v), ch)
           const probes: Probe[] = []
-          const proven = look.provenKeys?.has(rel) === true
+          const kb = KEY_BLOCKS.find((x) => x.relation === rel && x.column === k)
+          // a key in a block of the writing branch (its fragment's predicate value): unique where it is unique in that fragment
+          const owned = !!kb && !!f.predicateValue && look.ownsBlock?.(kb, f.predicateValue, v) === true
+          const proven = look.provenKeys?.has(rel) === true || owned
           for (const o of ownerFragments(topo, rel)) {
             if (proven && o.name !== f.name) continue
             if (deleted.get(o.name)?.has(kv(v))) continue
@@ -132,6 +156,13 @@ export function* checkSteps(topo: TopologySpec, look: Omit<DimLookup, 'probe'>, 
             probes.push({ site: o.site, table: o.name, column: k, value: v, key: true })
           }
           if (probes.length) needs.push({ c: pk, ch, kind: 'absent', probes, detail: `${k} ${fmtVal(v)} already exists` })
+          // a number outside the writing branch's own blocks must lie in nobody's block: the owner of a block sells its
+          // numbers after checking only its own fragment, so it must be the only one who sells them. Looked up at the
+          // blocks' primary copy (a replica may lack a block just reserved; the reservation's X lock is waited for).
+          if (kb && !owned && f.predicateValue) {
+            const bp = blocksPrimary(topo, kb)
+            if (bp) needs.push({ c: pk, ch, kind: 'absent', probes: [{ site: bp.site, table: bp.name, column: kb.lo, value: v, key: false, block: { kb, branch: f.predicateValue } }], detail: `${k} ${fmtVal(v)} lies in another branch's block of ${kb.blocks} (only the block's owner sells its numbers)` })
+          }
         }
       }
       for (const c of cs) {
@@ -139,7 +170,7 @@ export function* checkSteps(topo: TopologySpec, look: Omit<DimLookup, 'probe'>, 
         const col = c.columns[0]
         const v = a[col]
         if (v === null || v === undefined || (b && same(b[col], v))) continue
-        needs.push({ c, ch, kind: 'present', probes: refProbes(topo, c.refRelation!, c.refColumns![0], v, f.site, deleted), detail: `${c.refRelation} has no row with ${c.refColumns![0]} ${fmtVal(v)}` })
+        needs.push({ c, ch, kind: 'present', probes: refProbes(topo, c.refRelation!, c.refColumns![0], v, f.site, look.site, deleted), detail: `${c.refRelation} has no row with ${c.refColumns![0]} ${fmtVal(v)}` })
       }
     }
     if (b) {
@@ -179,6 +210,22 @@ export function* checkSteps(topo: TopologySpec, look: Omit<DimLookup, 'probe'>, 
   for (const n of open) if (!(r2.get(n) ?? []).some(Boolean)) throw violation(n.c, n.ch, n.detail)
 }
 
+/** The primary copy of a key-block relation (where a block just reserved is sure to be). */
+function blocksPrimary(topo: TopologySpec, kb: KeyBlocks): FragmentDef | undefined {
+  const reps = fragments(topo).filter((f) => f.relation === kb.blocks)
+  const prim = primaryCopySite(topo)
+  return reps.find((f) => f.site === prim) ?? reps[0]
+}
+
+/** The SQL of a block probe's existence test for one value (parameters: value, value, branch). */
+export function blockTest(table: string, kb: KeyBlocks, v = '?'): string {
+  const q = (n: string) => `"${n.replace(/"/g, '""')}"`
+  return `EXISTS (SELECT 1 FROM ${q(table)} WHERE ${q(kb.lo)} <= ${v} AND ${q(kb.hi)} >= ${v} AND ${q(kb.owner)} <> ?)`
+}
+
+/** A relation of key blocks (KEY_BLOCKS): every write of it is shown to the DIM (only a reservation may make one). */
+const isBlocks = (relation: string) => KEY_BLOCKS.some((x) => x.blocks === relation)
+
 function ownKey(topo: TopologySpec, relation: string): string | undefined {
   return constraintsOf(topo, relation).find((c) => c.kind === 'PRIMARY KEY')?.columns[0]
 }
@@ -189,17 +236,20 @@ function routeHint(topo: TopologySpec, f: FragmentDef, v: SqlValue): string {
 }
 
 /**
- * Where a referenced value is looked for: a replicated relation (ITEMS) at its primary copy — the copy every
- * transaction locks and writes (replica control is primary copy, engine/site/replication.ts), so a delete of the
- * item committed there a moment ago is seen even before replication has carried it to the other replicas;
- * others at the owner fragments, the written site's first.
+ * Where a referenced value is looked for. A replicated relation (ITEMS): first in the replica at the checking site
+ * (`lookSite`: the coordinator, or the committing site), then — only when it is absent there (a new item replication
+ * has not carried yet) — at the primary copy. The local replica's yes is sound because a delete of a referenced row
+ * is eager (engine/txn/global.ts: it removes the row at every replica inside its own 2PC transaction, each replica
+ * X-locking it, after that replica has applied every earlier change of the primary copy): a row present and
+ * S-lockable at any replica exists. Others at the owner fragments, the written site's first.
  */
-function refProbes(topo: TopologySpec, refRel: string, col: string, v: SqlValue, site: string, deleted: Map<string, Set<string>>): Probe[] {
+function refProbes(topo: TopologySpec, refRel: string, col: string, v: SqlValue, site: string, lookSite: string, deleted: Map<string, Set<string>>): Probe[] {
   const reps = fragments(topo).filter((f) => f.relation === refRel && f.kind === 'replica')
   if (reps.length) {
     const prim = primaryCopySite(topo)
-    const here = reps.find((f) => f.site === prim) ?? reps.find((f) => f.site === site) ?? reps[0]
-    return [{ site: here.site, table: here.name, column: col, value: v, key: true }]
+    const primary = reps.find((f) => f.site === prim) ?? reps[0]
+    const local = reps.find((f) => f.site === lookSite && f.site !== primary.site)
+    return [...(local ? [local] : []), primary].map((f) => ({ site: f.site, table: f.name, column: col, value: v, key: true }))
   }
   const owners = ownerFragments(topo, refRel).filter((o) => !deleted.get(o.name)?.has(String(v)))
   owners.sort((a, b) => (a.site === site ? -1 : 0) - (b.site === site ? -1 : 0))
@@ -226,6 +276,7 @@ export function fragmentViolation(topo: TopologySpec, fragment: string, row: Dim
  * give the DIM the rows' images: an UPDATE touching no constrained column, a DELETE of rows nothing references, cannot.
  */
 export function needsImages(topo: TopologySpec, relation: string, kind: 'update' | 'delete', setCols: readonly string[]): boolean {
+  if (isBlocks(relation)) return true
   if (kind === 'delete') return referencesTo(topo, relation).length > 0
   const cols = new Set<string>()
   for (const c of constraintsOf(topo, relation)) for (const x of c.columns) cols.add(x)
@@ -246,6 +297,7 @@ export function checkRow(topo: TopologySpec, fragment: string, site: string, aft
 
 /** Whether an UPDATE (of `setCols`) or DELETE needs lookups elsewhere (keys, foreign keys, referenced keys), not only row checks. */
 export function needsLookups(topo: TopologySpec, relation: string, kind: 'update' | 'delete', setCols: readonly string[]): boolean {
+  if (isBlocks(relation)) return true
   if (kind === 'delete') return referencesTo(topo, relation).length > 0
   const cols = new Set<string>()
   for (const c of constraintsOf(topo, relation)) if (c.kind === 'PRIMARY KEY' || c.kind === 'FOREIGN KEY') for (const x of c.columns) cols.add(x)
@@ -261,6 +313,7 @@ export function needsLookups(topo: TopologySpec, relation: string, kind: 'update
 export function imagesNeeded(topo: TopologySpec, table: string, kind: 'insert' | 'update' | 'delete', setCols: readonly string[] = []): boolean {
   const f = fragmentNamed(topo, table)
   if (!f || f.kind === 'copy' || f.kind === 'vertical') return false
+  if (isBlocks(f.relation)) return true
   if (kind !== 'insert') return needsLookups(topo, f.relation, kind, setCols)
   let m = insertNeeds.get(topo)
   if (!m) { m = new Map(); insertNeeds.set(topo, m) }

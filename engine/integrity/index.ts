@@ -20,7 +20,7 @@ import type { SqlValue } from '../site/sqljs'
 import { fragments, type FragmentDef } from '../data/schema'
 import { Dtm } from '../txn/dtm'
 import type { LockMode } from '../txn/lock'
-import { checkWrite, rowOf, type DimLookup, type Probe, type RowChange } from './dim'
+import { blockTest, checkWrite, rowOf, type DimLookup, type Probe, type RowChange } from './dim'
 
 export { checkWrite, type DimLookup, type Probe, type RowChange } from './dim'
 export { globalConstraints, type ConstraintDef } from './constraints'
@@ -37,6 +37,8 @@ export class Dim {
   /** Relations whose key the guarded caller has proven globally unused (guarded's opts; see DimLookup.provenKeys). */
   private provenKeys: ReadonlySet<string> | undefined
   private seq = 0
+  /** Transactions that are key-block reservations (engine/integrity/blocks.ts): their new block was checked by them. */
+  readonly reserving = new Set<string>()
 
   constructor(readonly cluster: Cluster) {}
 
@@ -76,24 +78,44 @@ export class Dim {
     const rows = changesToRows(this.cluster, site, changes)
     if (!rows.length) return
     const tx = this.nextTx(site)
-    const locks = this.lockSet(rows, [])
     const dtm = Dtm.existing(this.cluster)
-    // an open DTM transaction holding a key this commit writes or checks: refuse rather than slip past it
+    // an open DTM transaction holding a key this commit writes or checks (an X lock of its pending insert of the
+    // same key, of its in-flight delete of a looked-up item at this replica): refuse rather than slip past it
     if (dtm) {
-      try {
-        for (const [s, res, mode] of locks) {
+      const held = new Set<string>()
+      const lock = (set: [string, string, LockMode][]) => {
+        for (const [s, res, mode] of set) {
+          held.add(s)
           if (!dtm.locks(s).acquire(tx, res, mode, () => {}, this.cluster.sim.now)) {
             const holders = dtm.locks(s).blockersOf(tx)
+            for (const g of dtm.locks(s).cancelWait(tx)) g()
             throw new EngineError('CONFLICT', `${res.replace(/^[RT]:/, '')} at ${s} is locked by transaction ${holders.join(', ') || '?'}; the commit at ${site} was refused (nothing changed) — retry when it ends`, { site })
           }
         }
-        this.check(this.instantLookup(site, true), rows)
+      }
+      try {
+        lock(this.lockSet(rows, []))
+        this.check(this.instantLookup(site, true, (probes) => lock(this.lockSet([], probes))), rows)
       } finally {
-        for (const s of new Set(locks.map((l) => l[0]))) dtm.locks(s).releaseAll(tx)
+        for (const s of held) dtm.locks(s).releaseAll(tx)
       }
       return
     }
     this.check(this.instantLookup(site, true), rows)
+  }
+
+  /**
+   * Whether a key value lies in a block owned by `branch`, read in the blocks' replica at `site` (see
+   * DimLookup.ownsBlock); undefined when `site` holds no replica of the blocks (the legacy design's branches).
+   */
+  ownsBlockAt(site: string): DimLookup['ownsBlock'] {
+    return (kb, branch, value) => {
+      if (value === null || value === undefined || !this.cluster.isServerUp(`${site}.primary`)) return false
+      if (!this.cluster.siteInternals(site).tables.some((t) => t.name === kb.blocks)) return false
+      const q = (n: string) => `"${n.replace(/"/g, '""')}"`
+      const sql = `SELECT 1 FROM ${q(kb.blocks)} WHERE ${q(kb.owner)} = ? AND ${q(kb.lo)} <= ? AND ${q(kb.hi)} >= ? LIMIT 1`
+      return this.cluster.siteStore(site).readPrepared(sql, [branch, value, value]).length > 0
+    }
   }
 
   /** Locks a write and its checks need: IX+X on each written key, IS+S on each probed key (IS… table S for a non-key probe). */
@@ -112,16 +134,17 @@ export class Dim {
       for (const img of [r.before, r.after]) if (img && img[key] !== null && img[key] !== undefined) add(r.site, `R:${r.fragment}:${String(img[key])}`, 'X')
     }
     for (const p of probes) {
-      if (p.key) { add(p.site, `T:${p.table}`, 'IS'); add(p.site, `R:${p.table}:${String(p.value)}`, 'S') } else add(p.site, `T:${p.table}`, 'S')
+      if (p.key && !p.block) { add(p.site, `T:${p.table}`, 'IS'); add(p.site, `R:${p.table}:${String(p.value)}`, 'S') } else add(p.site, `T:${p.table}`, 'S')
     }
     return [...out.values()]
   }
 
   /** Probes answered by reading the sites' primaries now; a probe at another site is charged as a request and a reply on the links. */
-  instantLookup(site: string, applied: boolean): DimLookup {
+  instantLookup(site: string, applied: boolean, lockProbes?: (probes: Probe[]) => void): DimLookup {
     return {
-      site, applied, provenKeys: this.provenKeys,
+      site, applied, provenKeys: this.provenKeys, ownsBlock: this.ownsBlockAt(site),
       probe: (probes) => {
+        lockProbes?.(probes)
         const bySite = groupBySite(probes)
         const out = probes.map(() => false)
         for (const [s, list] of bySite) {
@@ -150,7 +173,7 @@ export class Dim {
       }
     }
     const st = this.cluster.siteStore(site)
-    const rows = st.readPrepared(probeSql(probes), probes.map((p) => p.value))
+    const rows = st.readPrepared(probeSql(probes), probeParams(probes))
     const hit = new Set(rows.map((r) => Number(r[0])))
     return probes.map((_, i) => hit.has(i))
   }
@@ -158,7 +181,12 @@ export class Dim {
 
 /** One statement answering a batch of probes: the indexes of the probes that found a row. */
 export function probeSql(probes: readonly Probe[]): string {
-  return probes.map((p, i) => `SELECT ${i} WHERE EXISTS (SELECT 1 FROM "${p.table}" WHERE "${p.column}" = ?)`).join(' UNION ALL ')
+  return probes.map((p, i) => (p.block ? `SELECT ${i} WHERE ${blockTest(p.table, p.block.kb)}` : `SELECT ${i} WHERE EXISTS (SELECT 1 FROM "${p.table}" WHERE "${p.column}" = ?)`)).join(' UNION ALL ')
+}
+
+/** probeSql's parameters (a block probe takes the value twice and the writing branch). */
+export function probeParams(probes: readonly Probe[]): SqlValue[] {
+  return probes.flatMap((p) => (p.block ? [p.value, p.value, p.block.branch] : [p.value]))
 }
 
 export function groupBySite(probes: readonly Probe[]): Map<string, { p: Probe; i: number }[]> {
@@ -244,12 +272,13 @@ export function checkQueryWrite(cluster: Cluster, querySite: string, parts: read
     lock(dim.lockSet(rows, []))
     dim.check({
       site: querySite,
+      ownsBlock: dim.ownsBlockAt(querySite),
       probe: (probes) => {
         lock(dim.lockSet([], probes))
         dim.stats.probes += probes.length
         const bySite = [...groupBySite(probes)]
         dim.stats.remoteProbes += bySite.filter(([s]) => s !== querySite).reduce((a, [, l]) => a + l.length, 0)
-        const res = ship.ship(bySite.map(([site, l]) => ({ site, sql: probeSql(l.map((x) => x.p)), params: l.map((x) => x.p.value), label: `integrity ${[...new Set(l.map((x) => x.p.table))].join(', ')}@${site}` })))
+        const res = ship.ship(bySite.map(([site, l]) => ({ site, sql: probeSql(l.map((x) => x.p)), params: probeParams(l.map((x) => x.p)), label: `integrity ${[...new Set(l.map((x) => x.p.table))].join(', ')}@${site}` })))
         const out = probes.map(() => false)
         bySite.forEach(([site, l], j) => {
           const r = res[j]

@@ -23,7 +23,7 @@
 import type { Cluster } from '../cluster'
 import { EngineError, toErrorInfo, type ErrorInfo } from '../errors'
 import type { SqlValue } from '../site/sqljs'
-import { checkSteps, type Probe, type RowChange } from './dim'
+import { blockTest, checkSteps, type Probe, type RowChange } from './dim'
 import { Dim, groupBySite } from './index'
 import type { LockManager, LockMode } from '../txn/lock'
 
@@ -51,16 +51,16 @@ export interface TxnReader {
 const qi = (n: string) => `"${n.replace(/"/g, '""')}"`
 
 /** One SELECT per (site, fragment, column): the values that are there. */
-interface Lookup { site: string; table: string; column: string; values: SqlValue[]; at: number[] }
+interface Lookup { site: string; table: string; column: string; values: SqlValue[]; at: number[]; block?: Probe['block'] }
 
 function lookups(probes: readonly Probe[]): Map<string, Lookup[]> {
   const out = new Map<string, Lookup[]>()
   for (const [site, list] of groupBySite(probes)) {
     const by = new Map<string, Lookup>()
     for (const { p, i } of list) {
-      const k = `${p.table}\u0000${p.column}`
+      const k = `${p.table}\u0000${p.column}\u0000${p.block ? p.block.branch : ''}`
       let l = by.get(k)
-      if (!l) by.set(k, (l = { site, table: p.table, column: p.column, values: [], at: [] }))
+      if (!l) by.set(k, (l = { site, table: p.table, column: p.column, values: [], at: [], ...(p.block ? { block: p.block } : {}) }))
       l.values.push(p.value)
       l.at.push(i)
     }
@@ -78,7 +78,7 @@ export function checkInTxn(cluster: Cluster, rd: TxnReader, changes: readonly Ro
   const dim = Dim.of(cluster)
   if (!dim.enabled || !changes.length) return done()
   dim.stats.checks++
-  const gen = checkSteps(cluster.topology, { site: rd.origin, applied: true, rowRules: false }, changes)
+  const gen = checkSteps(cluster.topology, { site: rd.origin, applied: true, rowRules: false, ownsBlock: dim.ownsBlockAt(rd.origin), reserving: dim.reserving.has(rd.gid) }, changes)
   const fail = (e: unknown) => {
     const info = toErrorInfo(e)
     if (info.code === 'CONSTRAINT_VIOLATION') { dim.stats.violations++; cluster.log('integrity', info.message, info.site) }
@@ -107,7 +107,7 @@ export function checkInTxn(cluster: Cluster, rd: TxnReader, changes: readonly Ro
     }
     const mark = (l: Lookup, hit: Set<string>) => l.values.forEach((v, k) => { if (hit.has(String(v))) out[l.at[k]] = true })
     for (const [site, ls] of bySite) {
-      const own = ls.filter((l) => rd.wrote(site, l.table)), short = ls.filter((l) => !own.includes(l))
+      const own = ls.filter((l) => !l.block && rd.wrote(site, l.table)), short = ls.filter((l) => !own.includes(l))
       let parts = (own.length ? 1 : 0) + (short.length ? 1 : 0)
       const partDone = (err?: ErrorInfo) => { if (err) return siteDone(err); if (--parts === 0) siteDone() }
       if (short.length) lookupAt(cluster, rd, site, short, (err, hits) => { if (!err) short.forEach((l, j) => mark(l, hits![j])); partDone(err) })
@@ -130,7 +130,11 @@ export function checkInTxn(cluster: Cluster, rd: TxnReader, changes: readonly Ro
   step()
 }
 
-const lookupSql = (l: Lookup) => `SELECT ${qi(l.column)} FROM ${qi(l.table)} WHERE ${qi(l.column)} IN (${l.values.map(() => '?').join(', ')})`
+const lookupSql = (l: Lookup) => (l.block
+  // the looked-up values that lie in another branch's block
+  ? `SELECT x.v FROM (${l.values.map(() => 'SELECT ? AS v').join(' UNION ALL ')}) AS x WHERE ${blockTest(l.table, l.block.kb, 'x.v')}`
+  : `SELECT ${qi(l.column)} FROM ${qi(l.table)} WHERE ${qi(l.column)} IN (${l.values.map(() => '?').join(', ')})`)
+const lookupParams = (l: Lookup): SqlValue[] => (l.block ? [...l.values, l.block.branch] : l.values)
 
 /**
  * One `dim.lookup` request to a site where the transaction has no sub-transaction: S locks (waiting for
@@ -155,7 +159,7 @@ function lookupAt(cluster: Cluster, rd: TxnReader, site: string, ls: Lookup[], c
     for (const l of ls) {
       // a key lookup locks the key values (present or not); a lookup of referencing rows locks the fragment
       const key = cluster.siteInternals(site).tables.find((t) => t.name === l.table)?.rel.key
-      if (key?.length === 1 && key[0].toUpperCase() === l.column.toUpperCase()) { want.push([`T:${l.table}`, 'IS']); for (const v of l.values) want.push([`R:${l.table}:${String(v)}`, 'S']) } else want.push([`T:${l.table}`, 'S'])
+      if (!l.block && key?.length === 1 && key[0].toUpperCase() === l.column.toUpperCase()) { want.push([`T:${l.table}`, 'IS']); for (const v of l.values) want.push([`R:${l.table}:${String(v)}`, 'S']) } else want.push([`T:${l.table}`, 'S'])
     }
     const epochDown = () => !cluster.isServerUp(`${site}.primary`)
     // locks the transaction already holds here (its sub-transaction's) stay; only the lookup's own are short
@@ -182,7 +186,7 @@ function lookupAt(cluster: Cluster, rd: TxnReader, site: string, ls: Lookup[], c
       let hits: Set<string>[]
       try {
         const st = cluster.siteStore(site)
-        hits = ls.map((l) => new Set(st.readPrepared(lookupSql(l), l.values).map((r) => String(r[0]))))
+        hits = ls.map((l) => new Set(st.readPrepared(lookupSql(l), lookupParams(l)).map((r) => String(r[0]))))
       } catch (e) { return answer({ ...toErrorInfo(e), site }) }
       answer(undefined, hits)
     }

@@ -149,7 +149,10 @@ export function channelSpecs(topo: TopologySpec, origin: SiteCode): { targetSite
   const originates = (t: string) => !replicated.has(t) || origin === primaryCopySite(topo)
   const mine = frs.filter((f) => f.site === origin && originates(f.name))
   const out: { targetSite: SiteCode; role: DbRole; map: Mapper }[] = []
-  out.push({ targetSite: origin, role: 'backup', map: IDENTITY })
+  // a replica site's own backup follows the replicated relations from the primary copy's channel, in its order: the
+  // replica's part of an eager delete is not sent on from here (it would overtake earlier changes still on the way)
+  const ownReplicas = [...replicated].filter((t) => frs.some((f) => f.site === origin && f.name === t))
+  out.push({ targetSite: origin, role: 'backup', map: origin === primaryCopySite(topo) || !ownReplicas.length ? IDENTITY : (cs) => (cs.some((c) => replicated.has(c.t)) ? cs.filter((c) => !replicated.has(c.t)) : cs as Change[]) })
   // main repository: owned data under the global relation's name
   const toGlobal = new Map<string, string>()
   for (const f of mine) if (f.kind === 'replica' || f.kind === 'horizontal' || f.kind === 'local') toGlobal.set(f.name, f.relation)
@@ -283,6 +286,17 @@ export class Replication {
     ch.pending = ch.pending.filter((p) => p.seq > ch.applied)
     if (this.degraded.delete(origin)) this.h.log('replication', `${origin}: synchronous feed restored: ${ch.serverId} has every commit`, origin)
   }
+
+  /**
+   * The last batch of `origin` queued for `target`'s primary (its replica channel): a target that has applied it
+   * has every change of the origin's replicated relations committed so far (the fence of an eager delete).
+   */
+  fenceSeq(origin: SiteCode, target: SiteCode): number {
+    return this.channels.get(origin)?.find((c) => c.role === 'primary' && c.targetSite === target)?.lastQueued ?? 0
+  }
+
+  /** The target primary's applied marker for `origin` (its own __meta src.<origin>). */
+  appliedSeq(origin: SiteCode, target: SiteCode): number { return this.targetDb(target, 'primary').getMetaNum(`src.${origin}`) }
 
   /** Tries to ship everything pending (after a restore, a retry, or a new commit). */
   kick(): void {

@@ -88,7 +88,7 @@ describe('sites: stores, replication, catalogs', () => {
     const topo = withBranch(defaultTopology(), { code: 'GAL', name: 'Galle', city: 'Galle', lanBps: 1e9, lanDelayMs: 0.2, x: 40, y: 90, clients: 4, staff: 15, links: [{ to: 'CMB', delayMs: 6 }] })
     const c = await Cluster.create({ seed: 8, topology: topo, sales: 800 })
     const gal = c.siteStore('GAL')
-    expect(gal.tables().sort()).toEqual(['Employees_GAL', 'ITEMS', 'Sales_GAL', 'Stock_GAL'])
+    expect(gal.tables().sort()).toEqual(['Employees_GAL', 'INVOICE_BLOCKS', 'ITEMS', 'Sales_GAL', 'Stock_GAL'])
     expect(gal.count('Employees_GAL')).toBe(15)
     expect(gal.count('Sales_GAL')).toBeGreaterThan(0)
     gal.exec("INSERT INTO Sales_GAL VALUES (990001, 'GAL', 1001, 1, 5, 5, '2026-11-23 09:00:00', 103)")

@@ -115,6 +115,15 @@ export class SiteStore {
   }
 
   /**
+   * Like withTransaction, for a DTM participant's commit that holds its part of an eager delete of a replicated
+   * relation (engine/txn/global.ts): deletes of rows of a read-only replica are allowed in it, nothing else is.
+   */
+  withReplicaDeletes<T>(fn: (tx: TxScope) => T): T {
+    this.site.replicaDeletes++
+    try { return this.withTransaction(fn) } finally { this.site.replicaDeletes-- }
+  }
+
+  /**
    * Like withTransaction, for the engine's own maintenance of derived and replicated copies (a scheduled
    * copy's refresh, a restore from the main repository): exempt from replica control's local-write rule.
    */
@@ -180,6 +189,8 @@ export class Site {
   readonly store: SiteStore
   /** Inside SiteStore.maintain (copy refresh, restore): replica control's local-write rule does not apply. */
   maintaining = 0
+  /** Inside SiteStore.withReplicaDeletes: deletes at a read-only replica (an eager delete's part) are allowed. */
+  replicaDeletes = 0
 
   constructor(readonly SQL: SqlJsStatic, readonly code: SiteCode, readonly topo: TopologySpec, readonly host: SiteHost,
     images?: { primary: Uint8Array; backup: Uint8Array; repository?: Uint8Array }) {
@@ -267,9 +278,11 @@ export class Site {
     let last: string | undefined
     for (const c of changes) {
       if (c.t === last) continue
-      last = c.t
       let why = this.refusals.get(c.t)
       if (why === undefined) this.refusals.set(c.t, why = localWriteRefusal(this.topo, this.code, c.t) ?? '')
+      // an eager delete's part at a replica: its deletes pass (an update's D image comes with an I image, which does not)
+      if (why && this.replicaDeletes > 0 && c.op === 'D' && this.tables.some((t) => t.name === c.t && t.frag.kind === 'replica')) continue
+      last = c.t
       if (why) throw new EngineError('UNSUPPORTED', why, { site: this.code })
     }
   }

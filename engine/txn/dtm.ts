@@ -20,7 +20,7 @@ import { checkRow, duplicateKey, imagesNeeded, type RowChange } from '../integri
 import type { DimRow } from '../integrity/constraints'
 import { Dim } from '../integrity'
 import { checkInTxn } from '../integrity/txn'
-import { runGlobal, type Localized, type PreParsed } from './global'
+import { runGlobal, type Localized, type OpOptions, type PreParsed } from './global'
 import { QueryCatalog } from '../query/catalog'
 import { compile, template, type Compiled, type Val } from './stmt'
 import { cycleKey, findCycles, reaches, unionWfg, type Wfg } from './wfg'
@@ -421,7 +421,7 @@ export class Dtm {
   }
 
   /** A fragment-level statement at a site; `top`: issued by the client itself (not part of a global statement). */
-  private execOp(gid: string, site: string, sql: string, params: Val[], cb: (r: ExecResult) => void, top: boolean): void {
+  private execOp(gid: string, site: string, sql: string, params: Val[], cb: (r: ExecResult) => void, top: boolean, opts?: OpOptions): void {
     const { s, c } = this.coordOf(gid)
     const fail = (e: unknown) => cb({ ok: false, error: toErrorInfo(e), site, sql, at: this.now })
     if (c.state !== 'INITIAL') return fail(new EngineError('CONFLICT', `transaction ${gid} is ${c.state}`))
@@ -446,7 +446,10 @@ export class Dtm {
     })
     const done = (r: ExecResult) => { stmtRec.ok = r.ok; stmtRec.error = r.error?.message; stmtRec.rows = r.rows?.length ?? r.affected; if (top && info) this.countUnit(info, [site], isWriteSql(sql)); cb(r) }
     c.execCbs.set(id, { cb: (r) => (top ? this.dimThen(c, r.changes, r, done) : done(r)), timer, site, sql })
-    this.send(s.code, site, 'txn.exec', gid, 48 + sql.length + params.length * 8, () => this.onExec(this.rt(site), gid, c.origin, c.startAt, c.protocol, sql, params, id, again))
+    // an eager replica operation carries the primary copy's last change batch for this replica (its fence): the
+    // coordinator learnt it with the primary copy's result, the replica applies up to it before it runs the operation
+    const fence = opts?.fenceFrom ? { origin: opts.fenceFrom, seq: this.cluster.replication.fenceSeq(opts.fenceFrom, site) } : undefined
+    this.send(s.code, site, 'txn.exec', gid, 48 + sql.length + params.length * 8 + (fence ? 8 : 0), () => this.onExec(this.rt(site), gid, c.origin, c.startAt, c.protocol, sql, params, id, again, fence))
   }
 
   /**
@@ -462,7 +465,7 @@ export class Dtm {
     if (c.state !== 'INITIAL') return fail(new EngineError('CONFLICT', `transaction ${gid} is ${c.state}`))
     const info = this.info.get(gid)
     const changes: RowChange[] = []
-    const host = { origin: c.origin, isUp: (x: string) => this.up(x) && (x === c.origin || !!this.cluster.net.route(c.origin, x)), exec: (site: string, op: string, k: (r: ExecResult) => void) => this.execOp(gid, site, op, [], (r) => { if (r.changes) changes.push(...r.changes); k(r) }, false) }
+    const host = { origin: c.origin, isUp: (x: string) => this.up(x) && (x === c.origin || !!this.cluster.net.route(c.origin, x)), exec: (site: string, op: string, k: (r: ExecResult) => void, o?: OpOptions) => this.execOp(gid, site, op, [], (r) => { if (r.changes) changes.push(...r.changes); k(r) }, false, o) }
     runGlobal(this.catalog, host, sql, params, (r0) => this.dimThen(c, r0.ok ? changes : undefined, r0, (r) => {
       const loc = r.localized
       const sites = [...new Set((loc?.ops ?? []).map((o) => o.site))]
@@ -568,7 +571,7 @@ export class Dtm {
   }
 
   // ---- participant: statements --------------------------------------------------------------
-  private onExec(s: SiteRt, gid: string, coord: string, startAt: number, protocol: Protocol, sql: string, params: Val[], id: number, again = false): void {
+  private onExec(s: SiteRt, gid: string, coord: string, startAt: number, protocol: Protocol, sql: string, params: Val[], id: number, again = false, fence?: { origin: string; seq: number }): void {
     const reply = (r: { rows?: Row[]; affected?: number; error?: ErrorInfo; changes?: RowChange[] }) => {
       this.send(s.code, coord, 'txn.execResult', gid, 32 + (r.rows ? r.rows.length * 64 : 0) + (r.changes ? r.changes.length * 64 : 0), () => {
         const cs = this.rt(coord).coords.get(gid)
@@ -601,7 +604,8 @@ export class Dtm {
     try {
       const t = template(sql)
       table = s.store.resolveTable(t.table)
-      if (t.kind !== 'select') s.store.checkWrite?.(table)
+      // a read-only replica takes no write, except its part of an eager delete (fenced, see execOp)
+      if (t.kind !== 'select' && !(fence && t.kind === 'delete')) s.store.checkWrite?.(table)
       const kc = s.store.keyColumn(table)
       st = compile(t, table, kc, s.store.columns?.(table), sql)
       if (st.kind === 'insert') {
@@ -623,14 +627,43 @@ export class Dtm {
     this.cluster.sim.cancel(sub.timer)
     const theSub = sub
     theSub.pendingReply = (r) => { theSub.busy = false; theSub.pendingReply = undefined; reply(r) }
-    this.lockSeq(s, theSub, reqs, 0, sql, () => {
+    const go = () => this.lockSeq(s, theSub, reqs, 0, sql, () => {
       theSub.waitingSql = undefined
       let res: { rows?: Row[]; affected?: number; error?: ErrorInfo; changes?: RowChange[] }
       try { res = this.run(s, theSub, st, params, table, keys) } catch (e) { res = { error: { ...toErrorInfo(e), site: s.code } } }
+      // an eager delete's part at a replica: its deletes are let through by replica control at the commit
+      if (fence && !res.error) for (const w of theSub.writes.values()) if (w.table === table && w.row === null) w.replica = true
       theSub.lastActivity = this.now
       this.armInitialTimer(s, theSub)
       theSub.pendingReply?.(res)
     })
+    if (fence) this.awaitFence(s, theSub, fence, table, go)
+    else go()
+  }
+
+  /**
+   * An eager delete's part at a replica waits until the replica has applied every change of the primary copy up
+   * to the fence (so a replicated insert or update of the row still on its way cannot bring it back after the
+   * delete), polling its applied marker in virtual time; past the lock timeout the operation fails (the
+   * transaction aborts, nothing deleted anywhere).
+   */
+  private awaitFence(s: SiteRt, sub: Sub, fence: { origin: string; seq: number }, table: string, go: () => void): void {
+    const deadline = this.now + this.opts.lockTimeoutMs
+    const check = (): void => {
+      if (s.subs.get(sub.gid) !== sub || !sub.pendingReply) return
+      let applied: number
+      try { applied = this.cluster.replication.appliedSeq(fence.origin, s.code) } catch { applied = -1 }
+      if (applied >= fence.seq) return go()
+      if (this.now >= deadline) {
+        sub.pendingReply({ error: { code: 'TIMEOUT', message: `${table} at ${s.code} has applied ${fence.origin}'s changes up to ${applied}, not yet up to ${fence.seq} (the last before the delete) after ${this.opts.lockTimeoutMs} ms: the eager delete cannot run there yet; nothing was deleted`, site: s.code } })
+        return
+      }
+      if (this.tlOn && !noted) this.note(sub.gid, { kind: 'note', site: s.code, detail: `waits for ${table} to apply ${fence.origin}'s changes up to ${fence.seq}` })
+      noted = true
+      this.at(s, 5, 'txn.fence', check)
+    }
+    let noted = false
+    check()
   }
 
   private armInitialTimer(s: SiteRt, sub: Sub): void {

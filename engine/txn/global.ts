@@ -36,8 +36,15 @@ export interface GlobalHost {
   origin: string
   /** The site's primary is up and reachable from the origin. */
   isUp: (site: string) => boolean
-  exec: (site: string, sql: string, cb: (r: { ok: boolean; rows?: Row[]; affected?: number; error?: ErrorInfo }) => void) => void
+  exec: (site: string, sql: string, cb: (r: { ok: boolean; rows?: Row[]; affected?: number; error?: ErrorInfo }) => void, opts?: OpOptions) => void
 }
+
+/**
+ * An eager replica operation (a delete of a replicated relation's rows at a read-only replica, in the same
+ * transaction as at the primary copy): the participant first applies every change of the primary copy committed
+ * before (`fenceFrom`: the primary copy's site), so no earlier replicated insert or update can bring the row back.
+ */
+export interface OpOptions { fenceFrom?: string }
 export interface GlobalResult { ok: boolean; rows?: Row[]; affected?: number; error?: ErrorInfo; localized?: Localized }
 
 const lit = (v: Val): string => (v === null || v === undefined ? 'NULL' : typeof v === 'number' ? (Number.isFinite(v) ? String(v) : 'NULL') : `'${String(v).replace(/'/g, "''")}'`)
@@ -151,17 +158,17 @@ class Run {
   constructor(private cat: QueryCatalog, private host: GlobalHost, private atRefs: ParsedText['atRefs'], private loc: Localized) {}
 
   /** One fragment-level operation (recorded in the localization). */
-  private op(site: string, fragment: string, sql: string, cb: (r: { rows?: Row[]; affected?: number }) => void, fail: (e: ErrorInfo) => void): void {
+  private op(site: string, fragment: string, sql: string, cb: (r: { rows?: Row[]; affected?: number }) => void, fail: (e: ErrorInfo) => void, opts?: OpOptions): void {
     this.loc.ops.push({ site, fragment, sql })
-    this.host.exec(site, sql, (r) => (r.ok ? cb(r) : fail(r.error ?? { code: 'INTERNAL', message: 'statement failed' })))
+    this.host.exec(site, sql, (r) => (r.ok ? cb(r) : fail(r.error ?? { code: 'INTERNAL', message: 'statement failed' })), opts)
   }
 
   /** Runs ops one after the other, then `end`. */
-  private seq(ops: { site: string; fragment: string; sql: string; then?: (r: { rows?: Row[]; affected?: number }) => void }[], end: () => void, fail: (e: ErrorInfo) => void): void {
+  private seq(ops: { site: string; fragment: string; sql: string; then?: (r: { rows?: Row[]; affected?: number }) => void; opts?: OpOptions }[], end: () => void, fail: (e: ErrorInfo) => void): void {
     const step = (i: number): void => {
       if (i === ops.length) return end()
       const o = ops[i]
-      this.op(o.site, o.fragment, o.sql, (r) => { try { o.then?.(r) } catch (e) { return fail(toErrorInfo(e)) } step(i + 1) }, fail)
+      this.op(o.site, o.fragment, o.sql, (r) => { try { o.then?.(r) } catch (e) { return fail(toErrorInfo(e)) } step(i + 1) }, fail, o.opts)
     }
     step(0)
   }
@@ -308,6 +315,18 @@ class Run {
     const after: Parameters<Run['seq']>[0] = []
     const ops = live.map((p) => {
       const c = copyFor(this.cat, target, p, true, this.host)
+      if (kind === 'delete' && target.kind === 'relation' && target.relation.distribution === 'replicated') {
+        // an eager delete (docs/INTEGRITY.md): the rows leave every copy in this transaction — the primary copy first
+        // (its X locks keep the rows from changing there meanwhile), then every replica, each a participant that
+        // X-locks the rows and deletes them in its own commit. So the DIM may trust a row it finds in a local replica.
+        // A replica that cannot be reached refuses the delete (nothing of it is done).
+        const reps = p.copies.filter((x) => x.server === 'primary' && x.role === 'replica' && x.site !== c.site)
+        const down = reps.filter((x) => !this.host.isUp(x.site))
+        if (down.length) throw new EngineError('UNREACHABLE', `DELETE FROM ${target.relation.name} is eager — it removes the rows at every copy in one transaction, so that each site's replica can be trusted by the integrity checks — and the ${target.relation.name} replica at ${down.map((x) => x.site).join(', ')} is down or unreachable from ${this.host.origin}; nothing was deleted (retry when every copy is reachable)`, { site: down[0].site })
+        const sql = `DELETE FROM ${qid(c.table)}${w}`
+        for (const x of reps) after.push({ site: x.site, fragment: x.table, sql: `DELETE FROM ${qid(x.table)}${w}`, opts: { fenceFrom: c.site } })
+        return { site: c.site, fragment: c.table, sql, then: (r: { affected?: number }) => { affected += r.affected ?? 0 } }
+      }
       if (kind === 'delete') return { site: c.site, fragment: c.table, sql: `DELETE FROM ${qid(c.table)}${w}`, then: (r: { affected?: number }) => { affected += r.affected ?? 0 } }
       return {
         site: c.site, fragment: c.table, sql: `UPDATE ${qid(c.table)} SET ${setSql}${w}${moves ? ' RETURNING *' : ''}`,

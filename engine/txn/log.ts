@@ -16,7 +16,11 @@ export type TxnLogType =
  * A redo after-image: the row as it must be after commit (null = deleted). `cols`, when present, says the
  * committed row existed and only these columns changed (an UPDATE), so a store may update it in place.
  */
-export interface TxnWrite { table: string; key: string; row: Record<string, unknown> | null; cols?: string[] }
+export interface TxnWrite {
+  table: string; key: string; row: Record<string, unknown> | null; cols?: string[]
+  /** A delete at a read-only replica, part of an eager delete of a replicated relation (engine/txn/global.ts): allowed by replica control. */
+  replica?: true
+}
 
 export interface TxnLogRecord {
   lsn?: number

@@ -104,7 +104,9 @@ export class SiteTxnStore implements TxnStore {
    */
   apply(writes: readonly TxnWrite[]): void {
     if (!writes.length) return
-    this.store.withTransaction((tx) => {
+    // an eager delete's part at a replica: replica control lets exactly those deletes through (Site.checkLocalWrites)
+    const inTx = writes.some((w) => w.replica) ? this.store.withReplicaDeletes.bind(this.store) : this.store.withTransaction.bind(this.store)
+    inTx((tx) => {
       for (const w of writes) {
         const m = this.meta.get(this.resolveTable(w.table))!
         const row = w.row
