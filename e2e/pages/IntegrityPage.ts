@@ -29,4 +29,15 @@ export class IntegrityPage {
     await this.page.getByTestId('run-integrity').click()
     await expect(this.summary()).toBeVisible({ timeout: 120_000 })
   }
+  /** Reserves the next block of invoice numbers for `site` on the Integrity tab; returns its first and last number. */
+  async reserveBlock(site: string, size = 1000): Promise<{ lo: number; hi: number }> {
+    const rows = this.page.getByTestId('key-blocks').locator(`tbody tr[data-branch="${site}"]`)
+    const before = await rows.count()
+    await this.page.getByTestId('reserve-block-site').selectOption(site)
+    await this.page.getByTestId('reserve-block-size').fill(String(size))
+    await this.page.getByTestId('reserve-block-submit').click()
+    await expect(rows).toHaveCount(before + 1, { timeout: 30_000 })
+    const last = rows.last()
+    return { lo: Number(await last.getAttribute('data-lo')), hi: Number(await last.getAttribute('data-hi')) }
+  }
 }

@@ -19,7 +19,8 @@ import { KEY_BLOCKS, branchFragment, type KeyBlocks } from '../data/schema'
 import { Dtm, type ExecResult, type CommitResult } from '../txn/dtm'
 import { Dim } from './index'
 
-export interface KeyBlockView { blockno: number; branch: string; lo: number; hi: number }
+import type { KeyBlockView } from '../api/integrity'
+export type { KeyBlockView } from '../api/integrity'
 
 export interface ReserveOptions {
   /** First number of the block (default: one above the highest block; required when no block exists yet). */
@@ -38,6 +39,22 @@ export function keyBlocksAt(cluster: Cluster, site: string, kb: KeyBlocks = KEY_
   const q = (n: string) => `"${n}"`
   const rows = cluster.siteStore(site).readPrepared(`SELECT BLOCKNO, ${q(kb.owner)}, ${q(kb.lo)}, ${q(kb.hi)} FROM ${q(kb.blocks)} ORDER BY ${q(kb.lo)}`, [])
   return rows.map((r) => ({ blockno: Number(r[0]), branch: String(r[1]), lo: Number(r[2]), hi: Number(r[3]) }))
+}
+
+/**
+ * Where the first block starts when none exists yet: above every number stored in any branch's fragment, rounded up
+ * to a multiple of `size` (each branch's fragment is read at its primary: every branch must be up and reachable).
+ */
+export function firstBlockStart(cluster: Cluster, size: number, kb: KeyBlocks = KEY_BLOCKS[0]): number {
+  let max = 0
+  for (const s of cluster.topology.sites) {
+    const f = branchFragment(cluster.topology, kb.relation, s.code)
+    if (!f) continue
+    if (!cluster.isServerUp(`${f.site}.primary`)) throw new EngineError('SITE_DOWN', `${f.site}.primary is down: the first block of ${kb.relation}.${kb.column} must lie above every number stored there`, { site: f.site })
+    const r = cluster.siteStore(f.site).readPrepared(`SELECT MAX("${kb.column}") FROM "${f.name}"`, [])[0]
+    if (r && r[0] !== null) max = Math.max(max, Number(r[0]))
+  }
+  return (Math.floor(max / size) + 1) * size
 }
 
 /**

@@ -170,6 +170,8 @@ export const ACTIONS: Readonly<Record<string, ActionRule>> = {
   'catalog/fragments': read('read the fragments'),
   'catalog/check': read('check the fragmentation'),
   'catalog/checkIntegrity': read('check integrity'),
+  'integrity/blocks': read('read the invoice-number blocks'),
+  'integrity/reserveBlock': operate('reserve invoice numbers for a branch', site),
   'data/browse': read('browse data'),
   'data/generate': operate('replace all data with generated data', ALL),
 

@@ -7,8 +7,10 @@ import type { SqlValue } from '../../engine/site/sqljs'
 import type { AllocationMap, BrowsePage, TableRows } from '../ipc/contract/catalog'
 import { DataAccess } from '../../engine/security/access'
 import { checkIntegrity } from '../../engine/integrity/check'
+import { firstBlockStart, keyBlocksAt, reserveKeyBlock } from '../../engine/integrity/blocks'
+import { primaryCopySite } from '../../engine/site/replication'
 
-type CatalogCall = 'catalog/global' | 'catalog/local' | 'catalog/fragments' | 'catalog/check' | 'catalog/checkIntegrity' | 'data/browse' | 'data/generate'
+type CatalogCall = 'catalog/global' | 'catalog/local' | 'catalog/fragments' | 'catalog/check' | 'catalog/checkIntegrity' | 'integrity/blocks' | 'integrity/reserveBlock' | 'data/browse' | 'data/generate'
 
 const q = (name: string) => `"${name.replace(/"/g, '""')}"`
 
@@ -169,6 +171,22 @@ export const catalogHandlers: HandlerMap<CatalogCall> = {
   'catalog/checkIntegrity': async (ctx, { limit, session }) => {
     const reader = DataAccess.of(ctx.cluster, session, ctx.actor)
     return { ...reader.integrityReport(checkIntegrity(ctx.cluster, { limit })), checkedAt: ctx.cluster.sim.now }
+  },
+  'integrity/blocks': async (ctx, { site }) => {
+    const c = ctx.cluster
+    if (site) c.site(site)
+    const prim = primaryCopySite(c.topology)
+    const at = site ?? (c.isServerUp(`${prim}.primary`) ? prim : c.siteCodes.find((s) => c.isServerUp(`${s}.primary`)))
+    if (!at) throw new EngineError('SITE_DOWN', 'no site is up to read the invoice-number blocks from')
+    if (!c.isServerUp(`${at}.primary`)) throw new EngineError('SITE_DOWN', `${at}.primary is down`, { site: at })
+    return { site: at, blocks: keyBlocksAt(c, at) }
+  },
+  'integrity/reserveBlock': async (ctx, { site, size }) => {
+    const c = ctx.cluster
+    c.site(site)
+    const b = reserveKeyBlock(c, site, { size, ...(keyBlocksAt(c, primaryCopySite(c.topology)).length ? {} : { lo: firstBlockStart(c, size) }) })
+    ctx.emit('catalog/changed', { reason: `invoice numbers ${b.lo}–${b.hi} reserved for ${site}` })
+    return b
   },
   'data/browse': async (ctx, { site, table, server, offset, limit, orderBy, desc, session }) => {
     const c = ctx.cluster

@@ -53,6 +53,9 @@ export const VALID_SAMPLES: Record<CallName, Record<string, Json>> = {
   'catalog/fragments': {},
   'catalog/check': { relation: 'EMPLOYEES' },
   'catalog/checkIntegrity': { limit: 5 },
+  'integrity/blocks': {},
+  // refused: no such site
+  'integrity/reserveBlock': { site: 'ZZZ', size: 1000 },
   'data/browse': { site: 'CMB', table: 'EMPLOYEES_CMB', offset: 0, limit: 5 },
   'data/generate': { sales: 10, seed: 1 },
   'replication/recover': { site: 'ZZZ', from: 'backup', confirm: 'ZZZ' },
@@ -137,7 +140,7 @@ export const VALID_SAMPLES: Record<CallName, Record<string, Json>> = {
 /** Calls whose every valid input leaves committed data as it is (reads, explains, status). */
 export const READ_ONLY_CALLS: CallName[] = [
   'system/ping', 'system/info', 'clock/get', 'events/list', 'jobs/list', 'jobs/get', 'topology/get',
-  'catalog/global', 'catalog/local', 'catalog/fragments', 'catalog/check', 'catalog/checkIntegrity', 'data/browse', 'query/explain', 'query/catalog',
+  'catalog/global', 'catalog/local', 'catalog/fragments', 'catalog/check', 'catalog/checkIntegrity', 'integrity/blocks', 'data/browse', 'query/explain', 'query/catalog',
   'query/result', 'txn/list', 'txn/timeline', 'txn/inDoubt', 'deadlock/graph', 'deadlock/history',
   'tickets/state', 'tickets/history', 'tickets/trace', 'security/state', 'security/login',
   // reads only: the SQL they get is garbage or a SELECT (readSql)

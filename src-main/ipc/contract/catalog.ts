@@ -25,6 +25,7 @@ export interface GlobalCatalogView {
 /** `check integrity` over the stored data: the engine's own types (engine/integrity/check.ts). */
 export type { IntegrityReport, IntegrityViolation, ConstraintResult } from '../../../engine/api/integrity'
 import type { IntegrityReport } from '../../../engine/api/integrity'
+import type { KeyBlockView } from '../../../engine/api/integrity'
 
 export interface LocalCatalogView { site: string; tables: TableRows; views: TableRows; columns: TableRows; indexes: TableRows }
 
@@ -79,6 +80,10 @@ export const catalogCalls = {
   'catalog/check': call(z.object({ relation: z.string().regex(/^[A-Za-z_]{1,32}$/).optional(), ...readAs }).strict()).returns<FragmentationReport>(),
   /** `check integrity`: every declared constraint (GLOBAL_CONSTRAINTS) judged over the stored rows, with the violating rows. */
   'catalog/checkIntegrity': call(z.object({ limit: z.number().int().min(0).max(1000).default(200), ...readAs }).strict()).returns<IntegrityReport & { checkedAt: number }>(),
+  /** The invoice-number blocks reserved by the branches (INVOICE_BLOCKS), as the replica at `site` holds them (default: the primary copy's site, or the first site up). */
+  'integrity/blocks': call(z.object({ site: siteCode.optional() }).strict()).returns<{ site: string; blocks: KeyBlockView[] }>(),
+  /** Reserves the next block of invoice numbers for a branch (one global transaction): its sales from the block are checked at the branch alone, so they go on while Colombo is down. */
+  'integrity/reserveBlock': call(z.object({ site: siteCode, size: z.number().int().min(100).max(10_000_000).default(100_000) }).strict()).returns<KeyBlockView>(),
   /** A page of a table at a site (fragment, replica, catalog table), with the total row count. */
   'data/browse': call(z.object({
     site: siteCode,

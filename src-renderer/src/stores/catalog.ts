@@ -10,6 +10,7 @@ import { defineStore } from 'pinia'
 import { computed, ref, shallowRef } from 'vue'
 import type { ErrorInfo } from '../../../engine/errors'
 import type { JobView } from '../../../engine/api/views'
+import type { KeyBlockView } from '../../../engine/api/integrity'
 import { ipc, toIpcError } from '../ipc/client'
 import { useSecurityStore } from './security'
 import { useAction } from '../composables/useAction'
@@ -111,6 +112,19 @@ export const useCatalogStore = defineStore('catalog', () => {
     await integrityChecker.run('integrity', async () => { integrity.value = await ipc().call('catalog/checkIntegrity', { limit: 200, ...as() }) })
   }
 
+  /** The invoice-number blocks the branches reserved (their sales from them are checked at the branch alone). */
+  const blocks = shallowRef<{ site: string; blocks: KeyBlockView[] } | null>(null)
+  const blocker = useAction()
+  async function loadBlocks(): Promise<void> {
+    await blocker.run('invoice-number blocks', async () => { blocks.value = await ipc().call('integrity/blocks', {}) })
+  }
+  /** Reserves the next block of `size` invoice numbers for a branch (a global transaction: Colombo and every branch must answer). */
+  async function reserveBlock(site: string, size: number): Promise<KeyBlockView | null> {
+    const b = await blocker.run(`reserve invoice numbers for ${site}`, () => ipc().call('integrity/reserveBlock', { site, size }))
+    if (b) blocks.value = { site: blocks.value?.site ?? site, blocks: [...(blocks.value?.blocks ?? []), b] }
+    return b ?? null
+  }
+
   /** Replaces all data with a generated dataset; returns the job (progress arrives on job/progress). */
   async function generate(sales: number): Promise<JobView | null> {
     return (await generator.run('generate', () => ipc().call('data/generate', { sales }))) ?? null
@@ -120,5 +134,6 @@ export const useCatalogStore = defineStore('catalog', () => {
     global, allocation, local, check, checking, loading, error, checkError, generateError, dataVersion, fragments, repositorySite, readAs,
     load, start, stop, loadGlobal, loadFragments, loadLocal, browse, runCheck, generate, setReadAs,
     integrity, checkingIntegrity, integrityError, runIntegrityCheck,
+    blocks, blocksError: blocker.error, blocksPending: blocker.pending, loadBlocks, reserveBlock,
   }
 })
