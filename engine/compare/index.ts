@@ -266,7 +266,7 @@ function runRequest(c: Cluster, dqp: Awaited<ReturnType<typeof dqpFor>>, design:
 function timelineOf(c: Cluster, gid: string, sites: SiteCode[]): Pick<RequestTrace, 'txnId' | 'timeline' | 'timelineSites'> {
   const tl = Dtm.existing(c)?.timeline(gid) ?? []
   const involved = [...new Set([...sites, ...tl.flatMap((e) => (e.to ? [e.site, e.to] : [e.site]))])]
-  return { txnId: gid, ...(tl.length ? { timeline: tl.map((e) => ({ ...e })), timelineSites: involved } : {}) }
+  return { txnId: gid, ...(tl.length ? { timeline: [...tl], timelineSites: involved } : {}) }
 }
 
 /** Today's sales and the stock left per branch as the database holds them (read from the fragments where the design put them). */

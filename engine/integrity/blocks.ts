@@ -23,7 +23,7 @@ import type { KeyBlockView } from '../api/integrity'
 export type { KeyBlockView } from '../api/integrity'
 
 export interface ReserveOptions {
-  /** First number of the block (default: one above the highest block; required when no block exists yet). */
+  /** First number of the block (default: one above the highest block; for the first block, the next multiple of its size above every stored number). */
   lo?: number
   /** How many numbers (default 10,000). */
   size?: number
@@ -39,22 +39,6 @@ export function keyBlocksAt(cluster: Cluster, site: string, kb: KeyBlocks = KEY_
   const q = (n: string) => `"${n}"`
   const rows = cluster.siteStore(site).readPrepared(`SELECT BLOCKNO, ${q(kb.owner)}, ${q(kb.lo)}, ${q(kb.hi)} FROM ${q(kb.blocks)} ORDER BY ${q(kb.lo)}`, [])
   return rows.map((r) => ({ blockno: Number(r[0]), branch: String(r[1]), lo: Number(r[2]), hi: Number(r[3]) }))
-}
-
-/**
- * Where the first block starts when none exists yet: above every number stored in any branch's fragment, rounded up
- * to a multiple of `size` (each branch's fragment is read at its primary: every branch must be up and reachable).
- */
-export function firstBlockStart(cluster: Cluster, size: number, kb: KeyBlocks = KEY_BLOCKS[0]): number {
-  let max = 0
-  for (const s of cluster.topology.sites) {
-    const f = branchFragment(cluster.topology, kb.relation, s.code)
-    if (!f) continue
-    if (!cluster.isServerUp(`${f.site}.primary`)) throw new EngineError('SITE_DOWN', `${f.site}.primary is down: the first block of ${kb.relation}.${kb.column} must lie above every number stored there`, { site: f.site })
-    const r = cluster.siteStore(f.site).readPrepared(`SELECT MAX("${kb.column}") FROM "${f.name}"`, [])[0]
-    if (r && r[0] !== null) max = Math.max(max, Number(r[0]))
-  }
-  return (Math.floor(max / size) + 1) * size
 }
 
 /**
@@ -90,8 +74,13 @@ export function reserveKeyBlock(cluster: Cluster, branch: string, opts: ReserveO
     const lastNo = blocks.reduce((m, b) => Math.max(m, Number(b.BLOCKNO)), 0)
     let lo = opts.lo
     if (lo === undefined) {
-      if (!blocks.length) throw new EngineError('BAD_INPUT', `no block of ${kb.relation}.${kb.column} is reserved yet: give the first block's first number (above every existing ${kb.column})`)
-      lo = top + 1
+      if (blocks.length) lo = top + 1
+      else {
+        // the first block: above every number stored in any branch's fragment (read under this transaction's locks),
+        // rounded up to a multiple of the block's size
+        const max = Number(run(`SELECT MAX(${kb.column}) AS M FROM ${kb.relation}`).rows?.[0]?.M ?? 0)
+        lo = (Math.floor(max / size) + 1) * size
+      }
     }
     const hi = lo + size - 1
     if (lo <= top) throw new EngineError('CONSTRAINT_VIOLATION', `RSV_${kb.blocks}: a new block must lie above every block reserved so far (the highest ends at ${top}); ${lo}..${hi} was not reserved, nothing changed`)

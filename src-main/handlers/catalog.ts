@@ -7,7 +7,7 @@ import type { SqlValue } from '../../engine/site/sqljs'
 import type { AllocationMap, BrowsePage, TableRows } from '../ipc/contract/catalog'
 import { DataAccess } from '../../engine/security/access'
 import { checkIntegrity } from '../../engine/integrity/check'
-import { firstBlockStart, keyBlocksAt, reserveKeyBlock } from '../../engine/integrity/blocks'
+import { keyBlocksAt, reserveKeyBlock } from '../../engine/integrity/blocks'
 import { primaryCopySite } from '../../engine/site/replication'
 
 type CatalogCall = 'catalog/global' | 'catalog/local' | 'catalog/fragments' | 'catalog/check' | 'catalog/checkIntegrity' | 'integrity/blocks' | 'integrity/reserveBlock' | 'data/browse' | 'data/generate'
@@ -184,7 +184,7 @@ export const catalogHandlers: HandlerMap<CatalogCall> = {
   'integrity/reserveBlock': async (ctx, { site, size }) => {
     const c = ctx.cluster
     c.site(site)
-    const b = reserveKeyBlock(c, site, { size, ...(keyBlocksAt(c, primaryCopySite(c.topology)).length ? {} : { lo: firstBlockStart(c, size) }) })
+    const b = reserveKeyBlock(c, site, { size })
     ctx.emit('catalog/changed', { reason: `invoice numbers ${b.lo}–${b.hi} reserved for ${site}` })
     return b
   },
