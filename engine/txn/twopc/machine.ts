@@ -20,15 +20,18 @@
  *    answer ABORT; a hand-resolved (heuristic) peer answers nothing).
  *  - the decision, ABORT included, is re-sent until every participant has acknowledged it; then END.
  *  - a participant that learns ABORT releases its locks at once, in INITIAL as in READY.
+ *  - a participant without writes votes RO (read-only): it releases its locks at once and takes no phase two;
+ *    the coordinator commits when every vote is YES or RO and sends the decision only to the YES voters.
  *  - a hand resolution is a heuristic decision: logged as HEURISTIC, never taught to anyone; when the
  *    coordinator's decision arrives and differs, the participant reports heuristic damage (and so does the
  *    coordinator, from the acknowledgement).
  */
 export type Topology = 'centralized' | 'linear' | 'distributed'
 export type Decision = 'COMMIT' | 'ABORT'
-export type Vote = 'YES' | 'NO'
+/** RO: a read-only participant (no writes): it releases its locks when it votes and takes no phase two. */
+export type Vote = 'YES' | 'NO' | 'RO'
 export type CoordPhase = 'INITIAL' | 'WAIT' | 'COMMIT' | 'ABORT'
-export type PartPhase = 'NONE' | 'INITIAL' | 'READY' | 'COMMIT' | 'ABORT'
+export type PartPhase = 'NONE' | 'INITIAL' | 'READY' | 'COMMIT' | 'ABORT' | 'RO'
 
 export type Msg =
   | { t: 'PREPARE'; tx: string; from: string; to: string; votes: Record<string, Vote> }
@@ -40,7 +43,7 @@ export type Msg =
 
 export type LogRec =
   | { role: 'coord'; type: 'WAIT' | 'COMMIT' | 'ABORT' | 'END'; force: boolean }
-  | { role: 'part'; type: 'READY' | 'COMMIT' | 'ABORT'; force: boolean }
+  | { role: 'part'; type: 'READY' | 'COMMIT' | 'ABORT' | 'RO'; force: boolean }
   | { role: 'part'; type: 'HEURISTIC'; decision: Decision; force: true }
 
 export interface Heuristic { tx: string; site: string; heuristic: Decision; decision: Decision; damage: boolean }
@@ -111,7 +114,7 @@ export function coordVote(c: CoordState, from: string, vote: Vote, votes: Record
   if (votes) for (const k in votes) c.votes[k] = votes[k]
   c.votes[from] = vote
   if (Object.values(c.votes).includes('NO')) return coordDecide(c, 'ABORT', `${Object.keys(c.votes).find((k) => c.votes[k] === 'NO')} voted no`, out)
-  if (c.participants.every((p) => c.votes[p] === 'YES')) coordDecide(c, 'COMMIT', '', out)
+  if (c.participants.every((p) => agrees(c.votes[p]))) coordDecide(c, 'COMMIT', '', out)
 }
 
 /** WAIT timeout (all three topologies) or the application's abort / an execution failure in INITIAL. */
@@ -119,13 +122,16 @@ export function coordTimeout(c: CoordState, reason: string, out: Out): void {
   if (c.phase === 'INITIAL' || c.phase === 'WAIT') coordDecide(c, 'ABORT', reason, out)
 }
 
+function agrees(v: Vote | undefined): boolean { return v === 'YES' || v === 'RO' }
+
 export function coordDecide(c: CoordState, d: Decision, reason: string, out: Out): void {
   if (c.phase === 'COMMIT' || c.phase === 'ABORT') return
-  invariant(d === 'ABORT' || (c.phase === 'WAIT' && c.participants.every((p) => c.votes[p] === 'YES')), `${c.tx}: COMMIT without every yes vote`)
+  invariant(d === 'ABORT' || (c.phase === 'WAIT' && c.participants.every((p) => agrees(c.votes[p]))), `${c.tx}: COMMIT without every yes vote`)
   c.phase = d
-  // a NO voter aborted on its own: it needs no decision
-  c.owed = c.participants.filter((p) => c.votes[p] !== 'NO')
-  out.log(c.site, c.tx, { role: 'coord', type: d, force: d === 'COMMIT' })
+  // a NO voter aborted on its own and a read-only voter finished when it voted: neither needs the decision
+  c.owed = c.participants.filter((p) => c.votes[p] !== 'NO' && c.votes[p] !== 'RO')
+  // a COMMIT nobody has to learn (every participant read only) needs no record: no one can be in doubt about it
+  if (d === 'ABORT' || c.owed.length) out.log(c.site, c.tx, { role: 'coord', type: d, force: d === 'COMMIT' })
   out.answer(c.tx, d, reason)
   if (c.owed.length === 0) { c.ended = true; return }
   sendDecision(c, out)
@@ -133,8 +139,8 @@ export function coordDecide(c: CoordState, d: Decision, reason: string, out: Out
 
 function sendDecision(c: CoordState, out: Out): void {
   if (c.phase === 'COMMIT' && c.topology === 'linear') {
-    // passed back along the chain, from its last member
-    const last = c.participants[c.participants.length - 1]
+    // passed back along the chain, from its last member that takes part in phase two
+    const last = c.owed[c.owed.length - 1]
     out.send({ t: 'DECISION', tx: c.tx, from: c.site, to: last, d: 'COMMIT' })
     return
   }
@@ -183,26 +189,33 @@ export function coordRecover(tx: string, site: string, topology: Topology, parti
 
 // ---- participant ---------------------------------------------------------------------------------
 
+/** The chain member before this one that takes part in phase two (read-only members are skipped). */
 function prevInChain(p: PartState): string | undefined {
-  const i = p.participants.indexOf(p.site)
-  return i > 0 ? p.participants[i - 1] : undefined
+  for (let i = p.participants.indexOf(p.site) - 1; i >= 0; i--) if (p.votes[p.participants[i]] !== 'RO') return p.participants[i]
+  return undefined
 }
 
 /**
- * PREPARE: a participant that did its work force-writes READY and votes YES; one that has no work (never
- * began, aborted locally, or lost it in a crash) votes NO. `p` undefined = nothing known here.
+ * PREPARE: a participant that did its work force-writes READY and votes YES; one whose work wrote nothing
+ * (`readOnly`) releases its locks and votes RO (its RO record forced where a peer may ask it later: linear and
+ * distributed); one that has no work (never began, aborted locally, or lost it in a crash) votes NO.
+ * `p` undefined = nothing known here.
  */
-export function partPrepare(p: PartState | undefined, tx: string, site: string, m: { from: string; coord: string; topology: Topology; participants: string[]; votes: Record<string, Vote> }, out: Out): PartState {
+export function partPrepare(p: PartState | undefined, tx: string, site: string, m: { from: string; coord: string; topology: Topology; participants: string[]; votes: Record<string, Vote> }, out: Out, readOnly = false): PartState {
   if (!p) p = { tx, site, coord: m.coord, topology: m.topology, participants: [...m.participants], phase: 'ABORT', votes: {} }
   p.participants = [...m.participants]
   p.topology = m.topology
   p.coord = m.coord
   for (const k in m.votes) p.votes[k] = m.votes[k]
-  if (p.phase === 'INITIAL') {
+  if (p.phase === 'INITIAL' && readOnly) {
+    out.log(site, tx, { role: 'part', type: 'RO', force: p.topology !== 'centralized' })
+    p.phase = 'RO'
+    out.release(site, tx)
+  } else if (p.phase === 'INITIAL') {
     out.log(site, tx, { role: 'part', type: 'READY', force: true })
     p.phase = 'READY'
   }
-  const vote: Vote = p.phase === 'READY' || (p.phase === 'COMMIT' && !p.heuristic) ? 'YES' : 'NO'
+  const vote: Vote = p.phase === 'RO' ? 'RO' : p.phase === 'READY' || (p.phase === 'COMMIT' && !p.heuristic) ? 'YES' : 'NO'
   p.votes[site] = vote
   castVote(p, vote, out)
   return p
@@ -216,7 +229,7 @@ function castVote(p: PartState, vote: Vote, out: Out): void {
     for (const q of p.participants) if (q !== site) out.send({ t: 'VOTE', tx, from: site, to: q, vote })
     return
   }
-  // linear: YES passes PREPARE on (with the votes so far); the last hands every vote to the coordinator.
+  // linear: YES (or RO) passes PREPARE on (with the votes so far); the last hands every vote to the coordinator.
   // NO goes to the coordinator and, as a peer vote, back to the chain members before (they may abort).
   const i = p.participants.indexOf(site)
   if (vote === 'NO') {
@@ -238,12 +251,11 @@ export function partPeerVote(p: PartState | undefined, from: string, vote: Vote,
 
 function decideHere(p: PartState, d: Decision, out: Out): void {
   invariant(d === 'ABORT' || p.phase === 'READY', `${p.tx} at ${p.site}: COMMIT in ${p.phase}`)
-  const wasReady = p.phase === 'READY'
   p.phase = d
   if (d === 'COMMIT') {
     out.log(p.site, p.tx, { role: 'part', type: 'COMMIT', force: true })
     out.apply(p.site, p.tx)
-  } else if (wasReady) out.log(p.site, p.tx, { role: 'part', type: 'ABORT', force: false })
+  } else out.log(p.site, p.tx, { role: 'part', type: 'ABORT', force: false })
   out.release(p.site, p.tx)
 }
 
@@ -267,6 +279,8 @@ export function partDecision(p: PartState | undefined, tx: string, site: string,
   } else if (p.phase === 'NONE') {
     invariant(d === 'ABORT', `${tx} at ${site}: COMMIT reached a participant that never voted yes`)
     p.phase = 'ABORT'
+  } else if (p.phase === 'RO') {
+    // a read-only voter has nothing to do in phase two (a linear chain or a re-send may still reach it)
   } else invariant(p.phase === d, `${tx} at ${site}: decision ${d} after ${p.phase}`)
   p.coord = coord
   out.send({ t: 'ACK', tx, from: site, to: coord, d })
@@ -278,11 +292,14 @@ export function partLocalAbort(p: PartState, out: Out): void {
   if (p.phase === 'INITIAL') decideHere(p, 'ABORT', out)
 }
 
-/** READY timeout: ask the coordinator and every peer (cooperative termination). */
-export function partInquire(p: PartState, out: Out): void {
+/**
+ * READY timeout: ask the coordinator and every peer (cooperative termination). `peers` false: the coordinator
+ * only (a host may ask it alone first, e.g. in the centralized topology, where peers rarely know more).
+ */
+export function partInquire(p: PartState, out: Out, peers = true): void {
   if (p.phase !== 'READY' || p.heuristic !== undefined) return
   out.send({ t: 'QUERY', tx: p.tx, from: p.site, to: p.coord })
-  for (const q of p.participants) if (q !== p.site && q !== p.coord) out.send({ t: 'QUERY', tx: p.tx, from: p.site, to: q })
+  if (peers) for (const q of p.participants) if (q !== p.site && q !== p.coord) out.send({ t: 'QUERY', tx: p.tx, from: p.site, to: q })
 }
 
 /**
@@ -293,6 +310,8 @@ export function partInquire(p: PartState, out: Out): void {
 export function partQueried(p: PartState | undefined, tx: string, site: string, asker: string, out: Out): PartState {
   if (!p) p = { tx, site, coord: '', topology: 'centralized', participants: [], phase: 'NONE', votes: {} }
   if (p.heuristic !== undefined || p.phase === 'READY') return p
+  // a read-only voter knows no decision (it is no participant of phase two): it says so
+  if (p.phase === 'RO') { out.send({ t: 'REPLY', tx, from: site, to: asker }); return p }
   if (p.phase === 'INITIAL') decideHere(p, 'ABORT', out)
   else if (p.phase === 'NONE') p.phase = 'ABORT'
   out.send({ t: 'REPLY', tx, from: site, to: asker, d: p.phase as Decision })
