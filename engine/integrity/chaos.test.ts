@@ -35,7 +35,9 @@ function txn(dtm: Dtm, origin: string, stmts: string[], done: (o: string, gid?: 
 
 async function run(seed: number, n: number) {
   const cluster = await Cluster.create({ seed, sales: 150 })
-  const dtm = Dtm.of(cluster)
+  // a coordinator that crashes in INITIAL cannot tell its participants (nothing of INITIAL is logged, and a crashed
+  // site sends nothing): they keep their locks until their INITIAL timeout, 5 s here instead of 30
+  const dtm = Dtm.of(cluster, { initialTimeoutMs: 5000 })
   const sites = cluster.siteCodes
   const rng = cluster.sim.rng.fork('dim-chaos')
   const items = cluster.siteStore('CMB').query('SELECT ITEMNO FROM ITEMS ORDER BY ITEMNO LIMIT 5').rows.map((r) => Number(r[0]))
@@ -136,7 +138,9 @@ describe('DIM under failures: bank-and-inventory with key and foreign-key races'
       expect(stock + sold).toBe(total0)
       // the run exercised the races: commits, and refusals by the DIM (an item delete is eager — it needs every
       // ITEMS replica reachable, docs/INTEGRITY.md — so fewer of them commit under this much chaos than before)
-      expect(outcomes.filter((o) => o.endsWith('COMMIT')).length).toBeGreaterThan(n / 6)
+      // (a coordinator that crashes in INITIAL sends nothing: its participants keep their locks until their INITIAL
+      // timeout, so fewer commit here than when the old DTM let a crashed coordinator still send its ABORT)
+      expect(outcomes.filter((o) => o.endsWith('COMMIT')).length).toBeGreaterThan(n / 8)
       expect(outcomes.filter((o) => o.includes('CONSTRAINT_VIOLATION')).length).toBeGreaterThan(5)
     }, 240_000)
   }

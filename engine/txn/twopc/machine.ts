@@ -100,10 +100,17 @@ function invariant(ok: boolean, what: string): void { if (!ok) throw new Protoco
 
 // ---- coordinator ---------------------------------------------------------------------------------
 
-/** The application asks to commit: INITIAL → WAIT, PREPARE out. */
+/** A statement of the transaction reached a site (INITIAL only): that site takes part in the commit. */
+export function coordEnlist(c: CoordState, site: string): void {
+  invariant(c.phase === 'INITIAL', `${c.tx}: ${site} enlisted in ${c.phase}`)
+  if (!c.participants.includes(site)) c.participants.push(site)
+}
+
+/** The application asks to commit: INITIAL → WAIT, PREPARE out (no participant: nothing to ask, COMMIT at once). */
 export function coordCommit(c: CoordState, out: Out): void {
   if (c.phase !== 'INITIAL') return
   c.phase = 'WAIT'
+  if (!c.participants.length) return coordDecide(c, 'COMMIT', '', out)
   if (c.topology !== 'centralized') out.log(c.site, c.tx, { role: 'coord', type: 'WAIT', force: true })
   if (c.topology === 'linear') out.send({ t: 'PREPARE', tx: c.tx, from: c.site, to: c.participants[0], votes: {} })
   else for (const p of c.participants) out.send({ t: 'PREPARE', tx: c.tx, from: c.site, to: p, votes: {} })
@@ -197,8 +204,8 @@ function prevInChain(p: PartState): string | undefined {
 
 /**
  * PREPARE: a participant that did its work force-writes READY and votes YES; one whose work wrote nothing
- * (`readOnly`) releases its locks and votes RO (its RO record forced where a peer may ask it later: linear and
- * distributed); one that has no work (never began, aborted locally, or lost it in a crash) votes NO.
+ * (`readOnly`) releases its locks and votes RO (an RO record forced where a peer may ask it later: linear and
+ * distributed; none in the centralized topology); one that has no work (never began, aborted locally, or lost it in a crash) votes NO.
  * `p` undefined = nothing known here.
  */
 export function partPrepare(p: PartState | undefined, tx: string, site: string, m: { from: string; coord: string; topology: Topology; participants: string[]; votes: Record<string, Vote> }, out: Out, readOnly = false): PartState {
@@ -208,7 +215,7 @@ export function partPrepare(p: PartState | undefined, tx: string, site: string, 
   p.coord = m.coord
   for (const k in m.votes) p.votes[k] = m.votes[k]
   if (p.phase === 'INITIAL' && readOnly) {
-    out.log(site, tx, { role: 'part', type: 'RO', force: p.topology !== 'centralized' })
+    if (p.topology !== 'centralized') out.log(site, tx, { role: 'part', type: 'RO', force: true })
     p.phase = 'RO'
     out.release(site, tx)
   } else if (p.phase === 'INITIAL') {

@@ -1,0 +1,507 @@
+/**
+ * Two-phase commit at run time: the pure coordinator and participant machines of machine.ts, fed with what
+ * arrives over cluster.net (PREPARE, votes, decisions, acknowledgements, inquiries), with timeouts in virtual
+ * time and with the client's requests, and their outputs carried out here:
+ *
+ *   send    → a message over cluster.net (kinds txn.prepare, txn.vote, txn.peerVote, txn.commit, txn.abort,
+ *             txn.ack, txn.query, txn.queryReply), leaving once the sender's forced records are stable
+ *   log     → a record of the site's 2PC log, filled in with what recovery needs (participants, after-images,
+ *             locks), forced with one fsync per window (group commit)
+ *   apply   → the sub-transaction's after-images into the site's store; COMMIT decisions arriving within the
+ *             group-commit window share one local transaction
+ *   release → the sub-transaction's locks
+ *   answer  → the client's commit callback (COMMIT once the decision is stable)
+ *
+ * Every protocol decision is the machines' (machine.ts, model-checked exhaustively by modelcheck.ts); this
+ * module decides nothing, and asserts the invariants the checker proves: after-images are applied only by a
+ * participant whose machine is in COMMIT, and locks are released only when it has ended (COMMIT, ABORT, or
+ * read-only). Crash points (kernel.hook) sit between outputs, where the old hand-written DTM had them.
+ */
+import { EngineError, type ErrorInfo } from '../../errors'
+import * as Machine from './machine'
+import { ProtocolViolation, type CoordState as MCoord, type Decision, type LogRec, type Msg, type Out, type PartState as MPart, type Topology } from './machine'
+import type { TxnWrite } from '../log'
+import type { Protocol } from '../../api/txn'
+import type { Coord, Eff, SiteRt, Sub, TxnKernel } from '../kernel'
+
+type M = typeof Machine
+
+/** What a message carries besides the machine's fields: the sender's view of the transaction. */
+interface Meta { coord: string; topology: Topology; participants: readonly string[] }
+
+interface Ctx {
+  gid: string
+  sub?: Sub
+  coord?: Coord
+  meta: Meta
+  /** A hand resolution: who. */
+  by?: string
+}
+
+const NO_META: Meta = { coord: '', topology: 'centralized', participants: [] }
+
+function check(ok: boolean, what: string): void { if (!ok) throw new ProtocolViolation(what) }
+export function originOf(gid: string): string { return gid.split('-')[0] }
+
+export class TwoPcRuntime {
+  readonly M: M
+  constructor(private readonly k: TxnKernel) {
+    this.M = { ...Machine, ...(k.opts.machine ?? {}) }
+  }
+
+  private metaOf(x: MPart | MCoord): Meta {
+    return { coord: 'coord' in x ? x.coord : x.site, topology: x.topology, participants: x.participants }
+  }
+
+  // ---- carrying out a machine step -------------------------------------------------------------------
+  /**
+   * Runs one machine step at site `s` and carries out its outputs in order; lock releases run last, after the
+   * runtime's bookkeeping (`sync`). Returns false if the site crashed on the way (a crash hook): the rest of
+   * the outputs are lost with it, as they would be.
+   */
+  private step(s: SiteRt, ctx: Ctx, fn: (out: Out) => void, sync?: () => void): boolean {
+    // a crashed site takes no input (its machines are volatile state, lost with it)
+    if (!this.k.up(s.code)) return false
+    const effs: Eff[] = []
+    const out: Out = {
+      send: (m) => { effs.push({ k: 'send', m }) },
+      log: (site, tx, rec) => { effs.push({ k: 'log', site, tx, rec }) },
+      apply: (site, tx) => { effs.push({ k: 'apply', site, tx }) },
+      release: (site, tx) => { effs.push({ k: 'release', site, tx }) },
+      answer: (tx, d, reason) => { effs.push({ k: 'answer', tx, d, reason }) },
+      heuristic: (h) => { effs.push({ k: 'heuristic', h }) },
+    }
+    fn(out)
+    const epoch = s.epoch
+    const releases: string[] = []
+    const sent = new Set<string>()
+    // the decision record this step wrote: after-images are applied only behind one (write-ahead)
+    let decided = false
+    for (let i = 0; i < effs.length; i++) {
+      if (s.epoch !== epoch || !this.k.up(s.code)) return false
+      const e = effs[i]
+      switch (e.k) {
+        case 'send': {
+          // the same vote to the same site twice in one step (the coordinator's site is also a peer): one message,
+          // taken there by both roles
+          const key = e.m.t === 'VOTE' ? `${e.m.to}|${e.m.vote}` : ''
+          if (key && sent.has(key)) break
+          if (key) sent.add(key)
+          this.ship(s, e.m, ctx.meta)
+          break
+        }
+        case 'log':
+          if (e.rec.role === 'part' && e.rec.type === 'COMMIT' && ctx.sub) {
+            // group commit: the COMMIT record, the apply, the lock release and what follows run at the site's flush
+            this.enqueueCommit(s, ctx.sub, effs.slice(i))
+            i = effs.length
+            break
+          }
+          if (e.rec.type === 'HEURISTIC' && e.rec.decision === 'COMMIT') decided = true
+          if (!this.logRec(s, ctx, e.rec)) return false
+          break
+        case 'apply':
+          check(decided, `${ctx.gid} at ${s.code}: after-images applied without a COMMIT record`)
+          this.applyNow(s, ctx)
+          break
+        case 'release': releases.push(e.tx); break
+        case 'answer':
+          this.answer(s, ctx.coord!, e.d, e.reason)
+          if (this.k.hook(s, 'decide', ctx.gid)) return false
+          break
+        // the participant's own report (the coordinator hears of it from the acknowledgement, in the list's view)
+        case 'heuristic': if (e.h.site === s.code) this.heuristicMet(s, e.h.tx, e.h.decision); break
+      }
+    }
+    if (s.epoch !== epoch) return false
+    sync?.()
+    for (const tx of releases) this.release(s, tx, ctx.sub)
+    return s.epoch === epoch && this.k.up(s.code)
+  }
+
+  /** A log output, with what recovery needs filled in. False: the site crashed right after (a crash hook). */
+  private logRec(s: SiteRt, ctx: Ctx, rec: LogRec): boolean {
+    const { k } = this
+    const gid = ctx.gid
+    if (rec.role === 'coord') {
+      const c = ctx.coord!
+      const protocol = c.m.topology
+      switch (rec.type) {
+        case 'WAIT':
+          k.force(s, { type: 'WAIT', gid, role: 'coord', participants: [...c.m.participants], protocol, startAt: c.startAt }, true)
+          return !k.hook(s, 'wait', gid)
+        case 'COMMIT': k.force(s, { type: 'COMMIT', gid, role: 'coord', participants: [...c.m.owed], protocol }, true); return true
+        case 'ABORT': k.force(s, { type: 'ABORT', gid, role: 'coord', participants: [...c.m.owed], protocol }, false); return true
+        case 'END':
+          if (k.hook(s, 'ack', gid)) return false
+          k.force(s, { type: 'END', gid, role: 'coord' }, false)
+          return true
+      }
+    }
+    const sub = ctx.sub
+    switch (rec.type) {
+      case 'READY': {
+        check(!!sub, `${gid} at ${s.code}: READY without work`)
+        const locks = s.locks.heldLocks(gid).filter((l) => l.mode === 'X' || l.mode === 'IX')
+        k.force(s, { type: 'READY', gid, role: 'part', coord: sub!.coord, participants: [...sub!.m.participants], protocol: sub!.m.topology, writes: [...sub!.writes.values()], locks, startAt: sub!.startAt }, true)
+        return !k.hook(s, 'ready', gid)
+      }
+      case 'RO': k.force(s, { type: 'RO', gid, role: 'part' }, rec.force); return true
+      // forced once prepared: a participant that learned ABORT is never in doubt again after a crash or a reopen
+      case 'ABORT': k.force(s, { type: 'ABORT', gid, role: 'part', decision: 'ABORT' }, rec.force || sub?.readyAt !== undefined); return true
+      case 'HEURISTIC': k.force(s, { type: 'HEURISTIC', gid, role: 'part', decision: (rec as { decision: Decision }).decision, by: ctx.by }, true); return true
+      case 'COMMIT': k.force(s, { type: 'COMMIT', gid, role: 'part', decision: 'COMMIT' }, true); return true
+    }
+    return true
+  }
+
+  /** A hand resolution's COMMIT: the after-images at once, once the HEURISTIC record is stable. */
+  private applyNow(s: SiteRt, ctx: Ctx): void {
+    const sub = ctx.sub
+    check(!!sub && sub.m.phase === 'COMMIT', `${ctx.gid} at ${s.code}: apply without a COMMIT`)
+    if (s.log.dirty) this.k.syncLog(s)
+    s.store.apply([...sub!.writes.values()])
+  }
+
+  private release(s: SiteRt, gid: string, sub: Sub | undefined): void {
+    // locks are held until the end: only a participant that has decided (or voted read-only) lets them go
+    if (sub) check(sub.m.phase === 'COMMIT' || sub.m.phase === 'ABORT' || sub.m.phase === 'RO', `${gid} at ${s.code}: locks released in ${sub.m.phase}`)
+    this.k.runGrants(s.locks.releaseAll(gid))
+  }
+
+  private answer(s: SiteRt, c: Coord, d: Decision, reason: string): void {
+    const { k } = this
+    check(c.m.phase === d, `${c.gid}: answer ${d} in ${c.m.phase}`)
+    if (d === 'COMMIT') {
+      // the application hears COMMIT only once the decision is stable
+      k.afterForce(s, () => k.finishTxn(c, 'COMMIT'))
+      return
+    }
+    for (const [id, e] of [...c.execCbs]) k.finishExec(c, id, { ok: false, error: { code: 'ABORTED', message: `transaction aborted: ${reason}` }, site: e.site, sql: e.sql, at: k.now })
+    k.finishTxn(c, 'ABORT', reason || undefined)
+  }
+
+  // ---- messages ----------------------------------------------------------------------------------------
+  private ship(s: SiteRt, m: Msg, meta: Meta): void {
+    const n = meta.participants.length
+    let kind: string, bytes = 24
+    switch (m.t) {
+      case 'PREPARE': kind = 'txn.prepare'; bytes = 40 + n * (m.from === originOf(m.tx) ? 4 : 8); break
+      case 'VOTE': kind = m.to === originOf(m.tx) ? 'txn.vote' : 'txn.peerVote'; bytes = 24 + (m.votes ? n * 4 : 0); break
+      case 'DECISION': kind = m.d === 'COMMIT' ? 'txn.commit' : 'txn.abort'; break
+      case 'ACK': kind = 'txn.ack'; break
+      case 'QUERY': kind = 'txn.query'; break
+      case 'REPLY': kind = 'txn.queryReply'; break
+    }
+    const meta2: Meta = m.t === 'PREPARE' ? { coord: meta.coord, topology: meta.topology, participants: [...meta.participants] } : meta
+    this.k.send(s.code, m.to, kind, m.tx, bytes, () => this.arrive(this.k.rt(m.to), m, meta2))
+  }
+
+  private arrive(s: SiteRt, m: Msg, meta: Meta): void {
+    switch (m.t) {
+      case 'PREPARE': return this.onPrepare(s, m, meta)
+      case 'VOTE': return this.onVote(s, m)
+      case 'DECISION': return this.onDecision(s, m)
+      case 'ACK': return this.onAck(s, m)
+      case 'QUERY': return this.onQuery(s, m, meta)
+      case 'REPLY': return this.onReply(s, m)
+    }
+  }
+
+  /** The participant machine of a transaction this site no longer holds live, rebuilt from its decision memory. */
+  private remembered(s: SiteRt, gid: string): MPart | undefined {
+    const h = s.heuristics.get(gid)
+    const base = { tx: gid, site: s.code, coord: h?.coord ?? originOf(gid), topology: 'centralized' as Topology, participants: [], votes: {} }
+    if (h) return { ...base, phase: h.decision, heuristic: h.decision }
+    const o = s.outcomes.get(gid)
+    return o ? { ...base, phase: o } : undefined
+  }
+
+  /** A participant step on a transaction with no live sub-transaction here: what it decided is remembered. */
+  private stepRemembered(s: SiteRt, gid: string, fn: (p: MPart | undefined, out: Out) => MPart | undefined, meta: Meta = NO_META): void {
+    const before = s.outcomes.get(gid)
+    let after: MPart | undefined
+    this.step(s, { gid, meta }, (out) => { after = fn(this.remembered(s, gid), out) })
+    if (after && !before && (after.phase === 'COMMIT' || after.phase === 'ABORT' || after.phase === 'RO') && !s.heuristics.has(gid)) this.k.remember(s, gid, after.phase)
+  }
+
+  // ---- participant ---------------------------------------------------------------------------------------
+  private onPrepare(s: SiteRt, m: Extract<Msg, { t: 'PREPARE' }>, meta: Meta): void {
+    const { k } = this
+    const gid = m.tx
+    if (k.hook(s, 'prepare', gid)) return
+    let sub = s.subs.get(gid)
+    if (sub?.busy && sub.m.phase === 'INITIAL') { this.localAbort(s, sub, 'PREPARE arrived while a statement was running'); sub = undefined }
+    const pm = { from: m.from, coord: meta.coord, topology: meta.topology, participants: [...meta.participants], votes: m.votes }
+    if (!sub) { this.stepRemembered(s, gid, (p, out) => this.M.partPrepare(p, gid, s.code, pm, out), pm); return }
+    const theSub = sub
+    k.cluster.sim.cancel(theSub.timer)
+    const readOnly = theSub.m.phase === 'INITIAL' && theSub.writes.size === 0
+    const alive = this.step(s, { gid, sub: theSub, meta: { ...pm } }, (out) => { theSub.m = this.M.partPrepare(theSub.m, gid, s.code, pm, out, readOnly) }, () => this.syncPart(s, theSub))
+    if (alive && theSub.m.phase === 'READY') k.hook(s, 'vote', gid)
+  }
+
+  private onVote(s: SiteRt, m: Extract<Msg, { t: 'VOTE' }>): void {
+    const gid = m.tx
+    const c = s.code === originOf(gid) ? s.coords.get(gid) : undefined
+    if (c && c.m.phase === 'WAIT') this.step(s, { gid, coord: c, meta: this.metaOf(c.m) }, (out) => this.M.coordVote(c.m, m.from, m.vote, m.votes, out), () => this.syncCoord(s, c))
+    // a peer's vote (distributed), or a NO passed back along a linear chain
+    const sub = s.subs.get(gid)
+    if (!sub || m.from === s.code || sub.committing) return
+    const t = sub.m.topology
+    if (t === 'distributed' || (t === 'linear' && m.vote === 'NO')) {
+      this.step(s, { gid, sub, meta: this.metaOf(sub.m) }, (out) => this.M.partPeerVote(sub.m, m.from, m.vote, out), () => this.syncPart(s, sub, { reason: `${m.from} voted no` }))
+    }
+  }
+
+  private onDecision(s: SiteRt, m: Extract<Msg, { t: 'DECISION' }>): void {
+    const gid = m.tx
+    const sub = s.subs.get(gid)
+    // COMMIT already learned, waiting for the group's local commit: its acknowledgement follows the flush
+    if (sub?.committing) return
+    if (!sub) {
+      if (m.d === 'COMMIT' && !this.remembered(s, gid)) {
+        // nothing known here can have voted yes (the decision memory is bounded): say so, acknowledge nothing
+        this.k.cluster.log('txn', `${gid}: COMMIT reached ${s.code}, which holds no record of it (ignored)`, s.code)
+        return
+      }
+      this.stepRemembered(s, gid, (p, out) => this.M.partDecision(p, gid, s.code, originOf(gid), m.d, out))
+      return
+    }
+    this.step(s, { gid, sub, meta: this.metaOf(sub.m) }, (out) => { sub.m = this.M.partDecision(sub.m, gid, s.code, originOf(gid), m.d, out) }, () => this.syncPart(s, sub, { reason: `aborted by ${m.from}` }))
+  }
+
+  /** READY timed out: in doubt; ask the coordinator (and the peers: cooperative termination). */
+  readyTimeout(s: SiteRt, sub: Sub): void {
+    const { k } = this
+    if (s.subs.get(sub.gid) !== sub || sub.m.phase !== 'READY' || sub.committing) return
+    sub.termRound++
+    const peers = sub.termRound > 1 || sub.m.topology !== 'centralized'
+    if (k.tlOn) k.note(sub.gid, { kind: 'timeout', site: s.code, detail: `READY timed out: in doubt, asking ${peers ? 'the coordinator and peers' : 'the coordinator'}` })
+    this.step(s, { gid: sub.gid, sub, meta: this.metaOf(sub.m) }, (out) => this.M.partInquire(sub.m, out, peers))
+    sub.timer = k.at(s, k.opts.retryMs, 'txn.readyTimeout', () => this.readyTimeout(s, sub))
+  }
+
+  private onQuery(s: SiteRt, m: Extract<Msg, { t: 'QUERY' }>, meta: Meta): void {
+    const gid = m.tx
+    if (s.code === originOf(gid)) {
+      // the coordinator: its record, else its decision memory (a COMMIT is remembered after END), else presumed abort
+      const c = s.coords.get(gid)
+      const ended: MCoord | undefined = !c && s.outcomes.get(gid) === 'COMMIT' ? { ...this.M.newCoord(gid, s.code, meta.topology, []), phase: 'COMMIT', ended: true } : undefined
+      this.step(s, { gid, coord: c, meta: NO_META }, (out) => this.M.coordQuery(c?.m ?? ended, gid, s.code, m.from, out))
+      return
+    }
+    const sub = s.subs.get(gid)
+    if (sub) {
+      this.step(s, { gid, sub, meta: this.metaOf(sub.m) }, (out) => { sub.m = this.M.partQueried(sub.m, gid, s.code, m.from, out) }, () => this.syncPart(s, sub, { reason: `${m.from} asked while ${s.code} had not voted` }))
+      return
+    }
+    // no record here: in the linear and distributed topologies a read-only vote is logged, so this site cannot
+    // have voted yes and says ABORT; in the centralized one a forgotten read-only vote is possible: no answer
+    if (!this.remembered(s, gid) && meta.topology === 'centralized') return
+    this.stepRemembered(s, gid, (p, out) => this.M.partQueried(p, gid, s.code, m.from, out))
+  }
+
+  private onReply(s: SiteRt, m: Extract<Msg, { t: 'REPLY' }>): void {
+    const gid = m.tx
+    if (s.heuristics.has(gid)) { if (m.d) this.heuristicMet(s, gid, m.d); return }
+    const sub = s.subs.get(gid)
+    if (!sub || sub.m.phase !== 'READY' || sub.committing || !m.d) return
+    if (this.k.tlOn) this.k.note(gid, { kind: 'note', site: s.code, detail: `learned ${m.d} from ${m.from}` })
+    this.step(s, { gid, sub, meta: this.metaOf(sub.m) }, (out) => this.M.partReply(sub.m, m.d, out), () => this.syncPart(s, sub))
+  }
+
+  /** Local abort of a sub-transaction that has not voted (timeouts, a failed lock, a deadlock victim). */
+  localAbort(s: SiteRt, sub: Sub, reason: string, code: ErrorInfo['code'] = 'ABORTED'): void {
+    if (sub.m.phase !== 'INITIAL') return
+    this.step(s, { gid: sub.gid, sub, meta: this.metaOf(sub.m) }, (out) => this.M.partLocalAbort(sub.m, out), () => this.syncPart(s, sub, { reason, code }))
+  }
+
+  /** Local abort (allowed only before the vote) + a request to the coordinator to abort globally. */
+  abortFromSite(s: SiteRt, gid: string, reason: string, code: ErrorInfo['code'] = 'ABORTED'): void {
+    const sub = s.subs.get(gid)
+    if (sub && sub.m.phase !== 'INITIAL') return
+    if (sub) this.localAbort(s, sub, reason, code)
+    const origin = originOf(gid)
+    this.k.send(s.code, origin, 'txn.abortReq', gid, 32, () => {
+      const o = this.k.rt(origin)
+      const c = o.coords.get(gid)
+      if (c && c.m.phase === 'INITIAL') this.globalAbort(o, c, reason)
+    })
+  }
+
+  /** Keeps the runtime's bookkeeping in step with the participant machine after a step. */
+  private syncPart(s: SiteRt, sub: Sub, why?: { reason: string; code?: ErrorInfo['code'] }): void {
+    const { k } = this
+    const ph = sub.m.phase
+    if (ph === sub.state || ph === 'NONE' || ph === 'INITIAL' || s.subs.get(sub.gid) !== sub) return
+    if (ph === 'READY') {
+      k.cluster.sim.cancel(sub.timer)
+      k.setPart(s, sub, 'READY')
+      sub.readyAt = k.now
+      sub.timer = k.at(s, k.opts.decisionTimeoutMs, 'txn.readyTimeout', () => this.readyTimeout(s, sub))
+      return
+    }
+    if (ph === 'COMMIT' && sub.committing) return // the flush finishes it
+    this.finishPart(s, sub, ph, why)
+  }
+
+  private finishPart(s: SiteRt, sub: Sub, o: 'COMMIT' | 'ABORT' | 'RO', why?: { reason: string; code?: ErrorInfo['code'] }): void {
+    const { k } = this
+    k.cluster.sim.cancel(sub.timer)
+    k.cluster.sim.cancel(sub.lockTimer)
+    s.subs.delete(sub.gid)
+    if (sub.termRound > 0 && o !== 'RO') k.stats.inDoubtResolved++
+    k.setPart(s, sub, o)
+    if (sub.m.heuristic === undefined) k.remember(s, sub.gid, o)
+    if (o === 'ABORT') sub.pendingReply?.({ error: { code: why?.code ?? 'ABORTED', message: why?.reason ?? `${sub.gid} aborted at ${s.code}`, site: s.code } })
+  }
+
+  // ---- group commit ----------------------------------------------------------------------------------------
+  private enqueueCommit(s: SiteRt, sub: Sub, rest: Eff[]): void {
+    sub.committing = true
+    sub.deferred = rest
+    s.commitQueue.push(sub)
+    if (!s.flushTimer) s.flushTimer = this.k.at(s, this.k.opts.groupCommitMs, 'txn.groupCommit', () => this.flushCommits(s))
+  }
+
+  /**
+   * The site's group commit: the COMMIT records of every decision learned in the window (one fsync for all),
+   * then their after-images in one local transaction, the locks, and what the machines sent after (the
+   * acknowledgements, a linear chain's COMMIT passed back).
+   */
+  private flushCommits(s: SiteRt): void {
+    const { k } = this
+    s.flushTimer = undefined
+    const batch = s.commitQueue.filter((sub) => s.subs.get(sub.gid) === sub)
+    s.commitQueue = []
+    if (!batch.length) return
+    batch.forEach((sub, i) => k.force(s, { type: 'COMMIT', gid: sub.gid, role: 'part', decision: 'COMMIT' }, i === batch.length - 1))
+    if (s.log.dirty) k.syncLog(s)
+    const writes: TxnWrite[] = []
+    for (const sub of batch) {
+      check(sub.m.phase === 'COMMIT' && sub.readyAt !== undefined, `${sub.gid} at ${s.code}: applied in ${sub.m.phase}`)
+      for (const w of sub.writes.values()) writes.push(w)
+    }
+    s.store.apply(writes)
+    for (const sub of batch) { sub.committing = false; this.finishPart(s, sub, 'COMMIT') }
+    for (const sub of batch) for (const e of sub.deferred ?? []) if (e.k === 'release') this.release(s, e.tx, sub)
+    const epoch = s.epoch
+    for (const sub of batch) {
+      if (k.hook(s, 'commit', sub.gid) || s.epoch !== epoch) return
+      for (const e of sub.deferred ?? []) if (e.k === 'send') this.ship(s, e.m, this.metaOf(sub.m))
+      sub.deferred = undefined
+    }
+  }
+
+  // ---- coordinator ---------------------------------------------------------------------------------------
+  /** The client asks to commit (the coordinator at the origin site). */
+  commit(s: SiteRt, c: Coord, tried: number): void {
+    const { k } = this
+    if (!c.m.participants.length && tried) {
+      // No statement reached a site. Statements were given, so every one of them was refused: there is
+      // nothing to commit, and saying COMMIT would claim work that was never done.
+      this.globalAbort(s, c, `nothing to commit: ${tried === 1 ? 'its only statement' : `all ${tried} statements`} failed`)
+      return
+    }
+    const alive = this.step(s, { gid: c.gid, coord: c, meta: this.metaOf(c.m) }, (out) => this.M.coordCommit(c.m, out), () => this.syncCoord(s, c))
+    if (alive && c.m.phase === 'WAIT') c.timer = k.at(s, k.opts.voteTimeoutMs, 'txn.voteTimeout', () => this.voteTimeout(s, c))
+  }
+
+  private voteTimeout(s: SiteRt, c: Coord): void {
+    if (s.coords.get(c.gid) !== c || c.m.phase !== 'WAIT') return
+    if (this.k.tlOn) this.k.note(c.gid, { kind: 'timeout', site: s.code, detail: 'coordinator WAIT timed out → global abort' })
+    this.globalAbort(s, c, 'votes did not arrive in time')
+  }
+
+  /** The coordinator aborts (INITIAL or WAIT): the application's abort, a failed statement, a timeout, a deadlock victim. */
+  globalAbort(s: SiteRt, c: Coord, reason: string): void {
+    if (c.m.phase === 'COMMIT' || c.m.phase === 'ABORT') return
+    this.step(s, { gid: c.gid, coord: c, meta: this.metaOf(c.m) }, (out) => this.M.coordTimeout(c.m, reason, out), () => this.syncCoord(s, c))
+  }
+
+  private onAck(s: SiteRt, m: Extract<Msg, { t: 'ACK' }>): void {
+    const c = s.coords.get(m.tx)
+    if (!c) return
+    this.step(s, { gid: m.tx, coord: c, meta: this.metaOf(c.m) }, (out) => this.M.coordAck(c.m, m.from, m.d, m.heuristic, out), () => this.syncCoord(s, c))
+  }
+
+  private armResend(s: SiteRt, c: Coord): void {
+    const { k } = this
+    k.cluster.sim.cancel(c.resendTimer)
+    c.resendTimer = k.at(s, k.opts.resendMs, 'txn.resend', () => {
+      if (s.coords.get(c.gid) !== c || c.m.ended || !c.m.owed.length) return
+      if (k.tlOn) k.note(c.gid, { kind: 'timeout', site: s.code, detail: `no ACK from ${c.m.owed.join(', ')}: re-send ${c.m.phase}` })
+      this.step(s, { gid: c.gid, coord: c, meta: this.metaOf(c.m) }, (out) => this.M.coordResend(c.m, out))
+      this.armResend(s, c)
+    })
+  }
+
+  /** Keeps the runtime's bookkeeping in step with the coordinator machine after a step. */
+  private syncCoord(s: SiteRt, c: Coord): void {
+    const { k } = this
+    const ph = c.m.phase
+    if (ph !== c.state) {
+      k.setCoord(c, ph)
+      if (ph === 'COMMIT' || ph === 'ABORT') {
+        k.cluster.sim.cancel(c.timer)
+        k.remember(s, c.gid, ph)
+        if (!c.m.ended) this.armResend(s, c)
+      }
+    }
+    if (c.m.ended && s.coords.get(c.gid) === c) {
+      k.cluster.sim.cancel(c.resendTimer)
+      s.coords.delete(c.gid)
+      if (k.tlOn && c.m.owed.length === 0 && ph === 'COMMIT') k.note(c.gid, { kind: 'log', site: s.code, detail: 'all acknowledged: coordinator record ended' })
+    }
+  }
+
+  // ---- recovery -------------------------------------------------------------------------------------------
+  /** A coordinator record reopened from the log: a decision is re-sent; WAIT without a decision becomes ABORT. */
+  recoverCoord(s: SiteRt, c: Coord, logged: 'WAIT' | 'COMMIT' | 'ABORT'): void {
+    let rec: MCoord | undefined
+    this.step(s, { gid: c.gid, coord: c, meta: this.metaOf(c.m) }, (out) => {
+      rec = this.M.coordRecover(c.gid, s.code, c.m.topology, [...c.m.participants], logged, out)
+      c.m = rec
+    }, () => this.syncCoord(s, c))
+    // a decision reopened as it was logged: re-sent until every participant acknowledges
+    if (s.coords.get(c.gid) === c && !c.m.ended && (c.m.phase === 'COMMIT' || c.m.phase === 'ABORT') && !c.resendTimer) this.armResend(s, c)
+  }
+
+  /** A prepared participant reopened from the log: in doubt again. */
+  recoverPart(gid: string, site: string, coord: string, protocol: Protocol, participants: string[]): MPart {
+    return this.M.partRecover(gid, site, coord, protocol, participants, 'READY')
+  }
+
+  // ---- hand resolution (heuristic decisions) ----------------------------------------------------------------
+  resolve(s: SiteRt, sub: Sub, d: Decision, by: string): void {
+    if (sub.m.phase !== 'READY' || sub.committing) throw new EngineError('NOT_FOUND', `${sub.gid} is not in doubt at ${s.code}`, { site: s.code })
+    this.step(s, { gid: sub.gid, sub, meta: this.metaOf(sub.m), by }, (out) => this.M.partHeuristic(sub.m, d, out), () => this.syncPart(s, sub))
+  }
+
+  /** A heuristic participant keeps asking the coordinator (only it: a heuristic is never taught) for the real decision. */
+  heuristicInquiry(s: SiteRt, gid: string): void {
+    const h = s.heuristics.get(gid)
+    if (!h || h.met) return
+    this.ship(s, { t: 'QUERY', tx: gid, from: s.code, to: h.coord }, NO_META)
+    this.k.at(s, this.k.opts.retryMs * 2, 'txn.heuristicInquiry', () => this.heuristicInquiry(s, gid))
+  }
+
+  /** The coordinator's decision reached a participant resolved by hand: consistent, or heuristic damage. */
+  heuristicMet(s: SiteRt, gid: string, d: Decision): void {
+    const { k } = this
+    const h = s.heuristics.get(gid)
+    if (!h || h.met) return
+    h.met = d
+    const damage = h.decision !== d
+    let rep = k.heuristics.find((x) => x.gid === gid && x.site === s.code)
+    if (!rep) { rep = { gid, site: s.code, heuristic: h.decision, by: 'administrator', at: k.now }; k.heuristics.push(rep) }
+    if (rep.decision !== undefined) return
+    rep.decision = d
+    rep.damage = damage
+    rep.detectedAt = k.now
+    if (k.tlOn) k.note(gid, { kind: 'note', site: s.code, detail: damage ? `HEURISTIC DAMAGE: resolved by hand as ${h.decision}, coordinator decided ${d}` : `heuristic ${h.decision} agrees with the coordinator` })
+    if (damage) k.cluster.log('txn', `heuristic damage: ${gid} at ${s.code} was resolved by hand as ${h.decision} but coordinator ${h.coord} decided ${d}; the sites disagree and need repair by hand`, s.code)
+    else k.cluster.log('txn', `${gid} at ${s.code}: heuristic ${h.decision} agrees with the coordinator's decision`, s.code)
+  }
+}
