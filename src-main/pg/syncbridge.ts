@@ -17,8 +17,9 @@
  *
  * A connection lost while its session was inside a transaction (the server went down, the connection was
  * dropped) is not silently replaced: the server rolled that transaction back (a PREPAREd one stays
- * prepared), so the next call on that connection throws UNREACHABLE saying so once, and the call after it
- * connects afresh. A connection lost between transactions reconnects on its next call.
+ * prepared), so one call hears of it — the statement that was running, else the next call on that
+ * connection, which is then not run — with UNREACHABLE saying so, and the call after it connects afresh.
+ * A connection lost between transactions reconnects on its next call.
  *
  * Values: bigint columns come back as numbers (as text beyond 2^53), numeric as numbers — the engine
  * computes in doubles, as sql.js does; everything else as the `pg` client parses it. Rows are plain objects
@@ -75,6 +76,8 @@ interface WireError {
   watchdog?: true
   /** The worker dropped the connection (it could not be cancelled, or it was lost). */
   dropped?: true
+  /** The session was inside a transaction when it was lost. */
+  inTxn?: true
 }
 type Reply = { id: number; ok: true; rows: PgRow[]; rowCount: number } | { id: number; ok: false; error: WireError } | { fatal: string }
 
@@ -181,7 +184,11 @@ function main(pg) {
     } catch (e) {
       const err = describe(e, 'query')
       if (cancelled) err.watchdog = true
-      if (isLoss(e)) { drop(c, client); err.dropped = true }
+      if (isLoss(e)) {
+        drop(c, client)
+        err.dropped = true
+        if (c.lostInTxn) { c.lostInTxn = false; err.inTxn = true } // this caller hears of the loss: once is enough
+      }
       send({ id: m.id, ok: false, error: err })
     } finally {
       clearTimeout(watchdog)
@@ -328,7 +335,7 @@ export class SyncPg {
     }
     if (e.watchdog) {
       return new SyncPgError('TIMEOUT', e.dropped
-        ? `${conn}: the statement ran past its ${timeoutMs} ms limit and the server could not be reached to cancel it; the connection is dropped (${excerpt(sql)})`
+        ? `${conn}: the statement ran past its ${timeoutMs} ms limit and did not end when cancelled (or the server could not be reached to cancel it); the connection is dropped (${excerpt(sql)})`
         : `${conn}: the statement ran past its ${timeoutMs} ms limit and was cancelled (pg_cancel_backend) (${excerpt(sql)})`, o)
     }
     if (st === '57014') {
@@ -336,7 +343,7 @@ export class SyncPg {
         ? new SyncPgError('TIMEOUT', `${conn}: the statement ran past its ${timeoutMs} ms limit; the server cancelled it (statement_timeout) (${excerpt(sql)})`, o)
         : new SyncPgError('CANCELLED', `${conn}: ${e.message}`, o)
     }
-    if (e.dropped) return new SyncPgError('UNREACHABLE', `${conn}: the connection to ${spec.host}:${spec.port} was lost: ${e.message}`, o)
+    if (e.dropped) return new SyncPgError('UNREACHABLE', `${conn}: the connection to ${spec.host}:${spec.port} was lost${e.inTxn ? ' inside a transaction, which the server rolled back (a prepared transaction stays prepared)' : ''}: ${e.message}`, o)
     if (st.startsWith('23')) return new SyncPgError('CONSTRAINT_VIOLATION', `${conn}: ${e.message}`, o)
     if (st.startsWith('40')) return new SyncPgError('ABORTED', `${conn}: ${e.message}`, o)
     if (st.startsWith('28') || st === '42501') return new SyncPgError(st.startsWith('28') ? 'AUTH_FAILED' : 'ACCESS_DENIED', `${conn}: ${e.message}`, o)
