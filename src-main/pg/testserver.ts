@@ -28,7 +28,7 @@ export interface TestServer {
   port: number
   /** The administrator's connection to a database of the server (`postgres` unless given). */
   spec(database?: string): PgConnSpec
-  /** SIGKILL to the postmaster and every backend at once (a machine that lost power); resolves when all are gone. */
+  /** SIGKILL to the postmaster and every backend at once (a machine that lost power); resolves when all are reaped. */
   kill9(): Promise<number[]>
   /** Starts the server again (crash recovery replays its WAL). */
   start(): void
@@ -59,7 +59,9 @@ export async function startTestServer(prefix: string): Promise<TestServer> {
     async kill9() {
       const pids = procs()
       for (const p of pids) { try { process.kill(p, 'SIGKILL') } catch { /* already gone */ } }
-      for (let i = 0; i < 500 && pids.some((p) => existsSync(`/proc/${p}`) && !readFileSync(`/proc/${p}/stat`, 'utf8').includes(') Z ')); i++) await new Promise((r) => setTimeout(r, 10))
+      // gone means reaped, not only dead: a zombie postmaster still holds its pid, and pg_ctl would take it for a running server
+      for (let i = 0; i < 600 && pids.some((p) => existsSync(`/proc/${p}`)); i++) await new Promise((r) => setTimeout(r, 50))
+      if (pids.some((p) => existsSync(`/proc/${p}`))) throw new Error(`server processes ${pids.join(', ')} were not reaped within 30 s of SIGKILL`)
       return pids
     },
     start: () => { startDeployment(dir) },
