@@ -25,7 +25,7 @@ describe.skipIf(why !== null)(`PgTxnStore over a live server${why ? ` (skipped: 
   let store: PgTxnStore
   /** What another session sees: committed rows only. */
   const other = (sql: string, params: unknown[] = []) => b.query('ADMIN', sql, params).rows
-  const qty = (code: number) => other('SELECT "QTY" AS q FROM "Stock_KDY" WHERE "STOCKCODE" = $1', [code])[0]?.q
+  const qty = (code: number) => other('SELECT "QTY" AS q FROM "Stock_KDY" WHERE "STOCKCODE" = $1', [code])[0]?.q as number
   const inDoubt = () => other('SELECT gid FROM pg_prepared_xacts ORDER BY gid').map((r) => r.gid)
   const upd = (code: number, q: number): TxnWrite => ({ table: 'Stock_KDY', key: String(code), row: { STOCKCODE: code, QTY: q, ITEM: `item ${code}`, PRICE: 1.5 }, cols: ['QTY'] })
 
