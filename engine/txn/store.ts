@@ -9,6 +9,14 @@ import type { ColInfo } from './stmt'
 
 export type Row = Record<string, unknown>
 
+/**
+ * What a store with two-phase commit of its own reports when asked to finish a prepared transaction:
+ * 'committed' / 'rolled-back' it did so now; 'already-committed' it had been committed before (a repeated
+ * COMMIT is then harmless; a ROLLBACK cannot undo it — the caller must treat that as a heuristic mismatch);
+ * 'absent' it is neither prepared nor committed here (rolled back before, or never prepared).
+ */
+export type PreparedOutcome = 'committed' | 'rolled-back' | 'already-committed' | 'absent'
+
 export interface TxnStore {
   /** Key column of a table (upper case), or throws UNKNOWN_TABLE. */
   keyColumn(table: string): string
@@ -22,6 +30,22 @@ export interface TxnStore {
   columns?(table: string): ColInfo[] | undefined
   /** Applies committed after-images atomically and durably. Idempotent. */
   apply(writes: readonly TxnWrite[]): void
+
+  // Two-phase commit at the store itself, for a store that is a database server able to keep a transaction
+  // prepared (PostgreSQL's PREPARE TRANSACTION). All optional: a store without them is given its
+  // after-images by apply() once the decision is made, as the embedded sites are.
+  /**
+   * Applies the after-images inside a transaction the server makes durable and keeps, locks held, without
+   * committing it, under the global id `gid`. Throws (and keeps nothing) when it cannot: the vote is no.
+   * A gid already prepared or committed here is refused (CONFLICT), never applied twice.
+   */
+  prepare?(gid: string, writes: readonly TxnWrite[]): void
+  /** Commits the prepared transaction `gid`; repeated after it was committed: 'already-committed'. */
+  commitPrepared?(gid: string): PreparedOutcome
+  /** Rolls the prepared transaction `gid` back; 'absent' when there is nothing to roll back. */
+  rollbackPrepared?(gid: string): PreparedOutcome
+  /** The gids prepared here and not yet committed or rolled back (recovery, the in-doubt view), oldest first. */
+  prepared?(): string[]
 }
 
 /** Committed rows held in memory; they model the site's disk, so they survive a simulated crash. */

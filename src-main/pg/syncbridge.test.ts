@@ -1,0 +1,166 @@
+/**
+ * The synchronous PostgreSQL bridge against a real server this test starts in a temporary directory.
+ * Skipped, with the reason, where PostgreSQL is not installed.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import pg from 'pg'
+import { EngineError } from '../../engine/errors'
+import { pgUnavailableReason } from './servers'
+import { SyncPg, SyncPgError } from './syncbridge'
+import { startTestServer, type TestServer } from './testserver'
+
+const why = pgUnavailableReason()
+
+/** Runs fn and returns what it threw (fails the test when it did not throw). */
+function thrown(fn: () => unknown): SyncPgError {
+  try { fn() } catch (e) { return e as SyncPgError }
+  throw new Error('expected an error')
+}
+
+describe.skipIf(why !== null)(`SyncPg over a live server${why ? ` (skipped: ${why})` : ''}`, () => {
+  let srv: TestServer
+  let b: SyncPg
+
+  beforeAll(async () => {
+    srv = await startTestServer('iddb-syncpg-')
+    b = SyncPg.open({ conns: { CMB: srv.spec(), OTHER: srv.spec() }, graceMs: 300 })
+  }, 120_000)
+
+  afterAll(() => {
+    b?.close()
+    srv?.remove()
+  }, 60_000)
+
+  it('runs statements synchronously: rows as plain objects, bigint and numeric as numbers, params, rowCount', () => {
+    const r = b.query('CMB', 'SELECT 1::int AS a, 9007199254740993::bigint AS huge, 42::bigint AS n, 2.5::numeric AS x, $1::text AS t, NULL AS z', ['hé'])
+    expect(r.rows).toEqual([{ a: 1, huge: '9007199254740993', n: 42, x: 2.5, t: 'hé', z: null }])
+    b.query('CMB', 'CREATE TABLE t1 (k bigint PRIMARY KEY, v text)')
+    expect(b.query('CMB', 'INSERT INTO t1 VALUES ($1, $2), ($3, $4)', [1, 'a', 2, 'b']).rowCount).toBe(2)
+    expect(b.query('CMB', 'SELECT k, v FROM t1 ORDER BY k').rows).toEqual([{ k: 1, v: 'a' }, { k: 2, v: 'b' }])
+    // several statements without params: the last one's result
+    expect(b.query('CMB', 'SELECT 1 AS one; SELECT 2 AS two').rows).toEqual([{ two: 2 }])
+  })
+
+  it('keeps one session per named connection: a transaction on one is not seen by the other until it commits', () => {
+    b.query('CMB', 'BEGIN')
+    b.query('CMB', 'INSERT INTO t1 VALUES (3, $1)', ['c'])
+    expect(b.query('OTHER', 'SELECT COUNT(*) AS n FROM t1').rows[0].n).toBe(2)
+    b.query('CMB', 'COMMIT')
+    expect(b.query('OTHER', 'SELECT COUNT(*) AS n FROM t1').rows[0].n).toBe(3)
+  })
+
+  it('bad SQL gives SQL_ERROR with the SQLSTATE and the site, and changes nothing', () => {
+    const e = thrown(() => b.query('CMB', 'INSERT INTO t1 VALUES (4, $1); SELEC oops', ['d']))
+    expect(e).toBeInstanceOf(EngineError)
+    expect(e).toMatchObject({ code: 'SQL_ERROR', site: 'CMB', sqlstate: '42601' })
+    expect(e.message).toMatch(/syntax error/)
+    expect(thrown(() => b.query('CMB', 'SELECT nope FROM t1'))).toMatchObject({ code: 'SQL_ERROR', sqlstate: '42703' })
+    expect(thrown(() => b.query('CMB', 'INSERT INTO t1 VALUES (1, $1)', ['dup']))).toMatchObject({ code: 'CONSTRAINT_VIOLATION', sqlstate: '23505' })
+    expect(b.query('CMB', 'SELECT k FROM t1 ORDER BY k').rows.map((r) => r.k)).toEqual([1, 2, 3])
+  })
+
+  it('refuses bad calls with BAD_INPUT / UNKNOWN_SITE before anything is sent', () => {
+    expect(thrown(() => b.query('XYZ', 'SELECT 1'))).toMatchObject({ code: 'UNKNOWN_SITE' })
+    expect(thrown(() => b.query('CMB', '  '))).toMatchObject({ code: 'BAD_INPUT' })
+    expect(thrown(() => b.query('CMB', 'SELECT 1', [], { timeoutMs: 0 }))).toMatchObject({ code: 'BAD_INPUT' })
+    expect(() => SyncPg.open({ conns: {} })).toThrow(/at least one connection/)
+    expect(() => SyncPg.open({ conns: { X: { ...srv.spec(), port: 70000 } } })).toThrow(/not a TCP port/)
+  })
+
+  it('a statement over its limit gives TIMEOUT (statement_timeout) in about that time, and the connection stays usable', () => {
+    const t0 = performance.now()
+    const e = thrown(() => b.query('CMB', 'SELECT pg_sleep(10)', [], { timeoutMs: 300 }))
+    const ms = performance.now() - t0
+    expect(e).toMatchObject({ code: 'TIMEOUT', site: 'CMB', sqlstate: '57014' })
+    expect(e.message).toMatch(/300 ms limit; the server cancelled it/)
+    expect(ms).toBeGreaterThanOrEqual(290)
+    expect(ms).toBeLessThan(2_000)
+    expect(b.query('CMB', 'SELECT 7 AS x').rows).toEqual([{ x: 7 }])
+    // the session's limit is back to the default for the next call
+    expect(b.query('CMB', 'SHOW statement_timeout').rows[0].statement_timeout).toBe('30s')
+  })
+
+  it('the watchdog cancels, with pg_cancel_backend from a second connection, a statement the server does not stop', () => {
+    const lim = { timeoutMs: 1_500 }
+    b.query('OTHER', 'SELECT 1', [], lim) // the session now has statement_timeout 1.5 s …
+    b.query('OTHER', 'SET statement_timeout = 0', [], lim) // … and by hand none: only the watchdog can stop the next call
+    const t0 = performance.now()
+    const e = thrown(() => b.query('OTHER', 'SELECT pg_sleep(60)', [], lim))
+    const ms = performance.now() - t0
+    expect(e).toMatchObject({ code: 'TIMEOUT', site: 'OTHER', sqlstate: '57014' })
+    expect(e.message).toMatch(/1500 ms limit and was cancelled \(pg_cancel_backend\)/)
+    expect(ms).toBeGreaterThanOrEqual(1_500 + 300)
+    expect(ms).toBeLessThan(5_000)
+    expect(b.query('OTHER', 'SELECT 8 AS x').rows).toEqual([{ x: 8 }])
+  })
+
+  it('a backend that does not answer at all (SIGSTOP) is given up: TIMEOUT after the limit and two graces, the connection dropped, the next call on a new session', () => {
+    const lim = { timeoutMs: 500 }
+    const pid = Number(b.query('OTHER', 'SELECT pg_backend_pid() AS p', [], lim).rows[0].p)
+    process.kill(pid, 'SIGSTOP')
+    const t0 = performance.now()
+    let e: SyncPgError
+    try { e = thrown(() => b.query('OTHER', 'SELECT 1', [], lim)) } finally { process.kill(pid, 'SIGCONT') }
+    const ms = performance.now() - t0
+    expect(e).toMatchObject({ code: 'TIMEOUT', site: 'OTHER' })
+    expect(e.message).toMatch(/did not end when cancelled .* the connection is dropped/)
+    expect(ms).toBeGreaterThanOrEqual(500 + 2 * 300)
+    expect(ms).toBeLessThan(4_000)
+    expect(Number(b.query('OTHER', 'SELECT pg_backend_pid() AS p').rows[0].p)).not.toBe(pid)
+  })
+
+  it('a connection lost inside a transaction is reported to one call (UNREACHABLE), then reconnects; one lost between transactions reconnects silently', async () => {
+    const pid = () => Number(b.query('CMB', 'SELECT pg_backend_pid() AS p').rows[0].p)
+    const kill = async (p: number) => {
+      const admin = new pg.Client(srv.spec()); await admin.connect()
+      try { await admin.query('SELECT pg_terminate_backend($1)', [p]) } finally { await admin.end() }
+      await new Promise((r) => setTimeout(r, 200)) // the worker hears the server's FATAL while idle
+    }
+    // lost while idle inside a transaction: the next call is refused, not run in a fresh session
+    b.query('CMB', 'BEGIN')
+    b.query('CMB', 'INSERT INTO t1 VALUES (10, $1)', ['lost'])
+    await kill(pid())
+    const e = thrown(() => b.query('CMB', 'INSERT INTO t1 VALUES (11, $1)', ['lost']))
+    expect(e).toMatchObject({ code: 'UNREACHABLE', site: 'CMB' })
+    expect(e.message).toMatch(/lost inside a transaction, which the server rolled back .*this statement was not run/)
+    b.query('CMB', 'ROLLBACK') // a new session: nothing to roll back
+    // lost while a statement runs inside a transaction: that statement's caller hears it, once
+    b.query('CMB', 'BEGIN')
+    b.query('CMB', 'INSERT INTO t1 VALUES (12, $1)', ['lost'])
+    const e2 = thrown(() => b.query('CMB', 'SELECT pg_terminate_backend(pg_backend_pid())'))
+    expect(e2).toMatchObject({ code: 'UNREACHABLE', sqlstate: '57P01' })
+    expect(e2.message).toMatch(/was lost inside a transaction/)
+    expect(b.query('CMB', 'SELECT COUNT(*) AS n FROM t1 WHERE k >= 10').rows[0].n).toBe(0)
+    // between transactions: the next call simply opens a new session
+    const before = pid()
+    await kill(before)
+    expect(pid()).not.toBe(before)
+  })
+
+  it('a server that is not there gives UNREACHABLE within the connect limit', () => {
+    const dead = SyncPg.open({ conns: { KDY: { ...srv.spec(), port: srv.port + 1 } }, connectTimeoutMs: 1_000 })
+    try {
+      const t0 = performance.now()
+      const e = thrown(() => dead.query('KDY', 'SELECT 1'))
+      expect(e).toMatchObject({ code: 'UNREACHABLE', site: 'KDY' })
+      expect(e.message).toMatch(/cannot connect to 127\.0\.0\.1/)
+      expect(performance.now() - t0).toBeLessThan(2_000)
+    } finally { dead.close() }
+    const wrong = SyncPg.open({ conns: { CMB: { ...srv.spec(), password: 'not-the-password' } } })
+    try { expect(thrown(() => wrong.query('CMB', 'SELECT 1'))).toMatchObject({ code: 'AUTH_FAILED', sqlstate: '28P01' }) } finally { wrong.close() }
+  })
+
+  it('close ends the sessions; a closed bridge refuses calls', async () => {
+    const c = SyncPg.open({ conns: { CMB: { ...srv.spec(), applicationName: 'iddb:close-test' } } })
+    c.query('CMB', 'SELECT 1')
+    const sessions = async () => {
+      const admin = new pg.Client(srv.spec()); await admin.connect()
+      try { return Number((await admin.query("SELECT COUNT(*)::int AS n FROM pg_stat_activity WHERE application_name = 'iddb:close-test'")).rows[0].n) } finally { await admin.end() }
+    }
+    expect(await sessions()).toBe(1)
+    c.close()
+    c.close()
+    expect(await sessions()).toBe(0)
+    expect(thrown(() => c.query('CMB', 'SELECT 1'))).toMatchObject({ code: 'NOT_READY' })
+  })
+})

@@ -1,0 +1,365 @@
+/**
+ * A synchronous bridge to PostgreSQL. The engine's DQP and DTM call a site's store synchronously (the
+ * embedded sites are sql.js, in-process), while every PostgreSQL client is asynchronous. The bridge puts the
+ * asynchronous part in a worker thread that owns one `pg` Client per named connection (a site's server);
+ * the caller posts a request {conn, sql, params} on a MessagePort, blocks in Atomics.wait on a shared
+ * counter until the worker bumps it, and takes the reply off the port with receiveMessageOnPort — so the
+ * caller's event loop is never entered and the call returns like sql.js's does.
+ *
+ * No caller hangs:
+ * - each statement runs under `statement_timeout` at the server (the session's value follows the call's
+ *   limit); the server cancels it and the call throws TIMEOUT, the connection staying usable;
+ * - should the server not stop it (a session whose statement_timeout was changed by hand, a wait the
+ *   setting does not cover), the worker cancels it `graceMs` later with pg_cancel_backend() from a second
+ *   connection, and if even that cannot reach the server it drops the connection;
+ * - the caller's own Atomics.wait has a limit past all of these: a worker that does not answer at all
+ *   gives TIMEOUT too.
+ *
+ * A connection lost while its session was inside a transaction (the server went down, the connection was
+ * dropped) is not silently replaced: the server rolled that transaction back (a PREPAREd one stays
+ * prepared), so one call hears of it — the statement that was running, else the next call on that
+ * connection, which is then not run — with UNREACHABLE saying so, and the call after it connects afresh.
+ * A connection lost between transactions reconnects on its next call.
+ *
+ * Values: bigint columns come back as numbers (as text beyond 2^53), numeric as numbers — the engine
+ * computes in doubles, as sql.js does; everything else as the `pg` client parses it. Rows are plain objects
+ * keyed by the column names the server reports.
+ */
+import { Worker, MessageChannel, receiveMessageOnPort, type MessagePort } from 'node:worker_threads'
+import { createRequire } from 'node:module'
+import { join } from 'node:path'
+import { EngineError, type ErrorCode } from '../../engine/errors'
+
+/** Where one named connection goes. No password: libpq's rules apply (PGPASSWORD, the pgpass file). */
+export interface PgConnSpec {
+  host: string
+  port: number
+  database: string
+  user: string
+  password?: string
+  /** The session's application_name (the global deadlock detector names backends by it: deadlock.ts). */
+  applicationName?: string
+}
+
+export interface SyncPgOptions {
+  conns: Record<string, PgConnSpec>
+  /** Default limit of one call, ms (statement_timeout at the server). 30 s unless given. */
+  timeoutMs?: number
+  /** How long the worker waits past a call's limit before cancelling it itself, and again before dropping its connection. 1 s unless given. */
+  graceMs?: number
+  /** Limit of opening a connection, ms. 5 s unless given. */
+  connectTimeoutMs?: number
+}
+
+export type PgRow = Record<string, unknown>
+export interface SyncPgResult { rows: PgRow[]; rowCount: number }
+
+/** An EngineError that also carries the server's SQLSTATE (absent when the error is not the server's). */
+export class SyncPgError extends EngineError {
+  readonly sqlstate?: string
+  constructor(code: ErrorCode, message: string, opts: { site?: string; position?: number; sqlstate?: string } = {}) {
+    super(code, message, opts)
+    this.sqlstate = opts.sqlstate
+  }
+}
+
+/** What the worker reports of a failed call (plain data: it crosses the port). */
+interface WireError {
+  message: string
+  /** The server's SQLSTATE, when the server sent the error. */
+  sqlstate?: string
+  position?: number
+  phase: 'connect' | 'query'
+  /** The connection was lost inside a transaction earlier; this call was not run. */
+  lost?: true
+  /** The worker cancelled the statement itself (pg_cancel_backend) after its limit passed. */
+  watchdog?: true
+  /** The worker dropped the connection (it could not be cancelled, or it was lost). */
+  dropped?: true
+  /** The session was inside a transaction when it was lost. */
+  inTxn?: true
+}
+type Reply = { id: number; ok: true; rows: PgRow[]; rowCount: number } | { id: number; ok: false; error: WireError } | { fatal: string }
+
+/**
+ * The worker's code, run with `eval: true` so that no bundler has to know about a second entry point; it
+ * loads the `pg` client from the path the caller resolved. Messages in: {t:'q', id, conn, sql, params,
+ * timeoutMs}, {t:'reset', conn} (the caller gave up: drop the connection), {t:'close', id}. Every reply is
+ * posted first and the shared counter bumped after, so a caller woken by the counter finds the reply queued.
+ */
+const WORKER_SOURCE = String.raw`
+'use strict'
+const { workerData } = require('node:worker_threads')
+const { port, flag: sab, pgPath, conns: specs, graceMs, connectTimeoutMs } = workerData
+const flag = new Int32Array(sab)
+function send(m) {
+  try { port.postMessage(m) } catch (e) { port.postMessage({ id: m.id, ok: false, error: { phase: 'query', message: 'the reply could not be sent back: ' + e.message } }) }
+  Atomics.add(flag, 0, 1)
+  Atomics.notify(flag, 0)
+}
+function main(pg) {
+  // bigint and numeric as numbers (the engine computes in doubles); a bigint beyond 2^53 stays text
+  const types = {
+    getTypeParser(oid, format) {
+      if (format !== 'binary' && oid === 20) return (s) => { const n = Number(s); return Number.isSafeInteger(n) ? n : s }
+      if (format !== 'binary' && oid === 1700) return (s) => Number(s)
+      return pg.types.getTypeParser(oid, format)
+    },
+  }
+  const config = (spec, extra) => ({
+    host: spec.host, port: spec.port, database: spec.database, user: spec.user, password: spec.password,
+    application_name: spec.applicationName, connectionTimeoutMillis: connectTimeoutMs, keepAlive: true, types, ...extra,
+  })
+  // per connection: its client (null until opened / after a loss), the statement_timeout its session has
+  // (null: not known), whether that was set inside a transaction (a rollback would undo it), and whether
+  // the connection was lost inside a transaction (told to the next caller once)
+  const conns = new Map(Object.keys(specs).map((name) => [name, { spec: specs[name], client: null, timeout: null, setInTxn: false, lostInTxn: false }]))
+
+  function drop(c, client) {
+    if (c.client !== client || !client) return
+    const st = client.getTransactionStatus()
+    if (st === 'T' || st === 'E') c.lostInTxn = true
+    c.client = null
+    c.timeout = null
+    try { client.connection.stream.destroy() } catch {}
+  }
+
+  async function open(c, timeoutMs) {
+    const client = new pg.Client(config(c.spec, { statement_timeout: timeoutMs }))
+    client.on('error', () => drop(c, client)) // the server went away while the connection was idle
+    client.on('end', () => drop(c, client))
+    await client.connect()
+    c.client = client
+    c.timeout = timeoutMs
+    c.setInTxn = false
+  }
+
+  // pg_cancel_backend from a second connection; a server that cannot be reached for it loses the connection
+  async function cancel(c, client) {
+    const k = new pg.Client(config(c.spec, { application_name: 'iddb:bridge-cancel', connectionTimeoutMillis: graceMs }))
+    k.on('error', () => {})
+    try {
+      await k.connect()
+      await k.query('SELECT pg_cancel_backend($1)', [client.processID])
+    } catch {
+      drop(c, client)
+    } finally { k.end().catch(() => {}) }
+  }
+
+  function describe(e, phase) {
+    const server = e instanceof pg.DatabaseError
+    const out = { phase, message: String(e && e.message || e) }
+    if (server && e.code) out.sqlstate = e.code
+    if (server && e.position) out.position = Number(e.position)
+    return out
+  }
+  // errors after which the session is gone: not the server's (socket), connection exceptions, shutdowns
+  const isLoss = (e) => !(e instanceof pg.DatabaseError) || /^08|^57P0/.test(e.code || '')
+
+  async function run(m) {
+    const c = conns.get(m.conn)
+    if (c.lostInTxn) {
+      c.lostInTxn = false
+      return send({ id: m.id, ok: false, error: { phase: 'query', lost: true, message: 'the connection was lost inside a transaction, which the server rolled back (a prepared transaction stays prepared); this statement was not run' } })
+    }
+    try { if (!c.client) await open(c, m.timeoutMs) } catch (e) { return send({ id: m.id, ok: false, error: describe(e, 'connect') }) }
+    const client = c.client
+    let watchdog = null
+    let cancelled = false
+    try {
+      const st = client.getTransactionStatus()
+      if (c.timeout !== m.timeoutMs && st !== 'E') {
+        await client.query('SET statement_timeout = ' + Number(m.timeoutMs))
+        c.timeout = m.timeoutMs
+        c.setInTxn = st === 'T'
+      }
+      watchdog = setTimeout(() => {
+        cancelled = true
+        cancel(c, client)
+        watchdog = setTimeout(() => drop(c, client), graceMs) // cancelled, and still not ended
+      }, m.timeoutMs + graceMs)
+      const r = await client.query(m.sql, m.params)
+      const last = Array.isArray(r) ? r[r.length - 1] : r // several statements in one text: the last one's result
+      send({ id: m.id, ok: true, rows: last.rows || [], rowCount: last.rowCount || 0 })
+    } catch (e) {
+      const err = describe(e, 'query')
+      if (cancelled) err.watchdog = true
+      if (isLoss(e)) {
+        drop(c, client)
+        err.dropped = true
+        if (c.lostInTxn) { c.lostInTxn = false; err.inTxn = true } // this caller hears of the loss: once is enough
+      }
+      send({ id: m.id, ok: false, error: err })
+    } finally {
+      clearTimeout(watchdog)
+      // a statement_timeout SET inside a transaction that has ended may have been rolled back with it
+      if (c.client === client && c.setInTxn && client.getTransactionStatus() === 'I') { c.timeout = null; c.setInTxn = false }
+    }
+  }
+
+  port.on('message', (m) => {
+    if (m.t === 'q') run(m)
+    else if (m.t === 'reset') { const c = conns.get(m.conn); if (c) drop(c, c.client) }
+    else if (m.t === 'close') {
+      const ends = [...conns.values()].filter((c) => c.client).map((c) => { const k = c.client; c.client = null; return k.end().catch(() => {}) })
+      Promise.all(ends).then(() => { send({ id: m.id, ok: true, rows: [], rowCount: 0 }); port.close() })
+    }
+  })
+}
+let pg = null
+try { pg = require(pgPath) } catch (e) { send({ fatal: 'cannot load the pg client from ' + pgPath + ': ' + e.message }) }
+if (pg) main(pg)
+`
+
+/** Where the `pg` package is, for the worker: from this module, a CommonJS bundle's require, or the working directory. */
+function resolvePg(): string {
+  const tries: (() => string)[] = [
+    () => createRequire(import.meta.url).resolve('pg'),
+    () => require.resolve('pg'),
+    () => createRequire(join(process.cwd(), 'package.json')).resolve('pg'),
+  ]
+  for (const t of tries) { try { return t() } catch { /* not resolvable from there */ } }
+  throw new EngineError('UNSUPPORTED', 'the pg client package cannot be found (npm install)')
+}
+
+const excerpt = (sql: string) => { const s = sql.replace(/\s+/g, ' ').trim(); return s.length > 80 ? `${s.slice(0, 77)}...` : s }
+
+export class SyncPg {
+  private seq = 0
+  private closed = false
+  /** Why the worker stopped, once it has. */
+  private dead: string | undefined
+
+  private constructor(
+    private worker: Worker,
+    private port: MessagePort,
+    private flag: Int32Array,
+    private specs: Readonly<Record<string, PgConnSpec>>,
+    readonly timeoutMs: number,
+    readonly graceMs: number,
+    readonly connectTimeoutMs: number,
+  ) {
+    worker.on('error', (e) => { this.dead = e.message })
+    worker.on('exit', (code) => { this.dead ??= `the bridge's worker exited (code ${code})` })
+  }
+
+  /** Starts the worker; connections open on their first call. Bad options throw BAD_INPUT, starting nothing. */
+  static open(o: SyncPgOptions): SyncPg {
+    const names = Object.keys(o?.conns ?? {})
+    if (!names.length) throw new EngineError('BAD_INPUT', 'SyncPg.open needs at least one connection')
+    for (const n of names) {
+      const s = o.conns[n]
+      if (!s || typeof s.host !== 'string' || !s.host) throw new EngineError('BAD_INPUT', `connection ${n}: no host`)
+      if (!Number.isInteger(s.port) || s.port < 1 || s.port > 65535) throw new EngineError('BAD_INPUT', `connection ${n}: port ${String(s.port)} is not a TCP port`)
+      if (typeof s.database !== 'string' || !s.database) throw new EngineError('BAD_INPUT', `connection ${n}: no database`)
+      if (typeof s.user !== 'string' || !s.user) throw new EngineError('BAD_INPUT', `connection ${n}: no user`)
+    }
+    const ms = (v: number | undefined, dflt: number, what: string) => {
+      if (v === undefined) return dflt
+      if (!Number.isInteger(v) || v < 1) throw new EngineError('BAD_INPUT', `${what} must be a whole number of milliseconds ≥ 1 (got ${String(v)})`)
+      return v
+    }
+    const timeoutMs = ms(o.timeoutMs, 30_000, 'timeoutMs')
+    const graceMs = ms(o.graceMs, 1_000, 'graceMs')
+    const connectTimeoutMs = ms(o.connectTimeoutMs, 5_000, 'connectTimeoutMs')
+    const sab = new SharedArrayBuffer(4)
+    const { port1, port2 } = new MessageChannel()
+    const conns = Object.fromEntries(names.map((n) => [n, { ...o.conns[n] }]))
+    const worker = new Worker(WORKER_SOURCE, {
+      eval: true,
+      workerData: { port: port2, flag: sab, pgPath: resolvePg(), conns, graceMs, connectTimeoutMs },
+      transferList: [port2],
+    })
+    worker.unref() // an unclosed bridge does not keep the process alive
+    return new SyncPg(worker, port1, new Int32Array(sab), conns, timeoutMs, graceMs, connectTimeoutMs)
+  }
+
+  /** The connections' names. */
+  get names(): string[] { return Object.keys(this.specs) }
+
+  /**
+   * Runs one statement (or, without params, several separated by `;`: the last one's result) on a named
+   * connection and returns its rows. Throws a SyncPgError carrying the connection's name as its site:
+   * SQL_ERROR (the server refused the statement; nothing it did remains, unless it ran inside a transaction
+   * the caller then commits), CONSTRAINT_VIOLATION (SQLSTATE class 23), ABORTED (class 40: a serialization
+   * failure or a deadlock the server found), TIMEOUT (over its limit: cancelled), CANCELLED (cancelled by
+   * someone else, e.g. the global deadlock detector), AUTH_FAILED, UNREACHABLE (no connection, or it was
+   * lost).
+   */
+  query(conn: string, sql: string, params: readonly unknown[] = [], opts: { timeoutMs?: number } = {}): SyncPgResult {
+    if (this.closed) throw new EngineError('NOT_READY', 'the PostgreSQL bridge is closed')
+    const spec = this.specs[conn]
+    if (!spec) throw new EngineError('UNKNOWN_SITE', `no connection ${conn} (connections: ${this.names.join(', ')})`)
+    if (typeof sql !== 'string' || !sql.trim()) throw new EngineError('BAD_INPUT', 'no SQL to run', { site: conn })
+    if (!Array.isArray(params)) throw new EngineError('BAD_INPUT', 'params must be an array', { site: conn })
+    const timeoutMs = opts.timeoutMs ?? this.timeoutMs
+    if (!Number.isInteger(timeoutMs) || timeoutMs < 1) throw new EngineError('BAD_INPUT', `timeoutMs must be a whole number of milliseconds ≥ 1 (got ${String(timeoutMs)})`, { site: conn })
+    if (this.dead) throw new EngineError('INTERNAL', `the PostgreSQL bridge stopped: ${this.dead}`, { site: conn })
+    const id = ++this.seq
+    this.port.postMessage({ t: 'q', id, conn, sql, params, timeoutMs })
+    // past the connect, the statement's limit, the worker's cancel and its drop: the worker itself is stuck
+    const limit = this.connectTimeoutMs + timeoutMs + 3 * this.graceMs + 1_000
+    const r = this.wait(id, limit)
+    if (!r) {
+      this.port.postMessage({ t: 'reset', conn })
+      throw new SyncPgError('TIMEOUT', `${conn}: no answer within ${limit} ms; the connection is dropped (${excerpt(sql)})`, { site: conn })
+    }
+    if (r.ok) return { rows: r.rows, rowCount: r.rowCount }
+    throw this.error(conn, spec, r.error, timeoutMs, sql)
+  }
+
+  /** Waits for the reply `id` (stale replies of calls given up are dropped); undefined after `ms`. */
+  private wait(id: number, ms: number): Extract<Reply, { id: number }> | undefined {
+    const deadline = performance.now() + ms
+    for (;;) {
+      const seen = Atomics.load(this.flag, 0)
+      for (let m = receiveMessageOnPort(this.port); m; m = receiveMessageOnPort(this.port)) {
+        const r = m.message as Reply
+        if ('fatal' in r) { this.dead = r.fatal; throw new EngineError('INTERNAL', `the PostgreSQL bridge could not start: ${r.fatal}`) }
+        if (r.id === id) return r
+      }
+      const left = deadline - performance.now()
+      if (left <= 0) return undefined
+      if (this.dead) throw new EngineError('INTERNAL', `the PostgreSQL bridge stopped: ${this.dead}`)
+      Atomics.wait(this.flag, 0, seen, Math.min(left, 1_000)) // wakes each second to notice a dead worker
+    }
+  }
+
+  private error(conn: string, spec: PgConnSpec, e: WireError, timeoutMs: number, sql: string): SyncPgError {
+    const o = { site: conn, sqlstate: e.sqlstate, position: e.position }
+    const st = e.sqlstate ?? ''
+    if (e.lost) return new SyncPgError('UNREACHABLE', `${conn}: ${e.message}`, o)
+    if (e.phase === 'connect') {
+      if (st.startsWith('28')) return new SyncPgError('AUTH_FAILED', `${conn}: ${spec.user} cannot log in to ${spec.host}:${spec.port}/${spec.database}: ${e.message}`, o)
+      return new SyncPgError('UNREACHABLE', `${conn}: cannot connect to ${spec.host}:${spec.port}/${spec.database}: ${e.message}`, o)
+    }
+    if (e.watchdog) {
+      return new SyncPgError('TIMEOUT', e.dropped
+        ? `${conn}: the statement ran past its ${timeoutMs} ms limit and did not end when cancelled (or the server could not be reached to cancel it); the connection is dropped (${excerpt(sql)})`
+        : `${conn}: the statement ran past its ${timeoutMs} ms limit and was cancelled (pg_cancel_backend) (${excerpt(sql)})`, o)
+    }
+    if (st === '57014') {
+      return /statement timeout/.test(e.message)
+        ? new SyncPgError('TIMEOUT', `${conn}: the statement ran past its ${timeoutMs} ms limit; the server cancelled it (statement_timeout) (${excerpt(sql)})`, o)
+        : new SyncPgError('CANCELLED', `${conn}: ${e.message}`, o)
+    }
+    if (e.dropped) return new SyncPgError('UNREACHABLE', `${conn}: the connection to ${spec.host}:${spec.port} was lost${e.inTxn ? ' inside a transaction, which the server rolled back (a prepared transaction stays prepared)' : ''}: ${e.message}`, o)
+    if (st.startsWith('23')) return new SyncPgError('CONSTRAINT_VIOLATION', `${conn}: ${e.message}`, o)
+    if (st.startsWith('40')) return new SyncPgError('ABORTED', `${conn}: ${e.message}`, o)
+    if (st.startsWith('28') || st === '42501') return new SyncPgError(st.startsWith('28') ? 'AUTH_FAILED' : 'ACCESS_DENIED', `${conn}: ${e.message}`, o)
+    return new SyncPgError('SQL_ERROR', `${conn}: ${e.message}${st ? ` (SQLSTATE ${st})` : ''}`, o)
+  }
+
+  /** Ends every connection and the worker. Idempotent. */
+  close(): void {
+    if (this.closed) return
+    this.closed = true
+    if (!this.dead) {
+      const id = ++this.seq
+      this.port.postMessage({ t: 'close', id })
+      try { this.wait(id, this.connectTimeoutMs) } catch { /* the worker is gone already */ }
+    }
+    this.port.close()
+    void this.worker.terminate()
+  }
+}

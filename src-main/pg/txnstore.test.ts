@@ -1,0 +1,182 @@
+/**
+ * The DTM's TxnStore over a live PostgreSQL server (PgTxnStore on SyncPg), against a real server this test
+ * starts in a temporary directory: reads and after-images, refusals that change nothing, and two-phase
+ * commit at the server — PREPARE TRANSACTION, COMMIT / ROLLBACK PREPARED, and a server killed with SIGKILL
+ * between PREPARE and COMMIT PREPARED. Skipped, with the reason, where PostgreSQL is not installed.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { TxnWrite } from '../../engine/txn/log'
+import { pgUnavailableReason } from './servers'
+import { SyncPg, type SyncPgError } from './syncbridge'
+import { startTestServer, type TestServer } from './testserver'
+import { PgTxnStore } from './txnstore'
+
+const why = pgUnavailableReason()
+const DB = 'site'
+
+function thrown(fn: () => unknown): SyncPgError {
+  try { fn() } catch (e) { return e as SyncPgError }
+  throw new Error('expected an error')
+}
+
+describe.skipIf(why !== null)(`PgTxnStore over a live server${why ? ` (skipped: ${why})` : ''}`, () => {
+  let srv: TestServer
+  let b: SyncPg
+  let store: PgTxnStore
+  /** What another session sees: committed rows only. */
+  const other = (sql: string, params: unknown[] = []) => b.query('ADMIN', sql, params).rows
+  const qty = (code: number) => other('SELECT "QTY" AS q FROM "Stock_KDY" WHERE "STOCKCODE" = $1', [code])[0]?.q as number
+  const inDoubt = () => other('SELECT gid FROM pg_prepared_xacts ORDER BY gid').map((r) => r.gid)
+  const upd = (code: number, q: number): TxnWrite => ({ table: 'Stock_KDY', key: String(code), row: { STOCKCODE: code, QTY: q, ITEM: `item ${code}`, PRICE: 1.5 }, cols: ['QTY'] })
+
+  beforeAll(async () => {
+    srv = await startTestServer('iddb-txnstore-')
+    const setup = SyncPg.open({ conns: { PG: srv.spec() } })
+    try { setup.query('PG', `CREATE DATABASE ${DB}`) } finally { setup.close() }
+    b = SyncPg.open({ conns: { KDY: srv.spec(DB), ADMIN: srv.spec(DB) }, graceMs: 300 })
+    other('CREATE TABLE "Stock_KDY" ("STOCKCODE" bigint PRIMARY KEY, "QTY" bigint NOT NULL, "ITEM" text, "PRICE" double precision)')
+    other('CREATE TABLE "Pairs" ("A" bigint, "B" bigint, "V" text, PRIMARY KEY ("A", "B"))')
+    other('INSERT INTO "Stock_KDY" SELECT g, 100, \'item \' || g, 1.5 FROM generate_series(1, 5) g')
+    store = new PgTxnStore({ bridge: b, conn: 'KDY', writeRefusal: (t) => (t === 'Pairs' ? 'Pairs is a read-only replica at KDY' : undefined) })
+  }, 120_000)
+
+  afterAll(() => {
+    b?.close()
+    srv?.remove()
+  }, 60_000)
+
+  it('the servers allow two-phase commit (max_prepared_transactions set by servers.ts)', () => {
+    expect(Number(other('SHOW max_prepared_transactions')[0].max_prepared_transactions)).toBe(64)
+  })
+
+  it('reads the key column and column types from the server; resolves names case-insensitively; finds a table created later', () => {
+    expect(store.resolveTable('stock_kdy')).toBe('Stock_KDY')
+    expect(store.keyColumn('Stock_KDY')).toBe('STOCKCODE')
+    expect(store.columns('Stock_KDY')).toEqual([
+      { name: 'STOCKCODE', type: 'INTEGER' }, { name: 'QTY', type: 'INTEGER' }, { name: 'ITEM', type: 'TEXT' }, { name: 'PRICE', type: 'REAL' },
+    ])
+    expect(store.keyColumn('Pairs')).toBe('') // a two-column key: locked as a whole
+    expect(thrown(() => store.resolveTable('Nope'))).toMatchObject({ code: 'UNKNOWN_TABLE', site: 'KDY' })
+    other('CREATE TABLE "Later" ("ID" bigint PRIMARY KEY)')
+    expect(store.keyColumn('later')).toBe('ID')
+  })
+
+  it('round trip: apply inserts, updates in place and deletes; get and scan read them back (upper-case keys); applying again changes nothing', () => {
+    const writes: TxnWrite[] = [
+      { table: 'Stock_KDY', key: '6', row: { STOCKCODE: 6, QTY: 60, ITEM: 'new', PRICE: 2.25 } },
+      upd(1, 99),
+      { table: 'stock_kdy', key: '5', row: null },
+    ]
+    store.apply(writes)
+    expect(store.get('Stock_KDY', '6')).toEqual({ STOCKCODE: 6, QTY: 60, ITEM: 'new', PRICE: 2.25 })
+    expect(store.get('Stock_KDY', '1')).toEqual({ STOCKCODE: 1, QTY: 99, ITEM: 'item 1', PRICE: 1.5 })
+    expect(store.get('Stock_KDY', '5')).toBeUndefined()
+    expect(store.get('Stock_KDY', 'not-a-number')).toBeUndefined()
+    expect(store.scan('Stock_KDY').map((r) => [r.STOCKCODE, r.QTY])).toEqual([[1, 99], [2, 100], [3, 100], [4, 100], [6, 60]])
+    store.apply(writes) // redo: idempotent
+    expect(store.scan('Stock_KDY').map((r) => [r.STOCKCODE, r.QTY])).toEqual([[1, 99], [2, 100], [3, 100], [4, 100], [6, 60]])
+    // an UPDATE image of a row that is not there any more is written whole
+    store.apply([{ ...upd(5, 55) }])
+    expect(store.get('Stock_KDY', '5')).toEqual({ STOCKCODE: 5, QTY: 55, ITEM: 'item 5', PRICE: 1.5 })
+  })
+
+  it('refuses bad writes with a clear error and changes nothing: unknown column, bad value, no one-column key, a read-only replica', () => {
+    const before = store.scan('Stock_KDY')
+    const e = thrown(() => store.apply([upd(2, 1), { table: 'Stock_KDY', key: '3', row: { STOCKCODE: 3, QTY: 1, COLOUR: 'red' } }]))
+    expect(e).toMatchObject({ code: 'SQL_ERROR', site: 'KDY' })
+    expect(e.message).toMatch(/no column COLOUR/)
+    expect(thrown(() => store.apply([upd(2, 1), { table: 'Stock_KDY', key: '3', row: { STOCKCODE: 3, QTY: 'lots' } }]))).toMatchObject({ code: 'SQL_ERROR', sqlstate: '22P02' })
+    expect(thrown(() => store.apply([upd(2, 1), { table: 'Stock_KDY', key: '3', row: { STOCKCODE: 3, QTY: null } }]))).toMatchObject({ code: 'CONSTRAINT_VIOLATION', sqlstate: '23502' })
+    expect(thrown(() => store.apply([upd(2, 1), { table: 'Pairs', key: '1', row: { A: 1, B: 2, V: 'x' } }]))).toMatchObject({ code: 'UNSUPPORTED' })
+    expect(thrown(() => store.apply([upd(2, 1), { table: 'Nope', key: '1', row: null }]))).toMatchObject({ code: 'UNKNOWN_TABLE' })
+    expect(store.scan('Stock_KDY')).toEqual(before)
+    expect(thrown(() => store.checkWrite('pairs'))).toMatchObject({ code: 'UNSUPPORTED', message: 'Pairs is a read-only replica at KDY' })
+    store.checkWrite('Stock_KDY')
+    // the session is usable afterwards (no transaction left open)
+    expect(other("SELECT COUNT(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND state LIKE 'idle in transaction%'")[0].n).toBe(0)
+  })
+
+  it('prepare: in pg_prepared_xacts, not visible to reads, its locks held; commitPrepared makes it visible; a repeated decision is reported, not applied twice', () => {
+    const q2 = qty(2)
+    store.prepare('KDY-1', [upd(2, q2 + 10), { table: 'Stock_KDY', key: '7', row: { STOCKCODE: 7, QTY: 7, ITEM: 'seven', PRICE: 7 } }])
+    expect(store.prepared()).toEqual(['KDY-1'])
+    expect(inDoubt()).toEqual(['KDY-1'])
+    expect(qty(2)).toBe(q2)
+    expect(store.get('Stock_KDY', '7')).toBeUndefined()
+    // the prepared transaction keeps its row locks: another writer waits (here: until its limit)
+    expect(thrown(() => b.query('ADMIN', 'UPDATE "Stock_KDY" SET "QTY" = 0 WHERE "STOCKCODE" = 2', [], { timeoutMs: 300 }))).toMatchObject({ code: 'TIMEOUT' })
+    // a gid is prepared once
+    expect(thrown(() => store.prepare('KDY-1', [upd(3, 1)]))).toMatchObject({ code: 'CONFLICT', message: expect.stringMatching(/already prepared/) })
+    expect(store.commitPrepared('KDY-1')).toBe('committed')
+    expect(qty(2)).toBe(q2 + 10)
+    expect(store.get('Stock_KDY', '7')).toMatchObject({ QTY: 7, ITEM: 'seven' })
+    expect(store.prepared()).toEqual([])
+    expect(store.commitPrepared('KDY-1')).toBe('already-committed')
+    expect(store.rollbackPrepared('KDY-1')).toBe('already-committed')
+    expect(qty(2)).toBe(q2 + 10)
+    expect(thrown(() => store.prepare('KDY-1', [upd(3, 1)]))).toMatchObject({ code: 'CONFLICT', message: expect.stringMatching(/already committed/) })
+    expect(qty(3)).toBe(100)
+  })
+
+  it('rollbackPrepared leaves nothing; finishing a gid that is not there says absent', () => {
+    const before = store.scan('Stock_KDY')
+    store.prepare('KDY-2', [upd(3, 3), { table: 'Stock_KDY', key: '1', row: null }])
+    expect(inDoubt()).toEqual(['KDY-2'])
+    expect(store.rollbackPrepared('KDY-2')).toBe('rolled-back')
+    expect(inDoubt()).toEqual([])
+    expect(store.scan('Stock_KDY')).toEqual(before)
+    expect(store.rollbackPrepared('KDY-2')).toBe('absent')
+    expect(store.commitPrepared('KDY-2')).toBe('absent')
+    expect(store.commitPrepared('never-prepared')).toBe('absent')
+    expect(store.scan('Stock_KDY')).toEqual(before)
+  })
+
+  it('a prepare whose writes fail prepares nothing and changes nothing; a gid PostgreSQL cannot take is refused', () => {
+    const before = store.scan('Stock_KDY')
+    expect(thrown(() => store.prepare('KDY-3', [upd(3, 33), { table: 'Stock_KDY', key: '4', row: { STOCKCODE: 4, QTY: 'x' } }]))).toMatchObject({ code: 'SQL_ERROR' })
+    expect(inDoubt()).toEqual([])
+    expect(store.scan('Stock_KDY')).toEqual(before)
+    // the failed gid was not used up
+    store.prepare('KDY-3', [upd(3, 33)])
+    expect(store.commitPrepared('KDY-3')).toBe('committed')
+    expect(qty(3)).toBe(33)
+    for (const gid of ["it's", 'back\\slash', '', 'x'.repeat(200), 'naïve']) expect(thrown(() => store.prepare(gid, [upd(3, 1)]))).toMatchObject({ code: 'BAD_INPUT' })
+    expect(qty(3)).toBe(33)
+  })
+
+  it('a server killed with SIGKILL after PREPARE still lists the gid after restart; commitPrepared then applies it exactly once', async () => {
+    const q4 = qty(4)
+    store.prepare('KDY-crash', [upd(4, q4 + 1), { table: 'Stock_KDY', key: '8', row: { STOCKCODE: 8, QTY: 8, ITEM: 'eight', PRICE: 8 } }])
+    const pids = await srv.kill9()
+    expect(pids.length).toBeGreaterThan(1) // the postmaster and its backends
+    expect(srv.running()).toBe(false)
+    expect(thrown(() => store.get('Stock_KDY', '4'))).toMatchObject({ code: 'UNREACHABLE', site: 'KDY' })
+    srv.start()
+    // a recovering coordinator: a new bridge and store, as after a restart of the console
+    const b2 = SyncPg.open({ conns: { KDY: srv.spec(DB) } })
+    try {
+      const s2 = new PgTxnStore({ bridge: b2, conn: 'KDY' })
+      expect(s2.prepared()).toEqual(['KDY-crash'])
+      expect(s2.get('Stock_KDY', '4')?.QTY).toBe(q4) // still in doubt: not visible
+      expect(s2.get('Stock_KDY', '8')).toBeUndefined()
+      expect(s2.commitPrepared('KDY-crash')).toBe('committed')
+      expect(s2.commitPrepared('KDY-crash')).toBe('already-committed') // the decision sent again
+      expect(s2.prepared()).toEqual([])
+    } finally { b2.close() }
+    // the first store's connections come back by themselves (they were between transactions)
+    expect(store.get('Stock_KDY', '4')?.QTY).toBe(q4 + 1)
+    expect(store.get('Stock_KDY', '8')).toMatchObject({ QTY: 8, ITEM: 'eight' })
+    expect(store.commitPrepared('KDY-crash')).toBe('already-committed')
+    expect(qty(4)).toBe(q4 + 1)
+  }, 120_000)
+
+  it('through the store\'s bridge: a statement over its limit gives TIMEOUT and the connection stays usable; bad SQL gives SQL_ERROR and changes nothing', () => {
+    const t0 = performance.now()
+    expect(thrown(() => b.query('KDY', 'SELECT pg_sleep(10)', [], { timeoutMs: 300 }))).toMatchObject({ code: 'TIMEOUT', site: 'KDY' })
+    expect(performance.now() - t0).toBeLessThan(2_000)
+    expect(store.get('Stock_KDY', '8')?.QTY).toBe(8)
+    const before = store.scan('Stock_KDY')
+    expect(thrown(() => b.query('KDY', 'UPDATE "Stock_KDY" SET "QTY" = 0; UPDATE "Stock_KDY" SET "NOPE" = 1'))).toMatchObject({ code: 'SQL_ERROR', sqlstate: '42703' })
+    expect(store.scan('Stock_KDY')).toEqual(before)
+  })
+})

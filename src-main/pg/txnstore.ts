@@ -1,0 +1,292 @@
+/**
+ * The DTM's TxnStore (engine/txn/store.ts) over a live PostgreSQL site, through the synchronous bridge
+ * (syncbridge.ts): committed rows are read from the server, after-images applied there in one transaction,
+ * and two-phase commit runs at the server itself — PREPARE TRANSACTION makes the after-images durable with
+ * their locks held and survives a crash of the server; COMMIT PREPARED / ROLLBACK PREPARED finish it, from
+ * any session, after a restart too.
+ *
+ * The store owns its bridge connection's session: nothing else may run statements on that connection
+ * (apply and prepare open and close transactions on it).
+ *
+ * Tables are those of one schema (`public`, where `iddb pg up` loads the design). A table's columns, their
+ * types and its primary key are read once, from information_schema and pg_index, when the table is first
+ * used; a table created after the store opened is found on its first use. Rows are keyed by upper-case
+ * column names, as the DTM expects (the embedded store does the same); the server's names keep their case
+ * in the SQL sent (`"Stock_KDY"."QTY"`).
+ *
+ * Knowing a transaction was committed. PostgreSQL forgets a prepared transaction once it is committed, so a
+ * repeated COMMIT PREPARED (a coordinator that recovers and sends its decision again) cannot tell "committed
+ * before" from "rolled back before". The store therefore inserts, inside every prepared transaction, a row
+ * for its gid into `iddb_2pc.committed`: the row exists exactly when that transaction committed. Rows older
+ * than a week are removed when a store opens. The schema is not `public`: catalogs, checksums and backups of
+ * the design's tables do not see it.
+ *
+ * PostgreSQL's gids are per server (cluster), not per database: two stores on one server (a site's database
+ * and the main repository) must not prepare the same gid.
+ */
+import { EngineError } from '../../engine/errors'
+import type { TxnWrite } from '../../engine/txn/log'
+import type { ColInfo, ColKind } from '../../engine/txn/stmt'
+import type { PreparedOutcome, Row, TxnStore } from '../../engine/txn/store'
+import { SyncPgError, type SyncPg } from './syncbridge'
+
+const q = (n: string) => `"${n.replace(/"/g, '""')}"`
+const MARKERS = 'iddb_2pc.committed'
+const KEEP_MARKERS = "interval '7 days'"
+
+export interface PgTxnStoreOptions {
+  bridge: SyncPg
+  /** The bridge connection (site) this store uses; the store owns its session. */
+  conn: string
+  /** Schema holding the site's tables: `public` unless given. */
+  schema?: string
+  /** Replica control: why a table takes no write at this site (a read-only replica, a copy); undefined: it does. */
+  writeRefusal?: (table: string) => string | undefined
+}
+
+interface TableMeta {
+  name: string
+  /** Columns in table order, their upper-case names and types. */
+  columns: string[]
+  upper: string[]
+  byUpper: Map<string, string>
+  cols: ColInfo[]
+  key: string[]
+  /** The key column's kind: a key that cannot be one of its values finds no row. */
+  keyKind: ColKind
+  qname: string
+}
+
+/** PostgreSQL's data_type → the DTM's column kind (statement checks): anything else is not checked. */
+function kindOf(dataType: string): ColKind {
+  if (/^(bigint|integer|smallint)$/.test(dataType)) return 'INTEGER'
+  if (/^(double precision|real|numeric)$/.test(dataType)) return 'REAL'
+  if (/^(text|character varying|character)$/.test(dataType)) return 'TEXT'
+  return 'ANY'
+}
+
+/** A gid PREPARE TRANSACTION takes as a literal: printable ASCII without quote or backslash, under 200 bytes. */
+function checkGid(gid: string): string {
+  if (typeof gid !== 'string' || !/^[\x20-\x7e]{1,199}$/.test(gid) || /['\\]/.test(gid)) {
+    throw new EngineError('BAD_INPUT', `gid ${JSON.stringify(gid)} is not usable as a PostgreSQL transaction id (1–199 printable ASCII characters, no quote or backslash)`)
+  }
+  return `'${gid}'`
+}
+
+export class PgTxnStore implements TxnStore {
+  readonly conn: string
+  private bridge: SyncPg
+  private schema: string
+  private writeRefusal?: (table: string) => string | undefined
+  private names = new Map<string, string>()
+  private byUpper = new Map<string, string>()
+  private meta = new Map<string, TableMeta>()
+  private markers = false
+  /** Statements run (tests and the benchmarks count round trips). */
+  statements = 0
+
+  constructor(o: PgTxnStoreOptions) {
+    this.bridge = o.bridge
+    this.conn = o.conn
+    this.schema = o.schema ?? 'public'
+    this.writeRefusal = o.writeRefusal
+    this.loadNames()
+    // old commit markers go (their transactions' coordinators have long finished)
+    if (this.run("SELECT to_regclass('iddb_2pc.committed') IS NOT NULL AS x").rows[0].x) {
+      this.run(`DELETE FROM ${MARKERS} WHERE at < now() - ${KEEP_MARKERS}`)
+      this.markers = true
+    }
+  }
+
+  private run(sql: string, params: readonly unknown[] = []) {
+    this.statements++
+    return this.bridge.query(this.conn, sql, params)
+  }
+
+  private loadNames(): void {
+    const r = this.run("SELECT table_name AS t FROM information_schema.tables WHERE table_schema = $1 AND table_type = 'BASE TABLE' ORDER BY 1", [this.schema])
+    this.names.clear()
+    this.byUpper.clear()
+    for (const { t } of r.rows as { t: string }[]) {
+      this.names.set(t, t)
+      if (!this.byUpper.has(t.toUpperCase())) this.byUpper.set(t.toUpperCase(), t)
+    }
+  }
+
+  resolveTable(table: string): string {
+    const find = () => this.names.get(table) ?? this.byUpper.get(String(table).toUpperCase())
+    let n = find()
+    if (!n) { this.loadNames(); n = find() } // created since the store opened?
+    if (!n) throw new EngineError('UNKNOWN_TABLE', `no table ${table} at ${this.conn} (schema ${this.schema})`, { site: this.conn })
+    return n
+  }
+
+  private t(table: string): TableMeta {
+    const name = this.resolveTable(table)
+    const hit = this.meta.get(name)
+    if (hit) return hit
+    const cols = this.run('SELECT column_name AS c, data_type AS d FROM information_schema.columns WHERE table_schema = $1 AND table_name = $2 ORDER BY ordinal_position', [this.schema, name]).rows as { c: string; d: string }[]
+    const key = (this.run(`SELECT a.attname AS k FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey)
+      WHERE i.indrelid = format('%I.%I', $1::text, $2::text)::regclass AND i.indisprimary ORDER BY array_position(i.indkey::int2[], a.attnum)`, [this.schema, name]).rows as { k: string }[]).map((r) => r.k)
+    const byUpper = new Map<string, string>()
+    for (const { c } of cols) {
+      if (byUpper.has(c.toUpperCase())) throw new EngineError('UNSUPPORTED', `${name} at ${this.conn} has columns ${byUpper.get(c.toUpperCase())} and ${c}, which differ only in case`, { site: this.conn })
+      byUpper.set(c.toUpperCase(), c)
+    }
+    const m: TableMeta = {
+      name, columns: cols.map((c) => c.c), upper: cols.map((c) => c.c.toUpperCase()), byUpper,
+      cols: cols.map((c) => ({ name: c.c.toUpperCase(), type: kindOf(c.d) })), key,
+      keyKind: key.length === 1 ? kindOf(cols.find((c) => c.c === key[0])?.d ?? '') : 'ANY',
+      qname: `${q(this.schema)}.${q(name)}`,
+    }
+    this.meta.set(name, m)
+    return m
+  }
+
+  /** Row-level locking needs a one-column key; other tables are locked as a whole (''). */
+  keyColumn(table: string): string {
+    const m = this.t(table)
+    return m.key.length === 1 ? m.key[0].toUpperCase() : ''
+  }
+
+  checkWrite(table: string): void {
+    const why = this.writeRefusal?.(this.resolveTable(table))
+    if (why) throw new EngineError('UNSUPPORTED', why, { site: this.conn })
+  }
+
+  columns(table: string): ColInfo[] { return this.t(table).cols }
+
+  private keyed(m: TableMeta): string {
+    if (m.key.length !== 1) throw new EngineError('UNSUPPORTED', `${m.name} at ${this.conn} has no one-column primary key: the store reads and writes its rows by key`, { site: this.conn })
+    return m.key[0]
+  }
+
+  private upperRow(m: TableMeta, r: Row): Row {
+    const out: Row = {}
+    for (let i = 0; i < m.columns.length; i++) out[m.upper[i]] = r[m.columns[i]]
+    return out
+  }
+
+  private select(m: TableMeta): string { return `SELECT ${m.columns.map(q).join(', ')} FROM ${m.qname}` }
+
+  get(table: string, key: string): Row | undefined {
+    const m = this.t(table)
+    const k = this.keyed(m)
+    // a key that is not a value of the key column's type matches no row (as in the embedded store), not an error
+    if (m.keyKind === 'INTEGER' && !/^[+-]?\d+$/.test(key)) return undefined
+    if (m.keyKind === 'REAL' && !Number.isFinite(Number(key))) return undefined
+    const r = this.run(`${this.select(m)} WHERE ${q(k)} = $1`, [key]).rows[0]
+    return r ? this.upperRow(m, r) : undefined
+  }
+
+  scan(table: string): Row[] {
+    const m = this.t(table)
+    const order = m.key.length ? ` ORDER BY ${m.key.map(q).join(', ')}` : ''
+    return this.run(`${this.select(m)}${order}`).rows.map((r) => this.upperRow(m, r))
+  }
+
+  /**
+   * The after-images as statements on the open transaction: an UPDATE's changed columns set in place, any
+   * other image an upsert of the whole row, a delete by key. Each is idempotent, so redoing them is safe.
+   */
+  private write(writes: readonly TxnWrite[]): void {
+    for (const w of writes) {
+      const m = this.t(w.table)
+      const k = this.keyed(m)
+      const row = w.row
+      if (!row) { this.run(`DELETE FROM ${m.qname} WHERE ${q(k)} = $1`, [w.key]); continue }
+      const colOf = (c: string) => {
+        const n = m.byUpper.get(c.toUpperCase())
+        if (!n) throw new EngineError('SQL_ERROR', `${m.name} at ${this.conn} has no column ${c}`, { site: this.conn })
+        return n
+      }
+      const val = (c: string) => { const v = row[c.toUpperCase()] ?? row[c]; return v === undefined ? null : v }
+      if (w.cols?.length) {
+        const set = [...new Set(w.cols.map(colOf))].filter((c) => c !== k)
+        if (set.length) {
+          const r = this.run(`UPDATE ${m.qname} SET ${set.map((c, i) => `${q(c)} = $${i + 1}`).join(', ')} WHERE ${q(k)} = $${set.length + 1}`, [...set.map(val), w.key])
+          if (r.rowCount === 1) continue
+        }
+      }
+      const cols = [...new Set(Object.keys(row).map(colOf))]
+      if (!cols.includes(k)) cols.push(k)
+      const rest = cols.filter((c) => c !== k)
+      const onConflict = rest.length ? `DO UPDATE SET ${rest.map((c) => `${q(c)} = EXCLUDED.${q(c)}`).join(', ')}` : 'DO NOTHING'
+      const vals = cols.map((c) => (c === k && val(c) === null ? w.key : val(c)))
+      this.run(`INSERT INTO ${m.qname} (${cols.map(q).join(', ')}) VALUES (${cols.map((_, i) => `$${i + 1}`).join(', ')}) ON CONFLICT (${q(k)}) ${onConflict}`, vals)
+    }
+  }
+
+  /** Runs fn inside BEGIN … and ends the transaction with `end` (COMMIT, PREPARE TRANSACTION); on failure rolls back and rethrows. */
+  private inTransaction(fn: () => void, end: string): void {
+    this.run('BEGIN')
+    try {
+      fn()
+      this.run(end)
+    } catch (e) {
+      try { this.run('ROLLBACK') } catch { /* the session is gone: the server rolled it back */ }
+      throw e
+    }
+  }
+
+  apply(writes: readonly TxnWrite[]): void {
+    if (!writes.length) return
+    this.inTransaction(() => this.write(writes), 'COMMIT')
+  }
+
+  private ensureMarkers(): void {
+    if (this.markers) return
+    try {
+      this.run(`CREATE SCHEMA IF NOT EXISTS iddb_2pc; CREATE TABLE IF NOT EXISTS ${MARKERS} (gid text PRIMARY KEY, at timestamptz NOT NULL DEFAULT now())`)
+    } catch (e) {
+      // another session created them at the same moment
+      if (!(e instanceof SyncPgError && (e.sqlstate === '23505' || e.sqlstate === '42P07' || e.sqlstate === '42P06'))) throw e
+    }
+    this.markers = true
+  }
+
+  /** Whether `gid` is prepared in this database, and whether a transaction of that gid committed here. */
+  private state(gid: string): { prepared: boolean; committed: boolean } {
+    this.ensureMarkers()
+    const r = this.run(`SELECT EXISTS (SELECT 1 FROM pg_prepared_xacts WHERE gid = $1 AND database = current_database()) AS p,
+      EXISTS (SELECT 1 FROM ${MARKERS} WHERE gid = $1) AS c`, [gid]).rows[0]
+    return { prepared: r.p === true, committed: r.c === true }
+  }
+
+  prepare(gid: string, writes: readonly TxnWrite[]): void {
+    const lit = checkGid(gid)
+    const st = this.state(gid)
+    // checked before BEGIN: the prepared one holds its locks, and the writes would wait for them
+    if (st.prepared || st.committed) throw new EngineError('CONFLICT', `${gid} is already ${st.prepared ? 'prepared' : 'committed'} at ${this.conn}: a gid is prepared once`, { site: this.conn })
+    try {
+      this.inTransaction(() => {
+        this.write(writes)
+        this.run(`INSERT INTO ${MARKERS} (gid) VALUES ($1)`, [gid])
+      }, `PREPARE TRANSACTION ${lit}`)
+    } catch (e) {
+      if (e instanceof SyncPgError && e.sqlstate === '55000' && /prepared transactions are disabled/.test(e.message)) {
+        throw new EngineError('UNSUPPORTED', `${this.conn}: the server does not allow two-phase commit (set max_prepared_transactions above 0 and restart it)`, { site: this.conn })
+      }
+      throw e
+    }
+  }
+
+  /** COMMIT / ROLLBACK PREPARED; PostgreSQL's "does not exist" is answered from the commit marker. */
+  private finish(gid: string, verb: 'COMMIT' | 'ROLLBACK'): PreparedOutcome {
+    const lit = checkGid(gid)
+    try {
+      this.run(`${verb} PREPARED ${lit}`)
+      return verb === 'COMMIT' ? 'committed' : 'rolled-back'
+    } catch (e) {
+      if (!(e instanceof SyncPgError && e.sqlstate === '42704')) throw e
+    }
+    return this.state(gid).committed ? 'already-committed' : 'absent'
+  }
+
+  commitPrepared(gid: string): PreparedOutcome { return this.finish(gid, 'COMMIT') }
+  rollbackPrepared(gid: string): PreparedOutcome { return this.finish(gid, 'ROLLBACK') }
+
+  prepared(): string[] {
+    return (this.run('SELECT gid FROM pg_prepared_xacts WHERE database = current_database() ORDER BY prepared, gid').rows as { gid: string }[]).map((r) => r.gid)
+  }
+}
