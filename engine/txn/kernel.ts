@@ -97,6 +97,8 @@ export interface Sub {
   lockTimer?: SimEvent
   termRound: number
   readyAt?: number
+  /** Its after-images are held prepared by the site's own server (TxnStore.prepare: PREPARE TRANSACTION). */
+  prepared?: boolean
   /** COMMIT learned, waiting in the site's group commit (its outputs run at the flush). */
   committing?: boolean
   deferred?: Eff[]

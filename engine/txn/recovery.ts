@@ -76,11 +76,22 @@ export class Recovery {
         if (r.type === 'ABORT') this.k.remember(s, r.gid, 'ABORT')
       }
     }
+    // a site that is a database server holds its prepared work itself: what it holds without a READY record here
+    // was prepared but never voted for (a crash between PREPARE TRANSACTION and the READY force): presumed abort
+    if (s.store.prepared) {
+      for (const gid of s.store.prepared()) {
+        if (ready.has(gid)) continue
+        s.store.rollbackPrepared?.(gid)
+        this.k.cluster.log('recovery', `${code}: ${gid} was prepared at the server but never voted for here; rolled back`, code)
+      }
+    }
     for (const r of ready.values()) {
       const m = this.tpc.recoverPart(r.gid, code, r.coord!, (r.protocol as Protocol) ?? 'centralized', r.participants ?? [])
       const sub: Sub = {
         gid: r.gid, site: code, coord: r.coord!, startAt: r.startAt ?? r.at, m, state: 'READY', writes: new Map((r.writes ?? []).map((w) => [`${w.table}:${w.key}`, w])),
         busy: false, stmts: [], lastActivity: this.k.now, termRound: 0, readyAt: r.at,
+        // the server keeps it prepared (the decision finishes it there; if it was lost, the READY record redoes it)
+        ...(s.store.prepare ? { prepared: true } : {}),
       }
       s.subs.set(r.gid, sub)
       this.k.recoveredInfo(r.gid, r.coord!, r.protocol as Protocol, r.startAt ?? r.at).sites[code] = 'READY'

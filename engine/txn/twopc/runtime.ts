@@ -160,7 +160,29 @@ export class TwoPcRuntime {
     const sub = ctx.sub
     check(!!sub && sub.m.phase === 'COMMIT', `${ctx.gid} at ${s.code}: apply without a COMMIT`)
     if (s.log.dirty) this.k.syncLog(s)
-    s.store.apply([...sub!.writes.values()])
+    if (sub!.prepared) this.finishPrepared(s, sub!, 'COMMIT')
+    else s.store.apply([...sub!.writes.values()])
+  }
+
+  /**
+   * The decision for work the site's server holds prepared: COMMIT PREPARED / ROLLBACK PREPARED. A server that
+   * has lost the prepared transaction (it is neither prepared nor committed there) is given the after-images
+   * again from the READY record (redo: nothing committed is lost); one that committed what is now to be rolled
+   * back is reported (the site disagrees with the decision and needs repair by hand).
+   */
+  private finishPrepared(s: SiteRt, sub: Sub, d: Decision): void {
+    const st = s.store
+    sub.prepared = false
+    if (d === 'COMMIT') {
+      const r = st.commitPrepared!(sub.gid)
+      if (r === 'absent') {
+        this.k.cluster.log('recovery', `${sub.gid}: ${s.code}'s server no longer held it prepared; its after-images were applied from the READY record`, s.code)
+        st.apply([...sub.writes.values()])
+      }
+      return
+    }
+    const r = st.rollbackPrepared!(sub.gid)
+    if (r === 'already-committed') this.k.cluster.log('txn', `${sub.gid}: ${s.code}'s server had committed it but the decision is ABORT; the sites disagree and need repair by hand`, s.code)
   }
 
   private release(s: SiteRt, gid: string, sub: Sub | undefined): void {
@@ -237,6 +259,18 @@ export class TwoPcRuntime {
     const theSub = sub
     k.cluster.sim.cancel(theSub.timer)
     const readOnly = theSub.m.phase === 'INITIAL' && theSub.writes.size === 0
+    if (!readOnly && theSub.m.phase === 'INITIAL' && s.store.prepare && !theSub.prepared) {
+      // a site that is a database server keeps the work prepared itself (PREPARE TRANSACTION) before READY is
+      // forced and the vote goes out; a server that refuses it makes this a local abort (the vote is NO)
+      try {
+        s.store.prepare(gid, [...theSub.writes.values()])
+        theSub.prepared = true
+      } catch (e) {
+        this.localAbort(s, theSub, `${s.code} could not prepare ${gid}: ${e instanceof Error ? e.message : String(e)}`)
+        this.stepRemembered(s, gid, (p, out) => this.M.partPrepare(p, gid, s.code, pm, out), pm)
+        return
+      }
+    }
     const alive = this.step(s, { gid, sub: theSub, meta: { ...pm } }, (out) => { theSub.m = this.M.partPrepare(theSub.m, gid, s.code, pm, out, readOnly) }, () => this.syncPart(s, theSub))
     if (alive && theSub.m.phase === 'READY') k.hook(s, 'vote', gid)
   }
@@ -354,6 +388,7 @@ export class TwoPcRuntime {
     if (sub.termRound > 0 && o !== 'RO') k.stats.inDoubtResolved++
     k.setPart(s, sub, o)
     if (sub.m.heuristic === undefined) k.remember(s, sub.gid, o)
+    if (o === 'ABORT' && sub.prepared) this.finishPrepared(s, sub, 'ABORT')
     if (o === 'ABORT') sub.pendingReply?.({ error: { code: why?.code ?? 'ABORTED', message: why?.reason ?? `${sub.gid} aborted at ${s.code}`, site: s.code } })
   }
 
@@ -381,9 +416,10 @@ export class TwoPcRuntime {
     const writes: TxnWrite[] = []
     for (const sub of batch) {
       check(sub.m.phase === 'COMMIT' && sub.readyAt !== undefined, `${sub.gid} at ${s.code}: applied in ${sub.m.phase}`)
-      for (const w of sub.writes.values()) writes.push(w)
+      if (!sub.prepared) for (const w of sub.writes.values()) writes.push(w)
     }
-    s.store.apply(writes)
+    if (writes.length) s.store.apply(writes)
+    for (const sub of batch) if (sub.prepared) this.finishPrepared(s, sub, 'COMMIT')
     for (const sub of batch) { sub.committing = false; this.finishPart(s, sub, 'COMMIT') }
     for (const sub of batch) for (const e of sub.deferred ?? []) if (e.k === 'release') this.release(s, e.tx, sub)
     const epoch = s.epoch
