@@ -32,7 +32,8 @@ export function splitRecord(rec: Buffer): Buffer[] {
 export function innerPlain(id: number, from: string, to: string, kind: string, body: Buffer | string, declared: number): Buffer {
   const bodyLen = typeof body === 'string' ? Buffer.byteLength(body) : body.length
   const len = Math.max(declared, bodyLen)
-  const b = Buffer.alloc(INNER_HEADER_BYTES + len)
+  // zero-filled (the padding and the header's short fields are zeros), from the pool: most messages are small
+  const b = Buffer.allocUnsafe(INNER_HEADER_BYTES + len).fill(0)
   b.writeUInt32BE(id >>> 0, 0)
   b.write(from, 4, 4, 'latin1')
   b.write(to, 8, 4, 'latin1')

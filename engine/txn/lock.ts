@@ -170,7 +170,9 @@ export class LockManager {
   heldLocks(tx: string): { resource: string; mode: LockMode }[] {
     const s = this.heldBy.get(tx)
     if (!s) return []
-    return [...s].map((resource) => ({ resource, mode: this.table.get(resource)!.granted.get(tx)! }))
+    const out: { resource: string; mode: LockMode }[] = []
+    for (const resource of s) out.push({ resource, mode: this.table.get(resource)!.granted.get(tx)! })
+    return out
   }
   heldCount(tx: string): number { return this.heldBy.get(tx)?.size ?? 0 }
   transactions(): string[] { return [...new Set([...this.heldBy.keys(), ...this.waiting.keys()])] }
