@@ -143,6 +143,8 @@ export class LocalCatalog {
   private stats = new Map<string, TableStat>()
   /** Row count changes not yet broadcast to the other sites' global catalogs. */
   readonly fragmentRows = new Map<string, number>()
+  /** Counts every change of a value in fragmentRows (a reader can tell nothing changed without reading them). */
+  rowsVersion = 0
   /** Created indexes per table (PRAGMA index_list), cached until DDL runs (schemaChanged) or a rebuild/load. */
   private indexes = new Map<string, IndexInfo[]>()
 
@@ -203,7 +205,7 @@ export class LocalCatalog {
       }
       const n = rows.get(t.name) ?? 0
       this.stats.set(t.name, { rows: n, cols: m, columns: t.columns, changed: false, flushedRows: n, idxDirty: true })
-      this.fragmentRows.set(t.name, n)
+      this.setFragmentRows(t.name, n)
     }
   }
 
@@ -216,6 +218,8 @@ export class LocalCatalog {
     if (!changes.length) return
     // per table and non-unique index: net count of each indexed value tuple (all zero ⇒ distinct count unchanged)
     let idxDelta: Map<TableStat, Map<string, number>[]> | undefined
+    // the new image of an update whose old image left every non-unique index's values as they were (see below)
+    let sameIdx = -1
     for (let n = 0; n < changes.length; n++) {
       const c = changes[n]
       // an update's old image followed by its new one: a value both hold is still present
@@ -226,17 +230,21 @@ export class LocalCatalog {
       const ins = c.op === 'I'
       if (ins) st.rows++
       else st.rows--
-      if (!st.idxDirty) {
+      if (!st.idxDirty && n !== sameIdx) {
         const idx = this.indexesOf(c.t)
-        if (idx.length) {
+        // an update that keeps every indexed value (the common case: the indexed columns are not set) moves no
+        // value tuple's count: its old image's -1 and its new image's +1 cancel, so neither is counted
+        if (nx && idx.every((ix) => ix.unique || ix.colIdx.every((i) => (c.r[i] ?? null) === (nx[i] ?? null)))) sameIdx = n + 1
+        else if (idx.length) {
           idxDelta ??= new Map()
           let per = idxDelta.get(st)
           if (!per) { per = idx.map(() => new Map()); idxDelta.set(st, per) }
-          idx.forEach((ix, k) => {
-            if (ix.unique) return
+          for (let k = 0; k < idx.length; k++) {
+            const ix = idx[k]
+            if (ix.unique) continue
             const key = JSON.stringify(ix.colIdx.map((i) => c.r[i] ?? null))
-            per![k].set(key, (per![k].get(key) ?? 0) + (ins ? 1 : -1))
-          })
+            per[k].set(key, (per[k].get(key) ?? 0) + (ins ? 1 : -1))
+          }
         }
       }
       const cols = st.columns
@@ -263,7 +271,9 @@ export class LocalCatalog {
   private flush(all: boolean): void {
     for (const [name, st] of this.stats) {
       if (!st.changed && !all) continue
-      const dirty = [...st.cols.entries()].filter(([, cs]) => cs.dirty)
+      let anyDirty = false
+      for (const cs of st.cols.values()) if (cs.dirty) { anyDirty = true; break }
+      const dirty = anyDirty ? [...st.cols.entries()].filter(([, cs]) => cs.dirty) : []
       if (dirty.length) {
         const r = this.db.query(`SELECT ${dirty.map(([c]) => `MIN(${quoteId(c)}), MAX(${quoteId(c)})`).join(', ')} FROM ${quoteId(name)}`).rows[0]
         dirty.forEach(([, cs], i) => { cs.lo = r[2 * i]; cs.hi = r[2 * i + 1]; cs.dirty = false; cs.changed = true })
@@ -275,7 +285,7 @@ export class LocalCatalog {
         st.flushedRows = st.rows
         st.idxDirty = true
       }
-      this.fragmentRows.set(name, st.rows)
+      this.setFragmentRows(name, st.rows)
       for (const [col, cs] of st.cols) {
         if (!cs.changed && !all) continue
         this.db.runPrepared('UPDATE LCAT_COLUMNS SET LKEY = ?, HKEY = ? WHERE "TABLE" = ? AND COL_NAME = ?', [cs.lo, cs.hi, name, col])
@@ -305,6 +315,12 @@ export class LocalCatalog {
       }
       this.db.runPrepared('INSERT OR REPLACE INTO LCAT_INDEXES VALUES (?, ?, ?, ?, ?)', [ix.name, ix.cols.join(', '), ix.unique ? 'UNIQUE' : 'NONUNIQUE', pct, table])
     }
+  }
+
+  private setFragmentRows(name: string, n: number): void {
+    if (this.fragmentRows.get(name) === n) return
+    this.fragmentRows.set(name, n)
+    this.rowsVersion++
   }
 
   rowCount(table: string): number | undefined { return this.stats.get(table)?.rows }

@@ -49,6 +49,8 @@ export abstract class ClusterBase {
   protected expectedLogs = new Set<string>()
   protected eventSeq = 0
   readonly events: EngineEventView[] = []
+  /** The trace's tag per event kind (log.<kind>), built once. */
+  private logTags = new Map<string, string>()
   protected eventListeners: ((e: EngineEventView) => void)[] = []
   protected SQL?: SqlJsStatic
   protected sites = new Map<SiteCode, Site>()
@@ -117,10 +119,13 @@ export abstract class ClusterBase {
 
   // ---- events -------------------------------------------------------------------------------
   log(kind: string, message: string, site?: SiteCode): EngineEventView {
-    const e: EngineEventView = { seq: ++this.eventSeq, at: this.sim.now, kind, message, ...(site ? { site } : {}) }
+    const e: EngineEventView = { seq: ++this.eventSeq, at: this.sim.now, kind, message }
+    if (site) e.site = site
     this.events.push(e)
     if (this.events.length > EVENT_RING) this.events.shift()
-    this.sim.record(`log.${kind}`, message)
+    let tag = this.logTags.get(kind)
+    if (tag === undefined) this.logTags.set(kind, tag = `log.${kind}`)
+    this.sim.record(tag, message)
     for (const fn of this.eventListeners) fn(e)
     return e
   }

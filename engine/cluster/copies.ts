@@ -82,6 +82,15 @@ export abstract class ClusterCopies extends ClusterBase {
 
   // ---- copies ------------------------------------------------------------------------------
   protected copies() { return fragments(this.topology).filter((f) => f.kind === 'copy' && f.copyOf) }
+  /** The copies and their source fragments, taken once (every local commit asks: copyCommitted). */
+  private copySources(): { f: FragmentDef; src: FragmentDef | undefined }[] {
+    if (!this.copySrc) {
+      const frs = fragments(this.topology)
+      this.copySrc = this.copies().map((f) => ({ f, src: frs.find((x) => x.name === f.copyOf) }))
+    }
+    return this.copySrc
+  }
+  private copySrc?: { f: FragmentDef; src: FragmentDef | undefined }[]
 
   private copyDef(name: string): { f: FragmentDef; src: FragmentDef; key: string[] } {
     const f = this.copies().find((x) => x.name === name)
@@ -152,8 +161,7 @@ export abstract class ClusterCopies extends ClusterBase {
 
   /** A durable commit at `site`: folded into the change log of every copy whose source is there. */
   protected copyCommitted(site: SiteCode, seq: number, body: LogBody): void {
-    for (const f of this.copies()) {
-      const src = fragments(this.topology).find((x) => x.name === f.copyOf)
+    for (const { f, src } of this.copySources()) {
       if (src?.site !== site || !body.c.some((c) => c.t === src.name)) continue
       const existed = this.copyLogs.has(f.name)
       const l = this.copyLog(f.name)

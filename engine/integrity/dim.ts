@@ -299,11 +299,24 @@ export function checkRow(topo: TopologySpec, fragment: string, site: string, aft
 export function needsLookups(topo: TopologySpec, relation: string, kind: 'update' | 'delete', setCols: readonly string[]): boolean {
   if (isBlocks(relation)) return true
   if (kind === 'delete') return referencesTo(topo, relation).length > 0
-  const cols = new Set<string>()
-  for (const c of constraintsOf(topo, relation)) if (c.kind === 'PRIMARY KEY' || c.kind === 'FOREIGN KEY') for (const x of c.columns) cols.add(x)
-  for (const fk of referencesTo(topo, relation)) for (const x of fk.refColumns!) cols.add(x)
+  const cols = lookupColumns(topo, relation)
   return setCols.some((c) => cols.has(c.toUpperCase()))
 }
+
+/** The columns of a relation whose change needs lookups: its keys, its foreign keys, and the keys referenced by others' (per topology). */
+function lookupColumns(topo: TopologySpec, relation: string): Set<string> {
+  let m = lookupCols.get(topo)
+  if (!m) { m = new Map(); lookupCols.set(topo, m) }
+  let cols = m.get(relation)
+  if (!cols) {
+    cols = new Set<string>()
+    for (const c of constraintsOf(topo, relation)) if (c.kind === 'PRIMARY KEY' || c.kind === 'FOREIGN KEY') for (const x of c.columns) cols.add(x)
+    for (const fk of referencesTo(topo, relation)) for (const x of fk.refColumns!) cols.add(x)
+    m.set(relation, cols)
+  }
+  return cols
+}
+const lookupCols = new WeakMap<TopologySpec, Map<string, Set<string>>>()
 
 /**
  * Whether a write of `kind` on fragment `table` needs its row images sent to the DIM for lookups elsewhere (keys

@@ -30,17 +30,36 @@ export function splitRecord(rec: Buffer): Buffer[] {
 }
 
 export function innerPlain(id: number, from: string, to: string, kind: string, body: Buffer | string, declared: number): Buffer {
-  const bodyLen = typeof body === 'string' ? Buffer.byteLength(body) : body.length
+  const ascii = typeof body === 'string' && isAscii(body)
+  const bodyLen = typeof body === 'string' ? (ascii ? body.length : Buffer.byteLength(body)) : body.length
   const len = Math.max(declared, bodyLen)
-  const b = Buffer.alloc(INNER_HEADER_BYTES + len)
+  // from the pool (most messages are small); every byte not written below is zeroed (short fields, padding)
+  const b = Buffer.allocUnsafe(INNER_HEADER_BYTES + len)
   b.writeUInt32BE(id >>> 0, 0)
-  b.write(from, 4, 4, 'latin1')
-  b.write(to, 8, 4, 'latin1')
+  putLatin1(b, from, 4, 4)
+  putLatin1(b, to, 8, 4)
   b.writeUInt32BE(len, 12)
-  b.write(kind, 16, KIND_BYTES, 'latin1')
-  if (typeof body === 'string') b.write(body, INNER_HEADER_BYTES, 'utf8')
-  else body.copy(b, INNER_HEADER_BYTES)
+  putLatin1(b, kind, 16, KIND_BYTES)
+  if (typeof body === 'string') {
+    if (ascii) putLatin1(b, body, INNER_HEADER_BYTES, bodyLen)
+    else b.write(body, INNER_HEADER_BYTES, 'utf8')
+  } else body.copy(b, INNER_HEADER_BYTES)
+  const end = INNER_HEADER_BYTES + bodyLen
+  if (end < b.length) b.fill(0, end)
   return b
+}
+
+/** Whether a string is plain ASCII (its UTF-8 bytes are its char codes). */
+function isAscii(s: string): boolean {
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0x7f) return false
+  return true
+}
+
+/** b.write(s, at, n, 'latin1') for a field of n bytes, the rest of the field zeroed (no encoder call for these few bytes). */
+function putLatin1(b: Buffer, s: string, at: number, n: number): void {
+  const k = Math.min(s.length, n)
+  for (let i = 0; i < k; i++) b[at + i] = s.charCodeAt(i) & 0xff
+  for (let i = k; i < n; i++) b[at + i] = 0
 }
 
 export function outerHeader(flags: number, seq: number, length: number): Buffer {

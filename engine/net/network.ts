@@ -13,7 +13,7 @@ import type { FirewallSpec, LinkSpec, SiteCode, TopologySpec } from '../topology
 import { EngineError } from '../errors'
 import { GCM_TAG_BYTES, ReplayWindow, exchangeLinkKeys, open, sealInto, type LinkKeys } from '../security/crypto'
 import { FLAG_SEALED, INNER_HEADER_BYTES, OUTER_HEADER_BYTES, RECORD_LENGTH_BYTES, innerPlain, outerHeader, readOuter, splitRecord, writeOuter } from './frame'
-import { DDBMS, SERVICES, decide, type FirewallLogEntry } from '../security/firewall'
+import { DDBMS, SERVICES, admits as firewallAdmits, decide, type FirewallLogEntry } from '../security/firewall'
 
 export type LinkState = 'up' | 'down' | 'degraded'
 
@@ -179,6 +179,7 @@ export class Network {
 
   addLink(l: LinkSpec): void {
     this.routes.clear()
+    this.between.clear()
     this.links.set(l.id, {
       spec: l, state: 'up', degradation: { extraDelayMs: 0, bandwidthFactor: 1, lossRate: 0 }, epoch: 0,
       busyAB: 0, busyBA: 0, stats: emptyStats(), plainAB: 0, plainBA: 0, captured: [], tamper: 0, chaos: { duplicate: 0, reorder: 0 },
@@ -205,9 +206,16 @@ export class Network {
   }
 
   linkBetween(a: SiteCode, b: SiteCode): LinkRuntime | undefined {
-    for (const l of this.links.values()) if ((l.spec.a === a && l.spec.b === b) || (l.spec.a === b && l.spec.b === a)) return l
-    return undefined
+    let m = this.between.get(a)
+    if (!m) { m = new Map(); this.between.set(a, m) }
+    if (m.has(b)) return m.get(b)
+    let found: LinkRuntime | undefined
+    for (const l of this.links.values()) if ((l.spec.a === a && l.spec.b === b) || (l.spec.a === b && l.spec.b === a)) { found = l; break }
+    m.set(b, found)
+    return found
   }
+  /** linkBetween's answers, per end (links are only ever added: cleared then). */
+  private between = new Map<SiteCode, Map<SiteCode, LinkRuntime | undefined>>()
 
   setLinkState(id: string, state: LinkState, degradation?: Partial<Degradation>): void {
     const l = this.link(id)
@@ -231,16 +239,17 @@ export class Network {
 
   isSiteReachable(code: SiteCode): boolean { return this.siteUp.get(code) === true }
 
-  /** Routes computed since the last change of a link's state or delay or of a site's reachability. */
-  private routes = new Map<string, SiteCode[] | undefined>()
+  /** Routes computed since the last change of a link's state or delay or of a site's reachability, per origin. */
+  private routes = new Map<SiteCode, Map<SiteCode, SiteCode[] | undefined>>()
   private sites = new Map<SiteCode, TopologySpec['sites'][number]>()
 
   /** Shortest route by propagation delay over usable links and reachable sites; undefined when none (cached; do not modify). */
   route(from: SiteCode, to: SiteCode): SiteCode[] | undefined {
-    const k = `${from}>${to}`
-    if (this.routes.has(k)) return this.routes.get(k)
+    let m = this.routes.get(from)
+    if (!m) { m = new Map(); this.routes.set(from, m) }
+    if (m.has(to)) return m.get(to)
     const r = this.computeRoute(from, to)
-    this.routes.set(k, r)
+    m.set(to, r)
     return r
   }
 
@@ -273,7 +282,7 @@ export class Network {
 
   /** Checks a connection from an arbitrary host to a service against the destination router's rule table. */
   admits(fromHost: string, to: SiteCode, service: string = DDBMS): boolean {
-    return decide(this.topo.firewalls[to], to, fromHost, service).allowed
+    return firewallAdmits(this.topo.firewalls[to], to, fromHost, service)
   }
 
   firewall(site: SiteCode): FirewallSpec {
@@ -305,8 +314,9 @@ export class Network {
    * the way a TCP connect fails); a message that is lost in flight is reported via onDrop (if given).
    */
   send<P>(o: SendOptions<P>): Message<P> {
-    const verdict = decide(this.topo.firewalls[o.to], o.to, o.from, DDBMS)
-    if (!verdict.allowed) {
+    const fw = this.topo.firewalls[o.to]
+    if (!firewallAdmits(fw, o.to, o.from, DDBMS)) {
+      const verdict = decide(fw, o.to, o.from, DDBMS)
       this.logBlocked(o.from, o.to, DDBMS, verdict.rule)
       this.emit({ type: 'blocked', from: o.from, to: o.to, kind: o.kind, reason: 'firewall', at: this.sim.now })
       throw new EngineError('FIREWALL_BLOCKED', `firewall at ${o.to} blocked ${o.kind} from ${o.from}`, { site: o.to })
@@ -500,10 +510,10 @@ export class Network {
     const now = this.sim.now
     const next = rec.next
     if (next) this.sim.schedule(0, 'net.seal', () => this.transmit(l, forward, a, b, next))
-    const items = l.state === 'down' ? [] : rec.items.filter((it) => it.epoch === l.epoch)
-    for (const it of rec.items) if (!items.includes(it)) this.drop(it.msg, it.o, `link ${l.spec.id} failed in flight`, l)
+    const items = l.state === 'down' ? [] : rec.items.every((it) => it.epoch === l.epoch) ? rec.items : rec.items.filter((it) => it.epoch === l.epoch)
+    if (items !== rec.items) for (const it of rec.items) if (!items.includes(it)) this.drop(it.msg, it.o, `link ${l.spec.id} failed in flight`, l)
     if (!items.length) return
-    const plain = Buffer.allocUnsafe(items.reduce((n, it) => n + RECORD_LENGTH_BYTES + it.inner.length, 0))
+    const plain = Buffer.allocUnsafe(items === rec.items ? rec.bytes : items.reduce((n, it) => n + RECORD_LENGTH_BYTES + it.inner.length, 0))
     let at = 0
     for (const it of items) { plain.writeUInt32BE(it.inner.length, at); it.inner.copy(plain, at + RECORD_LENGTH_BYTES); at += RECORD_LENGTH_BYTES + it.inner.length }
     const f = this.frameFor(l, forward, plain)
@@ -534,10 +544,11 @@ export class Network {
       cf.outcome = 'accepted'
       const inners = splitRecord(r.inner)
       if (inners.length !== items.length) { cf.outcome = 'rejected'; cf.note = 'malformed'; return dropAll(`malformed frame on ${l.spec.id}`) }
-      items.forEach((it, k) => {
+      for (let k = 0; k < items.length; k++) {
+        const it = items[k]
         if (it.i + 2 < it.route.length) this.hop(it.msg, it.route, it.i + 1, it.o, inners[k])
         else this.deliver(it.msg, it.route, it.o)
-      })
+      }
     })
   }
 

@@ -27,14 +27,31 @@ export function describeRule(r: FirewallRule): string { return `${r.action} ${r.
 export function decide(fw: FirewallSpec | undefined, site: SiteCode, host: string, service: string): Verdict {
   if (!fw || !fw.enabled) return { allowed: true, rule: 'firewall disabled' }
   if (host === site) return { allowed: true, rule: 'own site' }
-  const rules = rulesOf(fw)
+  const rules = fw.rules ?? DEFAULT_RULES
+  const i = firstMatch(fw, rules, host, service)
+  if (i >= 0) return { allowed: rules[i].action === 'allow', rule: `rule ${i + 1}: ${describeRule(rules[i])}` }
+  return { allowed: false, rule: 'default deny inbound' }
+}
+
+/** decide(…).allowed without building the verdict's text (the network asks this for every message it sends). */
+export function admits(fw: FirewallSpec | undefined, site: SiteCode, host: string, service: string): boolean {
+  if (!fw || !fw.enabled || host === site) return true
+  const rules = fw.rules ?? DEFAULT_RULES
+  const i = firstMatch(fw, rules, host, service)
+  return i >= 0 && rules[i].action === 'allow'
+}
+
+/** The default table, read-only (rulesOf hands out fresh copies). */
+const DEFAULT_RULES: readonly FirewallRule[] = Object.freeze(defaultRules().map((r) => Object.freeze(r)))
+
+/** Index of the first rule matching a connection from `host` to `service` (first match decides); -1: none. */
+function firstMatch(fw: FirewallSpec, rules: readonly FirewallRule[], host: string, service: string): number {
   for (let i = 0; i < rules.length; i++) {
     const r = rules[i]
     if (r.service !== '*' && r.service !== service) continue
-    const hit = r.from === '*' || r.from === host || (r.from === 'known-sites' && fw.allow.includes(host))
-    if (hit) return { allowed: r.action === 'allow', rule: `rule ${i + 1}: ${describeRule(r)}` }
+    if (r.from === '*' || r.from === host || (r.from === 'known-sites' && fw.allow.includes(host))) return i
   }
-  return { allowed: false, rule: 'default deny inbound' }
+  return -1
 }
 
 const HOST_RE = /^([A-Z]{3}|[A-Za-z0-9][A-Za-z0-9.:-]{0,62})$/

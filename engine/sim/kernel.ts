@@ -53,9 +53,10 @@ export class Simulator {
   get traceHash(): string { return (this.hash >>> 0).toString(16).padStart(8, '0') }
 
   /** Schedules `run` after `delayMs` of virtual time. Returns a handle that can be cancelled. */
-  schedule(delayMs: number, kind: string, run: () => void, opts: { daemon?: boolean } = {}): SimEvent {
+  schedule(delayMs: number, kind: string, run: () => void, opts?: { daemon?: boolean }): SimEvent {
     if (!(delayMs >= 0) || !Number.isFinite(delayMs)) throw new Error(`bad delay ${delayMs} for ${kind}`)
-    const ev: SimEvent = { time: this.nowMs + delayMs, seq: this.seqNo++, kind, run, cancelled: false, daemon: !!opts.daemon, idx: -1 }
+    // every field set here (done too), so all events share one shape
+    const ev: SimEvent = { time: this.nowMs + delayMs, seq: this.seqNo++, kind, run, cancelled: false, daemon: !!opts?.daemon, done: false, idx: -1 }
     if (!ev.daemon) this.live++
     this.push(ev)
     return ev

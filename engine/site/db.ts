@@ -38,8 +38,9 @@ export function changesLength(changes: readonly Change[]): number {
 /** String(v).length for a finite number, without building the string for integers (the common case). */
 function numberLength(v: number): number {
   if (!Number.isSafeInteger(v)) return String(v).length
+  const a = Math.abs(v)
   let n = v < 0 ? 2 : 1
-  for (let a = Math.abs(v); a >= 10; a = Math.floor(a / 10)) n++
+  if (a >= 1e8) { n += 8; for (let x = Math.floor(a / 1e8); x >= 10; x = Math.floor(x / 10)) n++ } else if (a >= 10) n += a < 100 ? 1 : a < 1e3 ? 2 : a < 1e4 ? 3 : a < 1e5 ? 4 : a < 1e6 ? 5 : a < 1e7 ? 6 : 7
   return n
 }
 
@@ -91,6 +92,16 @@ function stepOnce(stmt: Stmt, params: SqlValue[]): void {
   } finally {
     stmt.reset()
   }
+}
+
+/** JSON.stringify of a row's key values (the repository's version key), without the array for a one-column key of text or a number. */
+function keyJson(info: TableInfo, r: readonly SqlValue[]): string {
+  if (info.keyIdx.length === 1) {
+    const v = r[info.keyIdx[0]]
+    if (typeof v === 'string' && !JSON_ESCAPE_RE.test(v)) return `["${v}"]`
+    if (typeof v === 'number' && Number.isFinite(v)) return `[${v}]`
+  }
+  return JSON.stringify(info.keyIdx.map((i) => r[i] ?? null))
 }
 
 function sameKey(info: TableInfo, a: readonly SqlValue[], b: readonly SqlValue[]): boolean {
@@ -302,7 +313,7 @@ export class SiteDb {
     const name = `__cdc${n}`
     if (!this.registeredArity.has(n)) {
       const out = this.captured
-      const fn = (...a: SqlValue[]) => { out.push({ t: a[0] as string, op: a[1] as 'I' | 'D', r: a.slice(2) }) }
+      const fn = (t: SqlValue, op: SqlValue, ...r: SqlValue[]) => { out.push({ t: t as string, op: op as 'I' | 'D', r }) }
       // sql.js registers a function with fn.length arguments
       Object.defineProperty(fn, 'length', { value: n + 2 })
       this.db.create_function(name, fn)
@@ -376,8 +387,10 @@ export class SiteDb {
   /** UPDATE of the columns that differ between two images of one key; false if the row is not there. */
   private updateInPlace(info: TableInfo, before: readonly SqlValue[], after: readonly SqlValue[]): boolean {
     // the changed non-key columns as a bit mask (tables have far fewer than 31 columns)
-    let mask = 0
-    for (let i = 0; i < info.columns.length && i < 31; i++) if (before[i] !== after[i] && !info.keyIdx.includes(i)) mask |= 1 << i
+    let mask = 0, keys = 0
+    for (const i of info.keyIdx) keys |= 1 << i
+    for (let i = 0; i < info.columns.length && i < 31; i++) if (before[i] !== after[i]) mask |= 1 << i
+    mask &= ~keys
     if (!mask || info.columns.length > 31) return false
     let perTable = this.updateStmts.get(info.name)
     if (!perTable) { perTable = new Map(); this.updateStmts.set(info.name, perTable) }
@@ -418,7 +431,7 @@ export class SiteDb {
       const c = changes[n]
       const info = this.tables.get(c.t)
       if (!info) throw new EngineError('INTERNAL', `${this.id}: change for untracked table ${c.t}`, { site: this.site })
-      const k = JSON.stringify(info.keyIdx.map((i) => c.r[i] ?? null))
+      const k = keyJson(info, c.r)
       // an update's old and new images (D then I, same key) are one change of that key
       const nx = changes[n + 1]
       const pair = c.op === 'D' && nx && nx.op === 'I' && nx.t === c.t && info.keyIdx.every((i) => nx.r[i] === c.r[i])

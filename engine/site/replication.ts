@@ -16,7 +16,7 @@ import type { Network } from '../net/network'
 import type { Simulator } from '../sim/kernel'
 import type { SiteCode, TopologySpec } from '../topology/types'
 import { EngineError } from '../errors'
-import { applyRemoteCounts } from '../catalog/catalog'
+import { applyRemoteCounts, type LocalCatalog } from '../catalog/catalog'
 
 export interface ChannelBatch {
   seq: number; prev: number; changes: Change[]; bytes: number; /** origin commit time */ at: number
@@ -156,7 +156,11 @@ export function channelSpecs(topo: TopologySpec, origin: SiteCode): { targetSite
   // main repository: owned data under the global relation's name
   const toGlobal = new Map<string, string>()
   for (const f of mine) if (f.kind === 'replica' || f.kind === 'horizontal' || f.kind === 'local') toGlobal.set(f.name, f.relation)
-  out.push({ targetSite: hq, role: 'repository', map: (cs) => cs.filter((c) => toGlobal.has(c.t)).map((c) => ({ t: toGlobal.get(c.t)!, op: c.op, r: c.r })) })
+  out.push({ targetSite: hq, role: 'repository', map: (cs) => {
+    const o: Change[] = []
+    for (const c of cs) { const t = toGlobal.get(c.t); if (t !== undefined) o.push({ t, op: c.op, r: c.r }) }
+    return o
+  } })
   // replicas elsewhere: ITEMS, and synchronously maintained vertical fragments of our tables
   for (const s of topo.sites) {
     if (s.code === origin) continue
@@ -188,6 +192,8 @@ export class Replication {
   private catInflight = new Set<string>()
   /** Fragment row counts (joined) at each site's latest catalog version. */
   private catSig = new Map<SiteCode, string>()
+  /** The catalog and its row-count version catSig was last compared at, per site. */
+  private catRows = new Map<SiteCode, { catalog: LocalCatalog; version: number }>()
   /**
    * Sites whose backup feed is synchronous (engine/cluster/failover.ts, docs/FAILOVER.md): a commit is applied
    * at the backup server before it is acknowledged. Kept in each image's __meta `feed.mode`, read at build().
@@ -435,7 +441,9 @@ export class Replication {
 
   minCaughtUp(origin: SiteCode): number {
     const seq = this.h.site(origin).seq
-    return Math.min(seq, ...(this.channels.get(origin) ?? []).map((c) => c.caughtUpTo(seq)))
+    let min = seq
+    for (const c of this.channels.get(origin) ?? []) min = Math.min(min, c.caughtUpTo(seq))
+    return min
   }
 
   /** All channels drained (every backup, repository and replica is up to date) and global catalogs in step. */
@@ -460,7 +468,12 @@ export class Replication {
   catalogChanged(site: SiteCode): void {
     // a batch that left every fragment's row count as it was (updates) has nothing new for the peers:
     // the counts of the latest version are the current ones (every change of them comes through here)
-    const sig = [...this.h.site(site).catalog.fragmentRows.values()].join(',')
+    const cat = this.h.site(site).catalog
+    const seen = this.catRows.get(site)
+    // no row count set since the signature was last taken: the same signature (the common case, every commit of updates)
+    if (seen && seen.catalog === cat && seen.version === cat.rowsVersion && (this.catVersion.get(site) ?? 0) > 0) return
+    const sig = [...cat.fragmentRows.values()].join(',')
+    this.catRows.set(site, { catalog: cat, version: cat.rowsVersion })
     if (this.catSig.get(site) === sig && (this.catVersion.get(site) ?? 0) > 0) return
     this.catSig.set(site, sig)
     this.catVersion.set(site, (this.catVersion.get(site) ?? 0) + 1)
@@ -518,5 +531,6 @@ export class Replication {
     }
     this.catSeen.clear()
     this.catSig.clear()
+    this.catRows.clear()
   }
 }

@@ -98,8 +98,7 @@ export class LockManager {
   }
 
   /** Grants queued requests from the head while they fit (FIFO). */
-  private pump(resource: string, out: (() => void)[]): void {
-    const e = this.table.get(resource)
+  private pump(resource: string, out: (() => void)[], e = this.table.get(resource)): void {
     if (!e) return
     while (e.queue.length) {
       const r = e.queue[0]
@@ -138,7 +137,7 @@ export class LockManager {
       if (!e) continue
       const m = e.granted.get(tx)
       if (m) { e.held[m]--; e.granted.delete(tx) }
-      this.pump(res, out)
+      this.pump(res, out, e)
     }
     return out
   }
@@ -170,7 +169,9 @@ export class LockManager {
   heldLocks(tx: string): { resource: string; mode: LockMode }[] {
     const s = this.heldBy.get(tx)
     if (!s) return []
-    return [...s].map((resource) => ({ resource, mode: this.table.get(resource)!.granted.get(tx)! }))
+    const out: { resource: string; mode: LockMode }[] = []
+    for (const resource of s) out.push({ resource, mode: this.table.get(resource)!.granted.get(tx)! })
+    return out
   }
   heldCount(tx: string): number { return this.heldBy.get(tx)?.size ?? 0 }
   transactions(): string[] { return [...new Set([...this.heldBy.keys(), ...this.waiting.keys()])] }

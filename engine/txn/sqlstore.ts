@@ -10,6 +10,7 @@ import { EngineError } from '../errors'
 import type { TxnWrite } from './log'
 import type { Row, TxnStore } from './store'
 import type { SqlValue } from '../site/sqljs'
+import type { TxScope } from '../site/site'
 import type { ColInfo } from './stmt'
 import { localWriteRefusal } from '../site/replication'
 
@@ -25,6 +26,8 @@ interface TableMeta {
   upper: string[]
   getSql: string
   cols: ColInfo[]
+  /** In-place UPDATE per set of changed columns as the DTM names them (joined): the table's columns set and the statement; none: upsert. */
+  updates: Map<string, { cols: string[]; upper: string[]; sql: string } | null>
 }
 
 export class SiteTxnStore implements TxnStore {
@@ -41,6 +44,7 @@ export class SiteTxnStore implements TxnStore {
         byUpper: new Map(t.columns.map((c) => [c.toUpperCase(), c])), upper: t.columns.map((c) => c.toUpperCase()),
         cols: t.columns.map((c) => ({ name: c.toUpperCase(), type: t.rel.columns.find((x) => x.name === c)?.type ?? 'ANY' })),
         getSql: `SELECT ${t.columns.map(q).join(', ')} FROM ${q(t.name)} WHERE ${q(t.rel.key[0])} = ?`,
+        updates: new Map(),
       })
       this.byUpper.set(t.name.toUpperCase(), t.name)
     }
@@ -55,9 +59,13 @@ export class SiteTxnStore implements TxnStore {
   }
 
   checkWrite(table: string): void {
-    const why = localWriteRefusal(this.cluster.topology, this.code, this.resolveTable(table))
+    const name = this.resolveTable(table)
+    // replica control's verdict per table (the topology is fixed for the cluster's life), as Site.checkLocalWrites keeps it
+    let why = this.refusals.get(name)
+    if (why === undefined) this.refusals.set(name, why = localWriteRefusal(this.cluster.topology, this.code, name) ?? '')
     if (why) throw new EngineError('UNSUPPORTED', why, { site: this.code })
   }
+  private refusals = new Map<string, string>()
 
   /** Row-level locking needs a one-column key; other tables are locked as a whole (''). */
   keyColumn(table: string): string {
@@ -104,19 +112,17 @@ export class SiteTxnStore implements TxnStore {
    */
   apply(writes: readonly TxnWrite[]): void {
     if (!writes.length) return
-    // an eager delete's part at a replica: replica control lets exactly those deletes through (Site.checkLocalWrites)
-    const inTx = writes.some((w) => w.replica) ? this.store.withReplicaDeletes.bind(this.store) : this.store.withTransaction.bind(this.store)
-    inTx((tx) => {
+    const body = (tx: TxScope) => {
       for (const w of writes) {
         const m = this.meta.get(this.resolveTable(w.table))!
         const row = w.row
         if (row && w.cols?.length && m.key.length === 1) {
-          const cols = w.cols.map((c) => m.byUpper.get(c.toUpperCase()) ?? c).filter((c) => m.columns.includes(c) && c !== m.key[0])
-          if (cols.length) {
-            const sql = this.sql('U', m, cols, () => `UPDATE ${q(m.name)} SET ${cols.map((c) => `${q(c)} = ?`).join(', ')} WHERE ${q(m.key[0])} = ?`)
-            const vals = cols.map((c) => (row[c.toUpperCase()] ?? row[c] ?? null) as SqlValue)
+          const u = this.updateOf(m, w.cols)
+          if (u) {
+            const vals: SqlValue[] = []
+            for (let i = 0; i < u.cols.length; i++) vals.push((row[u.upper[i]] ?? row[u.cols[i]] ?? null) as SqlValue)
             vals.push(w.key)
-            if (tx.run(sql, vals) === 1) continue
+            if (tx.run(u.sql, vals) === 1) continue
           }
         }
         if (row) {
@@ -127,6 +133,21 @@ export class SiteTxnStore implements TxnStore {
           tx.run(this.sql('D', m, [], () => `DELETE FROM ${q(m.name)} WHERE ${q(m.key[0])} = ?`), [w.key])
         }
       }
-    })
+    }
+    // an eager delete's part at a replica: replica control lets exactly those deletes through (Site.checkLocalWrites)
+    if (writes.some((w) => w.replica)) this.store.withReplicaDeletes(body)
+    else this.store.withTransaction(body)
+  }
+
+  /** The in-place UPDATE of a write's changed columns (the table's own non-key columns among them); null: none, upsert the row. */
+  private updateOf(m: TableMeta, names: readonly string[]): { cols: string[]; upper: string[]; sql: string } | null {
+    const k = names.length === 1 ? names[0] : names.join(',')
+    let u = m.updates.get(k)
+    if (u === undefined) {
+      const cols = names.map((c) => m.byUpper.get(c.toUpperCase()) ?? c).filter((c) => m.columns.includes(c) && c !== m.key[0])
+      u = cols.length ? { cols, upper: cols.map((c) => c.toUpperCase()), sql: `UPDATE ${q(m.name)} SET ${cols.map((c) => `${q(c)} = ?`).join(', ')} WHERE ${q(m.key[0])} = ?` } : null
+      m.updates.set(k, u)
+    }
+    return u
   }
 }
