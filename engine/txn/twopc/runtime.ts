@@ -43,6 +43,17 @@ const NO_META: Meta = { coord: '', topology: 'centralized', participants: [] }
 function check(ok: boolean, what: string): void { if (!ok) throw new ProtocolViolation(what) }
 export function originOf(gid: string): string { return gid.split('-')[0] }
 
+/** A machine step's outputs, in the order the machine gave them. */
+class Collector implements Out {
+  readonly effs: Eff[] = []
+  send(m: Msg): void { this.effs.push({ k: 'send', m }) }
+  log(site: string, tx: string, rec: LogRec): void { this.effs.push({ k: 'log', site, tx, rec }) }
+  apply(site: string, tx: string): void { this.effs.push({ k: 'apply', site, tx }) }
+  release(site: string, tx: string): void { this.effs.push({ k: 'release', site, tx }) }
+  answer(tx: string, d: Decision, reason: string): void { this.effs.push({ k: 'answer', tx, d, reason }) }
+  heuristic(h: Machine.Heuristic): void { this.effs.push({ k: 'heuristic', h }) }
+}
+
 export class TwoPcRuntime {
   readonly M: M
   constructor(private readonly k: TxnKernel) {
@@ -62,16 +73,9 @@ export class TwoPcRuntime {
   private step(s: SiteRt, ctx: Ctx, fn: (out: Out) => void, sync?: () => void): boolean {
     // a crashed site takes no input (its machines are volatile state, lost with it)
     if (!this.k.up(s.code)) return false
-    const effs: Eff[] = []
-    const out: Out = {
-      send: (m) => { effs.push({ k: 'send', m }) },
-      log: (site, tx, rec) => { effs.push({ k: 'log', site, tx, rec }) },
-      apply: (site, tx) => { effs.push({ k: 'apply', site, tx }) },
-      release: (site, tx) => { effs.push({ k: 'release', site, tx }) },
-      answer: (tx, d, reason) => { effs.push({ k: 'answer', tx, d, reason }) },
-      heuristic: (h) => { effs.push({ k: 'heuristic', h }) },
-    }
+    const out = new Collector()
     fn(out)
+    const effs = out.effs
     const epoch = s.epoch
     const releases: string[] = []
     const sent = new Set<string>()
