@@ -6,13 +6,15 @@
  * database on the HQ server. One definition of the design, two kinds of site store.
  *
  * Names keep their exact case (`"Employees_KDY"`, `"EMPNO"`): SQL sent to a live site quotes every identifier.
- * Security users (SEC_* tables) are not copied: at a live site they are PostgreSQL roles.
+ * Security users (SEC_* tables) are not copied: at a live site they are PostgreSQL roles. Each database also
+ * gets the few SQLite functions the query processor's statements may call (dialect.ts PG_COMPAT_SQL).
  */
 import pg from 'pg'
 import { Cluster } from '../../engine/cluster'
 import type { TopologySpec } from '../../engine/topology/types'
 import type { SiteDb } from '../../engine/site/db'
 import type { PgDeployment } from './servers'
+import { PG_COMPAT_SQL } from './dialect'
 
 type Value = string | number | null | Uint8Array
 
@@ -44,7 +46,7 @@ export function createTableDdl(t: ReturnType<typeof copiedTables>[number]): stri
 }
 
 /** Copies one embedded table into the connected PostgreSQL database (created new), in batches; returns its rows. */
-async function copyTable(client: pg.Client, db: SiteDb, t: ReturnType<typeof copiedTables>[number]): Promise<number> {
+export async function copyTable(client: pg.Client, db: SiteDb, t: ReturnType<typeof copiedTables>[number]): Promise<number> {
   await client.query(createTableDdl(t))
   const text = t.columns.map((c) => !pgType(c.type).startsWith('text') ? null : c.type === '' ? 'untyped' : 'text')
   const rows = db.query(`SELECT * FROM ${qid(t.name)}`).rows as Value[][]
@@ -91,6 +93,7 @@ export async function loadDesign(d: PgDeployment, password: string, o: { seed: n
           await client.query('BEGIN')
           const counts: Record<string, number> = {}
           for (const t of copiedTables(db)) counts[t.name] = await copyTable(client, db, t)
+          await client.query(PG_COMPAT_SQL) // SQLite's functions the DQP's statements may call (dialect.ts)
           await client.query('COMMIT')
           await client.query('ANALYZE')
           summary.tables[label] = counts
