@@ -128,7 +128,7 @@ CREATE OR REPLACE FUNCTION typeof(v anyelement) RETURNS text LANGUAGE sql IMMUTA
     WHEN pg_typeof(v) = 'bytea'::regtype THEN 'blob'
     ELSE 'text' END
 $$;
-CREATE OR REPLACE FUNCTION typeof(v unknown) RETURNS text LANGUAGE sql IMMUTABLE AS $$ SELECT CASE WHEN v IS NULL THEN 'null' ELSE 'text' END $$;
+CREATE OR REPLACE FUNCTION typeof(v text) RETURNS text LANGUAGE sql IMMUTABLE AS $$ SELECT CASE WHEN v IS NULL THEN 'null' ELSE 'text' END $$;
 CREATE OR REPLACE AGGREGATE total(double precision) (SFUNC = float8pl, STYPE = double precision, INITCOND = '0');
 CREATE OR REPLACE FUNCTION ifnull(a anyelement, b anyelement) RETURNS anyelement LANGUAGE sql IMMUTABLE AS $$ SELECT COALESCE(a, b) $$;
 `

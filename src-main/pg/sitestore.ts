@@ -2,8 +2,8 @@
  * A live site as the DQP sees it: engine/query/stores.ts's QuerySiteStore over one PostgreSQL database through
  * the synchronous bridge (syncbridge.ts). The site's primary is one bridge connection; at the repository site
  * the main repository is another. Every statement goes through the one dialect translation (dialect.ts);
- * results come back as positional rows with upper-case column names, numbers as numbers, as an embedded
- * site's do. `useLiveSites` makes a cluster's DQP read its sites from live servers: the same planner, the
+ * results come back as an embedded site's do: positional rows, the column names as the statement writes them
+ * (the translation quotes every name, so the server does not fold them), numbers as numbers, comparisons as 1/0. `useLiveSites` makes a cluster's DQP read its sites from live servers: the same planner, the
  * same executor, the same plans.
  */
 import { EngineError } from '../../engine/errors'
@@ -42,7 +42,9 @@ class LiveServer implements QueryServer {
     this.down = undefined
     this.traffic.statements++
     this.traffic.rows += r.rows.length
-    return { columns: r.columns.map((c) => c.toUpperCase()), rows: r.rows as SqlValue[][] }
+    // SQLite has no booleans: a comparison's value is the integer 1 or 0 (e.g. the partial aggregates' class flags)
+    for (const row of r.rows) for (let i = 0; i < row.length; i++) if (typeof row[i] === 'boolean') row[i] = row[i] ? 1 : 0
+    return { columns: r.columns, rows: r.rows as SqlValue[][] }
   }
 
   /** Asks the server for a trivial answer: throws SITE_DOWN when it cannot be reached. */
