@@ -13,7 +13,9 @@
  *    function; its statements are limited by the bridge's statement_timeout instead (syncbridge.ts);
  *  - an unquoted name that is not an SQL keyword or a function is quoted as written (`LCAT_TABLES` →
  *    `"LCAT_TABLES"`): a live site keeps its names' exact case (load.ts), and PostgreSQL would fold it;
- *  - every ASC sorts NULLs first and every DESC last (SQLite's order; PostgreSQL's default is the reverse).
+ *  - every ASC sorts NULLs first and every DESC last (SQLite's order; PostgreSQL's default is the reverse);
+ *  - a chain of set operations is parenthesised from the left (`A UNION B INTERSECT C` → `(A UNION B) INTERSECT
+ *    C`): SQLite applies them left to right, PostgreSQL binds INTERSECT tighter.
  *
  * SQLite functions PostgreSQL lacks and the DQP's SQL may call — typeof(), TOTAL(), ifnull() — are created
  * in every live database instead (PG_COMPAT_SQL, run by load.ts when it loads the design): they return what
@@ -76,12 +78,45 @@ function tokenize(sql: string): Tok[] {
 /** Index of the next token that is not white space, from i. */
 const next = (t: Tok[], i: number) => { while (i < t.length && t[i].k === 'ws') i++; return i }
 
+const SET_OPS = new Set(['UNION', 'INTERSECT', 'EXCEPT'])
+
+/**
+ * Parenthesises every chain of two or more set operations from the left, at each nesting level: the chain
+ * starts at its level's first token (the statement's, or the one after a subquery's opening parenthesis).
+ */
+function leftAssociate(t: Tok[]): Tok[] {
+  const open: number[] = [] // per level: where it starts
+  const ops = new Map<number, number[]>() // level start → its set operators
+  let start = 0
+  for (let i = 0; i < t.length; i++) {
+    const v = t[i].v
+    if (v === '(') { open.push(start); start = i + 1; continue }
+    if (v === ')') { start = open.pop() ?? 0; continue }
+    if (t[i].k === 'word' && SET_OPS.has(v.toUpperCase())) ops.set(start, [...(ops.get(start) ?? []), i])
+  }
+  const before = new Map<number, number>() // token index → '(' to insert before it
+  const closeAt = new Set<number>() // a ')' before this operator
+  for (const [from, list] of ops) {
+    if (list.length < 2) continue
+    before.set(from, (before.get(from) ?? 0) + list.length - 1)
+    for (const i of list.slice(1)) closeAt.add(i)
+  }
+  if (!closeAt.size) return t
+  const out: Tok[] = []
+  t.forEach((x, i) => {
+    for (let n = before.get(i) ?? 0; n > 0; n--) out.push({ k: 'other', v: '(' })
+    if (closeAt.has(i)) out.push({ k: 'other', v: ')' }, { k: 'ws', v: ' ' })
+    out.push(x)
+  })
+  return out
+}
+
 /** The SQL text and the parameter values to send to a live site for one of the DQP's statements. */
 export function toPostgres(sql: string, params: readonly SqlValue[] = []): { text: string; values: unknown[] } {
   // the planner's fixed forms, matched exactly as it writes them (engine/query/plan.ts, guard.ts)
   let s = sql.split(guardTerm()).join('TRUE')
   s = s.replace(/("(?:[^"]|"")+") IN \(SELECT value FROM json_each\(\?\)\)/g, 'to_jsonb($1) IN (SELECT jsonb_array_elements(?::jsonb))')
-  const t = tokenize(s)
+  const t = leftAssociate(tokenize(s))
   let out = ''
   let n = 0
   for (let i = 0; i < t.length; i++) {

@@ -31,8 +31,13 @@ export function copiedTables(db: SiteDb): { name: string; columns: { name: strin
   }))
 }
 
-/** SQLite's declared type → PostgreSQL's (SQLite INTEGER is 64-bit; an untyped column holds text or numbers). */
+/**
+ * SQLite's declared type → PostgreSQL's (SQLite INTEGER is 64-bit). An untyped column holds text or numbers
+ * (a local catalog's LKEY/HKEY): jsonb keeps each value's class, and the client reads it back as the same JS
+ * number or string, as sql.js gives it.
+ */
 export function pgType(sqliteType: string): string {
+  if (sqliteType === '') return 'jsonb'
   if (sqliteType.includes('INT')) return 'bigint'
   if (sqliteType.includes('REAL') || sqliteType.includes('FLOA') || sqliteType.includes('DOUB')) return 'double precision'
   if (sqliteType.includes('BLOB')) return 'bytea'
@@ -48,7 +53,7 @@ export function createTableDdl(t: ReturnType<typeof copiedTables>[number]): stri
 /** Copies one embedded table into the connected PostgreSQL database (created new), in batches; returns its rows. */
 export async function copyTable(client: pg.Client, db: SiteDb, t: ReturnType<typeof copiedTables>[number]): Promise<number> {
   await client.query(createTableDdl(t))
-  const text = t.columns.map((c) => !pgType(c.type).startsWith('text') ? null : c.type === '' ? 'untyped' : 'text')
+  const untyped = t.columns.map((c) => c.type === '')
   const rows = db.query(`SELECT * FROM ${qid(t.name)}`).rows as Value[][]
   const batch = Math.max(1, Math.floor(20_000 / t.columns.length))
   const head = `INSERT INTO ${qid(t.name)} (${t.columns.map((c) => qid(c.name)).join(', ')}) VALUES `
@@ -56,7 +61,7 @@ export async function copyTable(client: pg.Client, db: SiteDb, t: ReturnType<typ
     const part = rows.slice(i, i + batch)
     const params: unknown[] = []
     const tuples = part.map((r) => `(${r.map((v, j) => {
-      params.push(v instanceof Uint8Array ? Buffer.from(v) : text[j] === 'untyped' && v !== null ? String(v) : v)
+      params.push(v instanceof Uint8Array ? Buffer.from(v) : untyped[j] && v !== null ? JSON.stringify(v) : v)
       return `$${params.length}`
     }).join(', ')})`)
     await client.query(head + tuples.join(', '), params)

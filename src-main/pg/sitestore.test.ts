@@ -36,6 +36,13 @@ describe('SQLite → PostgreSQL dialect (one translation for every statement the
     expect(toPostgres('SELECT 1 FROM "T" ORDER BY "A" DESC NULLS FIRST').text).toBe('SELECT 1 FROM "T" ORDER BY "A" DESC NULLS FIRST')
   })
 
+  it('applies a chain of set operations left to right, as SQLite does (PostgreSQL binds INTERSECT tighter)', () => {
+    expect(toPostgres('SELECT "A" FROM "T" UNION SELECT 1 INTERSECT SELECT 2 EXCEPT SELECT 3 ORDER BY 1 ASC').text)
+      .toBe('((SELECT "A" FROM "T" UNION SELECT 1 ) INTERSECT SELECT 2 ) EXCEPT SELECT 3 ORDER BY 1 ASC NULLS FIRST')
+    expect(toPostgres('SELECT "E" FROM "T" WHERE "E" IN (SELECT 1 UNION SELECT 2 INTERSECT SELECT 2) AND "F" IN (SELECT 1 UNION SELECT 2)').text)
+      .toBe('SELECT "E" FROM "T" WHERE "E" IN ((SELECT 1 UNION SELECT 2 ) INTERSECT SELECT 2) AND "F" IN (SELECT 1 UNION SELECT 2)')
+  })
+
   it('passes blobs as buffers', () => {
     const v = toPostgres('SELECT ?', [new Uint8Array([1, 2])]).values[0]
     expect(Buffer.isBuffer(v)).toBe(true)
