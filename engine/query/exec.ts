@@ -4,7 +4,7 @@ import type { Cluster } from '../cluster'
 import type { SiteCode } from '../topology/types'
 import type { SqlValue } from '../site/sqljs'
 import { ENCRYPTION_OVERHEAD_BYTES, MESSAGE_HEADER_BYTES } from '../net/network'
-import { siteStoreOf } from './stores'
+import { embeddedStoreOf, siteStoreOf } from './stores'
 import type { Database, Statement } from 'sql.js'
 import { rowsBytes } from './sqltext'
 import type { PlanStep } from './types'
@@ -185,12 +185,14 @@ const busy = new WeakSet<Statement>()
 /**
  * Runs a read-only sub-query on a site's primary with a cached prepared statement, stepping its rows with a
  * checkpoint every ROWS_PER_CHECK rows. A cached statement that a suspended run is still stepping is not
- * shared: this run prepares its own and frees it.
+ * shared: this run prepares its own and frees it. A site whose store is not the embedded one (a live server)
+ * answers through its store's query().
  */
 function* primaryQuery(cluster: Cluster, site: SiteCode, sql: string, params: SqlValue[] | undefined, checkpoint: () => Yielded): QueryGen<{ columns: string[]; rows: SqlValue[][] }> {
-  const sdb = (cluster as unknown as { siteInternals?: (s: string) => { primary: { db: Database; inTransaction: boolean } } }).siteInternals?.(site).primary
   const store = siteStoreOf(cluster, site)!
   store.available() // an access: down, or a damaged medium found now, refuses here
+  // the fast path reads the embedded sql.js database itself; any other store (a live server) answers its query()
+  const sdb = embeddedStoreOf(cluster, site) ? (cluster as unknown as { siteInternals?: (s: string) => { primary: { db: Database; inTransaction: boolean } } }).siteInternals?.(site).primary : undefined
   if (!sdb || sdb.inTransaction) return store.query(sql, params)
   const db = sdb.db
   let m = stmtCache.get(db)

@@ -5,7 +5,7 @@
  */
 import type { SqlValue } from '../site/sqljs'
 import type { SiteCode } from '../topology/types'
-import { siteStoreOf } from './stores'
+import { embeddedStoreOf, siteStoreOf } from './stores'
 import type { Cluster } from '../cluster'
 
 export interface ColStats { lkey: SqlValue; hkey: SqlValue; pctUnique?: number }
@@ -52,6 +52,8 @@ export class StatsCache {
   private identity(site: SiteCode): { db: unknown; gen: unknown } {
     const c = this.cluster as unknown as { siteInternals?: (s: string) => { primary: { db: unknown } }; lastGenerate?: unknown }
     let db: unknown
+    // an embedded site: its sql.js database object; a replaced store (a live server) is its own identity
+    if (!embeddedStoreOf(this.cluster, site)) return { db: siteStoreOf(this.cluster, site), gen: c.lastGenerate }
     try { db = c.siteInternals?.(site).primary.db } catch { db = undefined }
     return { db, gen: c.lastGenerate }
   }

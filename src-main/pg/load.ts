@@ -6,13 +6,15 @@
  * database on the HQ server. One definition of the design, two kinds of site store.
  *
  * Names keep their exact case (`"Employees_KDY"`, `"EMPNO"`): SQL sent to a live site quotes every identifier.
- * Security users (SEC_* tables) are not copied: at a live site they are PostgreSQL roles.
+ * Security users (SEC_* tables) are not copied: at a live site they are PostgreSQL roles. Each database also
+ * gets the few SQLite functions the query processor's statements may call (dialect.ts PG_COMPAT_SQL).
  */
 import pg from 'pg'
 import { Cluster } from '../../engine/cluster'
 import type { TopologySpec } from '../../engine/topology/types'
 import type { SiteDb } from '../../engine/site/db'
 import type { PgDeployment } from './servers'
+import { PG_COMPAT_SQL } from './dialect'
 
 type Value = string | number | null | Uint8Array
 
@@ -29,8 +31,13 @@ export function copiedTables(db: SiteDb): { name: string; columns: { name: strin
   }))
 }
 
-/** SQLite's declared type → PostgreSQL's (SQLite INTEGER is 64-bit; an untyped column holds text or numbers). */
+/**
+ * SQLite's declared type → PostgreSQL's (SQLite INTEGER is 64-bit). An untyped column holds text or numbers
+ * (a local catalog's LKEY/HKEY): jsonb keeps each value's class, and the client reads it back as the same JS
+ * number or string, as sql.js gives it.
+ */
 export function pgType(sqliteType: string): string {
+  if (sqliteType === '') return 'jsonb'
   if (sqliteType.includes('INT')) return 'bigint'
   if (sqliteType.includes('REAL') || sqliteType.includes('FLOA') || sqliteType.includes('DOUB')) return 'double precision'
   if (sqliteType.includes('BLOB')) return 'bytea'
@@ -44,9 +51,9 @@ export function createTableDdl(t: ReturnType<typeof copiedTables>[number]): stri
 }
 
 /** Copies one embedded table into the connected PostgreSQL database (created new), in batches; returns its rows. */
-async function copyTable(client: pg.Client, db: SiteDb, t: ReturnType<typeof copiedTables>[number]): Promise<number> {
+export async function copyTable(client: pg.Client, db: SiteDb, t: ReturnType<typeof copiedTables>[number]): Promise<number> {
   await client.query(createTableDdl(t))
-  const text = t.columns.map((c) => !pgType(c.type).startsWith('text') ? null : c.type === '' ? 'untyped' : 'text')
+  const untyped = t.columns.map((c) => c.type === '')
   const rows = db.query(`SELECT * FROM ${qid(t.name)}`).rows as Value[][]
   const batch = Math.max(1, Math.floor(20_000 / t.columns.length))
   const head = `INSERT INTO ${qid(t.name)} (${t.columns.map((c) => qid(c.name)).join(', ')}) VALUES `
@@ -54,7 +61,7 @@ async function copyTable(client: pg.Client, db: SiteDb, t: ReturnType<typeof cop
     const part = rows.slice(i, i + batch)
     const params: unknown[] = []
     const tuples = part.map((r) => `(${r.map((v, j) => {
-      params.push(v instanceof Uint8Array ? Buffer.from(v) : text[j] === 'untyped' && v !== null ? String(v) : v)
+      params.push(v instanceof Uint8Array ? Buffer.from(v) : untyped[j] && v !== null ? JSON.stringify(v) : v)
       return `$${params.length}`
     }).join(', ')})`)
     await client.query(head + tuples.join(', '), params)
@@ -91,6 +98,7 @@ export async function loadDesign(d: PgDeployment, password: string, o: { seed: n
           await client.query('BEGIN')
           const counts: Record<string, number> = {}
           for (const t of copiedTables(db)) counts[t.name] = await copyTable(client, db, t)
+          await client.query(PG_COMPAT_SQL) // SQLite's functions the DQP's statements may call (dialect.ts)
           await client.query('COMMIT')
           await client.query('ANALYZE')
           summary.tables[label] = counts

@@ -53,6 +53,8 @@ export interface SyncPgOptions {
 
 export type PgRow = Record<string, unknown>
 export interface SyncPgResult { rows: PgRow[]; rowCount: number }
+/** A result as positional rows with the column names the server reports (duplicate names kept apart). */
+export interface SyncPgArrays { columns: string[]; rows: unknown[][]; rowCount: number }
 
 /** An EngineError that also carries the server's SQLSTATE (absent when the error is not the server's). */
 export class SyncPgError extends EngineError {
@@ -79,12 +81,12 @@ interface WireError {
   /** The session was inside a transaction when it was lost. */
   inTxn?: true
 }
-type Reply = { id: number; ok: true; rows: PgRow[]; rowCount: number } | { id: number; ok: false; error: WireError } | { fatal: string }
+type Reply = { id: number; ok: true; rows: PgRow[]; rowCount: number; fields?: string[] } | { id: number; ok: false; error: WireError } | { fatal: string }
 
 /**
  * The worker's code, run with `eval: true` so that no bundler has to know about a second entry point; it
  * loads the `pg` client from the path the caller resolved. Messages in: {t:'q', id, conn, sql, params,
- * timeoutMs}, {t:'reset', conn} (the caller gave up: drop the connection), {t:'close', id}. Every reply is
+ * timeoutMs, arrays (rows as arrays, with the columns' names)}, {t:'reset', conn} (the caller gave up: drop the connection), {t:'close', id}. Every reply is
  * posted first and the shared counter bumped after, so a caller woken by the counter finds the reply queued.
  */
 const WORKER_SOURCE = String.raw`
@@ -178,9 +180,9 @@ function main(pg) {
         cancel(c, client)
         watchdog = setTimeout(() => drop(c, client), graceMs) // cancelled, and still not ended
       }, m.timeoutMs + graceMs)
-      const r = await client.query(m.sql, m.params)
+      const r = m.arrays ? await client.query({ text: m.sql, values: m.params, rowMode: 'array' }) : await client.query(m.sql, m.params)
       const last = Array.isArray(r) ? r[r.length - 1] : r // several statements in one text: the last one's result
-      send({ id: m.id, ok: true, rows: last.rows || [], rowCount: last.rowCount || 0 })
+      send({ id: m.id, ok: true, rows: last.rows || [], rowCount: last.rowCount || 0, fields: m.arrays ? (last.fields || []).map((f) => f.name) : undefined })
     } catch (e) {
       const err = describe(e, 'query')
       if (cancelled) err.watchdog = true
@@ -287,6 +289,17 @@ export class SyncPg {
    * lost).
    */
   query(conn: string, sql: string, params: readonly unknown[] = [], opts: { timeoutMs?: number } = {}): SyncPgResult {
+    const r = this.call(conn, sql, params, opts, false)
+    return { rows: r.rows as PgRow[], rowCount: r.rowCount }
+  }
+
+  /** Like query(), one statement's rows as arrays in the order of its columns, with the columns' names. */
+  queryArrays(conn: string, sql: string, params: readonly unknown[] = [], opts: { timeoutMs?: number } = {}): SyncPgArrays {
+    const r = this.call(conn, sql, params, opts, true)
+    return { columns: r.fields ?? [], rows: r.rows as unknown as unknown[][], rowCount: r.rowCount }
+  }
+
+  private call(conn: string, sql: string, params: readonly unknown[], opts: { timeoutMs?: number }, arrays: boolean): Extract<Reply, { ok: true }> {
     if (this.closed) throw new EngineError('NOT_READY', 'the PostgreSQL bridge is closed')
     const spec = this.specs[conn]
     if (!spec) throw new EngineError('UNKNOWN_SITE', `no connection ${conn} (connections: ${this.names.join(', ')})`)
@@ -296,7 +309,7 @@ export class SyncPg {
     if (!Number.isInteger(timeoutMs) || timeoutMs < 1) throw new EngineError('BAD_INPUT', `timeoutMs must be a whole number of milliseconds ≥ 1 (got ${String(timeoutMs)})`, { site: conn })
     if (this.dead) throw new EngineError('INTERNAL', `the PostgreSQL bridge stopped: ${this.dead}`, { site: conn })
     const id = ++this.seq
-    this.port.postMessage({ t: 'q', id, conn, sql, params, timeoutMs })
+    this.port.postMessage({ t: 'q', id, conn, sql, params, timeoutMs, arrays })
     // past the connect, the statement's limit, the worker's cancel and its drop: the worker itself is stuck
     const limit = this.connectTimeoutMs + timeoutMs + 3 * this.graceMs + 1_000
     const r = this.wait(id, limit)
@@ -304,7 +317,7 @@ export class SyncPg {
       this.port.postMessage({ t: 'reset', conn })
       throw new SyncPgError('TIMEOUT', `${conn}: no answer within ${limit} ms; the connection is dropped (${excerpt(sql)})`, { site: conn })
     }
-    if (r.ok) return { rows: r.rows, rowCount: r.rowCount }
+    if (r.ok) return r
     throw this.error(conn, spec, r.error, timeoutMs, sql)
   }
 

@@ -1,0 +1,98 @@
+/**
+ * A live site as the DQP sees it: engine/query/stores.ts's QuerySiteStore over one PostgreSQL database through
+ * the synchronous bridge (syncbridge.ts). The site's primary is one bridge connection; at the repository site
+ * the main repository is another. Every statement goes through the one dialect translation (dialect.ts);
+ * results come back as an embedded site's do: positional rows, the column names as the statement writes them
+ * (the translation quotes every name, so the server does not fold them), numbers as numbers, comparisons as 1/0. `useLiveSites` makes a cluster's DQP read its sites from live servers: the same planner, the
+ * same executor, the same plans.
+ */
+import { EngineError } from '../../engine/errors'
+import type { Cluster } from '../../engine/cluster'
+import type { QueryResult, SqlValue } from '../../engine/site/sqljs'
+import type { SiteCode } from '../../engine/topology/types'
+import { useSiteStores, type QueryServer, type QuerySiteStore } from '../../engine/query/stores'
+import { toPostgres } from './dialect'
+import type { SyncPg } from './syncbridge'
+
+/** Errors after which the server is taken for down (the DQP then reads another copy, as for an embedded site). */
+const DOWN_CODES = new Set(['UNREACHABLE', 'AUTH_FAILED'])
+
+/** Counts of what one live connection carried: statements answered and rows received. */
+export interface LiveTraffic { statements: number; rows: number }
+
+/** One bridge connection read with the DQP's SQL. */
+class LiveServer implements QueryServer {
+  /** Set when the last call could not reach the server; cleared by the next call that does. */
+  down: EngineError | undefined
+  readonly traffic: LiveTraffic = { statements: 0, rows: 0 }
+  constructor(private bridge: SyncPg, readonly conn: string, private site: SiteCode, private timeoutMs?: number) {}
+
+  query(sql: string, params: SqlValue[] = []): QueryResult {
+    const { text, values } = toPostgres(sql, params)
+    let r
+    try {
+      r = this.bridge.queryArrays(this.conn, text, values, this.timeoutMs ? { timeoutMs: this.timeoutMs } : {})
+    } catch (e) {
+      if (e instanceof EngineError && DOWN_CODES.has(e.code)) {
+        this.down = new EngineError('SITE_DOWN', `${this.site} (live server ${this.conn}) cannot be reached: ${e.message}`, { site: this.site })
+        throw this.down
+      }
+      throw e
+    }
+    this.down = undefined
+    this.traffic.statements++
+    this.traffic.rows += r.rows.length
+    // SQLite has no booleans: a comparison's value is the integer 1 or 0 (e.g. the partial aggregates' class flags)
+    for (const row of r.rows) for (let i = 0; i < row.length; i++) if (typeof row[i] === 'boolean') row[i] = row[i] ? 1 : 0
+    return { columns: r.columns, rows: r.rows as SqlValue[][] }
+  }
+
+  /** Asks the server for a trivial answer: throws SITE_DOWN when it cannot be reached. */
+  probe(): void { this.query('SELECT 1') }
+}
+
+export class PgSiteStore implements QuerySiteStore {
+  private primary: LiveServer
+  readonly repository?: LiveServer
+  private gen = 0
+
+  /**
+   * `conn`: the bridge connection to the site's database; `repositoryConn`: at the repository site, the one to
+   * the main repository's database.
+   */
+  constructor(bridge: SyncPg, readonly code: SiteCode, conn: string, repositoryConn?: string, opts: { timeoutMs?: number } = {}) {
+    for (const c of [conn, repositoryConn]) if (c !== undefined && !bridge.names.includes(c)) throw new EngineError('BAD_INPUT', `the bridge has no connection ${c} (connections: ${bridge.names.join(', ')})`)
+    this.primary = new LiveServer(bridge, conn, code, opts.timeoutMs)
+    if (repositoryConn) this.repository = new LiveServer(bridge, repositoryConn, code, opts.timeoutMs)
+  }
+
+  /**
+   * The DQP caches a site's statistics per this number. Writes at a live site do not go through the DQP yet
+   * (the DTM is not wired to live sites), so it changes only when invalidate() says the site changed.
+   */
+  get seq(): number { return this.gen }
+  invalidate(): void { this.gen++ }
+
+  /** Up unless the last statement could not reach the server (no round trip: the next query finds out). */
+  isUp(): boolean { return !this.primary.down }
+
+  /** A server found unreachable is asked again; it throws SITE_DOWN while it still cannot be reached. */
+  available(): void { if (this.primary.down) this.primary.probe() }
+
+  query(sql: string, params?: SqlValue[]): QueryResult { return this.primary.query(sql, params) }
+
+  /** Statements and rows this store's connections carried. */
+  traffic(): { primary: LiveTraffic; repository?: LiveTraffic } {
+    return { primary: { ...this.primary.traffic }, ...(this.repository ? { repository: { ...this.repository.traffic } } : {}) }
+  }
+}
+
+/**
+ * Makes the cluster's DQP read the given sites from live stores (the others stay embedded); returns a function
+ * that restores the embedded stores.
+ */
+export function useLiveSites(cluster: Cluster, stores: Record<SiteCode, PgSiteStore>): () => void {
+  for (const code of Object.keys(stores)) cluster.site(code) // an unknown site is refused here (UNKNOWN_SITE), nothing registered
+  useSiteStores(cluster, (site) => stores[site])
+  return () => useSiteStores(cluster, null)
+}
