@@ -8,16 +8,105 @@
  *                        of 60 polls. Goal ≤ 50.
  *   pg.wfg_poll_idle_ms  the same poll with nothing waiting.
  *   pg.up_ms             `iddb pg up` for the three sites with 2,000 sales (initdb, load, standbys).
+ *   pg.2pc_ratio_vs_local  wall time of one two-site transfer through the DTM over the CMB and KDY servers
+ *                        (PgTxnStore through the synchronous bridge: the reads, PREPARE TRANSACTION at both, the
+ *                        2PC log records in files, COMMIT PREPARED at both, until every site has finished it)
+ *                        ÷ one local transaction doing the same two UPDATEs on CMB's server through the same
+ *                        bridge (BEGIN; UPDATE; UPDATE; COMMIT). Median of the per-round ratios of 7 rounds of 40
+ *                        of each, side by side, after 30 of each as warm-up. Goal ≤ 3. Both pay the servers'
+ *                        synchronous standbys (every COMMIT, PREPARE TRANSACTION and COMMIT PREPARED waits for
+ *                        its standby); the DTM's logs are written without fsync, like the servers here.
+ *   pg.2pc_ms            one such transfer (median of the rounds);
+ *   pg.2pc_servers_ms    the part of it spent waiting for the two servers (mean over the rounds; the rest is the
+ *                        DTM itself: statements, messages and log records of the simulated sites), and
+ *   pg.local_txn_ms      one such local transaction (median of the rounds).
  */
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs'
+import { chmodSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import pg from 'pg'
 import type { BenchGroup } from './run'
 import { median } from './stats'
 import { pgDown, pgUp } from '../src-main/pg/deploy'
-import { pgUnavailableReason, readPassword } from '../src-main/pg/servers'
+import { pgUnavailableReason, readPassword, type PgDeployment } from '../src-main/pg/servers'
 import { GlobalDeadlockDetector, TXN_PREFIX, type WatchedServer } from '../src-main/pg/deadlock'
+import { SyncPg, type PgConnSpec } from '../src-main/pg/syncbridge'
+import { PgTxnStore } from '../src-main/pg/txnstore'
+import { Cluster } from '../engine/cluster'
+import { Dtm, type ExecResult } from '../engine/txn/dtm'
+import { FileTxnLog } from '../engine/txn/filelog'
+
+/**
+ * pg.2pc_ratio_vs_local: a two-site transfer through the DTM over two live servers vs the same two UPDATEs
+ * as one local transaction on one server, both through one synchronous bridge, rounds side by side.
+ */
+function twoPcVsLocal(d: PgDeployment, password: string, dir: string): { ratio: number; twoPcMs: number; localMs: number; statements: number; serverMs: number; rounds: string[] } {
+  const site = (code: string) => {
+    const s = d.sites.find((x) => x.code === code)
+    if (!s) throw new Error(`the deployment has no site ${code}`)
+    return s.primary.port
+  }
+  const spec = (port: number): PgConnSpec => ({ host: d.host, port, database: d.database, user: d.user, password })
+  const bridge = SyncPg.open({ conns: { CMB: spec(site('CMB')), KDY: spec(site('KDY')), LOCAL: spec(site('CMB')) } })
+  const cluster = new Cluster({ seed: 42 })
+  const dtm = new Dtm(cluster, { timeline: false })
+  try {
+    const logs = join(dir, 'dtm-logs')
+    mkdirSync(logs)
+    for (const code of cluster.siteCodes) dtm.setLog(code, new FileTxnLog(join(logs, `${code}.2pc.log`), code, false))
+    const stores = { CMB: new PgTxnStore({ bridge, conn: 'CMB' }), KDY: new PgTxnStore({ bridge, conn: 'KDY' }) }
+    dtm.setStore('CMB', stores.CMB)
+    dtm.setStore('KDY', stores.KDY)
+    // an item both branches stock (its quantity moved back and forth), and a second one at Colombo for the local
+    // transaction; a branch's stock code is `<SITE>-<ITEMNO>`
+    const itemNos = (site: 'CMB' | 'KDY') => bridge.query(site, `SELECT "ITEMNO" AS i FROM "Stock_${site}" ORDER BY 1`).rows.map((r) => Number(r.i))
+    const atKdy = new Set(itemNos('KDY'))
+    const atCmb = itemNos('CMB')
+    const n = atCmb.find((i) => atKdy.has(i))
+    const m = atCmb.find((i) => i !== n)
+    if (n === undefined || m === undefined) throw new Error('Stock_CMB and Stock_KDY share no stock item to transfer')
+
+    let flip = false
+    const oneTransfer = () => {
+      flip = !flip
+      const q = flip ? 1 : -1
+      const gid = dtm.begin('CMB')
+      let pending = 2, failed: string | undefined, outcome: string | undefined
+      const cb = (r: ExecResult) => { pending--; if (!r.ok) failed = r.error?.message }
+      dtm.exec(gid, 'CMB', 'UPDATE Stock_CMB SET QTY = QTY - ? WHERE STOCKCODE = ?', [q, `CMB-${n}`], cb)
+      dtm.exec(gid, 'KDY', 'UPDATE Stock_KDY SET QTY = QTY + ? WHERE STOCKCODE = ?', [q, `KDY-${n}`], cb)
+      cluster.sim.runUntilTrue(() => pending === 0, 1_000_000)
+      if (failed) throw new Error(`the benchmark transfer failed: ${failed}`)
+      dtm.commit(gid, (r) => { outcome = `${r.outcome}${r.reason ? `: ${r.reason}` : ''}` })
+      // finished: answered, and no site holds anything of it any more (COMMIT PREPARED done at both, acknowledged)
+      cluster.sim.runUntilTrue(() => outcome !== undefined && dtm.unfinishedAt(gid).length === 0, 1_000_000)
+      if (outcome !== 'COMMIT') throw new Error(`the benchmark transfer did not commit: ${outcome ?? 'no answer'}`)
+    }
+    const oneLocal = () => {
+      bridge.query('LOCAL', 'BEGIN')
+      bridge.query('LOCAL', 'UPDATE "Stock_CMB" SET "QTY" = "QTY" - 1 WHERE "STOCKCODE" = $1', [`CMB-${n}`])
+      bridge.query('LOCAL', 'UPDATE "Stock_CMB" SET "QTY" = "QTY" + 1 WHERE "STOCKCODE" = $1', [`CMB-${m}`])
+      bridge.query('LOCAL', 'COMMIT')
+    }
+    const timed = (n: number, fn: () => void) => { const t0 = performance.now(); for (let i = 0; i < n; i++) fn(); return (performance.now() - t0) / n }
+    timed(30, oneTransfer)
+    timed(30, oneLocal)
+    const N = 40, ROUNDS = 7
+    const ratio: number[] = [], twoPc: number[] = [], local: number[] = [], rounds: string[] = []
+    const st0 = stores.CMB.statements + stores.KDY.statements, ms0 = stores.CMB.serverMs + stores.KDY.serverMs
+    for (let r = 0; r < ROUNDS; r++) {
+      const a = timed(N, oneTransfer), b = timed(N, oneLocal)
+      twoPc.push(a); local.push(b); ratio.push(a / b)
+      rounds.push(`${a.toFixed(2)}/${b.toFixed(2)} ms`)
+    }
+    const statements = (stores.CMB.statements + stores.KDY.statements - st0) / (N * ROUNDS)
+    const serverMs = (stores.CMB.serverMs + stores.KDY.serverMs - ms0) / (N * ROUNDS)
+    return { ratio: median(ratio), twoPcMs: median(twoPc), localMs: median(local), statements, serverMs, rounds }
+  } finally {
+    dtm.dispose()
+    bridge.close()
+  }
+}
 
 export const group: BenchGroup = {
   name: 'pg',
@@ -60,7 +149,12 @@ export const group: BenchGroup = {
       // all at once: a connection whose statement still waits queues its ROLLBACK behind that statement
       await Promise.all([...t1, ...t2].map((c) => c.query('ROLLBACK').catch(() => {})))
       await Promise.all([w1, w2])
-      return { 'pg.wfg_poll_ms': busy, 'pg.wfg_poll_idle_ms': idle, 'pg.up_ms': Math.round(upMs) }
+      const tp = twoPcVsLocal(d, password, dir)
+      ctx.log(`pg: two-site transfer through the DTM (PREPARE / COMMIT PREPARED) vs a local transaction, per round: ${tp.rounds.join(', ')}; median ratio ${tp.ratio.toFixed(2)}; per transfer ${tp.statements.toFixed(1)} statements at the two servers, ${tp.serverMs.toFixed(2)} ms waiting for them on average`)
+      return {
+        'pg.wfg_poll_ms': busy, 'pg.wfg_poll_idle_ms': idle, 'pg.up_ms': Math.round(upMs),
+        'pg.2pc_ratio_vs_local': tp.ratio, 'pg.2pc_ms': tp.twoPcMs, 'pg.2pc_servers_ms': tp.serverMs, 'pg.local_txn_ms': tp.localMs,
+      }
     } finally {
       for (const c of opened) await c.end().catch(() => {})
       try { pgDown(dir) } catch { /* nothing started */ }

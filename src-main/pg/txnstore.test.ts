@@ -144,6 +144,60 @@ describe.skipIf(why !== null)(`PgTxnStore over a live server${why ? ` (skipped: 
     expect(qty(3)).toBe(33)
   })
 
+  it('one round trip for an apply and for a prepare; values of any text arrive exactly as written (quotes, backslashes, dollar quotes, SQL); a gid with $ in it prepares', () => {
+    const tricky = ["it's", 'back\\slash \\n', "x'); DROP TABLE \"Stock_KDY\"; --", '$iddb$ END$iddb$; $$', 'naïve ☃', '']
+    // also in a session that reads backslashes in '…' as escapes (standard_conforming_strings off)
+    for (const [round, conforming] of [[0, 'on'], [1, 'off']] as const) {
+      b.query('KDY', `SET standard_conforming_strings = ${conforming}`)
+      tricky.forEach((t, i) => {
+        const n = 20 + 10 * round + i
+        const before = store.statements
+        store.apply([{ table: 'Stock_KDY', key: String(n), row: { STOCKCODE: n, QTY: n, ITEM: t, PRICE: 0.1 } }])
+        expect(store.statements - before).toBe(1)
+        expect(other('SELECT "ITEM" AS t, "PRICE" AS p FROM "Stock_KDY" WHERE "STOCKCODE" = $1', [n])[0]).toEqual({ t, p: 0.1 })
+        const gid = `KDY-lit-${round}-${i}-$iddb$`
+        const b2 = store.statements
+        store.prepare(gid, [{ table: 'Stock_KDY', key: String(n), row: { STOCKCODE: n, QTY: n + 1, ITEM: `${t}!`, PRICE: 0.1 }, cols: ['ITEM'] }])
+        expect(store.statements - b2).toBe(1)
+        expect(store.commitPrepared(gid)).toBe('committed')
+        expect(other('SELECT "ITEM" AS t, "QTY" AS q FROM "Stock_KDY" WHERE "STOCKCODE" = $1', [n])[0]).toEqual({ t: `${t}!`, q: n }) // only ITEM changed
+      })
+    }
+    b.query('KDY', 'SET standard_conforming_strings = on')
+    expect(other('SELECT COUNT(*) AS n FROM "Stock_KDY"')[0].n).toBeGreaterThan(5) // the table is still there
+  })
+
+  it('an UPDATE image sets only its changed columns (a change made beside the DTM to another column stays); values of other kinds go as parameters; a value too long for its column is refused, not cut', () => {
+    other('UPDATE "Stock_KDY" SET "ITEM" = \'renamed beside\' WHERE "STOCKCODE" = 2')
+    store.apply([upd(2, 222)])
+    expect(other('SELECT "ITEM" AS t, "QTY" AS q FROM "Stock_KDY" WHERE "STOCKCODE" = 2')[0]).toEqual({ t: 'renamed beside', q: 222 })
+    other('CREATE TABLE "Events" ("ID" bigint PRIMARY KEY, "AT" timestamptz, "DOC" jsonb, "CODE" varchar(3))')
+    const at = new Date('2024-05-06T07:08:09.123Z')
+    store.apply([{ table: 'Events', key: '1', row: { ID: 1, AT: at, DOC: { a: [1, 'two'] }, CODE: 'abc' } }])
+    store.prepare('KDY-ev', [{ table: 'Events', key: '1', row: { ID: 1, AT: new Date(at.getTime() + 1000), DOC: { a: 3 }, CODE: 'xyz' }, cols: ['AT', 'DOC', 'CODE'] }])
+    expect(store.commitPrepared('KDY-ev')).toBe('committed')
+    expect(other('SELECT "AT" AS at, "DOC" AS doc, "CODE" AS code FROM "Events"')).toEqual([{ at: new Date(at.getTime() + 1000), doc: { a: 3 }, code: 'xyz' }])
+    const before = other('SELECT * FROM "Events"')
+    // in place (an UPDATE) and as a whole row for a row that is gone (cast to the column's type, then assigned)
+    expect(thrown(() => store.apply([{ table: 'Events', key: '1', row: { ID: 1, CODE: 'long' }, cols: ['CODE'] }]))).toMatchObject({ code: 'SQL_ERROR', sqlstate: '22001' })
+    expect(thrown(() => store.prepare('KDY-ev2', [{ table: 'Events', key: '2', row: { ID: 2, CODE: 'long' }, cols: ['CODE'] }]))).toMatchObject({ code: 'SQL_ERROR', sqlstate: '22001' })
+    expect(other('SELECT * FROM "Events"')).toEqual(before)
+    expect(inDoubt()).toEqual([])
+    store.prepare('KDY-ev2', [{ table: 'Events', key: '2', row: { ID: 2, CODE: 'ok' }, cols: ['CODE'] }])
+    expect(store.commitPrepared('KDY-ev2')).toBe('committed')
+    expect(other('SELECT "ID" AS id, "CODE" AS c FROM "Events" ORDER BY 1')).toEqual([{ id: 1, c: 'xyz' }, { id: 2, c: 'ok' }])
+  })
+
+  it('a database whose iddb_2pc schema predates the gid check gets it at the first prepare; the check still refuses a gid used before', () => {
+    other('DROP FUNCTION iddb_2pc.refuse_used_gid(text)')
+    const s2 = new PgTxnStore({ bridge: b, conn: 'KDY' })
+    s2.prepare('KDY-up', [upd(3, 303)])
+    expect(s2.commitPrepared('KDY-up')).toBe('committed')
+    expect(other("SELECT to_regprocedure('iddb_2pc.refuse_used_gid(text)') IS NOT NULL AS f")[0].f).toBe(true)
+    expect(thrown(() => s2.prepare('KDY-up', [upd(3, 1)]))).toMatchObject({ code: 'CONFLICT', message: expect.stringMatching(/already committed/) })
+    expect(qty(3)).toBe(303)
+  })
+
   it('a server killed with SIGKILL after PREPARE still lists the gid after restart; commitPrepared then applies it exactly once', async () => {
     const q4 = qty(4)
     store.prepare('KDY-crash', [upd(4, q4 + 1), { table: 'Stock_KDY', key: '8', row: { STOCKCODE: 8, QTY: 8, ITEM: 'eight', PRICE: 8 } }])

@@ -18,8 +18,15 @@
  * repeated COMMIT PREPARED (a coordinator that recovers and sends its decision again) cannot tell "committed
  * before" from "rolled back before". The store therefore inserts, inside every prepared transaction, a row
  * for its gid into `iddb_2pc.committed`: the row exists exactly when that transaction committed. Rows older
- * than a week are removed when a store opens. The schema is not `public`: catalogs, checksums and backups of
- * the design's tables do not see it.
+ * than a week are removed when a store opens. The same schema holds the function a prepare calls first to
+ * refuse a gid used before. The schema is not `public`: catalogs, checksums and backups of the design's tables
+ * do not see it.
+ *
+ * Round trips. The DTM calls each site's store synchronously, so every statement is a wait. A transaction the
+ * store runs (apply: BEGIN … COMMIT; prepare: BEGIN, the gid check, the after-images, the marker, PREPARE
+ * TRANSACTION) goes to the server as one text, the values written as literals the server reads exactly as
+ * the client's parameters; only values that are not plain (dates, buffers, arrays, objects) make it go one
+ * statement at a time with parameters.
  *
  * PostgreSQL's gids are per server (cluster), not per database: two stores on one server (a site's database
  * and the main repository) must not prepare the same gid.
@@ -51,6 +58,8 @@ interface TableMeta {
   upper: string[]
   byUpper: Map<string, string>
   cols: ColInfo[]
+  /** Each column's type without its modifier (format_type), for the casts of a value given as a literal. */
+  types: Map<string, string>
   key: string[]
   /** The key column's kind: a key that cannot be one of its values finds no row. */
   keyKind: ColKind
@@ -63,6 +72,32 @@ function kindOf(dataType: string): ColKind {
   if (/^(double precision|real|numeric)$/.test(dataType)) return 'REAL'
   if (/^(text|character varying|character)$/.test(dataType)) return 'TEXT'
   return 'ANY'
+}
+
+/**
+ * The gid check at the head of a one-text prepare, a function kept in the schema beside the markers (a DO
+ * block would be compiled again for every prepare: half a millisecond here): refuses a gid prepared in this
+ * database or committed here, before any write could wait for the locks of a transaction prepared under it.
+ */
+const GID_CHECK = 'iddb_2pc.refuse_used_gid'
+const GID_CHECK_DDL = `CREATE OR REPLACE FUNCTION ${GID_CHECK}(g text) RETURNS void LANGUAGE plpgsql AS $f$BEGIN
+  IF EXISTS (SELECT 1 FROM pg_prepared_xacts WHERE gid = g AND database = current_database()) THEN RAISE EXCEPTION 'iddb-2pc: already prepared'; END IF;
+  IF EXISTS (SELECT 1 FROM ${MARKERS} WHERE gid = g) THEN RAISE EXCEPTION 'iddb-2pc: already committed'; END IF;
+END$f$`
+
+/**
+ * A value as a literal that the server reads exactly as it reads the `pg` client's parameter for it (text of
+ * unknown type, typed by where it goes): null; a number, bigint or boolean as its text; a string quoted (E''
+ * with doubled backslashes when it has any, as the client's escapeLiteral does). Undefined for anything else
+ * (dates, buffers, arrays, objects: the client converts those itself) and for a string holding NUL (the
+ * protocol ends a query text there): those go as parameters.
+ */
+function literal(v: unknown): string | undefined {
+  if (v === null || v === undefined) return 'NULL'
+  if (typeof v === 'number' || typeof v === 'bigint' || typeof v === 'boolean') return `'${String(v)}'`
+  if (typeof v !== 'string' || v.includes('\0')) return undefined
+  const body = v.replace(/'/g, "''")
+  return v.includes('\\') ? ` E'${body.replace(/\\/g, '\\\\')}'` : `'${body}'`
 }
 
 /** A gid PREPARE TRANSACTION takes as a literal: printable ASCII without quote or backslash, under 200 bytes. */
@@ -82,8 +117,9 @@ export class PgTxnStore implements TxnStore {
   private byUpper = new Map<string, string>()
   private meta = new Map<string, TableMeta>()
   private markers = false
-  /** Statements run (tests and the benchmarks count round trips). */
+  /** Statements run (tests and the benchmarks count round trips), and the wall time spent waiting for their answers. */
   statements = 0
+  serverMs = 0
 
   constructor(o: PgTxnStoreOptions) {
     this.bridge = o.bridge
@@ -92,15 +128,15 @@ export class PgTxnStore implements TxnStore {
     this.writeRefusal = o.writeRefusal
     this.loadNames()
     // old commit markers go (their transactions' coordinators have long finished)
-    if (this.run("SELECT to_regclass('iddb_2pc.committed') IS NOT NULL AS x").rows[0].x) {
-      this.run(`DELETE FROM ${MARKERS} WHERE at < now() - ${KEEP_MARKERS}`)
-      this.markers = true
-    }
+    const there = this.run(`SELECT to_regclass('${MARKERS}') IS NOT NULL AS x, to_regprocedure('${GID_CHECK}(text)') IS NOT NULL AS f`).rows[0]
+    if (there.x) this.run(`DELETE FROM ${MARKERS} WHERE at < now() - ${KEEP_MARKERS}`)
+    this.markers = there.x === true && there.f === true
   }
 
   private run(sql: string, params: readonly unknown[] = []) {
     this.statements++
-    return this.bridge.query(this.conn, sql, params)
+    const t0 = performance.now()
+    try { return this.bridge.query(this.conn, sql, params) } finally { this.serverMs += performance.now() - t0 }
   }
 
   private loadNames(): void {
@@ -125,7 +161,9 @@ export class PgTxnStore implements TxnStore {
     const name = this.resolveTable(table)
     const hit = this.meta.get(name)
     if (hit) return hit
-    const cols = this.run('SELECT column_name AS c, data_type AS d FROM information_schema.columns WHERE table_schema = $1 AND table_name = $2 ORDER BY ordinal_position', [this.schema, name]).rows as { c: string; d: string }[]
+    const cols = this.run(`SELECT c.column_name AS c, c.data_type AS d, format_type(a.atttypid, NULL) AS t FROM information_schema.columns c
+      JOIN pg_attribute a ON a.attrelid = format('%I.%I', c.table_schema, c.table_name)::regclass AND a.attname = c.column_name
+      WHERE c.table_schema = $1 AND c.table_name = $2 ORDER BY c.ordinal_position`, [this.schema, name]).rows as { c: string; d: string; t: string }[]
     const key = (this.run(`SELECT a.attname AS k FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey)
       WHERE i.indrelid = format('%I.%I', $1::text, $2::text)::regclass AND i.indisprimary ORDER BY array_position(i.indkey::int2[], a.attnum)`, [this.schema, name]).rows as { k: string }[]).map((r) => r.k)
     const byUpper = new Map<string, string>()
@@ -135,7 +173,7 @@ export class PgTxnStore implements TxnStore {
     }
     const m: TableMeta = {
       name, columns: cols.map((c) => c.c), upper: cols.map((c) => c.c.toUpperCase()), byUpper,
-      cols: cols.map((c) => ({ name: c.c.toUpperCase(), type: kindOf(c.d) })), key,
+      cols: cols.map((c) => ({ name: c.c.toUpperCase(), type: kindOf(c.d) })), types: new Map(cols.map((c) => [c.c, c.t])), key,
       keyKind: key.length === 1 ? kindOf(cols.find((c) => c.c === key[0])?.d ?? '') : 'ANY',
       qname: `${q(this.schema)}.${q(name)}`,
     }
@@ -186,35 +224,63 @@ export class PgTxnStore implements TxnStore {
   }
 
   /**
-   * The after-images as statements on the open transaction: an UPDATE's changed columns set in place, any
-   * other image an upsert of the whole row, a delete by key. Each is idempotent, so redoing them is safe.
+   * One after-image as a statement: a delete by key; an UPDATE's image (`cols`) sets its changed columns in
+   * place and writes the whole row only if the row is not there any more; any other image upserts the whole
+   * row. Each is idempotent, so redoing them is safe. `v` renders a value (a parameter, or a literal); a column
+   * the table does not have is refused here, before anything is sent.
    */
-  private write(writes: readonly TxnWrite[]): void {
-    for (const w of writes) {
-      const m = this.t(w.table)
-      const k = this.keyed(m)
-      const row = w.row
-      if (!row) { this.run(`DELETE FROM ${m.qname} WHERE ${q(k)} = $1`, [w.key]); continue }
-      const colOf = (c: string) => {
-        const n = m.byUpper.get(c.toUpperCase())
-        if (!n) throw new EngineError('SQL_ERROR', `${m.name} at ${this.conn} has no column ${c}`, { site: this.conn })
-        return n
-      }
-      const val = (c: string) => { const v = row[c.toUpperCase()] ?? row[c]; return v === undefined ? null : v }
-      if (w.cols?.length) {
-        const set = [...new Set(w.cols.map(colOf))].filter((c) => c !== k)
-        if (set.length) {
-          const r = this.run(`UPDATE ${m.qname} SET ${set.map((c, i) => `${q(c)} = $${i + 1}`).join(', ')} WHERE ${q(k)} = $${set.length + 1}`, [...set.map(val), w.key])
-          if (r.rowCount === 1) continue
-        }
-      }
-      const cols = [...new Set(Object.keys(row).map(colOf))]
-      if (!cols.includes(k)) cols.push(k)
-      const rest = cols.filter((c) => c !== k)
-      const onConflict = rest.length ? `DO UPDATE SET ${rest.map((c) => `${q(c)} = EXCLUDED.${q(c)}`).join(', ')}` : 'DO NOTHING'
-      const vals = cols.map((c) => (c === k && val(c) === null ? w.key : val(c)))
-      this.run(`INSERT INTO ${m.qname} (${cols.map(q).join(', ')}) VALUES (${cols.map((_, i) => `$${i + 1}`).join(', ')}) ON CONFLICT (${q(k)}) ${onConflict}`, vals)
+  private writeSql(w: TxnWrite, v: (x: unknown, cast?: string) => string): string {
+    const m = this.t(w.table)
+    const k = this.keyed(m)
+    const row = w.row
+    if (!row) return `DELETE FROM ${m.qname} WHERE ${q(k)} = ${v(w.key)}`
+    const colOf = (c: string) => {
+      const n = m.byUpper.get(c.toUpperCase())
+      if (!n) throw new EngineError('SQL_ERROR', `${m.name} at ${this.conn} has no column ${c}`, { site: this.conn })
+      return n
     }
+    const val = (c: string) => { const x = row[c.toUpperCase()] ?? row[c]; return x === undefined ? null : x }
+    const set = w.cols?.length ? [...new Set(w.cols.map(colOf))].filter((c) => c !== k) : []
+    const cols = [...new Set(Object.keys(row).map(colOf))]
+    if (!cols.includes(k)) cols.push(k)
+    const rest = cols.filter((c) => c !== k)
+    const onConflict = `ON CONFLICT (${q(k)}) ${rest.length ? `DO UPDATE SET ${rest.map((c) => `${q(c)} = EXCLUDED.${q(c)}`).join(', ')}` : 'DO NOTHING'}`
+    const whole = (c: string) => (c === k && val(c) === null ? w.key : val(c))
+    const names = cols.map(q).join(', ')
+    if (!set.length) return `INSERT INTO ${m.qname} (${names}) VALUES (${cols.map((c) => v(whole(c))).join(', ')}) ${onConflict}`
+    // a SELECT list gives its values no type from the columns they go to: cast to each column's type
+    return `WITH u AS (UPDATE ${m.qname} SET ${set.map((c) => `${q(c)} = ${v(val(c))}`).join(', ')} WHERE ${q(k)} = ${v(w.key)} RETURNING 1) `
+      + `INSERT INTO ${m.qname} (${names}) SELECT ${cols.map((c) => v(whole(c), m.types.get(c))).join(', ')} WHERE NOT EXISTS (SELECT 1 FROM u) ${onConflict}`
+  }
+
+  /** The after-images as statements with parameters, run one by one on the open transaction. */
+  private write(writes: readonly TxnWrite[]): void {
+    const stmts = writes.map((w) => {
+      const params: unknown[] = []
+      const sql = this.writeSql(w, (x, cast) => { params.push(x); return cast ? `$${params.length}::${cast}` : `$${params.length}` })
+      return { sql, params }
+    })
+    for (const st of stmts) this.run(st.sql, st.params)
+  }
+
+  /**
+   * The after-images as one text, their values written as literals, to be sent with the statements around
+   * them in one round trip; undefined when a value is not one a literal says exactly as a parameter does (the
+   * caller sends the statements one by one then).
+   */
+  private inlined(writes: readonly TxnWrite[]): string | undefined {
+    const out: string[] = []
+    for (const w of writes) {
+      let plain = true
+      const sql = this.writeSql(w, (x, cast) => {
+        const l = literal(x)
+        if (l === undefined) { plain = false; return 'NULL' }
+        return cast && l !== 'NULL' ? `${l}::${cast}` : cast ? `NULL::${cast}` : l
+      })
+      if (!plain) return undefined
+      out.push(sql)
+    }
+    return out.join('; ')
   }
 
   /** Runs fn inside BEGIN … and ends the transaction with `end` (COMMIT, PREPARE TRANSACTION); on failure rolls back and rethrows. */
@@ -229,18 +295,38 @@ export class PgTxnStore implements TxnStore {
     }
   }
 
-  apply(writes: readonly TxnWrite[]): void {
-    if (!writes.length) return
-    this.inTransaction(() => this.write(writes), 'COMMIT')
+  /**
+   * One text holding a whole transaction (`BEGIN; …; COMMIT` or `…; PREPARE TRANSACTION`), one round trip. The
+   * server stops at the first statement that fails, leaving the transaction open and failed: it is rolled back.
+   */
+  private batch(sql: string): void {
+    try {
+      this.run(sql)
+    } catch (e) {
+      try { this.run('ROLLBACK') } catch { /* the session is gone: the server rolled it back */ }
+      throw e
+    }
   }
 
+  apply(writes: readonly TxnWrite[]): void {
+    if (!writes.length) return
+    const text = this.inlined(writes)
+    if (text !== undefined) this.batch(`BEGIN; ${text}; COMMIT`)
+    else this.inTransaction(() => this.write(writes), 'COMMIT')
+  }
+
+  /** The schema iddb_2pc: the commit markers and the gid check a prepare calls. */
   private ensureMarkers(): void {
     if (this.markers) return
-    try {
-      this.run(`CREATE SCHEMA IF NOT EXISTS iddb_2pc; CREATE TABLE IF NOT EXISTS ${MARKERS} (gid text PRIMARY KEY, at timestamptz NOT NULL DEFAULT now())`)
-    } catch (e) {
-      // another session created them at the same moment
-      if (!(e instanceof SyncPgError && (e.sqlstate === '23505' || e.sqlstate === '42P07' || e.sqlstate === '42P06'))) throw e
+    for (let attempt = 0; ; attempt++) {
+      try {
+        this.run(`CREATE SCHEMA IF NOT EXISTS iddb_2pc; CREATE TABLE IF NOT EXISTS ${MARKERS} (gid text PRIMARY KEY, at timestamptz NOT NULL DEFAULT now()); ${GID_CHECK_DDL}`)
+        break
+      } catch (e) {
+        // another session created them at the same moment (the text is one transaction: nothing of it stayed): again
+        if (attempt < 2 && e instanceof SyncPgError && ['23505', '42P07', '42P06', 'XX000'].includes(e.sqlstate ?? '')) continue
+        throw e
+      }
     }
     this.markers = true
   }
@@ -253,17 +339,32 @@ export class PgTxnStore implements TxnStore {
     return { prepared: r.p === true, committed: r.c === true }
   }
 
+  /**
+   * BEGIN, the gid check, the after-images, this gid's commit marker, PREPARE TRANSACTION. With plain values all
+   * of it is one text (one round trip); otherwise the same steps one statement at a time.
+   */
   prepare(gid: string, writes: readonly TxnWrite[]): void {
     const lit = checkGid(gid)
-    const st = this.state(gid)
-    // checked before BEGIN: the prepared one holds its locks, and the writes would wait for them
-    if (st.prepared || st.committed) throw new EngineError('CONFLICT', `${gid} is already ${st.prepared ? 'prepared' : 'committed'} at ${this.conn}: a gid is prepared once`, { site: this.conn })
+    this.ensureMarkers()
+    const text = this.inlined(writes)
     try {
+      if (text !== undefined) {
+        this.batch(`BEGIN; SELECT ${GID_CHECK}(${lit}); ${text ? `${text}; ` : ''}INSERT INTO ${MARKERS} (gid) VALUES (${lit}); PREPARE TRANSACTION ${lit}`)
+        return
+      }
+      const st = this.state(gid)
+      if (st.prepared || st.committed) throw new EngineError('CONFLICT', `${gid} is already ${st.prepared ? 'prepared' : 'committed'} at ${this.conn}: a gid is prepared once`, { site: this.conn })
       this.inTransaction(() => {
         this.write(writes)
         this.run(`INSERT INTO ${MARKERS} (gid) VALUES ($1)`, [gid])
       }, `PREPARE TRANSACTION ${lit}`)
     } catch (e) {
+      if (e instanceof SyncPgError && e.sqlstate === 'P0001') {
+        const st = /iddb-2pc: already (prepared|committed)/.exec(e.message)?.[1]
+        if (st) throw new EngineError('CONFLICT', `${gid} is already ${st} at ${this.conn}: a gid is prepared once`, { site: this.conn })
+      }
+      // the gid is prepared in another database of the same server (gids are per server)
+      if (e instanceof SyncPgError && e.sqlstate === '42710') throw new EngineError('CONFLICT', `${gid} is already in use at ${this.conn}'s server (another database): a gid is prepared once`, { site: this.conn })
       if (e instanceof SyncPgError && e.sqlstate === '55000' && /prepared transactions are disabled/.test(e.message)) {
         throw new EngineError('UNSUPPORTED', `${this.conn}: the server does not allow two-phase commit (set max_prepared_transactions above 0 and restart it)`, { site: this.conn })
       }
