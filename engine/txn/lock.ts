@@ -41,6 +41,10 @@ interface LockEntry {
 }
 
 const MODES: readonly LockMode[] = ['IS', 'IX', 'S', 'X']
+/** Per requested mode, the held modes that conflict with it (COMPAT false). */
+const CONFLICTS: Record<LockMode, readonly LockMode[]> = {
+  IS: MODES.filter((m) => !COMPAT.IS[m]), IX: MODES.filter((m) => !COMPAT.IX[m]), S: MODES.filter((m) => !COMPAT.S[m]), X: MODES.filter((m) => !COMPAT.X[m]),
+}
 const newEntry = (): LockEntry => ({ granted: new Map(), queue: [], held: { IS: 0, IX: 0, S: 0, X: 0 } })
 
 export class LockManager {
@@ -74,11 +78,7 @@ export class LockManager {
 
   private grantable(e: LockEntry, tx: string, mode: LockMode): boolean {
     const own = e.granted.get(tx)
-    const compat = COMPAT[mode]
-    for (const m of MODES) {
-      if (compat[m]) continue
-      if (e.held[m] - (own === m ? 1 : 0) > 0) return false
-    }
+    for (const m of CONFLICTS[mode]) if (e.held[m] - (own === m ? 1 : 0) > 0) return false
     return true
   }
 
