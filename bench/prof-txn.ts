@@ -25,6 +25,14 @@ async function main(): Promise<void> {
   }
   const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
   process.stdout.write(`median: ${med(per).toFixed(0)} µs vs ${med(locals).toFixed(0)} µs, ratio ${med(ratios).toFixed(3)}, cpu ${med(cpu).toFixed(1)} µs; best: ${Math.min(...per).toFixed(0)} µs vs ${Math.min(...locals).toFixed(0)} µs, cpu ${Math.min(...cpu).toFixed(1)} µs\n`)
+  // every commit reached its copies: once replication is idle, the backups, the main repository and MBI's vertical
+  // fragment hold the primaries' stock quantities
+  c.sim.runUntilTrue(() => c.replication.idle, 10_000_000)
+  const qty = (db: { query(sql: string): { rows: unknown[][] } }, t: string) => JSON.stringify(db.query(`SELECT STOCKCODE, QTY FROM "${t}" ORDER BY STOCKCODE`).rows)
+  const cmb = c.siteStore('CMB'), kdy = c.siteStore('KDY')
+  const same = qty(cmb, 'Stock_CMB') === qty(cmb.backup, 'Stock_CMB') && qty(cmb, 'Stock_CMB') === qty(cmb.repository!, 'STOCK_CMB')
+    && qty(cmb, 'Stock_CMB') === qty(c.siteStore('MBI'), 'Stocks_CMB_FRG') && qty(kdy, 'Stock_KDY') === qty(kdy.backup, 'Stock_KDY') && qty(kdy, 'Stock_KDY') === qty(cmb.repository!, 'STOCK_KDY')
+  if (!same) throw new Error('a copy differs from its primary after the transfers')
   c.close?.()
 }
 

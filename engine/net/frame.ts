@@ -16,6 +16,18 @@ const KIND_BYTES = 32
 export const FLAG_SEALED = 1
 export const RECORD_LENGTH_BYTES = 4
 
+/** How many inner parts splitRecord finds in a record (without taking them out). */
+export function recordCount(rec: Buffer): number {
+  let n = 0, at = 0
+  while (at + RECORD_LENGTH_BYTES <= rec.length) {
+    const len = rec.readUInt32BE(at)
+    if (at + RECORD_LENGTH_BYTES + len > rec.length) break
+    n++
+    at += RECORD_LENGTH_BYTES + len
+  }
+  return n
+}
+
 /** The inner parts of a record (a cut-off record gives those that are whole). */
 export function splitRecord(rec: Buffer): Buffer[] {
   const out: Buffer[] = []

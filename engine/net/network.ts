@@ -12,7 +12,7 @@ import type { Simulator } from '../sim/kernel'
 import type { FirewallSpec, LinkSpec, SiteCode, TopologySpec } from '../topology/types'
 import { EngineError } from '../errors'
 import { GCM_TAG_BYTES, ReplayWindow, exchangeLinkKeys, open, sealInto, type LinkKeys } from '../security/crypto'
-import { FLAG_SEALED, INNER_HEADER_BYTES, OUTER_HEADER_BYTES, RECORD_LENGTH_BYTES, innerPlain, outerHeader, readOuter, splitRecord, writeOuter } from './frame'
+import { FLAG_SEALED, INNER_HEADER_BYTES, OUTER_HEADER_BYTES, RECORD_LENGTH_BYTES, innerPlain, outerHeader, readOuter, recordCount, splitRecord, writeOuter } from './frame'
 import { DDBMS, SERVICES, admits as firewallAdmits, decide, type FirewallLogEntry } from '../security/firewall'
 
 export type LinkState = 'up' | 'down' | 'degraded'
@@ -542,11 +542,12 @@ export class Network {
         return dropAll(`${r.reason} frame rejected by ${b} on ${l.spec.id}`)
       }
       cf.outcome = 'accepted'
-      const inners = splitRecord(r.inner)
-      if (inners.length !== items.length) { cf.outcome = 'rejected'; cf.note = 'malformed'; return dropAll(`malformed frame on ${l.spec.id}`) }
+      if (recordCount(r.inner) !== items.length) { cf.outcome = 'rejected'; cf.note = 'malformed'; return dropAll(`malformed frame on ${l.spec.id}`) }
+      // the inner parts as received go on to a next hop; a message delivered here needs none of them
+      const inners = items.some((it) => it.i + 2 < it.route.length) ? splitRecord(r.inner) : undefined
       for (let k = 0; k < items.length; k++) {
         const it = items[k]
-        if (it.i + 2 < it.route.length) this.hop(it.msg, it.route, it.i + 1, it.o, inners[k])
+        if (it.i + 2 < it.route.length) this.hop(it.msg, it.route, it.i + 1, it.o, inners![k])
         else this.deliver(it.msg, it.route, it.o)
       }
     })

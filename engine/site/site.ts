@@ -87,18 +87,21 @@ export class SiteStore {
   readonly backup: ReadOnlyDb
   readonly repository?: ReadOnlyDb
   private ddl: string[] = []
+  /** The primary server's id (every statement checks it is up). */
+  private readonly primaryId: string
   constructor(private site: Site) {
+    this.primaryId = `${site.code}.primary`
     this.backup = new ReadOnlyDb(site, site.backup, `${site.code}.backup`)
     if (site.repository) this.repository = new ReadOnlyDb(site, site.repository, `${site.code}.repository`)
   }
   get code(): SiteCode { return this.site.code }
   get seq(): number { return this.site.seq }
-  isUp(): boolean { return this.site.host.isServerUp(`${this.site.code}.primary`) }
+  isUp(): boolean { return this.site.host.isServerUp(this.primaryId) }
   /** Throws when the primary cannot serve: down, or waiting for a restore (a damaged medium is found on this access). For readers that step its statements themselves. */
   available(): void { this.ensureUp() }
   private ensureUp(): void {
-    this.site.host.access?.(`${this.site.code}.primary`)
-    if (!this.isUp()) throw downError(this.site, `${this.site.code}.primary`)
+    this.site.host.access?.(this.primaryId)
+    if (!this.isUp()) throw downError(this.site, this.primaryId)
   }
 
   query(sql: string, params?: Params): QueryResult {

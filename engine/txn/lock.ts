@@ -41,11 +41,16 @@ interface LockEntry {
 }
 
 const MODES: readonly LockMode[] = ['IS', 'IX', 'S', 'X']
+/** Per requested mode, the held modes that conflict with it (COMPAT false). */
+const CONFLICTS: Record<LockMode, readonly LockMode[]> = {
+  IS: MODES.filter((m) => !COMPAT.IS[m]), IX: MODES.filter((m) => !COMPAT.IX[m]), S: MODES.filter((m) => !COMPAT.S[m]), X: MODES.filter((m) => !COMPAT.X[m]),
+}
 const newEntry = (): LockEntry => ({ granted: new Map(), queue: [], held: { IS: 0, IX: 0, S: 0, X: 0 } })
 
 export class LockManager {
   private table = new Map<string, LockEntry>()
-  private heldBy = new Map<string, Set<string>>()
+  /** Per transaction: the resources it holds and in which mode (the same modes as the entries' granted maps). */
+  private heldBy = new Map<string, Map<string, LockMode>>()
   private waiting = new Map<string, LockRequest>()
   grants = 0
   waits = 0
@@ -73,11 +78,7 @@ export class LockManager {
 
   private grantable(e: LockEntry, tx: string, mode: LockMode): boolean {
     const own = e.granted.get(tx)
-    const compat = COMPAT[mode]
-    for (const m of MODES) {
-      if (compat[m]) continue
-      if (e.held[m] - (own === m ? 1 : 0) > 0) return false
-    }
+    for (const m of CONFLICTS[mode]) if (e.held[m] - (own === m ? 1 : 0) > 0) return false
     return true
   }
 
@@ -93,8 +94,8 @@ export class LockManager {
     e.held[mode]++
     e.granted.set(tx, mode)
     let s = this.heldBy.get(tx)
-    if (!s) { s = new Set(); this.heldBy.set(tx, s) }
-    s.add(resource)
+    if (!s) { s = new Map(); this.heldBy.set(tx, s) }
+    s.set(resource, mode)
   }
 
   /** Grants queued requests from the head while they fit (FIFO). */
@@ -132,7 +133,7 @@ export class LockManager {
     const held = this.heldBy.get(tx)
     if (!held) return out
     this.heldBy.delete(tx)
-    for (const res of held) {
+    for (const res of held.keys()) {
       const e = this.table.get(res)
       if (!e) continue
       const m = e.granted.get(tx)
@@ -170,7 +171,7 @@ export class LockManager {
     const s = this.heldBy.get(tx)
     if (!s) return []
     const out: { resource: string; mode: LockMode }[] = []
-    for (const resource of s) out.push({ resource, mode: this.table.get(resource)!.granted.get(tx)! })
+    for (const [resource, mode] of s) out.push({ resource, mode })
     return out
   }
   heldCount(tx: string): number { return this.heldBy.get(tx)?.size ?? 0 }
