@@ -18,6 +18,7 @@ export const systemHandlers: HandlerMap<SystemCall> = {
   'system/ping': async (ctx, { sentAt }) => ({ sentAt, engineNow: ctx.cluster.sim.now }),
   'system/info': async (ctx) => ({
     version: pkg.version, host: ctx.host, seed: ctx.cluster.sim.seed, dataDir: ctx.dataDir, sites: ctx.cluster.siteCodes,
+    live: ctx.live ? { deployment: ctx.live.dataDir, servers: ctx.live.servers() } : null,
   }),
   'clock/get': async (ctx) => ctx.cluster.clockView(ctx.clock.speed, ctx.clock.speed > 0),
   'clock/setSpeed': async (ctx, { speed }) => {
