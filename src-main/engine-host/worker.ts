@@ -126,8 +126,8 @@ async function main(): Promise<void> {
     if (t - lastTick >= TICK_EVERY_MS) { lastTick = t; emit('engine/tick', tickPayload(ctx)) }
   })
   let driver = driverFor(cluster)
-  // the virtual clock starts moving only once the sites hold their data
-  let wantedSpeed = 0
+  // the virtual clock starts moving only once the sites hold their data; in live mode it keeps the servers' real time (1×)
+  let wantedSpeed = live ? 1 : 0
   const ctx: HandlerContext = {
     cluster, jobs, host: init.host, dataDir: init.dataDir, emit, live,
     clock: {
