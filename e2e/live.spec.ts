@@ -113,7 +113,8 @@ test.describe('live mode over PostgreSQL servers', () => {
     await q.runAndWait('KDY')
     await expect(q.error()).toHaveCount(0)
     await expect(q.rows()).toHaveCount(1)
-    const shown = Number(((await q.rows().first().textContent()) ?? '').replace(/[^\d]/g, ''))
+    // the row's last cell (its first is the row number)
+    const shown = Number(((await q.rows().first().locator('.cell').last().textContent()) ?? '').replace(/[^\d]/g, ''))
     expect(shown).toBe(expected)
     await q.openTab('plan')
     await expect(q.planDiagram()).toBeVisible()
@@ -122,7 +123,12 @@ test.describe('live mode over PostgreSQL servers', () => {
 
   test('the Transactions console commits a two-site transaction at the servers with PREPARE TRANSACTION', async ({ page }) => {
     const admin = await openLive(page)
-    const qty = async (site: string, table: string) => Number((await atServer<{ q: string }>(site, `SELECT "QTY" AS q FROM "${table}" WHERE "ITEMNO" = 3`))[0].q)
+    // an item both branches stock
+    const items = async (site: string, table: string) => (await atServer<{ i: string }>(site, `SELECT "ITEMNO" AS i FROM "${table}" ORDER BY 1`)).map((r) => Number(r.i))
+    const kdyItems = new Set(await items('KDY', 'Stock_KDY'))
+    const item = (await items('CMB', 'Stock_CMB')).find((i) => kdyItems.has(i))
+    expect(item).toBeDefined()
+    const qty = async (site: string, table: string) => Number((await atServer<{ q: string }>(site, `SELECT "QTY" AS q FROM "${table}" WHERE "ITEMNO" = ${item}`))[0].q)
     const cmbBefore = await qty('CMB', 'Stock_CMB')
     const kdyBefore = await qty('KDY', 'Stock_KDY')
 
@@ -130,8 +136,8 @@ test.describe('live mode over PostgreSQL servers', () => {
     const t = new TransactionsPage(page)
     await expect(t.console()).toBeVisible()
     await t.begin('CMB')
-    await t.statement('CMB', 'UPDATE Stock_CMB SET QTY = QTY - 1 WHERE ITEMNO = 3')
-    await t.statement('KDY', 'UPDATE Stock_KDY SET QTY = QTY + 1 WHERE ITEMNO = 3')
+    await t.statement('CMB', `UPDATE Stock_CMB SET QTY = QTY - 1 WHERE ITEMNO = ${item}`)
+    await t.statement('KDY', `UPDATE Stock_KDY SET QTY = QTY + 1 WHERE ITEMNO = ${item}`)
     await expect(t.results().nth(0)).not.toHaveClass(/bad/)
     await expect(t.results().nth(1)).not.toHaveClass(/bad/)
     await t.commit()
