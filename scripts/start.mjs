@@ -4,7 +4,8 @@
 //     local Chromium `--app` window when one exists and a display is available. The window opens a 0600
 //     launcher page that forwards to the URL, so the access token is never on Chromium's command line.
 // Options: --browser (skip Electron), --no-open (do not launch Chromium), --port N, --seed N, --data DIR,
-// --memory (an in-memory cluster, nothing kept). By default the cluster lives in the same per-user data
+// --memory (an in-memory cluster, nothing kept), --pg DIR (live mode over the servers of `iddb pg up --data DIR`;
+// the console's own cluster then kept in memory). By default the cluster lives in the same per-user data
 // directory in both modes (Electron's userData folder): ~/.config/infinity-ddb-console/cluster.
 import { spawn, spawnSync } from 'node:child_process'
 import { existsSync, readdirSync, statSync } from 'node:fs'
@@ -20,12 +21,13 @@ const require = createRequire(join(root, 'package.json'))
 const args = process.argv.slice(2)
 const flag = (f) => args.includes(f)
 const passThrough = []
-for (const f of ['--port', '--seed', '--data']) {
+for (const f of ['--port', '--seed', '--data', '--pg']) {
   const i = args.indexOf(f)
   if (i >= 0 && args[i + 1]) passThrough.push(f, args[i + 1])
 }
-// Committed data survives restarts: a persistent cluster unless --data or --memory says otherwise.
-if (!passThrough.includes('--data') && !flag('--memory')) {
+// Committed data survives restarts: a persistent cluster unless --data or --memory says otherwise. In live
+// mode (--pg DIR, a deployment `iddb pg up --data DIR` started) the data is at the PostgreSQL servers.
+if (!passThrough.includes('--data') && !passThrough.includes('--pg') && !flag('--memory')) {
   const configHome = process.env.XDG_CONFIG_HOME || join(homedir(), '.config')
   passThrough.push('--data', join(configHome, 'infinity-ddb-console', 'cluster'))
 }

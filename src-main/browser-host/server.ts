@@ -45,6 +45,8 @@ export interface BrowserHostOptions {
   port?: number
   dataDir?: string | null
   seed?: number
+  /** Live mode: the `iddb pg up` deployment directory (the engine's sites are its PostgreSQL servers). */
+  pg?: string | null
   /** Built renderer directory (default: out/renderer next to the bundle, else ./out/renderer). */
   rendererDir?: string
   workerPath?: string
@@ -108,7 +110,7 @@ export async function startBrowserHost(opts: BrowserHostOptions = {}): Promise<B
   /** The page's assets (scripts, styles) need this cookie, which only the token-checked page response sets. */
   const assetKey = randomBytes(24).toString('base64url')
   const rendererDir = resolve(opts.rendererDir ?? defaultRendererDir())
-  const engineOpts: EngineClientOptions = { seed: opts.seed, dataDir: opts.dataDir ?? null, host: 'browser', workerPath: opts.workerPath }
+  const engineOpts: EngineClientOptions = { seed: opts.seed, dataDir: opts.dataDir ?? null, host: 'browser', pg: opts.pg ?? null, workerPath: opts.workerPath }
   const engine = EngineClient.launch(engineOpts) // boots (sql.js, data) while the page loads
 
   let origin = ''

@@ -17,24 +17,31 @@ async function bootstrapAdmin(engine: EngineClient, user: string, password: stri
 
 export const name = 'serve'
 export const summary = 'serve the console to a local browser (prints the URL with its access token)'
-export const usage = `iddb serve [--port N] [--data DIR] [--seed N] [--admin-password-file FILE [--admin-user NAME]]
+export const usage = `iddb serve [--port N] [--data DIR | --pg DIR] [--seed N] [--admin-password-file FILE [--admin-user NAME]]
 
 Starts the engine and the browser host on 127.0.0.1 and prints exactly one line: the URL to open,
 including the per-launch access token. Runs until interrupted (Ctrl+C).
   --port N    listen on port N (default: a random free port)
   --data DIR  keep the sites' databases in DIR (default: in memory)
   --seed N    simulation seed (default: 1)
+  --pg DIR    live mode: the sites are the PostgreSQL servers \`iddb pg up --data DIR\` started (their
+              design's seed is used; the console's own metadata cluster is kept in memory)
   --admin-password-file FILE   on a first start (no HQ DBA yet) create the HQ DBA with the password in
               FILE (first line) instead of asking on the console's first-run screen; ignored once one exists
   --admin-user NAME            the HQ DBA's user name for that (default: hqdba)`
 
 export async function run(argv: string[]): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: { port: { type: 'string' }, data: { type: 'string' }, seed: { type: 'string' }, 'admin-password-file': { type: 'string' }, 'admin-user': { type: 'string' } }, strict: true })
+  const { values } = parseArgs({ args: argv, options: { port: { type: 'string' }, data: { type: 'string' }, seed: { type: 'string' }, 'admin-password-file': { type: 'string' }, 'admin-user': { type: 'string' }, pg: { type: 'string' } }, strict: true })
+  if (values.pg !== undefined && values.data !== undefined) {
+    process.stderr.write('iddb serve: --pg and --data do not go together: in live mode the sites\' data is at the PostgreSQL servers\n')
+    return 2
+  }
   const adminPassword = values['admin-password-file'] !== undefined ? readFileSync(values['admin-password-file'], 'utf8').split(/\r?\n/)[0] : undefined
   const host = await startBrowserHost({
     port: intOption('port', values.port, 0, 65535),
     seed: intOption('seed', values.seed, 0, 0xffffffff),
     dataDir: values.data ? resolve(values.data) : null,
+    pg: values.pg ? resolve(values.pg) : null,
   })
   // with an admin password file the URL is printed once the HQ DBA exists (whoever opens it finds a login screen)
   if (adminPassword === undefined) process.stdout.write(`${host.url}\n`)

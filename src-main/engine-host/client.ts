@@ -29,6 +29,8 @@ export interface EngineClientOptions {
   seed?: number
   dataDir?: string | null
   host?: WorkerInit['host']
+  /** Live mode: the PostgreSQL deployment directory (WorkerInit.pg). */
+  pg?: string | null
   /** The watchdog (see above); `false` turns it off. */
   watchdog?: false | { hangMs?: number; cancelMs?: number }
 }
@@ -151,7 +153,7 @@ export class EngineClient {
 
   private spawn(): void {
     const channel = new MessageChannel()
-    const init: WorkerInit = { seed: this.seed, dataDir: this.opts.dataDir ?? null, host: this.opts.host ?? 'cli', urgent: channel.port2 }
+    const init: WorkerInit = { seed: this.seed, dataDir: this.opts.dataDir ?? null, host: this.opts.host ?? 'cli', pg: this.opts.pg ?? null, urgent: channel.port2 }
     const worker = new Worker(this.workerPath, { workerData: init, env: process.env, transferList: [channel.port2] })
     this.worker = worker
     this.urgent = channel.port1
@@ -242,7 +244,9 @@ export class EngineClient {
     const old = this.worker
     const dataDir = this.opts.dataDir ?? null
     const dataKept = !!dataDir
-    const outcome = dataKept
+    const outcome = this.opts.pg
+      ? `the sites are the live PostgreSQL servers of ${this.opts.pg}: what they committed is kept; a transaction that was not committed is rolled back there (a prepared one stays in doubt at its server)`
+      : dataKept
       ? `the cluster is reopened from ${dataDir}: every committed change is kept; a change that was not committed when it stopped is not applied`
       : `the cluster had no data directory (--memory): it is regenerated from seed ${this.seed} and the changes made since it started are lost`
     const error: ErrorInfo = { code: 'ENGINE_RESTARTED', message: `the engine stopped responding (${reason}) and was restarted; this call did not complete: ${outcome}` }

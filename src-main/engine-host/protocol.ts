@@ -7,6 +7,12 @@ export interface WorkerInit {
   dataDir: string | null
   host: 'electron' | 'browser' | 'cli'
   /**
+   * Live mode: the `iddb pg up` deployment directory whose PostgreSQL servers serve the sites' queries and
+   * transactions (src-main/pg/live.ts); null: the embedded simulation. The embedded cluster is then built
+   * from the deployment's design (its seed and sales, not `seed`) and kept in memory (`dataDir` must be null).
+   */
+  pg?: string | null
+  /**
    * The urgent channel: pings and cancellations travel on it, so the worker can take them synchronously
    * from inside a running statement (engine/query/guard.ts poll hook) as well as from its event loop.
    */

@@ -23,6 +23,7 @@ import { JobRunner, type JobHandle } from './jobs'
 import { HEARTBEAT_MS, type FromWorker, type ToWorker, type WorkerInit } from './protocol'
 import { setInterruptPoll } from '../../engine/query/guard'
 import { cancelQueryJob } from '../handlers/query'
+import { LiveSites, liveDesign } from '../pg/live'
 
 /** How often 'engine/tick' is pushed while the clock runs. */
 const TICK_EVERY_MS = 250
@@ -41,6 +42,7 @@ async function main(): Promise<void> {
     seed: Number((workerData as Partial<WorkerInit> | undefined)?.seed ?? process.env.IDDB_SEED ?? 1) >>> 0,
     dataDir: (workerData as Partial<WorkerInit> | undefined)?.dataDir ?? null,
     host: (workerData as Partial<WorkerInit> | undefined)?.host ?? 'cli',
+    pg: (workerData as Partial<WorkerInit> | undefined)?.pg ?? null,
   }
   const urgent = (workerData as Partial<WorkerInit> | undefined)?.urgent
   const post = (m: FromWorker) => port.postMessage(m)
@@ -57,20 +59,31 @@ async function main(): Promise<void> {
   let dataReady: Promise<void> = Promise.resolve()
   let hasData = true
   let dataFailed = false
+  /*
+   * Live mode (src-main/pg/live.ts): the cluster is built from the deployment's design, in memory, and its sites'
+   * queries and transactions go to the PostgreSQL servers; every server is checked before the worker is ready.
+   */
+  let live: LiveSites | null = null
+  let design: { seed: number; sales?: number } = { seed: init.seed }
   try {
+    if (init.pg) {
+      if (init.dataDir) throw new EngineError('BAD_INPUT', 'live mode (pg) keeps the console\'s cluster in memory: no data directory goes with it')
+      const d = liveDesign(init.pg)
+      design = { seed: d.seed, sales: d.sales }
+    }
     if (init.dataDir && existsSync(init.dataDir) && readdirSync(init.dataDir).length > 0) {
       cluster = await Cluster.open(init.dataDir)
     } else {
       let job: JobHandle | undefined
       const started = Cluster.start({
-        seed: init.seed, ...(init.dataDir ? { dataDir: init.dataDir } : {}), emptyOnCancel: true,
+        ...design, ...(init.dataDir ? { dataDir: init.dataDir } : {}), emptyOnCancel: true,
         onProgress: (p, d) => job?.progress(p, d), isCancelled: () => !!job?.cancelled,
       })
       cluster = started.cluster
       hasData = false
       let failed: unknown
       dataReady = new Promise<void>((resolve) => {
-        jobs.start('data/generate', `generate initial data (${DEFAULT_SALES.toLocaleString('en')} sales)`, async (h) => {
+        jobs.start('data/generate', `generate initial data (${(design.sales ?? DEFAULT_SALES).toLocaleString('en')} sales)`, async (h) => {
           job = h
           try {
             await started.ready
@@ -94,7 +107,15 @@ async function main(): Promise<void> {
       })
       dataReady.catch(() => {})
     }
+    if (init.pg) {
+      const l = LiveSites.open(cluster, init.pg)
+      live = l
+      // the DTM's stores need the cluster's catalog (its fragments); calls that need the data wait for this too
+      dataReady = dataReady.then(() => l.useForTransactions(cluster))
+      dataReady.catch(() => {})
+    }
   } catch (e) {
+    live?.close()
     post({ t: 'fatal', error: toErrorInfo(e) })
     return
   }
@@ -105,10 +126,10 @@ async function main(): Promise<void> {
     if (t - lastTick >= TICK_EVERY_MS) { lastTick = t; emit('engine/tick', tickPayload(ctx)) }
   })
   let driver = driverFor(cluster)
-  // the virtual clock starts moving only once the sites hold their data
-  let wantedSpeed = 0
+  // the virtual clock starts moving only once the sites hold their data; in live mode it keeps the servers' real time (1×)
+  let wantedSpeed = live ? 1 : 0
   const ctx: HandlerContext = {
-    cluster, jobs, host: init.host, dataDir: init.dataDir, emit,
+    cluster, jobs, host: init.host, dataDir: init.dataDir, emit, live,
     clock: {
       get speed() { return hasData ? driver.speed : wantedSpeed },
       setSpeed: (speed: number) => {
@@ -120,8 +141,9 @@ async function main(): Promise<void> {
   void dataReady.then(() => { if (wantedSpeed !== driver.speed) ctx.clock.setSpeed(wantedSpeed) }, () => {})
   let offJobs = jobLog(cluster).onChange((j) => emit('jobs/changed', j))
   let offLog = cluster.onLog((e) => emit('engine/event', e))
-  /* system/setDesign: the new cluster (built and loaded by the handler) replaces the old one for every later call */
-  ctx.replaceCluster = (next: Cluster) => {
+  /* system/setDesign: the new cluster (built and loaded by the handler) replaces the old one for every later call
+     (not in live mode: the servers hold the deployment's design, so the call is refused) */
+  if (!live) ctx.replaceCluster = (next: Cluster) => {
     const speed = driver.speed
     driver.stop()
     offLog()
@@ -140,6 +162,7 @@ async function main(): Promise<void> {
   const onMessage = async (m: ToWorker) => {
     if (m.t === 'shutdown') {
       driver.stop()
+      try { live?.close() } catch (e) { console.error('[engine] closing the live servers\' bridge failed:', e) }
       try { cluster.close() } catch (e) { console.error('[engine] close failed:', e) }
       process.exit(0) // ends this worker thread only
     }

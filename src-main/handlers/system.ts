@@ -14,18 +14,26 @@ export function tickPayload(ctx: HandlerContext): EventPayload<'engine/tick'> {
   }
 }
 
+/** Virtual-time control is the simulation's: refused in live mode (the servers run in real time). */
+function simulationOnly(ctx: HandlerContext, what: string): void {
+  if (ctx.live) throw new EngineError('UNSUPPORTED', `${what} applies only to the simulation: in live mode the sites are PostgreSQL servers running in real time (the console's clock runs at 1×)`)
+}
+
 export const systemHandlers: HandlerMap<SystemCall> = {
   'system/ping': async (ctx, { sentAt }) => ({ sentAt, engineNow: ctx.cluster.sim.now }),
   'system/info': async (ctx) => ({
     version: pkg.version, host: ctx.host, seed: ctx.cluster.sim.seed, dataDir: ctx.dataDir, sites: ctx.cluster.siteCodes,
+    live: ctx.live ? { deployment: ctx.live.dataDir, servers: ctx.live.servers() } : null,
   }),
   'clock/get': async (ctx) => ctx.cluster.clockView(ctx.clock.speed, ctx.clock.speed > 0),
   'clock/setSpeed': async (ctx, { speed }) => {
+    simulationOnly(ctx, 'the virtual clock\'s speed')
     ctx.clock.setSpeed(speed)
     ctx.emit('engine/tick', tickPayload(ctx))
     return ctx.cluster.clockView(ctx.clock.speed, ctx.clock.speed > 0)
   },
   'clock/advance': async (ctx, { ms }) => {
+    simulationOnly(ctx, 'advancing the virtual clock')
     ctx.cluster.sim.advance(ms)
     ctx.emit('engine/tick', tickPayload(ctx))
     return ctx.cluster.clockView(ctx.clock.speed, ctx.clock.speed > 0)

@@ -73,8 +73,10 @@ async function main(): Promise<void> {
     workerPath: process.env.IDDB_WORKER ?? join(app.getAppPath(), 'out/cli/engine-worker.cjs'),
     host: 'electron',
     seed: seedArg !== undefined ? Number(seedArg) : undefined,
-    // Committed data survives restarts: the cluster lives in the user-data folder unless --memory is given.
-    dataDir: argValue('--data') ?? process.env.IDDB_DATA ?? (process.argv.includes('--memory') ? null : join(app.getPath('userData'), 'cluster')),
+    // Committed data survives restarts: the cluster lives in the user-data folder unless --memory is given;
+    // in live mode (--pg DIR) the data is at the PostgreSQL servers and the console's own cluster is in memory.
+    dataDir: argValue('--pg') ? null : argValue('--data') ?? process.env.IDDB_DATA ?? (process.argv.includes('--memory') ? null : join(app.getPath('userData'), 'cluster')),
+    pg: argValue('--pg') ?? null,
   })
 
   const identity = new ConnectionIdentity() // the console identity bound to the one window (engine-host/binding.ts)

@@ -5,7 +5,7 @@
 import { defaultTopology } from '../../engine/topology/default'
 import { EngineError } from '../../engine/errors'
 import type { TopologySpec } from '../../engine/topology/types'
-import { createServers, createStandbys, makeStandbysSynchronous, readDeployment, readPassword, serverStates, stopDeployment, type PgDeployment, type PgServer } from './servers'
+import { createServers, createStandbys, makeStandbysSynchronous, readDeployment, readPassword, serverStates, stopDeployment, writeDeployment, type PgDeployment, type PgServer } from './servers'
 import { connect, loadDesign, type LoadSummary } from './load'
 
 export interface PgUpResult { deployment: PgDeployment; load: LoadSummary; ms: number }
@@ -17,6 +17,8 @@ export async function pgUp(o: { dataDir: string; seed?: number; sales?: number; 
   try {
     const password = readPassword(o.dataDir, d)
     const load = await loadDesign(d, password, { seed: o.seed ?? 1, sales: o.sales ?? 20_000, topology: o.topology, onProgress: o.onProgress })
+    d.design = { seed: load.seed, sales: load.sales } // the live console builds its catalog metadata from the same design
+    writeDeployment(o.dataDir, d)
     createStandbys(o.dataDir, d, password, o.onProgress)
     await makeStandbysSynchronous(d, password)
     return { deployment: d, load, ms: Math.round(performance.now() - t0) }

@@ -34,6 +34,11 @@ export interface PgDeployment {
   repository: { site: SiteCode; database: string }
   database: string
   createdAt: string
+  /**
+   * The design `pg up` loaded (seed and sales of the generator, as LoadSummary says): the console's live mode
+   * builds its embedded cluster — catalog and topology metadata — from the same. Absent in older deployments.
+   */
+  design?: { seed: number; sales: number }
 }
 
 /** Where initdb and pg_ctl are: $IDDB_PG_BIN, else the newest /usr/lib/postgresql/<v>/bin; null when absent. */
@@ -223,6 +228,9 @@ function isRunning(bin: string, s: PgServer): boolean {
   const [cmd, argv] = isRoot() ? [RUNUSER, ['-u', 'postgres', '--', file, 'status', '-D', s.dir]] : [file, ['status', '-D', s.dir]]
   return spawnSync(cmd, argv, { encoding: 'utf8' }).status === 0
 }
+
+/** Rewrites DIR/pg.json (atomically) with the deployment as given. */
+export function writeDeployment(dataDir: string, d: PgDeployment): void { writeManifest(resolve(dataDir), d) }
 
 function writeManifest(dir: string, d: PgDeployment): void {
   const tmp = join(dir, `${MANIFEST}.tmp`)

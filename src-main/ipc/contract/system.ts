@@ -5,7 +5,8 @@ import type { ClockView, EngineEventView, JobView } from '../../../engine/api/vi
 export const systemCalls = {
   /** Round trip through the transport and the engine worker. */
   'system/ping': call(z.object({ sentAt: z.number() }).strict()).returns<{ sentAt: number; engineNow: number }>(),
-  'system/info': call(noInput).returns<{ version: string; host: 'electron' | 'browser' | 'cli'; seed: number; dataDir: string | null; sites: string[] }>(),
+  /** `live`: null in the embedded simulation; in live mode (--pg) the PostgreSQL servers the sites are, each probed now. */
+  'system/info': call(noInput).returns<{ version: string; host: 'electron' | 'browser' | 'cli'; seed: number; dataDir: string | null; sites: string[]; live: LiveModeView | null }>(),
   'clock/get': call(noInput).returns<ClockView>(),
   'clock/setSpeed': call(z.object({ speed: z.union([z.literal(0), z.literal(1), z.literal(60), z.literal(3600)]) }).strict()).returns<ClockView>(),
   /** Advance virtual time by hand (paused clock), bounded to one simulated week per call. */
@@ -24,6 +25,11 @@ export const systemEvents = {
   /** The host's watchdog restarted a hung engine worker (engine-host/client.ts); the console shows `message`. */
   'engine/restarted': event<EngineRestartedView>(),
 }
+
+/** One site's live PostgreSQL server (its primary) and whether it answered a trivial statement just now. */
+export interface LiveServerView { site: string; id: string; host: string; port: number; database: string; up: boolean; error?: string }
+/** Live mode: the deployment directory and its servers. */
+export interface LiveModeView { deployment: string; servers: LiveServerView[] }
 
 export interface EngineRestartedView {
   /** Wall-clock time of the restart (ms since the epoch; host time, not the virtual clock). */

@@ -7,7 +7,7 @@ import { useConnectionStore } from './connection'
 
 let api: FakeApi
 beforeEach(() => {
-  api = createFakeApi({ 'system/info': () => ({ version: '0', host: 'browser', seed: 1, dataDir: null, sites: ['CMB'] }) })
+  api = createFakeApi({ 'system/info': () => ({ version: '0', host: 'browser', seed: 1, dataDir: null, sites: ['CMB'], live: null }) })
   setIpc(api)
   createTestingPinia({ createSpy: vi.fn, stubActions: false })
 })

@@ -1,6 +1,6 @@
 /** Connection to the console host (Electron bridge or browser host WebSocket) and the host's info. */
 import { defineStore } from 'pinia'
-import { ref } from 'vue'
+import { computed, ref } from 'vue'
 import type { CallOutput, EventPayload } from '../../../src-main/ipc/contract'
 import { ipc, type ConnectionState } from '../ipc/client'
 import { useAction } from '../composables/useAction'
@@ -11,6 +11,8 @@ export const useConnectionStore = defineStore('connection', () => {
   const state = ref<ConnectionState>('connecting')
   const transport = ref<string>('')
   const info = ref<HostInfo | null>(null)
+  /** Live mode: the PostgreSQL servers the sites are (null: the embedded simulation, or not known yet). */
+  const live = computed(() => info.value?.live ?? null)
   const action = useAction()
   const error = action.error
   /** Round-trip of the latest ping, ms. */
@@ -60,5 +62,5 @@ export const useConnectionStore = defineStore('connection', () => {
     return loadInfo()
   }
 
-  return { state, transport, info, error, pingMs, restarted, loadInfo, ping, onReconnect, start }
+  return { state, transport, info, live, error, pingMs, restarted, loadInfo, ping, onReconnect, start }
 })

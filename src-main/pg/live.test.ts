@@ -1,0 +1,103 @@
+/**
+ * The console's live mode without the console (src-main/pg/live.ts): a cluster built from a deployment's design,
+ * its DQP reading the live servers and its DTM committing there; and an unreachable server refused at once.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import pg from 'pg'
+import { Cluster } from '../../engine/cluster'
+import { Dqp } from '../../engine/query/dqp'
+import { Dtm, type CommitResult, type ExecResult } from '../../engine/txn/dtm'
+import { fragments } from '../../engine/data/schema'
+import { pgDown, pgUp, type PgUpResult } from './deploy'
+import { pgUnavailableReason, readPassword, writeDeployment } from './servers'
+import { freePorts } from './testserver'
+import { LiveSites, liveDesign } from './live'
+
+const why = pgUnavailableReason()
+
+describe.skipIf(why !== null)(`live mode over three PostgreSQL sites${why ? ` (skipped: ${why})` : ''}`, () => {
+  let dir = ''
+  let up: PgUpResult
+  let cluster: Cluster
+  let live: LiveSites
+  const at = async (site: string, sql: string) => {
+    const d = up.deployment
+    const s = d.sites.find((x) => x.code === site)!
+    const c = new pg.Client({ host: d.host, port: s.primary.port, user: d.user, password: readPassword(dir, d), database: d.database })
+    await c.connect()
+    try { return (await c.query(sql)).rows } finally { await c.end() }
+  }
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'iddb-pglive-'))
+    chmodSync(dir, 0o755)
+    up = await pgUp({ dataDir: dir, seed: 23, sales: 500, basePort: await freePorts(6, 38000), durable: false })
+    const design = liveDesign(dir)
+    expect(design).toMatchObject({ seed: 23, sales: 500 })
+    cluster = await Cluster.create({ seed: design.seed, sales: design.sales })
+    live = LiveSites.open(cluster, dir)
+    live.useForTransactions(cluster)
+  }, 300_000)
+
+  afterAll(() => {
+    live?.close()
+    cluster?.close()
+    if (dir) { try { pgDown(dir) } finally { rmSync(dir, { recursive: true, force: true }) } }
+  })
+
+  it('names each site\'s server, up', () => {
+    expect(live.servers().map((s) => [s.site, s.up])).toEqual(up.deployment.sites.map((s) => [s.code, true]))
+  })
+
+  it('a global count through the DQP equals the servers\' own rows', async () => {
+    let expected = 0
+    for (const f of fragments(cluster.topology).filter((x) => x.relation === 'SALES' && x.kind === 'horizontal')) expected += Number((await at(f.site, `SELECT count(*) AS n FROM "${f.name}"`))[0].n)
+    const r = await (await Dqp.create(cluster)).run('KDY', 'SELECT COUNT(*) AS N FROM SALES')
+    expect(r.rows).toEqual([[expected]])
+  })
+
+  it('a two-site transaction commits at the servers, nothing left prepared', async () => {
+    const items = async (site: string, t: string) => (await at(site, `SELECT "ITEMNO" AS i FROM "${t}" ORDER BY 1`)).map((r) => Number(r.i))
+    const kdy = new Set(await items('KDY', 'Stock_KDY'))
+    const item = (await items('CMB', 'Stock_CMB')).find((i) => kdy.has(i))
+    expect(item).toBeDefined()
+    const qty = async (site: string, t: string) => Number((await at(site, `SELECT "QTY" AS q FROM "${t}" WHERE "ITEMNO" = ${item}`))[0].q)
+    const before = [await qty('CMB', 'Stock_CMB'), await qty('KDY', 'Stock_KDY')]
+    const dtm = Dtm.of(cluster)
+    const gid = dtm.begin('CMB')
+    const run = (site: string, sql: string) => {
+      let r: ExecResult | undefined
+      dtm.exec(gid, site, sql, [], (x) => { r = x })
+      cluster.sim.runUntilTrue(() => r !== undefined, 2_000_000)
+      expect(r?.ok, r?.error?.message).toBe(true)
+    }
+    run('CMB', `UPDATE Stock_CMB SET QTY = QTY - 1 WHERE ITEMNO = ${item}`)
+    run('KDY', `UPDATE Stock_KDY SET QTY = QTY + 1 WHERE ITEMNO = ${item}`)
+    let res: CommitResult | undefined
+    dtm.commit(gid, (x) => { res = x })
+    cluster.sim.runUntilTrue(() => res !== undefined && dtm.unfinishedAt(gid).length === 0, 2_000_000)
+    expect(res?.outcome).toBe('COMMIT')
+    expect([await qty('CMB', 'Stock_CMB'), await qty('KDY', 'Stock_KDY')]).toEqual([before[0] - 1, before[1] + 1])
+    for (const s of up.deployment.sites) expect(await at(s.code, 'SELECT gid FROM pg_prepared_xacts')).toEqual([])
+    for (const s of ['CMB', 'KDY']) expect((await at(s, 'SELECT gid FROM iddb_2pc.committed')).map((x) => x.gid)).toContain(gid)
+  })
+
+  it('a server that cannot be reached is refused at once, naming it', () => {
+    const d = structuredClone(up.deployment)
+    const other = mkdtempSync(join(tmpdir(), 'iddb-pglive-bad-'))
+    try {
+      d.sites[2].primary.port = 1
+      writeDeployment(other, d)
+      process.env.IDDB_PG_PASSWORD = readPassword(dir, up.deployment)
+      const t0 = performance.now()
+      expect(() => LiveSites.open(cluster, other)).toThrow(new RegExp(`live server ${d.sites[2].primary.id} \\(127\\.0\\.0\\.1:1,`))
+      expect(performance.now() - t0).toBeLessThan(15_000)
+    } finally {
+      delete process.env.IDDB_PG_PASSWORD
+      rmSync(other, { recursive: true, force: true })
+    }
+  })
+})

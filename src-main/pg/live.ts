@@ -1,0 +1,117 @@
+/**
+ * The console's live mode (`npm start -- --pg DIR`, `iddb serve --pg DIR`): the engine worker's cluster — built
+ * from the same seed, sales and topology as the deployment `iddb pg up` loaded, so its catalog and topology
+ * metadata describe what the servers hold — has its sites' reads and transactions served by the deployment's
+ * PostgreSQL servers:
+ *   - the DQP reads every site from a PgSiteStore (useLiveSites): queries run at the real servers;
+ *   - the DTM's store at every site is a PgTxnStore: transactions commit there with PREPARE TRANSACTION /
+ *     COMMIT PREPARED.
+ * One bridge (SyncPg) carries it all, with one connection per purpose: a site's DQP reads, the main repository,
+ * and each site's DTM store (which owns its session: it opens and closes transactions on it).
+ *
+ * Opening checks every server at once: a server that cannot be reached, a deployment of other sites, or a
+ * design the deployment does not record is a clear error naming it, before the console serves anything.
+ */
+import { EngineError } from '../../engine/errors'
+import type { Cluster } from '../../engine/cluster'
+import { Dtm } from '../../engine/txn/dtm'
+import { localWriteRefusal } from '../../engine/site/replication'
+import type { SiteCode } from '../../engine/topology/types'
+import type { TxnWrite } from '../../engine/txn/log'
+import type { PreparedOutcome } from '../../engine/txn/store'
+import { readDeployment, readPassword, type PgDeployment } from './servers'
+import { PgSiteStore, useLiveSites } from './sitestore'
+import { SyncPg, type PgConnSpec } from './syncbridge'
+import { PgTxnStore } from './txnstore'
+import type { LiveServerView } from '../ipc/contract/system'
+
+
+/** How long opening waits for each server, ms: a server that does not answer is an error, not a hang. */
+const CONNECT_MS = 5_000
+
+/** The design a deployment loaded (its seed and sales): the embedded cluster of the live mode is built from it. */
+export function liveDesign(dataDir: string): { deployment: PgDeployment; seed: number; sales: number } {
+  const d = readDeployment(dataDir)
+  if (!d.design) throw new EngineError('CORRUPT_DATA', `${dataDir}/pg.json does not record the design it loaded (seed, sales): it was made by an older iddb pg up; make it again (iddb pg down, a new DIR, iddb pg up)`)
+  return { deployment: d, seed: d.design.seed, sales: d.design.sales }
+}
+
+/** A PgTxnStore whose commits tell the site's DQP store that the site changed (its statistics are read again). */
+class LiveTxnStore extends PgTxnStore {
+  constructor(o: ConstructorParameters<typeof PgTxnStore>[0], private changed: () => void) { super(o) }
+  override apply(writes: readonly TxnWrite[]): void { super.apply(writes); if (writes.length) this.changed() }
+  override commitPrepared(gid: string): PreparedOutcome { const r = super.commitPrepared(gid); this.changed(); return r }
+}
+
+export class LiveSites {
+  private constructor(
+    readonly dataDir: string,
+    readonly deployment: PgDeployment,
+    private bridge: SyncPg,
+    readonly stores: Record<SiteCode, PgSiteStore>,
+    private restore: () => void,
+  ) {}
+
+  /**
+   * Opens the bridge to every site's primary (and the main repository), checks each answers, and makes the
+   * cluster's DQP read from them. The DTM's stores are set by useForTransactions once the cluster holds its data.
+   */
+  static open(cluster: Cluster, dataDir: string): LiveSites {
+    const d = readDeployment(dataDir)
+    const want = [...cluster.siteCodes].sort().join(', ')
+    const have = d.sites.map((s) => s.code).sort().join(', ')
+    if (want !== have) throw new EngineError('BAD_INPUT', `the deployment in ${dataDir} has sites ${have}; the console's design has ${want}`)
+    const password = readPassword(dataDir, d)
+    const spec = (port: number, database: string, purpose: string): PgConnSpec => ({ host: d.host, port, database, user: d.user, password, applicationName: `iddb:console:${purpose}` })
+    const conns: Record<string, PgConnSpec> = {}
+    for (const s of d.sites) {
+      conns[s.code] = spec(s.primary.port, d.database, s.code)
+      conns[`${s.code}.txn`] = spec(s.primary.port, d.database, `${s.code}.txn`)
+      if (s.code === d.repository.site) conns[`${s.code}.repository`] = spec(s.primary.port, d.repository.database, `${s.code}.repository`)
+    }
+    const bridge = SyncPg.open({ conns, connectTimeoutMs: CONNECT_MS })
+    try {
+      for (const name of bridge.names) {
+        const s = d.sites.find((x) => x.code === name.split('.')[0])!
+        try {
+          bridge.query(name, 'SELECT 1', [], { timeoutMs: CONNECT_MS })
+        } catch (e) {
+          throw new EngineError('SITE_DOWN', `live server ${s.primary.id} (${d.host}:${s.primary.port}, database ${conns[name].database}) cannot be reached: ${(e as Error).message} — is it running? (iddb pg status --data ${dataDir})`, { site: s.code })
+        }
+      }
+      const stores = Object.fromEntries(d.sites.map((s) => [s.code, new PgSiteStore(bridge, s.code, s.code, s.code === d.repository.site ? `${s.code}.repository` : undefined)])) as Record<SiteCode, PgSiteStore>
+      const restore = useLiveSites(cluster, stores)
+      return new LiveSites(dataDir, d, bridge, stores, restore)
+    } catch (e) {
+      bridge.close()
+      throw e
+    }
+  }
+
+  /** Makes the cluster's DTM commit at the servers (PREPARE TRANSACTION …); the cluster must hold its data. */
+  useForTransactions(cluster: Cluster): void {
+    const dtm = Dtm.of(cluster)
+    for (const s of this.deployment.sites) {
+      const store = this.stores[s.code]
+      dtm.setStore(s.code, new LiveTxnStore({ bridge: this.bridge, conn: `${s.code}.txn`, writeRefusal: (t) => localWriteRefusal(cluster.topology, s.code, t) }, () => store.invalidate()))
+    }
+  }
+
+  /** Each site's primary and whether it answers now (one trivial statement per server). */
+  servers(): LiveServerView[] {
+    return this.deployment.sites.map((s) => {
+      const base = { site: s.code, id: s.primary.id, host: this.deployment.host, port: s.primary.port, database: this.deployment.database }
+      try {
+        this.bridge.query(s.code, 'SELECT 1', [], { timeoutMs: CONNECT_MS })
+        return { ...base, up: true }
+      } catch (e) {
+        return { ...base, up: false, error: (e as Error).message }
+      }
+    })
+  }
+
+  close(): void {
+    this.restore()
+    this.bridge.close()
+  }
+}
