@@ -24,7 +24,7 @@ import { FileTxnLog } from './filelog'
 import type { PreParsed } from './global'
 import type { Val } from './stmt'
 import type { Wfg } from './wfg'
-import { DEFAULT_OPTIONS, INFO_KEEP, STEPS, TxnKernel, gidOrder, type CommitResult, type DtmOptions, type ExecResult, type HistoryOp, type SiteRt, type Step } from './kernel'
+import { DEFAULT_OPTIONS, INFO_KEEP, STEPS, TxnKernel, gidOrder, trimOldest, type CommitResult, type DtmOptions, type ExecResult, type HistoryOp, type SiteRt, type Step } from './kernel'
 import { TwoPcRuntime } from './twopc/runtime'
 import { Executor, classify } from './executor'
 import { DeadlockDetector } from './deadlock'
@@ -121,7 +121,7 @@ export class Dtm {
     const protocol = opts.protocol ?? this.opts.protocol
     s.coords.set(gid, { gid, origin, startAt: this.k.now, m: this.tpc.M.newCoord(gid, origin, protocol, []), state: 'INITIAL', pending: 0, execCbs: new Map() })
     this.k.info.set(gid, { gid, origin, protocol, startAt: this.k.now, coordState: 'INITIAL', sites: {}, statements: [] })
-    if (this.k.info.size > INFO_KEEP) this.k.info.delete(this.k.info.keys().next().value!)
+    if (this.k.info.size > INFO_KEEP) trimOldest(this.k.info, INFO_KEEP)
     if (this.k.tlOn) this.k.note(gid, { kind: 'state', site: origin, detail: `begin (${protocol} 2PC); coordinator INITIAL` })
     return gid
   }

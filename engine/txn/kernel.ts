@@ -239,13 +239,13 @@ export class TxnKernel {
 
   remember(s: SiteRt, gid: string, o: Decision | 'RO'): void {
     s.outcomes.set(gid, o)
-    if (s.outcomes.size > OUTCOME_KEEP) s.outcomes.delete(s.outcomes.keys().next().value!)
+    if (s.outcomes.size > OUTCOME_KEEP) trimOldest(s.outcomes, OUTCOME_KEEP)
   }
 
   /** The list entry of a transaction known only from a log (after a restart or reopen). */
   recoveredInfo(gid: string, origin: string, protocol: Protocol | undefined, startAt: number): TxnInfo {
     this.recovered.add(gid)
-    if (this.recovered.size > OUTCOME_KEEP) this.recovered.delete(this.recovered.values().next().value!)
+    if (this.recovered.size > OUTCOME_KEEP) trimOldest(this.recovered, OUTCOME_KEEP)
     let i = this.info.get(gid)
     if (!i) {
       i = { gid, origin: gid.split('-')[0] || origin, protocol: protocol ?? 'centralized', startAt, coordState: 'WAIT', sites: {}, statements: [] }
@@ -376,6 +376,15 @@ export class TxnKernel {
     c.onDone = undefined
     cb?.({ gid: c.gid, outcome, reason, latencyMs: this.now - (c.commitReqAt ?? this.now) })
   }
+}
+
+/**
+ * Drops the oldest entries of an insertion-ordered Map or Set down to 7/8 of `cap`, in one pass. (Deleting one
+ * entry per insert walks the deleted slots at the front of the table on every call: quadratic over a long run.)
+ */
+export function trimOldest(m: Map<string, unknown> | Set<string>, cap: number): void {
+  let n = m.size - Math.floor(cap * 7 / 8)
+  for (const k of m.keys()) { if (n-- <= 0) break; m.delete(k) }
 }
 
 /** Orders gids by origin then sequence number. */

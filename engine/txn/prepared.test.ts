@@ -28,6 +28,8 @@ class PreparedStore extends MemoryStore {
   refuse?: string
   /** Called once a prepare has made its work durable (a test crashes the site here). */
   afterPrepare?: (gid: string) => void
+  /** Set: the server cannot be reached for COMMIT / ROLLBACK PREPARED or the prepared list (its connection is down). */
+  unreachable = false
 
   constructor(readonly site: string, private readonly events: string[]) { super() }
 
@@ -40,7 +42,10 @@ class PreparedStore extends MemoryStore {
     this.afterPrepare?.(gid)
   }
 
+  private reach(op: string): void { if (this.unreachable) { this.events.push(`${op} ${this.site} unreachable`); throw new EngineError('UNREACHABLE', `${this.site}'s server cannot be reached`) } }
+
   commitPrepared(gid: string): PreparedOutcome {
+    this.reach('commitPrepared')
     const w = this.held.get(gid)
     let r: PreparedOutcome
     if (w) {
@@ -54,12 +59,13 @@ class PreparedStore extends MemoryStore {
   }
 
   rollbackPrepared(gid: string): PreparedOutcome {
+    this.reach('rollbackPrepared')
     const r: PreparedOutcome = this.held.delete(gid) ? 'rolled-back' : this.committed.has(gid) ? 'already-committed' : 'absent'
     this.events.push(`rollbackPrepared ${this.site} ${gid} ${r}`)
     return r
   }
 
-  prepared(): string[] { return [...this.held.keys()] }
+  prepared(): string[] { this.reach('prepared'); return [...this.held.keys()] }
 
   /** After-images given directly (a store without 2PC, or the redo of work the server lost). */
   apply(writes: readonly TxnWrite[]): void {
@@ -277,5 +283,37 @@ describe.each(PROTOCOLS)('a DTM whose sites keep their own prepared transactions
     settle(r)
     expect(calls(r, 'commitPrepared', 'KDY')).toEqual([`commitPrepared KDY ${gid} committed`])
     expect([r.qty('KDY'), r.qty('KDY', 'S002')]).toEqual([105, 100])
+  })
+
+  it('a server unreachable for COMMIT PREPARED: the participant keeps its locks and its acknowledgement until a retry gets through, then commits once', () => {
+    const r = rig(protocol)
+    r.stores.KDY.unreachable = true
+    const o = run(r)
+    expect(o.outcome).toBe('COMMIT')
+    r.cluster.sim.advance(3000)
+    // decided and logged at KDY, not yet committed at its server: still holding its locks, nothing visible
+    expect(r.dtm.unfinishedAt(o.gid!)).toContain('KDY')
+    expect(r.dtm.locks('KDY').lockCount).toBeGreaterThan(0)
+    expect(r.qty('KDY')).toBe(100)
+    r.stores.KDY.unreachable = false
+    settle(r)
+    expect(calls(r, 'commitPrepared', 'KDY').filter((e) => !e.endsWith('unreachable'))).toEqual([`commitPrepared KDY ${o.gid} committed`])
+    expect([r.qty('CMB'), r.qty('KDY')]).toEqual([95, 105])
+  })
+
+  it('a site that crashed after logging its COMMIT but before its server took COMMIT PREPARED: recovery commits it (never rolls back a logged COMMIT)', () => {
+    const r = rig(protocol)
+    r.stores.KDY.unreachable = true
+    const o = run(r)
+    expect(o.outcome).toBe('COMMIT')
+    r.cluster.sim.advance(100)
+    expect(r.events).toContain(`log KDY part COMMIT ${o.gid}`)
+    r.cluster.failSite('KDY')
+    r.stores.KDY.unreachable = false
+    r.cluster.restoreSite('KDY')
+    settle(r)
+    expect(calls(r, 'rollbackPrepared', 'KDY')).toEqual([])
+    expect(calls(r, 'commitPrepared', 'KDY').filter((e) => !e.endsWith('unreachable'))).toEqual([`commitPrepared KDY ${o.gid} committed`])
+    expect([r.qty('CMB'), r.qty('KDY')]).toEqual([95, 105])
   })
 })

@@ -58,6 +58,8 @@ export class Recovery {
       if (o === code && Number(n) > s.seq) s.seq = Number(n)
     }
     const ready = new Map<string, TxnLogRecord>()
+    // prepared work decided here (its READY record, then COMMIT / ABORT / HEURISTIC): what the decision was
+    const decided = new Map<string, { d: Decision; ready: TxnLogRecord }>()
     const coordOpen = new Map<string, TxnLogRecord>()
     for (const r of s.log.records()) {
       if (r.role === 'part') {
@@ -66,6 +68,7 @@ export class Recovery {
         else {
           const rd = ready.get(r.gid)
           if (r.type === 'HEURISTIC') s.heuristics.set(r.gid, { decision: r.decision!, coord: rd?.coord ?? r.gid.split('-')[0] })
+          if (rd) decided.set(r.gid, { d: (r.decision ?? r.type) as Decision, ready: rd })
           ready.delete(r.gid)
           this.k.remember(s, r.gid, (r.decision ?? r.type) as Decision)
         }
@@ -76,12 +79,24 @@ export class Recovery {
         if (r.type === 'ABORT') this.k.remember(s, r.gid, 'ABORT')
       }
     }
-    // a site that is a database server holds its prepared work itself: what it holds without a READY record here
-    // was prepared but never voted for (a crash between PREPARE TRANSACTION and the READY force): presumed abort
+    // a site that is a database server holds its prepared work itself. Prepared there and decided here (the
+    // decision was logged, the crash came before COMMIT / ROLLBACK PREPARED): the decision is carried out now.
+    // Prepared there with no record here at all: never voted for (a crash between PREPARE TRANSACTION and the
+    // READY force): presumed abort. A READY record: in doubt, finished by the protocol (below).
     if (s.store.prepared) {
-      for (const gid of s.store.prepared()) {
+      let held: string[] = []
+      try { held = s.store.prepared() } catch (e) {
+        this.k.cluster.log('recovery', `${code}: the server's prepared transactions could not be read (${e instanceof Error ? e.message : String(e)}); those decided here are finished when it answers`, code)
+      }
+      for (const gid of held) {
         if (ready.has(gid)) continue
-        s.store.rollbackPrepared?.(gid)
+        const dd = decided.get(gid)
+        if (dd) {
+          this.tpc.settleRecovered(s, gid, dd.d, dd.ready.writes ?? [])
+          this.k.cluster.log('recovery', `${code}: ${gid} was still prepared at the server after its ${dd.d} was logged here; ${dd.d === 'COMMIT' ? 'committed' : 'rolled back'} now`, code)
+          continue
+        }
+        this.tpc.settleRecovered(s, gid, 'ABORT', [])
         this.k.cluster.log('recovery', `${code}: ${gid} was prepared at the server but never voted for here; rolled back`, code)
       }
     }

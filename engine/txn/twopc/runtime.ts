@@ -164,29 +164,56 @@ export class TwoPcRuntime {
     const sub = ctx.sub
     check(!!sub && sub.m.phase === 'COMMIT', `${ctx.gid} at ${s.code}: apply without a COMMIT`)
     if (s.log.dirty) this.k.syncLog(s)
-    if (sub!.prepared) this.finishPrepared(s, sub!, 'COMMIT')
-    else s.store.apply([...sub!.writes.values()])
+    if (!sub!.prepared) s.store.apply([...sub!.writes.values()])
+    else if (!this.tryPrepared(s, sub!, 'COMMIT')) this.retryPrepared(s, sub!, 'COMMIT')
   }
 
   /**
    * The decision for work the site's server holds prepared: COMMIT PREPARED / ROLLBACK PREPARED. A server that
    * has lost the prepared transaction (it is neither prepared nor committed there) is given the after-images
    * again from the READY record (redo: nothing committed is lost); one that committed what is now to be rolled
-   * back is reported (the site disagrees with the decision and needs repair by hand).
+   * back is reported (the site disagrees with the decision and needs repair by hand). False: the server could not
+   * be reached (the caller tries again later; the transaction stays prepared there, its locks held).
    */
-  private finishPrepared(s: SiteRt, sub: Sub, d: Decision): void {
-    const st = s.store
+  private tryPrepared(s: SiteRt, sub: Sub, d: Decision): boolean {
+    if (!this.settlePrepared(s, sub.gid, d, sub.writes.values())) return false
     sub.prepared = false
-    if (d === 'COMMIT') {
-      const r = st.commitPrepared!(sub.gid)
-      if (r === 'absent') {
-        this.k.cluster.log('recovery', `${sub.gid}: ${s.code}'s server no longer held it prepared; its after-images were applied from the READY record`, s.code)
-        st.apply([...sub.writes.values()])
+    return true
+  }
+
+  /** COMMIT / ROLLBACK PREPARED of `gid` at the site's server (see tryPrepared); `writes`: its READY after-images. */
+  settlePrepared(s: SiteRt, gid: string, d: Decision, writes: Iterable<TxnWrite>): boolean {
+    const st = s.store
+    try {
+      if (d === 'COMMIT') {
+        const r = st.commitPrepared!(gid)
+        if (r === 'absent') {
+          this.k.cluster.log('recovery', `${gid}: ${s.code}'s server no longer held it prepared; its after-images were applied from the READY record`, s.code)
+          st.apply([...writes])
+        }
+      } else {
+        const r = st.rollbackPrepared!(gid)
+        if (r === 'already-committed') this.k.cluster.log('txn', `${gid}: ${s.code}'s server had committed it but the decision is ABORT; the sites disagree and need repair by hand`, s.code)
       }
-      return
+    } catch (e) {
+      this.k.cluster.log('txn', `${gid}: ${d === 'COMMIT' ? 'COMMIT' : 'ROLLBACK'} PREPARED at ${s.code}'s server failed (${e instanceof Error ? e.message : String(e)}); tried again in ${this.k.opts.retryMs} ms`, s.code)
+      return false
     }
-    const r = st.rollbackPrepared!(sub.gid)
-    if (r === 'already-committed') this.k.cluster.log('txn', `${sub.gid}: ${s.code}'s server had committed it but the decision is ABORT; the sites disagree and need repair by hand`, s.code)
+    return true
+  }
+
+  /** A decision the server did not take yet: tried again until it does; then `done`. */
+  private retryPrepared(s: SiteRt, sub: Sub, d: Decision, done?: () => void): void {
+    this.k.at(s, this.k.opts.retryMs, 'txn.preparedRetry', () => {
+      if (this.tryPrepared(s, sub, d)) done?.()
+      else this.retryPrepared(s, sub, d, done)
+    })
+  }
+
+  /** A decision logged here for work the server still holds prepared (found at recovery): carried out, retried until it is. */
+  settleRecovered(s: SiteRt, gid: string, d: Decision, writes: readonly TxnWrite[]): void {
+    if (this.settlePrepared(s, gid, d, writes)) return
+    this.k.at(s, this.k.opts.retryMs, 'txn.preparedRetry', () => this.settleRecovered(s, gid, d, writes))
   }
 
   private release(s: SiteRt, gid: string, sub: Sub | undefined): void {
@@ -270,7 +297,10 @@ export class TwoPcRuntime {
         s.store.prepare(gid, [...theSub.writes.values()])
         theSub.prepared = true
       } catch (e) {
-        this.localAbort(s, theSub, `${s.code} could not prepare ${gid}: ${e instanceof Error ? e.message : String(e)}`)
+        const why = `${s.code} could not prepare ${gid}: ${e instanceof Error ? e.message : String(e)}`
+        if (k.tlOn) k.note(gid, { kind: 'note', site: s.code, detail: `${why} → votes no` })
+        k.cluster.log('txn', `${why}; it votes no`, s.code)
+        this.localAbort(s, theSub, why)
         this.stepRemembered(s, gid, (p, out) => this.M.partPrepare(p, gid, s.code, pm, out), pm)
         return
       }
@@ -392,7 +422,7 @@ export class TwoPcRuntime {
     if (sub.termRound > 0 && o !== 'RO') k.stats.inDoubtResolved++
     k.setPart(s, sub, o)
     if (sub.m.heuristic === undefined) k.remember(s, sub.gid, o)
-    if (o === 'ABORT' && sub.prepared) this.finishPrepared(s, sub, 'ABORT')
+    if (o === 'ABORT' && sub.prepared && !this.tryPrepared(s, sub, 'ABORT')) this.retryPrepared(s, sub, 'ABORT')
     if (o === 'ABORT') sub.pendingReply?.({ error: { code: why?.code ?? 'ABORTED', message: why?.reason ?? `${sub.gid} aborted at ${s.code}`, site: s.code } })
   }
 
@@ -423,7 +453,19 @@ export class TwoPcRuntime {
       if (!sub.prepared) for (const w of sub.writes.values()) writes.push(w)
     }
     if (writes.length) s.store.apply(writes)
-    for (const sub of batch) if (sub.prepared) this.finishPrepared(s, sub, 'COMMIT')
+    // work the site's server holds prepared: COMMIT PREPARED; one the server cannot take now stays committing
+    // (its locks held, its acknowledgement owed) and is finished when a retry gets through
+    const done = batch.filter((sub) => {
+      if (!sub.prepared || this.tryPrepared(s, sub, 'COMMIT')) return true
+      this.retryPrepared(s, sub, 'COMMIT', () => { if (s.subs.get(sub.gid) === sub) this.completeCommits(s, [sub]) })
+      return false
+    })
+    this.completeCommits(s, done)
+  }
+
+  /** The end of a group's COMMIT: the participants finished, their locks released, what the machines sent after it. */
+  private completeCommits(s: SiteRt, batch: Sub[]): void {
+    const { k } = this
     for (const sub of batch) { sub.committing = false; this.finishPart(s, sub, 'COMMIT') }
     for (const sub of batch) for (const e of sub.deferred ?? []) if (e.k === 'release') this.release(s, e.tx, sub)
     const epoch = s.epoch
