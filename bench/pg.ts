@@ -20,6 +20,13 @@
  *   pg.2pc_servers_ms    the part of it spent waiting for the two servers (mean over the rounds; the rest is the
  *                        DTM itself: statements, messages and log records of the simulated sites), and
  *   pg.local_txn_ms      one such local transaction (median of the rounds).
+ *   pg.groupby_ratio_vs_single  the global group-by `SELECT ITEMNO, COUNT(*), SUM(QTY), SUM(AMOUNT) FROM SALES GROUP BY
+ *                        ITEMNO` run by the distributed query processor over the three live servers (localized per
+ *                        site, partial aggregates at the sites, assembled at CMB; through the synchronous bridge) ÷
+ *                        the same query on one database of CMB's server holding every SALES row, through the same
+ *                        bridge. Median of the per-round ratios of 7 rounds of 15 of each, side by side, after 5 of
+ *                        each as warm-up. Goal ≤ 1.2.
+ *   pg.groupby_ms / pg.groupby_single_ms  one such query (median of the rounds), distributed and on one server.
  */
 import { chmodSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -33,6 +40,10 @@ import { GlobalDeadlockDetector, TXN_PREFIX, type WatchedServer } from '../src-m
 import { SyncPg, type PgConnSpec } from '../src-main/pg/syncbridge'
 import { PgTxnStore } from '../src-main/pg/txnstore'
 import { Cluster } from '../engine/cluster'
+import { Dqp } from '../engine/query/dqp'
+import { fragments } from '../engine/data/schema'
+import { copiedTables, createTableDdl, qid } from '../src-main/pg/load'
+import { LiveSites, liveDesign } from '../src-main/pg/live'
 import { Dtm, type ExecResult } from '../engine/txn/dtm'
 import { FileTxnLog } from '../engine/txn/filelog'
 
@@ -108,6 +119,58 @@ function twoPcVsLocal(d: PgDeployment, password: string, dir: string): { ratio: 
   }
 }
 
+const GROUP_BY = 'SELECT ITEMNO, COUNT(*) AS N, SUM(QTY) AS Q, SUM(AMOUNT) AS A FROM SALES GROUP BY ITEMNO'
+
+/** pg.groupby_ratio_vs_single: the DQP's global group-by over the live sites vs the same query on one server holding every row. */
+async function groupByVsSingle(dir: string, d: PgDeployment, password: string): Promise<{ ratio: number; distMs: number; singleMs: number; rows: number; rounds: string[] }> {
+  const design = liveDesign(dir)
+  const cluster = await Cluster.create({ seed: design.seed, sales: design.sales })
+  const live = LiveSites.open(cluster, dir)
+  const hq = d.sites.find((s) => s.code === d.repository.site)!
+  const admin = new pg.Client({ host: d.host, port: hq.primary.port, user: d.user, password, database: 'postgres' })
+  await admin.connect()
+  try { await admin.query('DROP DATABASE IF EXISTS iddb_single'); await admin.query('CREATE DATABASE iddb_single') } finally { await admin.end() }
+  const spec = (port: number, database: string): PgConnSpec => ({ host: d.host, port, database, user: d.user, password })
+  const conns: Record<string, PgConnSpec> = { ONE: spec(hq.primary.port, 'iddb_single') }
+  for (const s of d.sites) conns[s.code] = spec(s.primary.port, d.database)
+  const bridge = SyncPg.open({ conns })
+  try {
+    // one database with every SALES row: the union of the branch fragments, read from the live sites
+    const parts = fragments(cluster.topology).filter((f) => f.relation === 'SALES' && f.kind === 'horizontal')
+    const shape = copiedTables(cluster.siteInternals(parts[0].site).primary).find((t) => t.name === parts[0].name)!
+    bridge.query('ONE', createTableDdl({ ...shape, name: 'SALES' }))
+    let rows = 0
+    for (const f of parts) {
+      const r = bridge.queryArrays(f.site, `SELECT ${shape.columns.map((c) => qid(c.name)).join(', ')} FROM ${qid(f.name)}`)
+      for (let i = 0; i < r.rows.length; i += 200) {
+        const part = r.rows.slice(i, i + 200)
+        const params: unknown[] = []
+        const tuples = part.map((row) => `(${row.map((v) => { params.push(v); return `$${params.length}` }).join(', ')})`)
+        bridge.query('ONE', `INSERT INTO "SALES" VALUES ${tuples.join(', ')}`, params)
+      }
+      rows += r.rows.length
+    }
+    bridge.query('ONE', 'ANALYZE')
+    const single = `SELECT "ITEMNO", COUNT(*) AS "N", SUM("QTY") AS "Q", SUM("AMOUNT") AS "A" FROM "SALES" GROUP BY "ITEMNO"`
+    const dqp = await Dqp.create(cluster)
+    const want = (await dqp.run('CMB', GROUP_BY)).rows.length
+    if (want !== bridge.queryArrays('ONE', single).rows.length) throw new Error('the distributed group-by and the one-server query disagree on the number of groups')
+    const timed = async (n: number, fn: () => Promise<unknown> | unknown) => { const t0 = performance.now(); for (let i = 0; i < n; i++) await fn(); return (performance.now() - t0) / n }
+    await timed(5, () => dqp.run('CMB', GROUP_BY)); await timed(5, () => bridge.queryArrays('ONE', single))
+    const ratio: number[] = [], dist: number[] = [], one: number[] = [], rounds: string[] = []
+    for (let r = 0; r < 7; r++) {
+      const a = await timed(15, () => dqp.run('CMB', GROUP_BY))
+      const b = await timed(15, () => bridge.queryArrays('ONE', single))
+      dist.push(a); one.push(b); ratio.push(a / b); rounds.push(`${a.toFixed(2)} vs ${b.toFixed(2)} ms`)
+    }
+    return { ratio: median(ratio), distMs: median(dist), singleMs: median(one), rows, rounds }
+  } finally {
+    bridge.close()
+    live.close()
+    cluster.close?.({ checkpoint: false })
+  }
+}
+
 export const group: BenchGroup = {
   name: 'pg',
   async run(ctx) {
@@ -150,10 +213,13 @@ export const group: BenchGroup = {
       await Promise.all([...t1, ...t2].map((c) => c.query('ROLLBACK').catch(() => {})))
       await Promise.all([w1, w2])
       const tp = twoPcVsLocal(d, password, dir)
+      const gb = await groupByVsSingle(dir, d, password)
+      ctx.log(`pg: global group-by over the three servers vs one server holding all ${gb.rows} SALES rows, per round: ${gb.rounds.join(', ')}; median ratio ${gb.ratio.toFixed(2)} (${gb.distMs.toFixed(2)} ms vs ${gb.singleMs.toFixed(2)} ms)`)
       ctx.log(`pg: two-site transfer through the DTM (PREPARE / COMMIT PREPARED) vs a local transaction, per round: ${tp.rounds.join(', ')}; median ratio ${tp.ratio.toFixed(2)}; per transfer ${tp.statements.toFixed(1)} statements at the two servers, ${tp.serverMs.toFixed(2)} ms waiting for them on average`)
       return {
         'pg.wfg_poll_ms': busy, 'pg.wfg_poll_idle_ms': idle, 'pg.up_ms': Math.round(upMs),
         'pg.2pc_ratio_vs_local': tp.ratio, 'pg.2pc_ms': tp.twoPcMs, 'pg.2pc_servers_ms': tp.serverMs, 'pg.local_txn_ms': tp.localMs,
+        'pg.groupby_ratio_vs_single': gb.ratio, 'pg.groupby_ms': gb.distMs, 'pg.groupby_single_ms': gb.singleMs,
       }
     } finally {
       for (const c of opened) await c.end().catch(() => {})
