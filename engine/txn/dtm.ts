@@ -93,6 +93,16 @@ export class Dtm {
   setStore(code: string, store: TxnStore): void { this.k.rt(code).store = store }
   // failover (engine/cluster/failover.ts): the promoted backup server's copy of the 2PC log becomes the site's log before its restart
   setLog(code: string, log: DurableLog): void { this.k.rt(code).log = log }
+  /**
+   * Gives a site a durable 2PC log kept elsewhere (a live deployment's directory) and recovers from what it holds:
+   * in-doubt participants with their locks, open coordinator records, the gid sequence (gids are never reused).
+   */
+  openLog(code: string, log: DurableLog): void {
+    const s = this.k.rt(code)
+    if (s.subs.size || s.coords.size) throw new EngineError('CONFLICT', `${code} has transactions running: its 2PC log cannot be replaced now`, { site: code })
+    s.log = log
+    if (log.records().length) this.rec.recover(s, 'log opened')
+  }
   store(code: string): TxnStore { return this.k.rt(code).store }
   log(code: string): DurableLog { return this.k.rt(code).log }
   locks(code: string): LockManager { return this.k.rt(code).locks }

@@ -85,6 +85,56 @@ describe.skipIf(why !== null)(`live mode over three PostgreSQL sites${why ? ` (s
     for (const s of ['CMB', 'KDY']) expect((await at(s, 'SELECT gid FROM iddb_2pc.committed')).map((x) => x.gid)).toContain(gid)
   })
 
+  it('the 2PC logs are kept with the deployment: a console that stopped after its COMMIT decision finishes the transaction at the servers when it starts again, and never reuses a gid', async () => {
+    const items = async (site: string, t: string) => (await at(site, `SELECT "ITEMNO" AS i FROM "${t}" ORDER BY 1`)).map((r) => Number(r.i))
+    const kdy = new Set(await items('KDY', 'Stock_KDY'))
+    const item = (await items('CMB', 'Stock_CMB')).filter((i) => kdy.has(i))[1]
+    const qty = async (site: string, t: string) => Number((await at(site, `SELECT "QTY" AS q FROM "${t}" WHERE "ITEMNO" = ${item}`))[0].q)
+    const before = [await qty('CMB', 'Stock_CMB'), await qty('KDY', 'Stock_KDY')]
+    // a console of its own over the same deployment (the suite's stays as it is)
+    const c1 = await Cluster.create({ seed: 23, sales: 500 })
+    const l1 = LiveSites.open(c1, dir)
+    l1.useForTransactions(c1)
+    const dtm = Dtm.of(c1)
+    const gid = dtm.begin('CMB')
+    const run = (site: string, sql: string) => {
+      let r: ExecResult | undefined
+      dtm.exec(gid, site, sql, [], (x) => { r = x })
+      c1.sim.runUntilTrue(() => r !== undefined, 2_000_000)
+      expect(r?.ok, r?.error?.message).toBe(true)
+    }
+    run('CMB', `UPDATE Stock_CMB SET QTY = QTY - 2 WHERE ITEMNO = ${item}`)
+    run('KDY', `UPDATE Stock_KDY SET QTY = QTY + 2 WHERE ITEMNO = ${item}`)
+    // the coordinator decides COMMIT and its site stops before the decision goes out; then the console stops
+    dtm.crashAt('CMB', 'decide')
+    let res: CommitResult | undefined
+    dtm.commit(gid, (x) => { res = x })
+    c1.sim.runUntilTrue(() => res !== undefined, 2_000_000)
+    // the client is not told COMMIT before the decision's fsync (group commit), which the crash came before: the
+    // outcome is unknown to it; the record itself was written to DIR/2pc/CMB.2pc.log
+    expect(res?.outcome).toBe('UNKNOWN')
+    expect((await at('KDY', 'SELECT gid FROM pg_prepared_xacts')).map((x) => x.gid)).toEqual([gid])
+    expect([await qty('CMB', 'Stock_CMB'), await qty('KDY', 'Stock_KDY')]).toEqual(before)
+    l1.close()
+    c1.close()
+    // the next start: recovery from DIR/2pc finishes it with COMMIT PREPARED at both servers
+    const c2 = await Cluster.create({ seed: 23, sales: 500 })
+    const l2 = LiveSites.open(c2, dir)
+    try {
+      l2.useForTransactions(c2)
+      const d2 = Dtm.of(c2)
+      c2.sim.runUntilTrue(() => d2.unfinishedAt(gid).length === 0 && d2.summary().locks === 0, 2_000_000)
+      expect([await qty('CMB', 'Stock_CMB'), await qty('KDY', 'Stock_KDY')]).toEqual([before[0] - 2, before[1] + 2])
+      for (const s of up.deployment.sites) expect(await at(s.code, 'SELECT gid FROM pg_prepared_xacts')).toEqual([])
+      const next = d2.begin('CMB')
+      expect(Number(next.split('-')[1])).toBeGreaterThan(Number(gid.split('-')[1]))
+      d2.abort(next)
+    } finally {
+      l2.close()
+      c2.close()
+    }
+  })
+
   it('a server that cannot be reached is refused at once, naming it', () => {
     const d = structuredClone(up.deployment)
     const other = mkdtempSync(join(tmpdir(), 'iddb-pglive-bad-'))

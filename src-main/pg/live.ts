@@ -12,7 +12,10 @@
  * Opening checks every server at once: a server that cannot be reached, a deployment of other sites, or a
  * design the deployment does not record is a clear error naming it, before the console serves anything.
  */
+import { mkdirSync } from 'node:fs'
+import { join } from 'node:path'
 import { EngineError } from '../../engine/errors'
+import { FileTxnLog } from '../../engine/txn/filelog'
 import type { Cluster } from '../../engine/cluster'
 import { Dtm } from '../../engine/txn/dtm'
 import { localWriteRefusal } from '../../engine/site/replication'
@@ -94,6 +97,16 @@ export class LiveSites {
     for (const s of this.deployment.sites) {
       const store = this.stores[s.code]
       dtm.setStore(s.code, new LiveTxnStore({ bridge: this.bridge, conn: `${s.code}.txn`, writeRefusal: (t) => localWriteRefusal(cluster.topology, s.code, t) }, () => store.invalidate()))
+    }
+    // every site's 2PC log is kept with the deployment (DIR/2pc): a console that stopped mid-commit resolves its
+    // in-doubt and prepared transactions when it starts again, and never reuses a gid the servers have seen
+    const logs = join(this.dataDir, '2pc')
+    mkdirSync(logs, { recursive: true })
+    for (const s of this.deployment.sites) {
+      const log = new FileTxnLog(join(logs, `${s.code}.2pc.log`), s.code)
+      for (const n of log.notices) cluster.log('recovery', n, s.code)
+      if (log.damage) { log.close(); throw new EngineError('CORRUPT_DATA', `${s.code}'s 2PC log in ${logs}: ${log.damage}`, { site: s.code }) }
+      dtm.openLog(s.code, log)
     }
   }
 
