@@ -42,7 +42,7 @@ import { PgTxnStore } from '../src-main/pg/txnstore'
 import { Cluster } from '../engine/cluster'
 import { Dqp } from '../engine/query/dqp'
 import { fragments } from '../engine/data/schema'
-import { copiedTables, createTableDdl, qid } from '../src-main/pg/load'
+import { copyUnion } from '../src-main/pg/load'
 import { LiveSites, liveDesign } from '../src-main/pg/live'
 import { Dtm, type ExecResult } from '../engine/txn/dtm'
 import { FileTxnLog } from '../engine/txn/filelog'
@@ -137,19 +137,7 @@ async function groupByVsSingle(dir: string, d: PgDeployment, password: string): 
   try {
     // one database with every SALES row: the union of the branch fragments, read from the live sites
     const parts = fragments(cluster.topology).filter((f) => f.relation === 'SALES' && f.kind === 'horizontal')
-    const shape = copiedTables(cluster.siteInternals(parts[0].site).primary).find((t) => t.name === parts[0].name)!
-    bridge.query('ONE', createTableDdl({ ...shape, name: 'SALES' }))
-    let rows = 0
-    for (const f of parts) {
-      const r = bridge.queryArrays(f.site, `SELECT ${shape.columns.map((c) => qid(c.name)).join(', ')} FROM ${qid(f.name)}`)
-      for (let i = 0; i < r.rows.length; i += 200) {
-        const part = r.rows.slice(i, i + 200)
-        const params: unknown[] = []
-        const tuples = part.map((row) => `(${row.map((v) => { params.push(v); return `$${params.length}` }).join(', ')})`)
-        bridge.query('ONE', `INSERT INTO "SALES" VALUES ${tuples.join(', ')}`, params)
-      }
-      rows += r.rows.length
-    }
+    const rows = copyUnion(bridge, cluster, 'ONE', 'SALES', parts)
     bridge.query('ONE', 'ANALYZE')
     const single = `SELECT "ITEMNO", COUNT(*) AS "N", SUM("QTY") AS "Q", SUM("AMOUNT") AS "A" FROM "SALES" GROUP BY "ITEMNO"`
     const dqp = await Dqp.create(cluster)

@@ -16,7 +16,6 @@ import type { DurableLog, TxnLogRecord, TxnWrite } from './log'
 import type { Row, TxnStore } from './store'
 import type { CoordState as MCoord, PartState as MPart } from './twopc/machine'
 import type * as Machine from './twopc/machine'
-import type { Val } from './stmt'
 import type { CoordState, Decision, DeadlockScheme, HeuristicReport, PartState, Protocol, TimelineEvent, TxnInfo, VictimPolicy } from '../api/txn'
 import type { Localized } from './global'
 import type { RowChange } from '../integrity/dim'
@@ -393,4 +392,3 @@ export function gidOrder(a: string, b: string): number {
   return oa === ob ? Number(na) - Number(nb) : oa < ob ? -1 : 1
 }
 
-export type { Row, TxnStore, Val, ErrorInfo }

@@ -30,7 +30,7 @@ import { freePorts } from './testserver'
 import { SyncPg, type PgConnSpec } from './syncbridge'
 import { PgSiteStore, useLiveSites } from './sitestore'
 import { PG_COMPAT_SQL, toPostgres } from './dialect'
-import { copiedTables, createTableDdl, qid } from './load'
+import { copyUnion, qid } from './load'
 
 const why = pgUnavailableReason()
 const SEED = 23, SALES = 500
@@ -105,17 +105,7 @@ describe.skipIf(why !== null)(`the DQP over live PostgreSQL sites${why ? ` (skip
     for (const rel of globalRelations(live.topology)) {
       const parts = frags.filter((f) => f.relation === rel.name && (f.kind === 'horizontal' || f.kind === 'local'))
       const sources = parts.length ? parts : frags.filter((f) => f.relation === rel.name && f.kind === 'replica').slice(0, 1)
-      const shape = copiedTables(live.siteInternals(sources[0].site).primary).find((t) => t.name === sources[0].name)!
-      bridge.query('REF', createTableDdl({ ...shape, name: rel.name }))
-      for (const f of sources) {
-        const r = bridge.queryArrays(f.site, `SELECT ${shape.columns.map((c) => qid(c.name)).join(', ')} FROM ${qid(f.name)}`)
-        for (let i = 0; i < r.rows.length; i += 200) {
-          const part = r.rows.slice(i, i + 200)
-          const params: unknown[] = []
-          const tuples = part.map((row) => `(${row.map((v) => { params.push(v); return `$${params.length}` }).join(', ')})`)
-          bridge.query('REF', `INSERT INTO ${qid(rel.name)} VALUES ${tuples.join(', ')}`, params)
-        }
-      }
+      copyUnion(bridge, live, 'REF', rel.name, sources)
     }
     bridge.query('REF', PG_COMPAT_SQL)
     bridge.query('REF', 'ANALYZE')

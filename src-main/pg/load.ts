@@ -15,6 +15,7 @@ import type { TopologySpec } from '../../engine/topology/types'
 import type { SiteDb } from '../../engine/site/db'
 import type { PgDeployment } from './servers'
 import { PG_COMPAT_SQL } from './dialect'
+import type { SyncPg } from './syncbridge'
 
 type Value = string | number | null | Uint8Array
 
@@ -48,6 +49,27 @@ export function createTableDdl(t: ReturnType<typeof copiedTables>[number]): stri
   const pk = t.columns.filter((c) => c.pk > 0).sort((a, b) => a.pk - b.pk).map((c) => qid(c.name))
   const cols = t.columns.map((c) => `${qid(c.name)} ${pgType(c.type)}`)
   return `CREATE TABLE ${qid(t.name)} (${[...cols, ...(pk.length ? [`PRIMARY KEY (${pk.join(', ')})`] : [])].join(', ')})`
+}
+
+/**
+ * One table `name` on the bridge's connection `target` holding every row of `sources` (fragments, read from their
+ * live sites): the union a one-database reference keeps. Its shape is the first source's as the embedded cluster
+ * has it. Returns the number of rows copied.
+ */
+export function copyUnion(bridge: SyncPg, cluster: Cluster, target: string, name: string, sources: readonly { site: string; name: string }[]): number {
+  const shape = copiedTables(cluster.siteInternals(sources[0].site).primary).find((t) => t.name === sources[0].name)!
+  bridge.query(target, createTableDdl({ ...shape, name }))
+  let rows = 0
+  for (const f of sources) {
+    const r = bridge.queryArrays(f.site, `SELECT ${shape.columns.map((c) => qid(c.name)).join(', ')} FROM ${qid(f.name)}`)
+    for (let i = 0; i < r.rows.length; i += 200) {
+      const params: unknown[] = []
+      const tuples = r.rows.slice(i, i + 200).map((row) => `(${row.map((v) => { params.push(v); return `$${params.length}` }).join(', ')})`)
+      bridge.query(target, `INSERT INTO ${qid(name)} VALUES ${tuples.join(', ')}`, params)
+    }
+    rows += r.rows.length
+  }
+  return rows
 }
 
 /** Copies one embedded table into the connected PostgreSQL database (created new), in batches; returns its rows. */
