@@ -6,84 +6,19 @@
  * that commits at the servers (the rows changed there, no prepared transaction left in pg_prepared_xacts).
  * Skipped, with its reason, where PostgreSQL is not available.
  */
-import { spawn, type ChildProcess } from 'node:child_process'
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import pg from 'pg'
-import { test, expect, CLI, ROOT } from './fixtures'
-import { LoginPage, adminCredentials } from './pages/LoginPage'
-import { AdminConsole } from './pages/AdminConsole'
+import { liveTest as test, expect, pgMissing } from './liveHost'
 import { QueryPage } from './pages/QueryPage'
 import { TransactionsPage } from './pages/TransactionsPage'
-import { pgDown, pgUp } from '../src-main/pg/deploy'
-import { pgUnavailableReason, readPassword, type PgDeployment } from '../src-main/pg/servers'
-import { freePorts } from '../src-main/pg/testserver'
 import { fragments } from '../engine/data/schema'
 import { defaultTopology } from '../engine/topology/default'
 
-const why = pgUnavailableReason()
-
 test.describe('live mode over PostgreSQL servers', () => {
-  test.skip(why !== null, `PostgreSQL unavailable: ${why}`)
+  test.skip(pgMissing !== null, `PostgreSQL unavailable: ${pgMissing}`)
   test.describe.configure({ mode: 'serial' })
 
-  let dir = ''
-  let deployment: PgDeployment
-  let password = ''
-  let host: ChildProcess | undefined
-  let url = ''
-
-  /** Runs one statement at a site's server (its database), directly over `pg`. */
-  async function atServer<T = Record<string, unknown>>(site: string, sql: string, database?: string): Promise<T[]> {
-    const s = deployment.sites.find((x) => x.code === site)!
-    const c = new pg.Client({ host: deployment.host, port: s.primary.port, user: deployment.user, password, database: database ?? deployment.database })
-    await c.connect()
-    try { return (await c.query(sql)).rows as T[] } finally { await c.end() }
-  }
-
-  test.beforeAll(async ({}, info) => {
-    info.setTimeout(300_000)
-    dir = mkdtempSync(join(tmpdir(), 'iddb-e2e-live-'))
-    chmodSync(dir, 0o755)
-    const up = await pgUp({ dataDir: dir, seed: 23, sales: 500, basePort: await freePorts(6, 37000), durable: false })
-    deployment = up.deployment
-    password = readPassword(dir, deployment)
-    const pwFile = join(dir, 'hq-dba-password')
-    writeFileSync(pwFile, `${adminCredentials().password}\n`, { mode: 0o600 })
-    const child = spawn(process.execPath, [CLI, 'serve', '--port', '0', '--pg', dir, '--admin-password-file', pwFile, '--admin-user', adminCredentials().user], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
-    host = child
-    url = await new Promise<string>((ok, fail) => {
-      let out = ''
-      let err = ''
-      const timer = setTimeout(() => fail(new Error(`iddb serve --pg printed no URL within 120 s\n${err}`)), 120_000)
-      child.stdout!.on('data', (d: Buffer) => {
-        out += d.toString()
-        const m = /https?:\/\/127\.0\.0\.1:\d+\/\?token=\S+/.exec(out)
-        if (m) { clearTimeout(timer); ok(m[0]) }
-      })
-      child.stderr!.on('data', (d: Buffer) => { err += d.toString() })
-      child.once('exit', (code) => { clearTimeout(timer); fail(new Error(`iddb serve --pg exited ${code}\n${err}`)) })
-    })
-  })
-
-  test.afterAll(async () => {
-    if (host && host.exitCode === null) {
-      host.kill('SIGTERM')
-      await new Promise((r) => { host!.once('exit', r); setTimeout(r, 5000) })
-    }
-    if (dir) { try { pgDown(dir) } finally { rmSync(dir, { recursive: true, force: true }) } }
-  })
-
-  async function openLive(page: import('@playwright/test').Page): Promise<AdminConsole> {
-    await new LoginPage(page).login(url, adminCredentials())
-    const admin = new AdminConsole(page, url)
-    await admin.open()
-    return admin
-  }
-
-  test('the live badge names the three servers; the simulation-only controls are replaced by a note', async ({ page }) => {
-    await openLive(page)
+  test('the live badge names the three servers; the simulation-only controls are replaced by a note', async ({ page, live }) => {
+    const deployment = live.deployment()
+    await live.open(page)
     const badge = page.getByTestId('live-badge')
     await expect(badge).toBeVisible()
     const servers = badge.getByTestId('live-server')
@@ -98,8 +33,9 @@ test.describe('live mode over PostgreSQL servers', () => {
     await expect(page.getByTestId('clock-start')).toHaveCount(0)
   })
 
-  test('the Query console counts a global relation at the servers and shows the plan', async ({ page }) => {
-    const admin = await openLive(page)
+  test('the Query console counts a global relation at the servers and shows the plan', async ({ page, live }) => {
+    const atServer = live.atServer
+    const admin = await live.open(page)
     // what the servers hold: SALES is the union of its horizontal fragments, one per site
     const parts = fragments(defaultTopology()).filter((f) => f.relation === 'SALES' && f.kind === 'horizontal')
     expect(parts.length).toBe(3)
@@ -121,8 +57,10 @@ test.describe('live mode over PostgreSQL servers', () => {
     await expect(page.getByTestId('plan-step-subquery').first()).toBeVisible()
   })
 
-  test('the Transactions console commits a two-site transaction at the servers with PREPARE TRANSACTION', async ({ page }) => {
-    const admin = await openLive(page)
+  test('the Transactions console commits a two-site transaction at the servers with PREPARE TRANSACTION', async ({ page, live }) => {
+    const deployment = live.deployment()
+    const atServer = live.atServer
+    const admin = await live.open(page)
     // an item both branches stock
     const items = async (site: string, table: string) => (await atServer<{ i: string }>(site, `SELECT "ITEMNO" AS i FROM "${table}" ORDER BY 1`)).map((r) => Number(r.i))
     const kdyItems = new Set(await items('KDY', 'Stock_KDY'))
