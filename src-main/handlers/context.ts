@@ -2,15 +2,18 @@ import type { Cluster } from '../../engine/cluster'
 import type { CallOutput, CallParsed, EventName, EventPayload, HostCallName } from '../ipc/contract'
 import type { JobRunner } from '../engine-host/jobs'
 import type { Actor } from '../../engine/security/roles'
-import type { LiveServerView } from '../ipc/contract/system'
+import type { LiveSites } from '../pg/live'
 
 export interface HandlerContext {
   cluster: Cluster
   jobs: JobRunner
   host: 'electron' | 'browser' | 'cli'
   dataDir: string | null
-  /** Live mode (src-main/pg/live.ts): the sites are PostgreSQL servers; null or absent in the embedded simulation. */
-  live?: { dataDir: string; servers(): LiveServerView[] } | null
+  /**
+   * Live mode (src-main/pg/live.ts): the sites are PostgreSQL servers (their deployment, its directory, the bridge
+   * the DQP and DTM use); null or absent in the embedded simulation.
+   */
+  live?: LiveSites | null
   emit<E extends EventName>(event: E, payload: EventPayload<E>): void
   /** Current real-time speed of the virtual clock and a setter (the worker's RealtimeDriver). */
   clock: { speed: number; setSpeed(speed: number): void }
