@@ -85,6 +85,57 @@ describe.skipIf(why !== null)(`live mode over three PostgreSQL sites${why ? ` (s
     for (const s of ['CMB', 'KDY']) expect((await at(s, 'SELECT gid FROM iddb_2pc.committed')).map((x) => x.gid)).toContain(gid)
   })
 
+  it('a write typed into the Query console (the DQP\'s one write path) commits at the live servers', async () => {
+    const f = fragments(cluster.topology).find((x) => x.relation === 'SALES' && x.kind === 'horizontal' && x.site === 'KDY')!
+    const [row] = await at('KDY', `SELECT "INVNO" AS s, "QTY" AS q FROM "${f.name}" ORDER BY "INVNO" LIMIT 1`)
+    const dqp = await Dqp.create(cluster)
+    const r = await dqp.run('CMB', `UPDATE SALES SET QTY = QTY + 3, AMOUNT = ROUND((QTY + 3) * UNITPRICE, 2) WHERE INVNO = ${row.s}`)
+    expect(r.rows.length + 1).toBeGreaterThan(0)
+    expect(Number((await at('KDY', `SELECT "QTY" AS q FROM "${f.name}" WHERE "INVNO" = ${row.s}`))[0].q)).toBe(Number(row.q) + 3)
+    // and the DQP reads its own write back from the server (the site's cached statistics were dropped)
+    expect((await dqp.run('KDY', `SELECT QTY FROM SALES WHERE INVNO = ${row.s}`)).rows).toEqual([[Number(row.q) + 3]])
+    for (const s of up.deployment.sites) expect(await at(s.code, 'SELECT gid FROM pg_prepared_xacts')).toEqual([])
+  })
+
+  it('what a commit changes reaches the main repository and the other copies through the origin server\'s outbox: never lost, never twice', async () => {
+    const prop = live.propagation!
+    const repo = up.deployment.repository
+    const atRepo = async (sql: string) => {
+      const s = up.deployment.sites.find((x) => x.code === repo.site)!
+      const c = new pg.Client({ host: up.deployment.host, port: s.primary.port, user: up.deployment.user, password: readPassword(dir, up.deployment), database: repo.database })
+      await c.connect()
+      try { return (await c.query(sql)).rows } finally { await c.end() }
+    }
+    prop.drain()
+    // a branch's sale, changed through the DQP: at the repository once the applier has taken it from KDY's outbox
+    const f = fragments(cluster.topology).find((x) => x.relation === 'SALES' && x.kind === 'horizontal' && x.site === 'KDY')!
+    const [row] = await at('KDY', `SELECT "INVNO" AS s FROM "${f.name}" ORDER BY "INVNO" DESC LIMIT 1`)
+    const dqp = await Dqp.create(cluster)
+    await dqp.run('KDY', `UPDATE SALES SET EMPNO = EMPNO, SOLD_AT = '2026-12-03 09:00:00' WHERE INVNO = ${row.s}`)
+    const soldAt = async () => (await atRepo(`SELECT "SOLD_AT" AS t FROM "SALES" WHERE "INVNO" = ${row.s} AND "BRCODE" = 'KDY'`))[0]?.t
+    await expect.poll(() => { prop.drain(); return soldAt() }, { timeout: 10_000 }).toBe('2026-12-03 09:00:00')
+    expect(Number((await at('KDY', 'SELECT count(*) AS n FROM iddb_repl.outbox'))[0].n)).toBe(0)
+    // ITEMS is written at its primary copy (Colombo) and reaches the replicas at the branches
+    const [item] = await at('CMB', 'SELECT "ITEMNO" AS i FROM "ITEMS" ORDER BY "ITEMNO" LIMIT 1')
+    await dqp.run('CMB', `UPDATE ITEMS SET DESCRIPTION = 'Propagated ${item.i}' WHERE ITEMNO = ${item.i}`)
+    for (const site of ['MBI', 'KDY']) {
+      await expect.poll(async () => { prop.drain(); return (await at(site, `SELECT "DESCRIPTION" AS d FROM "ITEMS" WHERE "ITEMNO" = ${item.i}`))[0].d }, { timeout: 10_000 }).toBe(`Propagated ${item.i}`)
+    }
+    // Stock_CMB's vertical fragment at Mumbai follows it (its own columns only)
+    const [st] = await at('CMB', 'SELECT "ITEMNO" AS i, "QTY" AS q FROM "Stock_CMB" ORDER BY "ITEMNO" LIMIT 1')
+    await dqp.run('CMB', `UPDATE STOCK_CMB SET QTY = QTY + 5 WHERE ITEMNO = ${st.i}`)
+    await expect.poll(async () => { prop.drain(); return Number((await at('MBI', `SELECT "QTY" AS q FROM "Stocks_CMB_FRG" WHERE "ITEMNO" = ${st.i}`))[0].q) }, { timeout: 10_000 }).toBe(Number(st.q) + 5)
+    // an entry applied at its targets whose outbox delete was lost (the console died in between) is not applied twice
+    const applied = await atRepo(`SELECT origin, seq::text AS seq FROM iddb_repl.applied WHERE origin = 'KDY' ORDER BY seq DESC LIMIT 1`)
+    expect(applied.length).toBe(1)
+    await atRepo(`UPDATE "SALES" SET "SOLD_AT" = 'changed at the repository' WHERE "INVNO" = ${row.s} AND "BRCODE" = 'KDY'`)
+    await at('KDY', `INSERT INTO iddb_repl.outbox (seq, writes) VALUES (${applied[0].seq}, '[{"table":"${f.name}","key":"${row.s}","row":null}]')`)
+    prop.drain()
+    expect(await soldAt()).toBe('changed at the repository')
+    expect(Number((await at('KDY', 'SELECT count(*) AS n FROM iddb_repl.outbox'))[0].n)).toBe(0)
+    expect(prop.status().errors).toEqual({})
+  })
+
   it('the 2PC logs are kept with the deployment: a console that stopped after its COMMIT decision finishes the transaction at the servers when it starts again, and never reuses a gid', async () => {
     const items = async (site: string, t: string) => (await at(site, `SELECT "ITEMNO" AS i FROM "${t}" ORDER BY 1`)).map((r) => Number(r.i))
     const kdy = new Set(await items('KDY', 'Stock_KDY'))

@@ -26,11 +26,14 @@ import { readDeployment, readPassword, type PgDeployment } from './servers'
 import { PgSiteStore, useLiveSites } from './sitestore'
 import { SyncPg, type PgConnSpec } from './syncbridge'
 import { PgTxnStore } from './txnstore'
+import { LivePropagation } from './propagate'
 import type { LiveServerView } from '../ipc/contract/system'
 
 
 /** How long opening waits for each server, ms: a server that does not answer is an error, not a hang. */
 const CONNECT_MS = 5_000
+/** How often live replication applies what committed (propagate.ts), wall ms. */
+const DRAIN_MS = 300
 
 /** The design a deployment loaded (its seed and sales): the embedded cluster of the live mode is built from it. */
 export function liveDesign(dataDir: string): { deployment: PgDeployment; seed: number; sales: number } {
@@ -55,6 +58,10 @@ export class LiveSites {
     private restore: () => void,
   ) {}
 
+  /** Replication between the servers (propagate.ts): set by useForTransactions. */
+  propagation: LivePropagation | null = null
+  private drainTimer: ReturnType<typeof setInterval> | null = null
+
   /**
    * Opens the bridge to every site's primary (and the main repository), checks each answers, and makes the
    * cluster's DQP read from them. The DTM's stores are set by useForTransactions once the cluster holds its data.
@@ -70,7 +77,11 @@ export class LiveSites {
     for (const s of d.sites) {
       conns[s.code] = spec(s.primary.port, d.database, s.code)
       conns[`${s.code}.txn`] = spec(s.primary.port, d.database, `${s.code}.txn`)
-      if (s.code === d.repository.site) conns[`${s.code}.repository`] = spec(s.primary.port, d.repository.database, `${s.code}.repository`)
+      conns[`${s.code}.repl`] = spec(s.primary.port, d.database, `${s.code}.repl`)
+      if (s.code === d.repository.site) {
+        conns[`${s.code}.repository`] = spec(s.primary.port, d.repository.database, `${s.code}.repository`)
+        conns[`${s.code}.repository.repl`] = spec(s.primary.port, d.repository.database, `${s.code}.repository.repl`)
+      }
     }
     const bridge = SyncPg.open({ conns, connectTimeoutMs: CONNECT_MS })
     try {
@@ -94,9 +105,18 @@ export class LiveSites {
   /** Makes the cluster's DTM commit at the servers (PREPARE TRANSACTION …); the cluster must hold its data. */
   useForTransactions(cluster: Cluster): void {
     const dtm = Dtm.of(cluster)
-    for (const s of this.deployment.sites) {
+    const d = this.deployment
+    // what a commit changes reaches the repository and the other copies through an outbox at its server
+    const prop = new LivePropagation(this.bridge, cluster.topology, (site) => `${site}.repl`, [
+      ...d.sites.map((s) => ({ site: s.code, role: 'primary' as const, conn: `${s.code}.repl` })),
+      { site: d.repository.site, role: 'repository' as const, conn: `${d.repository.site}.repository.repl` },
+    ], (m, site) => cluster.log('replication', m, site))
+    this.propagation = prop
+    for (const s of d.sites) {
       const store = this.stores[s.code]
-      dtm.setStore(s.code, new LiveTxnStore({ bridge: this.bridge, conn: `${s.code}.txn`, writeRefusal: (t) => localWriteRefusal(cluster.topology, s.code, t) }, () => store.invalidate()))
+      dtm.setStore(s.code, new LiveTxnStore({
+        bridge: this.bridge, conn: `${s.code}.txn`, writeRefusal: (t) => localWriteRefusal(cluster.topology, s.code, t), alongside: (w) => prop.outboxSql(s.code, w),
+      }, () => store.invalidate()))
     }
     // every site's 2PC log is kept with the deployment (DIR/2pc): a console that stopped mid-commit resolves its
     // in-doubt and prepared transactions when it starts again, and never reuses a gid the servers have seen
@@ -108,6 +128,14 @@ export class LiveSites {
       if (log.damage) { log.close(); throw new EngineError('CORRUPT_DATA', `${s.code}'s 2PC log in ${logs}: ${log.damage}`, { site: s.code }) }
       dtm.openLog(s.code, log)
     }
+    // the applier: every few hundred ms, each origin's committed changes to their targets (the repository's
+    // statistics are read again when something reached it)
+    this.drainTimer = setInterval(() => {
+      try {
+        if (prop.drain() > 0) for (const s of d.sites) this.stores[s.code].invalidate()
+      } catch (e) { cluster.log('replication', `the live replication applier failed: ${e instanceof Error ? e.message : String(e)}`) }
+    }, DRAIN_MS)
+    this.drainTimer.unref?.()
   }
 
   /** Each site's primary and whether it answers now (one trivial statement per server). */
@@ -124,6 +152,7 @@ export class LiveSites {
   }
 
   close(): void {
+    if (this.drainTimer) clearInterval(this.drainTimer)
     this.restore()
     this.bridge.close()
   }

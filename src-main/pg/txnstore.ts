@@ -49,6 +49,11 @@ export interface PgTxnStoreOptions {
   schema?: string
   /** Replica control: why a table takes no write at this site (a read-only replica, a copy); undefined: it does. */
   writeRefusal?: (table: string) => string | undefined
+  /**
+   * Statements (plain text, literals only) run in the same server transaction as a commit's or a prepare's
+   * after-images: what must commit exactly when they do (live mode's replication outbox, propagate.ts).
+   */
+  alongside?: (writes: readonly TxnWrite[]) => string | undefined
 }
 
 interface TableMeta {
@@ -92,7 +97,7 @@ END$f$`
  * (dates, buffers, arrays, objects: the client converts those itself) and for a string holding NUL (the
  * protocol ends a query text there): those go as parameters.
  */
-function literal(v: unknown): string | undefined {
+export function literal(v: unknown): string | undefined {
   if (v === null || v === undefined) return 'NULL'
   if (typeof v === 'number' || typeof v === 'bigint' || typeof v === 'boolean') return `'${String(v)}'`
   if (typeof v !== 'string' || v.includes('\0')) return undefined
@@ -113,6 +118,7 @@ export class PgTxnStore implements TxnStore {
   private bridge: SyncPg
   private schema: string
   private writeRefusal?: (table: string) => string | undefined
+  private alongside?: (writes: readonly TxnWrite[]) => string | undefined
   private names = new Map<string, string>()
   private byUpper = new Map<string, string>()
   private meta = new Map<string, TableMeta>()
@@ -126,6 +132,7 @@ export class PgTxnStore implements TxnStore {
     this.conn = o.conn
     this.schema = o.schema ?? 'public'
     this.writeRefusal = o.writeRefusal
+    this.alongside = o.alongside
     this.loadNames()
     // old commit markers go (their transactions' coordinators have long finished)
     const there = this.run(`SELECT to_regclass('${MARKERS}') IS NOT NULL AS x, to_regprocedure('${GID_CHECK}(text)') IS NOT NULL AS f`).rows[0]
@@ -310,9 +317,14 @@ export class PgTxnStore implements TxnStore {
 
   apply(writes: readonly TxnWrite[]): void {
     if (!writes.length) return
+    this.applyWith(writes, this.alongside?.(writes))
+  }
+
+  /** The after-images and `also` (plain statements) in one server transaction, committed. */
+  applyWith(writes: readonly TxnWrite[], also: string | undefined): void {
     const text = this.inlined(writes)
-    if (text !== undefined) this.batch(`BEGIN; ${text}; COMMIT`)
-    else this.inTransaction(() => this.write(writes), 'COMMIT')
+    if (text !== undefined) this.batch(`BEGIN; ${[text, also].filter(Boolean).join('; ')}; COMMIT`)
+    else this.inTransaction(() => { this.write(writes); if (also) this.run(also) }, 'COMMIT')
   }
 
   /** The schema iddb_2pc: the commit markers and the gid check a prepare calls. */
@@ -347,15 +359,17 @@ export class PgTxnStore implements TxnStore {
     const lit = checkGid(gid)
     this.ensureMarkers()
     const text = this.inlined(writes)
+    const also = writes.length ? this.alongside?.(writes) : undefined
     try {
       if (text !== undefined) {
-        this.batch(`BEGIN; SELECT ${GID_CHECK}(${lit}); ${text ? `${text}; ` : ''}INSERT INTO ${MARKERS} (gid) VALUES (${lit}); PREPARE TRANSACTION ${lit}`)
+        this.batch(`BEGIN; SELECT ${GID_CHECK}(${lit}); ${text ? `${text}; ` : ''}${also ? `${also}; ` : ''}INSERT INTO ${MARKERS} (gid) VALUES (${lit}); PREPARE TRANSACTION ${lit}`)
         return
       }
       const st = this.state(gid)
       if (st.prepared || st.committed) throw new EngineError('CONFLICT', `${gid} is already ${st.prepared ? 'prepared' : 'committed'} at ${this.conn}: a gid is prepared once`, { site: this.conn })
       this.inTransaction(() => {
         this.write(writes)
+        if (also) this.run(also)
         this.run(`INSERT INTO ${MARKERS} (gid) VALUES ($1)`, [gid])
       }, `PREPARE TRANSACTION ${lit}`)
     } catch (e) {
