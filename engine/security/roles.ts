@@ -248,6 +248,8 @@ export const ACTIONS: Readonly<Record<string, ActionRule>> = {
   'system/design': read('read the cluster\'s design'),
   // re-initialises the whole live cluster: a cluster-wide setting
   'system/setDesign': { label: 're-initialise the cluster with another design', permission: 'admin', target: ALL },
+  // the simulation or the live servers: every site changes what it is
+  'system/setMode': { label: 'switch the console between the simulation and live servers', permission: 'admin', target: ALL },
 }
 
 export type Decision =

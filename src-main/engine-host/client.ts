@@ -168,6 +168,7 @@ export class EngineClient {
         if (!current()) return
         this.lastSeen = performance.now()
         if (m.t === 'beat') return
+        if (m.t === 'mode') { this.opts = { ...this.opts, pg: m.pg }; return }
         if (m.t === 'ready') { wasReady = true; this.isReady = true; resolveReady() }
         else if (m.t === 'fatal') rejectReady(new EngineError(m.error.code, `engine failed to start: ${m.error.message}`))
         else if (m.t === 'result') {

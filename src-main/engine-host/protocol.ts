@@ -38,3 +38,5 @@ export type FromWorker =
   | { t: 'event'; name: string; payload: unknown }
   | { t: 'fatal'; error: ErrorInfo }
   | { t: 'beat' }
+  /** The console switched mode (system/setMode): a worker the host starts again opens this mode (pg: null = the simulation). */
+  | { t: 'mode'; pg: string | null }

@@ -24,6 +24,7 @@ import { HEARTBEAT_MS, type FromWorker, type ToWorker, type WorkerInit } from '.
 import { setInterruptPoll } from '../../engine/query/guard'
 import { cancelQueryJob } from '../handlers/query'
 import { LiveSites, liveDesign } from '../pg/live'
+import { identityRows, restoreIdentities } from '../handlers/compare-design'
 
 /** How often 'engine/tick' is pushed while the clock runs. */
 const TICK_EVERY_MS = 250
@@ -141,10 +142,9 @@ async function main(): Promise<void> {
   void dataReady.then(() => { if (wantedSpeed !== driver.speed) ctx.clock.setSpeed(wantedSpeed) }, () => {})
   let offJobs = jobLog(cluster).onChange((j) => emit('jobs/changed', j))
   let offLog = cluster.onLog((e) => emit('engine/event', e))
-  /* system/setDesign: the new cluster (built and loaded by the handler) replaces the old one for every later call
-     (not in live mode: the servers hold the deployment's design, so the call is refused) */
-  if (!live) ctx.replaceCluster = (next: Cluster) => {
-    const speed = driver.speed
+  /* system/setDesign and system/setMode: the new cluster (built and loaded first) replaces the old one for every
+     later call; the handlers refuse setDesign in live mode (the servers hold the deployment's design) */
+  const swapCluster = (next: Cluster, speed: number) => {
     driver.stop()
     offLog()
     offJobs()
@@ -157,6 +157,44 @@ async function main(): Promise<void> {
     if (old !== next) { try { old.close() } catch (e) { console.error('[engine] close of the replaced cluster failed:', e) } }
     driver.setSpeed(speed)
     emit('engine/tick', tickPayload(ctx))
+  }
+  ctx.replaceCluster = (next: Cluster) => swapCluster(next, driver.speed)
+  ctx.switchMode = async (to, job) => {
+    const ids = identityRows(cluster)
+    const progress = (p: number, d?: string) => job.progress(p * 0.9, d)
+    let next: Cluster
+    let nextLive: LiveSites | null = null
+    if (to.live) {
+      const d = liveDesign(to.live)
+      next = await Cluster.start({ seed: d.seed, sales: d.sales, onProgress: progress, isCancelled: () => job.cancelled }).ready
+      try {
+        nextLive = LiveSites.open(next, to.live)
+        nextLive.useForTransactions(next)
+      } catch (e) {
+        nextLive?.close()
+        next.close()
+        throw e
+      }
+    } else if (init.dataDir) {
+      next = existsSync(init.dataDir) && readdirSync(init.dataDir).length > 0
+        ? await Cluster.open(init.dataDir)
+        : await Cluster.start({ seed: init.seed, dataDir: init.dataDir, onProgress: progress, isCancelled: () => job.cancelled }).ready
+    } else {
+      next = await Cluster.start({ seed: init.seed, onProgress: progress, isCancelled: () => job.cancelled }).ready
+    }
+    restoreIdentities(next, ids)
+    // from here on nothing awaits: no call sees the old mode's bridge closed under its cluster
+    const oldLive = live
+    try { oldLive?.close() } catch (e) { console.error('[engine] closing the live servers\' bridge failed:', e) }
+    live = nextLive
+    ctx.live = nextLive
+    if (to.live && init.dataDir) { try { cluster.checkpoint() } catch (e) { console.error('[engine] checkpoint before leaving the simulation failed:', e) } }
+    swapCluster(next, nextLive ? 1 : 0)
+    hasData = true
+    dataFailed = false
+    post({ t: 'mode', pg: to.live })
+    emit('catalog/changed', { reason: to.live ? `the console switched to the live servers of ${to.live}` : 'the console switched to the simulation' })
+    job.progress(1, to.live ? `live: the servers of ${to.live}` : 'the simulation')
   }
 
   const onMessage = async (m: ToWorker) => {

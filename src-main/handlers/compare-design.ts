@@ -24,9 +24,9 @@ export function tracesOf(r: CompareReport): Record<Design, RequestTrace[]> {
 }
 
 /** A console identity's security rows at its home site (the salted verifier, never a password). */
-interface IdentityRows { home: string; user: unknown[]; role: unknown[] }
+export interface IdentityRows { home: string; user: unknown[]; role: unknown[] }
 
-function identityRows(c: Cluster): IdentityRows[] {
+export function identityRows(c: Cluster): IdentityRows[] {
   const out: IdentityRows[] = []
   for (const id of ConsoleIdentities.of(c).identities()) {
     const store = c.siteStore(id.home)
@@ -37,7 +37,7 @@ function identityRows(c: Cluster): IdentityRows[] {
   return out
 }
 
-function restoreIdentities(c: Cluster, rows: IdentityRows[]): void {
+export function restoreIdentities(c: Cluster, rows: IdentityRows[]): void {
   for (const r of rows) {
     if (!c.siteCodes.includes(r.home)) continue // a design without that site keeps no identity there
     const store = c.siteStore(r.home)

@@ -93,6 +93,7 @@ export const compareHandlers: HandlerMap<CompareCall> = {
     if (confirm !== design) throw new EngineError('BAD_INPUT', `type the design's name "${design}" to confirm re-initialising the cluster (got "${confirm}")`)
     const busy = ctx.jobs.list().filter((j) => j.status === 'running')
     if (busy.length) throw new EngineError('CONFLICT', `jobs are running (${busy.map((j) => `${j.id} ${j.kind}`).join(', ')}): wait for them or cancel them before switching the design`)
+    if (ctx.live) throw new EngineError('UNSUPPORTED', 'live mode: the PostgreSQL servers hold the deployment\'s design; switch the console to the simulation to compare designs there')
     if (!ctx.replaceCluster) throw new EngineError('UNSUPPORTED', 'this host cannot re-initialise its cluster')
     const from = designOf(ctx.cluster)
     return ctx.jobs.start('design', `re-initialise the cluster as the ${design} design`, async (job) => {

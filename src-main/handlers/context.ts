@@ -1,6 +1,6 @@
 import type { Cluster } from '../../engine/cluster'
 import type { CallOutput, CallParsed, EventName, EventPayload, HostCallName } from '../ipc/contract'
-import type { JobRunner } from '../engine-host/jobs'
+import type { JobHandle, JobRunner } from '../engine-host/jobs'
 import type { Actor } from '../../engine/security/roles'
 import type { LiveSites } from '../pg/live'
 
@@ -29,6 +29,12 @@ export interface HandlerContext {
    * one's clock at the same speed and forwards its events. Absent where a host cannot swap (then the call is refused).
    */
   replaceCluster?(next: Cluster): void
+  /**
+   * Switches the console between the simulation (`live: null`) and the live servers of a deployment directory
+   * (system/setMode): builds the other mode's cluster, carries the console identities into it, and only then makes
+   * it the one every call sees; a failure leaves the current mode as it was. Absent where a host cannot switch.
+   */
+  switchMode?(to: { live: string | null }, job: JobHandle): Promise<void>
 }
 
 export type Handler<N extends HostCallName> = (ctx: HandlerContext, input: CallParsed<N>) => Promise<CallOutput<N>>

@@ -135,6 +135,7 @@ export const VALID_SAMPLES: Record<CallName, Record<string, Json>> = {
   'system/design': {},
   // refused: the confirmation is not the design's name
   'system/setDesign': { design: 'legacy', confirm: 'no' },
+  'system/setMode': { mode: 'simulation', confirm: 'no' },
 }
 
 /** Calls whose every valid input leaves committed data as it is (reads, explains, status). */

@@ -14,6 +14,12 @@ export const systemCalls = {
   'events/list': call(z.object({ afterSeq: z.number().int().min(0).default(0), limit: z.number().int().min(1).max(2000).default(500) }).strict()).returns<EngineEventView[]>(),
   'jobs/list': call(noInput).returns<JobView[]>(),
   'jobs/get': call(z.object({ id: z.string().min(1).max(64) }).strict()).returns<JobView>(),
+  /**
+   * The console's mode: the embedded simulation, or live over the PostgreSQL servers of an `iddb pg up` deployment
+   * directory (the start screen's choice; `--pg DIR` at start). A job; console sessions end with the switch (log in
+   * again). `confirm` is the mode's name typed.
+   */
+  'system/setMode': call(z.object({ mode: z.enum(['simulation', 'live']), deployment: z.string().min(1).max(1024).optional(), confirm: z.string().max(32) }).strict()).returns<JobView>(),
   'jobs/cancel': call(z.object({ id: z.string().min(1).max(64) }).strict()).returns<JobView>(),
 }
 
