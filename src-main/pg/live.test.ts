@@ -6,14 +6,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import pg from 'pg'
 import { Cluster } from '../../engine/cluster'
 import { Dqp } from '../../engine/query/dqp'
 import { Dtm, type CommitResult, type ExecResult } from '../../engine/txn/dtm'
 import { fragments } from '../../engine/data/schema'
 import { pgDown, pgUp, type PgUpResult } from './deploy'
 import { pgUnavailableReason, readPassword, writeDeployment } from './servers'
-import { freePorts } from './testserver'
+import { atSite, freePorts } from './testserver'
 import { LiveSites, liveDesign } from './live'
 
 const why = pgUnavailableReason()
@@ -23,13 +22,7 @@ describe.skipIf(why !== null)(`live mode over three PostgreSQL sites${why ? ` (s
   let up: PgUpResult
   let cluster: Cluster
   let live: LiveSites
-  const at = async (site: string, sql: string) => {
-    const d = up.deployment
-    const s = d.sites.find((x) => x.code === site)!
-    const c = new pg.Client({ host: d.host, port: s.primary.port, user: d.user, password: readPassword(dir, d), database: d.database })
-    await c.connect()
-    try { return (await c.query(sql)).rows } finally { await c.end() }
-  }
+  const at = (site: string, sql: string, database?: string): Promise<any[]> => atSite(dir, up.deployment, site, sql, database)
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'iddb-pglive-'))
@@ -100,12 +93,7 @@ describe.skipIf(why !== null)(`live mode over three PostgreSQL sites${why ? ` (s
   it('what a commit changes reaches the main repository and the other copies through the origin server\'s outbox: never lost, never twice', async () => {
     const prop = live.propagation!
     const repo = up.deployment.repository
-    const atRepo = async (sql: string) => {
-      const s = up.deployment.sites.find((x) => x.code === repo.site)!
-      const c = new pg.Client({ host: up.deployment.host, port: s.primary.port, user: up.deployment.user, password: readPassword(dir, up.deployment), database: repo.database })
-      await c.connect()
-      try { return (await c.query(sql)).rows } finally { await c.end() }
-    }
+    const atRepo = (sql: string) => at(repo.site, sql, repo.database)
     prop.drain()
     // a branch's sale, changed through the DQP: at the repository once the applier has taken it from KDY's outbox
     const f = fragments(cluster.topology).find((x) => x.relation === 'SALES' && x.kind === 'horizontal' && x.site === 'KDY')!

@@ -8,12 +8,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import pg from 'pg'
 import { EngineClient } from '../engine-host/client'
 import { buildTestWorker } from '../testing/worker-bundle'
 import { pgDown, pgUp, type PgUpResult } from './deploy'
-import { pgUnavailableReason, readPassword } from './servers'
-import { freePorts } from './testserver'
+import { pgUnavailableReason } from './servers'
+import { atSite, freePorts } from './testserver'
 import type { JobView } from '../../engine/api/views'
 
 const why = pgUnavailableReason()
@@ -22,13 +21,7 @@ describe.skipIf(why !== null)(`the console's mode: simulation ⇄ live servers${
   let dir = ''
   let up: PgUpResult
   let engine: EngineClient
-  const at = async (site: string, sql: string) => {
-    const d = up.deployment
-    const s = d.sites.find((x) => x.code === site)!
-    const c = new pg.Client({ host: d.host, port: s.primary.port, user: d.user, password: readPassword(dir, d), database: d.database })
-    await c.connect()
-    try { return (await c.query(sql)).rows } finally { await c.end() }
-  }
+  const at = (site: string, sql: string, database?: string): Promise<any[]> => atSite(dir, up.deployment, site, sql, database)
   /** Waits for the switch's job; the session ends with the switch, so the identity logs in again (as the console does). */
   const waitJob = async (j: JobView): Promise<JobView> => {
     for (;;) {

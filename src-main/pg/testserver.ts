@@ -69,3 +69,16 @@ export async function startTestServer(prefix: string): Promise<TestServer> {
     remove: () => { try { stopDeployment(dir, 'immediate') } catch { /* never started */ } rmSync(dir, { recursive: true, force: true }) },
   }
 }
+
+/**
+ * Runs one statement at a site's primary of a deployment (its database unless given), on a connection of its own:
+ * how tests look at what a server holds, beside the console.
+ */
+export async function atSite(dir: string, d: PgDeployment, site: string, sql: string, database?: string): Promise<Record<string, unknown>[]> {
+  const s = d.sites.find((x) => x.code === site)
+  if (!s) throw new Error(`no site ${site} in the deployment`)
+  const { default: pg } = await import('pg')
+  const c = new pg.Client({ host: d.host, port: s.primary.port, user: d.user, password: readPassword(dir, d), database: database ?? d.database })
+  await c.connect()
+  try { return (await c.query(sql)).rows as Record<string, unknown>[] } finally { await c.end() }
+}
