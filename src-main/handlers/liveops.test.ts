@@ -21,11 +21,30 @@ import { queryHandlers } from './query'
 import { txnHandlers } from './txn'
 import type { HandlerContext } from './context'
 import type { QueryRunView } from '../ipc/contract/query'
+import { authorizeAction, type Actor } from '../../engine/security/roles'
 
 const why = pgUnavailableReason()
 
 /** The sites whose servers answered a query's sub-queries (the plan's subquery steps). */
 const servedBy = (r: QueryRunView) => [...new Set(r.plan.steps.filter((s) => s.kind === 'subquery').map((s) => s.site))].sort()
+
+describe('who may run the live drills and catalog calls (roles.ts)', () => {
+  const kdyAdmin: Actor = { user: 'kandy', role: 'branch-admin', site: 'KDY', clearance: 'SECRET', level: 'SECRET' }
+  const auditor: Actor = { user: 'audit', role: 'auditor', site: null, clearance: 'SECRET', level: 'SECRET' }
+  it('a branch administrator stops, starts and ends backends at its own site only; an auditor reads the state and changes nothing', () => {
+    expect(authorizeAction(kdyAdmin, 'liveDrill/stopServer', { server: 'KDY.primary', confirm: 'KDY.primary' }).ok).toBe(true)
+    expect(authorizeAction(kdyAdmin, 'liveDrill/stopServer', { server: 'CMB.primary', confirm: 'CMB.primary' })).toMatchObject({ ok: false, code: 'ACCESS_DENIED', site: 'CMB' })
+    expect(authorizeAction(kdyAdmin, 'liveDrill/startServer', { server: 'KDY.backup' }).ok).toBe(true)
+    expect(authorizeAction(kdyAdmin, 'liveDrill/killBackend', { site: 'MBI' }).ok).toBe(false)
+    expect(authorizeAction(auditor, 'liveDrill/servers', {}).ok).toBe(true)
+    expect(authorizeAction(auditor, 'liveDrill/backends', { site: 'KDY' }).ok).toBe(true)
+    expect(authorizeAction(auditor, 'liveCatalog/site', { site: 'KDY', analyze: false }).ok).toBe(true)
+    expect(authorizeAction(auditor, 'liveCatalog/site', { site: 'KDY', analyze: true }).ok).toBe(false)
+    expect(authorizeAction(auditor, 'liveCatalog/analyze', { site: 'KDY' }).ok).toBe(false)
+    expect(authorizeAction(auditor, 'liveDrill/stopServer', { server: 'KDY.primary', confirm: 'KDY.primary' }).ok).toBe(false)
+    expect(authorizeAction(null, 'liveDrill/servers', {})).toMatchObject({ ok: false, code: 'AUTH_FAILED' })
+  })
+})
 
 describe.skipIf(why !== null)(`the live Catalog console and failure drills${why ? ` (skipped: ${why})` : ''}`, () => {
   let dir = ''
