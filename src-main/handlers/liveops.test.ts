@@ -132,14 +132,19 @@ describe.skipIf(why !== null)(`the live Catalog console and failure drills${why 
     const first = await queryHandlers['query/run'](ctx, { site: 'CMB', sql, maxRows: 10 })
     expect(servedBy(first)).toEqual(['CMB', 'KDY', 'MBI'])
 
+    const figures: Record<string, number> = {}
+    let tx = performance.now()
     const stop = await h['liveDrill/stopServer'](ctx, { server: 'KDY.primary', confirm: 'KDY.primary' })
+    figures.stopMs = Math.round(performance.now() - tx)
     try {
       expect(stop.stopped).toBe(true)
       expect(stop.servers.find((s) => s.id === 'KDY.primary')).toMatchObject({ running: false, up: false })
       expect(stop.servers.find((s) => s.id === 'KDY.backup')).toMatchObject({ running: true, up: true })
 
       // the engine's answer: Sales_KDY is read from the main repository at CMB instead, the same count
+      tx = performance.now()
       const down = await queryHandlers['query/run'](ctx, { site: 'CMB', sql, maxRows: 10 })
+      figures.queryDownMs = Math.round(performance.now() - tx)
       expect(down.rows).toEqual(expected)
       expect(servedBy(down)).not.toContain('KDY')
       expect(down.plan.notes.join(' ')).toMatch(/KDY/)
@@ -149,15 +154,20 @@ describe.skipIf(why !== null)(`the live Catalog console and failure drills${why 
       const { gid } = await txnHandlers['txn/begin'](ctx, { site: 'KDY' })
       const t0 = performance.now()
       const ex = await txnHandlers['txn/exec'](ctx, { gid, site: 'KDY', sql: 'UPDATE Stock_KDY SET QTY = QTY + 1 WHERE ITEMNO = 1', params: [], waitMs: 10_000 })
-      expect(performance.now() - t0).toBeLessThan(15_000)
+      figures.txnFailMs = Math.round(performance.now() - t0)
+      expect(figures.txnFailMs).toBeLessThan(15_000)
       expect(ex.ok).toBe(false)
       expect(ex.error).toMatch(/KDY\.txn: cannot connect to 127\.0\.0\.1:\d+\/iddb/)
       await expect(txnHandlers['txn/abort'](ctx, { gid })).rejects.toMatchObject({ code: 'ABORTED' })
     } finally {
       const start = await h['liveDrill/startServer'](ctx, { server: 'KDY.primary' })
       expect(start.servers.find((s) => s.id === 'KDY.primary')).toMatchObject({ running: true, up: true, inRecovery: false })
+      figures.startMs = start.ms
     }
+    tx = performance.now()
     const again = await queryHandlers['query/run'](ctx, { site: 'CMB', sql, maxRows: 10 })
+    figures.queryAfterStartMs = Math.round(performance.now() - tx)
+    console.log(`live drill figures: ${JSON.stringify(figures)}`)
     expect(again.rows).toEqual(expected)
     expect(servedBy(again)).toEqual(['CMB', 'KDY', 'MBI'])
     // and a transaction there commits again
