@@ -128,12 +128,14 @@ describe.skipIf(why !== null)(`the live Catalog console and failure drills${why 
 
   it('a stopped primary: a query over its site reads another copy, a transaction there fails naming it; started again, the site serves the same query', async () => {
     const sql = 'SELECT COUNT(*) AS N FROM SALES'
+    const figures: Record<string, number> = {}
     const expected = (await queryHandlers['query/run'](ctx, { site: 'CMB', sql, maxRows: 10 })).rows
+    let tx = performance.now()
     const first = await queryHandlers['query/run'](ctx, { site: 'CMB', sql, maxRows: 10 })
+    figures.queryUpMs = Math.round(performance.now() - tx)
     expect(servedBy(first)).toEqual(['CMB', 'KDY', 'MBI'])
 
-    const figures: Record<string, number> = {}
-    let tx = performance.now()
+    tx = performance.now()
     const stop = await h['liveDrill/stopServer'](ctx, { server: 'KDY.primary', confirm: 'KDY.primary' })
     figures.stopMs = Math.round(performance.now() - tx)
     try {
@@ -149,7 +151,9 @@ describe.skipIf(why !== null)(`the live Catalog console and failure drills${why 
       expect(servedBy(down)).not.toContain('KDY')
       expect(down.plan.notes.join(' ')).toMatch(/KDY/)
       // a fragment only KDY's server holds: refused naming the server
+      tx = performance.now()
       await expect(queryHandlers['query/run'](ctx, { site: 'CMB', sql: 'SELECT COUNT(*) AS N FROM Stock_KDY', maxRows: 10 })).rejects.toMatchObject({ message: expect.stringMatching(/KDY/) })
+      figures.refusedMs = Math.round(performance.now() - tx)
       // a transaction at KDY fails at once with the server's error (its connection refused), and is aborted
       const { gid } = await txnHandlers['txn/begin'](ctx, { site: 'KDY' })
       const t0 = performance.now()
@@ -167,15 +171,17 @@ describe.skipIf(why !== null)(`the live Catalog console and failure drills${why 
     tx = performance.now()
     const again = await queryHandlers['query/run'](ctx, { site: 'CMB', sql, maxRows: 10 })
     figures.queryAfterStartMs = Math.round(performance.now() - tx)
-    console.log(`live drill figures: ${JSON.stringify(figures)}`)
     expect(again.rows).toEqual(expected)
     expect(servedBy(again)).toEqual(['CMB', 'KDY', 'MBI'])
     // and a transaction there commits again
+    tx = performance.now()
     const t2 = await txnHandlers['txn/begin'](ctx, { site: 'KDY' })
     const [item] = await at('KDY', 'SELECT "ITEMNO" AS i FROM "Stock_KDY" ORDER BY 1 LIMIT 1')
     const ok = await txnHandlers['txn/exec'](ctx, { gid: t2.gid, site: 'KDY', sql: `UPDATE Stock_KDY SET QTY = QTY + 0 WHERE ITEMNO = ${Number(item.i)}`, params: [], waitMs: 10_000 })
     expect(ok.error).toBeNull()
     expect((await txnHandlers['txn/commit'](ctx, { gid: t2.gid, waitMs: 30_000 })).outcome).toBe('COMMIT')
+    figures.txnAfterStartMs = Math.round(performance.now() - tx)
+    console.log(`live drill figures: ${JSON.stringify(figures)}`)
   }, 120_000)
 
   it('ending the console\'s DQP connection at a site: the next query reconnects and is served by that site', async () => {
