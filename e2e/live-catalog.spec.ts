@@ -74,7 +74,8 @@ test.describe('live Catalog console and failure drills', () => {
     await expect(ops.error()).toHaveCount(0)
     await expect(page.getByTestId('live-last-start')).toContainText('KDY.primary started')
     expect((await live.atServer<{ r: boolean }>('KDY', 'SELECT pg_is_in_recovery() AS r'))[0].r).toBe(false)
-    // its standby streams from it again (the deployment is left as it was found)
+    // its standby streams from it again (the deployment is left as it was found), and the panel shows it
+    await expect(page.getByTestId('live-streaming-KDY.primary')).toHaveAttribute('data-streaming', '1', { timeout: 30_000 })
     await expect.poll(async () => (await live.atServer<{ n: string }>('KDY', "SELECT count(*) AS n FROM pg_stat_replication WHERE state = 'streaming'"))[0].n, { timeout: 30_000 }).toBe('1')
   })
 })

@@ -57,10 +57,11 @@ export async function liveServers(dataDir: string, consolePorts: ReadonlySet<num
     let c: pg.Client | undefined
     try {
       c = await client(d, server.port, password, 'postgres')
-      const r = await c.query('SELECT pg_is_in_recovery() AS r')
-      return { ...base, up: true, inRecovery: Boolean(r.rows[0].r) }
+      const r = await c.query(`SELECT pg_is_in_recovery() AS r, (SELECT count(*)::int FROM pg_stat_replication WHERE state = 'streaming') AS n`)
+      const inRecovery = Boolean(r.rows[0].r)
+      return { ...base, up: true, inRecovery, standbysStreaming: inRecovery ? null : Number(r.rows[0].n) }
     } catch (e) {
-      return { ...base, up: false, inRecovery: null, error: (e as Error).message }
+      return { ...base, up: false, inRecovery: null, standbysStreaming: null, error: (e as Error).message }
     } finally { await c?.end().catch(() => {}) }
   }))
 }

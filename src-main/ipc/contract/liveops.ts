@@ -45,6 +45,11 @@ export interface LiveServerState {
   up: boolean
   /** What it says of itself: in recovery (a standby), or not (a primary, or a promoted standby); null: no answer. */
   inRecovery: boolean | null
+  /**
+   * A server not in recovery: how many standbys stream from it now (pg_stat_replication). With synchronous
+   * standbys a primary with none streaming makes its commits wait. null: a standby, or no answer.
+   */
+  standbysStreaming: number | null
   /** The console's connections (DQP, DTM, repository) go to this server. */
   console: boolean
   /** Why it did not answer (absent when it did). */

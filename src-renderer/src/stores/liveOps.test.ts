@@ -5,7 +5,7 @@ import { setIpc } from '../ipc/client'
 import { createFakeApi, type FakeApi } from '../testing/fakeApi'
 import { useLiveOpsStore, type LiveServerState } from './liveOps'
 
-const server = (id: string, running: boolean): LiveServerState => ({ id, site: id.slice(0, 3), role: id.endsWith('primary') ? 'primary' : 'standby', host: '127.0.0.1', port: 1, running, up: running, inRecovery: running ? !id.endsWith('primary') : null, console: id.endsWith('primary') })
+const server = (id: string, running: boolean): LiveServerState => ({ id, site: id.slice(0, 3), role: id.endsWith('primary') ? 'primary' : 'standby', host: '127.0.0.1', port: 1, running, up: running, inRecovery: running ? !id.endsWith('primary') : null, standbysStreaming: running && id.endsWith('primary') ? 1 : null, console: id.endsWith('primary') })
 
 let api: FakeApi
 let kdyRunning = true
