@@ -53,7 +53,7 @@ export const liveOpsHandlers: HandlerMap<LiveOpsCall> = {
     const live = liveOf(ctx, 'Stopping a server')
     if (confirm !== server) throw new EngineError('BAD_INPUT', `type the server's id ${server} to confirm stopping it (got "${confirm}")`, { site: server.split('.')[0] })
     const stopped = stopLiveServer(live.dataDir, server)
-    ctx.cluster.log('fault', `live drill: ${server} ${stopped ? 'stopped (pg_ctl stop -m immediate)' : 'was not running'}`, server.split('.')[0])
+    ctx.cluster.log('drill', `live drill: ${server} ${stopped ? 'stopped (pg_ctl stop -m immediate)' : 'was not running'}`, server.split('.')[0])
     const servers = await liveServers(live.dataDir, consolePorts(live))
     changed(ctx)
     return { server, stopped, servers }
@@ -61,7 +61,7 @@ export const liveOpsHandlers: HandlerMap<LiveOpsCall> = {
   'liveDrill/startServer': async (ctx, { server }) => {
     const live = liveOf(ctx, 'Starting a server')
     const r = await startLiveServer(live.dataDir, server)
-    ctx.cluster.log('fault', `live drill: ${server} started (pg_ctl start, ${r.ms} ms)`, server.split('.')[0])
+    ctx.cluster.log('drill', `live drill: ${server} started (pg_ctl start, ${r.ms} ms)`, server.split('.')[0])
     const servers = await liveServers(live.dataDir, consolePorts(live))
     changed(ctx)
     return { server, ms: r.ms, servers }
@@ -73,7 +73,7 @@ export const liveOpsHandlers: HandlerMap<LiveOpsCall> = {
   'liveDrill/killBackend': async (ctx, { site, pid }) => {
     const live = liveOf(ctx, 'Ending a backend')
     const r = await killLiveBackend(live.dataDir, siteOf(ctx, site), pid)
-    ctx.cluster.log('fault', `live drill: backend ${r.pid} (${r.application || 'no application name'}) at ${r.server} ${r.terminated ? 'terminated' : 'signalled, still running after 5 s'}`, site)
+    ctx.cluster.log('drill', `live drill: backend ${r.pid} (${r.application || 'no application name'}) at ${r.server} ${r.terminated ? 'terminated' : 'signalled, still running after 5 s'}`, site)
     return r
   },
 }
