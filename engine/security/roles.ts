@@ -250,6 +250,14 @@ export const ACTIONS: Readonly<Record<string, ActionRule>> = {
   'system/setDesign': { label: 're-initialise the cluster with another design', permission: 'admin', target: ALL },
   // the simulation or the live servers: every site changes what it is
   'system/setMode': { label: 'switch the console between the simulation and live servers', permission: 'admin', target: ALL },
+  // live mode: the local catalogs read from the servers, and the failure drills done to them (src-main/pg/livecatalog.ts, drills.ts)
+  'liveCatalog/site': { label: 'read a local catalog from its server', permission: (i) => (i.analyze === true ? 'operate' : 'read'), target: site },
+  'liveCatalog/analyze': operate('run ANALYZE at a server', site),
+  'liveDrill/servers': read('read the live servers\' state'),
+  'liveDrill/backends': read('list a server\'s backends'),
+  'liveDrill/stopServer': operate('stop a live server', serverSite),
+  'liveDrill/startServer': operate('start a live server', serverSite),
+  'liveDrill/killBackend': operate('end a backend at a live server', site),
 }
 
 export type Decision =

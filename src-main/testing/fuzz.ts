@@ -136,6 +136,14 @@ export const VALID_SAMPLES: Record<CallName, Record<string, Json>> = {
   // refused: the confirmation is not the design's name
   'system/setDesign': { design: 'legacy', confirm: 'no' },
   'system/setMode': { mode: 'simulation', confirm: 'no' },
+  // live mode only (refused in the simulation the fuzz runs in); the stop's confirmation does not match
+  'liveCatalog/site': { site: 'ZZZ', analyze: false },
+  'liveCatalog/analyze': { site: 'ZZZ' },
+  'liveDrill/servers': {},
+  'liveDrill/stopServer': { server: 'ZZZ.primary', confirm: 'no' },
+  'liveDrill/startServer': { server: 'ZZZ.primary' },
+  'liveDrill/backends': { site: 'ZZZ' },
+  'liveDrill/killBackend': { site: 'ZZZ', pid: 1 },
 }
 
 /** Calls whose every valid input leaves committed data as it is (reads, explains, status). */
@@ -150,6 +158,7 @@ export const READ_ONLY_CALLS: CallName[] = [
   'nemesis/get', 'drill/get',
   'jobs/history', 'schedule/list', 'replication/schedules',
   'compare/defaults', 'compare/last', 'compare/requests', 'compare/request', 'system/design',
+  'liveCatalog/site', 'liveDrill/servers', 'liveDrill/backends',
 ]
 
 /** Keys that pollute prototypes when code copies untrusted objects carelessly, and names that collide with Object.prototype. */
