@@ -24,6 +24,7 @@ import { HEARTBEAT_MS, type FromWorker, type ToWorker, type WorkerInit } from '.
 import { setInterruptPoll } from '../../engine/query/guard'
 import { cancelQueryJob } from '../handlers/query'
 import { LiveSites, liveDesign } from '../pg/live'
+import { liveDeadlockWatch, stopLiveDeadlockWatch } from '../pg/livedeadlock'
 
 /** How often 'engine/tick' is pushed while the clock runs. */
 const TICK_EVERY_MS = 250
@@ -113,6 +114,7 @@ async function main(): Promise<void> {
       // the DTM's stores need the cluster's catalog (its fragments); calls that need the data wait for this too
       dataReady = dataReady.then(() => l.useForTransactions(cluster))
       dataReady.catch(() => {})
+      liveDeadlockWatch(l) // the global deadlock detector over the servers, on its timer while live mode lasts
     }
   } catch (e) {
     live?.close()
@@ -162,6 +164,7 @@ async function main(): Promise<void> {
   const onMessage = async (m: ToWorker) => {
     if (m.t === 'shutdown') {
       driver.stop()
+      if (live) await stopLiveDeadlockWatch(live).catch((e) => console.error('[engine] stopping the deadlock detector failed:', e))
       try { live?.close() } catch (e) { console.error('[engine] closing the live servers\' bridge failed:', e) }
       try { cluster.close() } catch (e) { console.error('[engine] close failed:', e) }
       process.exit(0) // ends this worker thread only

@@ -21,6 +21,7 @@ import { failoverCalls } from './failover'
 import { nemesisCalls } from './nemesis'
 import { scheduleCalls, scheduleEvents } from './schedule'
 import { compareCalls } from './compare'
+import { liveDeadlockCalls } from './liveDeadlock'
 
 export const calls = {
   ...systemCalls,
@@ -37,6 +38,7 @@ export const calls = {
   ...nemesisCalls,
   ...scheduleCalls,
   ...compareCalls,
+  ...liveDeadlockCalls,
 } satisfies Record<string, CallDef>
 
 export const events = {
