@@ -22,7 +22,10 @@ export interface WatchedServer { site: string; client: pg.Client }
 
 export interface WaitEdge {
   site: string; waiter: string; holder: string; waiterPid: number; holderPid: number
-  /** The lock the waiter asked for there, as pg_locks names it (e.g. 'ShareLock on transactionid', 'ExclusiveLock on tuple of "Stock_KDY"'). */
+  /**
+   * The lock the waiter asked for there, as pg_locks names it, and the table of the row it waits for when it holds
+   * that row's tuple lock (a row update waiting for the holder's transaction: 'ShareLock on transactionid (a row of "Stock_KDY")').
+   */
   lock: string
   /** The waiter's statement (its first 200 characters). */
   query: string
@@ -53,7 +56,8 @@ SELECT w.pid AS wpid, w.application_name AS wapp, b.pid AS bpid, b.application_n
        (EXTRACT(EPOCH FROM w.xact_start) * 1000)::float8 AS wstart, (EXTRACT(EPOCH FROM b.xact_start) * 1000)::float8 AS bstart,
        left(w.query, 200) AS wquery,
        (SELECT l.mode || ' on ' || l.locktype || COALESCE(' of ' || l.relation::regclass::text, '')
-          FROM pg_locks l WHERE l.pid = w.pid AND NOT l.granted LIMIT 1) AS wlock
+          FROM pg_locks l WHERE l.pid = w.pid AND NOT l.granted LIMIT 1) AS wlock,
+       (SELECT string_agg(DISTINCT l.relation::regclass::text, ', ') FROM pg_locks l WHERE l.pid = w.pid AND l.locktype = 'tuple') AS wrow
 FROM pg_stat_activity w
 CROSS JOIN LATERAL unnest(pg_blocking_pids(w.pid)) AS bp(pid)
 JOIN pg_stat_activity b ON b.pid = bp.pid
@@ -66,12 +70,12 @@ export async function serverWaits(s: WatchedServer): Promise<ServerWaits> {
   const started = new Map<string, number>()
   const global = new Set<string>()
   const edges: WaitEdge[] = []
-  type Row = { wpid: number; wapp: string | null; bpid: number; bapp: string | null; wstart: number | null; bstart: number | null; wquery: string | null; wlock: string | null }
+  type Row = { wpid: number; wapp: string | null; bpid: number; bapp: string | null; wstart: number | null; bstart: number | null; wquery: string | null; wlock: string | null; wrow: string | null }
   for (const x of r.rows as Row[]) {
     const waiter = nameOf(s.site, x.wapp, x.wpid)
     const holder = nameOf(s.site, x.bapp, x.bpid)
     if (waiter === holder) continue // two backends of one transaction at one site: not a wait between transactions
-    edges.push({ site: s.site, waiter, holder, waiterPid: x.wpid, holderPid: x.bpid, lock: x.wlock ?? 'a lock', query: x.wquery ?? '' })
+    edges.push({ site: s.site, waiter, holder, waiterPid: x.wpid, holderPid: x.bpid, lock: `${x.wlock ?? 'a lock'}${x.wrow ? ` (a row of ${x.wrow})` : ''}`, query: x.wquery ?? '' })
     for (const [n, app] of [[waiter, x.wapp], [holder, x.bapp]] as const) if (app?.startsWith(TXN_PREFIX)) global.add(n)
     for (const [n, t] of [[waiter, x.wstart], [holder, x.bstart]] as const) if (t !== null) started.set(n, Math.min(started.get(n) ?? Infinity, t))
   }

@@ -76,6 +76,8 @@ describe.skipIf(why !== null)(`the Deadlocks console over live servers${why ? ` 
     expect(r.survivorCommitted).toEqual(['CMB', 'KDY'])
     expect(r.record.sites).toEqual(['CMB', 'KDY'])
     expect(new Set(r.record.graph.edges.filter((e) => ['T1', 'T2'].includes(e.from)).map((e) => `${e.from}>${e.to}@${e.site}`))).toEqual(new Set(['T1>T2@KDY', 'T2>T1@CMB']))
+    // each wait names the lock and the row's table at its server (the waiter holds the row's tuple lock, waits for the holder's transaction)
+    for (const x of r.rows) expect(r.record.graph.edges.find((e) => e.site === x.site && ['T1', 'T2'].includes(e.from))?.lock).toBe(`ShareLock on transactionid (a row of "${x.table}")`)
     expect(r.detectionMs).toBeGreaterThan(0)
     expect(r.detectionMs).toBeLessThan(5_000)
     // the servers, asked directly: both rows were last written by T1's transaction there, which committed; T2's aborted
