@@ -25,7 +25,7 @@ export const liveDeadlockHandlers: HandlerMap<LiveDeadlockCall> = {
     for (const s of [a, b]) if (!live.deployment.sites.some((x) => x.code === s)) throw new EngineError('UNKNOWN_SITE', `no site ${s} in the deployment (sites: ${live.deployment.sites.map((x) => x.code).join(', ')})`, { site: s })
     if (watch.demoRunning) throw new EngineError('CONFLICT', 'a deadlock demo is already running: wait for its result')
     return ctx.jobs.start('deadlock-demo', `cross-server deadlock demo (${a}, ${b})`, async (job): Promise<LiveDeadlockDemoResult> => {
-      const r = await runDeadlockDemo(watch, { a, b, progress: (p, detail) => job.progress(p, detail) })
+      const r = await runDeadlockDemo(watch, { a, b, progress: (p, detail) => job.progress(p, detail), cancelled: () => job.cancelled })
       job.progress(1, `victim ${r.victim} rolled back at ${r.victimRolledBack.join(', ')}; ${r.survivor} committed at ${r.survivorCommitted.join(', ')} (detected in ${r.detectionMs} ms)`)
       return r
     })

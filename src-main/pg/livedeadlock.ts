@@ -204,7 +204,7 @@ const CANCELLED = '57014'
  * The cross-server deadlock demo between sites a and b (see the file's comment). Needs the watch running; one at
  * a time. `progress` reports its steps. Whatever fails, nothing is left waiting, open or prepared at the servers.
  */
-export async function runDeadlockDemo(watch: LiveDeadlockWatch, o: { a: string; b: string; progress?: (p: number, detail: string) => void; timeoutMs?: number }): Promise<LiveDeadlockDemoResult> {
+export async function runDeadlockDemo(watch: LiveDeadlockWatch, o: { a: string; b: string; progress?: (p: number, detail: string) => void; cancelled?: () => boolean; timeoutMs?: number }): Promise<LiveDeadlockDemoResult> {
   const { a, b } = o
   if (a === b) throw new EngineError('BAD_INPUT', `the demo needs two different sites (got ${a} twice): a deadlock across servers`)
   const d = readDeployment(watch.dataDir)
@@ -265,7 +265,11 @@ export async function runDeadlockDemo(watch: LiveDeadlockWatch, o: { a: string; 
     const ask = (s: Session, site: string) => q(s, upd(site), [rows[site].key]).then(() => ({ ok: true as const, at: performance.now() }), (e: Error & { code?: string }) => ({ ok: false as const, at: performance.now(), code: e.code, message: e.message }))
     const waits: Record<string, ReturnType<typeof ask>> = { T1: ask(t1[b], b), T2: ask(t2[a], a) }
     progress(0.4, `T1 waits for T2 at ${b}, T2 waits for T1 at ${a}: a cycle only the global graph shows`)
-    const record = await decided
+    // a cancelled job stops waiting at once (the cleanup below ends both transactions)
+    let poll: NodeJS.Timeout | undefined
+    const stopped = new Promise<never>((_, reject) => { poll = setInterval(() => { if (o.cancelled?.()) reject(new EngineError('CANCELLED', 'the deadlock demo was cancelled: T1 and T2 rolled back')) }, 50) })
+    stopped.catch(() => {})
+    const record = await Promise.race([decided, stopped]).finally(() => clearInterval(poll))
     const victim = record.victim
     const survivor = victim === 'T1' ? 'T2' : 'T1'
     const [vs, ss] = victim === 'T1' ? [t1, t2] : [t2, t1]
