@@ -9,6 +9,7 @@ import { analyseWaits, type ServerWaits, type WaitEdge } from './deadlock'
 import { graphOf } from './livedeadlock'
 import { liveDeadlockHandlers } from '../handlers/liveDeadlock'
 import type { HandlerContext } from '../handlers/context'
+import { authorizeAction, type Actor } from '../../engine/security/roles'
 
 const edge = (site: string, waiter: string, holder: string, waiterPid = 1, holderPid = 2): WaitEdge => ({ site, waiter, holder, waiterPid, holderPid, lock: 'ShareLock on transactionid', query: 'UPDATE …' })
 const server = (site: string, edges: WaitEdge[], started: Record<string, number>, global = edges.flatMap((e) => [e.waiter, e.holder]).filter((n) => !n.includes(':pid'))): ServerWaits =>
@@ -65,5 +66,19 @@ describe('the live deadlock calls in the simulation', () => {
     const ctx = { live: null } as unknown as HandlerContext
     await expect(liveDeadlockHandlers['liveDeadlock/graph'](ctx, { history: 10 })).rejects.toMatchObject({ code: 'UNSUPPORTED' })
     await expect(liveDeadlockHandlers['liveDeadlock/demo'](ctx, { a: 'CMB', b: 'KDY' })).rejects.toMatchObject({ code: 'UNSUPPORTED' })
+  })
+})
+
+describe('who may use the live deadlock calls', () => {
+  const actor = (role: Actor['role'], site: string | null = null): Actor => ({ user: role, role, site, clearance: 'SECRET', level: 'SECRET' } as Actor)
+  it('reads the graph as any logged-in identity; runs the demo as the HQ DBA, not as one branch\'s administrator or an auditor', () => {
+    expect(authorizeAction(null, 'liveDeadlock/graph', {}).ok).toBe(false)
+    expect(authorizeAction(actor('auditor'), 'liveDeadlock/graph', {}).ok).toBe(true)
+    expect(authorizeAction(actor('hq-dba'), 'liveDeadlock/demo', { a: 'CMB', b: 'KDY' }).ok).toBe(true)
+    const kdy = authorizeAction(actor('branch-admin', 'KDY'), 'liveDeadlock/demo', { a: 'CMB', b: 'KDY' })
+    expect(kdy).toMatchObject({ ok: false, code: 'ACCESS_DENIED', site: 'CMB' })
+    // the defaults (CMB and KDY) are the targets when the sites are left out
+    expect(authorizeAction(actor('branch-admin', 'KDY'), 'liveDeadlock/demo', {}).ok).toBe(false)
+    expect(authorizeAction(actor('auditor'), 'liveDeadlock/demo', { a: 'CMB', b: 'KDY' }).ok).toBe(false)
   })
 })
