@@ -236,7 +236,6 @@ export async function runDeadlockDemo(watch: LiveDeadlockWatch, o: { a: string; 
       try { return await s.client.query(sql, params) } finally { s.pending-- }
     }
     // the rows: the first stock row of each site's own stock fragment
-    const probe = await open('T1', a)
     const rowAt = async (site: string, via: Session) => {
       const tables = [`Stock_${site}`, `Stock_${site}_LCL`]
       const r = await q(via, 'SELECT t FROM unnest($1::text[]) AS t WHERE to_regclass(quote_ident(t)) IS NOT NULL LIMIT 1', [tables])
@@ -246,7 +245,7 @@ export async function runDeadlockDemo(watch: LiveDeadlockWatch, o: { a: string; 
       if (!k.rows.length) throw new EngineError('NOT_FOUND', `${table} at ${site} is empty: nothing to lock`, { site })
       return { site, table, key: String(k.rows[0].k) }
     }
-    const t1 = { [a]: probe, [b]: await open('T1', b) }
+    const t1 = { [a]: await open('T1', a), [b]: await open('T1', b) }
     const rows = { [a]: await rowAt(a, t1[a]), [b]: await rowAt(b, t1[b]) }
     const upd = (site: string) => `UPDATE ${qid(rows[site].table)} SET "QTY" = "QTY" + 0 WHERE "STOCKCODE" = $1`
     const begin = async (s: Session) => { await q(s, 'BEGIN'); s.inTxn = true; s.xid = String((await q(s, 'SELECT txid_current()::text AS x')).rows[0].x) }
@@ -309,7 +308,7 @@ export async function runDeadlockDemo(watch: LiveDeadlockWatch, o: { a: string; 
       victimRolledBack, survivorCommitted, xids, detectionMs, elapsedMs: Math.round(performance.now() - t0), record,
     }
   } finally {
-    // nothing left behind: a statement still waiting is cancelled, an open transaction rolled back, a prepared one rolled back
+    // nothing left behind: a statement still waiting is cancelled, an open transaction rolled back, a prepared one finished
     for (const s of sessions) if (s.pending > 0) {
       const c = new pg.Client({ host: d.host, port: port(s.site), user: d.user, password, database: d.database, application_name: MONITOR_APP, connectionTimeoutMillis: CONNECT_MS })
       c.on('error', () => {})
