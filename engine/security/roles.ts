@@ -203,6 +203,9 @@ export const ACTIONS: Readonly<Record<string, ActionRule>> = {
   'deadlock/graph': read('read the wait-for graph'),
   'deadlock/history': read('read the deadlock history'),
   'deadlock/demo': operate('run the deadlock demo', sites('a', 'b')),
+  // live mode (src-main/handlers/liveDeadlock.ts): the servers' global wait-for graph, and the demo between two servers
+  'liveDeadlock/graph': read('read the live servers\' wait-for graph'),
+  'liveDeadlock/demo': operate('run the cross-server deadlock demo', (i) => sites('a', 'b')({ a: 'CMB', b: 'KDY', ...i })),
 
   'tickets/submit': operate('submit a ticket', sites('site', 'retry')),
   'tickets/submitConcurrent': operate('submit a ticket', sites('sites')),

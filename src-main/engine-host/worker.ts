@@ -25,6 +25,7 @@ import { setInterruptPoll } from '../../engine/query/guard'
 import { cancelQueryJob } from '../handlers/query'
 import { LiveSites, liveDesign } from '../pg/live'
 import { identityRows, restoreIdentities } from '../handlers/compare-design'
+import { liveDeadlockWatch, stopLiveDeadlockWatch } from '../pg/livedeadlock'
 
 /** How often 'engine/tick' is pushed while the clock runs. */
 const TICK_EVERY_MS = 250
@@ -114,6 +115,7 @@ async function main(): Promise<void> {
       // the DTM's stores need the cluster's catalog (its fragments); calls that need the data wait for this too
       dataReady = dataReady.then(() => l.useForTransactions(cluster))
       dataReady.catch(() => {})
+      liveDeadlockWatch(l) // the global deadlock detector over the servers, on its timer while live mode lasts
     }
   } catch (e) {
     live?.close()
@@ -183,6 +185,7 @@ async function main(): Promise<void> {
       next = await Cluster.start({ seed: init.seed, onProgress: progress, isCancelled: () => job.cancelled }).ready
     }
     restoreIdentities(next, ids)
+    if (live) await stopLiveDeadlockWatch(live).catch((e) => console.error('[engine] stopping the deadlock detector failed:', e))
     // from here on nothing awaits: no call sees the old mode's bridge closed under its cluster
     const oldLive = live
     try { oldLive?.close() } catch (e) { console.error('[engine] closing the live servers\' bridge failed:', e) }
@@ -190,6 +193,7 @@ async function main(): Promise<void> {
     ctx.live = nextLive
     if (to.live && init.dataDir) { try { cluster.checkpoint() } catch (e) { console.error('[engine] checkpoint before leaving the simulation failed:', e) } }
     swapCluster(next, nextLive ? 1 : 0)
+    if (nextLive) liveDeadlockWatch(nextLive)
     hasData = true
     dataFailed = false
     post({ t: 'mode', pg: to.live })
@@ -200,6 +204,7 @@ async function main(): Promise<void> {
   const onMessage = async (m: ToWorker) => {
     if (m.t === 'shutdown') {
       driver.stop()
+      if (live) await stopLiveDeadlockWatch(live).catch((e) => console.error('[engine] stopping the deadlock detector failed:', e))
       try { live?.close() } catch (e) { console.error('[engine] closing the live servers\' bridge failed:', e) }
       try { cluster.close() } catch (e) { console.error('[engine] close failed:', e) }
       process.exit(0) // ends this worker thread only

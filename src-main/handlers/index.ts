@@ -20,6 +20,7 @@ import { nemesisHandlers } from './nemesis'
 import { scheduleHandlers } from './schedule'
 import { compareHandlers } from './compare'
 import { liveOpsHandlers } from './liveops'
+import { liveDeadlockHandlers } from './liveDeadlock'
 import { withAuthz } from './authz'
 
 export const handlers: HandlerMap<CallName> = withAuthz({
@@ -39,6 +40,7 @@ export const handlers: HandlerMap<CallName> = withAuthz({
   ...scheduleHandlers,
   ...compareHandlers,
   ...liveOpsHandlers,
+  ...liveDeadlockHandlers,
 })
 
 export type { HandlerContext, HandlerMap, Handler } from './context'

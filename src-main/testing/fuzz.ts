@@ -86,6 +86,8 @@ export const VALID_SAMPLES: Record<CallName, Record<string, Json>> = {
   'deadlock/graph': {},
   'deadlock/history': { limit: 10 },
   'deadlock/demo': { a: 'ZZZ', b: 'YYY', resolve: true },
+  'liveDeadlock/graph': { history: 10 },
+  'liveDeadlock/demo': { a: 'ZZZ', b: 'YYY' },
   'tickets/submit': { site: 'ZZZ', ticket: 'T-1', retry: [] },
   'tickets/submitConcurrent': { sites: ['ZZZ'], ticket: 'T-1' },
   'tickets/state': {},
@@ -150,7 +152,7 @@ export const VALID_SAMPLES: Record<CallName, Record<string, Json>> = {
 export const READ_ONLY_CALLS: CallName[] = [
   'system/ping', 'system/info', 'clock/get', 'events/list', 'jobs/list', 'jobs/get', 'topology/get',
   'catalog/global', 'catalog/local', 'catalog/fragments', 'catalog/check', 'catalog/checkIntegrity', 'integrity/blocks', 'data/browse', 'query/explain', 'query/catalog',
-  'query/result', 'txn/list', 'txn/timeline', 'txn/inDoubt', 'deadlock/graph', 'deadlock/history',
+  'query/result', 'txn/list', 'txn/timeline', 'txn/inDoubt', 'deadlock/graph', 'deadlock/history', 'liveDeadlock/graph',
   'tickets/state', 'tickets/history', 'tickets/trace', 'security/state', 'security/login',
   // reads only: the SQL they get is garbage or a SELECT (readSql)
   'query/run', 'query/start',

@@ -22,6 +22,7 @@ import { nemesisCalls } from './nemesis'
 import { scheduleCalls, scheduleEvents } from './schedule'
 import { compareCalls } from './compare'
 import { liveOpsCalls } from './liveops'
+import { liveDeadlockCalls } from './liveDeadlock'
 
 export const calls = {
   ...systemCalls,
@@ -39,6 +40,7 @@ export const calls = {
   ...scheduleCalls,
   ...compareCalls,
   ...liveOpsCalls,
+  ...liveDeadlockCalls,
 } satisfies Record<string, CallDef>
 
 export const events = {
