@@ -24,6 +24,7 @@ import { HEARTBEAT_MS, type FromWorker, type ToWorker, type WorkerInit } from '.
 import { setInterruptPoll } from '../../engine/query/guard'
 import { cancelQueryJob } from '../handlers/query'
 import { LiveSites, liveDesign } from '../pg/live'
+import { LiveRoles } from '../pg/roles'
 
 /** How often 'engine/tick' is pushed while the clock runs. */
 const TICK_EVERY_MS = 250
@@ -64,6 +65,7 @@ async function main(): Promise<void> {
    * queries and transactions go to the PostgreSQL servers; every server is checked before the worker is ready.
    */
   let live: LiveSites | null = null
+  let roles: LiveRoles | null = null
   let design: { seed: number; sales?: number } = { seed: init.seed }
   try {
     if (init.pg) {
@@ -111,7 +113,8 @@ async function main(): Promise<void> {
       const l = LiveSites.open(cluster, init.pg)
       live = l
       // the DTM's stores need the cluster's catalog (its fragments); calls that need the data wait for this too
-      dataReady = dataReady.then(() => l.useForTransactions(cluster))
+      // then every user is a role at their home server, which checks their passwords (pg/roles.ts)
+      dataReady = dataReady.then(() => { l.useForTransactions(cluster); roles = LiveRoles.attach(cluster, l) })
       dataReady.catch(() => {})
     }
   } catch (e) {
@@ -162,7 +165,7 @@ async function main(): Promise<void> {
   const onMessage = async (m: ToWorker) => {
     if (m.t === 'shutdown') {
       driver.stop()
-      try { live?.close() } catch (e) { console.error('[engine] closing the live servers\' bridge failed:', e) }
+      try { roles?.close(); live?.close() } catch (e) { console.error('[engine] closing the live servers\' bridge failed:', e) }
       try { cluster.close() } catch (e) { console.error('[engine] close failed:', e) }
       process.exit(0) // ends this worker thread only
     }
