@@ -67,7 +67,7 @@ test.describe('security over live PostgreSQL servers', () => {
     await expect(login.error()).toContainText('AUTH_FAILED')
     await login.submit(KANDY)
     await expect(login.badge()).toHaveAttribute('data-role', 'branch-admin')
-    await expect(page.getByTestId('identity-role')).toHaveText('branch administrator of KDY')
+    await expect(login.badge().getByTestId('identity-role')).toHaveText('branch administrator of KDY')
     await login.logout()
 
     // as the HQ DBA again: remove what this spec added; the roles leave the servers with them
