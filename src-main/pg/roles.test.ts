@@ -143,6 +143,16 @@ describe.skipIf(why !== null)(`security over three live PostgreSQL sites${why ? 
     dsm.logout(away.token)
   })
 
+  it('failed logins at the server count towards the lockout as in the embedded mode', () => {
+    const dsm = SecurityManager.of(cluster)
+    dsm.addUser('MBI', 'lockme', 'lockme-pass-1', 'PUBLIC')
+    for (let i = 0; i < 5; i++) expect(() => dsm.login('MBI', 'lockme', `wrong-pass-${i}0`)).toThrow(expect.objectContaining({ code: 'AUTH_FAILED', message: 'wrong user name or password' }))
+    expect(() => dsm.login('MBI', 'lockme', 'lockme-pass-1')).toThrow(expect.objectContaining({ code: 'AUTH_FAILED', message: expect.stringMatching(/locked out/) }))
+    dsm.setPassword('MBI', 'lockme', 'lockme-pass-2') // the operator's reset lifts the lock
+    dsm.logout(dsm.login('MBI', 'lockme', 'lockme-pass-2').token)
+    dsm.removeUser('MBI', 'lockme')
+  })
+
   it('a console identity created in live mode logs in through its home server; removed, its role is gone', async () => {
     const { run } = handlerRig(cluster)
     await run('console/addIdentity', { user: 'kdyadmin', password: 'kdy-admin-pass', role: 'branch-admin', site: 'KDY', clearance: 'CONFIDENTIAL' })

@@ -115,14 +115,16 @@ export class LiveRoles implements LiveAuth {
     for (const s of d.sites) conns[s.code] = { host: d.host, port: s.primary.port, database: d.database, user: d.user, password, applicationName: 'iddb:console:roles' }
     const bridge = SyncPg.open({ conns, connectTimeoutMs: CONNECT_MS })
     const r = new LiveRoles(cluster, live.dataDir, d, bridge)
-    try {
-      r.sync()
-    } catch (e) {
-      bridge.close()
-      throw e
-    }
+    // the servers check every login from now on, whatever the sync below meets: never the engine's own verifiers
     SecurityManager.of(cluster).useLiveAuth(r)
     LiveRoles.attached.set(cluster, r)
+    try {
+      const { dropped, created } = r.sync()
+      if (dropped.length || created.length) cluster.log('security', `live servers' roles brought in line with the console's users: ${[...dropped.map((x) => `${x} dropped`), ...created.map((x) => `${x} created (NOLOGIN until a password is set)`)].join(', ')}`)
+    } catch (e) {
+      // e.g. a server lost since LiveSites.open checked it: its stale roles stay (the live panel shows them as not known)
+      cluster.log('security', `the live servers' roles could not be brought in line with the console's users: ${(e as Error).message}`)
+    }
     return r
   }
 
@@ -159,9 +161,8 @@ export class LiveRoles implements LiveAuth {
 
   /** Revokes what the role had at its server and grants what the clearance allows (one transaction). */
   private grant(home: SiteCode, role: string, clearance: Level): void {
-    const cols = this.at(home, `SELECT c.table_name AS t, c.column_name AS c FROM information_schema.columns c
-      JOIN information_schema.tables t ON t.table_schema = c.table_schema AND t.table_name = c.table_name
-      WHERE c.table_schema = 'public' AND t.table_type = 'BASE TABLE' ORDER BY c.table_name, c.ordinal_position`).rows
+    const cols = this.at(home, `SELECT c.relname AS t, a.attname AS c FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid
+      WHERE c.relnamespace = 'public'::regnamespace AND c.relkind = 'r' AND a.attnum > 0 AND NOT a.attisdropped ORDER BY c.relname, a.attnum`).rows
     const tables = new Map<string, string[]>()
     for (const r of cols) tables.set(String(r.t), [...(tables.get(String(r.t)) ?? []), String(r.c)])
     const q = quoteIdent(role)
@@ -266,27 +267,25 @@ export class LiveRoles implements LiveAuth {
     const sites = this.deployment.sites.map((s) => {
       const server = { site: s.code, server: s.primary.id, host: this.deployment.host, port: s.primary.port }
       try {
-        const settings = this.at(s.code, "SELECT current_setting('password_encryption') AS enc").rows[0]
-        const hba = this.at(s.code, 'SELECT DISTINCT auth_method AS m FROM pg_hba_file_rules WHERE type = \'host\' ORDER BY 1').rows.map((r) => String(r.m))
+        const settings = this.at(s.code, `SELECT current_setting('password_encryption') AS enc,
+            (SELECT array_agg(DISTINCT auth_method ORDER BY auth_method) FROM pg_hba_file_rules WHERE type = 'host') AS hba`).rows[0]
         const rows = this.at(s.code, `SELECT a.rolname AS role, a.rolcanlogin AS login,
             CASE WHEN a.rolpassword IS NULL THEN 'none' WHEN starts_with(a.rolpassword, 'SCRAM-SHA-256$') THEN 'SCRAM-SHA-256'
                  WHEN starts_with(a.rolpassword, 'md5') THEN 'md5' ELSE 'other' END AS verifier,
-            (SELECT count(*) FROM information_schema.table_privileges p WHERE p.grantee = a.rolname AND p.privilege_type = 'SELECT') AS tables,
-            (SELECT string_agg(DISTINCT p.table_name || '.' || p.column_name, ', ') FROM information_schema.column_privileges p
-               WHERE p.grantee = a.rolname AND p.privilege_type = 'SELECT'
-                 AND NOT EXISTS (SELECT 1 FROM information_schema.table_privileges t WHERE t.grantee = a.rolname AND t.table_name = p.table_name AND t.privilege_type = 'SELECT')) AS partial,
+            (SELECT count(*) FROM pg_class c WHERE c.relnamespace = 'public'::regnamespace AND c.relkind = 'r' AND has_table_privilege(a.oid, c.oid, 'SELECT')) AS tables,
+            (SELECT array_agg(c.relname::text ORDER BY c.relname) FROM pg_class c WHERE c.relnamespace = 'public'::regnamespace AND c.relkind = 'r'
+               AND NOT has_table_privilege(a.oid, c.oid, 'SELECT') AND has_any_column_privilege(a.oid, c.oid, 'SELECT')) AS partial,
             (SELECT count(*) FROM pg_stat_activity x WHERE x.usename = a.rolname) AS connections
           FROM pg_authid a WHERE starts_with(a.rolname, $1) ORDER BY a.rolname`, [ROLE_PREFIX]).rows
         const roles: LiveRoleView[] = rows.map((r) => {
           const user = String(r.role).slice(ROLE_PREFIX.length)
           const u = users.find((x) => x.home === s.code && x.name === user)
-          const partialTables = r.partial ? [...new Set(String(r.partial).split(', ').map((x) => x.split('.')[0]))] : []
           return {
             role: String(r.role), user, known: !!u, clearance: u?.clearance ?? null, canLogin: r.login === true,
-            verifier: String(r.verifier) as LiveRoleView['verifier'], tablesWhole: Number(r.tables), tablesPartly: partialTables, connections: Number(r.connections),
+            verifier: String(r.verifier) as LiveRoleView['verifier'], tablesWhole: Number(r.tables), tablesPartly: Array.isArray(r.partial) ? r.partial.map(String) : [], connections: Number(r.connections),
           }
         })
-        return { ...server, up: true, passwordEncryption: String(settings.enc), hostAuth: hba, roles, error: null }
+        return { ...server, up: true, passwordEncryption: String(settings.enc), hostAuth: Array.isArray(settings.hba) ? settings.hba.map(String) : [], roles, error: null }
       } catch (e) {
         return { ...server, up: false, passwordEncryption: null, hostAuth: [], roles: [], error: (e as Error).message }
       }
