@@ -232,22 +232,18 @@ export class LiveRoles implements LiveAuth {
 
   /**
    * The home server's own check: a connection to it as the user's role with the password given (SCRAM-SHA-256,
-   * the `pg` client's exchange). true when the server accepts it, false when it refuses (wrong password, no such
+   * the `pg` client's exchange), opened by this module's bridge worker beside its own connections (SyncPg.authenticate). true when the server accepts it, false when it refuses (wrong password, no such
    * role, a role that cannot log in); SITE_DOWN naming the server when it cannot be asked.
    */
   check(home: SiteCode, name: string, password: string): boolean {
     const s = this.site(home)
     if (!USER_RE.test(name) || !password) return false
     const spec: PgConnSpec = { host: this.deployment.host, port: s.primary.port, database: this.deployment.database, user: roleName(name), password, applicationName: 'iddb:login' }
-    const b = SyncPg.open({ conns: { login: spec }, connectTimeoutMs: CONNECT_MS })
     try {
-      const r = b.query('login', 'SELECT current_user AS u', [], { timeoutMs: CONNECT_MS })
-      return r.rows[0]?.u === spec.user
+      return this.bridge.authenticate(spec) === spec.user
     } catch (e) {
       if (e instanceof EngineError && e.code === 'AUTH_FAILED') return false
       throw new EngineError('SITE_DOWN', `${name}'s home server ${s.primary.id} (${this.deployment.host}:${s.primary.port}) cannot check the password: ${(e as Error).message}`, { site: home })
-    } finally {
-      b.close()
     }
   }
 
