@@ -59,8 +59,30 @@ export function visibleResult(auth: Authorization, columns: string[]): { columns
   return { columns, hidden: [...auth.hidden], pick: (row) => row }
 }
 
+/**
+ * Live mode (src-main/pg/roles.ts): each user is also a role at their home site's PostgreSQL server, which checks
+ * their password (SCRAM-SHA-256). Every method throws an EngineError naming the server when it cannot be done.
+ */
+export interface LiveAuth {
+  userAdded(home: SiteCode, name: string, password: string, clearance: Level): void
+  passwordSet(home: SiteCode, name: string, password: string): void
+  userRemoved(home: SiteCode, name: string): void
+  /** Whether the home server accepts the password; SITE_DOWN when it cannot be asked. */
+  check(home: SiteCode, name: string, password: string): boolean
+  /**
+   * Whether the user's role at the home server holds a password verifier. A user the engine knew before live
+   * mode opened (carried into it by a mode switch) has a role without one: no verifier can be made from the
+   * engine's own. Absent: every role has one.
+   */
+  hasVerifier?(home: SiteCode, name: string): boolean
+  /** How a login was checked (the session's `via`). */
+  describe(home: SiteCode, name: string): string
+}
+
 export class SecurityManager {
   readonly policy: SecurityPolicy
+  /** Live mode: the home servers keep the users as roles and check their passwords; null in the simulation. */
+  private live: LiveAuth | null = null
   private sessions = new Map<string, Session>()
   private failures = new Map<string, { n: number; lockedUntil: number }>()
   private sessionSeq = 0
@@ -71,6 +93,9 @@ export class SecurityManager {
 
   /** The cluster's DSM (built by its subsystem registry on first use). */
   static of(cluster: Cluster): SecurityManager { return cluster.subsystems.dsm() }
+
+  /** Live mode (src-main/pg/roles.ts) sets where users are also kept and checked; null gives the simulation's rules back. */
+  useLiveAuth(a: LiveAuth | null): void { this.live = a }
 
   // ---- users (at their home site) ---------------------------------------------------------------
   /** The site that keeps the users of `home`: the home site itself; Colombo for everybody in the legacy design. */
@@ -106,6 +131,13 @@ export class SecurityManager {
     const cred = newCredential(password)
     const at = this.cluster.sim.now
     this.cluster.siteStore(home).exec(`INSERT INTO ${USERS_TABLE} (USERNAME, CLEARANCE, SALT, HASH, CREATED_AT) VALUES (?, ?, ?, ?, ?)`, [name, clearance, cred.salt, cred.hash, at])
+    if (this.live) {
+      // live mode: the user's role at the home server too; a server that refuses leaves no user behind
+      try { this.live.userAdded(home, name, password, clearance) } catch (e) {
+        this.cluster.siteStore(home).exec(`DELETE FROM ${USERS_TABLE} WHERE USERNAME = ?`, [name])
+        throw e
+      }
+    }
     this.record(home, name, 'user added', true, `clearance ${clearance}`)
     return { name, home, clearance, createdAt: at }
   }
@@ -116,6 +148,11 @@ export class SecurityManager {
     home = this.keeperOf(home)
     if (password.length < 8) throw new EngineError('BAD_INPUT', 'a password has at least 8 characters')
     const cred = newCredential(password)
+    if (this.live) {
+      // live mode: the home server's verifier first (nothing changes when it cannot be set)
+      if (!this.usersAt(home).some((u) => u.name === name)) throw new EngineError('NOT_FOUND', `no user ${name} at ${home}`, { site: home })
+      this.live.passwordSet(home, name, password)
+    }
     const r = this.cluster.siteStore(home).exec(`UPDATE ${USERS_TABLE} SET SALT = ?, HASH = ? WHERE USERNAME = ?`, [cred.salt, cred.hash, name])
     if (!r.changes) throw new EngineError('NOT_FOUND', `no user ${name} at ${home}`, { site: home })
     for (const [t, s] of this.sessions) if (s.user === name && s.home === home) this.sessions.delete(t)
@@ -125,6 +162,11 @@ export class SecurityManager {
 
   removeUser(home: SiteCode, name: string): void {
     home = this.keeperOf(home)
+    if (this.live) {
+      // live mode: the role goes first, so a user the engine no longer has can never log in at the server
+      if (!this.usersAt(home).some((u) => u.name === name)) throw new EngineError('NOT_FOUND', `no user ${name} at ${home}`, { site: home })
+      this.live.userRemoved(home, name)
+    }
     const r = this.cluster.siteStore(home).exec(`DELETE FROM ${USERS_TABLE} WHERE USERNAME = ?`, [name])
     if (!r.changes) throw new EngineError('NOT_FOUND', `no user ${name} at ${home}`, { site: home })
     for (const [t, s] of this.sessions) if (s.user === name && s.home === home) this.sessions.delete(t)
@@ -150,9 +192,12 @@ export class SecurityManager {
       throw new EngineError('AUTH_FAILED', `${user} is locked out for ${Math.ceil((f.lockedUntil - t0) / 1000)} s after ${MAX_FAILURES} failed attempts`, { site })
     }
     let found: { clearance: Level } | undefined
-    let via = `checked at ${site}`
+    let via = this.live ? this.live.describe(home, user) : `checked at ${site}`
     if (home === site) found = this.verify(home, user, password)
-    else if (designOf(this.cluster.topology) === 'legacy') {
+    else if (this.live) {
+      // live mode: the login site connects to the home server itself, whose SCRAM exchange checks the password
+      found = this.verify(home, user, password)
+    } else if (designOf(this.cluster.topology) === 'legacy') {
       found = this.verifyCentral(site, home, user, password)
       via = `checked at ${home} by the old login: user name and password sent in clear over ${this.routeLinks(site, home).join(', ')}`
     } else {
@@ -201,6 +246,19 @@ export class SecurityManager {
   /** The password check at the home site, for a login there. */
   private verify(home: SiteCode, user: string, password: string): { clearance: Level } | undefined {
     const found = this.lookup(home, user)
+    if (this.live) {
+      // a role that has no verifier yet: the engine's own verifier decides this once, and the server is given its
+      // SCRAM verifier from the password just proven, so it decides every later login
+      if (found && this.live.hasVerifier && !this.live.hasVerifier(home, user)) {
+        const ok = checkPassword(found.v, password, Buffer.from(found.u.salt, 'hex'))
+        if (!ok) return undefined
+        this.live.passwordSet(home, user, password)
+        return { clearance: found.u.clearance }
+      }
+      // live mode: the home server decides (a connection as the user's role); the engine's own row gives the clearance
+      const ok = this.live.check(home, user, password)
+      return found && ok ? { clearance: found.u.clearance } : undefined
+    }
     // derive even for an unknown user, so the answer takes as long either way
     const ok = checkPassword(found?.v ?? { storedKey: Buffer.alloc(32), serverKey: Buffer.alloc(32) }, password, Buffer.from(found?.u.salt ?? '00', 'hex'))
     return found && ok ? { clearance: found.u.clearance } : undefined

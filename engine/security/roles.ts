@@ -223,6 +223,7 @@ export const ACTIONS: Readonly<Record<string, ActionRule>> = {
   'security/setFirewallRules': operate("change a site's firewall rules", site),
   'security/intruderDrill': operate('run the intruder drill', ALL),
   'security/packets': read('inspect the packets on a link'),
+  'security/liveRoles': read("read the live servers' user roles"),
 
   'backup/take': operate('take a backup', (i) => (i.sites === 'all' ? 'ALL' : sites('sites')(i))),
   'backup/list': read('list the backups held'),

@@ -26,6 +26,7 @@ import { cancelQueryJob } from '../handlers/query'
 import { LiveSites, liveDesign } from '../pg/live'
 import { identityRows, restoreIdentities } from '../handlers/compare-design'
 import { liveDeadlockWatch, stopLiveDeadlockWatch } from '../pg/livedeadlock'
+import { LiveRoles } from '../pg/roles'
 
 /** How often 'engine/tick' is pushed while the clock runs. */
 const TICK_EVERY_MS = 250
@@ -66,6 +67,7 @@ async function main(): Promise<void> {
    * queries and transactions go to the PostgreSQL servers; every server is checked before the worker is ready.
    */
   let live: LiveSites | null = null
+  let roles: LiveRoles | null = null
   let design: { seed: number; sales?: number } = { seed: init.seed }
   try {
     if (init.pg) {
@@ -113,7 +115,8 @@ async function main(): Promise<void> {
       const l = LiveSites.open(cluster, init.pg)
       live = l
       // the DTM's stores need the cluster's catalog (its fragments); calls that need the data wait for this too
-      dataReady = dataReady.then(() => l.useForTransactions(cluster))
+      // then every user is a role at their home server, which checks their passwords (pg/roles.ts)
+      dataReady = dataReady.then(() => { l.useForTransactions(cluster); roles = LiveRoles.attach(cluster, l) })
       dataReady.catch(() => {})
       liveDeadlockWatch(l) // the global deadlock detector over the servers, on its timer while live mode lasts
     }
@@ -185,9 +188,16 @@ async function main(): Promise<void> {
       next = await Cluster.start({ seed: init.seed, onProgress: progress, isCancelled: () => job.cancelled }).ready
     }
     restoreIdentities(next, ids)
+    // live: every carried identity a role at its home server, which checks its password from now on (pg/roles.ts)
+    let nextRoles: LiveRoles | null = null
+    if (nextLive) {
+      try { nextRoles = LiveRoles.attach(next, nextLive) } catch (e) { nextLive.close(); next.close(); throw e }
+    }
     if (live) await stopLiveDeadlockWatch(live).catch((e) => console.error('[engine] stopping the deadlock detector failed:', e))
     // from here on nothing awaits: no call sees the old mode's bridge closed under its cluster
     const oldLive = live
+    try { roles?.close() } catch (e) { console.error('[engine] closing the live roles\' bridge failed:', e) }
+    roles = nextRoles
     try { oldLive?.close() } catch (e) { console.error('[engine] closing the live servers\' bridge failed:', e) }
     live = nextLive
     ctx.live = nextLive
@@ -205,7 +215,7 @@ async function main(): Promise<void> {
     if (m.t === 'shutdown') {
       driver.stop()
       if (live) await stopLiveDeadlockWatch(live).catch((e) => console.error('[engine] stopping the deadlock detector failed:', e))
-      try { live?.close() } catch (e) { console.error('[engine] closing the live servers\' bridge failed:', e) }
+      try { roles?.close(); live?.close() } catch (e) { console.error('[engine] closing the live servers\' bridge failed:', e) }
       try { cluster.close() } catch (e) { console.error('[engine] close failed:', e) }
       process.exit(0) // ends this worker thread only
     }

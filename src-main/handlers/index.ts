@@ -21,6 +21,7 @@ import { scheduleHandlers } from './schedule'
 import { compareHandlers } from './compare'
 import { liveOpsHandlers } from './liveops'
 import { liveDeadlockHandlers } from './liveDeadlock'
+import { liveSecurityHandlers } from './liveSecurity'
 import { withAuthz } from './authz'
 
 export const handlers: HandlerMap<CallName> = withAuthz({
@@ -41,6 +42,7 @@ export const handlers: HandlerMap<CallName> = withAuthz({
   ...compareHandlers,
   ...liveOpsHandlers,
   ...liveDeadlockHandlers,
+  ...liveSecurityHandlers,
 })
 
 export type { HandlerContext, HandlerMap, Handler } from './context'

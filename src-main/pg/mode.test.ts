@@ -62,6 +62,10 @@ describe.skipIf(why !== null)(`the console's mode: simulation ⇄ live servers${
     const end = await waitJob(j)
     expect(end.status, end.error?.message).toBe('done')
     // the sessions ended with the old cluster; the same identity logged in again (waitJob)
+    // the HQ DBA existed before live mode: its role at Colombo got its SCRAM verifier at that first login, and the
+    // server decides from now on (a wrong password is refused there)
+    expect(await at('CMB', "SELECT left(rolpassword, 14) AS v FROM pg_authid WHERE rolname = 'iddb_u_hqdba'")).toEqual([{ v: 'SCRAM-SHA-256$' }])
+    await expect(engine.call('console/login', { user: 'hqdba', password: 'wrong-pass-1' })).rejects.toMatchObject({ code: 'AUTH_FAILED' })
     const info = await engine.call('system/info', {})
     expect(info.live?.servers.map((s) => [s.site, s.up])).toEqual(up.deployment.sites.map((s) => [s.code, true]))
     // a sale changed at the server beside the console is what the console's query sees: it reads the servers

@@ -199,8 +199,22 @@ function main(pg) {
     }
   }
 
+  // a login check (SyncPg.authenticate): a connection of its own as the user given, asked who it is, and closed
+  async function auth(m) {
+    const client = new pg.Client(config(m.spec, { application_name: m.spec.applicationName || 'iddb:login' }))
+    client.on('error', () => {})
+    try {
+      try { await client.connect() } catch (e) { return send({ id: m.id, ok: false, error: describe(e, 'connect') }) }
+      try {
+        const r = await client.query('SELECT current_user AS u')
+        send({ id: m.id, ok: true, rows: r.rows, rowCount: r.rowCount })
+      } catch (e) { send({ id: m.id, ok: false, error: describe(e, 'query') }) }
+    } finally { client.end().catch(() => {}) }
+  }
+
   port.on('message', (m) => {
     if (m.t === 'q') run(m)
+    else if (m.t === 'auth') auth(m)
     else if (m.t === 'reset') { const c = conns.get(m.conn); if (c) drop(c, c.client) }
     else if (m.t === 'close') {
       const ends = [...conns.values()].filter((c) => c.client).map((c) => { const k = c.client; c.client = null; return k.end().catch(() => {}) })
@@ -361,6 +375,27 @@ export class SyncPg {
     if (st.startsWith('40')) return new SyncPgError('ABORTED', `${conn}: ${e.message}`, o)
     if (st.startsWith('28') || st === '42501') return new SyncPgError(st.startsWith('28') ? 'AUTH_FAILED' : 'ACCESS_DENIED', `${conn}: ${e.message}`, o)
     return new SyncPgError('SQL_ERROR', `${conn}: ${e.message}${st ? ` (SQLSTATE ${st})` : ''}`, o)
+  }
+
+  /**
+   * Whether `spec`'s user logs in to its server with its password: the worker opens a connection of its own with
+   * it (the server's authentication decides, e.g. SCRAM-SHA-256), asks `SELECT current_user` and closes it; no
+   * named connection is touched. Returns the user the server says the session is; AUTH_FAILED when the server
+   * refuses the login, UNREACHABLE when it cannot be reached, TIMEOUT past the connect limit.
+   */
+  authenticate(spec: PgConnSpec): string {
+    if (this.closed) throw new EngineError('NOT_READY', 'the PostgreSQL bridge is closed')
+    if (!spec || typeof spec.host !== 'string' || !spec.host || !Number.isInteger(spec.port) || typeof spec.user !== 'string' || !spec.user || typeof spec.database !== 'string' || !spec.database) {
+      throw new EngineError('BAD_INPUT', 'authenticate needs a host, port, database and user')
+    }
+    if (this.dead) throw new EngineError('INTERNAL', `the PostgreSQL bridge stopped: ${this.dead}`)
+    const id = ++this.seq
+    this.port.postMessage({ t: 'auth', id, spec: { ...spec } })
+    const limit = this.connectTimeoutMs + 2 * this.graceMs + 1_000
+    const r = this.wait(id, limit)
+    if (!r) throw new SyncPgError('TIMEOUT', `login: no answer from ${spec.host}:${spec.port} within ${limit} ms`)
+    if (!r.ok) throw this.error('login', spec, r.error, this.connectTimeoutMs, 'SELECT current_user')
+    return String((r.rows[0] as { u?: unknown } | undefined)?.u ?? '')
   }
 
   /** Ends every connection and the worker. Idempotent. */

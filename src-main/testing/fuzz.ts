@@ -103,6 +103,7 @@ export const VALID_SAMPLES: Record<CallName, Record<string, Json>> = {
   'security/setFirewallRules': { site: 'ZZZ', rules: [] },
   'security/intruderDrill': {},
   'security/packets': { limit: 5 },
+  'security/liveRoles': {},
   'console/status': {},
   'console/setup': { user: 'fuzz', password: 'pw' },
   'console/login': { user: 'fuzz', password: 'pw' },

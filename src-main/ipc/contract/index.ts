@@ -23,6 +23,7 @@ import { scheduleCalls, scheduleEvents } from './schedule'
 import { compareCalls } from './compare'
 import { liveOpsCalls } from './liveops'
 import { liveDeadlockCalls } from './liveDeadlock'
+import { liveSecurityCalls } from './liveSecurity'
 
 export const calls = {
   ...systemCalls,
@@ -41,6 +42,7 @@ export const calls = {
   ...compareCalls,
   ...liveOpsCalls,
   ...liveDeadlockCalls,
+  ...liveSecurityCalls,
 } satisfies Record<string, CallDef>
 
 export const events = {
