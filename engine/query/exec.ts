@@ -4,7 +4,7 @@ import type { Cluster } from '../cluster'
 import type { SiteCode } from '../topology/types'
 import type { SqlValue } from '../site/sqljs'
 import { ENCRYPTION_OVERHEAD_BYTES, MESSAGE_HEADER_BYTES } from '../net/network'
-import { embeddedStoreOf, siteStoreOf } from './stores'
+import { embeddedStoreOf, siteStoreOf, type SiteRead, type SiteReadBatcher, type SiteReadOutcome } from './stores'
 import type { Database, Statement } from 'sql.js'
 import { rowsBytes } from './sqltext'
 import type { PlanStep } from './types'
@@ -105,8 +105,9 @@ export class ExecCtx {
         else throw e
       }
     })
+    const early = this.readAhead(jobs, (i) => out[i] === undefined)
     while (pending > 0) {
-      if (ready.length) { const i = ready.shift()!; yield* this.executeAt(jobs[i], (v) => finish(i, v)); continue }
+      if (ready.length) { const i = ready.shift()!; yield* this.executeAt(jobs[i], (v) => finish(i, v), early.get(i)); continue }
       this.cluster.sim.runUntilTrue(() => pending === 0 || ready.length > 0)
       if (!ready.length) break
     }
@@ -114,8 +115,36 @@ export class ExecCtx {
     return out.map((o) => o ?? { ok: false, reason: 'no answer (simulation ran dry)' })
   }
 
-  /** Executes a delivered sub-query at its site (stepping its rows) and ships the result to its destination. */
-  private *executeAt(j: RemoteJob, finish: (v: { ok: true; rows: SqlValue[][]; columns: string[] } | { ok: false; reason: string }) => void): QueryGen<void> {
+  /**
+   * The sub-queries whose sites' stores answer reads together (QuerySiteStore.batcher: live servers behind one
+   * bridge) are read all at once, when their requests leave, rather than one after the other as each request is
+   * delivered: the servers work at the same time and the caller waits once. Only reads of a store that serves
+   * now (a primary that is up, a main repository) and only when two or more share a batcher; the others keep
+   * their path at delivery. A request the network then loses leaves its read unused (a read changes nothing).
+   * The virtual times and what the plan reports are the same: the outcome is taken up at delivery, as if read
+   * then (no snapshot spans the sites either way).
+   */
+  private readAhead(jobs: RemoteJob[], pending: (i: number) => boolean): Map<number, SiteReadOutcome> {
+    const early = new Map<number, SiteReadOutcome>()
+    const byBatcher = new Map<SiteReadBatcher, { i: number; read: SiteRead }[]>()
+    jobs.forEach((j, i) => {
+      if (!pending(i)) return
+      const store = siteStoreOf(this.cluster, j.site)
+      if (!store?.batcher || (j.server === 'primary' ? !store.isUp() : !store.repository)) return
+      const l = byBatcher.get(store.batcher) ?? []
+      l.push({ i, read: { store, server: j.server, sql: j.runSql ?? j.sql, ...(j.params ? { params: j.params } : {}) } })
+      byBatcher.set(store.batcher, l)
+    })
+    for (const [b, l] of byBatcher) {
+      if (l.length < 2) continue
+      const outcomes = b.readMany(l.map((x) => x.read))
+      l.forEach((x, k) => early.set(x.i, outcomes[k]))
+    }
+    return early
+  }
+
+  /** Executes a delivered sub-query at its site (stepping its rows) and ships the result to its destination; `early`: its outcome read ahead (readAhead). */
+  private *executeAt(j: RemoteJob, finish: (v: { ok: true; rows: SqlValue[][]; columns: string[] } | { ok: false; reason: string }) => void, early?: SiteReadOutcome): QueryGen<void> {
     const fail = (reason: string) => finish({ ok: false, reason })
     const tq = this.clock()
     const store = siteStoreOf(this.cluster, j.site)
@@ -123,7 +152,10 @@ export class ExecCtx {
     try {
       if (!store) throw new EngineError('SITE_DOWN', `${j.site} has no store`)
       const sql = j.runSql ?? j.sql
-      if (j.server === 'primary' && store.isUp()) res = yield* primaryQuery(this.cluster, j.site, sql, j.params, () => this.checkpoint())
+      if (early) {
+        if (!early.ok) throw early.error
+        res = early.result
+      } else if (j.server === 'primary' && store.isUp()) res = yield* primaryQuery(this.cluster, j.site, sql, j.params, () => this.checkpoint())
       else res = j.server === 'repository' ? store.repository!.query(sql, j.params) : store.query(sql, j.params)
     } catch (e) {
       const stop = guardError(e)

@@ -32,9 +32,9 @@ export function* executeSelect(planner: Planner, plan: SelectPlan): QueryGen<Que
     rows = r.rows
     for (const g of groups) for (const pp of g.pieces) fragments.push(decision(g, pp))
   } else {
-    const scratch = new planner.SQL.Database()
+    const scratch = takeScratch(planner)
+    let clean = false
     try {
-      installGuard(planner.SQL, scratch)
       if (assembly !== querySite) ctx.message(querySite, assembly, 'dqp.plan', 512, 'request', `assembly plan to ${assembly}`)
       ctx.plan(used.length + 1)
       // phase 1: the groups that are not reduced (reducers first); phase 2: the semijoin-reduced groups
@@ -54,8 +54,10 @@ export function* executeSelect(planner: Planner, plan: SelectPlan): QueryGen<Que
       yield ctx.done(`assembled ${rows.length} rows at ${assembly}`)
       ctx.step({ kind: 'assemble', site: assembly, sql: finalSql, actualRows: rows.length, startMs: t0, endMs: ctx.clock(), note: agg ? 'combine partial aggregates' : 'final join / aggregate / order' })
       if (assembly !== querySite) ctx.shipResult(assembly, querySite, columns, rows)
+      clean = true
     } finally {
-      scratch.close()
+      if (clean) giveBackScratch(planner, scratch)
+      else scratch.close()
     }
     for (const g of groups) for (const pp of g.pieces) if (pp.pruned) fragments.push(decision(g, pp))
   }
@@ -64,6 +66,43 @@ export function* executeSelect(planner: Planner, plan: SelectPlan): QueryGen<Que
     finalSql, estRows: plan.estRows, actualRows: rows.length, notes, sitesInvolved: plan.sitesInvolved,
   }
   return { columns, rows, rowCount: rows.length, requestClass: plan.requestClass, plan: view, perLinkBytes: ctx.perLink, virtualMs: ctx.elapsed(), wallMs: 0 }
+}
+
+/**
+ * The assembly site's scratch databases, reused: opening a fresh sql.js database for every query cost more than
+ * emptying one. A scratch goes back to its planner's pool only after a run that ended normally, emptied (its views
+ * and tables dropped); one a run left in any other state (an error, a cancellation, an open transaction) is closed.
+ * A suspended cooperative run holds its own, so runs never share one.
+ */
+const scratchPools = new WeakMap<Planner, Database[]>()
+const SCRATCH_POOL = 4
+
+/** How many emptied scratch databases the planner holds for reuse (tests). */
+export function scratchPooled(planner: Planner): number { return scratchPools.get(planner)?.length ?? 0 }
+
+function takeScratch(planner: Planner): Database {
+  const db = scratchPools.get(planner)?.pop()
+  if (db) return db
+  const fresh = new planner.SQL.Database()
+  try { installGuard(planner.SQL, fresh) } catch (e) { fresh.close(); throw e }
+  return fresh
+}
+
+function giveBackScratch(planner: Planner, db: Database): void {
+  let pool = scratchPools.get(planner)
+  if (!pool) { pool = []; scratchPools.set(planner, pool) }
+  if (pool.length < SCRATCH_POOL) {
+    try {
+      // BEGIN fails on a transaction left open: that scratch is not reused
+      db.run('BEGIN')
+      const objs = db.exec(`SELECT type, name FROM sqlite_master WHERE type IN ('view', 'table') ORDER BY type = 'table'`)
+      for (const [type, name] of objs[0]?.values ?? []) db.run(`DROP ${type === 'view' ? 'VIEW' : 'TABLE'} ${qid(String(name))}`)
+      db.run('COMMIT')
+      pool.push(db)
+      return
+    } catch { /* not emptied: closed below */ }
+  }
+  db.close()
 }
 
 /** Steps the final statement at the assembly site, with checkpoints (a big join streams out of the scratch database). */

@@ -58,6 +58,8 @@ export interface Prepared {
   guardedSiteSql?: Map<string, string>
   /** The final statement at the assembly site with the statement guard. */
   guardedFinal?: string
+  /** The final statement over the partial aggregates (p.agg's), as shown and with the statement guard: the same for every plan of the statement. */
+  aggFinal?: { sql: string; runSql: string }
 }
 
 // ---- per-run plan ----------------------------------------------------------------------------
@@ -519,8 +521,10 @@ export class Planner implements Pruner {
     else if (!agg) this.planSemijoins(groups, assembly, joins, false, true)
     let finalSql: string, finalRunSql: string
     if (agg) {
-      finalSql = this.finalAggSql(p, agg)
-      finalRunSql = this.finalAggSql(p, agg, true)
+      // agg is p.agg here: the rewrite depends on the statement alone
+      const f = p.aggFinal ??= { sql: this.finalAggSql(p, agg), runSql: this.finalAggSql(p, agg, true) }
+      finalSql = f.sql
+      finalRunSql = f.runSql
     } else {
       finalSql = p.parsed.text
       finalRunSql = p.guardedFinal ??= sqlify(guardSelect(structuredClone(p.analysis!.root), this.derivedColumns))

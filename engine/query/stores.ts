@@ -27,6 +27,25 @@ export interface QuerySiteStore extends QueryServer {
   /** Throws the site's down error when the primary cannot serve now (an access: may find a damaged medium). */
   available(): void
   readonly repository?: QueryServer
+  /**
+   * Optional: the store's reads can be answered together with other stores' (live servers behind one bridge,
+   * whose statements run at once on their connections). The executor hands every read it is about to make at
+   * stores sharing one batcher to it in one call, instead of one query() after the other. An embedded store has
+   * none: its reads run in process, one at a time, on its fast path.
+   */
+  readonly batcher?: SiteReadBatcher
+}
+
+/** One read at a site's store: its primary, or its main repository; SQL in the planner's dialect, as query()'s. */
+export interface SiteRead { store: QuerySiteStore; server: 'primary' | 'repository'; sql: string; params?: SqlValue[] }
+
+/** A read's outcome in a batch: what query() would have returned, or what it would have thrown. */
+export type SiteReadOutcome = { ok: true; result: QueryResult } | { ok: false; error: unknown }
+
+/** Runs several stores' reads at once (see QuerySiteStore.batcher). */
+export interface SiteReadBatcher {
+  /** Every read's outcome, in the order given; one failing does not stop the others. Each read is a read, nothing more: it changes nothing at its site. */
+  readMany(reads: readonly SiteRead[]): SiteReadOutcome[]
 }
 
 export type SiteStoreProvider = (site: SiteCode) => QuerySiteStore | undefined

@@ -152,9 +152,12 @@ export function toPostgres(sql: string, params: readonly SqlValue[] = []): { tex
 /**
  * SQLite's functions the DQP's statements may use, created in every live database (sites, main repository):
  * typeof() as SQLite names a value's storage class, TOTAL() (a float sum, 0.0 over no rows), ifnull().
+ * typeof(anyelement) is STABLE, as pg_typeof() is: the planner then inlines its CASE into the statement. Declared
+ * IMMUTABLE it is not inlined (its body is not immutable) and runs as a function call per value — a site's
+ * partial aggregates with their class flags took 1.7 ms instead of 0.4 ms over 172 groups.
  */
 export const PG_COMPAT_SQL = `
-CREATE OR REPLACE FUNCTION typeof(v anyelement) RETURNS text LANGUAGE sql IMMUTABLE AS $$
+CREATE OR REPLACE FUNCTION typeof(v anyelement) RETURNS text LANGUAGE sql STABLE AS $$
   SELECT CASE
     WHEN v IS NULL THEN 'null'
     WHEN pg_typeof(v) IN ('smallint'::regtype, 'integer'::regtype, 'bigint'::regtype, 'boolean'::regtype) THEN 'integer'

@@ -10,9 +10,9 @@ import { EngineError } from '../../engine/errors'
 import type { Cluster } from '../../engine/cluster'
 import type { QueryResult, SqlValue } from '../../engine/site/sqljs'
 import type { SiteCode } from '../../engine/topology/types'
-import { useSiteStores, type QueryServer, type QuerySiteStore } from '../../engine/query/stores'
+import { useSiteStores, type QueryServer, type QuerySiteStore, type SiteRead, type SiteReadBatcher, type SiteReadOutcome } from '../../engine/query/stores'
 import { toPostgres } from './dialect'
-import type { SyncPg } from './syncbridge'
+import type { PgBatchItem, SyncPg, SyncPgArrays } from './syncbridge'
 
 /** Errors after which the server is taken for down (the DQP then reads another copy, as for an embedded site). */
 const DOWN_CODES = new Set(['UNREACHABLE', 'AUTH_FAILED'])
@@ -28,17 +28,33 @@ class LiveServer implements QueryServer {
   constructor(private bridge: SyncPg, readonly conn: string, private site: SiteCode, private timeoutMs?: number) {}
 
   query(sql: string, params: SqlValue[] = []): QueryResult {
-    const { text, values } = toPostgres(sql, params)
+    const item = this.item(sql, params)
     let r
     try {
-      r = this.bridge.queryArrays(this.conn, text, values, this.timeoutMs ? { timeoutMs: this.timeoutMs } : {})
+      r = this.bridge.queryArrays(item.conn, item.sql, item.params, item)
     } catch (e) {
-      if (e instanceof EngineError && DOWN_CODES.has(e.code)) {
-        this.down = new EngineError('SITE_DOWN', `${this.site} (live server ${this.conn}) cannot be reached: ${e.message}`, { site: this.site })
-        throw this.down
-      }
-      throw e
+      throw this.failed(e)
     }
+    return this.answered(r)
+  }
+
+  /** The bridge statement of a read (the one dialect translation). */
+  item(sql: string, params: SqlValue[] = []): PgBatchItem & { params: unknown[] } {
+    const { text, values } = toPostgres(sql, params)
+    return { conn: this.conn, sql: text, params: values, arrays: true, ...(this.timeoutMs ? { timeoutMs: this.timeoutMs } : {}) }
+  }
+
+  /** What a failed read throws: SITE_DOWN (the server taken for down) when the server could not be reached. */
+  failed(e: unknown): unknown {
+    if (e instanceof EngineError && DOWN_CODES.has(e.code)) {
+      this.down = new EngineError('SITE_DOWN', `${this.site} (live server ${this.conn}) cannot be reached: ${e.message}`, { site: this.site })
+      return this.down
+    }
+    return e
+  }
+
+  /** A read's rows as an embedded site's: counted, comparisons as 1/0. */
+  answered(r: SyncPgArrays): QueryResult {
     this.down = undefined
     this.traffic.statements++
     this.traffic.rows += r.rows.length
@@ -51,10 +67,39 @@ class LiveServer implements QueryServer {
   probe(): void { this.query('SELECT 1') }
 }
 
+/**
+ * The live stores of one bridge answer the DQP's reads together (QuerySiteStore.batcher): one queryMany, whose
+ * statements run at once on their connections — the per-site sub-queries of a plan cost the slowest site's time,
+ * not the sum. Each read's outcome is what its store's query() would have given (SITE_DOWN for a server that
+ * cannot be reached, the server's own error otherwise).
+ */
+class LiveBatcher implements SiteReadBatcher {
+  constructor(private bridge: SyncPg) {}
+
+  readMany(reads: readonly SiteRead[]): SiteReadOutcome[] {
+    const out: (SiteReadOutcome | undefined)[] = reads.map(() => undefined)
+    const sent: { k: number; server: LiveServer; item: PgBatchItem }[] = []
+    reads.forEach((r, k) => {
+      const server = r.store instanceof PgSiteStore && r.store.batcher === this ? r.store.serverFor(r.server) : undefined
+      if (!server) { out[k] = { ok: false, error: new EngineError('INTERNAL', `a read batched with the wrong bridge's stores (${r.server} of a store not of this bridge)`) }; return }
+      try { sent.push({ k, server, item: server.item(r.sql, r.params) }) } catch (e) { out[k] = { ok: false, error: e } }
+    })
+    const got = sent.length ? this.bridge.queryMany(sent.map((x) => x.item)) : []
+    sent.forEach((x, n) => {
+      const o = got[n]
+      out[x.k] = o.ok ? { ok: true, result: x.server.answered(o as SyncPgArrays & { ok: true }) } : { ok: false, error: x.server.failed(o.error) }
+    })
+    return out as SiteReadOutcome[]
+  }
+}
+const batchers = new WeakMap<SyncPg, LiveBatcher>()
+
 export class PgSiteStore implements QuerySiteStore {
   private primary: LiveServer
   readonly repository?: LiveServer
   private gen = 0
+  /** Shared by every live store of this bridge: their reads run at once. */
+  readonly batcher: LiveBatcher
 
   /**
    * `conn`: the bridge connection to the site's database; `repositoryConn`: at the repository site, the one to
@@ -64,7 +109,13 @@ export class PgSiteStore implements QuerySiteStore {
     for (const c of [conn, repositoryConn]) if (c !== undefined && !bridge.names.includes(c)) throw new EngineError('BAD_INPUT', `the bridge has no connection ${c} (connections: ${bridge.names.join(', ')})`)
     this.primary = new LiveServer(bridge, conn, code, opts.timeoutMs)
     if (repositoryConn) this.repository = new LiveServer(bridge, repositoryConn, code, opts.timeoutMs)
+    let b = batchers.get(bridge)
+    if (!b) { b = new LiveBatcher(bridge); batchers.set(bridge, b) }
+    this.batcher = b
   }
+
+  /** The connection a read of the primary or the main repository goes to (undefined: no main repository here). */
+  serverFor(server: 'primary' | 'repository'): LiveServer | undefined { return server === 'primary' ? this.primary : this.repository }
 
   /**
    * The DQP caches a site's statistics per this number. Writes at a live site do not go through the DQP yet

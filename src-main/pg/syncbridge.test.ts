@@ -150,6 +150,48 @@ describe.skipIf(why !== null)(`SyncPg over a live server${why ? ` (skipped: ${wh
     try { expect(thrown(() => wrong.query('CMB', 'SELECT 1'))).toMatchObject({ code: 'AUTH_FAILED', sqlstate: '28P01' }) } finally { wrong.close() }
   })
 
+  it('queryMany runs a batch at once on its connections and waits once: each outcome its own, in order', () => {
+    // two 400 ms statements on two connections: together, not one after the other
+    let t0 = performance.now()
+    const [a, c] = b.queryMany([{ conn: 'CMB', sql: 'SELECT pg_sleep(0.4), 1 AS x' }, { conn: 'OTHER', sql: 'SELECT pg_sleep(0.4), $1::int AS x', params: [2], arrays: true }])
+    const together = performance.now() - t0
+    expect(together).toBeGreaterThanOrEqual(390)
+    expect(together).toBeLessThan(780)
+    expect(a).toMatchObject({ ok: true, rows: [{ x: 1 }], rowCount: 1 })
+    expect(c).toMatchObject({ ok: true, columns: ['pg_sleep', 'x'], rows: [['', 2]] })
+    // statements of one connection run in the order given (the same session: the INSERT sees the CREATE)
+    t0 = performance.now()
+    const same = b.queryMany([
+      { conn: 'CMB', sql: 'SELECT pg_sleep(0.2)' },
+      { conn: 'CMB', sql: 'CREATE TABLE t_batch (k int)' },
+      { conn: 'CMB', sql: 'INSERT INTO t_batch VALUES (1), (2)' },
+    ])
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(190)
+    expect(same.map((o) => o.ok)).toEqual([true, true, true])
+    expect(same[2]).toMatchObject({ rowCount: 2 })
+    // one failing (SQL_ERROR, a TIMEOUT of its own limit) does not stop the others; the connections stay usable
+    const mixed = b.queryMany([
+      { conn: 'CMB', sql: 'SELECT nope FROM t_batch' },
+      { conn: 'OTHER', sql: 'SELECT pg_sleep(5)', timeoutMs: 300 },
+      { conn: 'CMB', sql: 'SELECT COUNT(*) AS n FROM t_batch' },
+    ])
+    expect(mixed[0]).toMatchObject({ ok: false, error: { code: 'SQL_ERROR', site: 'CMB', sqlstate: '42703' } })
+    expect(mixed[1]).toMatchObject({ ok: false, error: { code: 'TIMEOUT', site: 'OTHER', sqlstate: '57014' } })
+    expect(mixed[1].ok === false && mixed[1].error).toBeInstanceOf(SyncPgError)
+    expect(mixed[2]).toMatchObject({ ok: true, rows: [{ n: 2 }] })
+    expect(b.query('OTHER', 'SELECT 9 AS x').rows).toEqual([{ x: 9 }])
+    expect(b.queryMany([])).toEqual([])
+  })
+
+  it('queryMany refuses a malformed batch before anything of it is sent', () => {
+    const e = thrown(() => b.queryMany([{ conn: 'CMB', sql: 'INSERT INTO t_batch VALUES (3)' }, { conn: 'XYZ', sql: 'SELECT 1' }]))
+    expect(e).toMatchObject({ code: 'UNKNOWN_SITE' })
+    expect(thrown(() => b.queryMany([{ conn: 'CMB', sql: 'INSERT INTO t_batch VALUES (3)' }, { conn: 'OTHER', sql: ' ' }]))).toMatchObject({ code: 'BAD_INPUT', site: 'OTHER' })
+    expect(thrown(() => b.queryMany([{ conn: 'CMB', sql: 'INSERT INTO t_batch VALUES (3)', timeoutMs: -1 }]))).toMatchObject({ code: 'BAD_INPUT' })
+    expect(thrown(() => b.queryMany('SELECT 1' as never))).toMatchObject({ code: 'BAD_INPUT' })
+    expect(b.query('CMB', 'SELECT COUNT(*) AS n FROM t_batch').rows).toEqual([{ n: 2 }])
+  })
+
   it('close ends the sessions; a closed bridge refuses calls', async () => {
     const c = SyncPg.open({ conns: { CMB: { ...srv.spec(), applicationName: 'iddb:close-test' } } })
     c.query('CMB', 'SELECT 1')

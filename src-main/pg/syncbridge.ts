@@ -52,6 +52,10 @@ export interface SyncPgOptions {
 }
 
 export type PgRow = Record<string, unknown>
+/** One statement of a batch (queryMany): as query()'s arguments; `arrays`: its rows positional, as queryArrays(). */
+export interface PgBatchItem { conn: string; sql: string; params?: readonly unknown[]; timeoutMs?: number; arrays?: boolean }
+/** One statement's outcome in a batch: its result (SyncPgArrays when asked with `arrays`), or the error query() would have thrown. */
+export type PgBatchOutcome = ({ ok: true } & (SyncPgResult | SyncPgArrays)) | { ok: false; error: SyncPgError }
 export interface SyncPgResult { rows: PgRow[]; rowCount: number }
 /** A result as positional rows with the column names the server reports (duplicate names kept apart). */
 export interface SyncPgArrays { columns: string[]; rows: unknown[][]; rowCount: number }
@@ -81,12 +85,15 @@ interface WireError {
   /** The session was inside a transaction when it was lost. */
   inTxn?: true
 }
-type Reply = { id: number; ok: true; rows: PgRow[]; rowCount: number; fields?: string[] } | { id: number; ok: false; error: WireError } | { fatal: string }
+type OneReply = { id: number; ok: true; rows: PgRow[]; rowCount: number; fields?: string[] } | { id: number; ok: false; error: WireError }
+/** A batch's reply carries every statement's own in `many` (in the batch's order). */
+type Reply = (OneReply & { many?: OneReply[] }) | { fatal: string }
 
 /**
  * The worker's code, run with `eval: true` so that no bundler has to know about a second entry point; it
  * loads the `pg` client from the path the caller resolved. Messages in: {t:'q', id, conn, sql, params,
- * timeoutMs, arrays (rows as arrays, with the columns' names)}, {t:'reset', conn} (the caller gave up: drop the connection), {t:'close', id}. Every reply is
+ * timeoutMs, arrays (rows as arrays, with the columns' names)}, {t:'qm', id, items: [{conn, sql, params, timeoutMs, arrays}…]} (a batch: see
+ * the handler), {t:'reset', conn} (the caller gave up: drop the connection), {t:'close', id}. Every reply is
  * posted first and the shared counter bumped after, so a caller woken by the counter finds the reply queued.
  */
 const WORKER_SOURCE = String.raw`
@@ -158,13 +165,14 @@ function main(pg) {
   // errors after which the session is gone: not the server's (socket), connection exceptions, shutdowns
   const isLoss = (e) => !(e instanceof pg.DatabaseError) || /^08|^57P0/.test(e.code || '')
 
+  // one statement on its connection; resolves to its reply (never rejects)
   async function run(m) {
     const c = conns.get(m.conn)
     if (c.lostInTxn) {
       c.lostInTxn = false
-      return send({ id: m.id, ok: false, error: { phase: 'query', lost: true, message: 'the connection was lost inside a transaction, which the server rolled back (a prepared transaction stays prepared); this statement was not run' } })
+      return { id: m.id, ok: false, error: { phase: 'query', lost: true, message: 'the connection was lost inside a transaction, which the server rolled back (a prepared transaction stays prepared); this statement was not run' } }
     }
-    try { if (!c.client) await open(c, m.timeoutMs) } catch (e) { return send({ id: m.id, ok: false, error: describe(e, 'connect') }) }
+    try { if (!c.client) await open(c, m.timeoutMs) } catch (e) { return { id: m.id, ok: false, error: describe(e, 'connect') } }
     const client = c.client
     let watchdog = null
     let cancelled = false
@@ -182,7 +190,7 @@ function main(pg) {
       }, m.timeoutMs + graceMs)
       const r = m.arrays ? await client.query({ text: m.sql, values: m.params, rowMode: 'array' }) : await client.query(m.sql, m.params)
       const last = Array.isArray(r) ? r[r.length - 1] : r // several statements in one text: the last one's result
-      send({ id: m.id, ok: true, rows: last.rows || [], rowCount: last.rowCount || 0, fields: m.arrays ? (last.fields || []).map((f) => f.name) : undefined })
+      return { id: m.id, ok: true, rows: last.rows || [], rowCount: last.rowCount || 0, fields: m.arrays ? (last.fields || []).map((f) => f.name) : undefined }
     } catch (e) {
       const err = describe(e, 'query')
       if (cancelled) err.watchdog = true
@@ -191,7 +199,7 @@ function main(pg) {
         err.dropped = true
         if (c.lostInTxn) { c.lostInTxn = false; err.inTxn = true } // this caller hears of the loss: once is enough
       }
-      send({ id: m.id, ok: false, error: err })
+      return { id: m.id, ok: false, error: err }
     } finally {
       clearTimeout(watchdog)
       // a statement_timeout SET inside a transaction that has ended may have been rolled back with it
@@ -213,8 +221,17 @@ function main(pg) {
   }
 
   port.on('message', (m) => {
-    if (m.t === 'q') run(m)
+    if (m.t === 'q') run(m).then(send)
     else if (m.t === 'auth') auth(m)
+    else if (m.t === 'qm') {
+      // a batch: the statements of one connection one after the other in the order given, the connections at
+      // once; one reply with every statement's, in the batch's order
+      const chains = new Map()
+      m.items.forEach((it, i) => { const l = chains.get(it.conn); if (l) l.push(i); else chains.set(it.conn, [i]) })
+      const replies = new Array(m.items.length)
+      Promise.all([...chains.values()].map(async (idx) => { for (const i of idx) replies[i] = await run({ ...m.items[i], id: m.id }) }))
+        .then(() => send({ id: m.id, ok: true, many: replies, rows: [], rowCount: 0 }))
+    }
     else if (m.t === 'reset') { const c = conns.get(m.conn); if (c) drop(c, c.client) }
     else if (m.t === 'close') {
       const ends = [...conns.values()].filter((c) => c.client).map((c) => { const k = c.client; c.client = null; return k.end().catch(() => {}) })
@@ -313,15 +330,55 @@ export class SyncPg {
     return { columns: r.fields ?? [], rows: r.rows as unknown as unknown[][], rowCount: r.rowCount }
   }
 
-  private call(conn: string, sql: string, params: readonly unknown[], opts: { timeoutMs?: number }, arrays: boolean): Extract<Reply, { ok: true }> {
+  /**
+   * Runs a batch of statements at once and waits once: the worker starts every connection's first statement
+   * together (statements of one connection run one after the other, in the order given) and answers when all
+   * have ended. Each statement's outcome is its own — its rows (positional with `arrays`, as queryArrays) or the
+   * SyncPgError query() would have thrown — in the batch's order; one failing does not stop the others. A
+   * malformed batch (an unknown connection, no SQL, bad params or limit) is refused with BAD_INPUT /
+   * UNKNOWN_SITE before anything is sent. A worker that does not answer within the longest connection's limit
+   * (its statements' limits added up) gives every statement of the batch TIMEOUT and drops their connections.
+   */
+  queryMany(items: readonly PgBatchItem[]): PgBatchOutcome[] {
+    if (!Array.isArray(items)) throw new EngineError('BAD_INPUT', 'queryMany takes an array of statements')
+    const checked = items.map((it) => this.check(it?.conn, it?.sql, it?.params ?? [], it?.timeoutMs))
+    if (!checked.length) return []
+    const perConn = new Map<string, number>()
+    for (const c of checked) perConn.set(c.conn, (perConn.get(c.conn) ?? 0) + c.timeoutMs)
+    const id = ++this.seq
+    this.port.postMessage({ t: 'qm', id, items: checked.map((c, i) => ({ conn: c.conn, sql: c.sql, params: c.params, timeoutMs: c.timeoutMs, arrays: !!items[i].arrays })) })
+    const limit = this.connectTimeoutMs + Math.max(...perConn.values()) + 3 * this.graceMs + 1_000
+    const r = this.wait(id, limit)
+    if (!r) {
+      for (const conn of perConn.keys()) this.port.postMessage({ t: 'reset', conn })
+      return checked.map((c) => ({ ok: false as const, error: new SyncPgError('TIMEOUT', `${c.conn}: no answer within ${limit} ms (a batch of ${checked.length}); the connection is dropped (${excerpt(c.sql)})`, { site: c.conn }) }))
+    }
+    // a batch whose reply could not be sent back reports that for each of its statements
+    const replies = r.ok && r.many ? r.many : checked.map(() => r)
+    return checked.map((c, i) => {
+      const x = replies[i]
+      if (!x.ok) return { ok: false as const, error: this.error(c.conn, c.spec, x.error, c.timeoutMs, c.sql) }
+      return items[i].arrays
+        ? { ok: true as const, columns: x.fields ?? [], rows: x.rows as unknown as unknown[][], rowCount: x.rowCount }
+        : { ok: true as const, rows: x.rows, rowCount: x.rowCount }
+    })
+  }
+
+  /** A call's arguments checked (BAD_INPUT, UNKNOWN_SITE, NOT_READY, INTERNAL before anything is sent), its limit resolved. */
+  private check(conn: string, sql: string, params: readonly unknown[], timeout: number | undefined): { conn: string; spec: PgConnSpec; sql: string; params: readonly unknown[]; timeoutMs: number } {
     if (this.closed) throw new EngineError('NOT_READY', 'the PostgreSQL bridge is closed')
     const spec = this.specs[conn]
     if (!spec) throw new EngineError('UNKNOWN_SITE', `no connection ${conn} (connections: ${this.names.join(', ')})`)
     if (typeof sql !== 'string' || !sql.trim()) throw new EngineError('BAD_INPUT', 'no SQL to run', { site: conn })
     if (!Array.isArray(params)) throw new EngineError('BAD_INPUT', 'params must be an array', { site: conn })
-    const timeoutMs = opts.timeoutMs ?? this.timeoutMs
+    const timeoutMs = timeout ?? this.timeoutMs
     if (!Number.isInteger(timeoutMs) || timeoutMs < 1) throw new EngineError('BAD_INPUT', `timeoutMs must be a whole number of milliseconds ≥ 1 (got ${String(timeoutMs)})`, { site: conn })
     if (this.dead) throw new EngineError('INTERNAL', `the PostgreSQL bridge stopped: ${this.dead}`, { site: conn })
+    return { conn, spec, sql, params, timeoutMs }
+  }
+
+  private call(conn: string, sql: string, params: readonly unknown[], opts: { timeoutMs?: number }, arrays: boolean): Extract<OneReply, { ok: true }> {
+    const { spec, timeoutMs } = this.check(conn, sql, params, opts.timeoutMs)
     const id = ++this.seq
     this.port.postMessage({ t: 'q', id, conn, sql, params, timeoutMs, arrays })
     // past the connect, the statement's limit, the worker's cancel and its drop: the worker itself is stuck
