@@ -19,6 +19,7 @@ import { failoverHandlers } from './failover'
 import { nemesisHandlers } from './nemesis'
 import { scheduleHandlers } from './schedule'
 import { compareHandlers } from './compare'
+import { liveOpsHandlers } from './liveops'
 import { withAuthz } from './authz'
 
 export const handlers: HandlerMap<CallName> = withAuthz({
@@ -37,6 +38,7 @@ export const handlers: HandlerMap<CallName> = withAuthz({
   ...nemesisHandlers,
   ...scheduleHandlers,
   ...compareHandlers,
+  ...liveOpsHandlers,
 })
 
 export type { HandlerContext, HandlerMap, Handler } from './context'

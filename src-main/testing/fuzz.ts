@@ -135,6 +135,14 @@ export const VALID_SAMPLES: Record<CallName, Record<string, Json>> = {
   'system/design': {},
   // refused: the confirmation is not the design's name
   'system/setDesign': { design: 'legacy', confirm: 'no' },
+  // live mode only (refused in the simulation): src-main/handlers/liveops.ts
+  'liveRepl/status': {},
+  'liveRepl/refresh': {},
+  'liveBackup/take': { site: 'ZZZ', repository: false },
+  'liveBackup/list': {},
+  'liveBackup/restore': { manifest: 'ZZZ-2026-01-01T00-00-00-000Z.dump.json', site: 'ZZZ', confirm: 'ZZZ' },
+  'liveFailover/promote': { site: 'ZZZ', confirm: 'ZZZ' },
+  'liveFailover/rebuildStandby': { site: 'ZZZ', confirm: 'ZZZ' },
 }
 
 /** Calls whose every valid input leaves committed data as it is (reads, explains, status). */
@@ -149,6 +157,7 @@ export const READ_ONLY_CALLS: CallName[] = [
   'nemesis/get', 'drill/get',
   'jobs/history', 'schedule/list', 'replication/schedules',
   'compare/defaults', 'compare/last', 'compare/requests', 'compare/request', 'system/design',
+  'liveRepl/status', 'liveBackup/list',
 ]
 
 /** Keys that pollute prototypes when code copies untrusted objects carelessly, and names that collide with Object.prototype. */

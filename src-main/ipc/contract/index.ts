@@ -21,6 +21,7 @@ import { failoverCalls } from './failover'
 import { nemesisCalls } from './nemesis'
 import { scheduleCalls, scheduleEvents } from './schedule'
 import { compareCalls } from './compare'
+import { liveOpsCalls } from './liveops'
 
 export const calls = {
   ...systemCalls,
@@ -37,6 +38,7 @@ export const calls = {
   ...nemesisCalls,
   ...scheduleCalls,
   ...compareCalls,
+  ...liveOpsCalls,
 } satisfies Record<string, CallDef>
 
 export const events = {
