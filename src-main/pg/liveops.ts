@@ -73,7 +73,7 @@ export async function replicationStatus(dataDir: string, consolePort: (site: str
             : null
     return { site: s.code, primary: p.state, standby: b.state, links: p.links, replayDelayMs: b.replayDelayMs, consolePort: consolePort(s.code) ?? null, healthy: problem === null, problem }
   }))
-  return { deployment: dataDir, at: new Date().toISOString(), sites }
+  return { deployment: dataDir, at: new Date().toISOString(), repository: { ...d.repository }, sites }
 }
 
 /** The backups in DIR/backups, newest first, each checked against its manifest. */

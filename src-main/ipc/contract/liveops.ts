@@ -64,7 +64,13 @@ export interface LiveSiteReplication {
   problem: string | null
 }
 
-export interface LiveReplicationStatus { deployment: string; at: string; sites: LiveSiteReplication[] }
+export interface LiveReplicationStatus {
+  deployment: string
+  at: string
+  /** Where the main repository is (its site's server) and its database. */
+  repository: { site: string; database: string }
+  sites: LiveSiteReplication[]
+}
 
 export interface LiveBackupEntry {
   /** The manifest's file name in DIR/backups (what a restore names). */
