@@ -19,6 +19,8 @@ import { JobRunner } from '../engine-host/jobs'
 import { calls, type CallInput, type CallName, type CallOutput } from '../ipc/contract'
 import type { LiveBackupJobResult, LiveRebuildJobResult, LiveRestoreJobResult } from '../ipc/contract/liveops'
 import { handlers } from './index'
+import { followLiveRefreshSchedule } from './liveops'
+import { jobLog } from '../../engine/cluster/joblog'
 import type { HandlerContext } from './context'
 import { pgDown, pgUp, type PgUpResult } from '../pg/deploy'
 import { pgUnavailableReason, readDeployment, readPassword } from '../pg/servers'
@@ -35,7 +37,7 @@ function contextOf(cluster: Cluster, live: LiveSites | null) {
   const ctx: HandlerContext = { cluster, jobs, host: 'cli', dataDir: null, live, actor: localAdmin('test'), emit: (e) => { events.push(e) }, clock: { speed: 0, setSpeed: () => {} } }
   const run = <N extends CallName>(name: N, input: CallInput<N>): Promise<CallOutput<N>> =>
     (handlers[name] as (c: HandlerContext, i: unknown) => Promise<CallOutput<N>>)(ctx, calls[name].input.parse(input))
-  return { jobs, run, events }
+  return { jobs, run, events, ctx }
 }
 
 describe('liveRepl/*, liveBackup/*, liveFailover/* in the simulation', () => {
@@ -168,6 +170,23 @@ describe.skipIf(why !== null)(`the live Replication & Backup consoles over three
     const r = await h.run('liveRepl/refresh', {})
     expect(r).toMatchObject({ copy: 'Stock_MBI', site: 'CMB', source: 'Stock_MBI_LCL', sourceSite: 'MBI', rows: src.rows, md5: src.md5 })
     expect((await sums('CMB'))['Stock_MBI']).toEqual(src)
+  }, 60_000)
+
+  it('runs the same refresh between the servers when the console\'s clock runs Stock_MBI\'s scheduled refresh, recorded as a job', async () => {
+    const stop = followLiveRefreshSchedule(h.ctx)
+    try {
+      await at('MBI', 'UPDATE "Stock_MBI_LCL" SET "QTY" = "QTY" + 2')
+      const src = (await sums('MBI'))['Stock_MBI_LCL']
+      expect((await sums('CMB'))['Stock_MBI'].md5).not.toBe(src.md5)
+      const liveJobs = () => jobLog(cluster).list({ kind: 'refresh' }).filter((j) => j.schedule === 'live:refresh:Stock_MBI')
+      expect(liveJobs()).toEqual([])
+      const due = cluster.nextRefreshAt('Stock_MBI')!
+      cluster.sim.runUntil(due + 60_000, 2_000_000)
+      expect(jobLog(cluster).list({ kind: 'refresh' }).some((j) => j.schedule === 'refresh:Stock_MBI' && j.trigger === 'scheduled')).toBe(true)
+      await expect.poll(() => liveJobs().map((j) => j.status), { timeout: 20_000 }).toEqual(['done'])
+      expect(liveJobs()[0]).toMatchObject({ trigger: 'scheduled', site: 'CMB', rows: src.rows, detail: `full, md5 ${src.md5}` })
+      expect((await sums('CMB'))['Stock_MBI']).toEqual(src)
+    } finally { stop() }
   }, 60_000)
 
   it('promotes KDY\'s standby; the console\'s reads and a two-site transaction reach the promoted server; the standby is rebuilt', async () => {

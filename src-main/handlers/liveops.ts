@@ -15,8 +15,9 @@ import { pgBackup, pgRestore } from '../pg/backup'
 import { failover, rebuildStandby, readDeployment } from '../pg/servers'
 import { backupDir, backupManifestPath, listBackups, refreshStockCopy, replicationStatus } from '../pg/liveops'
 import type { HandlerContext, HandlerMap } from './context'
-import type { LiveBackupJobResult, LiveFailoverResult, LiveRebuildJobResult, LiveRestoreJobResult } from '../ipc/contract/liveops'
+import type { LiveBackupJobResult, LiveFailoverResult, LiveRebuildJobResult, LiveRestoreJobResult, StockRefreshResult } from '../ipc/contract/liveops'
 import type { JobHandle } from '../engine-host/jobs'
+import { jobLog } from '../../engine/cluster/joblog'
 
 type LiveOpsCall = 'liveRepl/status' | 'liveRepl/refresh' | 'liveBackup/take' | 'liveBackup/list' | 'liveBackup/restore' | 'liveFailover/promote' | 'liveFailover/rebuildStandby'
 
@@ -52,24 +53,49 @@ function signalOf(job: JobHandle): { signal: AbortSignal; stop: () => void } {
   return { signal: ac.signal, stop: () => clearInterval(t) }
 }
 
+/** The live Stock_MBI refresh (at the repository site, from Mumbai), one at a time per site like the others. */
+async function liveRefresh(ctx: HandlerContext, live: LiveSites): Promise<StockRefreshResult> {
+  const d = live.deployment
+  for (const s of ['MBI', d.repository.site]) siteIn(live, s)
+  const release = claim(live, d.repository.site, 'the Stock_MBI refresh')
+  try {
+    const r = await refreshStockCopy(live.dataDir)
+    live.stores[r.site]?.invalidate()
+    ctx.emit('catalog/changed', { reason: `${r.copy} refreshed at ${r.site} from ${r.source}@${r.sourceSite} (live)` })
+    return r
+  } finally { release() }
+}
+
+/**
+ * The Stock_MBI refresh group on the console's schedule (live mode): whenever the console's clock runs the
+ * scheduled refresh of Stock_MBI (noon and end of day, or as the Replication console's schedule was set), the
+ * same refresh runs between the real servers, recorded in the engine's job history as a job of its own (the
+ * Jobs console lists it: rows, wall time, the checksum, or why it failed). Returns the function that stops it.
+ */
+export function followLiveRefreshSchedule(ctx: HandlerContext): () => void {
+  const live = liveOf(ctx, 'the scheduled Stock_MBI refresh between the servers')
+  const log = jobLog(ctx.cluster)
+  const seen = new Set<string>()
+  return log.onChange((j) => {
+    if (j.kind !== 'refresh' || j.trigger !== 'scheduled' || j.schedule !== 'refresh:Stock_MBI' || seen.has(j.id)) return
+    seen.add(j.id)
+    if (seen.size > 1000) seen.delete(seen.values().next().value!)
+    const rec = log.start({ kind: 'refresh', site: live.deployment.repository.site, label: 'refresh of Stock_MBI between the live servers (Stock_MBI_LCL@MBI → Stock_MBI)', trigger: 'scheduled', schedule: 'live:refresh:Stock_MBI' })
+    const t0 = performance.now()
+    liveRefresh(ctx, live).then(
+      (r) => rec.done({ rows: r.rows, wallMs: Math.round(performance.now() - t0), detail: `full, md5 ${r.md5}` }),
+      (e) => rec.fail(e, { wallMs: Math.round(performance.now() - t0) }),
+    )
+  })
+}
+
 export const liveOpsHandlers: HandlerMap<LiveOpsCall> = {
   'liveRepl/status': async (ctx) => {
     const live = liveOf(ctx, 'the live replication status')
     return replicationStatus(live.dataDir, (site) => live.connectedPort(site))
   },
 
-  'liveRepl/refresh': async (ctx) => {
-    const live = liveOf(ctx, 'the Stock_MBI refresh between the servers')
-    const d = live.deployment
-    for (const s of ['MBI', d.repository.site]) siteIn(live, s)
-    const release = claim(live, d.repository.site, 'the Stock_MBI refresh')
-    try {
-      const r = await refreshStockCopy(live.dataDir)
-      live.stores[r.site]?.invalidate()
-      ctx.emit('catalog/changed', { reason: `${r.copy} refreshed at ${r.site} from ${r.source}@${r.sourceSite} (live)` })
-      return r
-    } finally { release() }
-  },
+  'liveRepl/refresh': async (ctx) => liveRefresh(ctx, liveOf(ctx, 'the Stock_MBI refresh between the servers')),
 
   'liveBackup/take': async (ctx, { site, repository }) => {
     const live = liveOf(ctx, 'a backup with pg_dump')
