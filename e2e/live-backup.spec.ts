@@ -10,7 +10,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { liveTest as test, expect, pgMissing } from './liveHost'
-import { LiveBackupPage, LiveReplicationPage } from './pages/LiveOpsPage'
+import { LiveBackupPage, LiveReplicationPage } from './pages/LiveReplPage'
 import { QueryPage } from './pages/QueryPage'
 
 /** Row count and md5 over the rows of a table, as the backup's manifest computes them (src-main/pg/backup.ts). */

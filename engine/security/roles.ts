@@ -246,7 +246,7 @@ export const ACTIONS: Readonly<Record<string, ActionRule>> = {
   'compare/requests': read('list the design comparison\'s requests'),
   'compare/request': read('read a request of the design comparison'),
   'system/design': read('read the cluster\'s design'),
-  // the Replication & Backup and Backups consoles over live PostgreSQL servers (src-main/handlers/liveops.ts)
+  // the Replication & Backup and Backups consoles over live PostgreSQL servers (src-main/handlers/liveRepl.ts)
   'liveRepl/status': read('read the live servers\' replication state'),
   'liveRepl/refresh': operate('refresh Stock_MBI between the live servers', () => ['CMB', 'MBI']),
   'liveBackup/take': operate('take a pg_dump backup', site),

@@ -24,7 +24,7 @@ import { HEARTBEAT_MS, type FromWorker, type ToWorker, type WorkerInit } from '.
 import { setInterruptPoll } from '../../engine/query/guard'
 import { cancelQueryJob } from '../handlers/query'
 import { LiveSites, liveDesign } from '../pg/live'
-import { followLiveRefreshSchedule } from '../handlers/liveops'
+import { followLiveRefreshSchedule } from '../handlers/liveRepl'
 
 /** How often 'engine/tick' is pushed while the clock runs. */
 const TICK_EVERY_MS = 250
@@ -140,7 +140,7 @@ async function main(): Promise<void> {
     },
   }
   void dataReady.then(() => { if (wantedSpeed !== driver.speed) ctx.clock.setSpeed(wantedSpeed) }, () => {})
-  // live mode: the Stock_MBI refresh group runs between the real servers on the console's schedule (handlers/liveops.ts)
+  // live mode: the Stock_MBI refresh group runs between the real servers on the console's schedule (handlers/liveRepl.ts)
   if (live) followLiveRefreshSchedule(ctx)
   let offJobs = jobLog(cluster).onChange((j) => emit('jobs/changed', j))
   let offLog = cluster.onLog((e) => emit('engine/event', e))

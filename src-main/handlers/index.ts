@@ -19,7 +19,7 @@ import { failoverHandlers } from './failover'
 import { nemesisHandlers } from './nemesis'
 import { scheduleHandlers } from './schedule'
 import { compareHandlers } from './compare'
-import { liveOpsHandlers } from './liveops'
+import { liveReplHandlers } from './liveRepl'
 import { withAuthz } from './authz'
 
 export const handlers: HandlerMap<CallName> = withAuthz({
@@ -38,7 +38,7 @@ export const handlers: HandlerMap<CallName> = withAuthz({
   ...nemesisHandlers,
   ...scheduleHandlers,
   ...compareHandlers,
-  ...liveOpsHandlers,
+  ...liveReplHandlers,
 })
 
 export type { HandlerContext, HandlerMap, Handler } from './context'

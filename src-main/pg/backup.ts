@@ -18,7 +18,7 @@ import type pg from 'pg'
 import { EngineError } from '../../engine/errors'
 import { findPgBin, readDeployment, readPassword, type PgDeployment } from './servers'
 import { connect, qid } from './load'
-import type { PgBackupManifest } from '../ipc/contract/liveops'
+import type { PgBackupManifest } from '../ipc/contract/liveRepl'
 
 /** The manifest written beside each dump (its type is the IPC contract's: the live Backups console lists them). */
 export type { PgBackupManifest }

@@ -18,7 +18,7 @@ import { EngineError, toErrorInfo } from '../../engine/errors'
 import { readBackup } from './backup'
 import { connect, qid } from './load'
 import { readDeployment, readPassword, serverStates, type PgDeployment, type PgServer } from './servers'
-import type { LiveBackupEntry, LiveReplicationStatus, LiveServerState, LiveSiteReplication, LiveStandbyLink, StockRefreshResult } from '../ipc/contract/liveops'
+import type { LiveBackupEntry, LiveReplicationStatus, LiveServerState, LiveSiteReplication, LiveStandbyLink, StockRefreshResult } from '../ipc/contract/liveRepl'
 
 /** Where the console keeps a deployment's backups. */
 export const backupDir = (dataDir: string): string => join(dataDir, 'backups')

@@ -135,7 +135,7 @@ export const VALID_SAMPLES: Record<CallName, Record<string, Json>> = {
   'system/design': {},
   // refused: the confirmation is not the design's name
   'system/setDesign': { design: 'legacy', confirm: 'no' },
-  // live mode only (refused in the simulation): src-main/handlers/liveops.ts
+  // live mode only (refused in the simulation): src-main/handlers/liveRepl.ts
   'liveRepl/status': {},
   'liveRepl/refresh': {},
   'liveBackup/take': { site: 'ZZZ', repository: false },

@@ -21,7 +21,7 @@ import { failoverCalls } from './failover'
 import { nemesisCalls } from './nemesis'
 import { scheduleCalls, scheduleEvents } from './schedule'
 import { compareCalls } from './compare'
-import { liveOpsCalls } from './liveops'
+import { liveReplCalls } from './liveRepl'
 
 export const calls = {
   ...systemCalls,
@@ -38,7 +38,7 @@ export const calls = {
   ...nemesisCalls,
   ...scheduleCalls,
   ...compareCalls,
-  ...liveOpsCalls,
+  ...liveReplCalls,
 } satisfies Record<string, CallDef>
 
 export const events = {

@@ -3,9 +3,9 @@ import { beforeEach, describe, expect, it, vi } from 'vitest'
 import { createTestingPinia } from '@pinia/testing'
 import { setIpc } from '../ipc/client'
 import { createFakeApi, type FakeApi } from '../testing/fakeApi'
-import { useLiveOpsStore } from './liveOps'
+import { useLiveReplStore } from './liveRepl'
 import type { JobView } from '../../../engine/api/views'
-import type { LiveBackupEntry } from '../../../src-main/ipc/contract/liveops'
+import type { LiveBackupEntry } from '../../../src-main/ipc/contract/liveRepl'
 
 const entry: LiveBackupEntry = {
   name: 'MBI-2026-12-03T08-00-00-000Z.dump.json', ok: true, rows: 839,
@@ -30,9 +30,9 @@ beforeEach(() => {
   createTestingPinia({ createSpy: vi.fn, stubActions: false })
 })
 
-describe('liveOps store', () => {
+describe('liveRepl store', () => {
   it('takes a backup as a job, reloads the list and says what it took', async () => {
-    const s = useLiveOpsStore()
+    const s = useLiveReplStore()
     const r = await s.take('MBI')
     expect(api.calls.find((c) => c.name === 'liveBackup/take')).toEqual({ name: 'liveBackup/take', input: { site: 'MBI', repository: false } })
     expect(r?.rows).toBe(839)
@@ -43,7 +43,7 @@ describe('liveOps store', () => {
   })
 
   it('a restore job that failed keeps its error, and passes the typed code on', async () => {
-    const s = useLiveOpsStore()
+    const s = useLiveReplStore()
     expect(await s.restore(entry.name, 'MBI', 'MBI')).toBeNull()
     expect(api.calls.find((c) => c.name === 'liveBackup/restore')?.input).toEqual({ manifest: entry.name, site: 'MBI', confirm: 'MBI' })
     expect(s.error).toMatchObject({ code: 'CONFLICT', site: 'MBI' })
@@ -51,7 +51,7 @@ describe('liveOps store', () => {
   })
 
   it('a failover reports the promoted server and reloads the status and the host info (the live badge)', async () => {
-    const s = useLiveOpsStore()
+    const s = useLiveReplStore()
     await s.promote('KDY', 'KDY')
     expect(s.lastFailover).toMatchObject({ promoted: 'KDY.primary', port: 41005 })
     expect(s.last).toContain('KDY failed over: KDY.primary on port 41005')

@@ -9,13 +9,13 @@
 import { defineStore } from 'pinia'
 import { computed, ref } from 'vue'
 import type { JobView } from '../../../engine/api/views'
-import type { LiveBackupEntry, LiveBackupJobResult, LiveFailoverResult, LiveRebuildJobResult, LiveReplicationStatus, LiveRestoreJobResult, StockRefreshResult } from '../../../src-main/ipc/contract/liveops'
+import type { LiveBackupEntry, LiveBackupJobResult, LiveFailoverResult, LiveRebuildJobResult, LiveReplicationStatus, LiveRestoreJobResult, StockRefreshResult } from '../../../src-main/ipc/contract/liveRepl'
 import { ipc } from '../ipc/client'
 import { useAction } from '../composables/useAction'
 import { useJobsStore } from './jobs'
 import { useConnectionStore } from './connection'
 
-export const useLiveOpsStore = defineStore('liveOps', () => {
+export const useLiveReplStore = defineStore('liveRepl', () => {
   const action = useAction()
   /** Background refreshes keep their own error (a failed poll does not hide the last action's error). */
   const refreshing = useAction()

@@ -1,5 +1,5 @@
 /**
- * The live Replication & Backup and Backups consoles through their handlers (contract/liveops.ts), against three
+ * The live Replication & Backup and Backups consoles through their handlers (contract/liveRepl.ts), against three
  * real PostgreSQL sites with their standbys this test starts in a temporary directory: the replication state;
  * backup → rows deleted and changed → restore → the manifest's checksums again; a damaged backup refused with
  * nothing changed; a standby promoted and the console's own connections (its DQP reads and DTM transactions)
@@ -17,9 +17,9 @@ import { Dtm, type CommitResult, type ExecResult } from '../../engine/txn/dtm'
 import { localAdmin } from '../../engine/security/identities'
 import { JobRunner } from '../engine-host/jobs'
 import { calls, type CallInput, type CallName, type CallOutput } from '../ipc/contract'
-import type { LiveBackupJobResult, LiveRebuildJobResult, LiveRestoreJobResult } from '../ipc/contract/liveops'
+import type { LiveBackupJobResult, LiveRebuildJobResult, LiveRestoreJobResult } from '../ipc/contract/liveRepl'
 import { handlers } from './index'
-import { followLiveRefreshSchedule } from './liveops'
+import { followLiveRefreshSchedule } from './liveRepl'
 import { jobLog } from '../../engine/cluster/joblog'
 import type { HandlerContext } from './context'
 import { pgDown, pgUp, type PgUpResult } from '../pg/deploy'

@@ -1,5 +1,5 @@
 /**
- * The Replication & Backup and Backups consoles over live PostgreSQL servers (contract/liveops.ts). Every call
+ * The Replication & Backup and Backups consoles over live PostgreSQL servers (contract/liveRepl.ts). Every call
  * needs the live mode (ctx.live); in the simulation it is refused with UNSUPPORTED and nothing runs. The work
  * at the servers is src-main/pg: backup.ts (pg_dump / verified pg_restore), servers.ts (failover with pg_promote,
  * rebuildStandby) and liveops.ts (status, the backups kept in DIR/backups, the Stock_MBI refresh).
@@ -15,11 +15,11 @@ import { pgBackup, pgRestore } from '../pg/backup'
 import { failover, rebuildStandby, readDeployment } from '../pg/servers'
 import { backupDir, backupManifestPath, listBackups, refreshStockCopy, replicationStatus } from '../pg/liveops'
 import type { HandlerContext, HandlerMap } from './context'
-import type { LiveBackupJobResult, LiveFailoverResult, LiveRebuildJobResult, LiveRestoreJobResult, StockRefreshResult } from '../ipc/contract/liveops'
+import type { LiveBackupJobResult, LiveFailoverResult, LiveRebuildJobResult, LiveRestoreJobResult, StockRefreshResult } from '../ipc/contract/liveRepl'
 import type { JobHandle } from '../engine-host/jobs'
 import { jobLog } from '../../engine/cluster/joblog'
 
-type LiveOpsCall = 'liveRepl/status' | 'liveRepl/refresh' | 'liveBackup/take' | 'liveBackup/list' | 'liveBackup/restore' | 'liveFailover/promote' | 'liveFailover/rebuildStandby'
+type LiveReplCall = 'liveRepl/status' | 'liveRepl/refresh' | 'liveBackup/take' | 'liveBackup/list' | 'liveBackup/restore' | 'liveFailover/promote' | 'liveFailover/rebuildStandby'
 
 function liveOf(ctx: HandlerContext, what: string): LiveSites {
   if (!ctx.live) throw new EngineError('UNSUPPORTED', `${what} needs the live mode (the sites as PostgreSQL servers: npm start -- --pg DIR); the simulation's own consoles do it here`)
@@ -89,7 +89,7 @@ export function followLiveRefreshSchedule(ctx: HandlerContext): () => void {
   })
 }
 
-export const liveOpsHandlers: HandlerMap<LiveOpsCall> = {
+export const liveReplHandlers: HandlerMap<LiveReplCall> = {
   'liveRepl/status': async (ctx) => {
     const live = liveOf(ctx, 'the live replication status')
     return replicationStatus(live.dataDir, (site) => live.connectedPort(site))

@@ -115,7 +115,7 @@ const confirm = z.string().max(16)
 /** A manifest's file name in DIR/backups (the handler checks it further). */
 const manifest = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,150}\.dump\.json$/, 'a backup manifest is named <SITE>-<time>.dump.json')
 
-export const liveOpsCalls = {
+export const liveReplCalls = {
   /** Each site's primary and standby as they say of themselves, pg_stat_replication's state, sync state and lag. */
   'liveRepl/status': call(noInput).returns<LiveReplicationStatus>(),
   /** Copy Stock_MBI from Mumbai's server into Colombo's copy in one transaction (rows and checksum). */
