@@ -250,6 +250,14 @@ export const ACTIONS: Readonly<Record<string, ActionRule>> = {
   'compare/requests': read('list the design comparison\'s requests'),
   'compare/request': read('read a request of the design comparison'),
   'system/design': read('read the cluster\'s design'),
+  // the Replication & Backup and Backups consoles over live PostgreSQL servers (src-main/handlers/liveRepl.ts)
+  'liveRepl/status': read('read the live servers\' replication state'),
+  'liveRepl/refresh': operate('refresh Stock_MBI between the live servers', () => ['CMB', 'MBI']),
+  'liveBackup/take': operate('take a pg_dump backup', site),
+  'liveBackup/list': read('list the pg_dump backups'),
+  'liveBackup/restore': operate('restore a live site from a pg_dump backup', site),
+  'liveFailover/promote': operate('promote a live standby (pg_promote)', site),
+  'liveFailover/rebuildStandby': operate('rebuild a live standby', site),
   // re-initialises the whole live cluster: a cluster-wide setting
   'system/setDesign': { label: 're-initialise the cluster with another design', permission: 'admin', target: ALL },
   // the simulation or the live servers: every site changes what it is

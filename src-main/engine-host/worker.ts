@@ -27,6 +27,7 @@ import { LiveSites, liveDesign } from '../pg/live'
 import { identityRows, restoreIdentities } from '../handlers/compare-design'
 import { liveDeadlockWatch, stopLiveDeadlockWatch } from '../pg/livedeadlock'
 import { LiveRoles } from '../pg/roles'
+import { followLiveRefreshSchedule } from '../handlers/liveRepl'
 
 /** How often 'engine/tick' is pushed while the clock runs. */
 const TICK_EVERY_MS = 250
@@ -145,6 +146,8 @@ async function main(): Promise<void> {
     },
   }
   void dataReady.then(() => { if (wantedSpeed !== driver.speed) ctx.clock.setSpeed(wantedSpeed) }, () => {})
+  // live mode: the Stock_MBI refresh group runs between the real servers on the console's schedule (handlers/liveRepl.ts)
+  if (live) followLiveRefreshSchedule(ctx)
   let offJobs = jobLog(cluster).onChange((j) => emit('jobs/changed', j))
   let offLog = cluster.onLog((e) => emit('engine/event', e))
   /* system/setDesign and system/setMode: the new cluster (built and loaded first) replaces the old one for every

@@ -22,6 +22,7 @@ import { compareHandlers } from './compare'
 import { liveOpsHandlers } from './liveops'
 import { liveDeadlockHandlers } from './liveDeadlock'
 import { liveSecurityHandlers } from './liveSecurity'
+import { liveReplHandlers } from './liveRepl'
 import { withAuthz } from './authz'
 
 export const handlers: HandlerMap<CallName> = withAuthz({
@@ -43,6 +44,7 @@ export const handlers: HandlerMap<CallName> = withAuthz({
   ...liveOpsHandlers,
   ...liveDeadlockHandlers,
   ...liveSecurityHandlers,
+  ...liveReplHandlers,
 })
 
 export type { HandlerContext, HandlerMap, Handler } from './context'

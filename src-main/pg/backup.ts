@@ -10,7 +10,7 @@
  * table's rows and checksum with the manifest, and only then replaces the site's database (a drop and a rename);
  * any refusal leaves the site's database as it was.
  */
-import { spawnSync } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { basename, dirname, join, resolve } from 'node:path'
@@ -18,20 +18,10 @@ import type pg from 'pg'
 import { EngineError } from '../../engine/errors'
 import { findPgBin, readDeployment, readPassword, type PgDeployment } from './servers'
 import { connect, qid } from './load'
+import type { PgBackupManifest } from '../ipc/contract/liveRepl'
 
-export interface PgBackupManifest {
-  format: 'iddb-pg-backup'
-  version: 1
-  site: string
-  database: string
-  server: string
-  pgVersion: string
-  takenAt: string
-  file: string
-  bytes: number
-  sha256: string
-  tables: Record<string, { rows: number; md5: string }>
-}
+/** The manifest written beside each dump (its type is the IPC contract's: the live Backups console lists them). */
+export type { PgBackupManifest }
 
 const sha256File = (f: string) => createHash('sha256').update(readFileSync(f)).digest('hex')
 
@@ -52,16 +42,41 @@ function siteOf(d: PgDeployment, site: string) {
   return s
 }
 
-function run(prog: string, args: string[], password: string): void {
+/** What a caller may pass to a backup or a restore: a signal that cancels it while it still can be cancelled. */
+export interface PgJobOptions {
+  /** Aborting stops pg_dump / pg_restore (SIGTERM) and the backup or restore fails with CANCELLED, nothing kept or changed. */
+  signal?: AbortSignal
+  onProgress?: (p: number, detail: string) => void
+}
+
+const cancelled = (what: string) => new EngineError('CANCELLED', `${what} cancelled`)
+
+/** Runs a PostgreSQL client program asynchronously (the caller's event loop keeps running); an abort kills it. */
+function run(prog: string, args: string[], password: string, signal?: AbortSignal): Promise<void> {
   const bin = findPgBin()
-  if (!bin) throw new EngineError('UNSUPPORTED', 'PostgreSQL client programs not found')
-  const r = spawnSync(join(bin, prog), args, { encoding: 'utf8', env: { ...process.env, PGPASSWORD: password }, timeout: 600_000 })
-  if (r.error) throw new EngineError('INTERNAL', `${prog} could not start: ${r.error.message}`)
-  if (r.status !== 0) throw new EngineError('INTERNAL', `${prog} failed (exit ${r.status}): ${(r.stderr || r.stdout).trim().split('\n').slice(-3).join(' | ')}`)
+  if (!bin) return Promise.reject(new EngineError('UNSUPPORTED', 'PostgreSQL client programs not found'))
+  if (signal?.aborted) return Promise.reject(cancelled(prog))
+  return new Promise((resolveRun, reject) => {
+    const child = spawn(join(bin, prog), args, { env: { ...process.env, PGPASSWORD: password }, stdio: ['ignore', 'pipe', 'pipe'] })
+    let out = ''
+    child.stdout.on('data', (b: Buffer) => { out = (out + b.toString()).slice(-4000) })
+    child.stderr.on('data', (b: Buffer) => { out = (out + b.toString()).slice(-4000) })
+    const timer = setTimeout(() => child.kill('SIGTERM'), 600_000)
+    const abort = () => child.kill('SIGTERM')
+    signal?.addEventListener('abort', abort, { once: true })
+    child.once('error', (e) => { clearTimeout(timer); signal?.removeEventListener('abort', abort); reject(new EngineError('INTERNAL', `${prog} could not start: ${e.message}`)) })
+    child.once('close', (code, sig) => {
+      clearTimeout(timer)
+      signal?.removeEventListener('abort', abort)
+      if (signal?.aborted) reject(cancelled(prog))
+      else if (code !== 0) reject(new EngineError('INTERNAL', `${prog} failed (${code === null ? `signal ${sig}` : `exit ${code}`}): ${out.trim().split('\n').slice(-3).join(' | ')}`))
+      else resolveRun()
+    })
+  })
 }
 
 /** Takes a backup of a site's database (or, with repository, of the main repository) into outDir. */
-export async function pgBackup(dataDir: string, o: { site: string; outDir: string; repository?: boolean }): Promise<PgBackupManifest> {
+export async function pgBackup(dataDir: string, o: { site: string; outDir: string; repository?: boolean } & PgJobOptions): Promise<PgBackupManifest> {
   const d = readDeployment(dataDir)
   const password = readPassword(dataDir, d)
   const s = siteOf(d, o.site)
@@ -78,11 +93,15 @@ export async function pgBackup(dataDir: string, o: { site: string; outDir: strin
     // one snapshot for the checksums and the dump: what the manifest says is what the file holds
     await c.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY')
     const snap = (await c.query('SELECT pg_export_snapshot() AS s')).rows[0].s as string
+    o.onProgress?.(0.1, `checksums of ${database} at ${s.primary.id}`)
     const tables = await tableChecksums(c)
+    if (o.signal?.aborted) throw cancelled(`the backup of ${s.code}`)
+    o.onProgress?.(0.4, `pg_dump of ${database} at ${s.primary.id}`)
     try {
-      run('pg_dump', ['-h', d.host, '-p', String(s.primary.port), '-U', d.user, '-d', database, '--format=custom', `--snapshot=${snap}`, '-f', tmp], password)
+      await run('pg_dump', ['-h', d.host, '-p', String(s.primary.port), '-U', d.user, '-d', database, '--format=custom', `--snapshot=${snap}`, '-f', tmp], password, o.signal)
     } catch (e) { rmSync(tmp, { force: true }); throw e }
     await c.query('COMMIT')
+    o.onProgress?.(0.9, 'SHA-256 of the dump')
     renameSync(tmp, file)
     const m: PgBackupManifest = {
       format: 'iddb-pg-backup', version: 1, site: s.code, database, server: s.primary.id, pgVersion: d.pgVersion,
@@ -108,7 +127,7 @@ export function readBackup(manifestFile: string): { manifest: PgBackupManifest; 
 }
 
 /** Restores a site's database from a backup; checks everything first and replaces the database only if it all holds. */
-export async function pgRestore(dataDir: string, o: { manifest: string; site: string }): Promise<{ tables: number; rows: number }> {
+export async function pgRestore(dataDir: string, o: { manifest: string; site: string } & PgJobOptions): Promise<{ tables: number; rows: number }> {
   const d = readDeployment(dataDir)
   const password = readPassword(dataDir, d)
   const s = siteOf(d, o.site)
@@ -119,10 +138,15 @@ export async function pgRestore(dataDir: string, o: { manifest: string; site: st
   const admin = connect(d, s.primary.port, 'postgres', password)
   await admin.connect()
   try {
+    // a prepared transaction holds the database: it could not be dropped at the swap, so it is refused now
+    const held = (await admin.query('SELECT gid FROM pg_prepared_xacts WHERE database = $1 ORDER BY gid', [target])).rows.map((r) => String(r.gid))
+    if (held.length) throw new EngineError('CONFLICT', `${target} at ${s.primary.id} holds ${held.length} prepared transaction(s) (${held.slice(0, 3).join(', ')}${held.length > 3 ? ', …' : ''}): resolve them (COMMIT PREPARED or ROLLBACK PREPARED) before restoring`, { site: s.code })
     await admin.query(`DROP DATABASE IF EXISTS ${qid(scratch)} WITH (FORCE)`)
     await admin.query(`CREATE DATABASE ${qid(scratch)}`)
     try {
-      run('pg_restore', ['-h', d.host, '-p', String(s.primary.port), '-U', d.user, '-d', scratch, '--no-owner', '--exit-on-error', file], password)
+      o.onProgress?.(0.2, `pg_restore into ${scratch} at ${s.primary.id}`)
+      await run('pg_restore', ['-h', d.host, '-p', String(s.primary.port), '-U', d.user, '-d', scratch, '--no-owner', '--exit-on-error', file], password, o.signal)
+      o.onProgress?.(0.7, `comparing ${scratch} with the manifest`)
       const c = connect(d, s.primary.port, scratch, password)
       await c.connect()
       let got: Record<string, { rows: number; md5: string }>
@@ -131,10 +155,12 @@ export async function pgRestore(dataDir: string, o: { manifest: string; site: st
         const g = got[t]
         if (!g || g.rows !== want.rows || g.md5 !== want.md5) throw new EngineError('CORRUPT_DATA', `restored ${t} does not match the backup's manifest (${g ? `${g.rows} rows` : 'missing'}, expected ${want.rows})`)
       }
+      if (o.signal?.aborted) throw cancelled(`the restore of ${s.code}`) // the last point where nothing has changed
     } catch (e) {
       await admin.query(`DROP DATABASE IF EXISTS ${qid(scratch)} WITH (FORCE)`)
       throw e
     }
+    o.onProgress?.(0.9, `replacing ${target} with the verified copy`)
     await admin.query(`DROP DATABASE IF EXISTS ${qid(target)} WITH (FORCE)`)
     await admin.query(`ALTER DATABASE ${qid(scratch)} RENAME TO ${qid(target)}`)
   } finally { await admin.end().catch(() => {}) }

@@ -52,7 +52,7 @@ class LiveTxnStore extends PgTxnStore {
 export class LiveSites {
   private constructor(
     readonly dataDir: string,
-    readonly deployment: PgDeployment,
+    private current: PgDeployment,
     private bridge: SyncPg,
     readonly stores: Record<SiteCode, PgSiteStore>,
     private restore: () => void,
@@ -101,6 +101,31 @@ export class LiveSites {
       throw e
     }
   }
+
+  /** The deployment as pg.json said when it was last read (at opening, and again by repoint after a failover). */
+  get deployment(): PgDeployment { return this.current }
+
+  /**
+   * After a failover (pg.json now names the site's promoted standby as its primary): every connection of the
+   * site — its DQP reads, its DTM store, the main repository at the repository site — goes to the promoted
+   * server from its next call, and the site's statistics are read again. Returns the site's primary now.
+   */
+  repoint(site: SiteCode): { id: string; port: number } {
+    const d = readDeployment(this.dataDir)
+    const s = d.sites.find((x) => x.code === site)
+    if (!s || !this.stores[site]) throw new EngineError('UNKNOWN_SITE', `no site ${site} in this deployment (sites: ${this.current.sites.map((x) => x.code).join(', ')})`)
+    const password = readPassword(this.dataDir, d)
+    for (const name of this.bridge.names.filter((n) => n.split('.')[0] === site)) {
+      const database = name.split('.')[1] === 'repository' ? d.repository.database : d.database
+      this.bridge.repoint(name, { host: d.host, port: s.primary.port, database, user: d.user, password, applicationName: `iddb:console:${name}` })
+    }
+    this.current = d
+    this.stores[site].invalidate()
+    return { id: s.primary.id, port: s.primary.port }
+  }
+
+  /** The port a site's connections go to now (what the bridge was last pointed at). */
+  connectedPort(site: SiteCode): number | undefined { return this.bridge.specOf(site)?.port }
 
   /** Makes the cluster's DTM commit at the servers (PREPARE TRANSACTION …); the cluster must hold its data. */
   useForTransactions(cluster: Cluster): void {

@@ -128,6 +128,14 @@ export class LiveRoles implements LiveAuth {
     return r
   }
 
+  /** After a failover (pg.json names the site's promoted standby): logins and role changes go to the new primary. */
+  repoint(site: SiteCode, d: PgDeployment): void {
+    const s = d.sites.find((x) => x.code === site)
+    if (!s) return
+    this.deployment = d
+    this.bridge.repoint(site, { host: d.host, port: s.primary.port, database: d.database, user: d.user, password: readPassword(this.dataDir, d), applicationName: 'iddb:console:roles' })
+  }
+
   close(): void {
     if (LiveRoles.attached.get(this.cluster) === this) {
       LiveRoles.attached.delete(this.cluster)

@@ -192,6 +192,25 @@ describe.skipIf(why !== null)(`SyncPg over a live server${why ? ` (skipped: ${wh
     expect(b.query('CMB', 'SELECT COUNT(*) AS n FROM t_batch').rows).toEqual([{ n: 2 }])
   })
 
+  it('repoint sends a connection elsewhere from its next call (a failover); a session inside a transaction is reported lost once; bad specs are refused', () => {
+    b.query('OTHER', 'CREATE DATABASE repointed')
+    b.query('OTHER', 'BEGIN')
+    b.query('OTHER', 'SELECT 1')
+    b.repoint('OTHER', srv.spec('repointed'))
+    expect(b.specOf('OTHER')).toMatchObject({ database: 'repointed', port: srv.port })
+    expect(b.specOf('OTHER')).not.toHaveProperty('password')
+    // the transaction at the old server is gone: one call hears of it, the next runs at the new one
+    expect(thrown(() => b.query('OTHER', 'SELECT 1')).code).toBe('UNREACHABLE')
+    expect(b.query('OTHER', 'SELECT current_database() AS d').rows).toEqual([{ d: 'repointed' }])
+    expect(b.query('CMB', 'SELECT current_database() AS d').rows).toEqual([{ d: 'postgres' }])
+    expect(thrown(() => b.repoint('NOPE', srv.spec())).code).toBe('UNKNOWN_SITE')
+    expect(thrown(() => b.repoint('OTHER', { ...srv.spec(), port: 0 })).code).toBe('BAD_INPUT')
+    expect(b.specOf('OTHER')).toMatchObject({ database: 'repointed' })
+    b.repoint('OTHER', srv.spec())
+    expect(b.query('OTHER', 'SELECT current_database() AS d').rows).toEqual([{ d: 'postgres' }])
+    b.query('OTHER', 'DROP DATABASE repointed')
+  })
+
   it('close ends the sessions; a closed bridge refuses calls', async () => {
     const c = SyncPg.open({ conns: { CMB: { ...srv.spec(), applicationName: 'iddb:close-test' } } })
     c.query('CMB', 'SELECT 1')

@@ -93,7 +93,8 @@ type Reply = (OneReply & { many?: OneReply[] }) | { fatal: string }
  * The worker's code, run with `eval: true` so that no bundler has to know about a second entry point; it
  * loads the `pg` client from the path the caller resolved. Messages in: {t:'q', id, conn, sql, params,
  * timeoutMs, arrays (rows as arrays, with the columns' names)}, {t:'qm', id, items: [{conn, sql, params, timeoutMs, arrays}…]} (a batch: see
- * the handler), {t:'reset', conn} (the caller gave up: drop the connection), {t:'close', id}. Every reply is
+ * the handler), {t:'reset', conn} (the caller gave up: drop the connection), {t:'repoint', id, conn, spec} (the
+ * connection goes to another server from now on), {t:'close', id}. Every reply is
  * posted first and the shared counter bumped after, so a caller woken by the counter finds the reply queued.
  */
 const WORKER_SOURCE = String.raw`
@@ -233,6 +234,12 @@ function main(pg) {
         .then(() => send({ id: m.id, ok: true, many: replies, rows: [], rowCount: 0 }))
     }
     else if (m.t === 'reset') { const c = conns.get(m.conn); if (c) drop(c, c.client) }
+    else if (m.t === 'repoint') {
+      // the connection goes elsewhere from now on (a failover): the old session is dropped, the next call opens the new one
+      const c = conns.get(m.conn)
+      if (c) { drop(c, c.client); c.spec = m.spec }
+      send({ id: m.id, ok: true, rows: [], rowCount: 0 })
+    }
     else if (m.t === 'close') {
       const ends = [...conns.values()].filter((c) => c.client).map((c) => { const k = c.client; c.client = null; return k.end().catch(() => {}) })
       Promise.all(ends).then(() => { send({ id: m.id, ok: true, rows: [], rowCount: 0 }); port.close() })
@@ -267,7 +274,7 @@ export class SyncPg {
     private worker: Worker,
     private port: MessagePort,
     private flag: Int32Array,
-    private specs: Readonly<Record<string, PgConnSpec>>,
+    private specs: Record<string, PgConnSpec>,
     readonly timeoutMs: number,
     readonly graceMs: number,
     readonly connectTimeoutMs: number,
@@ -453,6 +460,32 @@ export class SyncPg {
     if (!r) throw new SyncPgError('TIMEOUT', `login: no answer from ${spec.host}:${spec.port} within ${limit} ms`)
     if (!r.ok) throw this.error('login', spec, r.error, this.connectTimeoutMs, 'SELECT current_user')
     return String((r.rows[0] as { u?: unknown } | undefined)?.u ?? '')
+  }
+
+  /**
+   * Points a named connection at another server from now on (a failover promoted the site's standby): its
+   * session at the old server is dropped — inside a transaction, the next call hears of that as UNREACHABLE,
+   * as for any lost connection — and the next call connects to `spec`. The connection's name stays.
+   */
+  repoint(conn: string, spec: PgConnSpec): void {
+    if (this.closed) throw new EngineError('NOT_READY', 'the PostgreSQL bridge is closed')
+    if (!this.specs[conn]) throw new EngineError('UNKNOWN_SITE', `no connection ${conn} (connections: ${this.names.join(', ')})`)
+    if (!spec || typeof spec.host !== 'string' || !spec.host || !Number.isInteger(spec.port) || spec.port < 1 || spec.port > 65535 || typeof spec.database !== 'string' || !spec.database || typeof spec.user !== 'string' || !spec.user) {
+      throw new EngineError('BAD_INPUT', `connection ${conn}: a host, a TCP port, a database and a user are needed to repoint it`)
+    }
+    if (this.dead) throw new EngineError('INTERNAL', `the PostgreSQL bridge stopped: ${this.dead}`, { site: conn })
+    const id = ++this.seq
+    this.port.postMessage({ t: 'repoint', id, conn, spec: { ...spec } })
+    if (!this.wait(id, this.connectTimeoutMs + 1_000)) throw new EngineError('TIMEOUT', `${conn}: the bridge's worker did not take the new server within ${this.connectTimeoutMs + 1_000} ms`, { site: conn })
+    this.specs[conn] = { ...spec }
+  }
+
+  /** The server a named connection goes to now (no password). */
+  specOf(conn: string): Omit<PgConnSpec, 'password'> | undefined {
+    const s = this.specs[conn]
+    if (!s) return undefined
+    const { password: _pw, ...rest } = s
+    return rest
   }
 
   /** Ends every connection and the worker. Idempotent. */

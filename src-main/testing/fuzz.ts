@@ -147,6 +147,14 @@ export const VALID_SAMPLES: Record<CallName, Record<string, Json>> = {
   'liveDrill/startServer': { server: 'ZZZ.primary' },
   'liveDrill/backends': { site: 'ZZZ' },
   'liveDrill/killBackend': { site: 'ZZZ', pid: 1 },
+  // live mode only (refused in the simulation): src-main/handlers/liveRepl.ts
+  'liveRepl/status': {},
+  'liveRepl/refresh': {},
+  'liveBackup/take': { site: 'ZZZ', repository: false },
+  'liveBackup/list': {},
+  'liveBackup/restore': { manifest: 'ZZZ-2026-01-01T00-00-00-000Z.dump.json', site: 'ZZZ', confirm: 'ZZZ' },
+  'liveFailover/promote': { site: 'ZZZ', confirm: 'ZZZ' },
+  'liveFailover/rebuildStandby': { site: 'ZZZ', confirm: 'ZZZ' },
 }
 
 /** Calls whose every valid input leaves committed data as it is (reads, explains, status). */
@@ -162,6 +170,7 @@ export const READ_ONLY_CALLS: CallName[] = [
   'jobs/history', 'schedule/list', 'replication/schedules',
   'compare/defaults', 'compare/last', 'compare/requests', 'compare/request', 'system/design',
   'liveCatalog/site', 'liveDrill/servers', 'liveDrill/backends',
+  'liveRepl/status', 'liveBackup/list',
 ]
 
 /** Keys that pollute prototypes when code copies untrusted objects carelessly, and names that collide with Object.prototype. */

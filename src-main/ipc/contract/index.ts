@@ -24,6 +24,7 @@ import { compareCalls } from './compare'
 import { liveOpsCalls } from './liveops'
 import { liveDeadlockCalls } from './liveDeadlock'
 import { liveSecurityCalls } from './liveSecurity'
+import { liveReplCalls } from './liveRepl'
 
 export const calls = {
   ...systemCalls,
@@ -43,6 +44,7 @@ export const calls = {
   ...liveOpsCalls,
   ...liveDeadlockCalls,
   ...liveSecurityCalls,
+  ...liveReplCalls,
 } satisfies Record<string, CallDef>
 
 export const events = {

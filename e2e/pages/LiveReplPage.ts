@@ -1,0 +1,44 @@
+/** The live panels of the Backups and Replication & Backup consoles (live mode over PostgreSQL servers). */
+import { expect, type Locator, type Page } from '@playwright/test'
+
+export class LiveBackupPage {
+  constructor(readonly page: Page) {}
+  panel(): Locator { return this.page.getByTestId('live-backup-panel') }
+  /** Backs up a site's database with pg_dump and waits for the result line. */
+  async take(site: string): Promise<void> {
+    await this.page.getByTestId('live-backup-site').selectOption(site)
+    await this.page.getByTestId('live-backup-take').click()
+    await expect(this.result()).toContainText('backup ', { timeout: 60_000 })
+  }
+  result(): Locator { return this.page.getByTestId('live-backup-result') }
+  error(): Locator { return this.page.getByTestId('live-backup-error') }
+  row(name: string): Locator { return this.page.getByTestId(`live-backup-row-${name}`) }
+  sha(name: string): Locator { return this.page.getByTestId(`live-backup-sha-${name}`) }
+  /** Asks to restore from a backup, types the site's code (the button is disabled until then) and confirms. */
+  async restore(name: string, site: string): Promise<void> {
+    await this.page.getByTestId(`live-backup-restore-${name}`).click()
+    const button = this.page.getByTestId('live-restore-confirm-button')
+    await expect(button).toBeDisabled()
+    await this.page.getByTestId('live-restore-confirm-input').fill(site)
+    await button.click()
+  }
+}
+
+export class LiveReplicationPage {
+  constructor(readonly page: Page) {}
+  panel(): Locator { return this.page.getByTestId('live-repl-panel') }
+  site(code: string): Locator { return this.page.getByTestId(`live-repl-site-${code}`) }
+  /** The cell of a site's server by the role pg.json gives it (data-role: what the server says, data-port). */
+  server(code: string, role: 'primary' | 'standby'): Locator { return this.page.getByTestId(`live-repl-${role}-${code}`) }
+  link(code: string): Locator { return this.page.getByTestId(`live-repl-link-${code}`) }
+  result(): Locator { return this.page.getByTestId('live-repl-result') }
+  error(): Locator { return this.page.getByTestId('live-repl-error') }
+  /** Fail over or rebuild the standby: the button, the site's code typed, the confirmation. */
+  async act(what: 'failover' | 'rebuild', code: string): Promise<void> {
+    await this.page.getByTestId(`live-${what}-${code}`).click()
+    const button = this.page.getByTestId(`live-confirm-${what}-${code}-button`)
+    await expect(button).toBeDisabled()
+    await this.page.getByTestId(`live-confirm-${what}-${code}-input`).fill(code)
+    await button.click()
+  }
+}

@@ -1,0 +1,133 @@
+/**
+ * The Replication & Backup and Backups consoles over live PostgreSQL servers (live mode only; in the simulation
+ * every call is refused with UNSUPPORTED): the servers' replication state, backups with pg_dump kept with the
+ * deployment (DIR/backups) and restores from them, failover with pg_promote and a standby rebuilt from the
+ * promoted server, and the Stock_MBI refresh between the real servers. Long work is a job (its result below).
+ */
+import { z } from 'zod'
+import { call, noInput, siteCode } from './define'
+import type { JobView } from '../../../engine/api/views'
+import type { ErrorInfo } from '../../../engine/errors'
+
+/** A backup's manifest (src-main/pg/backup.ts writes it beside the dump as <file>.json). */
+export interface PgBackupManifest {
+  format: 'iddb-pg-backup'
+  version: 1
+  site: string
+  database: string
+  server: string
+  pgVersion: string
+  takenAt: string
+  file: string
+  bytes: number
+  sha256: string
+  tables: Record<string, { rows: number; md5: string }>
+}
+
+export interface LiveStandbyLink {
+  /** The standby's application_name as the primary sees it. */
+  application: string
+  state: string
+  sync: string
+  /** WAL sent to the standby but not yet replayed there, bytes (null until it reports). */
+  lagBytes: number | null
+  /** pg_stat_replication.replay_lag, ms (null when there is nothing to wait for). */
+  replayLagMs: number | null
+}
+
+export interface LiveServerState {
+  id: string
+  /** The role pg.json gives the server. */
+  role: 'primary' | 'standby'
+  port: number
+  running: boolean
+  /** What the server says (pg_is_in_recovery); null when it could not be asked. */
+  inRecovery: boolean | null
+  /** Its current WAL position (pg_current_wal_lsn at a primary, pg_last_wal_replay_lsn at a standby). */
+  lsn: string | null
+  error?: string
+}
+
+export interface LiveSiteReplication {
+  site: string
+  primary: LiveServerState
+  standby: LiveServerState
+  /** The primary's standbys (pg_stat_replication). */
+  links: LiveStandbyLink[]
+  /** Standby: how far behind its last replayed transaction is, ms (null: nothing replayed yet, or not a standby). */
+  replayDelayMs: number | null
+  /** The port the console's connections to the site go to now. */
+  consolePort: number | null
+  /** Primary up and writable, and its standby streaming. */
+  healthy: boolean
+  /** What is wrong, in a sentence (null when healthy). */
+  problem: string | null
+}
+
+export interface LiveReplicationStatus {
+  deployment: string
+  at: string
+  /** Where the main repository is (its site's server) and its database. */
+  repository: { site: string; database: string }
+  sites: LiveSiteReplication[]
+}
+
+export interface LiveBackupEntry {
+  /** The manifest's file name in DIR/backups (what a restore names). */
+  name: string
+  /** Whether the manifest and its dump check out (present, right size, right SHA-256). */
+  ok: boolean
+  error?: ErrorInfo
+  manifest: PgBackupManifest | null
+  /** Rows over every table, as the manifest records them. */
+  rows: number
+}
+
+export interface StockRefreshResult {
+  copy: string
+  site: string
+  source: string
+  sourceSite: string
+  rows: number
+  /** md5 over the rows in key order (backup.ts's table checksum), equal at the source and at the copy. */
+  md5: string
+  ms: number
+}
+
+
+/** The result of a liveBackup/take job. */
+export interface LiveBackupJobResult { backup: LiveBackupEntry; rows: number; bytes: number; durationMs: number }
+/** The result of a liveBackup/restore job: what the restored database holds (equal to the manifest). */
+export interface LiveRestoreJobResult { site: string; database: string; manifest: string; tables: number; rows: number; durationMs: number }
+export interface LiveFailoverResult {
+  site: string
+  /** The server that is the site's primary now, and its port (the console's connections go there). */
+  promoted: string
+  port: number
+  /** Wall time from the command to the promoted server accepting writes, ms. */
+  rtoMs: number
+  oldPrimaryWasRunning: boolean
+}
+export interface LiveRebuildJobResult { site: string; standby: string; port: number; durationMs: number }
+
+/** The site's code typed by the administrator (checked again by the handler). */
+const confirm = z.string().max(16)
+/** A manifest's file name in DIR/backups (the handler checks it further). */
+const manifest = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,150}\.dump\.json$/, 'a backup manifest is named <SITE>-<time>.dump.json')
+
+export const liveReplCalls = {
+  /** Each site's primary and standby as they say of themselves, pg_stat_replication's state, sync state and lag. */
+  'liveRepl/status': call(noInput).returns<LiveReplicationStatus>(),
+  /** Copy Stock_MBI from Mumbai's server into Colombo's copy in one transaction (rows and checksum). */
+  'liveRepl/refresh': call(noInput).returns<StockRefreshResult>(),
+  /** pg_dump of a site's database (or, with repository, the main repository) into DIR/backups: a job. */
+  'liveBackup/take': call(z.object({ site: siteCode, repository: z.boolean().default(false) }).strict()).returns<JobView>(),
+  /** The backups in DIR/backups, newest first, each checked against its manifest. */
+  'liveBackup/list': call(noInput).returns<LiveBackupEntry[]>(),
+  /** Restore a site's database from a backup (verified in a scratch database first): `confirm` is the site's code. A job. */
+  'liveBackup/restore': call(z.object({ manifest, site: siteCode, confirm }).strict()).returns<JobView>(),
+  /** Promote the site's standby (pg_promote); the console's connections to the site follow it. */
+  'liveFailover/promote': call(z.object({ site: siteCode, confirm }).strict()).returns<LiveFailoverResult>(),
+  /** Build the site's standby afresh from its primary (pg_basebackup) and make it synchronous: a job. */
+  'liveFailover/rebuildStandby': call(z.object({ site: siteCode, confirm }).strict()).returns<JobView>(),
+}
