@@ -16,7 +16,7 @@ import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writ
 import { basename, dirname, join, resolve } from 'node:path'
 import type pg from 'pg'
 import { EngineError } from '../../engine/errors'
-import { findPgBin, readDeployment, readPassword, type PgDeployment } from './servers'
+import { findPgBin, readDeployment, readPassword, type PgDeployment, hostOf } from './servers'
 import { connect, qid } from './load'
 
 export interface PgBackupManifest {
@@ -80,7 +80,7 @@ export async function pgBackup(dataDir: string, o: { site: string; outDir: strin
     const snap = (await c.query('SELECT pg_export_snapshot() AS s')).rows[0].s as string
     const tables = await tableChecksums(c)
     try {
-      run('pg_dump', ['-h', d.host, '-p', String(s.primary.port), '-U', d.user, '-d', database, '--format=custom', `--snapshot=${snap}`, '-f', tmp], password)
+      run('pg_dump', ['-h', hostOf(d, s.primary.port), '-p', String(s.primary.port), '-U', d.user, '-d', database, '--format=custom', `--snapshot=${snap}`, '-f', tmp], password)
     } catch (e) { rmSync(tmp, { force: true }); throw e }
     await c.query('COMMIT')
     renameSync(tmp, file)
@@ -122,7 +122,7 @@ export async function pgRestore(dataDir: string, o: { manifest: string; site: st
     await admin.query(`DROP DATABASE IF EXISTS ${qid(scratch)} WITH (FORCE)`)
     await admin.query(`CREATE DATABASE ${qid(scratch)}`)
     try {
-      run('pg_restore', ['-h', d.host, '-p', String(s.primary.port), '-U', d.user, '-d', scratch, '--no-owner', '--exit-on-error', file], password)
+      run('pg_restore', ['-h', hostOf(d, s.primary.port), '-p', String(s.primary.port), '-U', d.user, '-d', scratch, '--no-owner', '--exit-on-error', file], password)
       const c = connect(d, s.primary.port, scratch, password)
       await c.connect()
       let got: Record<string, { rows: number; md5: string }>
