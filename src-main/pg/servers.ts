@@ -198,7 +198,8 @@ export function createStandbys(dataDir: string, d: PgDeployment, password: strin
   const bin = findPgBin()!
   for (const s of d.sites) {
     onProgress?.(`pg_basebackup ${s.primary.id} → ${s.standby.id} (port ${s.standby.port})`)
-    pgRun(bin, 'pg_basebackup', ['-h', hostOf(d, s.primary.port), '-p', String(s.primary.port), '-U', d.user, '-D', s.standby.dir, '-R', '-X', 'stream', '-c', 'fast', '--no-sync'], { PGPASSWORD: password })
+    // --wan: run at the branch (inside its namespace): the copy is the branch's own, not shipped over its T1
+    pgRun(bin, 'pg_basebackup', ['-h', hostOf(d, s.primary.port), '-p', String(s.primary.port), '-U', d.user, '-D', s.standby.dir, '-R', '-X', 'stream', '-c', 'fast', '--no-sync'], { PGPASSWORD: password }, s.standby.netns)
     // the copy carries the primary's settings: later lines win, so only the port changes
     appendFileSync(join(s.standby.dir, 'postgresql.conf'), `\n# iddb: this server is ${s.standby.id}\nport = ${s.standby.port}\n`)
     startServer(bin, s.standby)
