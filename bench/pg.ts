@@ -36,6 +36,7 @@ import type { BenchGroup } from './run'
 import { median } from './stats'
 import { pgDown, pgUp } from '../src-main/pg/deploy'
 import { pgUnavailableReason, readPassword, type PgDeployment } from '../src-main/pg/servers'
+import { hostOf } from '../src-main/pg/wan'
 import { GlobalDeadlockDetector, TXN_PREFIX, type WatchedServer } from '../src-main/pg/deadlock'
 import { SyncPg, type PgConnSpec } from '../src-main/pg/syncbridge'
 import { PgTxnStore } from '../src-main/pg/txnstore'
@@ -57,7 +58,7 @@ function twoPcVsLocal(d: PgDeployment, password: string, dir: string): { ratio: 
     if (!s) throw new Error(`the deployment has no site ${code}`)
     return s.primary.port
   }
-  const spec = (port: number): PgConnSpec => ({ host: d.host, port, database: d.database, user: d.user, password })
+  const spec = (port: number): PgConnSpec => ({ host: hostOf(d, port), port, database: d.database, user: d.user, password })
   const bridge = SyncPg.open({ conns: { CMB: spec(site('CMB')), KDY: spec(site('KDY')), LOCAL: spec(site('CMB')) } })
   const cluster = new Cluster({ seed: 42 })
   const dtm = new Dtm(cluster, { timeline: false })
@@ -127,10 +128,10 @@ async function groupByVsSingle(dir: string, d: PgDeployment, password: string): 
   const cluster = await Cluster.create({ seed: design.seed, sales: design.sales })
   const live = LiveSites.open(cluster, dir)
   const hq = d.sites.find((s) => s.code === d.repository.site)!
-  const admin = new pg.Client({ host: d.host, port: hq.primary.port, user: d.user, password, database: 'postgres' })
+  const admin = new pg.Client({ host: hostOf(d, hq.primary.port), port: hq.primary.port, user: d.user, password, database: 'postgres' })
   await admin.connect()
   try { await admin.query('DROP DATABASE IF EXISTS iddb_single'); await admin.query('CREATE DATABASE iddb_single') } finally { await admin.end() }
-  const spec = (port: number, database: string): PgConnSpec => ({ host: d.host, port, database, user: d.user, password })
+  const spec = (port: number, database: string): PgConnSpec => ({ host: hostOf(d, port), port, database, user: d.user, password })
   const conns: Record<string, PgConnSpec> = { ONE: spec(hq.primary.port, 'iddb_single') }
   for (const s of d.sites) conns[s.code] = spec(s.primary.port, d.database)
   const bridge = SyncPg.open({ conns })
@@ -174,7 +175,7 @@ export const group: BenchGroup = {
       const d = up.deployment
       const password = readPassword(dir, d)
       const open = async (port: number, app?: string) => {
-        const c = new pg.Client({ host: d.host, port, user: d.user, password, database: d.database, application_name: app })
+        const c = new pg.Client({ host: hostOf(d, port), port, user: d.user, password, database: d.database, application_name: app })
         c.on('error', () => {}); opened.push(c); await c.connect(); return c
       }
       const watch: WatchedServer[] = []

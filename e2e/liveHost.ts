@@ -16,7 +16,7 @@ import { test, expect, CLI, ROOT } from './fixtures'
 import { LoginPage, adminCredentials } from './pages/LoginPage'
 import { AdminConsole } from './pages/AdminConsole'
 import { pgDown, pgUp } from '../src-main/pg/deploy'
-import { pgUnavailableReason, readDeployment, readPassword, type PgDeployment } from '../src-main/pg/servers'
+import { pgUnavailableReason, readDeployment, readPassword, type PgDeployment, hostOf } from '../src-main/pg/servers'
 import { freePorts } from '../src-main/pg/testserver'
 
 /** Why live specs cannot run here (null: PostgreSQL is available). */
@@ -69,7 +69,7 @@ export const liveTest = test.extend<object, { live: LiveHost }>({
       const atServer = async <T = Record<string, unknown>>(site: string, sql: string, database?: string): Promise<T[]> => {
         const d = deployment()
         const s = d.sites.find((x) => x.code === site)!
-        const c = new pg.Client({ host: d.host, port: s.primary.port, user: d.user, password, database: database ?? d.database })
+        const c = new pg.Client({ host: hostOf(d, s.primary.port), port: s.primary.port, user: d.user, password, database: database ?? d.database })
         await c.connect()
         try { return (await c.query(sql)).rows as T[] } finally { await c.end() }
       }

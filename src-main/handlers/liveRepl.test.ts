@@ -23,7 +23,7 @@ import { followLiveRefreshSchedule } from './liveRepl'
 import { jobLog } from '../../engine/cluster/joblog'
 import type { HandlerContext } from './context'
 import { pgDown, pgUp, type PgUpResult } from '../pg/deploy'
-import { pgUnavailableReason, readDeployment, readPassword } from '../pg/servers'
+import { pgUnavailableReason, readDeployment, readPassword, hostOf } from '../pg/servers'
 import { freePorts } from '../pg/testserver'
 import { LiveSites } from '../pg/live'
 import { tableChecksums } from '../pg/backup'
@@ -62,14 +62,14 @@ describe.skipIf(why !== null)(`the live Replication & Backup consoles over three
   const at = async <T = Record<string, unknown>>(site: string, sql: string, database?: string): Promise<T[]> => {
     const d = readDeployment(dir)
     const s = d.sites.find((x) => x.code === site)!
-    const c = new pg.Client({ host: d.host, port: s.primary.port, user: d.user, password: readPassword(dir, d), database: database ?? d.database })
+    const c = new pg.Client({ host: hostOf(d, s.primary.port), port: s.primary.port, user: d.user, password: readPassword(dir, d), database: database ?? d.database })
     await c.connect()
     try { return (await c.query(sql)).rows as T[] } finally { await c.end() }
   }
   const sums = async (site: string) => {
     const d = readDeployment(dir)
     const s = d.sites.find((x) => x.code === site)!
-    const c = new pg.Client({ host: d.host, port: s.primary.port, user: d.user, password: readPassword(dir, d), database: d.database })
+    const c = new pg.Client({ host: hostOf(d, s.primary.port), port: s.primary.port, user: d.user, password: readPassword(dir, d), database: d.database })
     await c.connect()
     try { return await tableChecksums(c) } finally { await c.end() }
   }

@@ -13,7 +13,7 @@ import pg from 'pg'
 import { Cluster } from '../../engine/cluster'
 import { JobRunner } from '../engine-host/jobs'
 import { pgDown, pgUp, type PgUpResult } from '../pg/deploy'
-import { pgUnavailableReason, readPassword } from '../pg/servers'
+import { pgUnavailableReason, readPassword, hostOf } from '../pg/servers'
 import { freePorts } from '../pg/testserver'
 import { LiveSites, liveDesign } from '../pg/live'
 import { liveOpsHandlers as h } from './liveops'
@@ -53,7 +53,7 @@ describe.skipIf(why !== null)(`the live Catalog console and failure drills${why 
   const at = async (site: string, sql: string, params: unknown[] = []) => {
     const d = up.deployment
     const s = d.sites.find((x) => x.code === site)!
-    const c = new pg.Client({ host: d.host, port: s.primary.port, user: d.user, password: readPassword(dir, d), database: d.database })
+    const c = new pg.Client({ host: hostOf(d, s.primary.port), port: s.primary.port, user: d.user, password: readPassword(dir, d), database: d.database })
     await c.connect()
     try { return (await c.query(sql, params)).rows } finally { await c.end() }
   }

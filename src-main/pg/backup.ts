@@ -16,7 +16,7 @@ import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writ
 import { basename, dirname, join, resolve } from 'node:path'
 import type pg from 'pg'
 import { EngineError } from '../../engine/errors'
-import { findPgBin, readDeployment, readPassword, type PgDeployment } from './servers'
+import { findPgBin, readDeployment, readPassword, type PgDeployment, hostOf } from './servers'
 import { connect, qid } from './load'
 import type { PgBackupManifest } from '../ipc/contract/liveRepl'
 
@@ -98,7 +98,7 @@ export async function pgBackup(dataDir: string, o: { site: string; outDir: strin
     if (o.signal?.aborted) throw cancelled(`the backup of ${s.code}`)
     o.onProgress?.(0.4, `pg_dump of ${database} at ${s.primary.id}`)
     try {
-      await run('pg_dump', ['-h', d.host, '-p', String(s.primary.port), '-U', d.user, '-d', database, '--format=custom', `--snapshot=${snap}`, '-f', tmp], password, o.signal)
+      await run('pg_dump', ['-h', hostOf(d, s.primary.port), '-p', String(s.primary.port), '-U', d.user, '-d', database, '--format=custom', `--snapshot=${snap}`, '-f', tmp], password, o.signal)
     } catch (e) { rmSync(tmp, { force: true }); throw e }
     await c.query('COMMIT')
     o.onProgress?.(0.9, 'SHA-256 of the dump')
@@ -145,7 +145,7 @@ export async function pgRestore(dataDir: string, o: { manifest: string; site: st
     await admin.query(`CREATE DATABASE ${qid(scratch)}`)
     try {
       o.onProgress?.(0.2, `pg_restore into ${scratch} at ${s.primary.id}`)
-      await run('pg_restore', ['-h', d.host, '-p', String(s.primary.port), '-U', d.user, '-d', scratch, '--no-owner', '--exit-on-error', file], password, o.signal)
+      await run('pg_restore', ['-h', hostOf(d, s.primary.port), '-p', String(s.primary.port), '-U', d.user, '-d', scratch, '--no-owner', '--exit-on-error', file], password, o.signal)
       o.onProgress?.(0.7, `comparing ${scratch} with the manifest`)
       const c = connect(d, s.primary.port, scratch, password)
       await c.connect()

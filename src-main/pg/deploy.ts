@@ -7,13 +7,19 @@ import { EngineError } from '../../engine/errors'
 import type { TopologySpec } from '../../engine/topology/types'
 import { createServers, createStandbys, makeStandbysSynchronous, readDeployment, readPassword, serverStates, stopDeployment, writeDeployment, type PgDeployment, type PgServer } from './servers'
 import { connect, loadDesign, type LoadSummary } from './load'
+import { hostOf, planWan, tearDownWan, type WanKind } from './wan'
 
 export interface PgUpResult { deployment: PgDeployment; load: LoadSummary; ms: number }
 
-export async function pgUp(o: { dataDir: string; seed?: number; sales?: number; basePort?: number; topology?: TopologySpec; durable?: boolean; onProgress?: (m: string) => void }): Promise<PgUpResult> {
+export async function pgUp(o: { dataDir: string; seed?: number; sales?: number; basePort?: number; topology?: TopologySpec; durable?: boolean; onProgress?: (m: string) => void
+  /** 't1': each branch's servers in a network namespace behind its modelled link from the console's site (HQ). */
+  wan?: WanKind
+}): Promise<PgUpResult> {
   const t0 = performance.now()
   const topo = o.topology ?? defaultTopology()
-  const d = createServers({ dataDir: o.dataDir, sites: topo.sites.map((s) => ({ code: s.code, hq: s.hq })), basePort: o.basePort ?? 54320, durable: o.durable, onProgress: o.onProgress })
+  // the console (and the DTM's coordinator) sits at HQ: the branches are the far ends of its links
+  const wan = o.wan ? planWan(o.dataDir, o.wan, topo, (topo.sites.find((s) => s.hq) ?? topo.sites[0]).code) : undefined
+  const d = createServers({ dataDir: o.dataDir, sites: topo.sites.map((s) => ({ code: s.code, hq: s.hq })), basePort: o.basePort ?? 54320, durable: o.durable, onProgress: o.onProgress, wan })
   try {
     const password = readPassword(o.dataDir, d)
     const load = await loadDesign(d, password, { seed: o.seed ?? 1, sales: o.sales ?? 20_000, topology: o.topology, onProgress: o.onProgress })
@@ -24,14 +30,21 @@ export async function pgUp(o: { dataDir: string; seed?: number; sales?: number; 
     return { deployment: d, load, ms: Math.round(performance.now() - t0) }
   } catch (e) {
     stopDeployment(o.dataDir, 'immediate')
+    if (d.wan) tearDownWan(d.wan)
     throw e
   }
 }
 
-export function pgDown(dataDir: string): string[] { return stopDeployment(dataDir, 'fast') }
+/** Stops every server; under --wan also removes the branches' namespaces and veths (pg start makes them again). */
+export function pgDown(dataDir: string): string[] {
+  const stopped = stopDeployment(dataDir, 'fast')
+  const d = readDeployment(dataDir)
+  if (d.wan) tearDownWan(d.wan)
+  return stopped
+}
 
 export interface ServerStatus {
-  id: string; site: string; role: 'primary' | 'standby'; port: number; running: boolean
+  id: string; site: string; role: 'primary' | 'standby'; host: string; port: number; running: boolean
   /** What the server says of itself (pg_is_in_recovery): a standby that is not in recovery has been promoted. */
   inRecovery?: boolean
   /** Primary: its standbys as pg_stat_replication shows them. */
@@ -63,7 +76,7 @@ export async function pgStatus(dataDir: string): Promise<{ deployment: PgDeploym
   const states = serverStates(dataDir)
   const servers: ServerStatus[] = []
   for (const { server, running } of states) {
-    const base: ServerStatus = { id: server.id, site: server.site, role: server.role, port: server.port, running }
+    const base: ServerStatus = { id: server.id, site: server.site, role: server.role, host: hostOf(d, server.port), port: server.port, running }
     servers.push(running ? { ...base, ...(await probe(d, server, password)) } : base)
   }
   return { deployment: d, servers }

@@ -25,7 +25,7 @@ import { fragments, globalRelations } from '../../engine/data/schema'
 import { EngineError } from '../../engine/errors'
 import type { SqlValue } from '../../engine/site/sqljs'
 import { pgDown, pgUp, type PgUpResult } from './deploy'
-import { pgUnavailableReason, readPassword } from './servers'
+import { pgUnavailableReason, readPassword, hostOf } from './servers'
 import { freePorts } from './testserver'
 import { SyncPg, type PgConnSpec } from './syncbridge'
 import { PgSiteStore, useLiveSites } from './sitestore'
@@ -83,7 +83,7 @@ describe.skipIf(why !== null)(`the DQP over live PostgreSQL sites${why ? ` (skip
     up = await pgUp({ dataDir: dir, seed: SEED, sales: SALES, basePort: await freePorts(6, 36000), durable: false })
     const d = up.deployment
     const password = readPassword(dir, d)
-    const spec = (port: number, database: string): PgConnSpec => ({ host: d.host, port, database, user: d.user, password })
+    const spec = (port: number, database: string): PgConnSpec => ({ host: hostOf(d, port), port, database, user: d.user, password })
     const hq = d.sites.find((s) => s.code === d.repository.site)!
     // the reference database: one database on the HQ server holding every global relation
     const admin = new pg.Client({ ...spec(hq.primary.port, 'postgres') })

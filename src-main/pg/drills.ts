@@ -19,7 +19,7 @@ import { join } from 'node:path'
 import pg from 'pg'
 import { EngineError } from '../../engine/errors'
 import type { LiveBackend, LiveKillResult, LiveServerState } from '../ipc/contract/liveops'
-import { allServers, findPgBin, pgUnavailableReason, readDeployment, readPassword, serverStates, crashServer, type PgDeployment, type PgServer } from './servers'
+import { allServers, findPgBin, pgUnavailableReason, readDeployment, readPassword, serverStates, crashServer, type PgDeployment, type PgServer, hostOf } from './servers'
 
 const CONNECT_MS = 3_000
 const RUNUSER = existsSync('/usr/sbin/runuser') ? '/usr/sbin/runuser' : 'runuser'
@@ -38,7 +38,7 @@ function serverOf(d: PgDeployment, id: string): PgServer {
 }
 
 async function client(d: PgDeployment, port: number, password: string, database: string): Promise<pg.Client> {
-  const c = new pg.Client({ host: d.host, port, user: d.user, password, database, application_name: 'iddb:console:drill', connectionTimeoutMillis: CONNECT_MS, statement_timeout: 10_000 })
+  const c = new pg.Client({ host: hostOf(d, port), port, user: d.user, password, database, application_name: 'iddb:console:drill', connectionTimeoutMillis: CONNECT_MS, statement_timeout: 10_000 })
   c.on('error', () => { /* a server that goes away mid-call fails the call itself */ })
   try { await c.connect() } catch (e) { await c.end().catch(() => {}); throw e }
   return c
@@ -53,7 +53,7 @@ export async function liveServers(dataDir: string, consolePorts: ReadonlySet<num
   const password = readPassword(dataDir, d)
   const states = serverStates(dataDir)
   return Promise.all(states.map(async ({ server, running }) => {
-    const base = { id: server.id, site: server.site, role: server.role, host: d.host, port: server.port, running, console: consolePorts.has(server.port) }
+    const base = { id: server.id, site: server.site, role: server.role, host: hostOf(d, server.port), port: server.port, running, console: consolePorts.has(server.port) }
     let c: pg.Client | undefined
     try {
       c = await client(d, server.port, password, 'postgres')
@@ -126,7 +126,7 @@ async function atPrimary<T>(dataDir: string, site: string, fn: (c: pg.Client, se
   try {
     c = await client(d, server.port, password, 'postgres')
   } catch (e) {
-    throw new EngineError('SITE_DOWN', `live server ${server.id} (${d.host}:${server.port}) cannot be reached: ${(e as Error).message}`, { site })
+    throw new EngineError('SITE_DOWN', `live server ${server.id} (${hostOf(d, server.port)}:${server.port}) cannot be reached: ${(e as Error).message}`, { site })
   }
   try { return await fn(c, server) } finally { await c.end().catch(() => {}) }
 }

@@ -22,7 +22,7 @@ import { localWriteRefusal } from '../../engine/site/replication'
 import type { SiteCode } from '../../engine/topology/types'
 import type { TxnWrite } from '../../engine/txn/log'
 import type { PreparedOutcome } from '../../engine/txn/store'
-import { readDeployment, readPassword, type PgDeployment } from './servers'
+import { readDeployment, readPassword, type PgDeployment, hostOf } from './servers'
 import { PgSiteStore, useLiveSites } from './sitestore'
 import { SyncPg, type PgConnSpec } from './syncbridge'
 import { PgTxnStore } from './txnstore'
@@ -72,7 +72,7 @@ export class LiveSites {
     const have = d.sites.map((s) => s.code).sort().join(', ')
     if (want !== have) throw new EngineError('BAD_INPUT', `the deployment in ${dataDir} has sites ${have}; the console's design has ${want}`)
     const password = readPassword(dataDir, d)
-    const spec = (port: number, database: string, purpose: string): PgConnSpec => ({ host: d.host, port, database, user: d.user, password, applicationName: `iddb:console:${purpose}` })
+    const spec = (port: number, database: string, purpose: string): PgConnSpec => ({ host: hostOf(d, port), port, database, user: d.user, password, applicationName: `iddb:console:${purpose}` })
     const conns: Record<string, PgConnSpec> = {}
     for (const s of d.sites) {
       conns[s.code] = spec(s.primary.port, d.database, s.code)
@@ -90,7 +90,7 @@ export class LiveSites {
         try {
           bridge.query(name, 'SELECT 1', [], { timeoutMs: CONNECT_MS })
         } catch (e) {
-          throw new EngineError('SITE_DOWN', `live server ${s.primary.id} (${d.host}:${s.primary.port}, database ${conns[name].database}) cannot be reached: ${(e as Error).message} — is it running? (iddb pg status --data ${dataDir})`, { site: s.code })
+          throw new EngineError('SITE_DOWN', `live server ${s.primary.id} (${hostOf(d, s.primary.port)}:${s.primary.port}, database ${conns[name].database}) cannot be reached: ${(e as Error).message} — is it running? (iddb pg status --data ${dataDir})`, { site: s.code })
         }
       }
       const stores = Object.fromEntries(d.sites.map((s) => [s.code, new PgSiteStore(bridge, s.code, s.code, s.code === d.repository.site ? `${s.code}.repository` : undefined)])) as Record<SiteCode, PgSiteStore>
@@ -117,7 +117,7 @@ export class LiveSites {
     const password = readPassword(this.dataDir, d)
     for (const name of this.bridge.names.filter((n) => n.split('.')[0] === site)) {
       const database = name.split('.')[1] === 'repository' ? d.repository.database : d.database
-      this.bridge.repoint(name, { host: d.host, port: s.primary.port, database, user: d.user, password, applicationName: `iddb:console:${name}` })
+      this.bridge.repoint(name, { host: hostOf(d, s.primary.port), port: s.primary.port, database, user: d.user, password, applicationName: `iddb:console:${name}` })
     }
     this.current = d
     this.stores[site].invalidate()
@@ -166,7 +166,7 @@ export class LiveSites {
   /** Each site's primary and whether it answers now (one trivial statement per server). */
   servers(): LiveServerView[] {
     return this.deployment.sites.map((s) => {
-      const base = { site: s.code, id: s.primary.id, host: this.deployment.host, port: s.primary.port, database: this.deployment.database }
+      const base = { site: s.code, id: s.primary.id, host: hostOf(this.deployment, s.primary.port), port: s.primary.port, database: this.deployment.database }
       try {
         this.bridge.query(s.code, 'SELECT 1', [], { timeoutMs: CONNECT_MS })
         return { ...base, up: true }

@@ -17,7 +17,7 @@ import pg from 'pg'
 import { EngineError, toErrorInfo } from '../../engine/errors'
 import { readBackup } from './backup'
 import { connect, qid } from './load'
-import { readDeployment, readPassword, serverStates, type PgDeployment, type PgServer } from './servers'
+import { readDeployment, readPassword, serverStates, type PgDeployment, type PgServer, hostOf } from './servers'
 import type { LiveBackupEntry, LiveReplicationStatus, LiveServerState, LiveSiteReplication, LiveStandbyLink, StockRefreshResult } from '../ipc/contract/liveRepl'
 
 /** Where the console keeps a deployment's backups. */
@@ -34,7 +34,7 @@ const ms = (v: unknown): number | null => (v === null || v === undefined ? null 
 async function probe(d: PgDeployment, s: PgServer, running: boolean, password: string): Promise<{ state: LiveServerState; links: LiveStandbyLink[]; replayDelayMs: number | null }> {
   const state: LiveServerState = { id: s.id, role: s.role, port: s.port, running, inRecovery: null, lsn: null }
   if (!running) return { state, links: [], replayDelayMs: null }
-  const c = new pg.Client({ host: d.host, port: s.port, user: d.user, password, database: 'postgres', connectionTimeoutMillis: PROBE_MS })
+  const c = new pg.Client({ host: hostOf(d, s.port), port: s.port, user: d.user, password, database: 'postgres', connectionTimeoutMillis: PROBE_MS })
   c.on('error', () => {})
   try {
     await c.connect()

@@ -14,6 +14,7 @@ import { Cluster } from '../../engine/cluster'
 import type { TopologySpec } from '../../engine/topology/types'
 import type { SiteDb } from '../../engine/site/db'
 import type { PgDeployment } from './servers'
+import { hostOf } from './wan'
 import { PG_COMPAT_SQL } from './dialect'
 import type { SyncPg } from './syncbridge'
 
@@ -92,7 +93,7 @@ export async function copyTable(client: pg.Client, db: SiteDb, t: ReturnType<typ
 }
 
 export function connect(d: PgDeployment, port: number, database: string, password: string): pg.Client {
-  return new pg.Client({ host: d.host, port, user: d.user, password, database, connectionTimeoutMillis: 10_000 })
+  return new pg.Client({ host: hostOf(d, port), port, user: d.user, password, database, connectionTimeoutMillis: 10_000 })
 }
 
 /** Creates the site databases and the repository database, then loads the generated design into them. */

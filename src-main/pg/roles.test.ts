@@ -14,7 +14,7 @@ import { SecurityManager } from '../../engine/security/dsm'
 import { AuditLog } from '../../engine/security/audit'
 import { handlerRig } from '../testing/handler-rig'
 import { pgDown, pgUp, type PgUpResult } from './deploy'
-import { crashServer, pgUnavailableReason, readPassword, startDeployment } from './servers'
+import { crashServer, pgUnavailableReason, readPassword, startDeployment, hostOf } from './servers'
 import { freePorts } from './testserver'
 import { LiveSites, liveDesign } from './live'
 import { LiveRoles, grantFor, parseVerifier, roleName, scramSha256Verifier } from './roles'
@@ -46,7 +46,7 @@ describe.skipIf(why !== null)(`security over three live PostgreSQL sites${why ? 
   let roles: LiveRoles
   const conn = (site: string, user: string, password: string) => {
     const d = up.deployment
-    return new pg.Client({ host: d.host, port: d.sites.find((x) => x.code === site)!.primary.port, user, password, database: d.database })
+    return new pg.Client({ host: hostOf(d, d.sites.find((x) => x.code === site)!.primary.port), port: d.sites.find((x) => x.code === site)!.primary.port, user, password, database: d.database })
   }
   const admin = async (site: string, sql: string, params: unknown[] = []) => {
     const c = conn(site, up.deployment.user, readPassword(dir, up.deployment))

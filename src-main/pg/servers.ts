@@ -17,13 +17,18 @@ import { join, resolve } from 'node:path'
 import { EngineError } from '../../engine/errors'
 import type { SiteCode } from '../../engine/topology/types'
 import { connect } from './load'
+import { hostOf, inNetns, setUpWan, tearDownWan, wanPresent, wanUnavailableReason, type WanSetup } from './wan'
 
 export const PG_USER = 'iddb'
 export const SITE_DATABASE = 'iddb'
 export const REPOSITORY_DATABASE = 'iddb_repository'
 const MANIFEST = 'pg.json'
 
-export interface PgServer { id: string; site: SiteCode; role: 'primary' | 'standby'; port: number; dir: string; log: string }
+export interface PgServer {
+  id: string; site: SiteCode; role: 'primary' | 'standby'; port: number; dir: string; log: string
+  /** --wan: the address the server listens on and the network namespace it runs in (else d.host, the root namespace). */
+  host?: string; netns?: string
+}
 export interface PgDeployment {
   version: 1
   host: '127.0.0.1'
@@ -39,6 +44,8 @@ export interface PgDeployment {
    * builds its embedded cluster — catalog and topology metadata — from the same. Absent in older deployments.
    */
   design?: { seed: number; sales: number }
+  /** `pg up --wan t1`: the branches' namespaces, veths and shaped links (absent: every server on loopback). */
+  wan?: WanSetup
 }
 
 /** Where initdb and pg_ctl are: $IDDB_PG_BIN, else the newest /usr/lib/postgresql/<v>/bin; null when absent. */
@@ -70,9 +77,11 @@ function osUser(name: string): { uid: number; gid: number } | null {
 }
 
 /** Runs a PostgreSQL program (as `postgres` when root); throws an EngineError carrying its stderr. */
-function pgRun(bin: string, prog: string, args: string[], env: Record<string, string> = {}): string {
+function pgRun(bin: string, prog: string, args: string[], env: Record<string, string> = {}, netns?: string): string {
   const file = join(bin, prog)
-  const [cmd, argv] = isRoot() ? [RUNUSER, ['-u', 'postgres', '--', file, ...args]] : [file, args]
+  const [cmd0, argv0] = isRoot() ? [RUNUSER, ['-u', 'postgres', '--', file, ...args]] : [file, args]
+  // --wan: inside the server's namespace (ip netns exec, then the same command)
+  const [cmd, argv] = netns ? ['ip', [...inNetns(netns).slice(1), cmd0, ...argv0]] : [cmd0, argv0]
   const r = spawnSync(cmd, argv, { encoding: 'utf8', env: { ...process.env, ...env, LC_ALL: 'C.UTF-8' }, timeout: 120_000 })
   if (r.error) throw new EngineError('INTERNAL', `${prog} could not start: ${r.error.message}`)
   if (r.status !== 0) throw new EngineError('INTERNAL', `${prog} ${args[0] ?? ''} failed (exit ${r.status}): ${(r.stderr || r.stdout).trim().split('\n').slice(-3).join(' | ')}`)
@@ -115,6 +124,8 @@ export interface PgUpOptions {
   /** false: fsync off and no initdb sync, for tests and throw-away clusters (a crash may lose the servers' data). */
   durable?: boolean
   onProgress?: (msg: string) => void
+  /** --wan (planWan): the branches' servers in namespaces behind shaped links; made here, removed on failure. */
+  wan?: WanSetup
 }
 
 /** Creates and starts the servers (fresh DIR only) and returns the deployment; on failure stops what it started. */
@@ -122,6 +133,8 @@ export function createServers(o: PgUpOptions): PgDeployment {
   const bin = findPgBin()
   const why = pgUnavailableReason()
   if (!bin || why) throw new EngineError('UNSUPPORTED', why ?? 'PostgreSQL not found')
+  const wanWhy = o.wan ? wanUnavailableReason() : null
+  if (wanWhy) throw new EngineError('UNSUPPORTED', `--wan ${o.wan!.kind}: ${wanWhy}`)
   const dir = resolve(o.dataDir)
   mkdirSync(dir, { recursive: true })
   if (existsSync(join(dir, MANIFEST))) throw new EngineError('CONFLICT', `${dir} already holds a PostgreSQL deployment (iddb pg status --data ${o.dataDir})`)
@@ -142,29 +155,39 @@ export function createServers(o: PgUpOptions): PgDeployment {
   const pwfile = join(pgDir, '.initdb-pw')
   writeFileSync(pwfile, `${password}\n`, { mode: 0o600 })
   giveToServers(pwfile)
-  const server = (code: SiteCode, role: 'primary' | 'standby', port: number): PgServer => ({
-    id: `${code}.${role === 'primary' ? 'primary' : 'backup'}`, site: code, role, port, dir: join(pgDir, `${code}-${role}`), log: join(pgDir, `${code}-${role}.log`),
-  })
+  const server = (code: SiteCode, role: 'primary' | 'standby', port: number): PgServer => {
+    const w = o.wan?.sites.find((x) => x.site === code)
+    return {
+      id: `${code}.${role === 'primary' ? 'primary' : 'backup'}`, site: code, role, port, dir: join(pgDir, `${code}-${role}`), log: join(pgDir, `${code}-${role}.log`),
+      ...(w ? { host: w.nsAddr, netns: w.netns } : {}),
+    }
+  }
   const hq = o.sites.find((s) => s.hq) ?? o.sites[0]
   const d: PgDeployment = {
     version: 1, host: '127.0.0.1', user: PG_USER, pgVersion, database: SITE_DATABASE,
     sites: o.sites.map((s, i) => ({ code: s.code, hq: s.hq, primary: server(s.code, 'primary', o.basePort + 2 * i), standby: server(s.code, 'standby', o.basePort + 2 * i + 1) })),
     repository: { site: hq.code, database: REPOSITORY_DATABASE }, createdAt: new Date().toISOString(),
+    ...(o.wan ? { wan: o.wan } : {}),
   }
   const started: PgServer[] = []
   try {
+    if (o.wan) { o.onProgress?.(`--wan ${o.wan.kind}: ${o.wan.sites.map((w) => `${w.site} in ${w.netns} (${w.link}: ${w.delayMs} ms, ${w.bandwidthBps} bit/s)`).join('; ')}`); setUpWan(o.wan) }
     for (const s of d.sites) {
       o.onProgress?.(`initdb ${s.primary.id} (port ${s.primary.port})`)
       pgRun(bin, 'initdb', ['-D', s.primary.dir, '-U', PG_USER, `--pwfile=${pwfile}`, '--auth-host=scram-sha-256', '--auth-local=scram-sha-256', '-E', 'UTF8', '--locale=C.UTF-8', ...(o.durable === false ? ['--no-sync'] : [])])
-      appendFileSync(join(s.primary.dir, 'postgresql.conf'), serverConf(s.primary.port, o.durable !== false))
+      appendFileSync(join(s.primary.dir, 'postgresql.conf'), serverConf(s.primary.port, o.durable !== false, s.primary.host))
+      const w = o.wan?.sites.find((x) => x.site === s.code)
+      // --wan: the console reaches the branch from the root end of its /30; the standby streams from the same address
+      if (w) appendFileSync(join(s.primary.dir, 'pg_hba.conf'), `\n# iddb --wan: the ${w.link} link\nhost all all ${w.net} scram-sha-256\nhost replication all ${w.net} scram-sha-256\n`)
       startServer(bin, s.primary); started.push(s.primary)
     }
     rmSync(pwfile, { force: true })
-    writeFileSync(join(dir, '.pgpass'), d.sites.flatMap((s) => [s.primary, s.standby]).map((x) => `127.0.0.1:${x.port}:*:${PG_USER}:${password}`).join('\n') + '\n', { mode: 0o600 })
+    writeFileSync(join(dir, '.pgpass'), d.sites.flatMap((s) => [s.primary, s.standby]).map((x) => `${x.host ?? '127.0.0.1'}:${x.port}:*:${PG_USER}:${password}`).join('\n') + '\n', { mode: 0o600 })
     writeManifest(dir, d)
     return d
   } catch (e) {
     for (const s of started.reverse()) stopServer(bin, s, 'immediate')
+    if (o.wan) tearDownWan(o.wan)
     rmSync(pwfile, { force: true })
     throw e
   }
@@ -175,7 +198,8 @@ export function createStandbys(dataDir: string, d: PgDeployment, password: strin
   const bin = findPgBin()!
   for (const s of d.sites) {
     onProgress?.(`pg_basebackup ${s.primary.id} → ${s.standby.id} (port ${s.standby.port})`)
-    pgRun(bin, 'pg_basebackup', ['-h', d.host, '-p', String(s.primary.port), '-U', d.user, '-D', s.standby.dir, '-R', '-X', 'stream', '-c', 'fast', '--no-sync'], { PGPASSWORD: password })
+    // --wan: run at the branch (inside its namespace): the copy is the branch's own, not shipped over its T1
+    pgRun(bin, 'pg_basebackup', ['-h', hostOf(d, s.primary.port), '-p', String(s.primary.port), '-U', d.user, '-D', s.standby.dir, '-R', '-X', 'stream', '-c', 'fast', '--no-sync'], { PGPASSWORD: password }, s.standby.netns)
     // the copy carries the primary's settings: later lines win, so only the port changes
     appendFileSync(join(s.standby.dir, 'postgresql.conf'), `\n# iddb: this server is ${s.standby.id}\nport = ${s.standby.port}\n`)
     startServer(bin, s.standby)
@@ -198,10 +222,10 @@ export async function makeStandbysSynchronous(d: PgDeployment, password: string,
   }
 }
 
-function serverConf(port: number, durable: boolean): string {
+function serverConf(port: number, durable: boolean, listen = '127.0.0.1'): string {
   return [
     '', '# iddb pg up',
-    "listen_addresses = '127.0.0.1'", `port = ${port}`, "unix_socket_directories = ''",
+    `listen_addresses = '${listen}'`, `port = ${port}`, "unix_socket_directories = ''",
     // PREPARE TRANSACTION for the DTM's two-phase commit
     'max_prepared_transactions = 64', 'max_connections = 60',
     'wal_level = replica', 'max_wal_senders = 4', 'hot_standby = on', 'wal_keep_size = 64MB',
@@ -213,7 +237,7 @@ function serverConf(port: number, durable: boolean): string {
 
 function startServer(bin: string, s: PgServer): void {
   if (!existsSync(s.log)) { writeFileSync(s.log, ''); giveToServers(s.log) }
-  pgRun(bin, 'pg_ctl', ['-D', s.dir, '-l', s.log, '-w', '-t', '60', 'start'])
+  pgRun(bin, 'pg_ctl', ['-D', s.dir, '-l', s.log, '-w', '-t', '60', 'start'], {}, s.netns)
 }
 
 function stopServer(bin: string, s: PgServer, mode: 'fast' | 'immediate' = 'fast'): boolean {
@@ -238,6 +262,8 @@ function writeManifest(dir: string, d: PgDeployment): void {
   renameSync(tmp, join(dir, MANIFEST))
 }
 
+export { hostOf }
+
 export const allServers = (d: PgDeployment): PgServer[] => d.sites.flatMap((s) => [s.primary, s.standby])
 
 /** Stops every server of the deployment (standbys first); returns the ids it stopped. */
@@ -256,6 +282,7 @@ export function startDeployment(dataDir: string): string[] {
   const bin = findPgBin()
   if (!bin) throw new EngineError('UNSUPPORTED', pgUnavailableReason() ?? 'PostgreSQL not found')
   const started: string[] = []
+  if (d.wan && !wanPresent(d.wan)) { tearDownWan(d.wan); setUpWan(d.wan) } // removed by pg down: made again from pg.json
   for (const s of [...d.sites.map((x) => x.primary), ...d.sites.map((x) => x.standby)]) {
     if (!isRunning(bin, s) && existsSync(s.dir)) { startServer(bin, s); started.push(s.id) }
   }

@@ -7,7 +7,7 @@ import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync }
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { createServers, readPassword, serverStates, startDeployment, stopDeployment, type PgDeployment } from './servers'
+import { createServers, hostOf, readPassword, serverStates, startDeployment, stopDeployment, type PgDeployment } from './servers'
 import type { PgConnSpec } from './syncbridge'
 
 /** A free block of `n` consecutive loopback ports (checked by binding each). */
@@ -55,7 +55,7 @@ export async function startTestServer(prefix: string): Promise<TestServer> {
   }
   return {
     dir, deployment, password, port: server.port,
-    spec: (database = 'postgres') => ({ host: deployment.host, port: server.port, database, user: deployment.user, password }),
+    spec: (database = 'postgres') => ({ host: hostOf(deployment, server.port), port: server.port, database, user: deployment.user, password }),
     async kill9() {
       const pids = procs()
       for (const p of pids) { try { process.kill(p, 'SIGKILL') } catch { /* already gone */ } }
@@ -78,7 +78,7 @@ export async function atSite(dir: string, d: PgDeployment, site: string, sql: st
   const s = d.sites.find((x) => x.code === site)
   if (!s) throw new Error(`no site ${site} in the deployment`)
   const { default: pg } = await import('pg')
-  const c = new pg.Client({ host: d.host, port: s.primary.port, user: d.user, password: readPassword(dir, d), database: database ?? d.database })
+  const c = new pg.Client({ host: hostOf(d, s.primary.port), port: s.primary.port, user: d.user, password: readPassword(dir, d), database: database ?? d.database })
   await c.connect()
   try { return (await c.query(sql)).rows as Record<string, unknown>[] } finally { await c.end() }
 }

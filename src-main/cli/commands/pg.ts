@@ -14,12 +14,14 @@ import { crashServer, failover, pgVersionLine, rebuildStandby } from '../../pg/s
 import { pgBackup, pgRestore } from '../../pg/backup'
 import { liveLocalCatalog } from '../../pg/catalog'
 import { withSiteClient } from '../../pg/deploy'
+import type { WanSetup } from '../../pg/wan'
 
 const out = (s: string) => process.stdout.write(s)
+const wanLines = (w: WanSetup) => `wan: ${w.kind} from ${w.consoleSite} — ${w.sites.map((x) => `${x.site} at ${x.nsAddr} in ${x.netns} (${x.link}: ${x.delayMs} ms each way, ${x.bandwidthBps / 1e6} Mbit/s)`).join('; ')}\n`
 
 export const name = 'pg'
 export const summary = 'live PostgreSQL sites on this machine: pg up | down | status | backup | restore | failover'
-export const usage = `iddb pg up     --data DIR [--seed N] [--sales N] [--port BASE] [--topology FILE.json] [--no-fsync] [--json]
+export const usage = `iddb pg up     --data DIR [--seed N] [--sales N] [--port BASE] [--topology FILE.json] [--no-fsync] [--wan t1] [--json]
 iddb pg down   --data DIR
 iddb pg status --data DIR [--json]
 iddb pg backup   --data DIR --site S --out DIR2 [--repository]
@@ -36,7 +38,9 @@ up      creates DIR (new or empty), one PostgreSQL cluster per site on 127.0.0.1
         the unprivileged "postgres" user when iddb runs as root. The administrator's password is generated
         and kept in DIR/.pgpass (mode 0600), never in DIR/pg.json; IDDB_PG_PASSWORD overrides it.
         --no-fsync: throw-away servers (fsync off) for tests and demos.
-down    stops every server of DIR (standbys first).
+        --wan t1: each branch's servers in a network namespace of their own, reached over a veth shaped with
+        netem to the topology's link from HQ (its delay each way, its bandwidth); needs root, ip netns and tc.
+down    stops every server of DIR (standbys first); with --wan, removes the namespaces and veths too.
 status  shows each server: running, primary/standby (pg_is_in_recovery), standby lag.
 backup  pg_dump (custom format) of the site's database (--repository: the main repository) into DIR2, with a
         manifest: SHA-256 of the file, rows and a content checksum per table, from one snapshot.
@@ -52,18 +56,21 @@ crash   the failure drill: the server stops at once, without a shutdown (pg_ctl 
 
 export async function run(argv: string[]): Promise<number> {
   const [sub, ...rest] = argv
-  const { values } = parseArgs({ args: rest, options: { data: { type: 'string' }, seed: { type: 'string' }, sales: { type: 'string' }, port: { type: 'string' }, topology: { type: 'string' }, 'no-fsync': { type: 'boolean' }, json: { type: 'boolean' }, site: { type: 'string' }, out: { type: 'string' }, from: { type: 'string' }, repository: { type: 'boolean' }, yes: { type: 'boolean' }, server: { type: 'string' } }, strict: true })
+  const { values } = parseArgs({ args: rest, options: { data: { type: 'string' }, seed: { type: 'string' }, sales: { type: 'string' }, port: { type: 'string' }, topology: { type: 'string' }, 'no-fsync': { type: 'boolean' }, json: { type: 'boolean' }, site: { type: 'string' }, out: { type: 'string' }, from: { type: 'string' }, repository: { type: 'boolean' }, yes: { type: 'boolean' }, server: { type: 'string' }, wan: { type: 'string' } }, strict: true })
   if (!values.data) throw new UsageError('--data DIR is required')
   if (sub === 'up') {
     const topology: TopologySpec | undefined = values.topology ? validateTopology(JSON.parse(readFileSync(values.topology, 'utf8')) as TopologySpec) : undefined
+    if (values.wan !== undefined && values.wan !== 't1') throw new UsageError(`--wan ${values.wan}: the only modelled WAN is t1`)
     const r = await pgUp({
+      wan: values.wan as 't1' | undefined,
       dataDir: values.data, topology, durable: !values['no-fsync'],
       seed: intOption('seed', values.seed, 0, 0xffffffff), sales: intOption('sales', values.sales, 0, 2_000_000), basePort: intOption('port', values.port, 1024, 65000),
       onProgress: (m) => { if (!values.json) process.stderr.write(`${m}\n`) },
     })
     if (values.json) out(`${JSON.stringify({ deployment: r.deployment, load: r.load, ms: r.ms }, null, 2)}\n`)
     else {
-      out(formatTable(['server', 'port', 'data directory'], r.deployment.sites.flatMap((s) => [[s.primary.id, s.primary.port, s.primary.dir], [s.standby.id, s.standby.port, s.standby.dir]])))
+      out(formatTable(['server', 'host', 'port', 'data directory'], r.deployment.sites.flatMap((s) => [[s.primary.id, s.primary.host ?? r.deployment.host, s.primary.port, s.primary.dir], [s.standby.id, s.standby.host ?? r.deployment.host, s.standby.port, s.standby.dir]])))
+      if (r.deployment.wan) out(wanLines(r.deployment.wan))
       out(`\nloaded ${Object.values(r.load.tables).reduce((n, t) => n + Object.keys(t).length, 0)} tables in ${r.ms} ms; password in ${values.data}/.pgpass\n`)
     }
     return 0
@@ -77,8 +84,9 @@ export async function run(argv: string[]): Promise<number> {
     const st = await pgStatus(values.data)
     if (values.json) { out(`${JSON.stringify(st, null, 2)}\n`); return 0 }
     out(`${pgVersionLine() ?? 'PostgreSQL server binaries not found on this machine'}\n`)
-    out(formatTable(['server', 'port', 'state', 'role', 'replication'], st.servers.map((s) => [
-      s.id, s.port, s.running ? (s.error ? `error: ${s.error}` : 'running') : 'stopped',
+    out(st.deployment.wan ? wanLines(st.deployment.wan) : 'wan: none (every server on 127.0.0.1)\n')
+    out(formatTable(['server', 'host', 'port', 'state', 'role', 'replication'], st.servers.map((s) => [
+      s.id, s.host, s.port, s.running ? (s.error ? `error: ${s.error}` : 'running') : 'stopped',
       s.inRecovery === undefined ? '' : s.inRecovery ? 'standby' : 'primary',
       s.replication ? s.replication.map((r) => `${r.state} (${r.sync}) lag ${r.lagBytes ?? '?'} B`).join('; ') || 'no standby connected' : s.replayDelayMs !== undefined ? `replay delay ${s.replayDelayMs ?? '—'} ms` : '',
     ])))
