@@ -68,8 +68,8 @@ test.describe('live Backups and Replication & Backup consoles', () => {
 
     await r.act('failover', 'KDY')
     await expect(r.result()).toContainText('KDY failed over', { timeout: 60_000 })
-    expect(live.deployment().sites.find((s) => s.code === 'KDY')!.primary.port).toBe(old.standby.port)
-    await expect(r.server('KDY', 'primary')).toHaveAttribute('data-port', String(old.standby.port))
+    expect(live.deployment().sites.find((s) => s.code === 'KDY')!.primary.port).toBe(old.standby!.port)
+    await expect(r.server('KDY', 'primary')).toHaveAttribute('data-port', String(old.standby!.port))
     await expect(r.server('KDY', 'primary')).toHaveAttribute('data-role', 'primary')
     await expect(r.site('KDY')).toHaveAttribute('data-healthy', 'false') // no standby until it is rebuilt
 

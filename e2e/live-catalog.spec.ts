@@ -51,7 +51,7 @@ test.describe('live Catalog console and failure drills', () => {
     await expect(page.getByTestId('details-panel').getByTestId('sim-only-note')).toBeVisible()
     for (const s of live.deployment().sites) {
       await expect(ops.server(s.primary.id)).toHaveAttribute('data-up', 'true')
-      await expect(ops.server(s.standby.id)).toHaveAttribute('data-up', 'true')
+      await expect(ops.server(s.standby!.id)).toHaveAttribute('data-up', 'true')
     }
     const expected = (await live.atServer<{ n: string }>('CMB', 'SELECT count(*) AS n FROM "SALES"', 'iddb_repository'))[0].n
 

@@ -195,12 +195,12 @@ describe.skipIf(why !== null)(`the live Replication & Backup consoles over three
     expect(readDeployment(dir).sites.find((s) => s.code === 'KDY')!.primary.port).toBe(old.primary.port)
 
     const f = await h.run('liveFailover/promote', { site: 'KDY', confirm: 'KDY' })
-    expect(f).toMatchObject({ site: 'KDY', port: old.standby.port, oldPrimaryWasRunning: true })
+    expect(f).toMatchObject({ site: 'KDY', port: old.standby!.port, oldPrimaryWasRunning: true })
     expect(f.rtoMs).toBeGreaterThan(0)
-    expect(live.connectedPort('KDY')).toBe(old.standby.port)
-    expect(live.deployment.sites.find((s) => s.code === 'KDY')!.primary.port).toBe(old.standby.port)
+    expect(live.connectedPort('KDY')).toBe(old.standby!.port)
+    expect(live.deployment.sites.find((s) => s.code === 'KDY')!.primary.port).toBe(old.standby!.port)
     const st = (await h.run('liveRepl/status', {})).sites.find((s) => s.site === 'KDY')!
-    expect(st).toMatchObject({ healthy: false, consolePort: old.standby.port, primary: { port: old.standby.port, inRecovery: false }, standby: { port: old.primary.port, running: false } })
+    expect(st).toMatchObject({ healthy: false, consolePort: old.standby!.port, primary: { port: old.standby!.port, inRecovery: false }, standby: { port: old.primary.port, running: false } })
     expect(st.problem).toMatch(/no standby/)
 
     // the DQP reads KDY at the promoted server

@@ -12,7 +12,7 @@
 import { EngineError } from '../../engine/errors'
 import type { LiveSites } from '../pg/live'
 import { pgBackup, pgRestore } from '../pg/backup'
-import { failover, rebuildStandby, readDeployment } from '../pg/servers'
+import { failover, rebuildStandby, readDeployment, requireLocalServers } from '../pg/servers'
 import { LiveRoles } from '../pg/roles'
 import { backupDir, backupManifestPath, listBackups, refreshStockCopy, replicationStatus } from '../pg/liveops'
 import type { HandlerContext, HandlerMap } from './context'
@@ -151,7 +151,7 @@ export const liveReplHandlers: HandlerMap<LiveReplCall> = {
   'liveFailover/promote': async (ctx, { site, confirm }) => {
     const live = liveOf(ctx, 'a failover with pg_promote')
     siteIn(live, site)
-    const s = readDeployment(live.dataDir).sites.find((x) => x.code === site)!
+    const s = requireLocalServers(readDeployment(live.dataDir), 'a failover from the console').sites.find((x) => x.code === site)!
     confirmed(site, confirm, `the failover of ${site} to ${s.standby.id} (port ${s.standby.port}): ${s.primary.id} is stopped if it still runs`)
     const release = claim(live, site, `the failover of ${site}`)
     try {
@@ -168,7 +168,7 @@ export const liveReplHandlers: HandlerMap<LiveReplCall> = {
   'liveFailover/rebuildStandby': async (ctx, { site, confirm }) => {
     const live = liveOf(ctx, 'a standby rebuilt with pg_basebackup')
     siteIn(live, site)
-    const s = readDeployment(live.dataDir).sites.find((x) => x.code === site)!
+    const s = requireLocalServers(readDeployment(live.dataDir), 'rebuilding a standby').sites.find((x) => x.code === site)!
     confirmed(site, confirm, `the rebuild of ${s.standby.id}: its contents are replaced by a copy of ${s.primary.id}`)
     const release = claim(live, site, `the rebuild of ${site}'s standby`)
     try {
@@ -178,7 +178,7 @@ export const liveReplHandlers: HandlerMap<LiveReplCall> = {
           job.progress(0.1, `pg_basebackup ${s.primary.id} → ${s.standby.id}`)
           // not cancellable: pg_basebackup runs to its end (an interrupted one would leave no standby at all)
           await rebuildStandby(live.dataDir, site)
-          const st = readDeployment(live.dataDir).sites.find((x) => x.code === site)!.standby
+          const st = requireLocalServers(readDeployment(live.dataDir), 'rebuilding a standby').sites.find((x) => x.code === site)!.standby
           return { site, standby: st.id, port: st.port, durationMs: Math.round(performance.now() - t0) }
         } finally { release() }
       })

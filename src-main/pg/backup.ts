@@ -16,8 +16,8 @@ import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writ
 import { basename, dirname, join, resolve } from 'node:path'
 import type pg from 'pg'
 import { EngineError } from '../../engine/errors'
-import { findPgBin, readDeployment, readPassword, type PgDeployment, hostOf } from './servers'
-import { connect, qid } from './load'
+import { findPgBin, loginOf, readDeployment, siteDatabaseOf, type PgDeployment } from './servers'
+import { connectTo, qid } from './load'
 import type { PgBackupManifest } from '../ipc/contract/liveRepl'
 
 /** The manifest written beside each dump (its type is the IPC contract's: the live Backups console lists them). */
@@ -78,16 +78,16 @@ function run(prog: string, args: string[], password: string, signal?: AbortSigna
 /** Takes a backup of a site's database (or, with repository, of the main repository) into outDir. */
 export async function pgBackup(dataDir: string, o: { site: string; outDir: string; repository?: boolean } & PgJobOptions): Promise<PgBackupManifest> {
   const d = readDeployment(dataDir)
-  const password = readPassword(dataDir, d)
   const s = siteOf(d, o.site)
   if (o.repository && s.code !== d.repository.site) throw new EngineError('BAD_INPUT', `the main repository is at ${d.repository.site}, not ${s.code}`)
-  const database = o.repository ? d.repository.database : d.database
+  const database = o.repository ? d.repository.database : siteDatabaseOf(d, s.primary)
+  const login = loginOf(dataDir, d, s.primary, database)
   mkdirSync(o.outDir, { recursive: true })
   const stamp = new Date().toISOString().replace(/[:.]/g, '-')
   const base = `${s.code}${o.repository ? '-repository' : ''}-${stamp}`
   const file = join(resolve(o.outDir), `${base}.dump`)
   const tmp = `${file}.partial`
-  const c = connect(d, s.primary.port, database, password)
+  const c = connectTo(login)
   await c.connect()
   try {
     // one snapshot for the checksums and the dump: what the manifest says is what the file holds
@@ -98,7 +98,7 @@ export async function pgBackup(dataDir: string, o: { site: string; outDir: strin
     if (o.signal?.aborted) throw cancelled(`the backup of ${s.code}`)
     o.onProgress?.(0.4, `pg_dump of ${database} at ${s.primary.id}`)
     try {
-      await run('pg_dump', ['-h', hostOf(d, s.primary.port), '-p', String(s.primary.port), '-U', d.user, '-d', database, '--format=custom', `--snapshot=${snap}`, '-f', tmp], password, o.signal)
+      await run('pg_dump', ['-h', login.host, '-p', String(login.port), '-U', login.user, '-d', database, '--format=custom', `--snapshot=${snap}`, '-f', tmp], login.password, o.signal)
     } catch (e) { rmSync(tmp, { force: true }); throw e }
     await c.query('COMMIT')
     o.onProgress?.(0.9, 'SHA-256 of the dump')
@@ -129,13 +129,14 @@ export function readBackup(manifestFile: string): { manifest: PgBackupManifest; 
 /** Restores a site's database from a backup; checks everything first and replaces the database only if it all holds. */
 export async function pgRestore(dataDir: string, o: { manifest: string; site: string } & PgJobOptions): Promise<{ tables: number; rows: number }> {
   const d = readDeployment(dataDir)
-  const password = readPassword(dataDir, d)
   const s = siteOf(d, o.site)
   const { manifest: m, file } = readBackup(o.manifest)
   if (m.site !== s.code) throw new EngineError('BAD_INPUT', `this backup is of ${m.site}, not ${s.code}: restoring it would put another site's data here`)
   const target = m.database
   const scratch = `${target}__restoring`
-  const admin = connect(d, s.primary.port, 'postgres', password)
+  // the swap drops and renames the site's database: done from another database of the same server
+  const login = loginOf(dataDir, d, s.primary, 'postgres')
+  const admin = connectTo(login)
   await admin.connect()
   try {
     // a prepared transaction holds the database: it could not be dropped at the swap, so it is refused now
@@ -145,9 +146,9 @@ export async function pgRestore(dataDir: string, o: { manifest: string; site: st
     await admin.query(`CREATE DATABASE ${qid(scratch)}`)
     try {
       o.onProgress?.(0.2, `pg_restore into ${scratch} at ${s.primary.id}`)
-      await run('pg_restore', ['-h', hostOf(d, s.primary.port), '-p', String(s.primary.port), '-U', d.user, '-d', scratch, '--no-owner', '--exit-on-error', file], password, o.signal)
+      await run('pg_restore', ['-h', login.host, '-p', String(login.port), '-U', login.user, '-d', scratch, '--no-owner', '--exit-on-error', file], login.password, o.signal)
       o.onProgress?.(0.7, `comparing ${scratch} with the manifest`)
-      const c = connect(d, s.primary.port, scratch, password)
+      const c = connectTo({ ...login, database: scratch })
       await c.connect()
       let got: Record<string, { rows: number; md5: string }>
       try { got = await tableChecksums(c) } finally { await c.end() }

@@ -5,11 +5,11 @@
 import { defaultTopology } from '../../engine/topology/default'
 import { EngineError } from '../../engine/errors'
 import type { TopologySpec } from '../../engine/topology/types'
-import { createServers, createStandbys, makeStandbysSynchronous, readDeployment, readPassword, serverStates, stopDeployment, writeDeployment, type PgDeployment, type PgServer } from './servers'
-import { connect, loadDesign, type LoadSummary } from './load'
+import { createServers, createStandbys, loginOf, makeStandbysSynchronous, readDeployment, readPassword, serverStates, stopDeployment, writeDeployment, type LocalDeployment, type PgDeployment, type PgServer } from './servers'
+import { connectTo, loadDesign, type LoadSummary } from './load'
 import { hostOf, planWan, tearDownWan, type WanKind } from './wan'
 
-export interface PgUpResult { deployment: PgDeployment; load: LoadSummary; ms: number }
+export interface PgUpResult { deployment: LocalDeployment; load: LoadSummary; ms: number }
 
 export async function pgUp(o: { dataDir: string; seed?: number; sales?: number; basePort?: number; topology?: TopologySpec; durable?: boolean; onProgress?: (m: string) => void
   /** 't1': each branch's servers in a network namespace behind its modelled link from the console's site (HQ). */
@@ -54,8 +54,9 @@ export interface ServerStatus {
   error?: string
 }
 
-async function probe(d: PgDeployment, s: PgServer, password: string): Promise<Partial<ServerStatus>> {
-  const c = connect(d, s.port, 'postgres', password)
+async function probe(dataDir: string, d: PgDeployment, s: PgServer): Promise<Partial<ServerStatus>> {
+  let c: import('pg').Client
+  try { c = connectTo(loginOf(dataDir, d, s)) } catch (e) { return { error: (e as Error).message } }
   try {
     await c.connect()
     const rec = (await c.query('SELECT pg_is_in_recovery() AS r')).rows[0].r as boolean
@@ -72,12 +73,11 @@ async function probe(d: PgDeployment, s: PgServer, password: string): Promise<Pa
 
 export async function pgStatus(dataDir: string): Promise<{ deployment: PgDeployment; servers: ServerStatus[] }> {
   const d = readDeployment(dataDir)
-  const password = readPassword(dataDir, d)
   const states = serverStates(dataDir)
   const servers: ServerStatus[] = []
   for (const { server, running } of states) {
-    const base: ServerStatus = { id: server.id, site: server.site, role: server.role, host: hostOf(d, server.port), port: server.port, running }
-    servers.push(running ? { ...base, ...(await probe(d, server, password)) } : base)
+    const base: ServerStatus = { id: server.id, site: server.site, role: server.role, host: hostOf(d, server), port: server.port, running }
+    servers.push(running ? { ...base, ...(await probe(dataDir, d, server)) } : base)
   }
   return { deployment: d, servers }
 }
@@ -87,7 +87,7 @@ export async function withSiteClient<T>(dataDir: string, site: string, fn: (c: i
   const d = readDeployment(dataDir)
   const s = d.sites.find((x) => x.code === site)
   if (!s) throw new EngineError('UNKNOWN_SITE', `no site ${site} in this deployment (sites: ${d.sites.map((x) => x.code).join(', ')})`)
-  const c = connect(d, s.primary.port, d.database, readPassword(dataDir, d))
+  const c = connectTo(loginOf(dataDir, d, s.primary))
   await c.connect()
   try { return await fn(c) } finally { await c.end().catch(() => {}) }
 }

@@ -19,7 +19,7 @@ import { join } from 'node:path'
 import pg from 'pg'
 import { EngineError } from '../../engine/errors'
 import type { LiveBackend, LiveKillResult, LiveServerState } from '../ipc/contract/liveops'
-import { allServers, findPgBin, pgUnavailableReason, readDeployment, readPassword, serverStates, crashServer, type PgDeployment, type PgServer, hostOf } from './servers'
+import { allServers, findPgBin, pgUnavailableReason, readDeployment, loginOf, serverStates, crashServer, type PgDeployment, type PgServer, hostOf } from './servers'
 
 const CONNECT_MS = 3_000
 const RUNUSER = existsSync('/usr/sbin/runuser') ? '/usr/sbin/runuser' : 'runuser'
@@ -37,8 +37,8 @@ function serverOf(d: PgDeployment, id: string): PgServer {
   return s
 }
 
-async function client(d: PgDeployment, port: number, password: string, database: string): Promise<pg.Client> {
-  const c = new pg.Client({ host: hostOf(d, port), port, user: d.user, password, database, application_name: 'iddb:console:drill', connectionTimeoutMillis: CONNECT_MS, statement_timeout: 10_000 })
+async function client(dataDir: string, d: PgDeployment, server: PgServer): Promise<pg.Client> {
+  const c = new pg.Client({ ...loginOf(dataDir, d, server), application_name: 'iddb:console:drill', connectionTimeoutMillis: CONNECT_MS, statement_timeout: 10_000 })
   c.on('error', () => { /* a server that goes away mid-call fails the call itself */ })
   try { await c.connect() } catch (e) { await c.end().catch(() => {}); throw e }
   return c
@@ -50,13 +50,12 @@ async function client(d: PgDeployment, port: number, password: string, database:
  */
 export async function liveServers(dataDir: string, consolePorts: ReadonlySet<number>): Promise<LiveServerState[]> {
   const d = readDeployment(dataDir)
-  const password = readPassword(dataDir, d)
   const states = serverStates(dataDir)
   return Promise.all(states.map(async ({ server, running }) => {
-    const base = { id: server.id, site: server.site, role: server.role, host: hostOf(d, server.port), port: server.port, running, console: consolePorts.has(server.port) }
+    const base = { id: server.id, site: server.site, role: server.role, host: hostOf(d, server), port: server.port, running, console: consolePorts.has(server.port) }
     let c: pg.Client | undefined
     try {
-      c = await client(d, server.port, password, 'postgres')
+      c = await client(dataDir, d, server)
       const r = await c.query(`SELECT pg_is_in_recovery() AS r, (SELECT count(*)::int FROM pg_stat_replication WHERE state = 'streaming') AS n`)
       const inRecovery = Boolean(r.rows[0].r)
       return { ...base, up: true, inRecovery, standbysStreaming: inRecovery ? null : Number(r.rows[0].n) }
@@ -113,20 +112,20 @@ export async function startLiveServer(dataDir: string, id: string): Promise<{ id
 }
 
 /** The site's primary (as pg.json names it now) and the password. */
-function primaryOf(dataDir: string, site: string): { d: PgDeployment; server: PgServer; password: string } {
+function primaryOf(dataDir: string, site: string): { d: PgDeployment; server: PgServer } {
   const d = readDeployment(dataDir)
   const s = d.sites.find((x) => x.code === site)
   if (!s) throw new EngineError('UNKNOWN_SITE', `no site ${site} in this deployment (sites: ${d.sites.map((x) => x.code).join(', ')})`)
-  return { d, server: s.primary, password: readPassword(dataDir, d) }
+  return { d, server: s.primary }
 }
 
 async function atPrimary<T>(dataDir: string, site: string, fn: (c: pg.Client, server: PgServer) => Promise<T>): Promise<T> {
-  const { d, server, password } = primaryOf(dataDir, site)
+  const { d, server } = primaryOf(dataDir, site)
   let c: pg.Client
   try {
-    c = await client(d, server.port, password, 'postgres')
+    c = await client(dataDir, d, server)
   } catch (e) {
-    throw new EngineError('SITE_DOWN', `live server ${server.id} (${hostOf(d, server.port)}:${server.port}) cannot be reached: ${(e as Error).message}`, { site })
+    throw new EngineError('SITE_DOWN', `live server ${server.id} (${hostOf(d, server)}:${server.port}) cannot be reached: ${(e as Error).message}`, { site })
   }
   try { return await fn(c, server) } finally { await c.end().catch(() => {}) }
 }

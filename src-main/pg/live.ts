@@ -22,7 +22,7 @@ import { localWriteRefusal } from '../../engine/site/replication'
 import type { SiteCode } from '../../engine/topology/types'
 import type { TxnWrite } from '../../engine/txn/log'
 import type { PreparedOutcome } from '../../engine/txn/store'
-import { readDeployment, readPassword, type PgDeployment, hostOf } from './servers'
+import { loginOf, readDeployment, siteDatabaseOf, type PgDeployment, hostOf } from './servers'
 import { PgSiteStore, useLiveSites } from './sitestore'
 import { SyncPg, type PgConnSpec } from './syncbridge'
 import { PgTxnStore } from './txnstore'
@@ -71,16 +71,17 @@ export class LiveSites {
     const want = [...cluster.siteCodes].sort().join(', ')
     const have = d.sites.map((s) => s.code).sort().join(', ')
     if (want !== have) throw new EngineError('BAD_INPUT', `the deployment in ${dataDir} has sites ${have}; the console's design has ${want}`)
-    const password = readPassword(dataDir, d)
-    const spec = (port: number, database: string, purpose: string): PgConnSpec => ({ host: hostOf(d, port), port, database, user: d.user, password, applicationName: `iddb:console:${purpose}` })
     const conns: Record<string, PgConnSpec> = {}
     for (const s of d.sites) {
-      conns[s.code] = spec(s.primary.port, d.database, s.code)
-      conns[`${s.code}.txn`] = spec(s.primary.port, d.database, `${s.code}.txn`)
-      conns[`${s.code}.repl`] = spec(s.primary.port, d.database, `${s.code}.repl`)
+      const site = loginOf(dataDir, d, s.primary)
+      const spec = (purpose: string, database = site.database, password = site.password): PgConnSpec => ({ ...site, database, password, applicationName: `iddb:console:${purpose}` })
+      conns[s.code] = spec(s.code)
+      conns[`${s.code}.txn`] = spec(`${s.code}.txn`)
+      conns[`${s.code}.repl`] = spec(`${s.code}.repl`)
       if (s.code === d.repository.site) {
-        conns[`${s.code}.repository`] = spec(s.primary.port, d.repository.database, `${s.code}.repository`)
-        conns[`${s.code}.repository.repl`] = spec(s.primary.port, d.repository.database, `${s.code}.repository.repl`)
+        const repo = loginOf(dataDir, d, s.primary, d.repository.database)
+        conns[`${s.code}.repository`] = spec(`${s.code}.repository`, repo.database, repo.password)
+        conns[`${s.code}.repository.repl`] = spec(`${s.code}.repository.repl`, repo.database, repo.password)
       }
     }
     const bridge = SyncPg.open({ conns, connectTimeoutMs: CONNECT_MS })
@@ -90,7 +91,7 @@ export class LiveSites {
         try {
           bridge.query(name, 'SELECT 1', [], { timeoutMs: CONNECT_MS })
         } catch (e) {
-          throw new EngineError('SITE_DOWN', `live server ${s.primary.id} (${hostOf(d, s.primary.port)}:${s.primary.port}, database ${conns[name].database}) cannot be reached: ${(e as Error).message} — is it running? (iddb pg status --data ${dataDir})`, { site: s.code })
+          throw new EngineError('SITE_DOWN', `live server ${s.primary.id} (${hostOf(d, s.primary)}:${s.primary.port}, database ${conns[name].database}) cannot be reached: ${(e as Error).message} — is it running? (iddb pg status --data ${dataDir})`, { site: s.code })
         }
       }
       const stores = Object.fromEntries(d.sites.map((s) => [s.code, new PgSiteStore(bridge, s.code, s.code, s.code === d.repository.site ? `${s.code}.repository` : undefined)])) as Record<SiteCode, PgSiteStore>
@@ -114,10 +115,9 @@ export class LiveSites {
     const d = readDeployment(this.dataDir)
     const s = d.sites.find((x) => x.code === site)
     if (!s || !this.stores[site]) throw new EngineError('UNKNOWN_SITE', `no site ${site} in this deployment (sites: ${this.current.sites.map((x) => x.code).join(', ')})`)
-    const password = readPassword(this.dataDir, d)
     for (const name of this.bridge.names.filter((n) => n.split('.')[0] === site)) {
-      const database = name.split('.')[1] === 'repository' ? d.repository.database : d.database
-      this.bridge.repoint(name, { host: hostOf(d, s.primary.port), port: s.primary.port, database, user: d.user, password, applicationName: `iddb:console:${name}` })
+      const login = loginOf(this.dataDir, d, s.primary, name.split('.')[1] === 'repository' ? d.repository.database : undefined)
+      this.bridge.repoint(name, { ...login, applicationName: `iddb:console:${name}` })
     }
     this.current = d
     this.stores[site].invalidate()
@@ -166,7 +166,7 @@ export class LiveSites {
   /** Each site's primary and whether it answers now (one trivial statement per server). */
   servers(): LiveServerView[] {
     return this.deployment.sites.map((s) => {
-      const base = { site: s.code, id: s.primary.id, host: hostOf(this.deployment, s.primary.port), port: s.primary.port, database: this.deployment.database }
+      const base = { site: s.code, id: s.primary.id, host: hostOf(this.deployment, s.primary), port: s.primary.port, database: siteDatabaseOf(this.deployment, s.primary) }
       try {
         this.bridge.query(s.code, 'SELECT 1', [], { timeoutMs: CONNECT_MS })
         return { ...base, up: true }

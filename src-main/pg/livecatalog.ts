@@ -12,7 +12,7 @@ import pg from 'pg'
 import { EngineError } from '../../engine/errors'
 import { liveLocalCatalog } from './catalog'
 import type { LiveCatalogRead } from '../ipc/contract/liveops'
-import { readDeployment, readPassword, type PgDeployment, hostOf } from './servers'
+import { loginOf, readDeployment, siteDatabaseOf, type PgDeployment, type PgLogin, hostOf } from './servers'
 
 /** How long a connection attempt may take, ms (a stopped server refuses at once; a hung one must not hang the console). */
 const CONNECT_MS = 5_000
@@ -22,18 +22,18 @@ const STATEMENT_MS = 60_000
 const quote = (name: string) => `"${name.replace(/"/g, '""')}"`
 
 /** The site's primary in the deployment as it stands now (a failover rewrites pg.json), with the password. */
-function target(dataDir: string, site: string): { d: PgDeployment; server: PgDeployment['sites'][number]['primary']; password: string } {
+function target(dataDir: string, site: string): { d: PgDeployment; server: PgDeployment['sites'][number]['primary']; login: PgLogin } {
   const d = readDeployment(dataDir)
   const s = d.sites.find((x) => x.code === site)
   if (!s) throw new EngineError('UNKNOWN_SITE', `no site ${site} in this deployment (sites: ${d.sites.map((x) => x.code).join(', ')})`)
-  return { d, server: s.primary, password: readPassword(dataDir, d) }
+  return { d, server: s.primary, login: loginOf(dataDir, d, s.primary) }
 }
 
 /** A connection to the site's primary, or SITE_DOWN naming the server when it cannot be reached. */
 async function open(dataDir: string, site: string, purpose: string): Promise<{ c: pg.Client; d: PgDeployment; server: PgDeployment['sites'][number]['primary'] }> {
-  const { d, server, password } = target(dataDir, site)
+  const { d, server, login } = target(dataDir, site)
   const c = new pg.Client({
-    host: hostOf(d, server.port), port: server.port, user: d.user, password, database: d.database,
+    ...login,
     application_name: `iddb:console:${purpose}`, connectionTimeoutMillis: CONNECT_MS, statement_timeout: STATEMENT_MS,
   })
   c.on('error', () => { /* a server that goes away mid-call fails the call itself */ })
@@ -41,7 +41,7 @@ async function open(dataDir: string, site: string, purpose: string): Promise<{ c
     await c.connect()
   } catch (e) {
     await c.end().catch(() => {})
-    throw new EngineError('SITE_DOWN', `live server ${server.id} (${hostOf(d, server.port)}:${server.port}, database ${d.database}) cannot be reached: ${(e as Error).message}`, { site })
+    throw new EngineError('SITE_DOWN', `live server ${server.id} (${hostOf(d, server)}:${server.port}, database ${siteDatabaseOf(d, server)}) cannot be reached: ${(e as Error).message}`, { site })
   }
   return { c, d, server }
 }
@@ -89,7 +89,7 @@ export async function readLiveCatalog(dataDir: string, site: string, o: { analyz
     for (const row of la.rows) lastAnalyzed[String(row.t)] = row.at ? new Date(row.at as string).toISOString() : null
     await c.query('COMMIT')
     return {
-      site, server: server.id, host: hostOf(d, server.port), port: server.port, database: d.database,
+      site, server: server.id, host: hostOf(d, server), port: server.port, database: siteDatabaseOf(d, server),
       readAt, readMs: Math.round(performance.now() - t0), analyzed: !!o.analyze, counts, lastAnalyzed, ...cat,
     }
   } catch (e) {

@@ -20,7 +20,7 @@
 import pg from 'pg'
 import { EngineError } from '../../engine/errors'
 import { GlobalDeadlockDetector, TXN_PREFIX, type WaitEdge, type WaitsAnalysis, type ServerWaits } from './deadlock'
-import { readDeployment, readPassword, type PgDeployment, hostOf } from './servers'
+import { loginOf, readDeployment, type PgDeployment, type PgLogin, hostOf } from './servers'
 import type { LiveDeadlockDemoResult, LiveDeadlockRecord, LiveWfgGraph, LiveWfgView } from '../ipc/contract/liveDeadlock'
 
 export const WATCH_INTERVAL_MS = 500
@@ -89,8 +89,8 @@ export class LiveDeadlockWatch {
   private async connect(): Promise<void> {
     const want = [...this.monitors.values()].some((m) => m.lost) || this.monitors.size === 0 || this.serverState.size > this.monitors.size
     if (!want) return
-    let d: PgDeployment, password: string
-    try { d = readDeployment(this.dataDir); password = readPassword(this.dataDir, d) } catch (e) {
+    let d: PgDeployment, logins: Map<string, PgLogin>
+    try { d = readDeployment(this.dataDir); const dd = d; logins = new Map(d.sites.map((s) => [s.code, loginOf(this.dataDir, dd, s.primary)])) } catch (e) {
       for (const s of this.serverState.keys()) this.serverState.set(s, { ...this.serverState.get(s)!, ms: null, error: (e as Error).message })
       return
     }
@@ -98,7 +98,7 @@ export class LiveDeadlockWatch {
       const had = this.monitors.get(s.code)
       if (had && !had.lost && had.port === s.primary.port) return
       if (had) { this.monitors.delete(s.code); void had.client.end().catch(() => {}) }
-      const client = new pg.Client({ host: hostOf(d, s.primary.port), port: s.primary.port, user: d.user, password, database: d.database, application_name: MONITOR_APP, connectionTimeoutMillis: CONNECT_MS, statement_timeout: POLL_TIMEOUT_MS, query_timeout: POLL_TIMEOUT_MS + 1_000 })
+      const client = new pg.Client({ ...logins.get(s.code)!, application_name: MONITOR_APP, connectionTimeoutMillis: CONNECT_MS, statement_timeout: POLL_TIMEOUT_MS, query_timeout: POLL_TIMEOUT_MS + 1_000 })
       const m: Monitor = { site: s.code, port: s.primary.port, client, lost: false }
       client.on('error', () => { m.lost = true }) // a server that went away: connected again at a later poll
       try {
@@ -107,7 +107,7 @@ export class LiveDeadlockWatch {
         this.serverState.set(s.code, { port: s.primary.port, ms: null })
       } catch (e) {
         void client.end().catch(() => {})
-        this.serverState.set(s.code, { port: s.primary.port, ms: null, error: `cannot connect to ${hostOf(d, s.primary.port)}:${s.primary.port}: ${(e as Error).message}` })
+        this.serverState.set(s.code, { port: s.primary.port, ms: null, error: `cannot connect to ${hostOf(d, s.primary)}:${s.primary.port}: ${(e as Error).message}` })
       }
     }))
   }
@@ -211,8 +211,9 @@ export async function runDeadlockDemo(watch: LiveDeadlockWatch, o: { a: string; 
   for (const s of [a, b]) if (!d.sites.some((x) => x.code === s)) throw new EngineError('UNKNOWN_SITE', `no site ${s} in the deployment (sites: ${d.sites.map((x) => x.code).join(', ')})`, { site: s })
   if (watch.demoRunning) throw new EngineError('CONFLICT', 'a deadlock demo is already running: wait for its result')
   if (!watch.running) throw new EngineError('NOT_READY', 'the deadlock detector is not running')
-  const password = readPassword(watch.dataDir, d)
-  const port = (site: string) => d.sites.find((x) => x.code === site)!.primary.port
+  const server = (site: string) => d.sites.find((x) => x.code === site)!.primary
+  const logins = new Map([a, b].map((s) => [s, loginOf(watch.dataDir, d, server(s))]))
+  const port = (site: string) => server(site).port
   const progress = o.progress ?? (() => {})
   const t0 = performance.now()
   const sessions: Session[] = []
@@ -221,11 +222,11 @@ export async function runDeadlockDemo(watch: LiveDeadlockWatch, o: { a: string; 
   watch.demoRunning = true
   try {
     const open = async (txn: string, site: string): Promise<Session> => {
-      const client = new pg.Client({ host: hostOf(d, port(site)), port: port(site), user: d.user, password, database: d.database, application_name: `${TXN_PREFIX}${txn}`, connectionTimeoutMillis: CONNECT_MS })
+      const client = new pg.Client({ ...logins.get(site)!, application_name: `${TXN_PREFIX}${txn}`, connectionTimeoutMillis: CONNECT_MS })
       client.on('error', () => {})
       const s: Session = { txn, site, client, pid: 0, xid: '', pending: 0, inTxn: false }
       sessions.push(s)
-      try { await client.connect() } catch (e) { throw new EngineError('UNREACHABLE', `${site}'s server (${hostOf(d, port(site))}:${port(site)}) cannot be reached: ${(e as Error).message}`, { site }) }
+      try { await client.connect() } catch (e) { throw new EngineError('UNREACHABLE', `${site}'s server (${hostOf(d, server(site))}:${port(site)}) cannot be reached: ${(e as Error).message}`, { site }) }
       // a backstop: whatever happens to the detector, no statement of the demo waits for a lock longer than this
       await client.query(`SET lock_timeout = '${Math.round((o.timeoutMs ?? 15_000) * 2)}ms'`)
       s.pid = Number((await client.query('SELECT pg_backend_pid() AS p')).rows[0].p)
@@ -310,7 +311,7 @@ export async function runDeadlockDemo(watch: LiveDeadlockWatch, o: { a: string; 
   } finally {
     // nothing left behind: a statement still waiting is cancelled, an open transaction rolled back, a prepared one finished
     for (const s of sessions) if (s.pending > 0) {
-      const c = new pg.Client({ host: hostOf(d, port(s.site)), port: port(s.site), user: d.user, password, database: d.database, application_name: MONITOR_APP, connectionTimeoutMillis: CONNECT_MS })
+      const c = new pg.Client({ ...logins.get(s.site)!, application_name: MONITOR_APP, connectionTimeoutMillis: CONNECT_MS })
       c.on('error', () => {})
       try { await c.connect(); await c.query('SELECT pg_cancel_backend($1)', [s.pid]) } catch { /* the server is gone: its backends with it */ } finally { await c.end().catch(() => {}) }
     }

@@ -16,8 +16,8 @@ import { join } from 'node:path'
 import pg from 'pg'
 import { EngineError, toErrorInfo } from '../../engine/errors'
 import { readBackup } from './backup'
-import { connect, qid } from './load'
-import { readDeployment, readPassword, serverStates, type PgDeployment, type PgServer, hostOf } from './servers'
+import { connectTo, qid } from './load'
+import { loginOf, readDeployment, serverStates, type PgDeployment, type PgServer } from './servers'
 import type { LiveBackupEntry, LiveReplicationStatus, LiveServerState, LiveSiteReplication, LiveStandbyLink, StockRefreshResult } from '../ipc/contract/liveRepl'
 
 /** Where the console keeps a deployment's backups. */
@@ -31,10 +31,12 @@ const PROBE_MS = 3_000
 
 const ms = (v: unknown): number | null => (v === null || v === undefined ? null : Math.round(Number(v)))
 
-async function probe(d: PgDeployment, s: PgServer, running: boolean, password: string): Promise<{ state: LiveServerState; links: LiveStandbyLink[]; replayDelayMs: number | null }> {
+async function probe(dataDir: string, d: PgDeployment, s: PgServer, running: boolean): Promise<{ state: LiveServerState; links: LiveStandbyLink[]; replayDelayMs: number | null }> {
   const state: LiveServerState = { id: s.id, role: s.role, port: s.port, running, inRecovery: null, lsn: null }
   if (!running) return { state, links: [], replayDelayMs: null }
-  const c = new pg.Client({ host: hostOf(d, s.port), port: s.port, user: d.user, password, database: 'postgres', connectionTimeoutMillis: PROBE_MS })
+  let login
+  try { login = loginOf(dataDir, d, s) } catch (e) { state.error = (e as Error).message; return { state, links: [], replayDelayMs: null } }
+  const c = new pg.Client({ ...login, connectionTimeoutMillis: PROBE_MS })
   c.on('error', () => {})
   try {
     await c.connect()
@@ -61,15 +63,18 @@ async function probe(d: PgDeployment, s: PgServer, running: boolean, password: s
 /** Every site's primary and standby as they say of themselves, with the replication between them. */
 export async function replicationStatus(dataDir: string, consolePort: (site: string) => number | undefined = () => undefined): Promise<LiveReplicationStatus> {
   const d = readDeployment(dataDir)
-  const password = readPassword(dataDir, d)
   const running = new Map(serverStates(dataDir).map((x) => [x.server.id, x.running]))
   const sites = await Promise.all(d.sites.map(async (s): Promise<LiveSiteReplication> => {
-    const [p, b] = await Promise.all([probe(d, s.primary, running.get(s.primary.id) ?? false, password), probe(d, s.standby, running.get(s.standby.id) ?? false, password)])
+    // an attached site whose topology file names no standby: there is none to probe
+    const none: PgServer = { id: `${s.code}.backup`, site: s.code, role: 'standby', port: 0, dir: '', log: '' }
+    const standby = s.standby ?? none
+    const [p, b] = await Promise.all([probe(dataDir, d, s.primary, running.get(s.primary.id) ?? false), probe(dataDir, d, standby, running.get(standby.id) ?? false)])
     const streaming = p.links.some((l) => l.state === 'streaming')
     const problem = !p.state.running ? `${s.primary.id} is not running: promote the standby (failover) or start the server`
       : p.state.inRecovery !== false ? `${s.primary.id} does not accept writes${p.state.error ? `: ${p.state.error}` : ' (it is in recovery)'}`
-        : !b.state.running ? `${s.standby.id} is not running: the site has no standby (rebuild it from ${s.primary.id})`
-          : !streaming ? `${s.standby.id} runs but does not stream from ${s.primary.id}${b.state.error ? `: ${b.state.error}` : ''}`
+        : !s.standby ? `${s.code} has no standby: the topology file names none`
+          : !b.state.running ? `${standby.id} is not running: the site has no standby (rebuild it from ${s.primary.id})`
+            : !streaming ? `${standby.id} runs but does not stream from ${s.primary.id}${b.state.error ? `: ${b.state.error}` : ''}`
             : null
     return { site: s.code, primary: p.state, standby: b.state, links: p.links, replayDelayMs: b.replayDelayMs, consolePort: consolePort(s.code) ?? null, healthy: problem === null, problem }
   }))
@@ -118,9 +123,8 @@ export async function refreshStockCopy(dataDir: string, o: { copy?: string; site
     if (!s) throw new EngineError('UNKNOWN_SITE', `no site ${code} in this deployment (sites: ${d.sites.map((x) => x.code).join(', ')})`)
     return s
   }
-  const password = readPassword(dataDir, d)
-  const src = connect(d, at(sourceSite).primary.port, d.database, password)
-  const dst = connect(d, at(site).primary.port, d.database, password)
+  const src = connectTo(loginOf(dataDir, d, at(sourceSite).primary))
+  const dst = connectTo(loginOf(dataDir, d, at(site).primary))
   src.on('error', () => {})
   dst.on('error', () => {})
   try {

@@ -13,7 +13,7 @@ import pg from 'pg'
 import { Cluster } from '../../engine/cluster'
 import type { TopologySpec } from '../../engine/topology/types'
 import type { SiteDb } from '../../engine/site/db'
-import type { PgDeployment } from './servers'
+import type { PgDeployment, PgLogin } from './servers'
 import { hostOf } from './wan'
 import { PG_COMPAT_SQL } from './dialect'
 import type { SyncPg } from './syncbridge'
@@ -92,30 +92,40 @@ export async function copyTable(client: pg.Client, db: SiteDb, t: ReturnType<typ
   return rows.length
 }
 
+/** A client (not yet connected) for one server's login (servers.ts loginOf). */
+export function connectTo(l: PgLogin, applicationName?: string): pg.Client {
+  return new pg.Client({ ...l, connectionTimeoutMillis: 10_000, ...(applicationName ? { application_name: applicationName } : {}) })
+}
+
 export function connect(d: PgDeployment, port: number, database: string, password: string): pg.Client {
   return new pg.Client({ host: hostOf(d, port), port, user: d.user, password, database, connectionTimeoutMillis: 10_000 })
 }
 
 /** Creates the site databases and the repository database, then loads the generated design into them. */
-export async function loadDesign(d: PgDeployment, password: string, o: { seed: number; sales: number; topology?: TopologySpec; onProgress?: (m: string) => void }): Promise<LoadSummary> {
+export async function loadDesign(d: PgDeployment, password: string, o: { seed: number; sales: number; topology?: TopologySpec; onProgress?: (m: string) => void
+  /** Attached servers (attach.ts): each server's own login, into databases that exist (none are created here). */
+  login?: (server: PgDeployment['sites'][number]['primary'], database: string) => PgLogin
+}): Promise<LoadSummary> {
   const t0 = performance.now()
   o.onProgress?.(`generating the design (seed ${o.seed}, ${o.sales} sales)`)
   const cluster = await Cluster.create({ seed: o.seed, sales: o.sales, topology: o.topology })
   const summary: LoadSummary = { seed: o.seed, sales: o.sales, tables: {}, ms: 0 }
   try {
     for (const s of d.sites) {
-      const admin = connect(d, s.primary.port, 'postgres', password)
-      await admin.connect()
-      try {
-        await admin.query(`CREATE DATABASE ${qid(d.database)}`)
-        if (s.code === d.repository.site) await admin.query(`CREATE DATABASE ${qid(d.repository.database)}`)
-      } finally { await admin.end() }
+      if (!o.login) {
+        const admin = connect(d, s.primary.port, 'postgres', password)
+        await admin.connect()
+        try {
+          await admin.query(`CREATE DATABASE ${qid(d.database)}`)
+          if (s.code === d.repository.site) await admin.query(`CREATE DATABASE ${qid(d.repository.database)}`)
+        } finally { await admin.end() }
+      }
       const site = cluster.siteInternals(s.code)
-      const targets: [string, SiteDb | undefined, string][] = [[s.code, site.primary, d.database], [`${s.code}.repository`, site.repository, d.repository.database]]
+      const targets: [string, SiteDb | undefined, string][] = [[s.code, site.primary, s.primary.database ?? d.database], [`${s.code}.repository`, site.repository, d.repository.database]]
       for (const [label, db, database] of targets) {
         if (!db) continue
         o.onProgress?.(`loading ${label}`)
-        const client = connect(d, s.primary.port, database, password)
+        const client = o.login ? connectTo(o.login(s.primary, database)) : connect(d, s.primary.port, database, password)
         await client.connect()
         try {
           await client.query('BEGIN')

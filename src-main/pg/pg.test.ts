@@ -229,9 +229,9 @@ describe.skipIf(why !== null)(`live PostgreSQL sites${why ? ` (skipped: ${why})`
     expect(crashServer(dir, 'KDY.primary')).toBe(true)
     const f = await failover(dir, 'KDY')
     expect(f.oldPrimaryWasRunning).toBe(false)
-    expect(f.port).toBe(old.standby.port)
+    expect(f.port).toBe(old.standby!.port)
     const now = kdy()
-    expect(now.primary.port).toBe(old.standby.port)
+    expect(now.primary.port).toBe(old.standby!.port)
     // RPO 0: every acknowledged update is on the promoted server, and it takes new writes
     expect((await one(now.primary.port, db, 'SELECT "QTY"::int AS q FROM "Stock_KDY" ORDER BY "STOCKCODE" LIMIT 1'))[0].q).toBe(q)
     await one(now.primary.port, db, 'UPDATE "Stock_KDY" SET "QTY" = "QTY" + 1 WHERE "STOCKCODE" = (SELECT MIN("STOCKCODE") FROM "Stock_KDY")')
@@ -239,7 +239,7 @@ describe.skipIf(why !== null)(`live PostgreSQL sites${why ? ` (skipped: ${why})`
     // the old primary comes back as the new standby, then a planned fail back returns the roles
     await rebuildStandby(dir, 'KDY')
     const st = (await pgStatus(dir)).servers.filter((s) => s.site === 'KDY')
-    expect(st.map((s) => [s.port, s.inRecovery])).toEqual([[old.standby.port, false], [old.primary.port, true]])
+    expect(st.map((s) => [s.port, s.inRecovery])).toEqual([[old.standby!.port, false], [old.primary.port, true]])
     const back = await failover(dir, 'KDY')
     expect(back.oldPrimaryWasRunning).toBe(true)
     expect(kdy().primary.port).toBe(old.primary.port)

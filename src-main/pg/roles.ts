@@ -25,7 +25,7 @@ import type { Cluster } from '../../engine/cluster'
 import { levelRank, type Level } from '../../engine/api/security'
 import { SecurityManager, type LiveAuth } from '../../engine/security/dsm'
 import type { SiteCode } from '../../engine/topology/types'
-import { readPassword, type PgDeployment, hostOf } from './servers'
+import { loginOf, siteDatabaseOf, type PgDeployment, hostOf } from './servers'
 import { SyncPg, type PgConnSpec } from './syncbridge'
 import type { LiveSites } from './live'
 import type { LiveRoleView, LiveRolesView } from '../ipc/contract/liveSecurity'
@@ -110,9 +110,8 @@ export class LiveRoles implements LiveAuth {
    */
   static attach(cluster: Cluster, live: Pick<LiveSites, 'dataDir' | 'deployment'>): LiveRoles {
     const d = live.deployment
-    const password = readPassword(live.dataDir, d)
     const conns: Record<string, PgConnSpec> = {}
-    for (const s of d.sites) conns[s.code] = { host: hostOf(d, s.primary.port), port: s.primary.port, database: d.database, user: d.user, password, applicationName: 'iddb:console:roles' }
+    for (const s of d.sites) conns[s.code] = { ...loginOf(live.dataDir, d, s.primary), applicationName: 'iddb:console:roles' }
     const bridge = SyncPg.open({ conns, connectTimeoutMs: CONNECT_MS })
     const r = new LiveRoles(cluster, live.dataDir, d, bridge)
     // the servers check every login from now on, whatever the sync below meets: never the engine's own verifiers
@@ -133,7 +132,7 @@ export class LiveRoles implements LiveAuth {
     const s = d.sites.find((x) => x.code === site)
     if (!s) return
     this.deployment = d
-    this.bridge.repoint(site, { host: hostOf(d, s.primary.port), port: s.primary.port, database: d.database, user: d.user, password: readPassword(this.dataDir, d), applicationName: 'iddb:console:roles' })
+    this.bridge.repoint(site, { ...loginOf(this.dataDir, d, s.primary), applicationName: 'iddb:console:roles' })
   }
 
   close(): void {
@@ -157,7 +156,7 @@ export class LiveRoles implements LiveAuth {
       return this.bridge.query(home, sql, params, { timeoutMs: 15_000 })
     } catch (e) {
       if (e instanceof EngineError && (e.code === 'UNREACHABLE' || e.code === 'TIMEOUT')) {
-        throw new EngineError('SITE_DOWN', `live server ${s.primary.id} (${hostOf(this.deployment, s.primary.port)}:${s.primary.port}) cannot be reached: ${e.message}`, { site: home })
+        throw new EngineError('SITE_DOWN', `live server ${s.primary.id} (${hostOf(this.deployment, s.primary)}:${s.primary.port}) cannot be reached: ${e.message}`, { site: home })
       }
       throw e
     }
@@ -246,12 +245,12 @@ export class LiveRoles implements LiveAuth {
   check(home: SiteCode, name: string, password: string): boolean {
     const s = this.site(home)
     if (!USER_RE.test(name) || !password) return false
-    const spec: PgConnSpec = { host: hostOf(this.deployment, s.primary.port), port: s.primary.port, database: this.deployment.database, user: roleName(name), password, applicationName: 'iddb:login' }
+    const spec: PgConnSpec = { host: hostOf(this.deployment, s.primary), port: s.primary.port, database: siteDatabaseOf(this.deployment, s.primary), user: roleName(name), password, applicationName: 'iddb:login' }
     try {
       return this.bridge.authenticate(spec) === spec.user
     } catch (e) {
       if (e instanceof EngineError && e.code === 'AUTH_FAILED') return false
-      throw new EngineError('SITE_DOWN', `${name}'s home server ${s.primary.id} (${hostOf(this.deployment, s.primary.port)}:${s.primary.port}) cannot check the password: ${(e as Error).message}`, { site: home })
+      throw new EngineError('SITE_DOWN', `${name}'s home server ${s.primary.id} (${hostOf(this.deployment, s.primary)}:${s.primary.port}) cannot check the password: ${(e as Error).message}`, { site: home })
     }
   }
 
@@ -264,7 +263,7 @@ export class LiveRoles implements LiveAuth {
 
   describe(home: SiteCode, name: string): string {
     const s = this.site(home)
-    return `checked by ${s.primary.id} (${hostOf(this.deployment, s.primary.port)}:${s.primary.port}) with SCRAM-SHA-256 as role ${roleName(name)}`
+    return `checked by ${s.primary.id} (${hostOf(this.deployment, s.primary)}:${s.primary.port}) with SCRAM-SHA-256 as role ${roleName(name)}`
   }
 
   // ---- the Security console's live panel ---------------------------------------------------------------
@@ -276,7 +275,7 @@ export class LiveRoles implements LiveAuth {
   view(): LiveRolesView {
     const users = this.users()
     const sites = this.deployment.sites.map((s) => {
-      const server = { site: s.code, server: s.primary.id, host: hostOf(this.deployment, s.primary.port), port: s.primary.port }
+      const server = { site: s.code, server: s.primary.id, host: hostOf(this.deployment, s.primary), port: s.primary.port }
       try {
         const settings = this.at(s.code, `SELECT current_setting('password_encryption') AS enc,
             (SELECT array_agg(DISTINCT auth_method ORDER BY auth_method) FROM pg_hba_file_rules WHERE type = 'host') AS hba`).rows[0]

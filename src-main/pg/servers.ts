@@ -14,6 +14,7 @@ import { execFileSync, spawnSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, appendFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
+import { homedir } from 'node:os'
 import { EngineError } from '../../engine/errors'
 import type { SiteCode } from '../../engine/topology/types'
 import { connect } from './load'
@@ -28,14 +29,21 @@ export interface PgServer {
   id: string; site: SiteCode; role: 'primary' | 'standby'; port: number; dir: string; log: string
   /** --wan: the address the server listens on and the network namespace it runs in (else d.host, the root namespace). */
   host?: string; netns?: string
+  /**
+   * An attached server (`iddb pg attach --topology FILE`): its own login and site database (else the
+   * deployment's), and the environment variable holding its password (else the pgpass file's entry for it).
+   * `dir` and `log` are empty: the server is not this machine's to start or stop.
+   */
+  user?: string; database?: string; passwordEnv?: string
 }
 export interface PgDeployment {
   version: 1
-  host: '127.0.0.1'
+  host: string
   user: string
   /** PostgreSQL's major version the servers were created with. */
   pgVersion: string
-  sites: { code: SiteCode; hq: boolean; primary: PgServer; standby: PgServer }[]
+  /** A site's standby: always for `pg up`'s servers; an attached site has one only if its topology file names it. */
+  sites: { code: SiteCode; hq: boolean; primary: PgServer; standby?: PgServer }[]
   repository: { site: SiteCode; database: string }
   database: string
   createdAt: string
@@ -46,6 +54,76 @@ export interface PgDeployment {
   design?: { seed: number; sales: number }
   /** `pg up --wan t1`: the branches' namespaces, veths and shaped links (absent: every server on loopback). */
   wan?: WanSetup
+  /**
+   * Servers this machine does not run, named by a topology file (`iddb pg attach`, attach.ts): the console
+   * connects to them; starting, stopping, building standbys and failing over are the servers' own machines' work.
+   */
+  attached?: { topologyFile: string; attachedAt: string }
+}
+
+/** `pg up`'s own servers: every site has its standby, every server a data directory here. */
+export type LocalSite = Omit<PgDeployment['sites'][number], 'standby'> & { standby: PgServer }
+export type LocalDeployment = Omit<PgDeployment, 'sites'> & { sites: LocalSite[] }
+
+/** Refuses what only `pg up`'s own servers allow (pg_ctl, pg_basebackup into a local directory). */
+export function requireLocalServers(d: PgDeployment, what: string): LocalDeployment {
+  if (d.attached) throw new EngineError('UNSUPPORTED', `${what} needs servers this machine runs; these are attached from ${d.attached.topologyFile} — do it on the server's own machine`)
+  const bad = d.sites.find((s) => !s.standby)
+  if (bad) throw new EngineError('CORRUPT_DATA', `pg.json names no standby for ${bad.code}: not a deployment made by iddb pg up`)
+  return d as LocalDeployment
+}
+
+/** The login of one server: its address, user, the database asked for (default: the site's) and its password. */
+export interface PgLogin { host: string; port: number; user: string; password: string; database: string }
+
+/** The database holding a server's site (an attached server may name its own). */
+export const siteDatabaseOf = (d: PgDeployment, server: PgServer): string => server.database ?? d.database
+
+export function loginOf(dataDir: string, d: PgDeployment, server: PgServer, database?: string): PgLogin {
+  const host = server.host ?? d.host
+  const user = server.user ?? d.user
+  const db = database ?? siteDatabaseOf(d, server)
+  return { host, port: server.port, user, database: db, password: passwordOf(dataDir, d, server, db) }
+}
+
+/**
+ * A server's password: for an attached server from the environment variable its topology file names, else from
+ * the pgpass file (PGPASSFILE, else ~/.pgpass; libpq's format and matching); for `pg up`'s servers readPassword.
+ * Never from pg.json or the topology file.
+ */
+export function passwordOf(dataDir: string, d: PgDeployment, server: PgServer, database?: string): string {
+  if (!d.attached) return readPassword(dataDir, d)
+  const user = server.user ?? d.user
+  if (server.passwordEnv) {
+    const v = process.env[server.passwordEnv]
+    if (v === undefined || v === '') throw new EngineError('ACCESS_DENIED', `no password for ${user} at ${server.id}: set the environment variable ${server.passwordEnv} (named for it in ${d.attached.topologyFile})`)
+    return v
+  }
+  const file = process.env.PGPASSFILE || join(homedir(), '.pgpass')
+  const host = server.host ?? d.host
+  const found = existsSync(file) ? pgpassLookup(readFileSync(file, 'utf8'), host, server.port, database ?? siteDatabaseOf(d, server), user) : null
+  if (found === null) throw new EngineError('ACCESS_DENIED', `no password for ${user} at ${server.id} (${host}:${server.port}): the topology file names no passwordEnv for it and ${file} has no matching entry`)
+  return found
+}
+
+/** libpq's pgpass matching: `host:port:database:user:password`, `*` matches anything, `\:` and `\\` escape; the first match wins. */
+export function pgpassLookup(text: string, host: string, port: number, database: string, user: string): string | null {
+  for (const raw of text.split(/\r?\n/)) {
+    if (!raw || raw.startsWith('#')) continue
+    const f: string[] = []
+    let cur = ''
+    for (let i = 0; i < raw.length; i++) {
+      const ch = raw[i]
+      if (ch === '\\' && i + 1 < raw.length) { cur += raw[++i]; continue }
+      if (ch === ':' && f.length < 4) { f.push(cur); cur = ''; continue }
+      cur += ch
+    }
+    f.push(cur)
+    if (f.length !== 5) continue
+    const want = [host, String(port), database, user]
+    if (want.every((w, i) => f[i] === '*' || f[i] === w)) return f[4]
+  }
+  return null
 }
 
 /** Where initdb and pg_ctl are: $IDDB_PG_BIN, else the newest /usr/lib/postgresql/<v>/bin; null when absent. */
@@ -129,7 +207,7 @@ export interface PgUpOptions {
 }
 
 /** Creates and starts the servers (fresh DIR only) and returns the deployment; on failure stops what it started. */
-export function createServers(o: PgUpOptions): PgDeployment {
+export function createServers(o: PgUpOptions): LocalDeployment {
   const bin = findPgBin()
   const why = pgUnavailableReason()
   if (!bin || why) throw new EngineError('UNSUPPORTED', why ?? 'PostgreSQL not found')
@@ -163,7 +241,7 @@ export function createServers(o: PgUpOptions): PgDeployment {
     }
   }
   const hq = o.sites.find((s) => s.hq) ?? o.sites[0]
-  const d: PgDeployment = {
+  const d: LocalDeployment = {
     version: 1, host: '127.0.0.1', user: PG_USER, pgVersion, database: SITE_DATABASE,
     sites: o.sites.map((s, i) => ({ code: s.code, hq: s.hq, primary: server(s.code, 'primary', o.basePort + 2 * i), standby: server(s.code, 'standby', o.basePort + 2 * i + 1) })),
     repository: { site: hq.code, database: REPOSITORY_DATABASE }, createdAt: new Date().toISOString(),
@@ -194,12 +272,12 @@ export function createServers(o: PgUpOptions): PgDeployment {
 }
 
 /** Builds each site's standby from its primary (pg_basebackup -R: WAL streaming, hot standby) and starts it. */
-export function createStandbys(dataDir: string, d: PgDeployment, password: string, onProgress?: (m: string) => void): void {
+export function createStandbys(dataDir: string, d: LocalDeployment, password: string, onProgress?: (m: string) => void): void {
   const bin = findPgBin()!
   for (const s of d.sites) {
     onProgress?.(`pg_basebackup ${s.primary.id} → ${s.standby.id} (port ${s.standby.port})`)
     // --wan: run at the branch (inside its namespace): the copy is the branch's own, not shipped over its T1
-    pgRun(bin, 'pg_basebackup', ['-h', hostOf(d, s.primary.port), '-p', String(s.primary.port), '-U', d.user, '-D', s.standby.dir, '-R', '-X', 'stream', '-c', 'fast', '--no-sync'], { PGPASSWORD: password }, s.standby.netns)
+    pgRun(bin, 'pg_basebackup', ['-h', hostOf(d, s.primary), '-p', String(s.primary.port), '-U', d.user, '-D', s.standby.dir, '-R', '-X', 'stream', '-c', 'fast', '--no-sync'], { PGPASSWORD: password }, s.standby.netns)
     // the copy carries the primary's settings: later lines win, so only the port changes
     appendFileSync(join(s.standby.dir, 'postgresql.conf'), `\n# iddb: this server is ${s.standby.id}\nport = ${s.standby.port}\n`)
     startServer(bin, s.standby)
@@ -211,7 +289,7 @@ export function createStandbys(dataDir: string, d: PgDeployment, password: strin
  * failover then loses no acknowledged commit (RPO 0). The price: while a site's standby is down, commits at its
  * primary wait for it (or for a failover).
  */
-export async function makeStandbysSynchronous(d: PgDeployment, password: string, sync = true): Promise<void> {
+export async function makeStandbysSynchronous(d: LocalDeployment, password: string, sync = true): Promise<void> {
   for (const s of d.sites) {
     const c = connect(d, s.primary.port, 'postgres', password)
     await c.connect()
@@ -264,11 +342,11 @@ function writeManifest(dir: string, d: PgDeployment): void {
 
 export { hostOf }
 
-export const allServers = (d: PgDeployment): PgServer[] => d.sites.flatMap((s) => [s.primary, s.standby])
+export const allServers = (d: PgDeployment): PgServer[] => d.sites.flatMap((s) => (s.standby ? [s.primary, s.standby] : [s.primary]))
 
 /** Stops every server of the deployment (standbys first); returns the ids it stopped. */
 export function stopDeployment(dataDir: string, mode: 'fast' | 'immediate' = 'fast'): string[] {
-  const d = readDeployment(dataDir)
+  const d = requireLocalServers(readDeployment(dataDir), 'pg down')
   const bin = findPgBin()
   if (!bin) throw new EngineError('UNSUPPORTED', pgUnavailableReason() ?? 'PostgreSQL not found')
   const stopped: string[] = []
@@ -278,7 +356,7 @@ export function stopDeployment(dataDir: string, mode: 'fast' | 'immediate' = 'fa
 
 /** Starts every stopped server of the deployment (primaries first); returns the ids it started. */
 export function startDeployment(dataDir: string): string[] {
-  const d = readDeployment(dataDir)
+  const d = requireLocalServers(readDeployment(dataDir), 'pg start')
   const bin = findPgBin()
   if (!bin) throw new EngineError('UNSUPPORTED', pgUnavailableReason() ?? 'PostgreSQL not found')
   const started: string[] = []
@@ -292,6 +370,7 @@ export function startDeployment(dataDir: string): string[] {
 /** Whether each server's postmaster runs (pg_ctl status). */
 export function serverStates(dataDir: string): { server: PgServer; running: boolean }[] {
   const d = readDeployment(dataDir)
+  if (d.attached) return allServers(d).map((server) => ({ server, running: true })) // not this machine's: whether it answers is for a probe to say
   const bin = findPgBin()
   return allServers(d).map((server) => ({ server, running: bin ? isRunning(bin, server) : false }))
 }
@@ -313,7 +392,7 @@ export interface FailoverResult { site: SiteCode; promoted: string; port: number
  */
 export async function failover(dataDir: string, site: SiteCode): Promise<FailoverResult> {
   const t0 = performance.now()
-  const d = readDeployment(dataDir)
+  const d = requireLocalServers(readDeployment(dataDir), 'a failover')
   const bin = findPgBin()
   if (!bin) throw new EngineError('UNSUPPORTED', pgUnavailableReason() ?? 'PostgreSQL not found')
   const s = d.sites.find((x) => x.code === site)
@@ -339,7 +418,7 @@ export async function failover(dataDir: string, site: SiteCode): Promise<Failove
 
 /** Rebuilds a site's standby from its current primary (its old contents discarded) and starts it streaming. */
 export async function rebuildStandby(dataDir: string, site: SiteCode): Promise<void> {
-  const d = readDeployment(dataDir)
+  const d = requireLocalServers(readDeployment(dataDir), 'rebuilding a standby')
   const bin = findPgBin()
   if (!bin) throw new EngineError('UNSUPPORTED', pgUnavailableReason() ?? 'PostgreSQL not found')
   const s = d.sites.find((x) => x.code === site)
@@ -354,7 +433,7 @@ export async function rebuildStandby(dataDir: string, site: SiteCode): Promise<v
 
 /** The failure drill real servers allow: a server stops at once, without a shutdown checkpoint (pg_ctl -m immediate). */
 export function crashServer(dataDir: string, serverId: string): boolean {
-  const d = readDeployment(dataDir)
+  const d = requireLocalServers(readDeployment(dataDir), 'stopping a server')
   const bin = findPgBin()
   if (!bin) throw new EngineError('UNSUPPORTED', pgUnavailableReason() ?? 'PostgreSQL not found')
   const s = allServers(d).find((x) => x.id === serverId)

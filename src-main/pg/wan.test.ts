@@ -96,7 +96,7 @@ describe.skipIf(why !== null)(`servers behind the modelled T1${why ? ` (skipped:
     for (const s of d.sites) {
       const w = d.wan!.sites.find((x) => x.site === s.code)
       expect(hostOf(d, s.primary.port)).toBe(w ? w.nsAddr : '127.0.0.1')
-      expect(hostOf(d, s.standby.port)).toBe(w ? w.nsAddr : '127.0.0.1')
+      expect(hostOf(d, s.standby!.port)).toBe(w ? w.nsAddr : '127.0.0.1')
     }
     const st = await pgStatus(dir)
     expect(st.servers.every((s) => s.running && !s.error)).toBe(true)

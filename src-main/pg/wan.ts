@@ -148,9 +148,14 @@ export function tearDownWan(w: WanSetup): string[] {
   return removed
 }
 
-/** The address a deployment's server (by port) is reached at: its own under --wan, else the deployment's host. */
-export function hostOf(d: Pick<PgDeployment, 'host' | 'sites'>, port: number): string {
-  for (const s of d.sites) for (const x of [s.primary, s.standby]) if (x.port === port && x.host) return x.host
+/**
+ * The address a deployment's server is reached at: its own (under --wan, or an attached server), else the
+ * deployment's host. By port only for `pg up`'s servers, whose ports are unique; attached servers (which may all
+ * listen on 5432) are asked for by the server itself.
+ */
+export function hostOf(d: Pick<PgDeployment, 'host' | 'sites'>, server: number | { host?: string }): string {
+  if (typeof server !== 'number') return server.host ?? d.host
+  for (const s of d.sites) for (const x of [s.primary, s.standby]) if (x && x.port === server && x.host) return x.host
   return d.host
 }
 
