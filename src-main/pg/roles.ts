@@ -26,7 +26,7 @@ import { levelRank, type Level } from '../../engine/api/security'
 import { SecurityManager, type LiveAuth } from '../../engine/security/dsm'
 import type { SiteCode } from '../../engine/topology/types'
 import { loginOf, siteDatabaseOf, type PgDeployment, hostOf } from './servers'
-import { SyncPg, type PgConnSpec } from './syncbridge'
+import { SyncPg, SyncPgError, type PgConnSpec } from './syncbridge'
 import type { LiveSites } from './live'
 import type { LiveRoleView, LiveRolesView } from '../ipc/contract/liveSecurity'
 
@@ -189,8 +189,11 @@ export class LiveRoles implements LiveAuth {
     // a utility statement takes no parameters: the verifier is the only value written into it, and checked first
     if (verifier !== null && !VERIFIER_RE.test(verifier)) throw new EngineError('INTERNAL', 'a SCRAM verifier of an unexpected form')
     const auth = verifier === null ? 'NOLOGIN PASSWORD NULL' : `LOGIN PASSWORD '${verifier}'`
-    const exists = this.at(home, 'SELECT 1 FROM pg_roles WHERE rolname = $1', [role]).rows.length > 0
-    this.at(home, `${exists ? 'ALTER' : 'CREATE'} ROLE ${q} ${auth} NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS`)
+    const had = this.at(home, 'SELECT (rolsuper OR rolcreatedb OR rolcreaterole OR rolreplication OR rolbypassrls) AS p FROM pg_roles WHERE rolname = $1', [role]).rows[0] as { p: boolean } | undefined
+    // naming those attributes in ALTER ROLE needs a superuser (an attached server's login may not be one): they are
+    // named when the role is made, and again only if something gave an existing role one of them
+    const attrs = !had || had.p ? ' NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS' : ''
+    this.at(home, `${had ? 'ALTER' : 'CREATE'} ROLE ${q} ${auth}${attrs}`)
     this.grant(home, role, clearance)
   }
 
@@ -256,7 +259,9 @@ export class LiveRoles implements LiveAuth {
 
   hasVerifier(home: SiteCode, name: string): boolean {
     if (!USER_RE.test(name)) return true
-    const r = this.at(home, 'SELECT rolpassword IS NOT NULL AS v FROM pg_authid WHERE rolname = $1', [roleName(name)]).rows[0] as { v: boolean } | undefined
+    // the console gives a role LOGIN exactly when it sets its verifier (setRole): pg_roles says so to any login,
+    // where pg_authid (the verifier itself) is for superusers only — an attached server's login may not be one
+    const r = this.at(home, 'SELECT rolcanlogin AS v FROM pg_roles WHERE rolname = $1', [roleName(name)]).rows[0] as { v: boolean } | undefined
     // no role at all: the server's refusal is the answer (check), not the engine's verifier
     return r ? r.v === true : true
   }
@@ -277,16 +282,22 @@ export class LiveRoles implements LiveAuth {
     const sites = this.deployment.sites.map((s) => {
       const server = { site: s.code, server: s.primary.id, host: hostOf(this.deployment, s.primary), port: s.primary.port }
       try {
-        const settings = this.at(s.code, `SELECT current_setting('password_encryption') AS enc,
-            (SELECT array_agg(DISTINCT auth_method ORDER BY auth_method) FROM pg_hba_file_rules WHERE type = 'host') AS hba`).rows[0]
-        const rows = this.at(s.code, `SELECT a.rolname AS role, a.rolcanlogin AS login,
-            CASE WHEN a.rolpassword IS NULL THEN 'none' WHEN starts_with(a.rolpassword, 'SCRAM-SHA-256$') THEN 'SCRAM-SHA-256'
-                 WHEN starts_with(a.rolpassword, 'md5') THEN 'md5' ELSE 'other' END AS verifier,
+        // pg_hba_file_rules and pg_authid are for superusers: an attached server's login may see neither
+        const denied = (e: unknown) => e instanceof SyncPgError && e.sqlstate === '42501'
+        const enc = String(this.at(s.code, "SELECT current_setting('password_encryption') AS enc").rows[0].enc)
+        let hba: unknown = null
+        try { hba = this.at(s.code, "SELECT array_agg(DISTINCT auth_method ORDER BY auth_method) AS hba FROM pg_hba_file_rules WHERE type = 'host'").rows[0].hba } catch (e) { if (!denied(e)) throw e }
+        const settings = { enc, hba }
+        const roleRows = (from: 'pg_authid' | 'pg_roles') => this.at(s.code, `SELECT a.rolname AS role, a.rolcanlogin AS login,
+            ${from === 'pg_roles' ? "'unreadable'" : `CASE WHEN a.rolpassword IS NULL THEN 'none' WHEN starts_with(a.rolpassword, 'SCRAM-SHA-256$') THEN 'SCRAM-SHA-256'
+                 WHEN starts_with(a.rolpassword, 'md5') THEN 'md5' ELSE 'other' END`} AS verifier,
             (SELECT count(*) FROM pg_class c WHERE c.relnamespace = 'public'::regnamespace AND c.relkind = 'r' AND has_table_privilege(a.oid, c.oid, 'SELECT')) AS tables,
             (SELECT array_agg(c.relname::text ORDER BY c.relname) FROM pg_class c WHERE c.relnamespace = 'public'::regnamespace AND c.relkind = 'r'
                AND NOT has_table_privilege(a.oid, c.oid, 'SELECT') AND has_any_column_privilege(a.oid, c.oid, 'SELECT')) AS partial,
             (SELECT count(*) FROM pg_stat_activity x WHERE x.usename = a.rolname) AS connections
-          FROM pg_authid a WHERE starts_with(a.rolname, $1) ORDER BY a.rolname`, [ROLE_PREFIX]).rows
+          FROM ${from} a WHERE starts_with(a.rolname, $1) ORDER BY a.rolname`, [ROLE_PREFIX]).rows
+        let rows: Record<string, unknown>[]
+        try { rows = roleRows('pg_authid') } catch (e) { if (!denied(e)) throw e; rows = roleRows('pg_roles') }
         const roles: LiveRoleView[] = rows.map((r) => {
           const user = String(r.role).slice(ROLE_PREFIX.length)
           const u = users.find((x) => x.home === s.code && x.name === user)

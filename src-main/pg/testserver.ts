@@ -7,7 +7,7 @@ import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync }
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { createServers, hostOf, readPassword, serverStates, startDeployment, stopDeployment, type PgDeployment } from './servers'
+import { createServers, hostOf, loginOf, readPassword, serverStates, startDeployment, stopDeployment, type PgDeployment } from './servers'
 import type { PgConnSpec } from './syncbridge'
 
 /** A free block of `n` consecutive loopback ports (checked by binding each). */
@@ -78,7 +78,7 @@ export async function atSite(dir: string, d: PgDeployment, site: string, sql: st
   const s = d.sites.find((x) => x.code === site)
   if (!s) throw new Error(`no site ${site} in the deployment`)
   const { default: pg } = await import('pg')
-  const c = new pg.Client({ host: hostOf(d, s.primary.port), port: s.primary.port, user: d.user, password: readPassword(dir, d), database: database ?? d.database })
+  const c = new pg.Client(loginOf(dir, d, s.primary, database))
   await c.connect()
   try { return (await c.query(sql)).rows as Record<string, unknown>[] } finally { await c.end() }
 }

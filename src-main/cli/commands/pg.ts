@@ -10,6 +10,7 @@ import type { TopologySpec } from '../../../engine/topology/types'
 import { UsageError, intOption } from '../registry'
 import { formatTable } from '../format'
 import { pgDown, pgStatus, pgUp } from '../../pg/deploy'
+import { pgAttach } from '../../pg/attach'
 import { crashServer, failover, pgVersionLine, rebuildStandby } from '../../pg/servers'
 import { pgBackup, pgRestore } from '../../pg/backup'
 import { liveLocalCatalog } from '../../pg/catalog'
@@ -20,8 +21,9 @@ const out = (s: string) => process.stdout.write(s)
 const wanLines = (w: WanSetup) => `wan: ${w.kind} from ${w.consoleSite} — ${w.sites.map((x) => `${x.site} at ${x.nsAddr} in ${x.netns} (${x.link}: ${x.delayMs} ms each way, ${x.bandwidthBps / 1e6} Mbit/s)`).join('; ')}\n`
 
 export const name = 'pg'
-export const summary = 'live PostgreSQL sites on this machine: pg up | down | status | backup | restore | failover'
+export const summary = 'live PostgreSQL sites: pg up | attach | down | status | backup | restore | failover'
 export const usage = `iddb pg up     --data DIR [--seed N] [--sales N] [--port BASE] [--topology FILE.json] [--no-fsync] [--wan t1] [--json]
+iddb pg attach --data DIR --topology SERVERS.json [--seed N] [--sales N] [--replace --yes] [--json]
 iddb pg down   --data DIR
 iddb pg status --data DIR [--json]
 iddb pg backup   --data DIR --site S --out DIR2 [--repository]
@@ -40,6 +42,13 @@ up      creates DIR (new or empty), one PostgreSQL cluster per site on 127.0.0.1
         --no-fsync: throw-away servers (fsync off) for tests and demos.
         --wan t1: each branch's servers in a network namespace of their own, reached over a veth shaped with
         netem to the topology's link from HQ (its delay each way, its bandwidth); needs root, ip netns and tc.
+attach  the real deployment: servers this machine does not run, one per branch, named in SERVERS.json —
+        per site its host, port, database, user and passwordEnv (the environment variable holding the
+        password; without it the entry in the pgpass file, PGPASSFILE or ~/.pgpass), optionally its standby
+        {host, port}; "repository": {"database": …} at HQ. A password in the file is refused. Checks every
+        server (login, PostgreSQL 13+, max_prepared_transactions > 0, empty databases unless --replace --yes),
+        loads the design and writes DIR/pg.json (no password). Then npm start -- --pg DIR opens the consoles
+        on them; down, failover, rebuild-standby and crash are refused (the servers' own machines do that).
 down    stops every server of DIR (standbys first); with --wan, removes the namespaces and veths too.
 status  shows each server: running, primary/standby (pg_is_in_recovery), standby lag.
 backup  pg_dump (custom format) of the site's database (--repository: the main repository) into DIR2, with a
@@ -56,7 +65,7 @@ crash   the failure drill: the server stops at once, without a shutdown (pg_ctl 
 
 export async function run(argv: string[]): Promise<number> {
   const [sub, ...rest] = argv
-  const { values } = parseArgs({ args: rest, options: { data: { type: 'string' }, seed: { type: 'string' }, sales: { type: 'string' }, port: { type: 'string' }, topology: { type: 'string' }, 'no-fsync': { type: 'boolean' }, json: { type: 'boolean' }, site: { type: 'string' }, out: { type: 'string' }, from: { type: 'string' }, repository: { type: 'boolean' }, yes: { type: 'boolean' }, server: { type: 'string' }, wan: { type: 'string' } }, strict: true })
+  const { values } = parseArgs({ args: rest, options: { data: { type: 'string' }, seed: { type: 'string' }, sales: { type: 'string' }, port: { type: 'string' }, topology: { type: 'string' }, 'no-fsync': { type: 'boolean' }, json: { type: 'boolean' }, site: { type: 'string' }, out: { type: 'string' }, from: { type: 'string' }, repository: { type: 'boolean' }, yes: { type: 'boolean' }, server: { type: 'string' }, wan: { type: 'string' }, replace: { type: 'boolean' } }, strict: true })
   if (!values.data) throw new UsageError('--data DIR is required')
   if (sub === 'up') {
     const topology: TopologySpec | undefined = values.topology ? validateTopology(JSON.parse(readFileSync(values.topology, 'utf8')) as TopologySpec) : undefined
@@ -75,6 +84,21 @@ export async function run(argv: string[]): Promise<number> {
     }
     return 0
   }
+  if (sub === 'attach') {
+    if (!values.topology) throw new UsageError('iddb pg attach needs --topology SERVERS.json (each site\'s host, port, database, user, passwordEnv)')
+    if (values.replace && !values.yes) throw new UsageError('--replace drops every table of the sites\' databases before loading: add --yes')
+    const r = await pgAttach({
+      dataDir: values.data, topologyFile: values.topology, replace: values.replace,
+      seed: intOption('seed', values.seed, 0, 0xffffffff), sales: intOption('sales', values.sales, 0, 2_000_000),
+      onProgress: (m) => { if (!values.json) process.stderr.write(`${m}\n`) },
+    })
+    if (values.json) out(`${JSON.stringify({ deployment: r.deployment, servers: r.servers, load: r.load, ms: r.ms }, null, 2)}\n`)
+    else {
+      out(formatTable(['server', 'host', 'port', 'database', 'user', 'password from'], r.deployment.sites.flatMap((s) => [s.primary, ...(s.standby ? [s.standby] : [])]).map((x) => [x.id, x.host ?? '', x.port, x.database ?? '', x.user ?? '', x.passwordEnv ? `$${x.passwordEnv}` : 'pgpass'])))
+      out(`\nattached ${r.servers.map((s) => `${s.server} (PostgreSQL ${s.version})`).join(', ')}; loaded ${Object.values(r.load.tables).reduce((n, t) => n + Object.keys(t).length, 0)} tables in ${r.ms} ms\nopen the console on them: npm start -- --pg ${values.data}\n`)
+    }
+    return 0
+  }
   if (sub === 'down') {
     const stopped = pgDown(values.data)
     out(stopped.length ? `stopped ${stopped.join(', ')}\n` : 'no server was running\n')
@@ -84,7 +108,7 @@ export async function run(argv: string[]): Promise<number> {
     const st = await pgStatus(values.data)
     if (values.json) { out(`${JSON.stringify(st, null, 2)}\n`); return 0 }
     out(`${pgVersionLine() ?? 'PostgreSQL server binaries not found on this machine'}\n`)
-    out(st.deployment.wan ? wanLines(st.deployment.wan) : 'wan: none (every server on 127.0.0.1)\n')
+    out(st.deployment.attached ? `attached from ${st.deployment.attached.topologyFile} (servers this machine does not run)\n` : st.deployment.wan ? wanLines(st.deployment.wan) : 'wan: none (every server on 127.0.0.1)\n')
     out(formatTable(['server', 'host', 'port', 'state', 'role', 'replication'], st.servers.map((s) => [
       s.id, s.host, s.port, s.running ? (s.error ? `error: ${s.error}` : 'running') : 'stopped',
       s.inRecovery === undefined ? '' : s.inRecovery ? 'standby' : 'primary',

@@ -14,7 +14,8 @@ export interface LiveRoleView {
   clearance: string | null
   canLogin: boolean
   /** The kind of password verifier the server holds (from pg_authid.rolpassword's prefix). */
-  verifier: 'SCRAM-SHA-256' | 'md5' | 'other' | 'none'
+  /** 'unreadable': the console's login at that server is not a superuser and may not read pg_authid (an attached server). */
+  verifier: 'SCRAM-SHA-256' | 'md5' | 'other' | 'none' | 'unreadable'
   /** Tables the role may read whole. */
   tablesWhole: number
   /** Tables it may read only some columns of (the labelled columns above its clearance left out). */
