@@ -13,7 +13,6 @@ import { join } from 'node:path'
 import pg from 'pg'
 import { Cluster } from '../../engine/cluster'
 import { Dqp } from '../../engine/query/dqp'
-import { Dtm, type CommitResult, type ExecResult } from '../../engine/txn/dtm'
 import { localAdmin } from '../../engine/security/identities'
 import { JobRunner } from '../engine-host/jobs'
 import { calls, type CallInput, type CallName, type CallOutput } from '../ipc/contract'
@@ -25,6 +24,7 @@ import type { HandlerContext } from './context'
 import { pgDown, pgUp, type PgUpResult } from '../pg/deploy'
 import { pgUnavailableReason, readDeployment, readPassword, hostOf } from '../pg/servers'
 import { freePorts } from '../pg/testserver'
+import { transferCmbToKdy } from '../pg/testtxn'
 import { LiveSites } from '../pg/live'
 import { tableChecksums } from '../pg/backup'
 import { backupDir } from '../pg/liveops'
@@ -208,26 +208,9 @@ describe.skipIf(why !== null)(`the live Replication & Backup consoles over three
     const q = await (await Dqp.create(cluster)).run('KDY', 'SELECT COUNT(*) AS N FROM Stock_KDY')
     expect(q.rows).toEqual([[n]])
     // a two-site transaction commits there through the DTM's store
-    const items = async (site: string, t: string) => (await at<{ i: number }>(site, `SELECT "ITEMNO"::int AS i FROM "${t}" ORDER BY 1`)).map((r) => r.i)
-    const kdy = new Set(await items('KDY', 'Stock_KDY'))
-    const item = (await items('CMB', 'Stock_CMB')).find((i) => kdy.has(i))!
-    const qty = async (site: string, t: string) => Number((await at<{ q: number }>(site, `SELECT "QTY" AS q FROM "${t}" WHERE "ITEMNO" = ${item}`))[0].q)
-    const before = [await qty('CMB', 'Stock_CMB'), await qty('KDY', 'Stock_KDY')]
-    const dtm = Dtm.of(cluster)
-    const gid = dtm.begin('CMB')
-    const exec = (site: string, sql: string) => {
-      let r: ExecResult | undefined
-      dtm.exec(gid, site, sql, [], (x) => { r = x })
-      cluster.sim.runUntilTrue(() => r !== undefined, 2_000_000)
-      expect(r?.ok, r?.error?.message).toBe(true)
-    }
-    exec('CMB', `UPDATE Stock_CMB SET QTY = QTY - 1 WHERE ITEMNO = ${item}`)
-    exec('KDY', `UPDATE Stock_KDY SET QTY = QTY + 1 WHERE ITEMNO = ${item}`)
-    let res: CommitResult | undefined
-    dtm.commit(gid, (x) => { res = x })
-    cluster.sim.runUntilTrue(() => res !== undefined && dtm.unfinishedAt(gid).length === 0, 2_000_000)
-    expect(res?.outcome).toBe('COMMIT')
-    expect([await qty('CMB', 'Stock_CMB'), await qty('KDY', 'Stock_KDY')]).toEqual([before[0] - 1, before[1] + 1])
+    const { gid, outcome, before, after } = await transferCmbToKdy(cluster, at, 1)
+    expect(outcome).toBe('COMMIT')
+    expect(after).toEqual([before[0] - 1, before[1] + 1])
     expect((await at<{ gid: string }>('KDY', 'SELECT gid FROM iddb_2pc.committed')).map((x) => x.gid)).toContain(gid)
 
     // nothing left to promote until the standby is rebuilt from the promoted server

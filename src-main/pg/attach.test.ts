@@ -9,13 +9,13 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Cluster } from '../../engine/cluster'
 import { Dqp } from '../../engine/query/dqp'
-import { Dtm, type CommitResult, type ExecResult } from '../../engine/txn/dtm'
 import { fragments } from '../../engine/data/schema'
 import { pgDown, pgStatus, pgUp, type PgUpResult } from './deploy'
 import { attachedDeployment, pgAttach, readTopologyFile } from './attach'
 import { failover, pgUnavailableReason, pgpassLookup, readDeployment } from './servers'
 import { pgBackup } from './backup'
 import { atSite, freePorts } from './testserver'
+import { transferCmbToKdy } from './testtxn'
 import { LiveSites } from './live'
 import { EngineClient } from '../engine-host/client'
 import { buildTestWorker } from '../testing/worker-bundle'
@@ -150,26 +150,9 @@ describe.skipIf(why !== null)(`iddb pg attach over three servers with a login ea
     const users = await at('KDY', "SELECT DISTINCT usename AS u FROM pg_stat_activity WHERE application_name LIKE 'iddb:console:%'")
     expect(users.map((x) => x.u)).toEqual(['branch_kdy'])
 
-    const items = async (s: string, t: string) => (await at(s, `SELECT "ITEMNO" AS i FROM "${t}" ORDER BY 1`)).map((x) => Number(x.i))
-    const kdy = new Set(await items('KDY', 'Stock_KDY'))
-    const item = (await items('CMB', 'Stock_CMB')).find((i) => kdy.has(i))!
-    const qty = async (s: string, t: string) => Number((await at(s, `SELECT "QTY" AS q FROM "${t}" WHERE "ITEMNO" = ${item}`))[0].q)
-    const before = [await qty('CMB', 'Stock_CMB'), await qty('KDY', 'Stock_KDY')]
-    const dtm = Dtm.of(cluster)
-    const gid = dtm.begin('CMB')
-    const run = (s: string, sql: string) => {
-      let r: ExecResult | undefined
-      dtm.exec(gid, s, sql, [], (x) => { r = x })
-      cluster!.sim.runUntilTrue(() => r !== undefined, 2_000_000)
-      expect(r?.ok, r?.error?.message).toBe(true)
-    }
-    run('CMB', `UPDATE Stock_CMB SET QTY = QTY - 2 WHERE ITEMNO = ${item}`)
-    run('KDY', `UPDATE Stock_KDY SET QTY = QTY + 2 WHERE ITEMNO = ${item}`)
-    let res: CommitResult | undefined
-    dtm.commit(gid, (x) => { res = x })
-    cluster.sim.runUntilTrue(() => res !== undefined && dtm.unfinishedAt(gid).length === 0, 2_000_000)
-    expect(res?.outcome).toBe('COMMIT')
-    expect([await qty('CMB', 'Stock_CMB'), await qty('KDY', 'Stock_KDY')]).toEqual([before[0] - 2, before[1] + 2])
+    const { outcome, before, after } = await transferCmbToKdy(cluster, at, 2)
+    expect(outcome).toBe('COMMIT')
+    expect(after).toEqual([before[0] - 2, before[1] + 2])
     expect(await at('KDY', 'SELECT gid FROM pg_prepared_xacts')).toEqual([])
   }, 120_000)
 

@@ -13,6 +13,7 @@ import { fragments } from '../../engine/data/schema'
 import { pgDown, pgUp, type PgUpResult } from './deploy'
 import { pgUnavailableReason, readPassword, writeDeployment } from './servers'
 import { atSite, freePorts } from './testserver'
+import { transferCmbToKdy } from './testtxn'
 import { LiveSites, liveDesign } from './live'
 
 const why = pgUnavailableReason()
@@ -53,27 +54,9 @@ describe.skipIf(why !== null)(`live mode over three PostgreSQL sites${why ? ` (s
   })
 
   it('a two-site transaction commits at the servers, nothing left prepared', async () => {
-    const items = async (site: string, t: string) => (await at(site, `SELECT "ITEMNO" AS i FROM "${t}" ORDER BY 1`)).map((r) => Number(r.i))
-    const kdy = new Set(await items('KDY', 'Stock_KDY'))
-    const item = (await items('CMB', 'Stock_CMB')).find((i) => kdy.has(i))
-    expect(item).toBeDefined()
-    const qty = async (site: string, t: string) => Number((await at(site, `SELECT "QTY" AS q FROM "${t}" WHERE "ITEMNO" = ${item}`))[0].q)
-    const before = [await qty('CMB', 'Stock_CMB'), await qty('KDY', 'Stock_KDY')]
-    const dtm = Dtm.of(cluster)
-    const gid = dtm.begin('CMB')
-    const run = (site: string, sql: string) => {
-      let r: ExecResult | undefined
-      dtm.exec(gid, site, sql, [], (x) => { r = x })
-      cluster.sim.runUntilTrue(() => r !== undefined, 2_000_000)
-      expect(r?.ok, r?.error?.message).toBe(true)
-    }
-    run('CMB', `UPDATE Stock_CMB SET QTY = QTY - 1 WHERE ITEMNO = ${item}`)
-    run('KDY', `UPDATE Stock_KDY SET QTY = QTY + 1 WHERE ITEMNO = ${item}`)
-    let res: CommitResult | undefined
-    dtm.commit(gid, (x) => { res = x })
-    cluster.sim.runUntilTrue(() => res !== undefined && dtm.unfinishedAt(gid).length === 0, 2_000_000)
-    expect(res?.outcome).toBe('COMMIT')
-    expect([await qty('CMB', 'Stock_CMB'), await qty('KDY', 'Stock_KDY')]).toEqual([before[0] - 1, before[1] + 1])
+    const { gid, outcome, before, after } = await transferCmbToKdy(cluster, at, 1)
+    expect(outcome).toBe('COMMIT')
+    expect(after).toEqual([before[0] - 1, before[1] + 1])
     for (const s of up.deployment.sites) expect(await at(s.code, 'SELECT gid FROM pg_prepared_xacts')).toEqual([])
     for (const s of ['CMB', 'KDY']) expect((await at(s, 'SELECT gid FROM iddb_2pc.committed')).map((x) => x.gid)).toContain(gid)
   })
