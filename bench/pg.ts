@@ -10,7 +10,9 @@
  *   pg.up_ms             `iddb pg up` for the three sites with 2,000 sales (initdb, load, standbys).
  *   pg.2pc_ratio_vs_local  wall time of one two-site transfer through the DTM over the CMB and KDY servers
  *                        (PgTxnStore through the synchronous bridge: the reads, PREPARE TRANSACTION at both, the
- *                        2PC log records in files, COMMIT PREPARED at both, until every site has finished it)
+ *                        2PC log records in files, COMMIT PREPARED at both, until every site has finished it; each
+ *                        server's PREPARE and COMMIT PREPARED started as the message to it leaves, so the two
+ *                        servers work at once: TxnStore.prepareAhead / commitAhead)
  *                        ÷ one local transaction doing the same two UPDATEs on CMB's server through the same
  *                        bridge (BEGIN; UPDATE; UPDATE; COMMIT). Median of the per-round ratios of 7 rounds of 40
  *                        of each, side by side, after 30 of each as warm-up. Goal ≤ 3. Both pay the servers'

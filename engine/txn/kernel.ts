@@ -290,10 +290,14 @@ export class TxnKernel {
   }
 
   // ---- messaging ----------------------------------------------------------------------------
-  /** A message from one site's transaction manager to another's; it leaves once the sender's forced records are stable. */
-  send(from: string, to: string, kind: string, gid: string, bytes: number, onArrive: () => void): void {
+  /**
+   * A message from one site's transaction manager to another's; it leaves once the sender's forced records are
+   * stable (`onLeave` runs then, as it leaves).
+   */
+  send(from: string, to: string, kind: string, gid: string, bytes: number, onArrive: () => void, onLeave?: () => void): void {
     const fs = this.sites.get(from)
-    if (fs?.log.dirty) { this.afterForce(fs, () => this.send(from, to, kind, gid, bytes, onArrive)); return }
+    if (fs?.log.dirty) { this.afterForce(fs, () => this.send(from, to, kind, gid, bytes, onArrive, onLeave)); return }
+    onLeave?.()
     const id = ++this.msgSeq
     this.stats.messages++
     if (this.tlOn) this.note(gid, { kind: 'send', site: from, to, msg: kind, id })

@@ -46,6 +46,18 @@ export interface TxnStore {
   rollbackPrepared?(gid: string): PreparedOutcome
   /** The gids prepared here and not yet committed or rolled back (recovery, the in-doubt view), oldest first. */
   prepared?(): string[]
+
+  // Work started ahead, for a store whose calls wait on a server (live sites): the server begins what the
+  // participant is about to be asked, so that the servers of one transaction work at once rather than one after
+  // the other, while the protocol's steps keep their order. What is started ahead only takes effect through the
+  // call it anticipates (prepare / commitPrepared / rollbackPrepared, which then wait for it instead of sending
+  // it again); dropAhead undoes it when that call will not come.
+  /** Starts prepare(gid, writes) at the server without waiting (the PREPARE message is on its way here). */
+  prepareAhead?(gid: string, writes: readonly TxnWrite[]): void
+  /** Starts commitPrepared(gid) without waiting (the coordinator's COMMIT, already durable there, is on its way). */
+  commitAhead?(gid: string): void
+  /** The participant will not prepare `gid` after all (it aborted first): a prepare started ahead is rolled back. */
+  dropAhead?(gid: string): void
 }
 
 /** Committed rows held in memory; they model the site's disk, so they survive a simulated crash. */

@@ -49,6 +49,35 @@ describe.skipIf(why !== null)(`SyncPg over a live server${why ? ` (skipped: ${wh
     expect(b.query('OTHER', 'SELECT COUNT(*) AS n FROM t1').rows[0].n).toBe(3)
   })
 
+  it('submit sends without waiting: statements of two connections run at once, one connection\'s in the order sent, each outcome collected once', () => {
+    b.query('CMB', 'CREATE TABLE t_ahead (k int PRIMARY KEY)')
+    // OTHER waits on a row CMB holds; CMB's commit, sent after, frees it: both were in flight together
+    b.query('CMB', 'BEGIN; INSERT INTO t_ahead VALUES (1)')
+    const waits = b.submit('OTHER', 'INSERT INTO t_ahead VALUES (1) ON CONFLICT DO NOTHING')
+    const commit = b.submit('CMB', 'COMMIT')
+    const later = b.submit('CMB', 'SELECT count(*)::int AS n FROM t_ahead') // behind the COMMIT on its connection
+    expect(b.query('CMB', 'SELECT 7 AS x').rows).toEqual([{ x: 7 }]) // a call made meanwhile: the others' replies are kept
+    expect(b.collect(later).rows).toEqual([{ n: 1 }])
+    expect(b.collect(waits).rowCount).toBe(0)
+    expect(b.collect(commit).rowCount).toBe(0)
+    expect(thrown(() => b.collect(commit))).toMatchObject({ code: 'NOT_FOUND' })
+    // a failure is collected as query() would have thrown it
+    const bad = b.submit('CMB', 'INSERT INTO t_ahead VALUES (1)')
+    expect(thrown(() => b.collect(bad))).toMatchObject({ code: 'CONSTRAINT_VIOLATION', sqlstate: '23505', site: 'CMB' })
+  })
+
+  it('a text that opens a transaction and fails part-way is rolled back by the worker with rollbackOnError, before the connection\'s next statement', () => {
+    const fail = 'BEGIN; INSERT INTO t_ahead VALUES (2); INSERT INTO t_ahead VALUES (1)'
+    const t = b.submit('CMB', fail, [], { rollbackOnError: true })
+    const next = b.submit('CMB', 'SELECT count(*)::int AS n FROM t_ahead')
+    expect(thrown(() => b.collect(t))).toMatchObject({ code: 'CONSTRAINT_VIOLATION' })
+    expect(b.collect(next).rows).toEqual([{ n: 1 }]) // not "current transaction is aborted"; row 2 rolled back
+    // without it the session stays in the failed transaction until the caller ends it (as query() always did)
+    expect(thrown(() => b.query('CMB', fail))).toMatchObject({ code: 'CONSTRAINT_VIOLATION' })
+    expect(thrown(() => b.query('CMB', 'SELECT 1'))).toMatchObject({ sqlstate: '25P02' })
+    b.query('CMB', 'ROLLBACK')
+  })
+
   it('bad SQL gives SQL_ERROR with the SQLSTATE and the site, and changes nothing', () => {
     const e = thrown(() => b.query('CMB', 'INSERT INTO t1 VALUES (4, $1); SELEC oops', ['d']))
     expect(e).toBeInstanceOf(EngineError)

@@ -166,9 +166,16 @@ function main(pg) {
   // errors after which the session is gone: not the server's (socket), connection exceptions, shutdowns
   const isLoss = (e) => !(e instanceof pg.DatabaseError) || /^08|^57P0/.test(e.code || '')
 
-  // one statement on its connection; resolves to its reply (never rejects)
-  async function run(m) {
+  // one statement on its connection, after the connection's statements sent before it have ended (a call
+  // submitted ahead and one made while it runs share the session: one at a time, in the order sent); resolves
+  // to its reply (never rejects)
+  function run(m) {
     const c = conns.get(m.conn)
+    const p = (c.tail || Promise.resolve()).then(() => runNow(c, m))
+    c.tail = p
+    return p
+  }
+  async function runNow(c, m) {
     if (c.lostInTxn) {
       c.lostInTxn = false
       return { id: m.id, ok: false, error: { phase: 'query', lost: true, message: 'the connection was lost inside a transaction, which the server rolled back (a prepared transaction stays prepared); this statement was not run' } }
@@ -199,6 +206,11 @@ function main(pg) {
         drop(c, client)
         err.dropped = true
         if (c.lostInTxn) { c.lostInTxn = false; err.inTxn = true } // this caller hears of the loss: once is enough
+      } else if (m.rollbackOnError && c.client === client) {
+        // a whole transaction in one text that failed part-way: ended here, before the connection's next statement
+        // (always sent: the error arrives before the server's ready-for-query says whether a transaction is open;
+        // outside one a ROLLBACK only warns)
+        try { await client.query('ROLLBACK') } catch (e2) { if (isLoss(e2)) drop(c, client) }
       }
       return { id: m.id, ok: false, error: err }
     } finally {
@@ -264,8 +276,14 @@ function resolvePg(): string {
 
 const excerpt = (sql: string) => { const s = sql.replace(/\s+/g, ' ').trim(); return s.length > 80 ? `${s.slice(0, 77)}...` : s }
 
+/** A statement sent to the worker and not yet answered to its caller. */
+interface Submitted { id: number; conn: string; spec: PgConnSpec; sql: string; timeoutMs: number; deadline: number; limit: number }
+
 export class SyncPg {
   private seq = 0
+  /** Statements sent and not yet collected, and the replies that came for them while another was waited for. */
+  private readonly outstanding = new Map<number, Submitted>()
+  private readonly early = new Map<number, Extract<Reply, { id: number }>>()
   private closed = false
   /** Why the worker stopped, once it has. */
   private dead: string | undefined
@@ -385,18 +403,61 @@ export class SyncPg {
   }
 
   private call(conn: string, sql: string, params: readonly unknown[], opts: { timeoutMs?: number }, arrays: boolean): Extract<OneReply, { ok: true }> {
-    const { spec, timeoutMs } = this.check(conn, sql, params, opts.timeoutMs)
+    return this.finish(this.post(conn, sql, params, opts.timeoutMs, arrays, false))
+  }
+
+  private post(conn: string, sql: string, params: readonly unknown[], timeout: number | undefined, arrays: boolean, rollbackOnError: boolean): Submitted {
+    const { spec, timeoutMs } = this.check(conn, sql, params, timeout)
     const id = ++this.seq
-    this.port.postMessage({ t: 'q', id, conn, sql, params, timeoutMs, arrays })
-    // past the connect, the statement's limit, the worker's cancel and its drop: the worker itself is stuck
+    this.port.postMessage({ t: 'q', id, conn, sql, params, timeoutMs, arrays, rollbackOnError })
+    // past the connect, the statement's limit, the worker's cancel and its drop: the worker itself is stuck;
+    // a statement sent behind others of its connection waits for them too
     const limit = this.connectTimeoutMs + timeoutMs + 3 * this.graceMs + 1_000
-    const r = this.wait(id, limit)
-    if (!r) {
-      this.port.postMessage({ t: 'reset', conn })
-      throw new SyncPgError('TIMEOUT', `${conn}: no answer within ${limit} ms; the connection is dropped (${excerpt(sql)})`, { site: conn })
+    const s: Submitted = { id, conn, spec, sql, timeoutMs, deadline: performance.now() + limit + this.aheadMs(conn), limit }
+    this.outstanding.set(id, s)
+    return s
+  }
+
+  /** The limits of the statements still outstanding on `conn` (submitted ahead, not yet collected). */
+  private aheadMs(conn: string): number {
+    let ms = 0
+    for (const o of this.outstanding.values()) if (o.conn === conn) ms += o.limit
+    return ms
+  }
+
+  private finish(s: Submitted): Extract<OneReply, { ok: true }> {
+    let r: Extract<Reply, { id: number }> | undefined
+    try {
+      r = this.early.get(s.id) ?? this.wait(s.id, Math.max(0, s.deadline - performance.now()))
+    } finally {
+      this.early.delete(s.id)
+      this.outstanding.delete(s.id)
     }
-    if (r.ok) return r
-    throw this.error(conn, spec, r.error, timeoutMs, sql)
+    if (!r) {
+      this.port.postMessage({ t: 'reset', conn: s.conn })
+      throw new SyncPgError('TIMEOUT', `${s.conn}: no answer within ${s.limit} ms; the connection is dropped (${excerpt(s.sql)})`, { site: s.conn })
+    }
+    if (r.ok) return r as Extract<OneReply, { ok: true }>
+    throw this.error(s.conn, s.spec, (r as { error: WireError }).error, s.timeoutMs, s.sql)
+  }
+
+  /**
+   * Sends one statement (or one text of several) without waiting for it: it runs on its connection behind what
+   * was sent there before, and anything sent there after runs behind it. `collect(ticket)` waits for its outcome
+   * (what query() would have returned or thrown). With `rollbackOnError`, a text that fails inside a transaction it
+   * opened is rolled back by the worker at once, before the connection's next statement. A ticket must be
+   * collected (its reply is kept until it is). Bad arguments throw as query() does, sending nothing.
+   */
+  submit(conn: string, sql: string, params: readonly unknown[] = [], opts: { timeoutMs?: number; rollbackOnError?: boolean } = {}): number {
+    return this.post(conn, sql, params, opts.timeoutMs, false, !!opts.rollbackOnError).id
+  }
+
+  /** The outcome of a statement sent with submit(): its rows, or the SyncPgError query() would have thrown. */
+  collect(ticket: number): SyncPgResult {
+    const s = this.outstanding.get(ticket)
+    if (!s) throw new EngineError('NOT_FOUND', `no statement ${ticket} is outstanding on the bridge (collected already, or never sent)`)
+    const r = this.finish(s)
+    return { rows: r.rows as PgRow[], rowCount: r.rowCount }
   }
 
   /** Waits for the reply `id` (stale replies of calls given up are dropped); undefined after `ms`. */
@@ -408,6 +469,8 @@ export class SyncPg {
         const r = m.message as Reply
         if ('fatal' in r) { this.dead = r.fatal; throw new EngineError('INTERNAL', `the PostgreSQL bridge could not start: ${r.fatal}`) }
         if (r.id === id) return r
+        // a reply to a statement sent ahead (submit), waited for later: kept for its collect()
+        if (this.outstanding.has(r.id)) this.early.set(r.id, r)
       }
       const left = deadline - performance.now()
       if (left <= 0) return undefined

@@ -126,6 +126,8 @@ export class PgTxnStore implements TxnStore {
   /** Statements run (tests and the benchmarks count round trips), and the wall time spent waiting for their answers. */
   statements = 0
   serverMs = 0
+  /** Statements sent ahead (prepareAhead / commitAhead) and not yet claimed, by gid. */
+  private readonly aheadOf = new Map<string, { kind: 'prepare' | 'commit'; text: string; ticket: number }>()
 
   constructor(o: PgTxnStoreOptions) {
     this.bridge = o.bridge
@@ -355,16 +357,71 @@ export class PgTxnStore implements TxnStore {
    * BEGIN, the gid check, the after-images, this gid's commit marker, PREPARE TRANSACTION. With plain values all
    * of it is one text (one round trip); otherwise the same steps one statement at a time.
    */
+  /** The whole prepare of `gid` as one text (BEGIN … PREPARE TRANSACTION); undefined when a value must go as a parameter. */
+  private prepareText(gid: string, writes: readonly TxnWrite[]): string | undefined {
+    const lit = checkGid(gid)
+    const text = this.inlined(writes)
+    if (text === undefined) return undefined
+    const also = writes.length ? this.alongside?.(writes) : undefined
+    return `BEGIN; SELECT ${GID_CHECK}(${lit}); ${text ? `${text}; ` : ''}${also ? `${also}; ` : ''}INSERT INTO ${MARKERS} (gid) VALUES (${lit}); PREPARE TRANSACTION ${lit}`
+  }
+
+  /**
+   * prepare() sent ahead: the same one text, not waited for (a failure part-way is rolled back by the bridge before
+   * the connection's next statement). Only for plain values (the one-text form); the claim compares the text.
+   */
+  prepareAhead(gid: string, writes: readonly TxnWrite[]): void {
+    if (this.aheadOf.has(gid)) return
+    this.ensureMarkers()
+    let text: string | undefined
+    try { text = this.prepareText(gid, writes) } catch { return } // refused when prepare() is called: said there
+    if (text === undefined) return
+    this.statements++
+    this.aheadOf.set(gid, { kind: 'prepare', text, ticket: this.bridge.submit(this.conn, text, [], { rollbackOnError: true }) })
+  }
+
+  commitAhead(gid: string): void {
+    if (this.aheadOf.has(gid)) return
+    const lit = checkGid(gid)
+    this.statements++
+    this.aheadOf.set(gid, { kind: 'commit', text: `COMMIT PREPARED ${lit}`, ticket: this.bridge.submit(this.conn, `COMMIT PREPARED ${lit}`) })
+  }
+
+  /** What was sent ahead for `gid`, waited for now; undefined when nothing was. Throws what the statement threw. */
+  private claim(gid: string, kind: 'prepare' | 'commit'): { text: string } | undefined {
+    const a = this.aheadOf.get(gid)
+    if (!a || a.kind !== kind) return undefined
+    this.aheadOf.delete(gid)
+    const t0 = performance.now()
+    try { this.bridge.collect(a.ticket) } finally { this.serverMs += performance.now() - t0 }
+    return { text: a.text }
+  }
+
+  /**
+   * A prepare sent ahead is waited for and rolled back (ROLLBACK PREPARED: whether it went through or not — a
+   * connection lost on the way leaves that unknown); throws when the server cannot be reached for the rollback (the
+   * caller tries again). A COMMIT PREPARED sent ahead carried out a durable decision: it is waited for and stays.
+   */
+  dropAhead(gid: string): void {
+    const a = this.aheadOf.get(gid)
+    if (!a) return
+    try { this.claim(gid, a.kind) } catch { /* what it left is found by the rollback */ }
+    if (a.kind === 'prepare') this.finish(gid, 'ROLLBACK')
+  }
+
   prepare(gid: string, writes: readonly TxnWrite[]): void {
     const lit = checkGid(gid)
     this.ensureMarkers()
-    const text = this.inlined(writes)
-    const also = writes.length ? this.alongside?.(writes) : undefined
+    const text = this.prepareText(gid, writes)
     try {
+      const ahead = this.aheadOf.get(gid)
+      if (ahead?.kind === 'prepare' && ahead.text !== text) this.dropAhead(gid) // not what is asked now: undone, then done as asked
+      if (this.claim(gid, 'prepare')) return
       if (text !== undefined) {
-        this.batch(`BEGIN; SELECT ${GID_CHECK}(${lit}); ${text ? `${text}; ` : ''}${also ? `${also}; ` : ''}INSERT INTO ${MARKERS} (gid) VALUES (${lit}); PREPARE TRANSACTION ${lit}`)
+        this.batch(text)
         return
       }
+      const also = writes.length ? this.alongside?.(writes) : undefined
       const st = this.state(gid)
       if (st.prepared || st.committed) throw new EngineError('CONFLICT', `${gid} is already ${st.prepared ? 'prepared' : 'committed'} at ${this.conn}: a gid is prepared once`, { site: this.conn })
       this.inTransaction(() => {
@@ -390,6 +447,9 @@ export class PgTxnStore implements TxnStore {
   private finish(gid: string, verb: 'COMMIT' | 'ROLLBACK'): PreparedOutcome {
     const lit = checkGid(gid)
     try {
+      if (verb === 'COMMIT' && this.claim(gid, 'commit')) return 'committed'
+      // anything else sent ahead for it ends first (a ROLLBACK of a prepare sent ahead finds it prepared)
+      if (this.aheadOf.has(gid)) try { this.claim(gid, this.aheadOf.get(gid)!.kind) } catch { /* its outcome is read below */ }
       this.run(`${verb} PREPARED ${lit}`)
       return verb === 'COMMIT' ? 'committed' : 'rolled-back'
     } catch (e) {

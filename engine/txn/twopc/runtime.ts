@@ -216,6 +216,36 @@ export class TwoPcRuntime {
     this.k.at(s, this.k.opts.retryMs, 'txn.preparedRetry', () => this.settleRecovered(s, gid, d, writes))
   }
 
+  /**
+   * Work of the participant's server started as the message to it left (TxnStore.prepareAhead / commitAhead): the
+   * servers of a transaction then prepare, and commit, at once instead of one after the other; each participant
+   * still takes its PREPARE and its decision in the protocol's order, and its call finds the work done (or waits for
+   * it). Started as the message leaves, so behind the sender's forced records (a COMMIT only once the decision is
+   * stable). Only work the participant will be asked for is started: a PREPARE to a sub-transaction that has
+   * finished its statements and holds writes, a COMMIT to one that is prepared at its server and READY; a prepare
+   * the participant does not take after all (it aborted first) is rolled back (finishPart → dropAhead).
+   */
+  private startAhead(m: Msg): void {
+    if (m.t !== 'PREPARE' && !(m.t === 'DECISION' && m.d === 'COMMIT')) return
+    const t = this.k.sites.get(m.to)
+    if (!t || !this.k.up(m.to)) return
+    const sub = t.subs.get(m.tx)
+    if (!sub || sub.committing) return
+    try {
+      if (m.t === 'PREPARE' && t.store.prepareAhead && sub.m.phase === 'INITIAL' && !sub.busy && !sub.prepared && sub.writes.size) t.store.prepareAhead(m.tx, [...sub.writes.values()])
+      else if (m.t === 'DECISION' && t.store.commitAhead && sub.prepared && sub.m.phase === 'READY') t.store.commitAhead(m.tx)
+    } catch { /* not started: the participant's own call does it when the message arrives */ }
+  }
+
+  /** A prepare started ahead for a participant that aborted before taking it: rolled back at its server (retried until it is). */
+  private dropAhead(s: SiteRt, gid: string): void {
+    if (!s.store.dropAhead) return
+    try { s.store.dropAhead(gid) } catch (e) {
+      this.k.cluster.log('txn', `${gid}: the prepare started ahead at ${s.code}'s server could not be rolled back yet (${e instanceof Error ? e.message : String(e)}); tried again in ${this.k.opts.retryMs} ms`, s.code)
+      this.settleRecovered(s, gid, 'ABORT', [])
+    }
+  }
+
   private release(s: SiteRt, gid: string, sub: Sub | undefined): void {
     // locks are held until the end: only a participant that has decided (or voted read-only) lets them go
     if (sub) check(sub.m.phase === 'COMMIT' || sub.m.phase === 'ABORT' || sub.m.phase === 'RO', `${gid} at ${s.code}: locks released in ${sub.m.phase}`)
@@ -247,7 +277,7 @@ export class TwoPcRuntime {
       case 'REPLY': kind = 'txn.queryReply'; break
     }
     const meta2: Meta = m.t === 'PREPARE' ? { coord: meta.coord, topology: meta.topology, participants: [...meta.participants] } : meta
-    this.k.send(s.code, m.to, kind, m.tx, bytes, () => this.arrive(this.k.rt(m.to), m, meta2))
+    this.k.send(s.code, m.to, kind, m.tx, bytes, () => this.arrive(this.k.rt(m.to), m, meta2), () => this.startAhead(m))
   }
 
   private arrive(s: SiteRt, m: Msg, meta: Meta): void {
@@ -423,6 +453,7 @@ export class TwoPcRuntime {
     k.setPart(s, sub, o)
     if (sub.m.heuristic === undefined) k.remember(s, sub.gid, o)
     if (o === 'ABORT' && sub.prepared && !this.tryPrepared(s, sub, 'ABORT')) this.retryPrepared(s, sub, 'ABORT')
+    if (!sub.prepared) this.dropAhead(s, sub.gid)
     if (o === 'ABORT') sub.pendingReply?.({ error: { code: why?.code ?? 'ABORTED', message: why?.reason ?? `${sub.gid} aborted at ${s.code}`, site: s.code } })
   }
 
