@@ -180,16 +180,18 @@ describe.skipIf(why !== null)(`SyncPg over a live server${why ? ` (skipped: ${wh
   })
 
   it('queryMany runs a batch at once on its connections and waits once: each outcome its own, in order', () => {
-    // two 400 ms statements on two connections: together, not one after the other
-    let t0 = performance.now()
-    const [a, c] = b.queryMany([{ conn: 'CMB', sql: 'SELECT pg_sleep(0.4), 1 AS x' }, { conn: 'OTHER', sql: 'SELECT pg_sleep(0.4), $1::int AS x', params: [2], arrays: true }])
-    const together = performance.now() - t0
-    expect(together).toBeGreaterThanOrEqual(390)
-    expect(together).toBeLessThan(780)
+    // together, not one after the other: CMB's statement (first in the batch) waits for a lock OTHER holds, and
+    // OTHER's (second) lets it go — run in turn, the first would wait out its limit
+    b.query('OTHER', 'SELECT pg_advisory_lock(42)')
+    const [a, c] = b.queryMany([
+      { conn: 'CMB', sql: 'SELECT pg_advisory_lock(42), 1 AS x', timeoutMs: 5_000 },
+      { conn: 'OTHER', sql: 'SELECT pg_advisory_unlock(42), $1::int AS x', params: [2], arrays: true },
+    ])
     expect(a).toMatchObject({ ok: true, rows: [{ x: 1 }], rowCount: 1 })
-    expect(c).toMatchObject({ ok: true, columns: ['pg_sleep', 'x'], rows: [['', 2]] })
+    expect(c).toMatchObject({ ok: true, columns: ['pg_advisory_unlock', 'x'], rows: [[true, 2]] })
+    b.query('CMB', 'SELECT pg_advisory_unlock(42)')
     // statements of one connection run in the order given (the same session: the INSERT sees the CREATE)
-    t0 = performance.now()
+    const t0 = performance.now()
     const same = b.queryMany([
       { conn: 'CMB', sql: 'SELECT pg_sleep(0.2)' },
       { conn: 'CMB', sql: 'CREATE TABLE t_batch (k int)' },
