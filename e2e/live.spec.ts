@@ -3,12 +3,14 @@
  * browser host over them (`iddb serve --pg DIR`), and use the console: the live badge names the three servers and
  * the simulation-only controls are replaced by a note; the Query console runs a global count and draws its plan,
  * and the count equals what the servers themselves hold; the Transactions console runs a two-site transaction
- * that commits at the servers (the rows changed there, no prepared transaction left in pg_prepared_xacts).
+ * that commits at the servers (the rows changed there, no prepared transaction left in pg_prepared_xacts), and the
+ * Replication console shows the applier carrying the change to the other copies.
  * Skipped, with its reason, where PostgreSQL is not available.
  */
 import { liveTest as test, expect, pgMissing } from './liveHost'
 import { QueryPage } from './pages/QueryPage'
 import { TransactionsPage } from './pages/TransactionsPage'
+import { LiveReplicationPage } from './pages/LiveReplPage'
 import { fragments } from '../engine/data/schema'
 import { defaultTopology } from '../engine/topology/default'
 
@@ -93,5 +95,17 @@ test.describe('live mode over PostgreSQL servers', () => {
       const marks = await atServer<{ gid: string }>(site, 'SELECT gid FROM iddb_2pc.committed')
       expect(marks.map((m) => m.gid).join(' ')).toContain(gid)
     }
+
+    // the Replication console shows the applier carrying both sites' changes to their copies: nothing left waiting,
+    // and Stock_CMB's new quantity at Mumbai's vertical fragment, as the servers themselves say
+    await admin.openConsole('replication')
+    const repl = new LiveReplicationPage(page)
+    for (const site of ['CMB', 'KDY']) {
+      await expect(repl.propagation(site)).toHaveAttribute('data-pending', '0', { timeout: 20_000 })
+      await expect(repl.propagation(site)).toHaveAttribute('data-error', 'false')
+    }
+    await expect(repl.propagation('CMB')).toContainText('MBI')
+    await expect.poll(async () => Number((await atServer<{ q: string }>('MBI', `SELECT "QTY" AS q FROM "Stocks_CMB_FRG" WHERE "ITEMNO" = ${item}`))[0].q)).toBe(cmbBefore - 1)
+    await expect(page.getByTestId('live-repl-panel')).toContainText(/[1-9]\d* changes applied since the console started/)
   })
 })

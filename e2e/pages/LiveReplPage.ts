@@ -31,6 +31,8 @@ export class LiveReplicationPage {
   /** The cell of a site's server by the role pg.json gives it (data-role: what the server says, data-port). */
   server(code: string, role: 'primary' | 'standby'): Locator { return this.page.getByTestId(`live-repl-${role}-${code}`) }
   link(code: string): Locator { return this.page.getByTestId(`live-repl-link-${code}`) }
+  /** The applier's row for an origin site (data-pending: its changes waiting for the other copies; data-error). */
+  propagation(code: string): Locator { return this.page.getByTestId(`live-propagation-${code}`) }
   result(): Locator { return this.page.getByTestId('live-repl-result') }
   error(): Locator { return this.page.getByTestId('live-repl-error') }
   /** Fail over or rebuild the standby: the button, the site's code typed, the confirmation. */

@@ -93,7 +93,7 @@ export function followLiveRefreshSchedule(ctx: HandlerContext): () => void {
 export const liveReplHandlers: HandlerMap<LiveReplCall> = {
   'liveRepl/status': async (ctx) => {
     const live = liveOf(ctx, 'the live replication status')
-    return replicationStatus(live.dataDir, (site) => live.connectedPort(site))
+    return { ...await replicationStatus(live.dataDir, (site) => live.connectedPort(site)), propagation: live.propagation?.status() ?? null }
   },
 
   'liveRepl/refresh': async (ctx) => liveRefresh(ctx, liveOf(ctx, 'the Stock_MBI refresh between the servers')),

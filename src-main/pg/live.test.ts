@@ -104,7 +104,12 @@ describe.skipIf(why !== null)(`live mode over three PostgreSQL sites${why ? ` (s
     prop.drain()
     expect(await soldAt()).toBe('changed at the repository')
     expect(Number((await at('KDY', 'SELECT count(*) AS n FROM iddb_repl.outbox'))[0].n)).toBe(0)
-    expect(prop.status().errors).toEqual({})
+    // the applier's view: every origin read on its last pass, nothing waiting, nothing failing; the entries counted
+    const applier = prop.status()
+    expect(applier.origins.map((o) => o.site).sort()).toEqual(['CMB', 'KDY', 'MBI'])
+    for (const o of applier.origins) expect(o).toMatchObject({ pending: 0, more: false, error: null, checkedAt: expect.any(Number) })
+    expect(applier.origins.find((o) => o.site === 'CMB')!.targets).toEqual(expect.arrayContaining(['MBI', 'KDY']))
+    expect(applier.applied).toBeGreaterThanOrEqual(3)
   })
 
   it('the 2PC logs are kept with the deployment: a console that stopped after its COMMIT decision finishes the transaction at the servers when it starts again, and never reuses a gid', async () => {

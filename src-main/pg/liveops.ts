@@ -61,7 +61,7 @@ async function probe(dataDir: string, d: PgDeployment, s: PgServer, running: boo
 }
 
 /** Every site's primary and standby as they say of themselves, with the replication between them. */
-export async function replicationStatus(dataDir: string, consolePort: (site: string) => number | undefined = () => undefined): Promise<LiveReplicationStatus> {
+export async function replicationStatus(dataDir: string, consolePort: (site: string) => number | undefined = () => undefined): Promise<Omit<LiveReplicationStatus, 'propagation'>> {
   const d = readDeployment(dataDir)
   const running = new Map(serverStates(dataDir).map((x) => [x.server.id, x.running]))
   const sites = await Promise.all(d.sites.map(async (s): Promise<LiveSiteReplication> => {

@@ -27,6 +27,7 @@ import type { SiteCode, TopologySpec } from '../../engine/topology/types'
 import type { TxnWrite } from '../../engine/txn/log'
 import type { SyncPg } from './syncbridge'
 import { PgTxnStore, literal } from './txnstore'
+import type { LivePropagationOrigin, LivePropagationStatus } from '../ipc/contract/liveRepl'
 
 const SCHEMA_SQL = 'CREATE SCHEMA IF NOT EXISTS iddb_repl; '
   + 'CREATE TABLE IF NOT EXISTS iddb_repl.outbox (seq bigserial PRIMARY KEY, at timestamptz NOT NULL DEFAULT now(), writes jsonb NOT NULL); '
@@ -43,14 +44,6 @@ export interface PropagationTarget {
   conn: string
 }
 
-export interface PropagationView {
-  /** Entries waiting in each origin's outbox (committed there, not yet at every target). */
-  pending: Record<string, number>
-  /** Entries applied at a target and removed from their outbox since the console started. */
-  applied: number
-  /** The last failure, per origin (a target that could not be reached, …); cleared when that origin drains. */
-  errors: Record<string, string>
-}
 
 /** After a failure an origin is left alone this long (ms): a server that is down is not asked on every tick. */
 const BACKOFF_MS = 2_000
@@ -68,7 +61,9 @@ export class LivePropagation {
   private origins: OriginPlan[] = []
   private stores = new Map<string, PgTxnStore>()
   private targetCols = new Map<string, string[]>()
-  private view: PropagationView = { pending: {}, applied: 0, errors: {} }
+  private applied = 0
+  /** Per origin, what the applier's last pass over it saw (status() reads this: it never waits on a server). */
+  private seen = new Map<SiteCode, Omit<LivePropagationOrigin, 'site' | 'targets'>>()
 
   /**
    * `originConn(site)`: the connection the applier reads and trims a site's outbox on; `targets`: where each
@@ -146,6 +141,8 @@ export class LivePropagation {
         this.fail(o, e)
         continue
       }
+      const seen = this.seenOf(o.site)
+      Object.assign(seen, { pending: rows.length, more: rows.length === BATCH, checkedAt: Date.now() })
       const originCols = new Map([...o.frags.values()].map((f) => [f.relation, f.columns] as const))
       for (const f of o.frags.values()) originCols.set(f.name, f.columns)
       let ok = true
@@ -162,31 +159,44 @@ export class LivePropagation {
           }
           this.bridge.query(o.conn, 'DELETE FROM iddb_repl.outbox WHERE seq = $1', [row.seq])
           done++
-          this.view.applied++
+          this.applied++
+          seen.pending!--
         } catch (e) {
           this.fail(o, e)
           ok = false
           break
         }
       }
-      if (ok) delete this.view.errors[o.site]
+      if (ok) seen.error = null
     }
     return done
+  }
+
+  private seenOf(site: SiteCode): Omit<LivePropagationOrigin, 'site' | 'targets'> {
+    let v = this.seen.get(site)
+    if (!v) { v = { pending: null, more: false, error: null, checkedAt: null }; this.seen.set(site, v) }
+    return v
   }
 
   private fail(o: OriginPlan, e: unknown): void {
     const msg = e instanceof Error ? e.message : String(e)
     o.retryAt = performance.now() + BACKOFF_MS
-    if (this.view.errors[o.site] !== msg) this.log(`replication from ${o.site} waits: ${msg}; tried again`, o.site)
-    this.view.errors[o.site] = msg
+    const seen = this.seenOf(o.site)
+    if (seen.error !== msg) this.log(`replication from ${o.site} waits: ${msg}; tried again`, o.site)
+    seen.error = msg
   }
 
-  /** Entries waiting per origin (read from the servers now) and the applier's counters. */
-  status(): PropagationView {
-    const pending: Record<string, number> = {}
-    for (const o of this.origins) {
-      try { pending[o.site] = Number((this.bridge.query(o.conn, 'SELECT count(*)::int AS n FROM iddb_repl.outbox').rows[0] as { n: number }).n) } catch { /* unreachable: left out */ }
+  /**
+   * Each origin as the applier's last pass saw it (its outbox's waiting entries, why they wait) and the entries
+   * applied since the console started. Asks no server: a status poll never waits on one that is down.
+   */
+  status(): LivePropagationStatus {
+    return {
+      origins: this.origins.filter((o) => o.specs.length).map((o) => ({
+        site: o.site, ...this.seenOf(o.site),
+        targets: [...new Set(o.specs.map((sp) => (sp.target.role === 'repository' ? `${sp.target.site} repository` : sp.target.site)))],
+      })),
+      applied: this.applied,
     }
-    return { pending, applied: this.view.applied, errors: { ...this.view.errors } }
   }
 }

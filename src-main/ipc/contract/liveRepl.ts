@@ -64,12 +64,36 @@ export interface LiveSiteReplication {
   problem: string | null
 }
 
+/** One origin site of the live replication applier (src-main/pg/propagate.ts), as of the applier's last pass over it. */
+export interface LivePropagationOrigin {
+  site: string
+  /** Committed changes waiting in its outbox for a copy elsewhere; null until the applier has read it. */
+  pending: number | null
+  /** The outbox held a full batch: `pending` is a lower bound. */
+  more: boolean
+  /** Why its changes wait (a target that cannot be reached, …); null when the last pass drained it. */
+  error: string | null
+  /** When the applier last read its outbox (ms since the epoch); null: not yet. */
+  checkedAt: number | null
+  /** Where its changes go: `<site>` (a primary's copy) or `<site> repository`. */
+  targets: string[]
+}
+
+/** The live replication applier: every site's committed changes carried to the other copies (transactional outbox). */
+export interface LivePropagationStatus {
+  origins: LivePropagationOrigin[]
+  /** Outbox entries applied at every target and removed since the console started. */
+  applied: number
+}
+
 export interface LiveReplicationStatus {
   deployment: string
   at: string
   /** Where the main repository is (its site's server) and its database. */
   repository: { site: string; database: string }
   sites: LiveSiteReplication[]
+  /** The applier between the sites' servers; null when the console runs no applier (no live sites open). */
+  propagation: LivePropagationStatus | null
 }
 
 export interface LiveBackupEntry {

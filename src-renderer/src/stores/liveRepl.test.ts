@@ -21,7 +21,7 @@ beforeEach(() => {
     'liveBackup/take': ({ site }) => { finished['job-1'] = job('job-1', 'backup', { backup: entry, rows: 839, bytes: 29672, durationMs: 408 }); return { ...job('job-1', 'backup', undefined, 'running'), label: `backup of ${site}` } },
     'liveBackup/restore': () => { finished['job-2'] = job('job-2', 'restore', undefined, 'failed'); return job('job-2', 'restore', undefined, 'running') },
     'liveBackup/list': () => [entry],
-    'liveRepl/status': () => ({ deployment: '/tmp/d', at: 'now', repository: { site: 'CMB', database: 'iddb_repository' }, sites: [] }),
+    'liveRepl/status': () => ({ deployment: '/tmp/d', at: 'now', repository: { site: 'CMB', database: 'iddb_repository' }, sites: [], propagation: null }),
     'liveFailover/promote': ({ site }) => ({ site, promoted: `${site}.primary`, port: 41005, rtoMs: 469, oldPrimaryWasRunning: true }),
     'jobs/get': ({ id }) => finished[id],
     'system/info': () => ({ version: 't', host: 'browser', seed: 1, dataDir: null, sites: ['KDY'], live: { deployment: '/tmp/d', servers: [] } }),
