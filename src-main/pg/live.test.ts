@@ -97,19 +97,65 @@ describe.skipIf(why !== null)(`live mode over three PostgreSQL sites${why ? ` (s
     await dqp.run('CMB', `UPDATE STOCK_CMB SET QTY = QTY + 5 WHERE ITEMNO = ${st.i}`)
     await expect.poll(async () => { prop.drain(); return Number((await at('MBI', `SELECT "QTY" AS q FROM "Stocks_CMB_FRG" WHERE "ITEMNO" = ${st.i}`))[0].q) }, { timeout: 10_000 }).toBe(Number(st.q) + 5)
     // an entry applied at its targets whose outbox delete was lost (the console died in between) is not applied twice
-    const applied = await atRepo(`SELECT origin, seq::text AS seq FROM iddb_repl.applied WHERE origin = 'KDY' ORDER BY seq DESC LIMIT 1`)
+    const applied = await atRepo(`SELECT origin, seq::text AS seq, id::text AS id FROM iddb_repl.applied_ids WHERE origin = 'KDY' ORDER BY seq DESC LIMIT 1`)
     expect(applied.length).toBe(1)
     await atRepo(`UPDATE "SALES" SET "SOLD_AT" = 'changed at the repository' WHERE "INVNO" = ${row.s} AND "BRCODE" = 'KDY'`)
-    await at('KDY', `INSERT INTO iddb_repl.outbox (seq, writes) VALUES (${applied[0].seq}, '[{"table":"${f.name}","key":"${row.s}","row":null}]')`)
+    await at('KDY', `INSERT INTO iddb_repl.outbox (seq, id, writes) VALUES (${applied[0].seq}, '${applied[0].id}', '[{"table":"${f.name}","key":"${row.s}","row":null}]')`)
     prop.drain()
     expect(await soldAt()).toBe('changed at the repository')
     expect(Number((await at('KDY', 'SELECT count(*) AS n FROM iddb_repl.outbox'))[0].n)).toBe(0)
     // the applier's view: every origin read on its last pass, nothing waiting, nothing failing; the entries counted
     const applier = prop.status()
     expect(applier.origins.map((o) => o.site).sort()).toEqual(['CMB', 'KDY', 'MBI'])
-    for (const o of applier.origins) expect(o).toMatchObject({ pending: 0, more: false, error: null, checkedAt: expect.any(Number) })
+    for (const o of applier.origins) expect(o).toMatchObject({ pending: 0, more: false, error: null, checkedAt: expect.any(Number), uncaptured: [] })
     expect(applier.origins.find((o) => o.site === 'CMB')!.targets).toEqual(expect.arrayContaining(['MBI', 'KDY']))
     expect(applier.applied).toBeGreaterThanOrEqual(3)
+  })
+
+  it('a change made at a server beside the console (a session of its own, as a branch\'s application would) reaches the repository and the copies as well; the applier\'s own writes are not captured again', async () => {
+    const prop = live.propagation!
+    const repo = up.deployment.repository
+    const atRepo = (sql: string) => at(repo.site, sql, repo.database)
+    prop.drain()
+    const f = fragments(cluster.topology).find((x) => x.relation === 'SALES' && x.kind === 'horizontal' && x.site === 'MBI')!
+    const [row] = await at('MBI', `SELECT "INVNO" AS s FROM "${f.name}" ORDER BY "INVNO" LIMIT 1`)
+    // an UPDATE and a DELETE in one transaction, typed at Mumbai's server
+    await at('MBI', `BEGIN; UPDATE "${f.name}" SET "SOLD_AT" = 'typed at MBI' WHERE "INVNO" = ${row.s}; DELETE FROM "${f.name}" WHERE "INVNO" = (SELECT max("INVNO") FROM "${f.name}"); COMMIT`)
+    const [gone] = await atRepo(`SELECT count(*)::int AS n FROM "SALES" WHERE "BRCODE" = 'MBI'`)
+    await expect.poll(async () => { prop.drain(); return (await atRepo(`SELECT "SOLD_AT" AS t FROM "SALES" WHERE "INVNO" = ${row.s} AND "BRCODE" = 'MBI'`))[0]?.t }, { timeout: 10_000 }).toBe('typed at MBI')
+    expect((await atRepo(`SELECT count(*)::int AS n FROM "SALES" WHERE "BRCODE" = 'MBI'`))[0].n).toBe(gone.n - 1)
+    // every copy of the fragment holds what Mumbai's server holds
+    const rows = async (sql: string, db?: string) => JSON.stringify(await (db ? at(repo.site, sql, db) : at('MBI', sql)))
+    expect(await rows(`SELECT "INVNO", "SOLD_AT" FROM "SALES" WHERE "BRCODE" = 'MBI' ORDER BY 1`, repo.database)).toBe(await rows(`SELECT "INVNO", "SOLD_AT" FROM "${f.name}" ORDER BY 1`))
+    // ITEMS written at Colombo's server by hand reaches the branches' replicas; their tables take the applier's
+    // writes without putting them in an outbox of their own
+    const [item] = await at('CMB', 'SELECT "ITEMNO" AS i FROM "ITEMS" ORDER BY "ITEMNO" DESC LIMIT 1')
+    await at('CMB', `UPDATE "ITEMS" SET "DESCRIPTION" = 'typed at CMB' WHERE "ITEMNO" = ${item.i}`)
+    for (const site of ['MBI', 'KDY']) {
+      await expect.poll(async () => { prop.drain(); return (await at(site, `SELECT "DESCRIPTION" AS d FROM "ITEMS" WHERE "ITEMNO" = ${item.i}`))[0].d }, { timeout: 10_000 }).toBe('typed at CMB')
+    }
+    for (const s of up.deployment.sites) expect((await at(s.code, 'SELECT count(*)::int AS n FROM iddb_repl.outbox'))[0].n).toBe(0)
+    // a write made with the applier's mark is not captured (how the applier's own writes at a target stay out)
+    await at('CMB', `BEGIN; SET LOCAL iddb.applier = 'on'; UPDATE "ITEMS" SET "DESCRIPTION" = "DESCRIPTION" WHERE "ITEMNO" = ${item.i}; COMMIT`)
+    expect((await at('CMB', 'SELECT count(*)::int AS n FROM iddb_repl.outbox'))[0].n).toBe(0)
+  })
+
+  it('an origin whose outbox numbering goes back (its database restored from a backup taken earlier) still has every new change applied: entries are told apart by their own id, not their number', async () => {
+    const prop = live.propagation!
+    const repo = up.deployment.repository
+    prop.drain()
+    const f = fragments(cluster.topology).find((x) => x.relation === 'SALES' && x.kind === 'horizontal' && x.site === 'KDY')!
+    const [row] = await at('KDY', `SELECT "INVNO" AS s FROM "${f.name}" ORDER BY "INVNO" LIMIT 1`)
+    const soldAt = async () => (await at(repo.site, `SELECT "SOLD_AT" AS t FROM "SALES" WHERE "INVNO" = ${row.s} AND "BRCODE" = 'KDY'`, repo.database))[0]?.t
+    // one change, numbered and applied at the repository
+    await at('KDY', `UPDATE "${f.name}" SET "SOLD_AT" = 'before the restore' WHERE "INVNO" = ${row.s}`)
+    const [{ n }] = await at('KDY', 'SELECT seq::int AS n FROM iddb_repl.outbox')
+    await expect.poll(() => { prop.drain(); return soldAt() }, { timeout: 10_000 }).toBe('before the restore')
+    // what a restore does to the outbox's sequence: the number already taken (and applied at the targets) comes again
+    await at('KDY', `SELECT setval(pg_get_serial_sequence('iddb_repl.outbox', 'seq'), ${n}, false)`)
+    await at('KDY', `UPDATE "${f.name}" SET "SOLD_AT" = 'after the restore' WHERE "INVNO" = ${row.s}`)
+    expect((await at('KDY', 'SELECT seq::int AS n FROM iddb_repl.outbox'))[0].n).toBe(n)
+    await expect.poll(async () => { prop.drain(); return (await at(repo.site, `SELECT "SOLD_AT" AS t FROM "SALES" WHERE "INVNO" = ${row.s} AND "BRCODE" = 'KDY'`, repo.database))[0]?.t }, { timeout: 10_000 }).toBe('after the restore')
   })
 
   it('the 2PC logs are kept with the deployment: a console that stopped after its COMMIT decision finishes the transaction at the servers when it starts again, and never reuses a gid', async () => {

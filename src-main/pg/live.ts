@@ -131,7 +131,8 @@ export class LiveSites {
   useForTransactions(cluster: Cluster): void {
     const dtm = Dtm.of(cluster)
     const d = this.deployment
-    // what a commit changes reaches the repository and the other copies through an outbox at its server
+    // what a commit changes reaches the repository and the other copies through an outbox at its server (filled by a
+    // trigger on each table: the console's commits and what is written at the server beside it alike)
     const prop = new LivePropagation(this.bridge, cluster.topology, (site) => `${site}.repl`, [
       ...d.sites.map((s) => ({ site: s.code, role: 'primary' as const, conn: `${s.code}.repl` })),
       { site: d.repository.site, role: 'repository' as const, conn: `${d.repository.site}.repository.repl` },
@@ -140,7 +141,7 @@ export class LiveSites {
     for (const s of d.sites) {
       const store = this.stores[s.code]
       dtm.setStore(s.code, new LiveTxnStore({
-        bridge: this.bridge, conn: `${s.code}.txn`, writeRefusal: (t) => localWriteRefusal(cluster.topology, s.code, t), alongside: (w) => prop.outboxSql(s.code, w),
+        bridge: this.bridge, conn: `${s.code}.txn`, writeRefusal: (t) => localWriteRefusal(cluster.topology, s.code, t),
       }, () => store.invalidate()))
     }
     // every site's 2PC log is kept with the deployment (DIR/2pc): a console that stopped mid-commit resolves its

@@ -7,13 +7,19 @@
  * The standbys are not targets: each follows its primary by WAL streaming.
  *
  * Never lost, never twice, in order (a transactional outbox):
- *   - the commit's after-images go into `iddb_repl.outbox` at the origin's server inside the same server
- *     transaction as the writes themselves (PgTxnStore's `alongside`: the same COMMIT, or the same PREPARE
- *     TRANSACTION / COMMIT PREPARED), so a change is in the outbox exactly when it committed, even if the console
- *     dies the next instant;
+ *   - what a statement changes in a table whose changes go somewhere is put into `iddb_repl.outbox` at the origin's
+ *     server by a trigger on that table (`iddb_repl.capture`: after each INSERT, UPDATE and DELETE statement, its
+ *     rows from the statement's transition tables), inside the same server transaction as the writes themselves
+ *     — the same COMMIT, or the same PREPARE TRANSACTION / COMMIT PREPARED — so a change is in the outbox exactly
+ *     when it committed, even if the console dies the next instant; and whoever made it: the console's DTM, or a
+ *     session at the server beside the console (a branch's own application, psql). The applier's own writes at a
+ *     target are not captured (its transactions set `iddb.applier`), so nothing is sent round in circles. TRUNCATE
+ *     is not captured;
  *   - the applier reads each origin's outbox in sequence order and applies an entry at a target in one server
- *     transaction together with the row `iddb_repl.applied(origin, seq)` there: an entry already applied (the
- *     console died between the target's commit and the outbox delete) is skipped, never applied twice;
+ *     transaction together with the row `iddb_repl.applied_ids(origin, id)` there: an entry already applied (the
+ *     console died between the target's commit and the outbox delete) is skipped, never applied twice. An entry is
+ *     known by its own id (a random uuid), not its sequence number: an origin database restored from a backup
+ *     numbers its entries again from the backup's sequence, and those new entries are not taken for old ones;
  *   - only then is the entry removed from the outbox. A target that cannot be reached keeps its origin's entries
  *     waiting (the next entries of that origin wait behind them: order is kept) and is tried again on the next tick.
  * Order: conflicting transactions are serialized by the DTM's strict 2PL, so the later one inserts its outbox
@@ -29,9 +35,61 @@ import type { SyncPg } from './syncbridge'
 import { PgTxnStore, literal } from './txnstore'
 import type { LivePropagationOrigin, LivePropagationStatus } from '../ipc/contract/liveRepl'
 
+const qid = (n: string) => `"${n.replace(/"/g, '""')}"`
+
 const SCHEMA_SQL = 'CREATE SCHEMA IF NOT EXISTS iddb_repl; '
   + 'CREATE TABLE IF NOT EXISTS iddb_repl.outbox (seq bigserial PRIMARY KEY, at timestamptz NOT NULL DEFAULT now(), writes jsonb NOT NULL); '
-  + 'CREATE TABLE IF NOT EXISTS iddb_repl.applied (origin text NOT NULL, seq bigint NOT NULL, at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (origin, seq))'
+  // each entry's own id: a sequence goes back when its database is restored from a backup, an id is never taken again
+  // (added only where it is missing: ALTER TABLE would wait for a prepared transaction holding the outbox)
+  + "DO $d$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = 'iddb_repl.outbox'::regclass AND attname = 'id' AND NOT attisdropped) THEN "
+  + 'ALTER TABLE iddb_repl.outbox ADD COLUMN id uuid NOT NULL DEFAULT gen_random_uuid(); END IF; END $d$; '
+  + 'CREATE TABLE IF NOT EXISTS iddb_repl.applied_ids (origin text NOT NULL, id uuid NOT NULL, seq bigint NOT NULL, at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (origin, id))'
+
+/** How long putting the capture trigger on a table waits for a lock another transaction holds (ms). */
+const WATCH_LOCK_MS = 200
+
+/** Set in the applier's transactions at a target: the capture trigger leaves their writes alone. */
+const APPLIER = "SET LOCAL iddb.applier = 'on'"
+
+/**
+ * The capture trigger's function: one outbox entry per statement, the after-images of its rows in the format the
+ * console's DTM writes (table, key as text, the row as JSON with the table's column names; a delete's row null),
+ * an UPDATE that changed a key as the old key's delete and the new row. `iddb_repl.watch(table)` puts its three
+ * statement triggers on a table with a one-column primary key (TG_ARGV[0]: that column); false for any other table.
+ */
+const CAPTURE_SQL = `CREATE OR REPLACE FUNCTION iddb_repl.capture() RETURNS trigger LANGUAGE plpgsql AS $f$
+DECLARE k text := TG_ARGV[0]; w jsonb;
+BEGIN
+  IF coalesce(current_setting('iddb.applier', true), '') = 'on' THEN RETURN NULL; END IF;
+  IF TG_OP = 'INSERT' THEN
+    SELECT jsonb_agg(jsonb_build_object('table', TG_TABLE_NAME, 'key', to_jsonb(n) ->> k, 'row', to_jsonb(n))) INTO w FROM iddb_new n;
+  ELSIF TG_OP = 'DELETE' THEN
+    SELECT jsonb_agg(jsonb_build_object('table', TG_TABLE_NAME, 'key', to_jsonb(o) ->> k, 'row', NULL)) INTO w FROM iddb_old o;
+  ELSE
+    SELECT jsonb_agg(x.e ORDER BY x.ord) INTO w FROM (
+      SELECT 0 AS ord, jsonb_build_object('table', TG_TABLE_NAME, 'key', to_jsonb(o) ->> k, 'row', NULL) AS e FROM iddb_old o
+        WHERE NOT EXISTS (SELECT 1 FROM iddb_new n WHERE (to_jsonb(n) ->> k) = (to_jsonb(o) ->> k))
+      UNION ALL
+      SELECT 1, jsonb_build_object('table', TG_TABLE_NAME, 'key', to_jsonb(n) ->> k, 'row', to_jsonb(n)) FROM iddb_new n) x;
+  END IF;
+  IF w IS NOT NULL THEN INSERT INTO iddb_repl.outbox (writes) VALUES (w); END IF;
+  RETURN NULL;
+END $f$;
+CREATE OR REPLACE FUNCTION iddb_repl.watch(t regclass) RETURNS boolean LANGUAGE plpgsql AS $f$
+DECLARE k text[];
+BEGIN
+  SELECT array_agg(a.attname::text) INTO k FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey) WHERE i.indrelid = t AND i.indisprimary;
+  IF k IS NULL OR cardinality(k) <> 1 THEN RETURN false; END IF;
+  -- already in place: nothing to lock (a prepared transaction may hold the table, e.g. at a console's restart)
+  IF (SELECT count(*) FROM pg_trigger WHERE tgrelid = t AND NOT tgisinternal AND tgname IN ('iddb_capture_ins', 'iddb_capture_upd', 'iddb_capture_del')) = 3 THEN RETURN true; END IF;
+  EXECUTE format('DROP TRIGGER IF EXISTS iddb_capture_ins ON %s', t);
+  EXECUTE format('DROP TRIGGER IF EXISTS iddb_capture_upd ON %s', t);
+  EXECUTE format('DROP TRIGGER IF EXISTS iddb_capture_del ON %s', t);
+  EXECUTE format('CREATE TRIGGER iddb_capture_ins AFTER INSERT ON %s REFERENCING NEW TABLE AS iddb_new FOR EACH STATEMENT EXECUTE FUNCTION iddb_repl.capture(%L)', t, k[1]);
+  EXECUTE format('CREATE TRIGGER iddb_capture_upd AFTER UPDATE ON %s REFERENCING OLD TABLE AS iddb_old NEW TABLE AS iddb_new FOR EACH STATEMENT EXECUTE FUNCTION iddb_repl.capture(%L)', t, k[1]);
+  EXECUTE format('CREATE TRIGGER iddb_capture_del AFTER DELETE ON %s REFERENCING OLD TABLE AS iddb_old FOR EACH STATEMENT EXECUTE FUNCTION iddb_repl.capture(%L)', t, k[1]);
+  RETURN true;
+END $f$`
 
 /** How many outbox entries of one origin one tick applies at most. */
 const BATCH = 200
@@ -62,8 +120,11 @@ export class LivePropagation {
   private stores = new Map<string, PgTxnStore>()
   private targetCols = new Map<string, string[]>()
   private applied = 0
+  /** Per origin, its tables still without the capture trigger (watch), and those already said so in the log. */
+  private unwatched = new Map<SiteCode, string[]>()
+  private watchSaid = new Set<string>()
   /** Per origin, what the applier's last pass over it saw (status() reads this: it never waits on a server). */
-  private seen = new Map<SiteCode, Omit<LivePropagationOrigin, 'site' | 'targets'>>()
+  private seen = new Map<SiteCode, Omit<LivePropagationOrigin, 'site' | 'targets' | 'uncaptured'>>()
 
   /**
    * `originConn(site)`: the connection the applier reads and trims a site's outbox on; `targets`: where each
@@ -81,19 +142,40 @@ export class LivePropagation {
         const target = targets.find((t) => t.site === sp.targetSite && t.role === sp.role)
         if (target) specs.push({ target, map: sp.map })
       }
-      this.origins.push({ retryAt: 0, site: s.code, conn, frags: new Map(frs.filter((f) => f.site === s.code).map((f) => [f.name.toUpperCase(), f])), specs })
+      const frags = frs.filter((f) => f.site === s.code)
+      this.origins.push({ retryAt: 0, site: s.code, conn, frags: new Map(frags.map((f) => [f.name.toUpperCase(), f])), specs })
+      // the capture trigger on each table whose changes some copy takes (a change of any of its rows maps to one)
+      const sends = (f: FragmentDef) => specs.some((sp) => sp.map([{ t: f.name, op: 'I', r: f.columns.map(() => null) }]).length > 0)
+      const watched = frags.filter(sends)
+      if (watched.length) this.bridge.query(conn, CAPTURE_SQL)
+      this.unwatched.set(s.code, watched.map((f) => f.name))
+      this.watch(s.code, conn)
       // a vertical fragment's rows are its own columns; any other target row keeps the origin fragment's columns
       for (const f of frs) if (f.kind === 'vertical') this.targetCols.set(`${f.site}:${f.name}`, f.columns)
     }
   }
 
-  /** The outbox statement to run in a commit's server transaction at `site` (undefined: nothing to propagate). */
-  outboxSql(site: SiteCode, writes: readonly TxnWrite[]): string | undefined {
-    const o = this.origins.find((x) => x.site === site)
-    if (!o || !o.specs.length) return undefined
-    const mine = writes.filter((w) => o.frags.has(String(w.table).toUpperCase()))
-    if (!mine.length) return undefined
-    return `INSERT INTO iddb_repl.outbox (writes) VALUES (${literal(JSON.stringify(mine.map((w) => ({ table: w.table, key: w.key, row: w.row }))))}::jsonb)`
+  /**
+   * Puts the capture trigger on the origin's tables that lack it. A table another transaction holds (a prepared
+   * one waiting for its decision) is not waited for: it is tried again on the applier's next pass, and said once.
+   */
+  private watch(site: SiteCode, conn: string): void {
+    const left = this.unwatched.get(site) ?? []
+    if (!left.length) return
+    const still: string[] = []
+    for (const t of left) {
+      try {
+        this.bridge.query(conn, `BEGIN; SET LOCAL lock_timeout = ${WATCH_LOCK_MS}; SELECT iddb_repl.watch(${literal(`public.${qid(t)}`)}::regclass); COMMIT`)
+      } catch (e) {
+        try { this.bridge.query(conn, 'ROLLBACK') } catch { /* the session is gone */ }
+        if (!this.watchSaid.has(`${site}:${t}`)) {
+          this.watchSaid.add(`${site}:${t}`)
+          this.log(`the change capture on ${t} at ${site} is not in place yet (${e instanceof Error ? e.message : String(e)}): what is written there beside the console waits for it; tried again`, site)
+        }
+        still.push(t)
+      }
+    }
+    this.unwatched.set(site, still)
   }
 
   private store(conn: string): PgTxnStore {
@@ -134,9 +216,10 @@ export class LivePropagation {
     const now = performance.now()
     for (const o of this.origins) {
       if (!o.specs.length || now < o.retryAt) continue
-      let rows: { seq: string; writes: string }[]
+      this.watch(o.site, o.conn)
+      let rows: { seq: string; id: string; writes: string }[]
       try {
-        rows = this.bridge.query(o.conn, `SELECT seq::text AS seq, writes::text AS writes FROM iddb_repl.outbox ORDER BY seq LIMIT ${BATCH}`).rows as typeof rows
+        rows = this.bridge.query(o.conn, `SELECT seq::text AS seq, id::text AS id, writes::text AS writes FROM iddb_repl.outbox ORDER BY seq LIMIT ${BATCH}`).rows as typeof rows
       } catch (e) {
         this.fail(o, e)
         continue
@@ -153,9 +236,9 @@ export class LivePropagation {
             const mapped = sp.map(changes)
             if (!mapped.length) continue
             const st = this.store(sp.target.conn)
-            const seen = this.bridge.query(sp.target.conn, 'SELECT 1 FROM iddb_repl.applied WHERE origin = $1 AND seq = $2', [o.site, row.seq]).rows.length > 0
+            const seen = this.bridge.query(sp.target.conn, 'SELECT 1 FROM iddb_repl.applied_ids WHERE origin = $1 AND id = $2', [o.site, row.id]).rows.length > 0
             if (seen) continue
-            st.applyWith(mapped.map((c) => this.writeAt(sp.target, c, originCols)), `INSERT INTO iddb_repl.applied (origin, seq) VALUES (${literal(o.site)}, ${literal(row.seq)})`)
+            st.applyWith(mapped.map((c) => this.writeAt(sp.target, c, originCols)), `INSERT INTO iddb_repl.applied_ids (origin, id, seq) VALUES (${literal(o.site)}, ${literal(row.id)}, ${literal(row.seq)})`, APPLIER)
           }
           this.bridge.query(o.conn, 'DELETE FROM iddb_repl.outbox WHERE seq = $1', [row.seq])
           done++
@@ -172,7 +255,7 @@ export class LivePropagation {
     return done
   }
 
-  private seenOf(site: SiteCode): Omit<LivePropagationOrigin, 'site' | 'targets'> {
+  private seenOf(site: SiteCode): Omit<LivePropagationOrigin, 'site' | 'targets' | 'uncaptured'> {
     let v = this.seen.get(site)
     if (!v) { v = { pending: null, more: false, error: null, checkedAt: null }; this.seen.set(site, v) }
     return v
@@ -195,6 +278,7 @@ export class LivePropagation {
       origins: this.origins.filter((o) => o.specs.length).map((o) => ({
         site: o.site, ...this.seenOf(o.site),
         targets: [...new Set(o.specs.map((sp) => (sp.target.role === 'repository' ? `${sp.target.site} repository` : sp.target.site)))],
+        uncaptured: [...(this.unwatched.get(o.site) ?? [])],
       })),
       applied: this.applied,
     }

@@ -322,11 +322,11 @@ export class PgTxnStore implements TxnStore {
     this.applyWith(writes, this.alongside?.(writes))
   }
 
-  /** The after-images and `also` (plain statements) in one server transaction, committed. */
-  applyWith(writes: readonly TxnWrite[], also: string | undefined): void {
+  /** The after-images and `also` (plain statements) in one server transaction, committed; `first` runs before the after-images. */
+  applyWith(writes: readonly TxnWrite[], also: string | undefined, first?: string): void {
     const text = this.inlined(writes)
-    if (text !== undefined) this.batch(`BEGIN; ${[text, also].filter(Boolean).join('; ')}; COMMIT`)
-    else this.inTransaction(() => { this.write(writes); if (also) this.run(also) }, 'COMMIT')
+    if (text !== undefined) this.batch(`BEGIN; ${[first, text, also].filter(Boolean).join('; ')}; COMMIT`)
+    else this.inTransaction(() => { if (first) this.run(first); this.write(writes); if (also) this.run(also) }, 'COMMIT')
   }
 
   /** The schema iddb_2pc: the commit markers and the gid check a prepare calls. */

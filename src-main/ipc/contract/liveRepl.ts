@@ -77,6 +77,8 @@ export interface LivePropagationOrigin {
   checkedAt: number | null
   /** Where its changes go: `<site>` (a primary's copy) or `<site> repository`. */
   targets: string[]
+  /** Its tables whose change capture (the outbox trigger) is not in place yet: writes made there beside the console wait for it. */
+  uncaptured: string[]
 }
 
 /** The live replication applier: every site's committed changes carried to the other copies (transactional outbox). */
