@@ -49,11 +49,6 @@ export interface PgTxnStoreOptions {
   schema?: string
   /** Replica control: why a table takes no write at this site (a read-only replica, a copy); undefined: it does. */
   writeRefusal?: (table: string) => string | undefined
-  /**
-   * Statements (plain text, literals only) run in the same server transaction as a commit's or a prepare's
-   * after-images: what must commit exactly when they do (live mode's replication outbox, propagate.ts).
-   */
-  alongside?: (writes: readonly TxnWrite[]) => string | undefined
 }
 
 interface TableMeta {
@@ -118,7 +113,6 @@ export class PgTxnStore implements TxnStore {
   private bridge: SyncPg
   private schema: string
   private writeRefusal?: (table: string) => string | undefined
-  private alongside?: (writes: readonly TxnWrite[]) => string | undefined
   private names = new Map<string, string>()
   private byUpper = new Map<string, string>()
   private meta = new Map<string, TableMeta>()
@@ -134,7 +128,6 @@ export class PgTxnStore implements TxnStore {
     this.conn = o.conn
     this.schema = o.schema ?? 'public'
     this.writeRefusal = o.writeRefusal
-    this.alongside = o.alongside
     this.loadNames()
     // old commit markers go (their transactions' coordinators have long finished)
     const there = this.run(`SELECT to_regclass('${MARKERS}') IS NOT NULL AS x, to_regprocedure('${GID_CHECK}(text)') IS NOT NULL AS f`).rows[0]
@@ -319,7 +312,7 @@ export class PgTxnStore implements TxnStore {
 
   apply(writes: readonly TxnWrite[]): void {
     if (!writes.length) return
-    this.applyWith(writes, this.alongside?.(writes))
+    this.applyWith(writes, undefined)
   }
 
   /** The after-images and `also` (plain statements) in one server transaction, committed; `first` runs before the after-images. */
@@ -362,8 +355,7 @@ export class PgTxnStore implements TxnStore {
     const lit = checkGid(gid)
     const text = this.inlined(writes)
     if (text === undefined) return undefined
-    const also = writes.length ? this.alongside?.(writes) : undefined
-    return `BEGIN; SELECT ${GID_CHECK}(${lit}); ${text ? `${text}; ` : ''}${also ? `${also}; ` : ''}INSERT INTO ${MARKERS} (gid) VALUES (${lit}); PREPARE TRANSACTION ${lit}`
+    return `BEGIN; SELECT ${GID_CHECK}(${lit}); ${text ? `${text}; ` : ''}INSERT INTO ${MARKERS} (gid) VALUES (${lit}); PREPARE TRANSACTION ${lit}`
   }
 
   /**
@@ -421,12 +413,10 @@ export class PgTxnStore implements TxnStore {
         this.batch(text)
         return
       }
-      const also = writes.length ? this.alongside?.(writes) : undefined
       const st = this.state(gid)
       if (st.prepared || st.committed) throw new EngineError('CONFLICT', `${gid} is already ${st.prepared ? 'prepared' : 'committed'} at ${this.conn}: a gid is prepared once`, { site: this.conn })
       this.inTransaction(() => {
         this.write(writes)
-        if (also) this.run(also)
         this.run(`INSERT INTO ${MARKERS} (gid) VALUES ($1)`, [gid])
       }, `PREPARE TRANSACTION ${lit}`)
     } catch (e) {
