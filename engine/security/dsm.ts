@@ -142,6 +142,24 @@ export class SecurityManager {
     return { name, home, clearance, createdAt: at }
   }
 
+  /**
+   * Live mode, at start: a user its home server keeps (src-main/pg/roles.ts) that this engine does not know yet is
+   * taken back with the clearance the server records. The engine's own credential is made from a random password
+   * nobody knows: the server's verifier decides the user's logins; a role without one needs a password reset.
+   */
+  adoptUser(home: SiteCode, name: string, clearance: string): SecurityUserView {
+    if (!this.live) throw new EngineError('UNSUPPORTED', 'only live mode keeps users at their home servers')
+    this.cluster.site(home)
+    home = this.keeperOf(home)
+    if (!NAME_RE.test(name)) throw new EngineError('BAD_INPUT', `"${name.slice(0, 40)}" is not a user name`)
+    if (!isLevel(clearance)) throw new EngineError('BAD_INPUT', `clearance must be one of ${LEVELS.join(', ')}`)
+    if (this.usersAt(home).some((u) => u.name === name)) throw new EngineError('CONFLICT', `user ${name} already exists (home ${home})`, { site: home })
+    const cred = newCredential(randomBytes(24).toString('hex'))
+    this.cluster.siteStore(home).exec(`INSERT INTO ${USERS_TABLE} (USERNAME, CLEARANCE, SALT, HASH, CREATED_AT) VALUES (?, ?, ?, ?, ?)`, [name, clearance, cred.salt, cred.hash, null])
+    this.record(home, name, 'user kept at its home server', true, `clearance ${clearance}`)
+    return { name, home, clearance, createdAt: null }
+  }
+
   /** Sets a new password (the operator's reset): a new salt and hash at the home site; the user's sessions are closed and any lockout lifted. */
   setPassword(home: SiteCode, name: string, password: string): void {
     this.cluster.site(home)

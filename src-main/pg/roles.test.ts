@@ -122,6 +122,37 @@ describe.skipIf(why !== null)(`security over three live PostgreSQL sites${why ? 
     expect(grantFor(cluster, 'LCAT_COLUMNS', ['TNAME'], 'SECRET')).toBeNull()
   })
 
+  it('the users added in live mode are kept at their home servers: a console opened afresh over the same servers knows them, keeps their roles, and logs them in; a removed one stays removed', async () => {
+    const dsm = SecurityManager.of(cluster)
+    dsm.addUser('MBI', 'keeper', 'keeper-pass-1', 'CONFIDENTIAL')
+    dsm.addUser('CMB', 'leaver', 'leaver-pass-1', 'PUBLIC')
+    dsm.removeUser('CMB', 'leaver')
+    // the console starts again: a new engine (its cluster in memory, with the design's users only) over the same servers
+    const design = liveDesign(dir)
+    const again = await Cluster.create({ seed: design.seed, sales: design.sales })
+    const live2 = LiveSites.open(again, dir)
+    const roles2 = LiveRoles.attach(again, live2)
+    try {
+      const dsm2 = SecurityManager.of(again)
+      expect(dsm2.users()).toEqual(expect.arrayContaining([
+        expect.objectContaining({ name: 'keeper', home: 'MBI', clearance: 'CONFIDENTIAL' }),
+        expect.objectContaining({ name: 'clerk', home: 'KDY', clearance: 'INTERNAL' }),
+      ]))
+      expect(dsm2.users().some((u) => u.name === 'leaver')).toBe(false)
+      expect((await rolpassword('MBI', 'iddb_u_keeper'))?.l).toBe(true)
+      expect(await rolpassword('CMB', 'iddb_u_leaver')).toBeUndefined()
+      // the server still holds the password set before the restart, and decides the login
+      const s = dsm2.login('MBI', 'keeper', 'keeper-pass-1')
+      expect(s).toMatchObject({ user: 'keeper', clearance: 'CONFIDENTIAL' })
+      dsm2.logout(s.token)
+      expect(() => dsm2.login('MBI', 'keeper', 'keeper-pass-2')).toThrow(expect.objectContaining({ code: 'AUTH_FAILED' }))
+    } finally {
+      roles2.close()
+      live2.close()
+      again.close()
+    }
+  }, 120_000)
+
   it('the home server decides a login: right password in, wrong one AUTH_FAILED and audited', async () => {
     const dsm = SecurityManager.of(cluster)
     const s = dsm.login('KDY', 'clerk', 'clerk-pass-1')

@@ -13,9 +13,12 @@
  *  - A login (the DSM's LiveAuth.check) opens a connection to the home server as that role with the password
  *    given: the server's SCRAM exchange decides; a refused one is a failed login (AUTH_FAILED, audited and
  *    counted towards the lockout as in the embedded mode), an unreachable server a clear SITE_DOWN naming it.
- *  - When live mode opens, the roles at each server are brought in line with the engine's users: a role
- *    `iddb_u_*` whose user the engine does not know (left by an earlier run: the console's cluster is in memory)
- *    is dropped, so nobody logs in at a server with a user the console no longer has.
+ *  - Each home server keeps its users across console starts in `iddb_sec.users` (name, clearance; written with
+ *    the role, removed with it). When live mode opens, the users kept there that the engine does not know (added in
+ *    an earlier run: the console's engine starts from the design's users) are taken back first (adopt); then the
+ *    roles at each server are brought in line with the engine's users: a role `iddb_u_*` whose user is known to
+ *    neither (left by something else) is dropped, so nobody logs in at a server with a user the console does not
+ *    have. Not kept: the removal of one of the design's own users (it is there again at the next start).
  * The engine's multi-level security (engine/security/mls.ts) still decides what a session reads through the DQP:
  * the grants here are the servers' own line behind it, for a connection made to a server with a user's password.
  */
@@ -30,6 +33,8 @@ import { SyncPg, SyncPgError, type PgConnSpec } from './syncbridge'
 import type { LiveSites } from './live'
 import type { LiveRoleView, LiveRolesView } from '../ipc/contract/liveSecurity'
 
+/** Where a home server keeps its users across console starts (name, clearance; the password is the role's verifier). */
+const USERS_KEPT = 'iddb_sec.users'
 /** Every user's role name starts so; nothing else at a server does (the administrator is `iddb`). */
 export const ROLE_PREFIX = 'iddb_u_'
 /** The DSM's user-name rule (engine/security/dsm.ts): lower-case letter first, then letters, digits, ".", "_", "-". */
@@ -118,6 +123,8 @@ export class LiveRoles implements LiveAuth {
     SecurityManager.of(cluster).useLiveAuth(r)
     LiveRoles.attached.set(cluster, r)
     try {
+      const kept = r.adopt()
+      if (kept.length) cluster.log('security', `users kept at their home servers taken back: ${kept.join(', ')}`)
       const { dropped, created } = r.sync()
       if (dropped.length || created.length) cluster.log('security', `live servers' roles brought in line with the console's users: ${[...dropped.map((x) => `${x} dropped`), ...created.map((x) => `${x} created (NOLOGIN until a password is set)`)].join(', ')}`)
     } catch (e) {
@@ -203,6 +210,33 @@ export class LiveRoles implements LiveAuth {
     this.at(home, `DROP OWNED BY ${quoteIdent(role)}; DROP ROLE ${quoteIdent(role)}`)
   }
 
+  /** The table at each home server that keeps its users (name, clearance) across console starts; made where missing. */
+  private userTable(site: SiteCode): void {
+    this.at(site, `CREATE SCHEMA IF NOT EXISTS iddb_sec; CREATE TABLE IF NOT EXISTS ${USERS_KEPT} (username text PRIMARY KEY, clearance text NOT NULL, added_at timestamptz NOT NULL DEFAULT now())`)
+  }
+
+  /**
+   * The users each home server keeps that the engine does not know (added in an earlier run: the console's engine
+   * starts from the design's users) are taken back by the DSM with their clearance, before sync() — which would
+   * otherwise drop their roles. A server that cannot be reached keeps its users for the next start.
+   */
+  adopt(): string[] {
+    const dsm = SecurityManager.of(this.cluster)
+    const known = new Set(this.users().map((u) => `${u.home}/${u.name}`))
+    const out: string[] = []
+    for (const s of this.deployment.sites) {
+      this.userTable(s.code)
+      for (const r of this.at(s.code, `SELECT username, clearance FROM ${USERS_KEPT} ORDER BY username`).rows) {
+        const name = String(r.username)
+        if (known.has(`${s.code}/${name}`)) continue
+        try { dsm.adoptUser(s.code, name, String(r.clearance)); out.push(`${name}@${s.code}`) } catch (e) {
+          this.cluster.log('security', `${s.code}'s server keeps a user ${name.slice(0, 40)} the console cannot take back: ${(e as Error).message}`, s.code)
+        }
+      }
+    }
+    return out
+  }
+
   /**
    * Brings every site's roles in line with the engine's users: a role whose user the engine does not know at that
    * home is dropped; a user without a role gets one that cannot log in until a password is set (the engine keeps
@@ -225,7 +259,12 @@ export class LiveRoles implements LiveAuth {
   }
 
   // ---- the DSM's LiveAuth ----------------------------------------------------------------------------
-  userAdded(home: SiteCode, name: string, password: string, clearance: Level): void { this.put(home, name, clearance, password) }
+  /** The role, then the user's record at the home server (what a console opened afresh takes back: adopt). */
+  userAdded(home: SiteCode, name: string, password: string, clearance: Level): void {
+    this.put(home, name, clearance, password)
+    this.userTable(home)
+    this.at(home, `INSERT INTO ${USERS_KEPT} (username, clearance) VALUES ($1, $2) ON CONFLICT (username) DO UPDATE SET clearance = EXCLUDED.clearance`, [name, clearance])
+  }
 
   passwordSet(home: SiteCode, name: string, password: string): void {
     const u = this.users().find((x) => x.home === home && x.name === name)
@@ -238,6 +277,8 @@ export class LiveRoles implements LiveAuth {
   userRemoved(home: SiteCode, name: string): void {
     const role = roleName(name)
     if (this.at(home, 'SELECT 1 FROM pg_roles WHERE rolname = $1', [role]).rows.length) this.drop(home, role)
+    this.userTable(home)
+    this.at(home, `DELETE FROM ${USERS_KEPT} WHERE username = $1`, [name])
   }
 
   /**
