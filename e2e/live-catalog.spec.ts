@@ -78,4 +78,37 @@ test.describe('live Catalog console and failure drills', () => {
     await expect(page.getByTestId('live-streaming-KDY.primary')).toHaveAttribute('data-streaming', '1', { timeout: 30_000 })
     await expect.poll(async () => (await live.atServer<{ n: string }>('KDY', "SELECT count(*) AS n FROM pg_stat_replication WHERE state = 'streaming'"))[0].n, { timeout: 30_000 }).toBe('1')
   })
+
+  test('the Topology console cuts the console\'s link to Kandy: queries read another copy, a Kandy-only fragment is refused naming the site, the server runs on; restored, Kandy answers again', async ({ page, live }) => {
+    const admin = await live.open(page)
+    await admin.openConsole('topology')
+    const ops = new LiveOpsPage(page)
+    await expect(ops.link('KDY')).toHaveAttribute('data-cut', 'false')
+    const expected = (await live.atServer<{ n: string }>('CMB', 'SELECT count(*) AS n FROM "SALES"', 'iddb_repository'))[0].n
+    const q = new QueryPage(page)
+    const count = async (sql: string) => {
+      await q.write(sql)
+      await q.runAndWait('CMB')
+    }
+    await ops.cutLink('KDY')
+    try {
+      // the server itself still answers (the test's own connection does not go through the console's link)
+      expect((await live.atServer<{ one: number }>('KDY', 'SELECT 1 AS one'))[0].one).toBe(1)
+      await expect(ops.server('KDY.primary')).toHaveAttribute('data-up', 'true')
+      await admin.openConsole('query')
+      await count('SELECT COUNT(*) AS N FROM SALES')
+      await expect(q.error()).toHaveCount(0)
+      expect(Number(((await q.rows().first().locator('.cell').last().textContent()) ?? '').replace(/[^\d]/g, ''))).toBe(Number(expected))
+      await count('SELECT COUNT(*) AS N FROM Stock_KDY')
+      await expect(q.error()).toContainText('KDY')
+      await admin.openConsole('topology')
+    } finally {
+      await ops.restoreLink('KDY')
+    }
+    await admin.openConsole('query')
+    await count('SELECT COUNT(*) AS N FROM Stock_KDY')
+    await expect(q.error()).toHaveCount(0)
+    const stock = (await live.atServer<{ n: string }>('KDY', 'SELECT count(*) AS n FROM "Stock_KDY"'))[0].n
+    expect(Number(((await q.rows().first().locator('.cell').last().textContent()) ?? '').replace(/[^\d]/g, ''))).toBe(Number(stock))
+  })
 })

@@ -39,4 +39,15 @@ export class LiveOpsPage {
     await expect(this.server(id)).toHaveAttribute('data-up', 'true', { timeout: 90_000 })
   }
   error(): Locator { return this.page.getByTestId('live-drill-error') }
+  /** The console's link to a site (data-cut: whether it is cut). */
+  link(site: string): Locator { return this.page.getByTestId(`live-link-${site}`) }
+  /** Makes the site's server unreachable from the console; waits until the panel shows the link cut. */
+  async cutLink(site: string): Promise<void> {
+    await this.page.getByTestId(`live-cut-${site}`).click()
+    await expect(this.link(site)).toHaveAttribute('data-cut', 'true')
+  }
+  async restoreLink(site: string): Promise<void> {
+    await this.page.getByTestId(`live-restore-${site}`).click()
+    await expect(this.link(site)).toHaveAttribute('data-cut', 'false')
+  }
 }

@@ -270,6 +270,9 @@ export const ACTIONS: Readonly<Record<string, ActionRule>> = {
   'liveDrill/stopServer': operate('stop a live server', serverSite),
   'liveDrill/startServer': operate('start a live server', serverSite),
   'liveDrill/killBackend': operate('end a backend at a live server', site),
+  'liveDrill/links': read('read the console\'s links to the live servers'),
+  'liveDrill/cutLink': operate('cut the console\'s link to a live server', site),
+  'liveDrill/restoreLink': operate('restore the console\'s link to a live server', site),
 }
 
 export type Decision =

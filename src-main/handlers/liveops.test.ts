@@ -189,6 +189,54 @@ describe.skipIf(why !== null)(`the live Catalog console and failure drills${why 
     console.log(`live drill figures: ${JSON.stringify(figures)}`)
   }, 120_000)
 
+  it('a cut link to KDY: a query over the site reads another copy, a transaction there fails at once naming the site, nothing stays prepared; restored, the site serves again and a transaction there commits', async () => {
+    const sql = 'SELECT COUNT(*) AS N FROM SALES'
+    const expected = (await queryHandlers['query/run'](ctx, { site: 'CMB', sql, maxRows: 10 })).rows
+    const figures: Record<string, number> = {}
+    const before = (await h['liveDrill/links'](ctx, {})).find((l) => l.site === 'KDY')!
+    expect(before).toMatchObject({ cut: false, target: { port: up.deployment.sites.find((s) => s.code === 'KDY')!.primary.port } })
+    const cut = await h['liveDrill/cutLink'](ctx, { site: 'KDY' })
+    expect(cut).toMatchObject({ site: 'KDY', cut: true, connections: 0 })
+    try {
+      let t0 = performance.now()
+      const down = await queryHandlers['query/run'](ctx, { site: 'CMB', sql, maxRows: 10 })
+      figures.queryCutMs = Math.round(performance.now() - t0)
+      expect(down.rows).toEqual(expected)
+      expect(servedBy(down)).not.toContain('KDY')
+      // the server itself still runs: the link is what is gone
+      expect((await h['liveDrill/servers'](ctx, {})).find((x) => x.id === 'KDY.primary')).toMatchObject({ running: true, up: true })
+      const { gid } = await txnHandlers['txn/begin'](ctx, { site: 'CMB' })
+      t0 = performance.now()
+      const ex = await txnHandlers['txn/exec'](ctx, { gid, site: 'KDY', sql: 'UPDATE Stock_KDY SET QTY = QTY + 1 WHERE ITEMNO = 1', params: [], waitMs: 10_000 })
+      figures.txnFailMs = Math.round(performance.now() - t0)
+      expect(ex.ok).toBe(false)
+      expect(ex.error).toMatch(/KDY/)
+      await txnHandlers['txn/abort'](ctx, { gid }).catch(() => {})
+      expect((await h['liveDrill/links'](ctx, {})).find((l) => l.site === 'KDY')!.refused).toBeGreaterThan(0)
+    } finally {
+      const back = await h['liveDrill/restoreLink'](ctx, { site: 'KDY' })
+      expect(back).toMatchObject({ site: 'KDY', cut: false })
+    }
+    let t0 = performance.now()
+    const again = await queryHandlers['query/run'](ctx, { site: 'CMB', sql, maxRows: 10 })
+    figures.queryRestoredMs = Math.round(performance.now() - t0)
+    expect(again.rows).toEqual(expected)
+    expect(servedBy(again)).toEqual(['CMB', 'KDY', 'MBI'])
+    const [item] = await at('KDY', 'SELECT "ITEMNO" AS i FROM "Stock_KDY" ORDER BY 1 LIMIT 1')
+    t0 = performance.now()
+    const t2 = await txnHandlers['txn/begin'](ctx, { site: 'KDY' })
+    const ok = await txnHandlers['txn/exec'](ctx, { gid: t2.gid, site: 'KDY', sql: `UPDATE Stock_KDY SET QTY = QTY + 0 WHERE ITEMNO = ${Number(item.i)}`, params: [], waitMs: 10_000 })
+    expect(ok.error).toBeNull()
+    expect((await txnHandlers['txn/commit'](ctx, { gid: t2.gid, waitMs: 30_000 })).outcome).toBe('COMMIT')
+    figures.txnRestoredMs = Math.round(performance.now() - t0)
+    for (const site of ['CMB', 'KDY']) expect(await at(site, 'SELECT gid FROM pg_prepared_xacts')).toEqual([])
+    console.log(`live link drill figures: ${JSON.stringify(figures)}`)
+  }, 120_000)
+
+  it('cutting the link to a site the console does not have is refused', async () => {
+    await expect(h['liveDrill/cutLink'](ctx, { site: 'ZZZ' })).rejects.toMatchObject({ code: 'UNKNOWN_SITE' })
+  })
+
   it('ending the console\'s DQP connection at a site: the next query reconnects and is served by that site', async () => {
     const sql = 'SELECT COUNT(*) AS N FROM Sales_KDY'
     const expected = (await queryHandlers['query/run'](ctx, { site: 'KDY', sql, maxRows: 10 })).rows

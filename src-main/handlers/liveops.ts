@@ -11,6 +11,7 @@ import { killLiveBackend, liveBackends, liveServers, startLiveServer, stopLiveSe
 import type { HandlerContext, HandlerMap } from './context'
 
 type LiveOpsCall = 'liveCatalog/site' | 'liveCatalog/analyze' | 'liveDrill/servers' | 'liveDrill/stopServer' | 'liveDrill/startServer' | 'liveDrill/backends' | 'liveDrill/killBackend'
+  | 'liveDrill/links' | 'liveDrill/cutLink' | 'liveDrill/restoreLink'
 
 function liveOf(ctx: HandlerContext, what: string): LiveSites {
   if (!ctx.live) throw new EngineError('UNSUPPORTED', `${what} needs live mode (npm start -- --pg DIR): the sites of this console are the embedded simulation`)
@@ -69,6 +70,21 @@ export const liveOpsHandlers: HandlerMap<LiveOpsCall> = {
   'liveDrill/backends': async (ctx, { site }) => {
     const live = liveOf(ctx, 'Listing a server\'s backends')
     return liveBackends(live.dataDir, siteOf(ctx, site))
+  },
+  'liveDrill/links': async (ctx) => liveOf(ctx, 'Listing the console\'s links').links.list(),
+  'liveDrill/cutLink': async (ctx, { site }) => {
+    const live = liveOf(ctx, 'Cutting a link')
+    const link = live.links.cut(siteOf(ctx, site))
+    ctx.cluster.log('drill', `live drill: the console's link to ${site} (${link.target.host}:${link.target.port}) cut — its connections reset, new ones refused`, site)
+    changed(ctx)
+    return link
+  },
+  'liveDrill/restoreLink': async (ctx, { site }) => {
+    const live = liveOf(ctx, 'Restoring a link')
+    const link = live.links.restore(siteOf(ctx, site))
+    ctx.cluster.log('drill', `live drill: the console's link to ${site} restored (${link.refused} connections were refused while it was cut)`, site)
+    changed(ctx)
+    return link
   },
   'liveDrill/killBackend': async (ctx, { site, pid }) => {
     const live = liveOf(ctx, 'Ending a backend')

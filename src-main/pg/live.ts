@@ -27,6 +27,10 @@ import { PgSiteStore, useLiveSites } from './sitestore'
 import { SyncPg, type PgConnSpec } from './syncbridge'
 import { PgTxnStore } from './txnstore'
 import { LivePropagation } from './propagate'
+import { LinkProxies } from './linkproxy'
+
+/** Where the console's links to its sites listen (linkproxy.ts). */
+const LINK_HOST = '127.0.0.1'
 import type { LiveServerView } from '../ipc/contract/system'
 
 
@@ -56,6 +60,8 @@ export class LiveSites {
     private bridge: SyncPg,
     readonly stores: Record<SiteCode, PgSiteStore>,
     private restore: () => void,
+    /** The links the site connections go through (linkproxy.ts: the link-unreachable drill). */
+    readonly links: LinkProxies,
   ) {}
 
   /** Replication between the servers (propagate.ts): set by useForTransactions. */
@@ -72,8 +78,10 @@ export class LiveSites {
     const have = d.sites.map((s) => s.code).sort().join(', ')
     if (want !== have) throw new EngineError('BAD_INPUT', `the deployment in ${dataDir} has sites ${have}; the console's design has ${want}`)
     const conns: Record<string, PgConnSpec> = {}
+    // every connection of a site goes through the console's link to it (a forwarder the drill can cut)
+    const links = LinkProxies.start(Object.fromEntries(d.sites.map((s) => [s.code, { host: hostOf(d, s.primary), port: s.primary.port }])))
     for (const s of d.sites) {
-      const site = loginOf(dataDir, d, s.primary)
+      const site = { ...loginOf(dataDir, d, s.primary), host: LINK_HOST, port: links.portOf(s.code) }
       const spec = (purpose: string, database = site.database, password = site.password): PgConnSpec => ({ ...site, database, password, applicationName: `iddb:console:${purpose}` })
       conns[s.code] = spec(s.code)
       conns[`${s.code}.txn`] = spec(`${s.code}.txn`)
@@ -84,7 +92,8 @@ export class LiveSites {
         conns[`${s.code}.repository.repl`] = spec(`${s.code}.repository.repl`, repo.database, repo.password)
       }
     }
-    const bridge = SyncPg.open({ conns, connectTimeoutMs: CONNECT_MS })
+    let bridge: SyncPg
+    try { bridge = SyncPg.open({ conns, connectTimeoutMs: CONNECT_MS }) } catch (e) { links.close(); throw e }
     try {
       for (const name of bridge.names) {
         const s = d.sites.find((x) => x.code === name.split('.')[0])!
@@ -96,9 +105,10 @@ export class LiveSites {
       }
       const stores = Object.fromEntries(d.sites.map((s) => [s.code, new PgSiteStore(bridge, s.code, s.code, s.code === d.repository.site ? `${s.code}.repository` : undefined)])) as Record<SiteCode, PgSiteStore>
       const restore = useLiveSites(cluster, stores)
-      return new LiveSites(dataDir, d, bridge, stores, restore)
+      return new LiveSites(dataDir, d, bridge, stores, restore, links)
     } catch (e) {
       bridge.close()
+      links.close()
       throw e
     }
   }
@@ -115,17 +125,19 @@ export class LiveSites {
     const d = readDeployment(this.dataDir)
     const s = d.sites.find((x) => x.code === site)
     if (!s || !this.stores[site]) throw new EngineError('UNKNOWN_SITE', `no site ${site} in this deployment (sites: ${this.current.sites.map((x) => x.code).join(', ')})`)
+    // the link leads to the promoted server from now on (its connections through it ended); the sessions follow it
+    this.links.retarget(site, { host: hostOf(d, s.primary), port: s.primary.port })
     for (const name of this.bridge.names.filter((n) => n.split('.')[0] === site)) {
       const login = loginOf(this.dataDir, d, s.primary, name.split('.')[1] === 'repository' ? d.repository.database : undefined)
-      this.bridge.repoint(name, { ...login, applicationName: `iddb:console:${name}` })
+      this.bridge.repoint(name, { ...login, host: LINK_HOST, port: this.links.portOf(site), applicationName: `iddb:console:${name}` })
     }
     this.current = d
     this.stores[site].invalidate()
     return { id: s.primary.id, port: s.primary.port }
   }
 
-  /** The port a site's connections go to now (what the bridge was last pointed at). */
-  connectedPort(site: SiteCode): number | undefined { return this.bridge.specOf(site)?.port }
+  /** The port of the server a site's connections go to now (where the console's link to the site leads). */
+  connectedPort(site: SiteCode): number | undefined { return this.links.targetOf(site)?.port }
 
   /** Makes the cluster's DTM commit at the servers (PREPARE TRANSACTION …); the cluster must hold its data. */
   useForTransactions(cluster: Cluster): void {
@@ -181,5 +193,6 @@ export class LiveSites {
     if (this.drainTimer) clearInterval(this.drainTimer)
     this.restore()
     this.bridge.close()
+    this.links.close()
   }
 }

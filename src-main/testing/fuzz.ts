@@ -147,6 +147,9 @@ export const VALID_SAMPLES: Record<CallName, Record<string, Json>> = {
   'liveDrill/startServer': { server: 'ZZZ.primary' },
   'liveDrill/backends': { site: 'ZZZ' },
   'liveDrill/killBackend': { site: 'ZZZ', pid: 1 },
+  'liveDrill/links': {},
+  'liveDrill/cutLink': { site: 'ZZZ' },
+  'liveDrill/restoreLink': { site: 'ZZZ' },
   // live mode only (refused in the simulation): src-main/handlers/liveRepl.ts
   'liveRepl/status': {},
   'liveRepl/refresh': {},
@@ -169,7 +172,7 @@ export const READ_ONLY_CALLS: CallName[] = [
   'nemesis/get', 'drill/get',
   'jobs/history', 'schedule/list', 'replication/schedules',
   'compare/defaults', 'compare/last', 'compare/requests', 'compare/request', 'system/design',
-  'liveCatalog/site', 'liveDrill/servers', 'liveDrill/backends',
+  'liveCatalog/site', 'liveDrill/servers', 'liveDrill/backends', 'liveDrill/links',
   'liveRepl/status', 'liveBackup/list',
 ]
 

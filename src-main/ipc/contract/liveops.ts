@@ -3,7 +3,8 @@
  * UNSUPPORTED in the simulation, where the embedded calls catalog/* and topology/*, nemesis/*, drill/* apply).
  *   liveCatalog/site     a site's local catalog read from its server now (src-main/pg/livecatalog.ts)
  *   liveCatalog/analyze  ANALYZE at the site's server
- *   liveDrill/*          stop / start a server, list and end backends, every server's state (src-main/pg/drills.ts)
+ *   liveDrill/*          stop / start a server, list and end backends, every server's state (src-main/pg/drills.ts),
+ *                        cut and restore the console's link to a site (src-main/pg/linkproxy.ts)
  */
 import { z } from 'zod'
 import { call, noInput, siteCode } from './define'
@@ -72,6 +73,21 @@ export interface LiveBackend {
 
 export interface LiveKillResult { site: string; server: string; pid: number; application: string; terminated: boolean }
 
+/** The console's link to a site's server (src-main/pg/linkproxy.ts): what its DQP, DTM and replication go through. */
+export interface LiveLinkState {
+  site: string
+  /** The loopback port the console's connections to the site go to. */
+  port: number
+  /** Where the link leads: the site's server now. */
+  target: { host: string; port: number }
+  /** Cut by the drill: connections through it are reset. */
+  cut: boolean
+  /** Connections going through it now. */
+  connections: number
+  /** Connections reset because it was cut, since the console started. */
+  refused: number
+}
+
 /** A server of the deployment: SITE.primary or SITE.backup (the ids pg.json gives). */
 const serverId = z.string().regex(/^[A-Z]{3}\.(primary|backup)$/, 'a server id like KDY.primary or KDY.backup')
 
@@ -90,4 +106,10 @@ export const liveOpsCalls = {
   'liveDrill/backends': call(z.object({ site: siteCode }).strict()).returns<{ site: string; server: string; backends: LiveBackend[] }>(),
   /** Ends a backend of a site's primary (pg_terminate_backend): the given pid, or the console's DQP connection to the site. */
   'liveDrill/killBackend': call(z.object({ site: siteCode, pid: z.number().int().min(1).max(2 ** 31 - 1).optional() }).strict()).returns<LiveKillResult>(),
+  /** The console's links to its sites' servers. */
+  'liveDrill/links': call(noInput).returns<LiveLinkState[]>(),
+  /** Makes the link to a site's server unreachable: its connections reset, new ones refused, until restored. */
+  'liveDrill/cutLink': call(z.object({ site: siteCode }).strict()).returns<LiveLinkState>(),
+  /** Forwards the link to a site's server again (the console reconnects on its next call). */
+  'liveDrill/restoreLink': call(z.object({ site: siteCode }).strict()).returns<LiveLinkState>(),
 }

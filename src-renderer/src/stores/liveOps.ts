@@ -1,20 +1,20 @@
 /**
  * Live mode's Catalog console and failure drills (contract/liveops.ts): each site's local catalog as read from
  * its server (when, from which server, with count(*) beside the statistics), ANALYZE; every server's state, stop
- * (typed confirmation) and start, a site's backends and ending one. The servers' state is read again on
+ * (typed confirmation) and start, the console's links to the sites cut and restored, a site's backends and ending one. The servers' state is read again on
  * topology changes and every few seconds of engine ticks while the Topology console is open; a stop or a start
  * also reloads the live badge's servers (system/info) and the topology.
  */
 import { defineStore } from 'pinia'
 import { ref } from 'vue'
-import type { LiveBackend, LiveCatalogRead, LiveKillResult, LiveServerState } from '../../../src-main/ipc/contract/liveops'
+import type { LiveBackend, LiveCatalogRead, LiveKillResult, LiveLinkState, LiveServerState } from '../../../src-main/ipc/contract/liveops'
 import { ipc } from '../ipc/client'
 import { useAction } from '../composables/useAction'
 import { useLiveRefresh } from '../composables/useLiveRefresh'
 import { useConnectionStore } from './connection'
 import { useTopologyStore } from './topology'
 
-export type { LiveBackend, LiveCatalogRead, LiveServerState }
+export type { LiveBackend, LiveCatalogRead, LiveLinkState, LiveServerState }
 
 export const useLiveOpsStore = defineStore('liveOps', () => {
   // ---- the Catalog console: local catalogs read from the servers ----
@@ -34,9 +34,10 @@ export const useLiveOpsStore = defineStore('liveOps', () => {
   const drillAction = useAction()
   const refreshing = useAction()
 
+  const links = ref<LiveLinkState[]>([])
   const { refresh, start, stop } = useLiveRefresh(async () => {
-    const v = await refreshing.run('servers', () => ipc().call('liveDrill/servers', {}))
-    if (v) servers.value = v
+    const v = await refreshing.run('servers', async () => ({ servers: await ipc().call('liveDrill/servers', {}), links: await ipc().call('liveDrill/links', {}) }))
+    if (v) { servers.value = v.servers; links.value = v.links }
   }, { tickMs: 5000 })
 
   /** After a server changed: the badge's servers and the topology follow. */
@@ -56,6 +57,12 @@ export const useLiveOpsStore = defineStore('liveOps', () => {
     if (r) { servers.value = r.servers; lastStart.value = { server: r.server, ms: r.ms } }
     followUp()
   }
+  /** Cuts (or restores) the console's link to a site's server: its connections reset, new ones refused. */
+  async function setLink(site: string, cut: boolean): Promise<void> {
+    const r = await drillAction.run(`${cut ? 'cut' : 'restore'} the link to ${site}`, () => ipc().call(cut ? 'liveDrill/cutLink' : 'liveDrill/restoreLink', { site }))
+    if (r) links.value = links.value.map((l) => (l.site === r.site ? r : l))
+    followUp()
+  }
   async function loadBackends(site: string): Promise<void> {
     const r = await drillAction.run(`backends at ${site}`, () => ipc().call('liveDrill/backends', { site }))
     if (r) backends.value = r
@@ -68,7 +75,7 @@ export const useLiveOpsStore = defineStore('liveOps', () => {
 
   return {
     catalogs, catalogError: catalogAction.error, catalogPending: catalogAction.pending, readCatalog,
-    servers, backends, lastKill, lastStart, error: drillAction.error, pending: drillAction.pending, refreshError: refreshing.error,
-    refresh, start, stop, stopServer, startServer, loadBackends, killBackend,
+    servers, links, backends, lastKill, lastStart, error: drillAction.error, pending: drillAction.pending, refreshError: refreshing.error,
+    refresh, start, stop, stopServer, startServer, setLink, loadBackends, killBackend,
   }
 })
