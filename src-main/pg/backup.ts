@@ -52,7 +52,7 @@ export interface PgJobOptions {
 const cancelled = (what: string) => new EngineError('CANCELLED', `${what} cancelled`)
 
 /** Runs a PostgreSQL client program asynchronously (the caller's event loop keeps running); an abort kills it. */
-function run(prog: string, args: string[], password: string, signal?: AbortSignal): Promise<void> {
+export function run(prog: string, args: string[], password: string, signal?: AbortSignal): Promise<void> {
   const bin = findPgBin()
   if (!bin) return Promise.reject(new EngineError('UNSUPPORTED', 'PostgreSQL client programs not found'))
   if (signal?.aborted) return Promise.reject(cancelled(prog))

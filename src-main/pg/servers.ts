@@ -166,6 +166,20 @@ function pgRun(bin: string, prog: string, args: string[], env: Record<string, st
   return r.stdout
 }
 
+/** Runs a PostgreSQL program of this machine's installation as the servers' OS user (`postgres` when root). */
+export function pgProgram(prog: string, args: string[], env: Record<string, string> = {}): string {
+  const bin = findPgBin()
+  if (!bin) throw new EngineError('UNSUPPORTED', 'PostgreSQL programs not found')
+  return pgRun(bin, prog, args, env)
+}
+
+/** Hands a directory tree to the servers' OS user (root only), e.g. a data directory extracted from a backup. */
+export function giveTreeToServers(path: string): void {
+  if (!isRoot()) return
+  const r = spawnSync('chown', ['-R', 'postgres:postgres', path], { encoding: 'utf8' })
+  if (r.status !== 0) throw new EngineError('INTERNAL', `chown ${path} failed: ${r.stderr.trim()}`)
+}
+
 /** Hands a path to the servers' OS user (root only; otherwise this process already is that user). */
 function giveToServers(path: string): void {
   if (!isRoot()) return
