@@ -52,6 +52,24 @@ test.describe('live Backups and Replication & Backup consoles', () => {
     for (const [t, want] of Object.entries(manifest.tables)) expect((await live.atServer<{ rows: number; md5: string }>('MBI', SUM(t)))[0], t).toEqual(want)
   })
 
+  test('a physical backup (pg_basebackup) taken in the console is listed, and verified by restoring it into a scratch server: every table equal', async ({ page, live }) => {
+    const admin = await live.open(page)
+    await admin.openConsole('backups')
+    const b = new LiveBackupPage(page)
+    const kept = () => (existsSync(join(live.dir, 'backups')) ? readdirSync(join(live.dir, 'backups')) : [])
+    const before = new Set(kept())
+    await b.takePhysical('KDY')
+    const name = kept().find((n) => n.startsWith('KDY-base-') && !n.endsWith('.partial') && !before.has(n))!
+    expect(name).toBeDefined()
+    const manifest = JSON.parse(readFileSync(join(live.dir, 'backups', name, 'iddb-base.json'), 'utf8')) as { endLsn: string; tables: Record<string, { rows: number }> }
+    await expect(b.baseRow(name)).toHaveAttribute('data-ok', 'true')
+    await expect(b.baseRow(name)).toContainText(manifest.endLsn)
+    await b.verifyPhysical(name)
+    await expect(b.verified(name)).toHaveAttribute('data-equal', 'true')
+    await expect(b.verified(name)).toContainText(`equal: ${Object.keys(manifest.tables).length} tables`)
+    await expect(b.result()).toContainText('successfully verified')
+  })
+
   test('the replication panel shows the standbys streaming; KDY fails over in the console, a query reaches the promoted server, and the standby is rebuilt', async ({ page, live }) => {
     const old = live.deployment().sites.find((s) => s.code === 'KDY')!
     const admin = await live.open(page)

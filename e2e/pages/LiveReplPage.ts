@@ -11,6 +11,19 @@ export class LiveBackupPage {
     await expect(this.result()).toContainText('backup ', { timeout: 60_000 })
   }
   result(): Locator { return this.page.getByTestId('live-backup-result') }
+  /** pg_basebackup of the site's primary, from the console; waits for the result line. */
+  async takePhysical(site: string): Promise<void> {
+    await this.page.getByTestId('live-backup-site').selectOption(site)
+    await this.page.getByTestId('live-backup-take-base').click()
+    await expect(this.result()).toContainText('physical backup ', { timeout: 90_000 })
+  }
+  baseRow(name: string): Locator { return this.page.getByTestId(`live-base-row-${name}`) }
+  /** Restores a physical backup into a scratch server and compares it; waits for the verdict in its row. */
+  async verifyPhysical(name: string): Promise<void> {
+    await this.page.getByTestId(`live-base-verify-${name}`).click()
+    await expect(this.page.getByTestId(`live-base-verified-${name}`)).not.toHaveAttribute('data-equal', '', { timeout: 90_000 })
+  }
+  verified(name: string): Locator { return this.page.getByTestId(`live-base-verified-${name}`) }
   error(): Locator { return this.page.getByTestId('live-backup-error') }
   row(name: string): Locator { return this.page.getByTestId(`live-backup-row-${name}`) }
   sha(name: string): Locator { return this.page.getByTestId(`live-backup-sha-${name}`) }

@@ -256,6 +256,9 @@ export const ACTIONS: Readonly<Record<string, ActionRule>> = {
   'liveBackup/take': operate('take a pg_dump backup', site),
   'liveBackup/list': read('list the pg_dump backups'),
   'liveBackup/restore': operate('restore a live site from a pg_dump backup', site),
+  'liveBackup/takeBase': operate('take a physical backup (pg_basebackup)', site),
+  'liveBackup/listBase': read('list the physical backups'),
+  'liveBackup/verifyBase': operate('verify a physical backup in a scratch server', (i) => (str(i.name) ? [str(i.name)!.slice(0, 3)] : null)),
   'liveFailover/promote': operate('promote a live standby (pg_promote)', site),
   'liveFailover/rebuildStandby': operate('rebuild a live standby', site),
   // re-initialises the whole live cluster: a cluster-wide setting

@@ -14,13 +14,16 @@ import type { LiveSites } from '../pg/live'
 import { pgBackup, pgRestore } from '../pg/backup'
 import { failover, rebuildStandby, readDeployment, requireLocalServers } from '../pg/servers'
 import { LiveRoles } from '../pg/roles'
-import { backupDir, backupManifestPath, listBackups, refreshStockCopy, replicationStatus } from '../pg/liveops'
+import { backupDir, backupManifestPath, listBackups, listBaseBackups, refreshStockCopy, replicationStatus } from '../pg/liveops'
+import { pgBaseBackup, verifyBaseBackup } from '../pg/basebackup'
+import { join } from 'node:path'
 import type { HandlerContext, HandlerMap } from './context'
-import type { LiveBackupJobResult, LiveFailoverResult, LiveRebuildJobResult, LiveRestoreJobResult, StockRefreshResult } from '../ipc/contract/liveRepl'
+import type { LiveBackupJobResult, LiveBaseBackupJobResult, LiveBaseVerifyResult, LiveFailoverResult, LiveRebuildJobResult, LiveRestoreJobResult, StockRefreshResult } from '../ipc/contract/liveRepl'
 import type { JobHandle } from '../engine-host/jobs'
 import { jobLog } from '../../engine/cluster/joblog'
 
 type LiveReplCall = 'liveRepl/status' | 'liveRepl/refresh' | 'liveBackup/take' | 'liveBackup/list' | 'liveBackup/restore' | 'liveFailover/promote' | 'liveFailover/rebuildStandby'
+  | 'liveBackup/takeBase' | 'liveBackup/listBase' | 'liveBackup/verifyBase'
 
 function liveOf(ctx: HandlerContext, what: string): LiveSites {
   if (!ctx.live) throw new EngineError('UNSUPPORTED', `${what} needs the live mode (the sites as PostgreSQL servers: npm start -- --pg DIR); the simulation's own consoles do it here`)
@@ -121,6 +124,50 @@ export const liveReplHandlers: HandlerMap<LiveReplCall> = {
   },
 
   'liveBackup/list': async (ctx) => listBackups(liveOf(ctx, 'the list of pg_dump backups').dataDir),
+
+  'liveBackup/takeBase': async (ctx, { site }) => {
+    const live = liveOf(ctx, 'a physical backup with pg_basebackup')
+    siteIn(live, site)
+    requireLocalServers(live.deployment, 'a physical backup (pg_basebackup runs here and needs a replication connection)')
+    const what = `physical backup of ${site} (pg_basebackup)`
+    const release = claim(live, site, what)
+    try {
+      return ctx.jobs.start('backup', what, async (job): Promise<LiveBaseBackupJobResult> => {
+        const t0 = performance.now()
+        const { signal, stop } = signalOf(job)
+        try {
+          const m = await pgBaseBackup(live.dataDir, { site, outDir: backupDir(live.dataDir), signal, onProgress: (p, d) => job.progress(p, d) })
+          const entry = listBaseBackups(live.dataDir).find((e) => e.name === m.dir)
+          if (!entry) throw new EngineError('INTERNAL', `the base backup ${m.dir} is not in ${backupDir(live.dataDir)} after it was written`)
+          if (!entry.ok) throw new EngineError(entry.error?.code ?? 'CORRUPT_DATA', `the base backup just written does not check out: ${entry.error?.message}`)
+          job.progress(1, `${m.bytes.toLocaleString('en')} bytes up to ${m.endLsn}`)
+          return { backup: entry, tables: Object.keys(m.tables).length, durationMs: Math.round(performance.now() - t0) }
+        } finally { stop(); release() }
+      })
+    } catch (e) { release(); throw e }
+  },
+
+  'liveBackup/listBase': async (ctx) => listBaseBackups(liveOf(ctx, 'the list of physical backups').dataDir),
+
+  'liveBackup/verifyBase': async (ctx, { name }) => {
+    const live = liveOf(ctx, 'verifying a physical backup')
+    requireLocalServers(live.deployment, 'verifying a physical backup (a scratch server is started here)')
+    const entry = listBaseBackups(live.dataDir).find((e) => e.name === name)
+    if (!entry) throw new EngineError('NOT_FOUND', `no base backup ${name} in ${backupDir(live.dataDir)}`)
+    if (!entry.ok || !entry.site) throw new EngineError(entry.error?.code ?? 'CORRUPT_DATA', `${name}: ${entry.error?.message ?? 'the backup does not check out'}; nothing was started`, entry.site ? { site: entry.site } : undefined)
+    const site = entry.site
+    const release = claim(live, site, `verification of ${name}`)
+    try {
+      return ctx.jobs.start('restore', `verify ${name} (pg_verifybackup, a scratch server)`, async (job): Promise<LiveBaseVerifyResult> => {
+        const { signal, stop } = signalOf(job)
+        try {
+          const r = await verifyBaseBackup(live.dataDir, join(backupDir(live.dataDir), name), { signal, onProgress: (p, d) => job.progress(p, d) })
+          ctx.cluster.log('backup', `${name} verified by restore into a scratch server: ${r.equal ? 'every table equal to the manifest' : `${r.tables.filter((t) => !t.equal).map((t) => t.table).join(', ')} differ`} (${r.verifybackup})`, site)
+          return { name, ...r }
+        } finally { stop(); release() }
+      })
+    } catch (e) { release(); throw e }
+  },
 
   'liveBackup/restore': async (ctx, { manifest, site, confirm }) => {
     const live = liveOf(ctx, 'a restore with pg_restore')

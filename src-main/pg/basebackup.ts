@@ -24,6 +24,7 @@ import { giveTreeToServers, loginOf, pgProgram, readDeployment, siteDatabaseOf }
 import { connectTo } from './load'
 import { run, tableChecksums, type PgJobOptions } from './backup'
 import { freePorts } from './ports'
+import type { LiveBaseVerifyResult } from '../ipc/contract/liveRepl'
 
 type Checksums = Record<string, { rows: number; md5: string }>
 
@@ -114,16 +115,8 @@ export function readBaseBackup(backupDir: string): PgBaseBackupManifest {
   return m
 }
 
-export interface BaseVerifyResult {
-  site: string
-  endLsn: string
-  sourceLsn: string
-  /** pg_verifybackup's last line on the extracted backup. */
-  verifybackup: string
-  tables: { table: string; rows: number; expectedRows: number; equal: boolean }[]
-  equal: boolean
-  ms: number
-}
+/** What a verification by restore found (the console's result adds the backup's name). */
+export type BaseVerifyResult = Omit<LiveBaseVerifyResult, 'name'>
 
 function tar(args: string[]): void {
   const r = spawnSync('tar', args, { encoding: 'utf8' })

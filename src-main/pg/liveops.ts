@@ -16,9 +16,10 @@ import { join } from 'node:path'
 import pg from 'pg'
 import { EngineError, toErrorInfo } from '../../engine/errors'
 import { readBackup } from './backup'
+import { readBaseBackup } from './basebackup'
 import { connectTo, qid } from './load'
 import { loginOf, readDeployment, serverStates, type PgDeployment, type PgServer } from './servers'
-import type { LiveBackupEntry, LiveReplicationStatus, LiveServerState, LiveSiteReplication, LiveStandbyLink, StockRefreshResult } from '../ipc/contract/liveRepl'
+import type { LiveBackupEntry, LiveBaseBackupEntry, LiveReplicationStatus, LiveServerState, LiveSiteReplication, LiveStandbyLink, StockRefreshResult } from '../ipc/contract/liveRepl'
 
 /** Where the console keeps a deployment's backups. */
 export const backupDir = (dataDir: string): string => join(dataDir, 'backups')
@@ -79,6 +80,26 @@ export async function replicationStatus(dataDir: string, consolePort: (site: str
     return { site: s.code, primary: p.state, standby: b.state, links: p.links, replayDelayMs: b.replayDelayMs, consolePort: consolePort(s.code) ?? null, healthy: problem === null, problem }
   }))
   return { deployment: dataDir, at: new Date().toISOString(), repository: { ...d.repository }, sites }
+}
+
+/** A base backup's directory name (pgBaseBackup: `<SITE>-base-<time>`); a `.partial` one is still being written. */
+export const BASE_NAME = /^[A-Z]{3}-base-[0-9TZ-]{10,40}$/
+
+/** The physical backups in DIR/backups, newest first, each checked against its manifest (sizes and SHA-256 of its files). */
+export function listBaseBackups(dataDir: string): LiveBaseBackupEntry[] {
+  const dir = backupDir(dataDir)
+  if (!existsSync(dir)) return []
+  const out: LiveBaseBackupEntry[] = []
+  for (const name of readdirSync(dir).filter((f) => BASE_NAME.test(f))) {
+    try {
+      const m = readBaseBackup(join(dir, name))
+      out.push({ name, ok: true, site: m.site, server: m.server, takenAt: m.takenAt, endLsn: m.endLsn, bytes: m.bytes, error: null })
+    } catch (e) {
+      const err = toErrorInfo(e)
+      out.push({ name, ok: false, site: name.slice(0, 3), server: null, takenAt: null, endLsn: null, bytes: 0, error: err })
+    }
+  }
+  return out.sort((a, b) => b.name.localeCompare(a.name))
 }
 
 /** The backups in DIR/backups, newest first, each checked against its manifest. */

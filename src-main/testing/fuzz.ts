@@ -155,6 +155,9 @@ export const VALID_SAMPLES: Record<CallName, Record<string, Json>> = {
   'liveRepl/refresh': {},
   'liveBackup/take': { site: 'ZZZ', repository: false },
   'liveBackup/list': {},
+  'liveBackup/takeBase': { site: 'ZZZ' },
+  'liveBackup/listBase': {},
+  'liveBackup/verifyBase': { name: 'ZZZ-base-2026-01-01T00-00-00-000Z' },
   'liveBackup/restore': { manifest: 'ZZZ-2026-01-01T00-00-00-000Z.dump.json', site: 'ZZZ', confirm: 'ZZZ' },
   'liveFailover/promote': { site: 'ZZZ', confirm: 'ZZZ' },
   'liveFailover/rebuildStandby': { site: 'ZZZ', confirm: 'ZZZ' },
@@ -173,7 +176,7 @@ export const READ_ONLY_CALLS: CallName[] = [
   'jobs/history', 'schedule/list', 'replication/schedules',
   'compare/defaults', 'compare/last', 'compare/requests', 'compare/request', 'system/design',
   'liveCatalog/site', 'liveDrill/servers', 'liveDrill/backends', 'liveDrill/links',
-  'liveRepl/status', 'liveBackup/list',
+  'liveRepl/status', 'liveBackup/list', 'liveBackup/listBase',
 ]
 
 /** Keys that pollute prototypes when code copies untrusted objects carelessly, and names that collide with Object.prototype. */

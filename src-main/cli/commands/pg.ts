@@ -13,6 +13,7 @@ import { pgDown, pgStatus, pgUp } from '../../pg/deploy'
 import { pgAttach } from '../../pg/attach'
 import { crashServer, failover, pgVersionLine, rebuildStandby } from '../../pg/servers'
 import { pgBackup, pgRestore } from '../../pg/backup'
+import { pgBaseBackup, verifyBaseBackup } from '../../pg/basebackup'
 import { liveLocalCatalog } from '../../pg/catalog'
 import { withSiteClient } from '../../pg/deploy'
 import type { WanSetup } from '../../pg/wan'
@@ -21,12 +22,13 @@ const out = (s: string) => process.stdout.write(s)
 const wanLines = (w: WanSetup) => `wan: ${w.kind} from ${w.consoleSite} — ${w.sites.map((x) => `${x.site} at ${x.nsAddr} in ${x.netns} (${x.link}: ${x.delayMs} ms each way, ${x.bandwidthBps / 1e6} Mbit/s)`).join('; ')}\n`
 
 export const name = 'pg'
-export const summary = 'live PostgreSQL sites: pg up | attach | down | status | backup | restore | failover'
+export const summary = 'live PostgreSQL sites: pg up | attach | down | status | backup | verify | restore | failover'
 export const usage = `iddb pg up     --data DIR [--seed N] [--sales N] [--port BASE] [--topology FILE.json] [--no-fsync] [--wan t1] [--json]
 iddb pg attach --data DIR --topology SERVERS.json [--seed N] [--sales N] [--replace --yes] [--json]
 iddb pg down   --data DIR
 iddb pg status --data DIR [--json]
-iddb pg backup   --data DIR --site S --out DIR2 [--repository]
+iddb pg backup   --data DIR --site S --out DIR2 [--repository | --physical]
+iddb pg verify   --data DIR --from DIR2/<SITE>-base-<time>
 iddb pg restore  --data DIR --site S --from DIR2/<backup>.dump.json --yes
 iddb pg failover --data DIR --site S --yes
 iddb pg rebuild-standby --data DIR --site S
@@ -52,7 +54,11 @@ attach  the real deployment: servers this machine does not run, one per branch, 
 down    stops every server of DIR (standbys first); with --wan, removes the namespaces and veths too.
 status  shows each server: running, primary/standby (pg_is_in_recovery), standby lag.
 backup  pg_dump (custom format) of the site's database (--repository: the main repository) into DIR2, with a
-        manifest: SHA-256 of the file, rows and a content checksum per table, from one snapshot.
+        manifest: SHA-256 of the file, rows and a content checksum per table, from one snapshot. --physical:
+        pg_basebackup of the site's primary (the whole server, WAL included, as of one WAL position) into
+        DIR2/<SITE>-base-<time>/, with PostgreSQL's backup manifest and ours (files' SHA-256, LSNs, tables).
+verify  a physical backup restored into a scratch server on a free loopback port: its files' SHA-256 checked,
+        pg_verifybackup, every table's checksum compared with the manifest; the scratch server is removed.
 restore checks the manifest, the file's size and SHA-256 and that the backup is of this site, restores into a
         scratch database, compares every table with the manifest, and only then replaces the site's database.
         Commits made at the site after the backup are lost: --yes says you know.
@@ -65,7 +71,7 @@ crash   the failure drill: the server stops at once, without a shutdown (pg_ctl 
 
 export async function run(argv: string[]): Promise<number> {
   const [sub, ...rest] = argv
-  const { values } = parseArgs({ args: rest, options: { data: { type: 'string' }, seed: { type: 'string' }, sales: { type: 'string' }, port: { type: 'string' }, topology: { type: 'string' }, 'no-fsync': { type: 'boolean' }, json: { type: 'boolean' }, site: { type: 'string' }, out: { type: 'string' }, from: { type: 'string' }, repository: { type: 'boolean' }, yes: { type: 'boolean' }, server: { type: 'string' }, wan: { type: 'string' }, replace: { type: 'boolean' } }, strict: true })
+  const { values } = parseArgs({ args: rest, options: { data: { type: 'string' }, seed: { type: 'string' }, sales: { type: 'string' }, port: { type: 'string' }, topology: { type: 'string' }, 'no-fsync': { type: 'boolean' }, json: { type: 'boolean' }, site: { type: 'string' }, out: { type: 'string' }, from: { type: 'string' }, repository: { type: 'boolean' }, physical: { type: 'boolean' }, yes: { type: 'boolean' }, server: { type: 'string' }, wan: { type: 'string' }, replace: { type: 'boolean' } }, strict: true })
   if (!values.data) throw new UsageError('--data DIR is required')
   if (sub === 'up') {
     const topology: TopologySpec | undefined = values.topology ? validateTopology(JSON.parse(readFileSync(values.topology, 'utf8')) as TopologySpec) : undefined
@@ -117,6 +123,25 @@ export async function run(argv: string[]): Promise<number> {
     return 0
   }
   const site = values.site?.toUpperCase()
+  if (sub === 'backup' && values.physical) {
+    if (!site || !values.out) throw new UsageError('iddb pg backup --physical needs --site S and --out DIR')
+    if (values.repository) throw new UsageError('--physical copies the whole server (the main repository with it): leave out --repository')
+    const m = await pgBaseBackup(values.data, { site, outDir: values.out })
+    if (values.json) out(`${JSON.stringify(m, null, 2)}\n`)
+    else out(`${m.site} ${m.server}: ${m.dir} (${m.bytes} bytes, ${m.files.length} files), consistent as of ${m.endLsn} on timeline ${m.timeline}\n`)
+    return 0
+  }
+  if (sub === 'verify') {
+    if (!values.from) throw new UsageError('iddb pg verify needs --from DIR2/<SITE>-base-<time>')
+    const r = await verifyBaseBackup(values.data, values.from)
+    if (values.json) out(`${JSON.stringify(r, null, 2)}\n`)
+    else {
+      out(`${r.site} as of ${r.endLsn}: ${r.verifybackup}\n`)
+      out(formatTable(['table', 'rows', 'expected', 'equal'], r.tables.map((t) => [t.table, t.rows, t.expectedRows, t.equal ? 'yes' : 'NO'])))
+      out(`${r.equal ? 'every table equal to the manifest' : 'tables differ from the manifest'} (${r.ms} ms)\n`)
+    }
+    return r.equal ? 0 : 1
+  }
   if (sub === 'backup') {
     if (!site || !values.out) throw new UsageError('iddb pg backup needs --site S and --out DIR')
     const m = await pgBackup(values.data, { site, outDir: values.out, repository: values.repository })
@@ -159,5 +184,5 @@ export async function run(argv: string[]): Promise<number> {
     out(crashServer(values.data, values.server) ? `${values.server} crashed (stopped -m immediate)\n` : `${values.server} was not running\n`)
     return 0
   }
-  throw new UsageError(`iddb pg: unknown subcommand "${sub ?? ''}" (up, down, status, backup, restore, failover, rebuild-standby, crash)`)
+  throw new UsageError(`iddb pg: unknown subcommand "${sub ?? ''}" (up, down, status, backup, verify, restore, failover, rebuild-standby, crash)`)
 }

@@ -122,6 +122,36 @@ export interface StockRefreshResult {
 
 
 /** The result of a liveBackup/take job. */
+/** A physical backup (pg_basebackup) in DIR/backups: its directory, checked against its manifest when listed. */
+export interface LiveBaseBackupEntry {
+  /** The backup's directory name. */
+  name: string
+  ok: boolean
+  site: string | null
+  server: string | null
+  takenAt: string | null
+  /** The WAL position the backup is consistent as of. */
+  endLsn: string | null
+  bytes: number
+  /** Why it does not check out (a file whose size or SHA-256 differs, a manifest that cannot be read). */
+  error: ErrorInfo | null
+}
+
+export interface LiveBaseBackupJobResult { backup: LiveBaseBackupEntry; tables: number; durationMs: number }
+
+/** A base backup restored into a scratch server and compared with the tables' checksums its manifest records. */
+export interface LiveBaseVerifyResult {
+  name: string
+  site: string
+  endLsn: string
+  sourceLsn: string
+  /** pg_verifybackup's verdict on the extracted backup. */
+  verifybackup: string
+  tables: { table: string; rows: number; expectedRows: number; equal: boolean }[]
+  equal: boolean
+  ms: number
+}
+
 export interface LiveBackupJobResult { backup: LiveBackupEntry; rows: number; bytes: number; durationMs: number }
 /** The result of a liveBackup/restore job: what the restored database holds (equal to the manifest). */
 export interface LiveRestoreJobResult { site: string; database: string; manifest: string; tables: number; rows: number; durationMs: number }
@@ -150,6 +180,12 @@ export const liveReplCalls = {
   'liveBackup/take': call(z.object({ site: siteCode, repository: z.boolean().default(false) }).strict()).returns<JobView>(),
   /** The backups in DIR/backups, newest first, each checked against its manifest. */
   'liveBackup/list': call(noInput).returns<LiveBackupEntry[]>(),
+  /** pg_basebackup of a site's primary (a physical copy of its whole server, WAL included) into DIR/backups: a job. */
+  'liveBackup/takeBase': call(z.object({ site: siteCode }).strict()).returns<JobView>(),
+  /** The physical backups in DIR/backups, newest first, each checked against its manifest. */
+  'liveBackup/listBase': call(noInput).returns<LiveBaseBackupEntry[]>(),
+  /** Restores a physical backup into a scratch server (pg_verifybackup, then every table's checksum compared) and removes it: a job. */
+  'liveBackup/verifyBase': call(z.object({ name: z.string().regex(/^[A-Z]{3}-base-[0-9TZ-]{10,40}$/, 'a base backup\'s directory name') }).strict()).returns<JobView>(),
   /** Restore a site's database from a backup (verified in a scratch database first): `confirm` is the site's code. A job. */
   'liveBackup/restore': call(z.object({ manifest, site: siteCode, confirm }).strict()).returns<JobView>(),
   /** Promote the site's standby (pg_promote); the console's connections to the site follow it. */

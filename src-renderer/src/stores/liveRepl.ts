@@ -1,7 +1,7 @@
 /**
  * The Replication & Backup and Backups consoles over live PostgreSQL servers (calls liveRepl/*, liveBackup/*,
  * liveFailover/*; live mode only): the servers' replication state (polled while a live panel is open), the
- * pg_dump backups kept with the deployment, and the administrator's actions — take a backup, restore one,
+ * pg_dump backups and the physical (pg_basebackup) ones kept with the deployment, and the administrator's actions — take a backup, restore one,
  * promote a standby, rebuild a standby, refresh Stock_MBI — each confirmed by the typed site code where it
  * replaces data (checked again by the engine). Backups, restores and rebuilds are engine jobs (their progress
  * through the jobs store); one runs at a time from this console.
@@ -9,7 +9,7 @@
 import { defineStore } from 'pinia'
 import { computed, ref } from 'vue'
 import type { JobView } from '../../../engine/api/views'
-import type { LiveBackupEntry, LiveBackupJobResult, LiveFailoverResult, LiveRebuildJobResult, LiveReplicationStatus, LiveRestoreJobResult, StockRefreshResult } from '../../../src-main/ipc/contract/liveRepl'
+import type { LiveBackupEntry, LiveBackupJobResult, LiveBaseBackupEntry, LiveBaseBackupJobResult, LiveBaseVerifyResult, LiveFailoverResult, LiveRebuildJobResult, LiveReplicationStatus, LiveRestoreJobResult, StockRefreshResult } from '../../../src-main/ipc/contract/liveRepl'
 import { ipc } from '../ipc/client'
 import { useAction } from '../composables/useAction'
 import { useJobsStore } from './jobs'
@@ -21,6 +21,9 @@ export const useLiveReplStore = defineStore('liveRepl', () => {
   const refreshing = useAction()
   const status = ref<LiveReplicationStatus | null>(null)
   const backups = ref<LiveBackupEntry[]>([])
+  /** Physical backups (pg_basebackup) and the last verification of each, by name. */
+  const baseBackups = ref<LiveBaseBackupEntry[]>([])
+  const verified = ref<Record<string, LiveBaseVerifyResult>>({})
   /** The running job started from this console (backup, restore, rebuild). */
   const job = ref<JobView | null>(null)
   const last = ref<string | null>(null)
@@ -104,6 +107,27 @@ export const useLiveReplStore = defineStore('liveRepl', () => {
     return r
   }
 
+  async function loadBaseBackups(): Promise<void> {
+    const r = await refreshing.run('list physical backups', () => ipc().call('liveBackup/listBase', {}))
+    if (r) baseBackups.value = r
+  }
+
+  async function takeBase(site: string): Promise<LiveBaseBackupJobResult | null> {
+    const r = await runJob<LiveBaseBackupJobResult>(`physical backup of ${site}`, () => ipc().call('liveBackup/takeBase', { site }))
+    await loadBaseBackups()
+    if (r) last.value = `physical backup ${r.backup.name}: ${r.backup.server}, ${r.backup.bytes.toLocaleString('en')} bytes, consistent as of ${r.backup.endLsn} (${r.durationMs} ms)`
+    return r
+  }
+
+  async function verifyBase(name: string): Promise<LiveBaseVerifyResult | null> {
+    const r = await runJob<LiveBaseVerifyResult>(`verify ${name}`, () => ipc().call('liveBackup/verifyBase', { name }))
+    if (r) {
+      verified.value = { ...verified.value, [name]: r }
+      last.value = `${name} restored into a scratch server: ${r.verifybackup}; ${r.equal ? `all ${r.tables.length} tables equal to the manifest` : `${r.tables.filter((t) => !t.equal).length} tables differ`} (${r.ms} ms)`
+    }
+    return r
+  }
+
   async function refreshCopy(): Promise<StockRefreshResult | null> {
     last.value = null
     const r = await action.run('refresh Stock_MBI', () => ipc().call('liveRepl/refresh', {}))
@@ -112,7 +136,7 @@ export const useLiveReplStore = defineStore('liveRepl', () => {
   }
 
   return {
-    status, backups, running, busy, last, lastFailover, lastRefresh, pending: action.pending, error: action.error, refreshError: refreshing.error,
-    loadStatus, loadBackups, watch, unwatch, take, restore, cancel, promote, rebuild, refreshCopy,
+    status, backups, baseBackups, verified, running, busy, last, lastFailover, lastRefresh, pending: action.pending, error: action.error, refreshError: refreshing.error,
+    loadStatus, loadBackups, loadBaseBackups, watch, unwatch, take, takeBase, verifyBase, restore, cancel, promote, rebuild, refreshCopy,
   }
 })
