@@ -50,6 +50,9 @@ test.describe('live Backups and Replication & Backup consoles', () => {
     await expect(b.result()).toContainText('MBI restored from', { timeout: 60_000 })
     await expect(b.error()).toHaveCount(0)
     for (const [t, want] of Object.entries(manifest.tables)) expect((await live.atServer<{ rows: number; md5: string }>('MBI', SUM(t)))[0], t).toEqual(want)
+    // the loss reached the main repository (a write at the server, captured); the restored rows reach it too
+    const atRepo = () => live.atServer<{ n: string }>('CMB', `SELECT count(*) AS n FROM "SALES" WHERE "BRCODE" = 'MBI'`, 'iddb_repository')
+    await expect.poll(async () => Number((await atRepo())[0].n), { timeout: 20_000 }).toBe(sales.rows)
   })
 
   test('a physical backup (pg_basebackup) taken in the console is listed, and verified by restoring it into a scratch server: every table equal', async ({ page, live }) => {

@@ -75,6 +75,26 @@ export function run(prog: string, args: string[], password: string, signal?: Abo
   })
 }
 
+/**
+ * After a restore: every table the live replication captures (propagate.ts, trigger iddb_capture_upd) has all its
+ * rows put into the outbox again, in one transaction, so the copies (the main repository, the replicas) take the
+ * restored rows — the writes made between the backup and the restore reached them; the restore itself, done under
+ * the triggers, would not. Rows the copies got after the backup and the restored site no longer has stay there.
+ */
+async function recapture(login: ReturnType<typeof loginOf>): Promise<void> {
+  const c = connectTo(login)
+  await c.connect()
+  try {
+    await c.query(`DO $d$ DECLARE r record; BEGIN
+      FOR r IN SELECT g.tgrelid::regclass AS t, a.attname AS k FROM pg_trigger g
+          JOIN pg_index i ON i.indrelid = g.tgrelid AND i.indisprimary AND i.indnatts = 1
+          JOIN pg_attribute a ON a.attrelid = g.tgrelid AND a.attnum = i.indkey[0]
+        WHERE g.tgname = 'iddb_capture_upd' LOOP
+        EXECUTE format('UPDATE %s SET %I = %I', r.t, r.k, r.k);
+      END LOOP; END $d$`)
+  } finally { await c.end().catch(() => {}) }
+}
+
 /** Takes a backup of a site's database (or, with repository, of the main repository) into outDir. */
 export async function pgBackup(dataDir: string, o: { site: string; outDir: string; repository?: boolean } & PgJobOptions): Promise<PgBackupManifest> {
   const d = readDeployment(dataDir)
@@ -165,5 +185,6 @@ export async function pgRestore(dataDir: string, o: { manifest: string; site: st
     await admin.query(`DROP DATABASE IF EXISTS ${qid(target)} WITH (FORCE)`)
     await admin.query(`ALTER DATABASE ${qid(scratch)} RENAME TO ${qid(target)}`)
   } finally { await admin.end().catch(() => {}) }
+  await recapture(loginOf(dataDir, d, s.primary, target))
   return { tables: Object.keys(m.tables).length, rows: Object.values(m.tables).reduce((n, t) => n + t.rows, 0) }
 }
