@@ -237,13 +237,10 @@ function main(pg) {
     if (m.t === 'q') run(m).then(send)
     else if (m.t === 'auth') auth(m)
     else if (m.t === 'qm') {
-      // a batch: the statements of one connection one after the other in the order given, the connections at
-      // once; one reply with every statement's, in the batch's order
-      const chains = new Map()
-      m.items.forEach((it, i) => { const l = chains.get(it.conn); if (l) l.push(i); else chains.set(it.conn, [i]) })
-      const replies = new Array(m.items.length)
-      Promise.all([...chains.values()].map(async (idx) => { for (const i of idx) replies[i] = await run({ ...m.items[i], id: m.id }) }))
-        .then(() => send({ id: m.id, ok: true, many: replies, rows: [], rowCount: 0 }))
+      // a batch: the statements of one connection one after the other in the order given (run keeps each
+      // connection's order), the connections at once; one reply with every statement's, in the batch's order
+      Promise.all(m.items.map((it) => run({ ...it, id: m.id })))
+        .then((replies) => send({ id: m.id, ok: true, many: replies, rows: [], rowCount: 0 }))
     }
     else if (m.t === 'reset') { const c = conns.get(m.conn); if (c) drop(c, c.client) }
     else if (m.t === 'repoint') {

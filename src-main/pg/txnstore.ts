@@ -346,10 +346,6 @@ export class PgTxnStore implements TxnStore {
     return { prepared: r.p === true, committed: r.c === true }
   }
 
-  /**
-   * BEGIN, the gid check, the after-images, this gid's commit marker, PREPARE TRANSACTION. With plain values all
-   * of it is one text (one round trip); otherwise the same steps one statement at a time.
-   */
   /** The whole prepare of `gid` as one text (BEGIN … PREPARE TRANSACTION); undefined when a value must go as a parameter. */
   private prepareText(gid: string, writes: readonly TxnWrite[]): string | undefined {
     const lit = checkGid(gid)
@@ -379,14 +375,14 @@ export class PgTxnStore implements TxnStore {
     this.aheadOf.set(gid, { kind: 'commit', text: `COMMIT PREPARED ${lit}`, ticket: this.bridge.submit(this.conn, `COMMIT PREPARED ${lit}`) })
   }
 
-  /** What was sent ahead for `gid`, waited for now; undefined when nothing was. Throws what the statement threw. */
-  private claim(gid: string, kind: 'prepare' | 'commit'): { text: string } | undefined {
+  /** Waits for what was sent ahead of `kind` for `gid`; false when nothing was. Throws what the statement threw. */
+  private claim(gid: string, kind: 'prepare' | 'commit'): boolean {
     const a = this.aheadOf.get(gid)
-    if (!a || a.kind !== kind) return undefined
+    if (!a || a.kind !== kind) return false
     this.aheadOf.delete(gid)
     const t0 = performance.now()
     try { this.bridge.collect(a.ticket) } finally { this.serverMs += performance.now() - t0 }
-    return { text: a.text }
+    return true
   }
 
   /**
@@ -401,6 +397,10 @@ export class PgTxnStore implements TxnStore {
     if (a.kind === 'prepare') this.finish(gid, 'ROLLBACK')
   }
 
+  /**
+   * BEGIN, the gid check, the after-images, this gid's commit marker, PREPARE TRANSACTION. With plain values all
+   * of it is one text (one round trip), or what prepareAhead sent of it; otherwise the same steps one statement at a time.
+   */
   prepare(gid: string, writes: readonly TxnWrite[]): void {
     const lit = checkGid(gid)
     this.ensureMarkers()
