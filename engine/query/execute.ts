@@ -6,7 +6,7 @@
  * reports the plan as it ran, with actual rows, bytes and virtual times. The virtual response time is what the
  * simulation says.
  */
-import type { Database } from 'sql.js'
+import type { Database, Statement } from 'sql.js'
 import { EngineError } from '../errors'
 import type { SiteCode } from '../topology/types'
 import type { SqlValue } from '../site/sqljs'
@@ -47,7 +47,7 @@ export function* executeSelect(planner: Planner, plan: SelectPlan): QueryGen<Que
       if (!agg) {
         for (const v of p.analysis!.viewsUsed) {
           const vd = planner.catalog.view(v)!
-          scratch.run(`CREATE VIEW IF NOT EXISTS ${qid(vd.name)} AS ${vd.sql}`)
+          ensureObject(scratch, 'view', vd.name, `CREATE VIEW ${qid(vd.name)} AS ${vd.sql}`)
         }
       }
       rows = yield* assemble(ctx, scratch, plan.finalRunSql, assembly)
@@ -70,12 +70,61 @@ export function* executeSelect(planner: Planner, plan: SelectPlan): QueryGen<Que
 
 /**
  * The assembly site's scratch databases, reused: opening a fresh sql.js database for every query cost more than
- * emptying one. A scratch goes back to its planner's pool only after a run that ended normally, emptied (its views
- * and tables dropped); one a run left in any other state (an error, a cancellation, an open transaction) is closed.
- * A suspended cooperative run holds its own, so runs never share one.
+ * emptying one, and creating and dropping its tables every time cost more than emptying them. A scratch goes back
+ * to its planner's pool only after a run that ended normally, its tables emptied (DELETE, which SQLite does as a
+ * truncation) and kept with its views, so the next run of a query of the same shape finds its tables and its
+ * prepared INSERTs ready (ensureObject: a table or view of the same name with another definition is dropped and
+ * created anew). One a run left in any other state (an error, a cancellation, an open transaction), or holding
+ * objects the pool did not make, is closed. A suspended cooperative run holds its own, so runs never share one.
  */
 const scratchPools = new WeakMap<Planner, Database[]>()
 const SCRATCH_POOL = 4
+/** Objects a pooled scratch keeps at most; with more, they are all dropped when it goes back. */
+const SCRATCH_OBJECTS = 24
+/** Statements a scratch keeps prepared at most (INSERTs by table and chunk size, final statements). */
+const SCRATCH_STATEMENTS = 64
+
+interface ScratchState {
+  /** The scratch's tables and views by name, with the statement that created them. */
+  objects: Map<string, { type: 'table' | 'view'; ddl: string }>
+  /** Prepared statements by their text (or, for the multi-row INSERTs, by table, shape and chunk size). */
+  stmts: Map<string, Statement>
+}
+const scratchStates = new WeakMap<Database, ScratchState>()
+
+function stateOf(db: Database): ScratchState {
+  let s = scratchStates.get(db)
+  if (!s) { s = { objects: new Map(), stmts: new Map() }; scratchStates.set(db, s) }
+  return s
+}
+
+/** A statement prepared once per scratch (freed when the scratch's objects change or it closes); `sql` is built only when it is not. */
+function scratchStatement(db: Database, key: string, sql: () => string = () => key): Statement {
+  const s = stateOf(db)
+  let st = s.stmts.get(key)
+  if (!st) {
+    if (s.stmts.size >= SCRATCH_STATEMENTS) freeStatements(s)
+    st = db.prepare(sql())
+    s.stmts.set(key, st)
+  }
+  return st
+}
+
+function freeStatements(s: ScratchState): void {
+  for (const st of s.stmts.values()) { try { st.free() } catch { /* freed by a close */ } }
+  s.stmts.clear()
+}
+
+/** Makes sure the scratch holds `name` as `ddl` created it (kept from an earlier run, else made now; empty either way). */
+function ensureObject(db: Database, type: 'table' | 'view', name: string, ddl: string): void {
+  const s = stateOf(db)
+  const had = s.objects.get(name)
+  if (had && had.type === type && had.ddl === ddl) return
+  freeStatements(s)
+  if (had) { db.run(`DROP ${had.type === 'view' ? 'VIEW' : 'TABLE'} ${qid(name)}`); s.objects.delete(name) }
+  db.run(ddl)
+  s.objects.set(name, { type, ddl })
+}
 
 /** How many emptied scratch databases the planner holds for reuse (tests). */
 export function scratchPooled(planner: Planner): number { return scratchPools.get(planner)?.length ?? 0 }
@@ -84,24 +133,40 @@ function takeScratch(planner: Planner): Database {
   const db = scratchPools.get(planner)?.pop()
   if (db) return db
   const fresh = new planner.SQL.Database()
-  try { installGuard(planner.SQL, fresh) } catch (e) { fresh.close(); throw e }
+  try {
+    // sql.js keeps a database as a file of its in-memory file system: a rollback journal there cost every COMMIT
+    // of a site's rows as much again (the scratch holds nothing to keep; a rollback still works)
+    fresh.run('PRAGMA journal_mode = MEMORY')
+    fresh.run('PRAGMA synchronous = OFF')
+    installGuard(planner.SQL, fresh)
+  } catch (e) { fresh.close(); throw e }
   return fresh
 }
 
 function giveBackScratch(planner: Planner, db: Database): void {
   let pool = scratchPools.get(planner)
   if (!pool) { pool = []; scratchPools.set(planner, pool) }
+  const s = stateOf(db)
   if (pool.length < SCRATCH_POOL) {
     try {
       // BEGIN fails on a transaction left open: that scratch is not reused
       db.run('BEGIN')
-      const objs = db.exec(`SELECT type, name FROM sqlite_master WHERE type IN ('view', 'table') ORDER BY type = 'table'`)
-      for (const [type, name] of objs[0]?.values ?? []) db.run(`DROP ${type === 'view' ? 'VIEW' : 'TABLE'} ${qid(String(name))}`)
+      const [count] = db.exec(`SELECT COUNT(*) FROM sqlite_master WHERE type IN ('view', 'table')`)
+      if (Number(count?.values[0]?.[0]) !== s.objects.size) throw new Error('the scratch holds objects it did not make')
+      if (s.objects.size > SCRATCH_OBJECTS) {
+        freeStatements(s)
+        for (const [name, o] of [...s.objects].sort((a, b) => (a[1].type === 'view' ? 0 : 1) - (b[1].type === 'view' ? 0 : 1))) db.run(`DROP ${o.type === 'view' ? 'VIEW' : 'TABLE'} ${qid(name)}`)
+        s.objects.clear()
+      } else {
+        for (const st of s.stmts.values()) st.reset()
+        for (const [name, o] of s.objects) if (o.type === 'table') db.run(`DELETE FROM ${qid(name)}`)
+      }
       db.run('COMMIT')
       pool.push(db)
       return
     } catch { /* not emptied: closed below */ }
   }
+  freeStatements(s)
   db.close()
 }
 
@@ -110,7 +175,7 @@ function* assemble(ctx: ExecCtx, scratch: Database, runSql: string, assembly: Si
   const rows: SqlValue[][] = []
   let st
   try {
-    st = scratch.prepare(runSql)
+    st = scratchStatement(scratch, runSql)
     let n = 0
     for (;;) {
       let more: boolean
@@ -122,7 +187,7 @@ function* assemble(ctx: ExecCtx, scratch: Database, runSql: string, assembly: Si
   } catch (e) {
     if (e instanceof EngineError) throw e
     throw new EngineError('SQL_ERROR', `at assembly site ${assembly}: ${e instanceof Error ? e.message : String(e)}`)
-  } finally { st?.free() }
+  } finally { try { st?.reset() } catch { /* freed by a close */ } }
   return rows
 }
 
@@ -130,10 +195,40 @@ function createScratch(planner: Planner, db: Database, g: GroupPlan, agg: AggSpe
   const rel = g.refs[0].target.relation
   if (agg) {
     const cols = [...agg.groupCols.map((c, i) => `${qid(`__g${i}`)} ${planner.catalog.colType(rel, c)}`), ...agg.aggs.flatMap((a) => a.fn === 'AVG' ? [qid(`__a${a.slot}`), qid(`__c${a.slot}`)] : [qid(`__a${a.slot}`)])]
-    db.run(`CREATE TABLE "__P" (${cols.join(', ')})`)
+    ensureObject(db, 'table', '__P', `CREATE TABLE "__P" (${cols.join(', ')})`)
     return
   }
-  db.run(`CREATE TABLE ${qid(g.name)} (${g.columns.map((c) => `${qid(c)} ${planner.catalog.colType(rel, c)}`).join(', ')})`)
+  ensureObject(db, 'table', g.name, `CREATE TABLE ${qid(g.name)} (${g.columns.map((c) => `${qid(c)} ${planner.catalog.colType(rel, c)}`).join(', ')})`)
+}
+
+/** SQLite's limit on a statement's parameters is 32,766: a multi-row INSERT's chunk stays under it. */
+const MAX_PARAMS = 32_000
+/** Chunk sizes of the multi-row INSERTs (powers of four: few statements to keep prepared, few runs a result). */
+const CHUNKS = [256, 64, 16, 4, 1]
+
+/**
+ * Inserts a site's rows into the scratch in multi-row INSERTs (one statement run binding up to 256 rows: sql.js
+ * marshals each call, so one call a row cost three times as much), in one transaction, with a checkpoint every
+ * ROWS_PER_CHECK × 4 rows. The rows keep their storage classes as bound one by one (the same values are bound).
+ */
+function* insertRows(scratch: Database, table: string, agg: AggSpec | null, rows: SqlValue[][]): QueryGen<void> {
+  const ncol = rows[0].length
+  const sizes = CHUNKS.filter((n) => n === 1 || n * ncol <= MAX_PARAMS)
+  scratch.run('BEGIN')
+  let i = 0, since = 0
+  while (i < rows.length) {
+    const n = sizes.find((k) => k <= rows.length - i)!
+    const st = agg
+      ? scratchStatement(scratch, `\0insert __P ${agg.aggs.map((a) => a.fn).join(',')} ${ncol} ${n}`, () => aggInsertSql(agg, ncol, n))
+      : scratchStatement(scratch, `\0insert ${table} ${ncol} ${n}`, () => `INSERT INTO ${qid(table)} VALUES ${Array(n).fill(`(${Array(ncol).fill('?').join(', ')})`).join(', ')}`)
+    const vals: SqlValue[] = []
+    for (let k = i; k < i + n; k++) for (const v of rows[k]) vals.push(v)
+    st.run(vals as never)
+    i += n
+    since += n
+    if (since >= ROWS_PER_CHECK * 4) { since = 0; yield undefined }
+  }
+  scratch.run('COMMIT')
 }
 
 function* shipGroups(planner: Planner, ctx: ExecCtx, scratch: Database, list: GroupPlan[], assembly: SiteCode, agg: AggSpec | null, fragments: FragmentDecision[], notes: string[]): QueryGen<void> {
@@ -187,19 +282,7 @@ function* shipGroups(planner: Planner, ctx: ExecCtx, scratch: Database, list: Gr
         continue
       }
       const table = agg ? '__P' : j.g.name
-      if (r.rows.length) {
-        const ncol = r.rows[0].length
-        const st = scratch.prepare(agg ? aggInsertSql(agg) : `INSERT INTO ${qid(table)} VALUES (${Array(ncol).fill('?').join(', ')})`)
-        try {
-          scratch.run('BEGIN')
-          let n = 0
-          for (const row of r.rows) {
-            st.run(row)
-            if (++n === ROWS_PER_CHECK * 4) { n = 0; yield undefined }
-          }
-          scratch.run('COMMIT')
-        } finally { st.free() }
-      }
+      if (r.rows.length) yield* insertRows(scratch, table, agg, r.rows)
       if (!recorded.has(j.pp)) {
         recorded.add(j.pp)
         const d = decision(j.g, j.pp)
@@ -212,18 +295,21 @@ function* shipGroups(planner: Planner, ctx: ExecCtx, scratch: Database, list: Gr
 }
 
 /**
- * The INSERT of a site's partial aggregates into __P: a SUM/MIN/MAX value comes with a flag telling whether it
- * was REAL at the site, and is stored with that storage class (sql.js binds an integral JS number as an
- * INTEGER and a large integer as a REAL), so the combined aggregate has SQLite's type.
+ * The INSERT of `rows` rows of a site's partial aggregates into __P (`ncol` values a row): a SUM/MIN/MAX value
+ * comes with a flag telling whether it was REAL at the site, and is stored with that storage class (sql.js binds
+ * an integral JS number as an INTEGER and a large integer as a REAL), so the combined aggregate has SQLite's
+ * type. The rows are bound as a VALUES list (its columns column1, column2, …) and converted by one SELECT.
  */
-function aggInsertSql(agg: AggSpec): string {
+function aggInsertSql(agg: AggSpec, ncol: number, rows: number): string {
   let n = 0
-  const vals = agg.groupCols.map(() => `?${++n}`)
+  const col = () => `column${++n}`
+  const vals = agg.groupCols.map(() => col())
   for (const a of agg.aggs) {
-    if (a.fn === 'AVG') { vals.push(`?${++n}`, `?${++n}`); continue }
-    if (a.fn === 'COUNT') { vals.push(`?${++n}`); continue }
-    const v = `?${++n}`, t = `?${++n}`
+    if (a.fn === 'AVG') { vals.push(col(), col()); continue }
+    if (a.fn === 'COUNT') { vals.push(col()); continue }
+    const v = col(), t = col()
     vals.push(`CASE WHEN ${t} THEN CAST(${v} AS REAL) WHEN typeof(${v}) = 'real' AND ${v} = CAST(${v} AS INTEGER) THEN CAST(${v} AS INTEGER) ELSE ${v} END`)
   }
-  return `INSERT INTO "__P" VALUES (${vals.join(', ')})`
+  if (n !== ncol) throw new EngineError('INTERNAL', `a site's partial aggregates came with ${ncol} columns, ${n} expected`)
+  return `INSERT INTO "__P" SELECT ${vals.join(', ')} FROM (VALUES ${Array(rows).fill(`(${Array(ncol).fill('?').join(', ')})`).join(', ')})`
 }

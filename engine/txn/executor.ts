@@ -68,7 +68,27 @@ export class Executor {
     // an eager replica operation carries the primary copy's last change batch for this replica (its fence): the
     // coordinator learnt it with the primary copy's result, the replica applies up to it before it runs the operation
     const fence = opts?.fenceFrom ? { origin: opts.fenceFrom, seq: this.k.cluster.replication.fenceSeq(opts.fenceFrom, site) } : undefined
-    this.k.send(s.code, site, 'txn.exec', gid, 48 + sql.length + params.length * 8 + (fence ? 8 : 0), () => this.onExec(this.k.rt(site), gid, c.origin, c.startAt, c.m.topology, sql, params, id, again, fence))
+    this.k.send(s.code, site, 'txn.exec', gid, 48 + sql.length + params.length * 8 + (fence ? 8 : 0), () => this.onExec(this.k.rt(site), gid, c.origin, c.startAt, c.m.topology, sql, params, id, again, fence), () => this.readAhead(site, sql, params))
+  }
+
+  /**
+   * As a statement leaves for a site whose store reads from a server (TxnStore.readAhead: a live site), the rows
+   * it names by key are read there at once: the servers of one transaction's statements then read at the same
+   * time instead of one after the other as each statement arrives. The participant still locks, then reads
+   * (get() waits for the read sent ahead, or reads again if anything was written through that store since).
+   * Statements without keys, and anything that does not compile, are left to the participant.
+   */
+  private readAhead(site: string, sql: string, params: Val[]): void {
+    const store = this.k.rt(site).store
+    if (!store.readAhead || !this.k.up(site)) return
+    try {
+      const t = template(sql)
+      const table = store.resolveTable(t.table)
+      const kc = store.keyColumn(table)
+      const st = compile(t, table, kc, store.columns?.(table), sql)
+      const keys = st.kind === 'insert' ? (kc ? [...new Set(st.rows!(params).map((r) => String(r[kc])))] : undefined) : st.keys(params)
+      if (keys?.length) store.readAhead(table, keys)
+    } catch { /* refused at the participant, with its reason */ }
   }
 
   /**

@@ -58,6 +58,12 @@ export interface TxnStore {
   commitAhead?(gid: string): void
   /** The participant will not prepare `gid` after all (it aborted first): a prepare started ahead is rolled back. */
   dropAhead?(gid: string): void
+  /**
+   * Starts reading the committed rows of `keys` in `table` without waiting (a statement naming them is on its way
+   * here). A later get() of one of them takes that read's answer instead of reading again, unless anything was
+   * written through the store since it was sent (then it reads again: the answer could be stale).
+   */
+  readAhead?(table: string, keys: readonly string[]): void
 }
 
 /** Committed rows held in memory; they model the site's disk, so they survive a simulated crash. */

@@ -6,7 +6,7 @@ import { defaultTopology } from '../../engine/topology/default'
 import { EngineError } from '../../engine/errors'
 import type { TopologySpec } from '../../engine/topology/types'
 import { createServers, createStandbys, loginOf, makeStandbysSynchronous, readDeployment, readPassword, serverStates, stopDeployment, writeDeployment, type LocalDeployment, type PgDeployment, type PgServer } from './servers'
-import { connectTo, loadDesign, type LoadSummary } from './load'
+import { connectTo, DEFAULT_SALES, loadDesign, type LoadSummary } from './load'
 import { hostOf, planWan, tearDownWan, type WanKind } from './wan'
 
 export interface PgUpResult { deployment: LocalDeployment; load: LoadSummary; ms: number }
@@ -22,7 +22,7 @@ export async function pgUp(o: { dataDir: string; seed?: number; sales?: number; 
   const d = createServers({ dataDir: o.dataDir, sites: topo.sites.map((s) => ({ code: s.code, hq: s.hq })), basePort: o.basePort ?? 54320, durable: o.durable, onProgress: o.onProgress, wan })
   try {
     const password = readPassword(o.dataDir, d)
-    const load = await loadDesign(d, password, { seed: o.seed ?? 1, sales: o.sales ?? 20_000, topology: o.topology, onProgress: o.onProgress })
+    const load = await loadDesign(d, password, { seed: o.seed ?? 1, sales: o.sales ?? DEFAULT_SALES, topology: o.topology, onProgress: o.onProgress })
     d.design = { seed: load.seed, sales: load.sales } // the live console builds its catalog metadata from the same design
     writeDeployment(o.dataDir, d)
     createStandbys(o.dataDir, d, password, o.onProgress)

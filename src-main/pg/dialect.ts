@@ -152,9 +152,12 @@ export function toPostgres(sql: string, params: readonly SqlValue[] = []): { tex
 /**
  * SQLite's functions the DQP's statements may use, created in every live database (sites, main repository):
  * typeof() as SQLite names a value's storage class, TOTAL() (a float sum, 0.0 over no rows), ifnull().
- * typeof(anyelement) is STABLE, as pg_typeof() is: the planner then inlines its CASE into the statement. Declared
- * IMMUTABLE it is not inlined (its body is not immutable) and runs as a function call per value — a site's
- * partial aggregates with their class flags took 1.7 ms instead of 0.4 ms over 172 groups.
+ * Every type a live site's values have gets its own typeof(): a plain CASE the planner inlines and folds (a SUM of
+ * doubles is 'real' unless NULL; a numeric is 'integer' when it has no fractional digits, as a SUM of bigints
+ * has). typeof(anyelement), for any other type, compares pg_typeof() with regtype literals: it is STABLE, as
+ * pg_typeof() is, so it is inlined too, but planning those casts cost a site's partial aggregates with their
+ * class flags 0.66 ms of planning and 0.49 ms of execution over 172 groups, against 0.07 ms and 0.38 ms with the
+ * typed ones. (Declared IMMUTABLE it is not inlined at all and runs as a call per value: 1.7 ms.)
  */
 export const PG_COMPAT_SQL = `
 CREATE OR REPLACE FUNCTION typeof(v anyelement) RETURNS text LANGUAGE sql STABLE AS $$
@@ -167,6 +170,14 @@ CREATE OR REPLACE FUNCTION typeof(v anyelement) RETURNS text LANGUAGE sql STABLE
     ELSE 'text' END
 $$;
 CREATE OR REPLACE FUNCTION typeof(v text) RETURNS text LANGUAGE sql IMMUTABLE AS $$ SELECT CASE WHEN v IS NULL THEN 'null' ELSE 'text' END $$;
+CREATE OR REPLACE FUNCTION typeof(v smallint) RETURNS text LANGUAGE sql IMMUTABLE AS $$ SELECT CASE WHEN v IS NULL THEN 'null' ELSE 'integer' END $$;
+CREATE OR REPLACE FUNCTION typeof(v integer) RETURNS text LANGUAGE sql IMMUTABLE AS $$ SELECT CASE WHEN v IS NULL THEN 'null' ELSE 'integer' END $$;
+CREATE OR REPLACE FUNCTION typeof(v bigint) RETURNS text LANGUAGE sql IMMUTABLE AS $$ SELECT CASE WHEN v IS NULL THEN 'null' ELSE 'integer' END $$;
+CREATE OR REPLACE FUNCTION typeof(v boolean) RETURNS text LANGUAGE sql IMMUTABLE AS $$ SELECT CASE WHEN v IS NULL THEN 'null' ELSE 'integer' END $$;
+CREATE OR REPLACE FUNCTION typeof(v real) RETURNS text LANGUAGE sql IMMUTABLE AS $$ SELECT CASE WHEN v IS NULL THEN 'null' ELSE 'real' END $$;
+CREATE OR REPLACE FUNCTION typeof(v double precision) RETURNS text LANGUAGE sql IMMUTABLE AS $$ SELECT CASE WHEN v IS NULL THEN 'null' ELSE 'real' END $$;
+CREATE OR REPLACE FUNCTION typeof(v numeric) RETURNS text LANGUAGE sql IMMUTABLE AS $$ SELECT CASE WHEN v IS NULL THEN 'null' WHEN scale(v) = 0 THEN 'integer' ELSE 'real' END $$;
+CREATE OR REPLACE FUNCTION typeof(v bytea) RETURNS text LANGUAGE sql IMMUTABLE AS $$ SELECT CASE WHEN v IS NULL THEN 'null' ELSE 'blob' END $$;
 CREATE OR REPLACE AGGREGATE total(double precision) (SFUNC = float8pl, STYPE = double precision, INITCOND = '0');
 CREATE OR REPLACE FUNCTION ifnull(a anyelement, b anyelement) RETURNS anyelement LANGUAGE sql IMMUTABLE AS $$ SELECT COALESCE(a, b) $$;
 `

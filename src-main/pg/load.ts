@@ -101,6 +101,9 @@ export function connect(d: PgDeployment, port: number, database: string, passwor
   return new pg.Client({ host: hostOf(d, port), port, user: d.user, password, database, connectionTimeoutMillis: 10_000 })
 }
 
+/** The SALES rows `iddb pg up` and `iddb pg attach` load unless told otherwise. */
+export const DEFAULT_SALES = 20_000
+
 /** Creates the site databases and the repository database, then loads the generated design into them. */
 export async function loadDesign(d: PgDeployment, password: string, o: { seed: number; sales: number; topology?: TopologySpec; onProgress?: (m: string) => void
   /** Attached servers (attach.ts): each server's own login, into databases that exist (none are created here). */

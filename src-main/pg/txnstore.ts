@@ -39,6 +39,8 @@ import { SyncPgError, type SyncPg } from './syncbridge'
 
 const q = (n: string) => `"${n.replace(/"/g, '""')}"`
 const MARKERS = 'iddb_2pc.committed'
+/** Reads sent ahead (readAhead) a store keeps at most. */
+const READS_AHEAD = 64
 const KEEP_MARKERS = "interval '7 days'"
 
 export interface PgTxnStoreOptions {
@@ -122,6 +124,10 @@ export class PgTxnStore implements TxnStore {
   serverMs = 0
   /** Statements sent ahead (prepareAhead / commitAhead) and not yet claimed, by gid. */
   private readonly aheadOf = new Map<string, { kind: 'prepare' | 'commit'; text: string; ticket: number }>()
+  /** Reads sent ahead (readAhead) by table and key: the ticket, and how many writes the store had sent before it. */
+  private readonly readsAhead = new Map<string, { ticket: number; writes: number }>()
+  /** Statements sent that may change the rows a read sees (applies, prepares, commits, rollbacks): a read sent before the last one is stale. */
+  private writes = 0
 
   constructor(o: PgTxnStoreOptions) {
     this.bridge = o.bridge
@@ -209,14 +215,59 @@ export class PgTxnStore implements TxnStore {
 
   private select(m: TableMeta): string { return `SELECT ${m.columns.map(q).join(', ')} FROM ${m.qname}` }
 
+  /** A key that is not a value of the key column's type matches no row (as in the embedded store), not an error. */
+  private keyFits(m: TableMeta, key: string): boolean {
+    if (m.keyKind === 'INTEGER') return /^[+-]?\d+$/.test(key)
+    if (m.keyKind === 'REAL') return Number.isFinite(Number(key))
+    return true
+  }
+
   get(table: string, key: string): Row | undefined {
     const m = this.t(table)
     const k = this.keyed(m)
-    // a key that is not a value of the key column's type matches no row (as in the embedded store), not an error
-    if (m.keyKind === 'INTEGER' && !/^[+-]?\d+$/.test(key)) return undefined
-    if (m.keyKind === 'REAL' && !Number.isFinite(Number(key))) return undefined
+    if (!this.keyFits(m, key)) return undefined
+    const ahead = this.readsAhead.get(`${m.name}\0${key}`)
+    if (ahead) {
+      this.readsAhead.delete(`${m.name}\0${key}`)
+      if (ahead.writes === this.writes) {
+        const t0 = performance.now()
+        try {
+          const r = this.bridge.collect(ahead.ticket).rows[0]
+          return r ? this.upperRow(m, r) : undefined
+        } catch { /* read again below: that read's error, if any, is the one to report */ } finally { this.serverMs += performance.now() - t0 }
+      } else this.drain(ahead.ticket)
+    }
     const r = this.run(`${this.select(m)} WHERE ${q(k)} = $1`, [key]).rows[0]
     return r ? this.upperRow(m, r) : undefined
+  }
+
+  /**
+   * The rows of `keys` read at once, not waited for: get() takes the answer if nothing was written through the
+   * store in between (a write sent after the read may have changed what it saw: then get() reads again). A read
+   * runs on the store's connection in order, so what it sees is what a get() at that point would have seen;
+   * what another session commits meanwhile it may miss, as a get() may miss what is committed after it.
+   * At most READS_AHEAD are kept; one that is stale or not taken is collected and dropped.
+   */
+  readAhead(table: string, keys: readonly string[]): void {
+    let m: TableMeta, k: string
+    try { m = this.t(table); k = this.keyed(m) } catch { return } // said by get()
+    this.dropStaleReads()
+    for (const key of keys) {
+      const id = `${m.name}\0${key}`
+      if (this.readsAhead.has(id) || !this.keyFits(m, key)) continue
+      if (this.readsAhead.size >= READS_AHEAD) break
+      this.statements++
+      this.readsAhead.set(id, { ticket: this.bridge.submit(this.conn, `${this.select(m)} WHERE ${q(k)} = $1`, [key]), writes: this.writes })
+    }
+  }
+
+  private drain(ticket: number): void {
+    const t0 = performance.now()
+    try { this.bridge.collect(ticket) } catch { /* a read: nothing of it to undo */ } finally { this.serverMs += performance.now() - t0 }
+  }
+
+  private dropStaleReads(): void {
+    for (const [id, a] of this.readsAhead) if (a.writes !== this.writes) { this.readsAhead.delete(id); this.drain(a.ticket) }
   }
 
   scan(table: string): Row[] {
@@ -317,6 +368,7 @@ export class PgTxnStore implements TxnStore {
 
   /** The after-images and `also` (plain statements) in one server transaction, committed; `first` runs before the after-images. */
   applyWith(writes: readonly TxnWrite[], also: string | undefined, first?: string): void {
+    this.writes++
     const text = this.inlined(writes)
     if (text !== undefined) this.batch(`BEGIN; ${[first, text, also].filter(Boolean).join('; ')}; COMMIT`)
     else this.inTransaction(() => { if (first) this.run(first); this.write(writes); if (also) this.run(also) }, 'COMMIT')
@@ -365,6 +417,7 @@ export class PgTxnStore implements TxnStore {
     try { text = this.prepareText(gid, writes) } catch { return } // refused when prepare() is called: said there
     if (text === undefined) return
     this.statements++
+    this.writes++
     this.aheadOf.set(gid, { kind: 'prepare', text, ticket: this.bridge.submit(this.conn, text, [], { rollbackOnError: true }) })
   }
 
@@ -372,6 +425,7 @@ export class PgTxnStore implements TxnStore {
     if (this.aheadOf.has(gid)) return
     const lit = checkGid(gid)
     this.statements++
+    this.writes++
     this.aheadOf.set(gid, { kind: 'commit', text: `COMMIT PREPARED ${lit}`, ticket: this.bridge.submit(this.conn, `COMMIT PREPARED ${lit}`) })
   }
 
@@ -404,6 +458,7 @@ export class PgTxnStore implements TxnStore {
   prepare(gid: string, writes: readonly TxnWrite[]): void {
     const lit = checkGid(gid)
     this.ensureMarkers()
+    this.writes++
     const text = this.prepareText(gid, writes)
     try {
       const ahead = this.aheadOf.get(gid)
@@ -436,6 +491,7 @@ export class PgTxnStore implements TxnStore {
   /** COMMIT / ROLLBACK PREPARED; PostgreSQL's "does not exist" is answered from the commit marker. */
   private finish(gid: string, verb: 'COMMIT' | 'ROLLBACK'): PreparedOutcome {
     const lit = checkGid(gid)
+    this.writes++
     try {
       if (verb === 'COMMIT' && this.claim(gid, 'commit')) return 'committed'
       // anything else sent ahead for it ends first (a ROLLBACK of a prepare sent ahead finds it prepared)
