@@ -54,6 +54,8 @@ test.describe('live mode over PostgreSQL servers', () => {
     // the row's last cell (its first is the row number)
     const shown = Number(((await q.rows().first().locator('.cell').last().textContent()) ?? '').replace(/[^\d]/g, ''))
     expect(shown).toBe(expected)
+    // the bytes on the links are those the servers' connections carried
+    await expect(page.getByTestId('query-bytes-live')).toBeVisible()
     await q.openTab('plan')
     await expect(q.planDiagram()).toBeVisible()
     await expect(page.getByTestId('plan-step-subquery').first()).toBeVisible()

@@ -2,7 +2,7 @@
 import { EngineError } from '../errors'
 import type { Cluster } from '../cluster'
 import type { SiteCode } from '../topology/types'
-import type { SqlValue } from '../site/sqljs'
+import type { QueryResult, SqlValue } from '../site/sqljs'
 import { ENCRYPTION_OVERHEAD_BYTES, MESSAGE_HEADER_BYTES } from '../net/network'
 import { embeddedStoreOf, siteStoreOf, type SiteRead, type SiteReadBatcher, type SiteReadOutcome } from './stores'
 import type { Database, Statement } from 'sql.js'
@@ -19,14 +19,19 @@ export interface RemoteJob {
   runSql?: string
 }
 
-/** Adds one message's bytes (with headers) to each link of its route (LAN:<SITE> for a local one); returns the route. */
-export function accountBytes(cluster: Cluster, perLink: Record<string, number>, from: SiteCode, to: SiteCode, bytes: number): string[] {
+/**
+ * Adds one message's bytes (with headers) to each link of its route (LAN:<SITE> for a local one); returns the
+ * route. `exact`: the bytes are what crossed a live server's connection (its protocol's own framing included):
+ * no modelled header or encryption overhead is added.
+ */
+export function accountBytes(cluster: Cluster, perLink: Record<string, number>, from: SiteCode, to: SiteCode, bytes: number, exact = false): string[] {
   const route = cluster.net.route(from, to) ?? [from, to]
-  if (route.length === 1) { const k = `LAN:${from}`; perLink[k] = (perLink[k] ?? 0) + bytes + MESSAGE_HEADER_BYTES; return route }
+  const header = exact ? 0 : MESSAGE_HEADER_BYTES
+  if (route.length === 1) { const k = `LAN:${from}`; perLink[k] = (perLink[k] ?? 0) + bytes + header; return route }
   for (let i = 0; i + 1 < route.length; i++) {
     const l = cluster.net.linkBetween(route[i], route[i + 1])
     if (!l) continue
-    perLink[l.spec.id] = (perLink[l.spec.id] ?? 0) + bytes + MESSAGE_HEADER_BYTES + (l.spec.encrypted ? ENCRYPTION_OVERHEAD_BYTES : 0)
+    perLink[l.spec.id] = (perLink[l.spec.id] ?? 0) + bytes + header + (l.spec.encrypted && !exact ? ENCRYPTION_OVERHEAD_BYTES : 0)
   }
   return route
 }
@@ -56,7 +61,10 @@ export class ExecCtx {
   done(detail: string): Tick { this.unitsDone++; return this.tick(detail) }
   tick(detail: string): Tick { return { done: this.unitsDone, total: Math.max(this.unitsTotal, this.unitsDone), detail, ...(this.hold ? { hold: true } : {}) } }
 
-  private account(from: SiteCode, to: SiteCode, bytes: number): string[] { return accountBytes(this.cluster, this.perLink, from, to, bytes) }
+  private account(from: SiteCode, to: SiteCode, bytes: number, exact = false): string[] { return accountBytes(this.cluster, this.perLink, from, to, bytes, exact) }
+
+  /** The request steps of the sub-queries at stores that count their connections' bytes (QuerySiteStore.wireCounted), by job. */
+  private wireRequests = new Map<RemoteJob, PlanStep>()
 
   /** Sends one message and runs the simulation until it is delivered or lost. */
   message(from: SiteCode, to: SiteCode, kind: string, bytes: number, stepKind: PlanStep['kind'], note: string): void {
@@ -90,12 +98,15 @@ export class ExecCtx {
     jobs.forEach((j, i) => {
       const reqBytes = j.sql.length + j.extraBytes
       const fail = (reason: string) => finish(i, { ok: false, reason })
+      // a live server's request is counted once it has crossed (executeAt), as many bytes as its connection carried
+      const counted = !!siteStoreOf(this.cluster, j.site)?.wireCounted
       try {
-        const route = this.account(j.from, j.site, reqBytes)
+        const route = counted ? this.cluster.net.route(j.from, j.site) ?? [j.from, j.site] : this.account(j.from, j.site, reqBytes)
         this.cluster.net.send({
           from: j.from, to: j.site, kind: j.extraBytes ? 'dqp.semijoin' : 'dqp.subquery', bytes: reqBytes, payload: null,
           onDeliver: () => {
             this.step({ kind: j.extraBytes ? 'semijoin-keys' : 'request', site: j.from, to: j.site, fragment: j.label, actualBytes: reqBytes, estBytes: reqBytes, route, startMs: t0, endMs: this.clock() })
+            if (counted) this.wireRequests.set(j, this.steps[this.steps.length - 1])
             ready.push(i)
           },
           onDrop: (r) => fail(r),
@@ -148,7 +159,7 @@ export class ExecCtx {
     const fail = (reason: string) => finish({ ok: false, reason })
     const tq = this.clock()
     const store = siteStoreOf(this.cluster, j.site)
-    let res: { columns: string[]; rows: SqlValue[][] }
+    let res: QueryResult
     try {
       if (!store) throw new EngineError('SITE_DOWN', `${j.site} has no store`)
       const sql = j.runSql ?? j.sql
@@ -163,12 +174,17 @@ export class ExecCtx {
       if (e instanceof EngineError && (e.code === 'SITE_DOWN' || e.code === 'UNREACHABLE')) return fail(e.message)
       throw e
     }
-    const bytes = rowsBytes(res.columns, res.rows)
+    // a live server's answer says what crossed its connection: the request as sent, the result as received
+    const wire = res.wire
+    const req = this.wireRequests.get(j)
+    this.wireRequests.delete(j)
+    if (req && wire) { req.actualBytes = wire.sent; this.account(j.from, j.site, wire.sent, true) }
+    const bytes = wire ? wire.received : rowsBytes(res.columns, res.rows)
     this.step({ kind: 'subquery', site: j.site, fragment: j.label, sql: j.sql, estRows: j.estRows, actualRows: res.rows.length, startMs: tq, endMs: tq })
     const ts = this.clock()
     let route: string[]
     try {
-      route = this.account(j.site, j.to, bytes)
+      route = this.account(j.site, j.to, bytes, !!wire)
       this.cluster.net.send({
         from: j.site, to: j.to, kind: 'dqp.result', bytes, payload: null, wire: () => JSON.stringify({ columns: res.columns, rows: res.rows }),
         onDeliver: () => {

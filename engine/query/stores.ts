@@ -34,6 +34,12 @@ export interface QuerySiteStore extends QueryServer {
    * none: its reads run in process, one at a time, on its fast path.
    */
   readonly batcher?: SiteReadBatcher
+  /**
+   * Optional: the store's answers say how many bytes crossed its connection (QueryResult.wire: a live server's
+   * protocol messages, as its socket counted them). The executor then counts a sub-query's request and result on
+   * the links by those bytes, with no modelled header or encryption overhead, instead of by its own estimate.
+   */
+  readonly wireCounted?: boolean
 }
 
 /** One read at a site's store: its primary, or its main repository; SQL in the planner's dialect, as query()'s. */

@@ -10,7 +10,12 @@ import { EngineError } from '../errors'
 
 export type { Database, SqlValue }
 export type Params = SqlValue[] | Record<string, SqlValue>
-export interface QueryResult { columns: string[]; rows: SqlValue[][] }
+export interface QueryResult {
+  columns: string[]
+  rows: SqlValue[][]
+  /** A live server's answer: the bytes the statement sent and received on its connection (an embedded site has none). */
+  wire?: { sent: number; received: number }
+}
 
 let wasmOverride: string | undefined
 let loading: Promise<SqlJsStatic> | undefined

@@ -17,14 +17,14 @@ import type { PgBatchItem, SyncPg, SyncPgArrays } from './syncbridge'
 /** Errors after which the server is taken for down (the DQP then reads another copy, as for an embedded site). */
 const DOWN_CODES = new Set(['UNREACHABLE', 'AUTH_FAILED'])
 
-/** Counts of what one live connection carried: statements answered and rows received. */
-export interface LiveTraffic { statements: number; rows: number }
+/** Counts of what one live connection carried: statements answered, rows received, and the bytes of both ways. */
+export interface LiveTraffic { statements: number; rows: number; bytesSent: number; bytesReceived: number }
 
 /** One bridge connection read with the DQP's SQL. */
 class LiveServer implements QueryServer {
   /** Set when the last call could not reach the server; cleared by the next call that does. */
   down: EngineError | undefined
-  readonly traffic: LiveTraffic = { statements: 0, rows: 0 }
+  readonly traffic: LiveTraffic = { statements: 0, rows: 0, bytesSent: 0, bytesReceived: 0 }
   constructor(private bridge: SyncPg, readonly conn: string, private site: SiteCode, private timeoutMs?: number) {}
 
   query(sql: string, params: SqlValue[] = []): QueryResult {
@@ -58,9 +58,11 @@ class LiveServer implements QueryServer {
     this.down = undefined
     this.traffic.statements++
     this.traffic.rows += r.rows.length
+    this.traffic.bytesSent += r.wire?.sent ?? 0
+    this.traffic.bytesReceived += r.wire?.received ?? 0
     // SQLite has no booleans: a comparison's value is the integer 1 or 0 (e.g. the partial aggregates' class flags)
     for (const row of r.rows) for (let i = 0; i < row.length; i++) if (typeof row[i] === 'boolean') row[i] = row[i] ? 1 : 0
-    return { columns: r.columns, rows: r.rows as SqlValue[][] }
+    return { columns: r.columns, rows: r.rows as SqlValue[][], ...(r.wire ? { wire: r.wire } : {}) }
   }
 
   /** Asks the server for a trivial answer: throws SITE_DOWN when it cannot be reached. */
@@ -100,6 +102,8 @@ export class PgSiteStore implements QuerySiteStore {
   private gen = 0
   /** Shared by every live store of this bridge: their reads run at once. */
   readonly batcher: LiveBatcher
+  /** Its answers carry the bytes their statements sent and received on the connection: the plan counts those. */
+  readonly wireCounted = true
 
   /**
    * `conn`: the bridge connection to the site's database; `repositoryConn`: at the repository site, the one to

@@ -56,9 +56,13 @@ export type PgRow = Record<string, unknown>
 export interface PgBatchItem { conn: string; sql: string; params?: readonly unknown[]; timeoutMs?: number; arrays?: boolean }
 /** One statement's outcome in a batch: its result (SyncPgArrays when asked with `arrays`), or the error query() would have thrown. */
 export type PgBatchOutcome = ({ ok: true } & (SyncPgResult | SyncPgArrays)) | { ok: false; error: SyncPgError }
-export interface SyncPgResult { rows: PgRow[]; rowCount: number }
+/** The bytes a statement sent on its connection and received on it (PostgreSQL's protocol messages, as the socket counted them). */
+export interface WireBytes { sent: number; received: number }
+export interface SyncPgResult { rows: PgRow[]; rowCount: number; wire?: WireBytes }
 /** A result as positional rows with the column names the server reports (duplicate names kept apart). */
-export interface SyncPgArrays { columns: string[]; rows: unknown[][]; rowCount: number }
+export interface SyncPgArrays { columns: string[]; rows: unknown[][]; rowCount: number; wire?: WireBytes }
+
+const wireOf = (w: [number, number] | undefined): { wire?: WireBytes } => (w ? { wire: { sent: w[0], received: w[1] } } : {})
 
 /** An EngineError that also carries the server's SQLSTATE (absent when the error is not the server's). */
 export class SyncPgError extends EngineError {
@@ -85,7 +89,7 @@ interface WireError {
   /** The session was inside a transaction when it was lost. */
   inTxn?: true
 }
-type OneReply = { id: number; ok: true; rows: PgRow[]; rowCount: number; fields?: string[] } | { id: number; ok: false; error: WireError }
+type OneReply = { id: number; ok: true; rows: PgRow[]; rowCount: number; fields?: string[]; wire?: [number, number] } | { id: number; ok: false; error: WireError }
 /** A batch's reply carries every statement's own in `many` (in the batch's order). */
 type Reply = (OneReply & { many?: OneReply[] }) | { fatal: string }
 
@@ -196,9 +200,13 @@ function main(pg) {
         cancel(c, client)
         watchdog = setTimeout(() => drop(c, client), graceMs) // cancelled, and still not ended
       }, m.timeoutMs + graceMs)
+      // the bytes this statement put on its connection and took off it (the connection carries one statement at a time)
+      const sock = client.connection && client.connection.stream
+      const w0 = sock ? sock.bytesWritten : 0, r0 = sock ? sock.bytesRead : 0
       const r = m.arrays ? await client.query({ text: m.sql, values: m.params, rowMode: 'array' }) : await client.query(m.sql, m.params)
+      const wire = sock ? [sock.bytesWritten - w0, sock.bytesRead - r0] : undefined
       const last = Array.isArray(r) ? r[r.length - 1] : r // several statements in one text: the last one's result
-      return { id: m.id, ok: true, rows: last.rows || [], rowCount: last.rowCount || 0, fields: m.arrays ? (last.fields || []).map((f) => f.name) : undefined }
+      return { id: m.id, ok: true, rows: last.rows || [], rowCount: last.rowCount || 0, fields: m.arrays ? (last.fields || []).map((f) => f.name) : undefined, wire }
     } catch (e) {
       const err = describe(e, 'query')
       if (cancelled) err.watchdog = true
@@ -343,13 +351,13 @@ export class SyncPg {
    */
   query(conn: string, sql: string, params: readonly unknown[] = [], opts: { timeoutMs?: number } = {}): SyncPgResult {
     const r = this.call(conn, sql, params, opts, false)
-    return { rows: r.rows as PgRow[], rowCount: r.rowCount }
+    return { rows: r.rows as PgRow[], rowCount: r.rowCount, ...wireOf(r.wire) }
   }
 
   /** Like query(), one statement's rows as arrays in the order of its columns, with the columns' names. */
   queryArrays(conn: string, sql: string, params: readonly unknown[] = [], opts: { timeoutMs?: number } = {}): SyncPgArrays {
     const r = this.call(conn, sql, params, opts, true)
-    return { columns: r.fields ?? [], rows: r.rows as unknown as unknown[][], rowCount: r.rowCount }
+    return { columns: r.fields ?? [], rows: r.rows as unknown as unknown[][], rowCount: r.rowCount, ...wireOf(r.wire) }
   }
 
   /**
@@ -381,8 +389,8 @@ export class SyncPg {
       const x = replies[i]
       if (!x.ok) return { ok: false as const, error: this.error(c.conn, c.spec, x.error, c.timeoutMs, c.sql) }
       return items[i].arrays
-        ? { ok: true as const, columns: x.fields ?? [], rows: x.rows as unknown as unknown[][], rowCount: x.rowCount }
-        : { ok: true as const, rows: x.rows, rowCount: x.rowCount }
+        ? { ok: true as const, columns: x.fields ?? [], rows: x.rows as unknown as unknown[][], rowCount: x.rowCount, ...wireOf(x.wire) }
+        : { ok: true as const, rows: x.rows, rowCount: x.rowCount, ...wireOf(x.wire) }
     })
   }
 
@@ -454,7 +462,7 @@ export class SyncPg {
     const s = this.outstanding.get(ticket)
     if (!s) throw new EngineError('NOT_FOUND', `no statement ${ticket} is outstanding on the bridge (collected already, or never sent)`)
     const r = this.finish(s)
-    return { rows: r.rows as PgRow[], rowCount: r.rowCount }
+    return { rows: r.rows as PgRow[], rowCount: r.rowCount, ...wireOf(r.wire) }
   }
 
   /** Waits for the reply `id` (stale replies of calls given up are dropped); undefined after `ms`. */
