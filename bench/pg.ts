@@ -170,7 +170,7 @@ async function groupByVsSingle(dir: string, d: PgDeployment, password: string): 
 }
 
 /** A deployment of its own with `sales` SALES rows, started for the group-by figure and stopped after it. */
-async function groupByAt(sales: number, basePort: number): Promise<Awaited<ReturnType<typeof groupByVsSingle>>> {
+export async function groupByAt(sales: number, basePort: number): Promise<Awaited<ReturnType<typeof groupByVsSingle>>> {
   const dir = mkdtempSync(join(tmpdir(), 'iddb-bench-pg-'))
   chmodSync(dir, 0o755)
   try {

@@ -139,6 +139,9 @@ describe.skipIf(why !== null)(`the DQP over live PostgreSQL sites${why ? ` (skip
         }
       }
       const got = await run(liveDqp)
+      // run again: the statements a site has answered before come back as one JSON text (sitestore.ts), the same rows and types
+      const again = await run(liveDqp)
+      if (!('error' in got) && !('error' in again)) { const d = sameTypedResult(again.rows, got.rows, isOrdered(q)); if (d) unexplained.push(`at ${site} (${mode}), run again: ${q}\n  ${d}`) } else if (('error' in got) !== ('error' in again)) unexplained.push(`at ${site} (${mode}), run again: ${q}\n  one run failed, the other did not`)
       const emb = await run(embeddedDqp)
       if ('refused' in got && got.refused) {
         // the planner refuses before any site is asked: the same refusal in both modes

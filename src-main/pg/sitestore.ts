@@ -20,11 +20,40 @@ const DOWN_CODES = new Set(['UNREACHABLE', 'AUTH_FAILED'])
 /** Counts of what one live connection carried: statements answered, rows received, and the bytes of both ways. */
 export interface LiveTraffic { statements: number; rows: number; bytesSent: number; bytesReceived: number }
 
-/** One bridge connection read with the DQP's SQL. */
+/**
+ * How a column's values come out of the server's JSON (see LiveServer): as the bridge's own parsers give them, for
+ * the types whose JSON says the same — numbers (a float's or numeric's NaN and infinities come as strings, made
+ * numbers again), text, booleans. A statement with a column of any other type travels row by row.
+ */
+const JSON_KINDS = new Map<number, 'number' | 'float' | 'text' | 'bool'>([
+  [16, 'bool'], [20, 'number'], [21, 'number'], [23, 'number'], [25, 'text'], [1042, 'text'], [1043, 'text'], [700, 'float'], [701, 'float'], [1700, 'float'],
+])
+/** An integer of 16 digits or more (outside a fraction) in the JSON: it may be past 2^53, which the bridge keeps as text: read row by row instead. */
+const BIG_INTEGER = /(?<![.\d])\d{16,}/
+/** Statement shapes a server keeps at most. */
+const SHAPES = 512
+
+/** A statement's result columns and their kinds, learnt from its first run (null: some column is not JSON-safe). */
+interface Shape { columns: string[]; kinds: ('number' | 'float' | 'text' | 'bool')[] }
+
+/** A read as sent: the bridge statement, and the shape its one-JSON form is unpacked with (when it is sent so). */
+export type LiveItem = PgBatchItem & { params: unknown[]; plain: string; shape?: Shape }
+
+/**
+ * One bridge connection read with the DQP's SQL.
+ *
+ * Rows as one JSON text. Parsing a result row by row costs the bridge's worker about 0.4 µs a value (a site's
+ * partial aggregates of 176 groups took 0.45 ms to come across, their computation 0.05 ms). A statement run before,
+ * whose columns were all of types JSON carries exactly (JSON_KINDS) and which orders nothing (json_agg keeps its
+ * input's order only as a matter of fact, not of definition), is sent wrapped —
+ * `SELECT json_agg(json_build_array(c0, …))::text FROM (statement) AS t(c0, …)` — and its rows come back as one
+ * value, parsed once. An answer holding an integer that may be past 2^53 is read again row by row.
+ */
 class LiveServer implements QueryServer {
   /** Set when the last call could not reach the server; cleared by the next call that does. */
   down: EngineError | undefined
   readonly traffic: LiveTraffic = { statements: 0, rows: 0, bytesSent: 0, bytesReceived: 0 }
+  private shapes = new Map<string, Shape | null>()
   constructor(private bridge: SyncPg, readonly conn: string, private site: SiteCode, private timeoutMs?: number) {}
 
   query(sql: string, params: SqlValue[] = []): QueryResult {
@@ -35,13 +64,38 @@ class LiveServer implements QueryServer {
     } catch (e) {
       throw this.failed(e)
     }
-    return this.answered(r)
+    return this.answered(r, item)
   }
 
-  /** The bridge statement of a read (the one dialect translation). */
-  item(sql: string, params: SqlValue[] = []): PgBatchItem & { params: unknown[] } {
+  /** The bridge statement of a read (the one dialect translation), wrapped to come back as one JSON text when its shape allows. */
+  item(sql: string, params: SqlValue[] = []): LiveItem {
     const { text, values } = toPostgres(sql, params)
-    return { conn: this.conn, sql: text, params: values, arrays: true, ...(this.timeoutMs ? { timeoutMs: this.timeoutMs } : {}) }
+    const shape = this.shapes.get(text) ?? undefined
+    const wrapped = shape ? `SELECT json_agg(json_build_array(${shape.columns.map((_, i) => `"__t"."c${i}"`).join(', ')}))::text FROM (${text}) AS "__t"(${shape.columns.map((_, i) => `"c${i}"`).join(', ')})` : text
+    return { conn: this.conn, sql: wrapped, plain: text, params: values, arrays: true, ...(shape ? { shape } : {}), ...(this.timeoutMs ? { timeoutMs: this.timeoutMs } : {}) }
+  }
+
+  /** What an answer to `item` holds: its rows unpacked from JSON, read again row by row when they must be, or its shape learnt. */
+  answered(r: SyncPgArrays, item: LiveItem): QueryResult {
+    if (!item.shape) {
+      if (!this.shapes.has(item.plain)) {
+        if (this.shapes.size >= SHAPES) this.shapes.clear()
+        const kinds = (r.types ?? []).map((t) => JSON_KINDS.get(t))
+        const safe = r.types !== undefined && r.types.length === r.columns.length && kinds.every((k) => k !== undefined) && !/\bORDER\s+BY\b/i.test(item.plain)
+        this.shapes.set(item.plain, safe ? { columns: r.columns, kinds: kinds as Shape['kinds'] } : null)
+      }
+      return this.counted(r)
+    }
+    const text = r.rows[0]?.[0]
+    if (typeof text === 'string' && BIG_INTEGER.test(text)) {
+      let plain
+      try { plain = this.bridge.queryArrays(item.conn, item.plain, item.params, item) } catch (e) { throw this.failed(e) }
+      return this.counted(plain, r.wire)
+    }
+    const rows = typeof text === 'string' ? (JSON.parse(text) as unknown[][]) : []
+    const floats = item.shape.kinds.flatMap((k, i) => (k === 'float' ? [i] : []))
+    if (floats.length) for (const row of rows) for (const i of floats) if (typeof row[i] === 'string') row[i] = Number(row[i])
+    return this.counted({ columns: item.shape.columns, rows, rowCount: rows.length, ...(r.wire ? { wire: r.wire } : {}) })
   }
 
   /** What a failed read throws: SITE_DOWN (the server taken for down) when the server could not be reached. */
@@ -53,16 +107,17 @@ class LiveServer implements QueryServer {
     return e
   }
 
-  /** A read's rows as an embedded site's: counted, comparisons as 1/0. */
-  answered(r: SyncPgArrays): QueryResult {
+  /** A read's rows as an embedded site's: counted, comparisons as 1/0; `also`: the bytes of an answer read again. */
+  private counted(r: SyncPgArrays, also?: { sent: number; received: number }): QueryResult {
     this.down = undefined
     this.traffic.statements++
     this.traffic.rows += r.rows.length
-    this.traffic.bytesSent += r.wire?.sent ?? 0
-    this.traffic.bytesReceived += r.wire?.received ?? 0
+    const wire = r.wire && also ? { sent: r.wire.sent + also.sent, received: r.wire.received + also.received } : r.wire
+    this.traffic.bytesSent += wire?.sent ?? 0
+    this.traffic.bytesReceived += wire?.received ?? 0
     // SQLite has no booleans: a comparison's value is the integer 1 or 0 (e.g. the partial aggregates' class flags)
     for (const row of r.rows) for (let i = 0; i < row.length; i++) if (typeof row[i] === 'boolean') row[i] = row[i] ? 1 : 0
-    return { columns: r.columns, rows: r.rows as SqlValue[][], ...(r.wire ? { wire: r.wire } : {}) }
+    return { columns: r.columns, rows: r.rows as SqlValue[][], ...(wire ? { wire } : {}) }
   }
 
   /** Asks the server for a trivial answer: throws SITE_DOWN when it cannot be reached. */
@@ -80,7 +135,7 @@ class LiveBatcher implements SiteReadBatcher {
 
   readMany(reads: readonly SiteRead[]): SiteReadOutcome[] {
     const out: (SiteReadOutcome | undefined)[] = reads.map(() => undefined)
-    const sent: { k: number; server: LiveServer; item: PgBatchItem }[] = []
+    const sent: { k: number; server: LiveServer; item: LiveItem }[] = []
     reads.forEach((r, k) => {
       const server = r.store instanceof PgSiteStore && r.store.batcher === this ? r.store.serverFor(r.server) : undefined
       if (!server) { out[k] = { ok: false, error: new EngineError('INTERNAL', `a read batched with the wrong bridge's stores (${r.server} of a store not of this bridge)`) }; return }
@@ -89,7 +144,8 @@ class LiveBatcher implements SiteReadBatcher {
     const got = sent.length ? this.bridge.queryMany(sent.map((x) => x.item)) : []
     sent.forEach((x, n) => {
       const o = got[n]
-      out[x.k] = o.ok ? { ok: true, result: x.server.answered(o as SyncPgArrays & { ok: true }) } : { ok: false, error: x.server.failed(o.error) }
+      if (!o.ok) { out[x.k] = { ok: false, error: x.server.failed(o.error) }; return }
+      try { out[x.k] = { ok: true, result: x.server.answered(o as SyncPgArrays & { ok: true }, x.item) } } catch (e) { out[x.k] = { ok: false, error: e } }
     })
     return out as SiteReadOutcome[]
   }

@@ -60,7 +60,14 @@ export type PgBatchOutcome = ({ ok: true } & (SyncPgResult | SyncPgArrays)) | { 
 export interface WireBytes { sent: number; received: number }
 export interface SyncPgResult { rows: PgRow[]; rowCount: number; wire?: WireBytes }
 /** A result as positional rows with the column names the server reports (duplicate names kept apart). */
-export interface SyncPgArrays { columns: string[]; rows: unknown[][]; rowCount: number; wire?: WireBytes }
+export interface SyncPgArrays {
+  columns: string[]
+  rows: unknown[][]
+  rowCount: number
+  /** The columns' type OIDs, as the server described them. */
+  types?: number[]
+  wire?: WireBytes
+}
 
 const wireOf = (w: [number, number] | undefined): { wire?: WireBytes } => (w ? { wire: { sent: w[0], received: w[1] } } : {})
 
@@ -89,7 +96,7 @@ interface WireError {
   /** The session was inside a transaction when it was lost. */
   inTxn?: true
 }
-type OneReply = { id: number; ok: true; rows: PgRow[]; rowCount: number; fields?: string[]; wire?: [number, number] } | { id: number; ok: false; error: WireError }
+type OneReply = { id: number; ok: true; rows: PgRow[]; rowCount: number; fields?: string[]; types?: number[]; wire?: [number, number] } | { id: number; ok: false; error: WireError }
 /** A batch's reply carries every statement's own in `many` (in the batch's order). */
 type Reply = (OneReply & { many?: OneReply[] }) | { fatal: string }
 
@@ -206,7 +213,7 @@ function main(pg) {
       const r = m.arrays ? await client.query({ text: m.sql, values: m.params, rowMode: 'array' }) : await client.query(m.sql, m.params)
       const wire = sock ? [sock.bytesWritten - w0, sock.bytesRead - r0] : undefined
       const last = Array.isArray(r) ? r[r.length - 1] : r // several statements in one text: the last one's result
-      return { id: m.id, ok: true, rows: last.rows || [], rowCount: last.rowCount || 0, fields: m.arrays ? (last.fields || []).map((f) => f.name) : undefined, wire }
+      return { id: m.id, ok: true, rows: last.rows || [], rowCount: last.rowCount || 0, fields: m.arrays ? (last.fields || []).map((f) => f.name) : undefined, types: m.arrays ? (last.fields || []).map((f) => f.dataTypeID) : undefined, wire }
     } catch (e) {
       const err = describe(e, 'query')
       if (cancelled) err.watchdog = true
@@ -357,7 +364,7 @@ export class SyncPg {
   /** Like query(), one statement's rows as arrays in the order of its columns, with the columns' names. */
   queryArrays(conn: string, sql: string, params: readonly unknown[] = [], opts: { timeoutMs?: number } = {}): SyncPgArrays {
     const r = this.call(conn, sql, params, opts, true)
-    return { columns: r.fields ?? [], rows: r.rows as unknown as unknown[][], rowCount: r.rowCount, ...wireOf(r.wire) }
+    return { columns: r.fields ?? [], rows: r.rows as unknown as unknown[][], rowCount: r.rowCount, ...(r.types ? { types: r.types } : {}), ...wireOf(r.wire) }
   }
 
   /**
@@ -389,7 +396,7 @@ export class SyncPg {
       const x = replies[i]
       if (!x.ok) return { ok: false as const, error: this.error(c.conn, c.spec, x.error, c.timeoutMs, c.sql) }
       return items[i].arrays
-        ? { ok: true as const, columns: x.fields ?? [], rows: x.rows as unknown as unknown[][], rowCount: x.rowCount, ...wireOf(x.wire) }
+        ? { ok: true as const, columns: x.fields ?? [], rows: x.rows as unknown as unknown[][], rowCount: x.rowCount, ...(x.types ? { types: x.types } : {}), ...wireOf(x.wire) }
         : { ok: true as const, rows: x.rows, rowCount: x.rowCount, ...wireOf(x.wire) }
     })
   }
