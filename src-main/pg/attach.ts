@@ -26,6 +26,7 @@ import { EngineError } from '../../engine/errors'
 import { defaultTopology } from '../../engine/topology/default'
 import type { TopologySpec } from '../../engine/topology/types'
 import { connectTo, DEFAULT_SALES, loadDesign, qid, type LoadSummary } from './load'
+import { installCapture } from './propagate'
 import { loginOf, REPOSITORY_DATABASE, SITE_DATABASE, writeDeployment, type PgDeployment, type PgServer } from './servers'
 
 const name63 = z.string().min(1).max(63)
@@ -155,5 +156,6 @@ export async function pgAttach(o: { dataDir: string; topologyFile: string; seed?
   const load = await loadDesign(d, '', { seed: o.seed ?? 1, sales: o.sales ?? DEFAULT_SALES, topology: o.topology, onProgress: o.onProgress, login: (s, database) => login(s, database) })
   d.design = { seed: load.seed, sales: load.sales }
   writeDeployment(dir, d)
+  installCapture(dir, d, o.topology ?? defaultTopology())
   return { deployment: d, load, servers, ms: Math.round(performance.now() - t0) }
 }

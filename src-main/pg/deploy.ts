@@ -8,6 +8,7 @@ import type { TopologySpec } from '../../engine/topology/types'
 import { createServers, createStandbys, loginOf, makeStandbysSynchronous, readDeployment, readPassword, serverStates, stopDeployment, writeDeployment, type LocalDeployment, type PgDeployment, type PgServer } from './servers'
 import { connectTo, DEFAULT_SALES, loadDesign, type LoadSummary } from './load'
 import { hostOf, planWan, tearDownWan, type WanKind } from './wan'
+import { installCapture } from './propagate'
 
 export interface PgUpResult { deployment: LocalDeployment; load: LoadSummary; ms: number }
 
@@ -25,6 +26,7 @@ export async function pgUp(o: { dataDir: string; seed?: number; sales?: number; 
     const load = await loadDesign(d, password, { seed: o.seed ?? 1, sales: o.sales ?? DEFAULT_SALES, topology: o.topology, onProgress: o.onProgress })
     d.design = { seed: load.seed, sales: load.sales } // the live console builds its catalog metadata from the same design
     writeDeployment(o.dataDir, d)
+    installCapture(o.dataDir, d, topo)
     createStandbys(o.dataDir, d, password, o.onProgress)
     await makeStandbysSynchronous(d, password)
     return { deployment: d, load, ms: Math.round(performance.now() - t0) }

@@ -13,8 +13,8 @@
  *     — the same COMMIT, or the same PREPARE TRANSACTION / COMMIT PREPARED — so a change is in the outbox exactly
  *     when it committed, even if the console dies the next instant; and whoever made it: the console's DTM, or a
  *     session at the server beside the console (a branch's own application, psql). The applier's own writes at a
- *     target are not captured (its transactions set `iddb.applier`), so nothing is sent round in circles. TRUNCATE
- *     is not captured;
+ *     target are not captured (its transactions set `iddb.applier`), so nothing is sent round in circles. A TRUNCATE
+ *     is captured as the delete of every row the table held (a trigger before it reads them);
  *   - the applier reads each origin's outbox in sequence order and applies an entry at a target in one server
  *     transaction together with the row `iddb_repl.applied_ids(origin, id)` there: an entry already applied (the
  *     console died between the target's commit and the outbox delete) is skipped, never applied twice. An entry is
@@ -31,7 +31,8 @@ import { channelSpecs } from '../../engine/site/replication'
 import type { Change } from '../../engine/site/db'
 import type { SiteCode, TopologySpec } from '../../engine/topology/types'
 import type { TxnWrite } from '../../engine/txn/log'
-import type { SyncPg } from './syncbridge'
+import { SyncPg, type PgConnSpec } from './syncbridge'
+import { loginOf, type PgDeployment } from './servers'
 import { PgTxnStore, literal } from './txnstore'
 import type { LivePropagationOrigin, LivePropagationStatus } from '../ipc/contract/liveRepl'
 
@@ -54,8 +55,8 @@ const APPLIER = "SET LOCAL iddb.applier = 'on'"
 /**
  * The capture trigger's function: one outbox entry per statement, the after-images of its rows in the format the
  * console's DTM writes (table, key as text, the row as JSON with the table's column names; a delete's row null),
- * an UPDATE that changed a key as the old key's delete and the new row. `iddb_repl.watch(table)` puts its three
- * statement triggers on a table with a one-column primary key (TG_ARGV[0]: that column); false for any other table.
+ * an UPDATE that changed a key as the old key's delete and the new row; a TRUNCATE as the delete of every row
+ * (iddb_repl.capture_truncate, before it). `iddb_repl.watch(table)` puts its four statement triggers on a table with a one-column primary key (TG_ARGV[0]: that column); false for any other table.
  */
 const CAPTURE_SQL = `CREATE OR REPLACE FUNCTION iddb_repl.capture() RETURNS trigger LANGUAGE plpgsql AS $f$
 DECLARE k text := TG_ARGV[0]; w jsonb;
@@ -75,21 +76,52 @@ BEGIN
   IF w IS NOT NULL THEN INSERT INTO iddb_repl.outbox (writes) VALUES (w); END IF;
   RETURN NULL;
 END $f$;
+CREATE OR REPLACE FUNCTION iddb_repl.capture_truncate() RETURNS trigger LANGUAGE plpgsql AS $f$
+DECLARE k text := TG_ARGV[0]; w jsonb;
+BEGIN
+  IF coalesce(current_setting('iddb.applier', true), '') = 'on' THEN RETURN NULL; END IF;
+  -- before the table is emptied: every row it holds, as a delete
+  EXECUTE format('SELECT jsonb_agg(jsonb_build_object(%L, %L, %L, to_jsonb(o) ->> %L, %L, NULL)) FROM %I.%I o', 'table', TG_TABLE_NAME, 'key', k, 'row', TG_TABLE_SCHEMA, TG_TABLE_NAME) INTO w;
+  IF w IS NOT NULL THEN INSERT INTO iddb_repl.outbox (writes) VALUES (w); END IF;
+  RETURN NULL;
+END $f$;
 CREATE OR REPLACE FUNCTION iddb_repl.watch(t regclass) RETURNS boolean LANGUAGE plpgsql AS $f$
 DECLARE k text[];
 BEGIN
   SELECT array_agg(a.attname::text) INTO k FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey) WHERE i.indrelid = t AND i.indisprimary;
   IF k IS NULL OR cardinality(k) <> 1 THEN RETURN false; END IF;
   -- already in place: nothing to lock (a prepared transaction may hold the table, e.g. at a console's restart)
-  IF (SELECT count(*) FROM pg_trigger WHERE tgrelid = t AND NOT tgisinternal AND tgname IN ('iddb_capture_ins', 'iddb_capture_upd', 'iddb_capture_del')) = 3 THEN RETURN true; END IF;
+  IF (SELECT count(*) FROM pg_trigger WHERE tgrelid = t AND NOT tgisinternal AND tgname IN ('iddb_capture_ins', 'iddb_capture_upd', 'iddb_capture_del', 'iddb_capture_trunc')) = 4 THEN RETURN true; END IF;
   EXECUTE format('DROP TRIGGER IF EXISTS iddb_capture_ins ON %s', t);
   EXECUTE format('DROP TRIGGER IF EXISTS iddb_capture_upd ON %s', t);
   EXECUTE format('DROP TRIGGER IF EXISTS iddb_capture_del ON %s', t);
+  EXECUTE format('DROP TRIGGER IF EXISTS iddb_capture_trunc ON %s', t);
+  EXECUTE format('CREATE TRIGGER iddb_capture_trunc BEFORE TRUNCATE ON %s FOR EACH STATEMENT EXECUTE FUNCTION iddb_repl.capture_truncate(%L)', t, k[1]);
   EXECUTE format('CREATE TRIGGER iddb_capture_ins AFTER INSERT ON %s REFERENCING NEW TABLE AS iddb_new FOR EACH STATEMENT EXECUTE FUNCTION iddb_repl.capture(%L)', t, k[1]);
   EXECUTE format('CREATE TRIGGER iddb_capture_upd AFTER UPDATE ON %s REFERENCING OLD TABLE AS iddb_old NEW TABLE AS iddb_new FOR EACH STATEMENT EXECUTE FUNCTION iddb_repl.capture(%L)', t, k[1]);
   EXECUTE format('CREATE TRIGGER iddb_capture_del AFTER DELETE ON %s REFERENCING OLD TABLE AS iddb_old FOR EACH STATEMENT EXECUTE FUNCTION iddb_repl.capture(%L)', t, k[1]);
   RETURN true;
 END $f$`
+
+/**
+ * Puts the change capture in place at every site's server as soon as the design is loaded (`pg up`, `pg attach`):
+ * what is written there before a console first opens the servers waits in the outboxes and reaches the copies when
+ * one does. A table another transaction holds is left for the console's applier, which tries again on every pass.
+ */
+export function installCapture(dataDir: string, d: PgDeployment, topo: TopologySpec): void {
+  const repoConn = `${d.repository.site}.repository`
+  const conns: Record<string, PgConnSpec> = {}
+  for (const s of d.sites) conns[s.code] = loginOf(dataDir, d, s.primary)
+  const hq = d.sites.find((s) => s.code === d.repository.site)
+  if (hq) conns[repoConn] = loginOf(dataDir, d, hq.primary, d.repository.database)
+  const bridge = SyncPg.open({ conns })
+  try {
+    new LivePropagation(bridge, topo, (site) => site, [
+      ...d.sites.map((s) => ({ site: s.code, role: 'primary' as const, conn: s.code })),
+      ...(hq ? [{ site: d.repository.site, role: 'repository' as const, conn: repoConn }] : []),
+    ])
+  } finally { bridge.close() }
+}
 
 /** How many outbox entries of one origin one tick applies at most. */
 const BATCH = 200
