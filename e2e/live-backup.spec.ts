@@ -55,7 +55,7 @@ test.describe('live Backups and Replication & Backup consoles', () => {
     await expect.poll(async () => Number((await atRepo())[0].n), { timeout: 20_000 }).toBe(sales.rows)
   })
 
-  test('a physical backup (pg_basebackup) taken in the console is listed, and verified by restoring it into a scratch server: every table equal', async ({ page, live }) => {
+  test('a physical backup (pg_basebackup) taken in the console is listed, verified by restoring it into a scratch server (every table equal), and KDY restored in place from it', async ({ page, live }) => {
     const admin = await live.open(page)
     await admin.openConsole('backups')
     const b = new LiveBackupPage(page)
@@ -64,13 +64,22 @@ test.describe('live Backups and Replication & Backup consoles', () => {
     await b.takePhysical('KDY')
     const name = kept().find((n) => n.startsWith('KDY-base-') && !n.endsWith('.partial') && !before.has(n))!
     expect(name).toBeDefined()
-    const manifest = JSON.parse(readFileSync(join(live.dir, 'backups', name, 'iddb-base.json'), 'utf8')) as { endLsn: string; tables: Record<string, { rows: number }> }
+    const manifest = JSON.parse(readFileSync(join(live.dir, 'backups', name, 'iddb-base.json'), 'utf8')) as { endLsn: string; tables: Record<string, { rows: number; md5: string }> }
     await expect(b.baseRow(name)).toHaveAttribute('data-ok', 'true')
     await expect(b.baseRow(name)).toContainText(manifest.endLsn)
     await b.verifyPhysical(name)
     await expect(b.verified(name)).toHaveAttribute('data-equal', 'true')
     await expect(b.verified(name)).toContainText(`equal: ${Object.keys(manifest.tables).length} tables`)
     await expect(b.result()).toContainText('successfully verified')
+
+    // committed at KDY after the backup, then KDY restored in place from it: the server holds the backup's rows again
+    const stock = manifest.tables['Stock_KDY']
+    await live.atServer('KDY', 'UPDATE "Stock_KDY" SET "QTY" = "QTY" + 1')
+    expect((await live.atServer<{ rows: number; md5: string }>('KDY', SUM('Stock_KDY')))[0]).not.toEqual(stock)
+    await b.restorePhysical(name, 'KDY')
+    await expect(b.error()).toHaveCount(0)
+    await expect(b.result()).toContainText(`all ${Object.keys(manifest.tables).length} tables equal to the manifest`)
+    expect((await live.atServer<{ rows: number; md5: string }>('KDY', SUM('Stock_KDY')))[0]).toEqual(stock)
   })
 
   test('the replication panel shows the standbys streaming; KDY fails over in the console, a query reaches the promoted server, and the standby is rebuilt', async ({ page, live }) => {

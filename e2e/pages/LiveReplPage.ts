@@ -24,15 +24,24 @@ export class LiveBackupPage {
     await expect(this.page.getByTestId(`live-base-verified-${name}`)).not.toHaveAttribute('data-equal', '', { timeout: 90_000 })
   }
   verified(name: string): Locator { return this.page.getByTestId(`live-base-verified-${name}`) }
+  /** Restores a site in place from a physical backup: the button, the site's code typed, the confirmation; waits for the result line. */
+  async restorePhysical(name: string, site: string): Promise<void> {
+    await this.confirmTyped(`live-base-restore-${name}`, 'live-base-restore-confirm', site)
+    await expect(this.result()).toContainText(`${site} restored in place`, { timeout: 120_000 })
+  }
   error(): Locator { return this.page.getByTestId('live-backup-error') }
   row(name: string): Locator { return this.page.getByTestId(`live-backup-row-${name}`) }
   sha(name: string): Locator { return this.page.getByTestId(`live-backup-sha-${name}`) }
   /** Asks to restore from a backup, types the site's code (the button is disabled until then) and confirms. */
   async restore(name: string, site: string): Promise<void> {
-    await this.page.getByTestId(`live-backup-restore-${name}`).click()
-    const button = this.page.getByTestId('live-restore-confirm-button')
+    await this.confirmTyped(`live-backup-restore-${name}`, 'live-restore-confirm', site)
+  }
+  /** Opens a confirmation by its button, checks it refuses until the code is typed, types it and confirms. */
+  private async confirmTyped(opener: string, confirm: string, code: string): Promise<void> {
+    await this.page.getByTestId(opener).click()
+    const button = this.page.getByTestId(`${confirm}-button`)
     await expect(button).toBeDisabled()
-    await this.page.getByTestId('live-restore-confirm-input').fill(site)
+    await this.page.getByTestId(`${confirm}-input`).fill(code)
     await button.click()
   }
 }

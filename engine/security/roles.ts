@@ -259,6 +259,7 @@ export const ACTIONS: Readonly<Record<string, ActionRule>> = {
   'liveBackup/takeBase': operate('take a physical backup (pg_basebackup)', site),
   'liveBackup/listBase': read('list the physical backups'),
   'liveBackup/verifyBase': operate('verify a physical backup in a scratch server', (i) => (str(i.name) ? [str(i.name)!.slice(0, 3)] : null)),
+  'liveBackup/restoreBase': operate('restore a live site in place from a physical backup', (i) => (str(i.name) ? [str(i.name)!.slice(0, 3)] : null)),
   'liveFailover/promote': operate('promote a live standby (pg_promote)', site),
   'liveFailover/rebuildStandby': operate('rebuild a live standby', site),
   // re-initialises the whole live cluster: a cluster-wide setting

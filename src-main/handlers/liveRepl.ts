@@ -15,15 +15,15 @@ import { pgBackup, pgRestore } from '../pg/backup'
 import { failover, rebuildStandby, readDeployment, requireLocalServers } from '../pg/servers'
 import { LiveRoles } from '../pg/roles'
 import { backupDir, backupManifestPath, listBackups, listBaseBackups, refreshStockCopy, replicationStatus } from '../pg/liveops'
-import { pgBaseBackup, verifyBaseBackup } from '../pg/basebackup'
+import { pgBaseBackup, restoreBaseBackup, verifyBaseBackup } from '../pg/basebackup'
 import { join } from 'node:path'
 import type { HandlerContext, HandlerMap } from './context'
-import type { LiveBackupJobResult, LiveBaseBackupJobResult, LiveBaseVerifyResult, LiveFailoverResult, LiveRebuildJobResult, LiveRestoreJobResult, StockRefreshResult } from '../ipc/contract/liveRepl'
+import type { LiveBackupJobResult, LiveBaseBackupJobResult, LiveBaseRestoreResult, LiveBaseVerifyResult, LiveFailoverResult, LiveRebuildJobResult, LiveRestoreJobResult, StockRefreshResult } from '../ipc/contract/liveRepl'
 import type { JobHandle } from '../engine-host/jobs'
 import { jobLog } from '../../engine/cluster/joblog'
 
 type LiveReplCall = 'liveRepl/status' | 'liveRepl/refresh' | 'liveBackup/take' | 'liveBackup/list' | 'liveBackup/restore' | 'liveFailover/promote' | 'liveFailover/rebuildStandby'
-  | 'liveBackup/takeBase' | 'liveBackup/listBase' | 'liveBackup/verifyBase'
+  | 'liveBackup/takeBase' | 'liveBackup/listBase' | 'liveBackup/verifyBase' | 'liveBackup/restoreBase'
 
 function liveOf(ctx: HandlerContext, what: string): LiveSites {
   if (!ctx.live) throw new EngineError('UNSUPPORTED', `${what} needs the live mode (the sites as PostgreSQL servers: npm start -- --pg DIR); the simulation's own consoles do it here`)
@@ -93,6 +93,14 @@ export function followLiveRefreshSchedule(ctx: HandlerContext): () => void {
   })
 }
 
+/** The site of a base backup in the deployment's backups directory; refused (NOT_FOUND, its damage) otherwise, saying `then`. */
+function baseBackupSite(dataDir: string, name: string, then: string): string {
+  const entry = listBaseBackups(dataDir).find((e) => e.name === name)
+  if (!entry) throw new EngineError('NOT_FOUND', `no base backup ${name} in ${backupDir(dataDir)}`)
+  if (!entry.ok || !entry.site) throw new EngineError(entry.error?.code ?? 'CORRUPT_DATA', `${name}: ${entry.error?.message ?? 'the backup does not check out'}; ${then}`, entry.site ? { site: entry.site } : undefined)
+  return entry.site
+}
+
 export const liveReplHandlers: HandlerMap<LiveReplCall> = {
   'liveRepl/status': async (ctx) => {
     const live = liveOf(ctx, 'the live replication status')
@@ -152,10 +160,7 @@ export const liveReplHandlers: HandlerMap<LiveReplCall> = {
   'liveBackup/verifyBase': async (ctx, { name }) => {
     const live = liveOf(ctx, 'verifying a physical backup')
     requireLocalServers(live.deployment, 'verifying a physical backup (a scratch server is started here)')
-    const entry = listBaseBackups(live.dataDir).find((e) => e.name === name)
-    if (!entry) throw new EngineError('NOT_FOUND', `no base backup ${name} in ${backupDir(live.dataDir)}`)
-    if (!entry.ok || !entry.site) throw new EngineError(entry.error?.code ?? 'CORRUPT_DATA', `${name}: ${entry.error?.message ?? 'the backup does not check out'}; nothing was started`, entry.site ? { site: entry.site } : undefined)
-    const site = entry.site
+    const site = baseBackupSite(live.dataDir, name, 'nothing was started')
     const release = claim(live, site, `verification of ${name}`)
     try {
       return ctx.jobs.start('restore', `verify ${name} (pg_verifybackup, a scratch server)`, async (job): Promise<LiveBaseVerifyResult> => {
@@ -163,6 +168,29 @@ export const liveReplHandlers: HandlerMap<LiveReplCall> = {
         try {
           const r = await verifyBaseBackup(live.dataDir, join(backupDir(live.dataDir), name), { signal, onProgress: (p, d) => job.progress(p, d) })
           ctx.cluster.log('backup', `${name} verified by restore into a scratch server: ${r.equal ? 'every table equal to the manifest' : `${r.tables.filter((t) => !t.equal).map((t) => t.table).join(', ')} differ`} (${r.verifybackup})`, site)
+          return { name, ...r }
+        } finally { stop(); release() }
+      })
+    } catch (e) { release(); throw e }
+  },
+
+  'liveBackup/restoreBase': async (ctx, { name, confirm }) => {
+    const live = liveOf(ctx, 'a physical restore')
+    requireLocalServers(live.deployment, 'a physical restore (the site\'s server is stopped and started here)')
+    // refusals before any job: a backup that is missing or damaged, an unconfirmed restore
+    const site = baseBackupSite(live.dataDir, name, 'nothing was restored')
+    siteIn(live, site)
+    confirmed(site, confirm, `the physical restore of ${site}: its server is stopped and started on the backup (its data directory kept aside), commits made there after the backup are no longer at the site`)
+    const what = `physical restore of ${site} from ${name}`
+    const release = claim(live, site, what)
+    try {
+      return ctx.jobs.start('restore', what, async (job): Promise<LiveBaseRestoreResult> => {
+        const { signal, stop } = signalOf(job)
+        try {
+          const r = await restoreBaseBackup(live.dataDir, join(backupDir(live.dataDir), name), { signal, onProgress: (p, d) => job.progress(p, d) })
+          live.stores[site]?.invalidate() // the site's statistics are read again
+          ctx.cluster.log('backup', `${site} restored in place from ${name} (as of ${r.endLsn}); its data directory as it was is kept at ${r.kept}; standby rebuilt; ${r.equal ? 'every table equal to the manifest' : `${r.tables.filter((t) => !t.equal).map((t) => t.table).join(', ')} differ from the manifest`}`, site)
+          ctx.emit('catalog/changed', { reason: `${site} restored from ${name} (live)` })
           return { name, ...r }
         } finally { stop(); release() }
       })

@@ -81,7 +81,7 @@ export function run(prog: string, args: string[], password: string, signal?: Abo
  * restored rows — the writes made between the backup and the restore reached them; the restore itself, done under
  * the triggers, would not. Rows the copies got after the backup and the restored site no longer has stay there.
  */
-async function recapture(login: ReturnType<typeof loginOf>): Promise<void> {
+export async function recapture(login: ReturnType<typeof loginOf>): Promise<void> {
   const c = connectTo(login)
   await c.connect()
   try {

@@ -5,13 +5,13 @@
  * reason, where PostgreSQL is not installed.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { chmodSync, mkdtempSync, openSync, readdirSync, rmSync, writeSync, closeSync, statSync } from 'node:fs'
+import { chmodSync, cpSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeSync, closeSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { pgDown, pgUp } from './deploy'
-import { pgUnavailableReason, readDeployment } from './servers'
+import { failover, pgUnavailableReason, readDeployment, rebuildStandby } from './servers'
 import { atSite, freePorts } from './testserver'
-import { pgBaseBackup, readBaseBackup, verifyBaseBackup } from './basebackup'
+import { pgBaseBackup, readBaseBackup, restoreBaseBackup, verifyBaseBackup } from './basebackup'
 
 const why = pgUnavailableReason()
 
@@ -61,5 +61,45 @@ describe.skipIf(why !== null)(`base backups of a live site${why ? ` (skipped: ${
     expect(readdirSync(bdir).sort()).toEqual(before)
     expect(statSync(base).size).toBe(size)
     expect(readdirSync(tmpdir()).filter((f) => f.startsWith('iddb-verify-'))).toEqual([])
+  }, 300_000)
+
+  it('restores a site in place from a base backup: what was committed after it is gone from the site, the old data directory is kept, the standby streams again and the site takes writes; a damaged backup leaves the site untouched', async () => {
+    const d = readDeployment(dir)
+    const qty = async () => Number((await atSite(dir, d, 'KDY', 'SELECT sum("QTY") AS q FROM "Stock_KDY"'))[0].q)
+    const m = await pgBaseBackup(dir, { site: 'KDY', outDir: out() })
+    const atBackup = await qty()
+    await atSite(dir, d, 'KDY', 'UPDATE "Stock_KDY" SET "QTY" = "QTY" + 5') // after the backup
+    expect(await qty()).not.toBe(atBackup)
+    const bdir = join(out(), m.dir)
+
+    // a damaged copy of the backup is refused before the site is touched
+    const bad = join(out(), `${m.dir.slice(0, 3)}-base-2000-01-01T00-00-00-000Z`)
+    cpSync(bdir, bad, { recursive: true })
+    const fd = openSync(join(bad, 'pg_wal.tar'), 'r+')
+    writeSync(fd, Buffer.from('X'), 0, 1, 4096)
+    closeSync(fd)
+    await expect(restoreBaseBackup(dir, bad)).rejects.toMatchObject({ code: 'CORRUPT_DATA' })
+    expect(await qty()).toBe(atBackup + 5 * Number((await atSite(dir, d, 'KDY', 'SELECT count(*) AS n FROM "Stock_KDY"'))[0].n))
+    expect(readdirSync(join(dir, 'pg')).filter((f) => f.includes('before-restore'))).toEqual([])
+    rmSync(bad, { recursive: true, force: true })
+
+    const r = await restoreBaseBackup(dir, bdir)
+    expect(r.equal).toBe(true)
+    expect(r.verifiedFirst).toBe(true)
+    expect(await qty()).toBe(atBackup)
+    expect(existsSync(r.kept)).toBe(true)
+    // the standby streams from the restored primary again (synchronous), and a commit goes through
+    await expect.poll(async () => (await atSite(dir, d, 'KDY', 'SELECT count(*)::int AS n FROM pg_stat_replication WHERE state = \'streaming\'', 'postgres'))[0].n, { timeout: 30_000 }).toBe(1)
+    await atSite(dir, d, 'KDY', 'UPDATE "Stock_KDY" SET "QTY" = "QTY" + 1')
+    expect(await qty()).toBeGreaterThan(atBackup)
+    // the restored site fails over to its rebuilt standby as any other does
+    try {
+      const f = await failover(dir, 'KDY')
+      expect(f.oldPrimaryWasRunning).toBe(true)
+    } catch (e) {
+      console.log(readFileSync(readDeployment(dir).sites.find((x) => x.code === 'KDY')!.primary.log, 'utf8').split('\n').slice(-40).join('\n'))
+      throw e
+    }
+    await rebuildStandby(dir, 'KDY')
   }, 300_000)
 })

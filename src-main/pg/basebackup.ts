@@ -20,11 +20,11 @@ import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSyn
 import { tmpdir } from 'node:os'
 import { basename, join, resolve } from 'node:path'
 import { EngineError } from '../../engine/errors'
-import { giveTreeToServers, loginOf, pgProgram, readDeployment, siteDatabaseOf } from './servers'
+import { giveTreeToServers, loginOf, pgProgram, readDeployment, rebuildStandby, replacePrimaryData, requireLocalServers, siteDatabaseOf } from './servers'
 import { connectTo } from './load'
-import { run, tableChecksums, type PgJobOptions } from './backup'
+import { recapture, run, tableChecksums, type PgJobOptions } from './backup'
 import { freePorts } from './ports'
-import type { LiveBaseVerifyResult } from '../ipc/contract/liveRepl'
+import type { LiveBaseRestoreResult, LiveBaseVerifyResult } from '../ipc/contract/liveRepl'
 
 type Checksums = Record<string, { rows: number; md5: string }>
 
@@ -170,4 +170,47 @@ export async function verifyBaseBackup(dataDir: string, backupDir: string, o: Pg
     if (started) { try { pgProgram('pg_ctl', ['-D', data, '-m', 'immediate', '-w', '-t', '60', 'stop']) } catch { /* already stopped */ } }
     rmSync(root, { recursive: true, force: true })
   }
+}
+
+/** What an in-place restore of a base backup did (the console's result adds the backup's name). */
+export type BaseRestoreResult = Omit<LiveBaseRestoreResult, 'name'>
+
+/**
+ * Restores a site's primary from a base backup, in place: the backup is verified first (its files' SHA-256, then
+ * restored into a scratch server: pg_verifybackup and every table's checksum — a backup that does not restore is
+ * refused before the site is touched); then the primary is stopped, its data directory kept aside
+ * (`<dir>.before-restore-<time>`: nothing deleted), the archive extracted in its place and the server started,
+ * recovering to the backup's end LSN. The site's standby is built anew from it (it had streamed past that point);
+ * the restored tables are put into the outbox again (the copies take the restored rows), and the restored tables'
+ * checksums are compared with the manifest's. Commits made at the site after the backup are gone from it (they are
+ * in the directory kept aside); a transaction the backup holds prepared is prepared again, for its coordinator's
+ * log to finish.
+ */
+export async function restoreBaseBackup(dataDir: string, backupDir: string, o: PgJobOptions = {}): Promise<BaseRestoreResult> {
+  const t0 = Date.now()
+  const d = requireLocalServers(readDeployment(dataDir), 'a physical restore (the site\'s server is stopped and started here)')
+  o.onProgress?.(0.05, 'verifying the backup in a scratch server first')
+  const v = await verifyBaseBackup(dataDir, backupDir, { signal: o.signal, onProgress: (p, m) => o.onProgress?.(0.05 + p * 0.4, m) })
+  if (o.signal?.aborted) throw new EngineError('CANCELLED', 'the restore cancelled before the site was touched')
+  const m = readBaseBackup(backupDir)
+  const s = d.sites.find((x) => x.code === m.site)
+  if (!s) throw new EngineError('UNKNOWN_SITE', `the backup is of ${m.site}, not a site of this deployment`)
+  o.onProgress?.(0.5, `stopping ${s.primary.id} and putting the backup in its place`)
+  const kept = replacePrimaryData(dataDir, m.site, (data) => {
+    mkdirSync(join(data, 'pg_wal'), { recursive: true })
+    tar(['-xf', join(backupDir, 'base.tar'), '-C', data])
+    tar(['-xf', join(backupDir, 'pg_wal.tar'), '-C', join(data, 'pg_wal')])
+  })
+  o.onProgress?.(0.7, `rebuilding ${s.standby?.id ?? 'the standby'} from the restored primary`)
+  await rebuildStandby(dataDir, m.site)
+  o.onProgress?.(0.9, 'checksums of the restored tables')
+  const login = loginOf(dataDir, d, s.primary, m.database)
+  const c = connectTo(login)
+  await c.connect()
+  let got: Checksums
+  try { got = await tableChecksums(c) } finally { await c.end().catch(() => {}) }
+  await recapture(login)
+  const tables = Object.entries(m.tables).map(([t, want]) => ({ table: t, rows: got[t]?.rows ?? -1, expectedRows: want.rows, equal: got[t]?.md5 === want.md5 && got[t].rows === want.rows }))
+  for (const t of Object.keys(got)) if (!(t in m.tables)) tables.push({ table: t, rows: got[t].rows, expectedRows: -1, equal: false })
+  return { site: m.site, endLsn: m.endLsn, sourceLsn: m.sourceLsn, kept, verifiedFirst: v.equal, tables, equal: tables.every((t) => t.equal), ms: Date.now() - t0 }
 }

@@ -268,6 +268,7 @@ describe.skipIf(why !== null)(`live PostgreSQL sites${why ? ` (skipped: ${why})`
     await expect(run(['failover', '--data', dir, '--site', 'KDY'])).rejects.toThrow(/add --yes/)
     await expect(run(['crash', '--data', dir, '--server', 'KDY.primary'])).rejects.toThrow(/add --yes/)
     await expect(run(['restore', '--data', dir, '--site', 'KDY', '--from', 'x.json'])).rejects.toThrow(/add --yes/)
+    await expect(run(['restore', '--data', dir, '--physical', '--from', join(dir, 'backups', 'KDY-base-x')])).rejects.toThrow(/add --yes/)
     expect((await pgStatus(dir)).servers.every((s) => s.running)).toBe(true)
   })
 

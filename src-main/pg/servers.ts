@@ -294,6 +294,11 @@ export function createStandbys(dataDir: string, d: LocalDeployment, password: st
     pgRun(bin, 'pg_basebackup', ['-h', hostOf(d, s.primary), '-p', String(s.primary.port), '-U', d.user, '-D', s.standby.dir, '-R', '-X', 'stream', '-c', 'fast', '--no-sync'], { PGPASSWORD: password }, s.standby.netns)
     // the copy carries the primary's settings: later lines win, so only the port changes
     appendFileSync(join(s.standby.dir, 'postgresql.conf'), `\n# iddb: this server is ${s.standby.id}\nport = ${s.standby.port}\n`)
+    // ... and the primary's ALTER SYSTEM settings: not its synchronous_standby_names, which would make the standby,
+    // once promoted, wait at every commit for a standby of its own it does not have yet (makeStandbysSynchronous
+    // sets it when it has one)
+    const auto = join(s.standby.dir, 'postgresql.auto.conf')
+    if (existsSync(auto)) writeFileSync(auto, readFileSync(auto, 'utf8').split('\n').filter((l) => !/^\s*synchronous_standby_names\s*=/.test(l)).join('\n'))
     startServer(bin, s.standby)
   }
 }
@@ -443,6 +448,38 @@ export async function rebuildStandby(dataDir: string, site: SiteCode): Promise<v
   const password = readPassword(dataDir, d)
   createStandbys(dataDir, { ...d, sites: [s] }, password)
   await makeStandbysSynchronous({ ...d, sites: [s] }, password)
+}
+
+/**
+ * Replaces a site's primary's data directory (a physical restore): the primary is stopped (`-m fast`), its directory
+ * kept aside as `<dir>.before-restore-<time>` (nothing of it is deleted), `fill(dir)` writes the new one into an
+ * empty directory, and the primary is started on it. Returns the path kept aside. When fill or the start fails, the
+ * new directory is removed, the old one put back and started again, and the error rethrown: the site is as it was.
+ */
+export function replacePrimaryData(dataDir: string, site: SiteCode, fill: (dir: string) => void): string {
+  const d = requireLocalServers(readDeployment(dataDir), 'a physical restore')
+  const bin = findPgBin()
+  if (!bin) throw new EngineError('UNSUPPORTED', pgUnavailableReason() ?? 'PostgreSQL not found')
+  const s = d.sites.find((x) => x.code === site)
+  if (!s) throw new EngineError('UNKNOWN_SITE', `no site ${site} in this deployment`)
+  const dir = s.primary.dir
+  const kept = `${dir}.before-restore-${new Date().toISOString().replace(/[:.]/g, '-')}`
+  const wasRunning = stopServer(bin, s.primary, 'fast')
+  renameSync(dir, kept)
+  try {
+    mkdirSync(dir, { mode: 0o700 })
+    fill(dir)
+    chmodSync(dir, 0o700)
+    giveTreeToServers(dir)
+    startServer(bin, s.primary)
+  } catch (e) {
+    try { stopServer(bin, s.primary, 'immediate') } catch { /* it did not start */ }
+    rmSync(dir, { recursive: true, force: true })
+    renameSync(kept, dir)
+    if (wasRunning) { try { startServer(bin, s.primary) } catch { /* said by the error below */ } }
+    throw e
+  }
+  return kept
 }
 
 /** The failure drill real servers allow: a server stops at once, without a shutdown checkpoint (pg_ctl -m immediate). */

@@ -158,6 +158,7 @@ export const VALID_SAMPLES: Record<CallName, Record<string, Json>> = {
   'liveBackup/takeBase': { site: 'ZZZ' },
   'liveBackup/listBase': {},
   'liveBackup/verifyBase': { name: 'ZZZ-base-2026-01-01T00-00-00-000Z' },
+  'liveBackup/restoreBase': { name: 'ZZZ-base-2026-01-01T00-00-00-000Z', confirm: 'ZZZ' },
   'liveBackup/restore': { manifest: 'ZZZ-2026-01-01T00-00-00-000Z.dump.json', site: 'ZZZ', confirm: 'ZZZ' },
   'liveFailover/promote': { site: 'ZZZ', confirm: 'ZZZ' },
   'liveFailover/rebuildStandby': { site: 'ZZZ', confirm: 'ZZZ' },

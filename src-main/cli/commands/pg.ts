@@ -13,7 +13,7 @@ import { pgDown, pgStatus, pgUp } from '../../pg/deploy'
 import { pgAttach } from '../../pg/attach'
 import { crashServer, failover, pgVersionLine, rebuildStandby } from '../../pg/servers'
 import { pgBackup, pgRestore } from '../../pg/backup'
-import { pgBaseBackup, verifyBaseBackup } from '../../pg/basebackup'
+import { pgBaseBackup, restoreBaseBackup, verifyBaseBackup } from '../../pg/basebackup'
 import { liveLocalCatalog } from '../../pg/catalog'
 import { withSiteClient } from '../../pg/deploy'
 import type { WanSetup } from '../../pg/wan'
@@ -30,6 +30,7 @@ iddb pg status --data DIR [--json]
 iddb pg backup   --data DIR --site S --out DIR2 [--repository | --physical]
 iddb pg verify   --data DIR --from DIR2/<SITE>-base-<time>
 iddb pg restore  --data DIR --site S --from DIR2/<backup>.dump.json --yes
+iddb pg restore  --data DIR --physical --from DIR2/<SITE>-base-<time> --yes
 iddb pg failover --data DIR --site S --yes
 iddb pg rebuild-standby --data DIR --site S
 iddb pg crash    --data DIR --server KDY.primary --yes
@@ -61,7 +62,10 @@ verify  a physical backup restored into a scratch server on a free loopback port
         pg_verifybackup, every table's checksum compared with the manifest; the scratch server is removed.
 restore checks the manifest, the file's size and SHA-256 and that the backup is of this site, restores into a
         scratch database, compares every table with the manifest, and only then replaces the site's database.
-        Commits made at the site after the backup are lost: --yes says you know.
+        Commits made at the site after the backup are lost: --yes says you know. --physical: a base backup,
+        in place — verified in a scratch server first, then the site's primary is stopped, its data directory
+        kept aside as <dir>.before-restore-<time>, the backup put in its place and started (recovering to the
+        backup's end), the standby rebuilt from it, and every table compared with the manifest.
 failover promotes the site's standby (pg_promote) after stopping its primary if it still runs; the primary's
         commits wait for the standby (synchronous streaming), so no acknowledged commit is lost. --yes required.
 rebuild-standby builds the site's standby anew from its current primary (after a failover: the old primary;
@@ -148,6 +152,18 @@ export async function run(argv: string[]): Promise<number> {
     if (values.json) out(`${JSON.stringify(m, null, 2)}\n`)
     else out(`${m.site} ${m.database}: ${m.file} (${m.bytes} bytes, sha256 ${m.sha256.slice(0, 16)}…), ${Object.keys(m.tables).length} tables, ${Object.values(m.tables).reduce((n, t) => n + t.rows, 0)} rows\n`)
     return 0
+  }
+  if (sub === 'restore' && values.physical) {
+    if (!values.from) throw new UsageError('iddb pg restore --physical needs --from DIR2/<SITE>-base-<time>')
+    if (!values.yes) throw new UsageError('a physical restore stops the site\'s server and starts it on the backup: commits made there after the backup are no longer at the site (its data directory is kept aside); add --yes')
+    const r = await restoreBaseBackup(values.data, values.from)
+    if (values.json) out(`${JSON.stringify(r, null, 2)}\n`)
+    else {
+      out(`${r.site} restored in place as of ${r.endLsn}; its data directory as it was: ${r.kept}; standby rebuilt\n`)
+      out(formatTable(['table', 'rows', 'expected', 'equal'], r.tables.map((t) => [t.table, t.rows, t.expectedRows, t.equal ? 'yes' : 'NO'])))
+      out(`${r.equal ? 'every table equal to the manifest' : 'tables differ from the manifest'} (${r.ms} ms)\n`)
+    }
+    return r.equal ? 0 : 1
   }
   if (sub === 'restore') {
     if (!site || !values.from) throw new UsageError('iddb pg restore needs --site S and --from MANIFEST.json')

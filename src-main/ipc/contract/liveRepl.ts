@@ -152,6 +152,21 @@ export interface LiveBaseVerifyResult {
   ms: number
 }
 
+/** A base backup restored in place at its site (verified in a scratch server first); what the restored tables hold. */
+export interface LiveBaseRestoreResult {
+  name: string
+  site: string
+  endLsn: string
+  sourceLsn: string
+  /** The primary's data directory as it was before, kept aside (nothing of it deleted). */
+  kept: string
+  /** Whether the scratch server's tables equalled the manifest before the site was touched. */
+  verifiedFirst: boolean
+  tables: { table: string; rows: number; expectedRows: number; equal: boolean }[]
+  equal: boolean
+  ms: number
+}
+
 export interface LiveBackupJobResult { backup: LiveBackupEntry; rows: number; bytes: number; durationMs: number }
 /** The result of a liveBackup/restore job: what the restored database holds (equal to the manifest). */
 export interface LiveRestoreJobResult { site: string; database: string; manifest: string; tables: number; rows: number; durationMs: number }
@@ -186,6 +201,8 @@ export const liveReplCalls = {
   'liveBackup/listBase': call(noInput).returns<LiveBaseBackupEntry[]>(),
   /** Restores a physical backup into a scratch server (pg_verifybackup, then every table's checksum compared) and removes it: a job. */
   'liveBackup/verifyBase': call(z.object({ name: z.string().regex(/^[A-Z]{3}-base-[0-9TZ-]{10,40}$/, 'a base backup\'s directory name') }).strict()).returns<JobView>(),
+  /** Restores a site's primary from a physical backup, in place (verified in a scratch server first; the old data directory kept aside; the standby rebuilt): `confirm` is the site's code. A job. */
+  'liveBackup/restoreBase': call(z.object({ name: z.string().regex(/^[A-Z]{3}-base-[0-9TZ-]{10,40}$/, 'a base backup\'s directory name'), confirm }).strict()).returns<JobView>(),
   /** Restore a site's database from a backup (verified in a scratch database first): `confirm` is the site's code. A job. */
   'liveBackup/restore': call(z.object({ manifest, site: siteCode, confirm }).strict()).returns<JobView>(),
   /** Promote the site's standby (pg_promote); the console's connections to the site follow it. */

@@ -9,7 +9,7 @@
 import { defineStore } from 'pinia'
 import { computed, ref } from 'vue'
 import type { JobView } from '../../../engine/api/views'
-import type { LiveBackupEntry, LiveBackupJobResult, LiveBaseBackupEntry, LiveBaseBackupJobResult, LiveBaseVerifyResult, LiveFailoverResult, LiveRebuildJobResult, LiveReplicationStatus, LiveRestoreJobResult, StockRefreshResult } from '../../../src-main/ipc/contract/liveRepl'
+import type { LiveBackupEntry, LiveBackupJobResult, LiveBaseBackupEntry, LiveBaseBackupJobResult, LiveBaseRestoreResult, LiveBaseVerifyResult, LiveFailoverResult, LiveRebuildJobResult, LiveReplicationStatus, LiveRestoreJobResult, StockRefreshResult } from '../../../src-main/ipc/contract/liveRepl'
 import { ipc } from '../ipc/client'
 import { useAction } from '../composables/useAction'
 import { useJobsStore } from './jobs'
@@ -128,6 +128,13 @@ export const useLiveReplStore = defineStore('liveRepl', () => {
     return r
   }
 
+  async function restoreBase(name: string, confirm: string): Promise<LiveBaseRestoreResult | null> {
+    const r = await runJob<LiveBaseRestoreResult>(`physical restore from ${name}`, () => ipc().call('liveBackup/restoreBase', { name, confirm }))
+    await loadStatus()
+    if (r) last.value = `${r.site} restored in place from ${name} (as of ${r.endLsn}): ${r.equal ? `all ${r.tables.length} tables equal to the manifest` : `${r.tables.filter((t) => !t.equal).length} tables differ from the manifest`}; standby rebuilt; the data directory as it was is kept at ${r.kept} (${r.ms} ms)`
+    return r
+  }
+
   async function refreshCopy(): Promise<StockRefreshResult | null> {
     last.value = null
     const r = await action.run('refresh Stock_MBI', () => ipc().call('liveRepl/refresh', {}))
@@ -137,6 +144,6 @@ export const useLiveReplStore = defineStore('liveRepl', () => {
 
   return {
     status, backups, baseBackups, verified, running, busy, last, lastFailover, lastRefresh, pending: action.pending, error: action.error, refreshError: refreshing.error,
-    loadStatus, loadBackups, loadBaseBackups, watch, unwatch, take, takeBase, verifyBase, restore, cancel, promote, rebuild, refreshCopy,
+    loadStatus, loadBackups, loadBaseBackups, watch, unwatch, take, takeBase, verifyBase, restoreBase, restore, cancel, promote, rebuild, refreshCopy,
   }
 })
