@@ -79,7 +79,8 @@ export function run(prog: string, args: string[], password: string, signal?: Abo
  * After a restore: every table the live replication captures (propagate.ts, trigger iddb_capture_upd) has all its
  * rows put into the outbox again, in one transaction, so the copies (the main repository, the replicas) take the
  * restored rows — the writes made between the backup and the restore reached them; the restore itself, done under
- * the triggers, would not. Rows the copies got after the backup and the restored site no longer has stay there.
+ * the triggers, would not. Rows the copies got after the backup and the restored site no longer has are deleted
+ * from them (captureLost).
  */
 export async function recapture(login: ReturnType<typeof loginOf>): Promise<void> {
   const c = connectTo(login)
@@ -93,6 +94,53 @@ export async function recapture(login: ReturnType<typeof loginOf>): Promise<void
         EXECUTE format('UPDATE %s SET %I = %I', r.t, r.k, r.k);
       END LOOP; END $d$`)
   } finally { await c.end().catch(() => {}) }
+}
+
+/** The captured tables of a site's database (those with the capture trigger): their names and one-column keys. */
+const CAPTURED_SQL = `SELECT c.relname AS t, g.tgrelid::regclass::text AS q, a.attname AS k FROM pg_trigger g
+  JOIN pg_class c ON c.oid = g.tgrelid
+  JOIN pg_index i ON i.indrelid = g.tgrelid AND i.indisprimary AND i.indnatts = 1
+  JOIN pg_attribute a ON a.attrelid = g.tgrelid AND a.attnum = i.indkey[0]
+  WHERE g.tgname = 'iddb_capture_upd' ORDER BY 1`
+
+/**
+ * The keys of every captured table at a site's database, as the capture trigger writes them (`to_jsonb(row) ->>
+ * key`): what the site's copies hold of it, when they are up to date. Read before a restore (captureLost).
+ */
+export async function capturedKeys(login: ReturnType<typeof loginOf>): Promise<Map<string, Set<string>>> {
+  const c = connectTo(login)
+  await c.connect()
+  try {
+    const out = new Map<string, Set<string>>()
+    for (const r of (await c.query(CAPTURED_SQL)).rows as { t: string; q: string; k: string }[]) {
+      const keys = (await c.query(`SELECT to_jsonb(x) ->> $1 AS k FROM ${r.q} x`, [r.k])).rows.map((x) => String(x.k))
+      out.set(r.t, new Set(keys))
+    }
+    return out
+  } finally { await c.end().catch(() => {}) }
+}
+
+/**
+ * After a restore: the rows the site held before it (`before`, from capturedKeys) and does not hold now are deleted
+ * at its copies too — one outbox entry per table, deletes in the capture trigger's format — so the main repository
+ * and the replicas do not keep rows the restored site no longer has. Returns how many deletes were put in the outbox.
+ */
+export async function captureLost(login: ReturnType<typeof loginOf>, before: Map<string, Set<string>>): Promise<number> {
+  const after = await capturedKeys(login)
+  const c = connectTo(login)
+  await c.connect()
+  let n = 0
+  try {
+    for (const [table, keys] of before) {
+      const now = after.get(table)
+      if (!now) continue // no longer captured here: nothing maps it to a copy
+      const lost = [...keys].filter((k) => !now.has(k))
+      if (!lost.length) continue
+      await c.query('INSERT INTO iddb_repl.outbox (writes) VALUES ($1::jsonb)', [JSON.stringify(lost.map((key) => ({ table, key, row: null })))])
+      n += lost.length
+    }
+  } finally { await c.end().catch(() => {}) }
+  return n
 }
 
 /** Takes a backup of a site's database (or, with repository, of the main repository) into outDir. */
@@ -154,6 +202,7 @@ export async function pgRestore(dataDir: string, o: { manifest: string; site: st
   if (m.site !== s.code) throw new EngineError('BAD_INPUT', `this backup is of ${m.site}, not ${s.code}: restoring it would put another site's data here`)
   const target = m.database
   const scratch = `${target}__restoring`
+  let before: Map<string, Set<string>> | undefined
   // the swap drops and renames the site's database: done from another database of the same server
   const login = loginOf(dataDir, d, s.primary, 'postgres')
   const admin = connectTo(login)
@@ -182,9 +231,12 @@ export async function pgRestore(dataDir: string, o: { manifest: string; site: st
       throw e
     }
     o.onProgress?.(0.9, `replacing ${target} with the verified copy`)
+    before = await capturedKeys(loginOf(dataDir, d, s.primary, target)).catch(() => undefined)
     await admin.query(`DROP DATABASE IF EXISTS ${qid(target)} WITH (FORCE)`)
     await admin.query(`ALTER DATABASE ${qid(scratch)} RENAME TO ${qid(target)}`)
   } finally { await admin.end().catch(() => {}) }
   await recapture(loginOf(dataDir, d, s.primary, target))
+  // what the copies got from the site after the backup, and the restored site no longer has, goes from them too
+  if (before) await captureLost(loginOf(dataDir, d, s.primary, target), before)
   return { tables: Object.keys(m.tables).length, rows: Object.values(m.tables).reduce((n, t) => n + t.rows, 0) }
 }

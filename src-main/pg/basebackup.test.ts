@@ -69,6 +69,9 @@ describe.skipIf(why !== null)(`base backups of a live site${why ? ` (skipped: ${
     const m = await pgBaseBackup(dir, { site: 'KDY', outDir: out() })
     const atBackup = await qty()
     await atSite(dir, d, 'KDY', 'UPDATE "Stock_KDY" SET "QTY" = "QTY" + 5') // after the backup
+    // ... and a new row, which the copies would get: the restore deletes it from them through the outbox
+    await atSite(dir, d, 'KDY', `INSERT INTO "Stock_KDY" SELECT (jsonb_populate_record(NULL::"Stock_KDY", to_jsonb(s) || '{"STOCKCODE": "KDY-AFTER"}')).* FROM "Stock_KDY" s LIMIT 1`)
+    const outboxed = async () => (await atSite(dir, d, 'KDY', `SELECT count(*)::int AS n FROM iddb_repl.outbox, jsonb_array_elements(writes) w WHERE w ->> 'key' = 'KDY-AFTER' AND w -> 'row' = 'null'::jsonb`))[0].n
     expect(await qty()).not.toBe(atBackup)
     const bdir = join(out(), m.dir)
 
@@ -79,12 +82,14 @@ describe.skipIf(why !== null)(`base backups of a live site${why ? ` (skipped: ${
     writeSync(fd, Buffer.from('X'), 0, 1, 4096)
     closeSync(fd)
     await expect(restoreBaseBackup(dir, bad)).rejects.toMatchObject({ code: 'CORRUPT_DATA' })
-    expect(await qty()).toBe(atBackup + 5 * Number((await atSite(dir, d, 'KDY', 'SELECT count(*) AS n FROM "Stock_KDY"'))[0].n))
+    expect(await qty()).toBe(atBackup + 5 * (Number((await atSite(dir, d, 'KDY', 'SELECT count(*) AS n FROM "Stock_KDY"'))[0].n) - 1) + Number((await atSite(dir, d, 'KDY', `SELECT "QTY" AS q FROM "Stock_KDY" WHERE "STOCKCODE" = 'KDY-AFTER'`))[0].q))
     expect(readdirSync(join(dir, 'pg')).filter((f) => f.includes('before-restore'))).toEqual([])
     rmSync(bad, { recursive: true, force: true })
 
     const r = await restoreBaseBackup(dir, bdir)
     expect(r.equal).toBe(true)
+    expect(r.deletedAtCopies).toBe(1)
+    expect(await outboxed()).toBe(1)
     expect(r.verifiedFirst).toBe(true)
     expect(await qty()).toBe(atBackup)
     expect(existsSync(r.kept)).toBe(true)

@@ -22,7 +22,7 @@ import { basename, join, resolve } from 'node:path'
 import { EngineError } from '../../engine/errors'
 import { giveTreeToServers, loginOf, pgProgram, readDeployment, rebuildStandby, replacePrimaryData, requireLocalServers, siteDatabaseOf } from './servers'
 import { connectTo } from './load'
-import { recapture, run, tableChecksums, type PgJobOptions } from './backup'
+import { captureLost, capturedKeys, recapture, run, tableChecksums, type PgJobOptions } from './backup'
 import { freePorts } from './ports'
 import type { LiveBaseRestoreResult, LiveBaseVerifyResult } from '../ipc/contract/liveRepl'
 
@@ -181,8 +181,9 @@ export type BaseRestoreResult = Omit<LiveBaseRestoreResult, 'name'>
  * refused before the site is touched); then the primary is stopped, its data directory kept aside
  * (`<dir>.before-restore-<time>`: nothing deleted), the archive extracted in its place and the server started,
  * recovering to the backup's end LSN. The site's standby is built anew from it (it had streamed past that point);
- * the restored tables are put into the outbox again (the copies take the restored rows), and the restored tables'
- * checksums are compared with the manifest's. Commits made at the site after the backup are gone from it (they are
+ * the restored tables are put into the outbox again (the copies take the restored rows), the rows the site held
+ * before and no longer has are deleted at the copies (captureLost), and the restored tables' checksums are
+ * compared with the manifest's. Commits made at the site after the backup are gone from it (they are
  * in the directory kept aside); a transaction the backup holds prepared is prepared again, for its coordinator's
  * log to finish.
  */
@@ -195,6 +196,9 @@ export async function restoreBaseBackup(dataDir: string, backupDir: string, o: P
   const m = readBaseBackup(backupDir)
   const s = d.sites.find((x) => x.code === m.site)
   if (!s) throw new EngineError('UNKNOWN_SITE', `the backup is of ${m.site}, not a site of this deployment`)
+  // the keys its copies hold now (a primary that does not answer: not known, and nothing is deleted from them)
+  const login = loginOf(dataDir, d, s.primary, m.database)
+  const before = await capturedKeys(login).catch(() => undefined)
   o.onProgress?.(0.5, `stopping ${s.primary.id} and putting the backup in its place`)
   const kept = replacePrimaryData(dataDir, m.site, (data) => {
     mkdirSync(join(data, 'pg_wal'), { recursive: true })
@@ -204,13 +208,13 @@ export async function restoreBaseBackup(dataDir: string, backupDir: string, o: P
   o.onProgress?.(0.7, `rebuilding ${s.standby?.id ?? 'the standby'} from the restored primary`)
   await rebuildStandby(dataDir, m.site)
   o.onProgress?.(0.9, 'checksums of the restored tables')
-  const login = loginOf(dataDir, d, s.primary, m.database)
   const c = connectTo(login)
   await c.connect()
   let got: Checksums
   try { got = await tableChecksums(c) } finally { await c.end().catch(() => {}) }
   await recapture(login)
+  const lost = before ? await captureLost(login, before) : null
   const tables = Object.entries(m.tables).map(([t, want]) => ({ table: t, rows: got[t]?.rows ?? -1, expectedRows: want.rows, equal: got[t]?.md5 === want.md5 && got[t].rows === want.rows }))
   for (const t of Object.keys(got)) if (!(t in m.tables)) tables.push({ table: t, rows: got[t].rows, expectedRows: -1, equal: false })
-  return { site: m.site, endLsn: m.endLsn, sourceLsn: m.sourceLsn, kept, verifiedFirst: v.equal, tables, equal: tables.every((t) => t.equal), ms: Date.now() - t0 }
+  return { site: m.site, endLsn: m.endLsn, sourceLsn: m.sourceLsn, kept, verifiedFirst: v.equal, deletedAtCopies: lost, tables, equal: tables.every((t) => t.equal), ms: Date.now() - t0 }
 }

@@ -11,6 +11,7 @@ import { Dqp } from '../../engine/query/dqp'
 import { Dtm, type CommitResult, type ExecResult } from '../../engine/txn/dtm'
 import { fragments } from '../../engine/data/schema'
 import { pgDown, pgUp, type PgUpResult } from './deploy'
+import { pgBackup, pgRestore } from './backup'
 import { pgUnavailableReason, readPassword, writeDeployment } from './servers'
 import { atSite, freePorts } from './testserver'
 import { transferCmbToKdy } from './testtxn'
@@ -166,6 +167,23 @@ describe.skipIf(why !== null)(`live mode over three PostgreSQL sites${why ? ` (s
     }
     await expect.poll(async () => { prop.drain(); return kdyInRepo() }, { timeout: 10_000 }).toBe(before)
     expect((await at('KDY', 'SELECT count(*)::int AS n FROM iddb_repl.outbox'))[0].n).toBe(0)
+  })
+
+  it('a row the copies got after a backup, and the site restored from that backup no longer has, is deleted from them too', async () => {
+    const prop = live.propagation!
+    const repo = up.deployment.repository
+    const f = fragments(cluster.topology).find((x) => x.relation === 'SALES' && x.kind === 'horizontal' && x.site === 'KDY')!
+    const inRepo = async (invno: number) => (await at(repo.site, `SELECT count(*)::int AS n FROM "SALES" WHERE "INVNO" = ${invno} AND "BRCODE" = 'KDY'`, repo.database))[0].n as number
+    prop.drain()
+    const m = await pgBackup(dir, { site: 'KDY', outDir: join(dir, 'backups') })
+    // after the backup: a sale typed at Kandy's server reaches the repository
+    const [{ n: next }] = await at('KDY', `SELECT max("INVNO") + 1000 AS n FROM "${f.name}"`)
+    await at('KDY', `INSERT INTO "${f.name}" SELECT (jsonb_populate_record(NULL::"${f.name}", to_jsonb(s) || jsonb_build_object('INVNO', ${Number(next)}))).* FROM "${f.name}" s LIMIT 1`)
+    await expect.poll(async () => { prop.drain(); return inRepo(Number(next)) }, { timeout: 10_000 }).toBe(1)
+    // the restore takes Kandy back to before it: the repository loses the sale too
+    await pgRestore(dir, { manifest: join(dir, 'backups', `${m.file}.json`), site: 'KDY' })
+    await expect.poll(async () => { prop.drain(); return inRepo(Number(next)) }, { timeout: 10_000 }).toBe(0)
+    expect((await at(repo.site, `SELECT count(*)::int AS n FROM "SALES" WHERE "BRCODE" = 'KDY'`, repo.database))[0].n).toBe((await at('KDY', `SELECT count(*)::int AS n FROM "${f.name}"`))[0].n)
   })
 
   it('an origin whose outbox numbering goes back (its database restored from a backup taken earlier) still has every new change applied: entries are told apart by their own id, not their number', async () => {

@@ -162,6 +162,8 @@ export interface LiveBaseRestoreResult {
   kept: string
   /** Whether the scratch server's tables equalled the manifest before the site was touched. */
   verifiedFirst: boolean
+  /** Rows the site held before the restore and not after, deleted at its copies through the outbox (null: not known, the primary did not answer). */
+  deletedAtCopies: number | null
   tables: { table: string; rows: number; expectedRows: number; equal: boolean }[]
   equal: boolean
   ms: number

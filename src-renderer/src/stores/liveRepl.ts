@@ -131,7 +131,7 @@ export const useLiveReplStore = defineStore('liveRepl', () => {
   async function restoreBase(name: string, confirm: string): Promise<LiveBaseRestoreResult | null> {
     const r = await runJob<LiveBaseRestoreResult>(`physical restore from ${name}`, () => ipc().call('liveBackup/restoreBase', { name, confirm }))
     await loadStatus()
-    if (r) last.value = `${r.site} restored in place from ${name} (as of ${r.endLsn}): ${r.equal ? `all ${r.tables.length} tables equal to the manifest` : `${r.tables.filter((t) => !t.equal).length} tables differ from the manifest`}; standby rebuilt; the data directory as it was is kept at ${r.kept} (${r.ms} ms)`
+    if (r) last.value = `${r.site} restored in place from ${name} (as of ${r.endLsn}): ${r.equal ? `all ${r.tables.length} tables equal to the manifest` : `${r.tables.filter((t) => !t.equal).length} tables differ from the manifest`}; standby rebuilt; ${r.deletedAtCopies === null ? 'what its copies got after the backup is not known (the primary did not answer before)' : `${r.deletedAtCopies} rows the site no longer has deleted at its copies`}; the data directory as it was is kept at ${r.kept} (${r.ms} ms)`
     return r
   }
 
