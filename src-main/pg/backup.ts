@@ -82,10 +82,13 @@ export function run(prog: string, args: string[], password: string, signal?: Abo
  * the triggers, would not. Rows the copies got after the backup and the restored site no longer has are deleted
  * from them (captureLost).
  */
-export async function recapture(login: ReturnType<typeof loginOf>): Promise<void> {
+export async function recapture(login: ReturnType<typeof loginOf>, lockTimeoutMs = 0): Promise<void> {
   const c = connectTo(login)
   await c.connect()
   try {
+    await c.query('BEGIN')
+    // a row a prepared transaction holds (in doubt) would be waited for without end: with a limit, refused instead
+    if (lockTimeoutMs > 0) await c.query(`SET LOCAL lock_timeout = ${Math.round(lockTimeoutMs)}`)
     await c.query(`DO $d$ DECLARE r record; BEGIN
       FOR r IN SELECT g.tgrelid::regclass AS t, a.attname AS k FROM pg_trigger g
           JOIN pg_index i ON i.indrelid = g.tgrelid AND i.indisprimary AND i.indnatts = 1
@@ -93,6 +96,7 @@ export async function recapture(login: ReturnType<typeof loginOf>): Promise<void
         WHERE g.tgname = 'iddb_capture_upd' LOOP
         EXECUTE format('UPDATE %s SET %I = %I', r.t, r.k, r.k);
       END LOOP; END $d$`)
+    await c.query('COMMIT')
   } finally { await c.end().catch(() => {}) }
 }
 
@@ -238,5 +242,14 @@ export async function pgRestore(dataDir: string, o: { manifest: string; site: st
   await recapture(loginOf(dataDir, d, s.primary, target))
   // what the copies got from the site after the backup, and the restored site no longer has, goes from them too
   if (before) await captureLost(loginOf(dataDir, d, s.primary, target), before)
+  // the main repository restored: what it had taken from the sites after the backup was removed from their outboxes
+  // then, so every site's captured rows are sent again (upserts: what it has already is written the same)
+  if (target === d.repository.database && s.code === d.repository.site) {
+    for (const x of d.sites) {
+      try { await recapture(loginOf(dataDir, d, x.primary), 10_000) } catch (e) {
+        throw new EngineError('CONFLICT', `the main repository is restored, but ${x.code}'s rows could not be sent to it again (${e instanceof Error ? e.message : String(e)}): what ${x.code} committed after the backup is not in it yet — resolve what holds ${x.code}'s rows (a prepared transaction) and restore again`, { site: x.code })
+      }
+    }
+  }
   return { tables: Object.keys(m.tables).length, rows: Object.values(m.tables).reduce((n, t) => n + t.rows, 0) }
 }

@@ -169,6 +169,20 @@ describe.skipIf(why !== null)(`live mode over three PostgreSQL sites${why ? ` (s
     expect((await at('KDY', 'SELECT count(*)::int AS n FROM iddb_repl.outbox'))[0].n).toBe(0)
   })
 
+  it('the main repository restored from an older backup takes again what the sites committed after it', async () => {
+    const prop = live.propagation!
+    const repo = up.deployment.repository
+    const f = fragments(cluster.topology).find((x) => x.relation === 'SALES' && x.kind === 'horizontal' && x.site === 'MBI')!
+    prop.drain()
+    const m = await pgBackup(dir, { site: repo.site, outDir: join(dir, 'backups'), repository: true })
+    const [row] = await at('MBI', `SELECT "INVNO" AS s FROM "${f.name}" ORDER BY "INVNO" DESC LIMIT 1`)
+    const soldAt = async () => (await at(repo.site, `SELECT "SOLD_AT" AS t FROM "SALES" WHERE "INVNO" = ${row.s} AND "BRCODE" = 'MBI'`, repo.database))[0]?.t
+    await at('MBI', `UPDATE "${f.name}" SET "SOLD_AT" = 'after the repository backup' WHERE "INVNO" = ${row.s}`)
+    await expect.poll(async () => { prop.drain(); return soldAt() }, { timeout: 10_000 }).toBe('after the repository backup')
+    await pgRestore(dir, { manifest: join(dir, 'backups', `${m.file}.json`), site: repo.site })
+    await expect.poll(async () => { prop.drain(); return soldAt() }, { timeout: 20_000 }).toBe('after the repository backup')
+  }, 60_000)
+
   it('a row the copies got after a backup, and the site restored from that backup no longer has, is deleted from them too', async () => {
     const prop = live.propagation!
     const repo = up.deployment.repository
