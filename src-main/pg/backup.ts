@@ -89,23 +89,18 @@ export async function recapture(login: ReturnType<typeof loginOf>, lockTimeoutMs
     await c.query('BEGIN')
     // a row a prepared transaction holds (in doubt) would be waited for without end: with a limit, refused instead
     if (lockTimeoutMs > 0) await c.query(`SET LOCAL lock_timeout = ${Math.round(lockTimeoutMs)}`)
-    await c.query(`DO $d$ DECLARE r record; BEGIN
-      FOR r IN SELECT g.tgrelid::regclass AS t, a.attname AS k FROM pg_trigger g
-          JOIN pg_index i ON i.indrelid = g.tgrelid AND i.indisprimary AND i.indnatts = 1
-          JOIN pg_attribute a ON a.attrelid = g.tgrelid AND a.attnum = i.indkey[0]
-        WHERE g.tgname = 'iddb_capture_upd' LOOP
-        EXECUTE format('UPDATE %s SET %I = %I', r.t, r.k, r.k);
-      END LOOP; END $d$`)
+    for (const r of (await c.query(CAPTURED_SQL)).rows as Captured[]) await c.query(`UPDATE ${r.q} SET ${qid(r.k)} = ${qid(r.k)}`)
     await c.query('COMMIT')
   } finally { await c.end().catch(() => {}) }
 }
 
-/** The captured tables of a site's database (those with the capture trigger): their names and one-column keys. */
+/** The captured tables of a site's database (those with the capture trigger): their names, qualified names and one-column keys. */
 const CAPTURED_SQL = `SELECT c.relname AS t, g.tgrelid::regclass::text AS q, a.attname AS k FROM pg_trigger g
   JOIN pg_class c ON c.oid = g.tgrelid
   JOIN pg_index i ON i.indrelid = g.tgrelid AND i.indisprimary AND i.indnatts = 1
   JOIN pg_attribute a ON a.attrelid = g.tgrelid AND a.attnum = i.indkey[0]
   WHERE g.tgname = 'iddb_capture_upd' ORDER BY 1`
+type Captured = { t: string; q: string; k: string }
 
 /**
  * The keys of every captured table at a site's database, as the capture trigger writes them (`to_jsonb(row) ->>
@@ -116,7 +111,7 @@ export async function capturedKeys(login: ReturnType<typeof loginOf>): Promise<M
   await c.connect()
   try {
     const out = new Map<string, Set<string>>()
-    for (const r of (await c.query(CAPTURED_SQL)).rows as { t: string; q: string; k: string }[]) {
+    for (const r of (await c.query(CAPTURED_SQL)).rows as Captured[]) {
       const keys = (await c.query(`SELECT to_jsonb(x) ->> $1 AS k FROM ${r.q} x`, [r.k])).rows.map((x) => String(x.k))
       out.set(r.t, new Set(keys))
     }

@@ -128,9 +128,20 @@ function tar(args: string[]): void {
  * scratch server (loopback, a free port, as the servers' OS user), compares its tables with the manifest, removes it.
  */
 export async function verifyBaseBackup(dataDir: string, backupDir: string, o: PgJobOptions = {}): Promise<BaseVerifyResult> {
+  return verifyRead(dataDir, backupDir, readBaseBackup(backupDir), o)
+}
+
+/** Each table of the manifest beside what a server holds (and a table the manifest does not name, as unequal). */
+function compareTables(want: Checksums, got: Checksums): BaseVerifyResult['tables'] {
+  const tables = Object.entries(want).map(([t, w]) => ({ table: t, rows: got[t]?.rows ?? -1, expectedRows: w.rows, equal: got[t]?.md5 === w.md5 && got[t].rows === w.rows }))
+  for (const t of Object.keys(got)) if (!(t in want)) tables.push({ table: t, rows: got[t].rows, expectedRows: -1, equal: false })
+  return tables
+}
+
+/** verifyBaseBackup with the manifest already read and its files checked (readBaseBackup). */
+async function verifyRead(dataDir: string, backupDir: string, m: PgBaseBackupManifest, o: PgJobOptions): Promise<BaseVerifyResult> {
   const t0 = Date.now()
   const d = readDeployment(dataDir)
-  const m = readBaseBackup(backupDir)
   const s = d.sites.find((x) => x.code === m.site)
   if (!s) throw new EngineError('UNKNOWN_SITE', `the backup is of ${m.site}, not a site of this deployment`)
   const login = loginOf(dataDir, d, s.primary, m.database)
@@ -163,8 +174,7 @@ export async function verifyBaseBackup(dataDir: string, backupDir: string, o: Pg
     let got: Checksums
     try { got = await tableChecksums(c) } finally { await c.end().catch(() => {}) }
     o.onProgress?.(0.9, 'comparing')
-    const tables = Object.entries(m.tables).map(([t, want]) => ({ table: t, rows: got[t]?.rows ?? -1, expectedRows: want.rows, equal: got[t]?.md5 === want.md5 && got[t].rows === want.rows }))
-    for (const t of Object.keys(got)) if (!(t in m.tables)) tables.push({ table: t, rows: got[t].rows, expectedRows: -1, equal: false })
+    const tables = compareTables(m.tables, got)
     return { site: m.site, endLsn: m.endLsn, sourceLsn: m.sourceLsn, verifybackup: out.trim().split('\n').slice(-1)[0], tables, equal: tables.every((t) => t.equal), ms: Date.now() - t0 }
   } finally {
     if (started) { try { pgProgram('pg_ctl', ['-D', data, '-m', 'immediate', '-w', '-t', '60', 'stop']) } catch { /* already stopped */ } }
@@ -190,10 +200,10 @@ export type BaseRestoreResult = Omit<LiveBaseRestoreResult, 'name'>
 export async function restoreBaseBackup(dataDir: string, backupDir: string, o: PgJobOptions = {}): Promise<BaseRestoreResult> {
   const t0 = Date.now()
   const d = requireLocalServers(readDeployment(dataDir), 'a physical restore (the site\'s server is stopped and started here)')
-  o.onProgress?.(0.05, 'verifying the backup in a scratch server first')
-  const v = await verifyBaseBackup(dataDir, backupDir, { signal: o.signal, onProgress: (p, m) => o.onProgress?.(0.05 + p * 0.4, m) })
-  if (o.signal?.aborted) throw new EngineError('CANCELLED', 'the restore cancelled before the site was touched')
   const m = readBaseBackup(backupDir)
+  o.onProgress?.(0.05, 'verifying the backup in a scratch server first')
+  const v = await verifyRead(dataDir, backupDir, m, { signal: o.signal, onProgress: (p, msg) => o.onProgress?.(0.05 + p * 0.4, msg) })
+  if (o.signal?.aborted) throw new EngineError('CANCELLED', 'the restore cancelled before the site was touched')
   const s = d.sites.find((x) => x.code === m.site)
   if (!s) throw new EngineError('UNKNOWN_SITE', `the backup is of ${m.site}, not a site of this deployment`)
   // the keys its copies hold now (a primary that does not answer: not known, and nothing is deleted from them)
@@ -214,7 +224,6 @@ export async function restoreBaseBackup(dataDir: string, backupDir: string, o: P
   try { got = await tableChecksums(c) } finally { await c.end().catch(() => {}) }
   await recapture(login)
   const lost = before ? await captureLost(login, before) : null
-  const tables = Object.entries(m.tables).map(([t, want]) => ({ table: t, rows: got[t]?.rows ?? -1, expectedRows: want.rows, equal: got[t]?.md5 === want.md5 && got[t].rows === want.rows }))
-  for (const t of Object.keys(got)) if (!(t in m.tables)) tables.push({ table: t, rows: got[t].rows, expectedRows: -1, equal: false })
+  const tables = compareTables(m.tables, got)
   return { site: m.site, endLsn: m.endLsn, sourceLsn: m.sourceLsn, kept, verifiedFirst: v.equal, deletedAtCopies: lost, tables, equal: tables.every((t) => t.equal), ms: Date.now() - t0 }
 }

@@ -56,7 +56,8 @@ const APPLIER = "SET LOCAL iddb.applier = 'on'"
  * The capture trigger's function: one outbox entry per statement, the after-images of its rows in the format the
  * console's DTM writes (table, key as text, the row as JSON with the table's column names; a delete's row null),
  * an UPDATE that changed a key as the old key's delete and the new row; a TRUNCATE as the delete of every row
- * (iddb_repl.capture_truncate, before it). `iddb_repl.watch(table)` puts its four statement triggers on a table with a one-column primary key (TG_ARGV[0]: that column); false for any other table.
+ * (iddb_repl.capture_truncate, before it). `iddb_repl.watch(table)` puts its four statement triggers on a table
+ * with a one-column primary key (TG_ARGV[0]: that column); false for any other table.
  */
 const CAPTURE_SQL = `CREATE OR REPLACE FUNCTION iddb_repl.capture() RETURNS trigger LANGUAGE plpgsql AS $f$
 DECLARE k text := TG_ARGV[0]; w jsonb;

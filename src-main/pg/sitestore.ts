@@ -12,7 +12,7 @@ import type { QueryResult, SqlValue } from '../../engine/site/sqljs'
 import type { SiteCode } from '../../engine/topology/types'
 import { useSiteStores, type QueryServer, type QuerySiteStore, type SiteRead, type SiteReadBatcher, type SiteReadOutcome } from '../../engine/query/stores'
 import { toPostgres } from './dialect'
-import type { PgBatchItem, SyncPg, SyncPgArrays } from './syncbridge'
+import type { PgBatchItem, SyncPg, SyncPgArrays, WireBytes } from './syncbridge'
 
 /** Errors after which the server is taken for down (the DQP then reads another copy, as for an embedded site). */
 const DOWN_CODES = new Set(['UNREACHABLE', 'AUTH_FAILED'])
@@ -108,7 +108,7 @@ class LiveServer implements QueryServer {
   }
 
   /** A read's rows as an embedded site's: counted, comparisons as 1/0; `also`: the bytes of an answer read again. */
-  private counted(r: SyncPgArrays, also?: { sent: number; received: number }): QueryResult {
+  private counted(r: SyncPgArrays, also?: WireBytes): QueryResult {
     this.down = undefined
     this.traffic.statements++
     this.traffic.rows += r.rows.length
