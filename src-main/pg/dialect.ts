@@ -111,8 +111,23 @@ function leftAssociate(t: Tok[]): Tok[] {
   return out
 }
 
+/** Translations kept by statement text (the text depends on the statement alone; the values are the call's own). */
+const translated = new Map<string, { text: string; n: number }>()
+const TRANSLATED = 512
+
 /** The SQL text and the parameter values to send to a live site for one of the DQP's statements. */
 export function toPostgres(sql: string, params: readonly SqlValue[] = []): { text: string; values: unknown[] } {
+  let t = translated.get(sql)
+  if (!t) {
+    t = translate(sql)
+    if (translated.size >= TRANSLATED) translated.clear()
+    translated.set(sql, t)
+  }
+  if (t.n !== params.length) throw new EngineError('BAD_INPUT', `the statement has ${t.n} parameters but ${params.length} values were given`)
+  return { text: t.text, values: params.map((v) => (v instanceof Uint8Array ? Buffer.from(v) : v)) }
+}
+
+function translate(sql: string): { text: string; n: number } {
   // the planner's fixed forms, matched exactly as it writes them (engine/query/plan.ts, guard.ts)
   let s = sql.split(guardTerm()).join('TRUE')
   s = s.replace(/("(?:[^"]|"")+") IN \(SELECT value FROM json_each\(\?\)\)/g, 'to_jsonb($1) IN (SELECT jsonb_array_elements(?::jsonb))')
@@ -145,8 +160,7 @@ export function toPostgres(sql: string, params: readonly SqlValue[] = []): { tex
     const cast = out.endsWith('::')
     out += call || cast || KEYWORDS.has(up) ? x.v : `"${x.v}"`
   }
-  if (n !== params.length) throw new EngineError('BAD_INPUT', `the statement has ${n} parameters but ${params.length} values were given`)
-  return { text: out, values: params.map((v) => (v instanceof Uint8Array ? Buffer.from(v) : v)) }
+  return { text: out, n }
 }
 
 /**

@@ -27,10 +27,8 @@ import { PgSiteStore, useLiveSites } from './sitestore'
 import { SyncPg, type PgConnSpec } from './syncbridge'
 import { PgTxnStore } from './txnstore'
 import { LivePropagation } from './propagate'
-import { LinkProxies } from './linkproxy'
+import { ConsoleLinks } from './links'
 
-/** Where the console's links to its sites listen (linkproxy.ts). */
-const LINK_HOST = '127.0.0.1'
 import type { LiveServerView } from '../ipc/contract/system'
 
 
@@ -60,8 +58,8 @@ export class LiveSites {
     private bridge: SyncPg,
     readonly stores: Record<SiteCode, PgSiteStore>,
     private restore: () => void,
-    /** The links the site connections go through (linkproxy.ts: the link-unreachable drill). */
-    readonly links: LinkProxies,
+    /** The console's links to the sites (links.ts: the link-unreachable drill). */
+    readonly links: ConsoleLinks,
   ) {}
 
   /** Replication between the servers (propagate.ts): set by useForTransactions. */
@@ -78,10 +76,9 @@ export class LiveSites {
     const have = d.sites.map((s) => s.code).sort().join(', ')
     if (want !== have) throw new EngineError('BAD_INPUT', `the deployment in ${dataDir} has sites ${have}; the console's design has ${want}`)
     const conns: Record<string, PgConnSpec> = {}
-    // every connection of a site goes through the console's link to it (a forwarder the drill can cut)
-    const links = LinkProxies.start(Object.fromEntries(d.sites.map((s) => [s.code, { host: hostOf(d, s.primary), port: s.primary.port }])))
+    // every connection of a site is its link (links.ts: the drill cuts them in the bridge)
     for (const s of d.sites) {
-      const site = { ...loginOf(dataDir, d, s.primary), host: LINK_HOST, port: links.portOf(s.code) }
+      const site = { ...loginOf(dataDir, d, s.primary) }
       const spec = (purpose: string, database = site.database, password = site.password): PgConnSpec => ({ ...site, database, password, applicationName: `iddb:console:${purpose}` })
       conns[s.code] = spec(s.code)
       conns[`${s.code}.txn`] = spec(`${s.code}.txn`)
@@ -92,8 +89,7 @@ export class LiveSites {
         conns[`${s.code}.repository.repl`] = spec(`${s.code}.repository.repl`, repo.database, repo.password)
       }
     }
-    let bridge: SyncPg
-    try { bridge = SyncPg.open({ conns, connectTimeoutMs: CONNECT_MS }) } catch (e) { links.close(); throw e }
+    const bridge = SyncPg.open({ conns, connectTimeoutMs: CONNECT_MS })
     try {
       for (const name of bridge.names) {
         const s = d.sites.find((x) => x.code === name.split('.')[0])!
@@ -105,10 +101,9 @@ export class LiveSites {
       }
       const stores = Object.fromEntries(d.sites.map((s) => [s.code, new PgSiteStore(bridge, s.code, s.code, s.code === d.repository.site ? `${s.code}.repository` : undefined)])) as Record<SiteCode, PgSiteStore>
       const restore = useLiveSites(cluster, stores)
-      return new LiveSites(dataDir, d, bridge, stores, restore, links)
+      return new LiveSites(dataDir, d, bridge, stores, restore, new ConsoleLinks(bridge, Object.fromEntries(d.sites.map((s) => [s.code, { host: hostOf(d, s.primary), port: s.primary.port }]))))
     } catch (e) {
       bridge.close()
-      links.close()
       throw e
     }
   }
@@ -125,11 +120,11 @@ export class LiveSites {
     const d = readDeployment(this.dataDir)
     const s = d.sites.find((x) => x.code === site)
     if (!s || !this.stores[site]) throw new EngineError('UNKNOWN_SITE', `no site ${site} in this deployment (sites: ${this.current.sites.map((x) => x.code).join(', ')})`)
-    // the link leads to the promoted server from now on (its connections through it ended); the sessions follow it
+    // the link leads to the promoted server from now on; the sessions follow it (their old ones dropped)
     this.links.retarget(site, { host: hostOf(d, s.primary), port: s.primary.port })
     for (const name of this.bridge.names.filter((n) => n.split('.')[0] === site)) {
       const login = loginOf(this.dataDir, d, s.primary, name.split('.')[1] === 'repository' ? d.repository.database : undefined)
-      this.bridge.repoint(name, { ...login, host: LINK_HOST, port: this.links.portOf(site), applicationName: `iddb:console:${name}` })
+      this.bridge.repoint(name, { ...login, applicationName: `iddb:console:${name}` })
     }
     this.current = d
     this.stores[site].invalidate()
@@ -193,6 +188,5 @@ export class LiveSites {
     if (this.drainTimer) clearInterval(this.drainTimer)
     this.restore()
     this.bridge.close()
-    this.links.close()
   }
 }

@@ -67,12 +67,16 @@ class LiveServer implements QueryServer {
     return this.answered(r, item)
   }
 
-  /** The bridge statement of a read (the one dialect translation), wrapped to come back as one JSON text when its shape allows. */
+  /**
+   * The bridge statement of a read (the one dialect translation), wrapped to come back as one JSON text when its
+   * shape allows, sent to be prepared: a statement without parameters is parsed and planned once per session (a
+   * site's partial aggregates cost 0.3 ms of planning at its server every time otherwise).
+   */
   item(sql: string, params: SqlValue[] = []): LiveItem {
     const { text, values } = toPostgres(sql, params)
     const shape = this.shapes.get(text) ?? undefined
     const wrapped = shape ? `SELECT json_agg(json_build_array(${shape.columns.map((_, i) => `"__t"."c${i}"`).join(', ')}))::text FROM (${text}) AS "__t"(${shape.columns.map((_, i) => `"c${i}"`).join(', ')})` : text
-    return { conn: this.conn, sql: wrapped, plain: text, params: values, arrays: true, ...(shape ? { shape } : {}), ...(this.timeoutMs ? { timeoutMs: this.timeoutMs } : {}) }
+    return { conn: this.conn, sql: wrapped, plain: text, params: values, arrays: true, prepare: true, ...(shape ? { shape } : {}), ...(this.timeoutMs ? { timeoutMs: this.timeoutMs } : {}) }
   }
 
   /** What an answer to `item` holds: its rows unpacked from JSON, read again row by row when they must be, or its shape learnt. */

@@ -242,6 +242,80 @@ describe.skipIf(why !== null)(`SyncPg over a live server${why ? ` (skipped: ${wh
     b.query('OTHER', 'DROP DATABASE repointed')
   })
 
+  it('prepare: a read runs as its session\'s named statement, planned once and reused; a table whose columns changed is read again unprepared; one that does not parse is reported every time and not kept; inside a transaction it is sent unprepared', () => {
+    const prepared = () => b.queryArrays('CMB', 'SELECT statement, generic_plans FROM pg_prepared_statements ORDER BY name').rows as [string, number][]
+    b.query('CMB', 'DEALLOCATE ALL')
+    const before = prepared().length
+    b.query('CMB', 'CREATE TABLE t_prep (a int, b int)')
+    b.query('CMB', 'INSERT INTO t_prep VALUES (1, 2)')
+    const read = 'SELECT * FROM t_prep'
+    for (let i = 0; i < 3; i++) expect(b.queryArrays('CMB', read, [], { prepare: true })).toMatchObject({ columns: ['a', 'b'], rows: [[1, 2]] })
+    const p = prepared().filter(([text]) => text === read)
+    expect(p).toHaveLength(1)
+    expect(p[0][1]).toBe(3) // one plan, kept: every run used it
+    // the columns change under the kept plan: the server refuses it (0A000), the read runs again unprepared
+    b.query('CMB', 'ALTER TABLE t_prep ADD COLUMN c int')
+    expect(b.queryArrays('CMB', read, [], { prepare: true })).toMatchObject({ columns: ['a', 'b', 'c'], rows: [[1, 2, null]] })
+    expect(b.queryArrays('CMB', read, [], { prepare: true })).toMatchObject({ columns: ['a', 'b', 'c'] })
+    // a statement that does not parse: the server's error each time (never "prepared statement does not exist")
+    for (let i = 0; i < 2; i++) expect(thrown(() => b.queryArrays('CMB', 'SELEC 1', [], { prepare: true }))).toMatchObject({ code: 'SQL_ERROR', sqlstate: '42601' })
+    expect(prepared().map(([text]) => text)).not.toContain('SELEC 1')
+    // inside a transaction: sent as it is (a kept plan that failed there would end the transaction)
+    b.query('CMB', 'BEGIN')
+    expect(b.queryArrays('CMB', 'SELECT a FROM t_prep', [], { prepare: true }).rows).toEqual([[1]])
+    b.query('CMB', 'COMMIT')
+    expect(prepared().map(([text]) => text)).not.toContain('SELECT a FROM t_prep')
+    // without prepare, or with parameters: not kept
+    b.queryArrays('CMB', 'SELECT b FROM t_prep')
+    b.queryArrays('CMB', 'SELECT b FROM t_prep WHERE a = $1', [1], { prepare: true })
+    expect(prepared().length).toBe(before + 1)
+    // past 256 texts a session's statements are all let go and kept anew
+    for (let i = 0; i < 260; i++) expect(b.queryArrays('CMB', `SELECT ${i} AS x`, [], { prepare: true }).rows).toEqual([[i]])
+    expect(prepared().length).toBeLessThanOrEqual(256)
+    expect(b.queryArrays('CMB', read, [], { prepare: true }).rows).toEqual([[1, 2, null]])
+    b.query('CMB', 'DROP TABLE t_prep')
+  })
+
+  it('setCut tears the sessions down and refuses every call as unreachable until restored: a transaction open there is rolled back at the server, a statement running there ends at once', async () => {
+    b.query('CMB', 'CREATE TABLE t_cut (k int)')
+    b.query('CMB', 'BEGIN')
+    b.query('CMB', 'INSERT INTO t_cut VALUES (1)')
+    const pid = Number(b.query('CMB', 'SELECT pg_backend_pid() AS p').rows[0].p)
+    const states = b.setCut(['CMB'], true)
+    expect(states.find((x) => x.conn === 'CMB')).toMatchObject({ open: false, cut: true })
+    expect(states.find((x) => x.conn === 'OTHER')).toMatchObject({ cut: false })
+    // the caller hears of the transaction's loss once, then of the cut
+    expect(thrown(() => b.query('CMB', 'SELECT 1')).message).toMatch(/lost inside a transaction/)
+    const e = thrown(() => b.query('CMB', 'SELECT 1'))
+    expect(e).toMatchObject({ code: 'UNREACHABLE', site: 'CMB' })
+    expect(e.message).toMatch(/link to the server is cut/)
+    expect(b.connStates().find((x) => x.conn === 'CMB')!.refused).toBeGreaterThan(0)
+    // the server saw its client go: the session ended, its insert rolled back
+    let gone = false
+    for (let i = 0; i < 100 && !gone; i++) {
+      gone = Number(b.query('OTHER', 'SELECT COUNT(*)::int AS n FROM pg_stat_activity WHERE pid = $1', [pid]).rows[0].n) === 0
+      if (!gone) await new Promise((r) => setTimeout(r, 20))
+    }
+    expect(gone).toBe(true)
+    expect(b.query('OTHER', 'SELECT COUNT(*)::int AS n FROM t_cut').rows[0].n).toBe(0)
+    b.setCut(['CMB'], false)
+    expect(b.query('CMB', 'SELECT 1 AS x').rows).toEqual([{ x: 1 }])
+    // a statement running when the link is cut fails at once (not after its sleep)
+    const t = b.submit('CMB', 'SELECT pg_sleep(20)')
+    for (let i = 0; i < 100; i++) {
+      if (Number(b.query('OTHER', "SELECT COUNT(*)::int AS n FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(20)' AND state = 'active'").rows[0].n) > 0) break
+      await new Promise((r) => setTimeout(r, 20))
+    }
+    const t0 = performance.now()
+    b.setCut(['CMB'], true)
+    expect(thrown(() => b.collect(t))).toMatchObject({ code: 'UNREACHABLE' })
+    expect(performance.now() - t0).toBeLessThan(5_000)
+    b.setCut(['CMB'], false)
+    expect(b.query('CMB', 'SELECT 2 AS x').rows).toEqual([{ x: 2 }])
+    expect(thrown(() => b.setCut(['NOPE'], true)).code).toBe('UNKNOWN_SITE')
+    b.query('CMB', 'DROP TABLE t_cut')
+  })
+
   it('close ends the sessions; a closed bridge refuses calls', async () => {
     const c = SyncPg.open({ conns: { CMB: { ...srv.spec(), applicationName: 'iddb:close-test' } } })
     c.query('CMB', 'SELECT 1')

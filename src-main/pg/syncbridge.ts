@@ -53,7 +53,7 @@ export interface SyncPgOptions {
 
 export type PgRow = Record<string, unknown>
 /** One statement of a batch (queryMany): as query()'s arguments; `arrays`: its rows positional, as queryArrays(). */
-export interface PgBatchItem { conn: string; sql: string; params?: readonly unknown[]; timeoutMs?: number; arrays?: boolean }
+export interface PgBatchItem { conn: string; sql: string; params?: readonly unknown[]; timeoutMs?: number; arrays?: boolean; prepare?: boolean }
 /** One statement's outcome in a batch: its result (SyncPgArrays when asked with `arrays`), or the error query() would have thrown. */
 export type PgBatchOutcome = ({ ok: true } & (SyncPgResult | SyncPgArrays)) | { ok: false; error: SyncPgError }
 /** The bytes a statement sent on its connection and received on it (PostgreSQL's protocol messages, as the socket counted them). */
@@ -68,6 +68,9 @@ export interface SyncPgArrays {
   types?: number[]
   wire?: WireBytes
 }
+
+/** A bridge connection as its link drill sees it (SyncPg.connStates). */
+export interface ConnLinkState { conn: string; open: boolean; cut: boolean; refused: number }
 
 const wireOf = (w: [number, number] | undefined): { wire?: WireBytes } => (w ? { wire: { sent: w[0], received: w[1] } } : {})
 
@@ -103,8 +106,9 @@ type Reply = (OneReply & { many?: OneReply[] }) | { fatal: string }
 /**
  * The worker's code, run with `eval: true` so that no bundler has to know about a second entry point; it
  * loads the `pg` client from the path the caller resolved. Messages in: {t:'q', id, conn, sql, params,
- * timeoutMs, arrays (rows as arrays, with the columns' names)}, {t:'qm', id, items: [{conn, sql, params, timeoutMs, arrays}…]} (a batch: see
- * the handler), {t:'reset', conn} (the caller gave up: drop the connection), {t:'repoint', id, conn, spec} (the
+ * timeoutMs, arrays (rows as arrays, with the columns' names), prepare (see preparedName)}, {t:'qm', id, items: [{conn, sql, params, timeoutMs, arrays, prepare}…]} (a batch: see
+ * the handler), {t:'reset', conn} (the caller gave up: drop the connection), {t:'cut', id, conns, cut} and {t:'links', id}
+ * (setCut, connStates), {t:'repoint', id, conn, spec} (the
  * connection goes to another server from now on), {t:'close', id}. Every reply is
  * posted first and the shared counter bumped after, so a caller woken by the counter finds the reply queued.
  */
@@ -134,7 +138,8 @@ function main(pg) {
   // per connection: its client (null until opened / after a loss), the statement_timeout its session has
   // (null: not known), whether that was set inside a transaction (a rollback would undo it), and whether
   // the connection was lost inside a transaction (told to the next caller once)
-  const conns = new Map(Object.keys(specs).map((name) => [name, { spec: specs[name], client: null, timeout: null, setInTxn: false, lostInTxn: false }]))
+  // and whether the link it goes over is cut (the drill: ConsoleLinks in links.ts), with the calls refused meanwhile
+  const conns = new Map(Object.keys(specs).map((name) => [name, { spec: specs[name], client: null, timeout: null, setInTxn: false, lostInTxn: false, cut: false, refused: 0 }]))
 
   function drop(c, client) {
     if (c.client !== client || !client) return
@@ -177,6 +182,33 @@ function main(pg) {
   // errors after which the session is gone: not the server's (socket), connection exceptions, shutdowns
   const isLoss = (e) => !(e instanceof pg.DatabaseError) || /^08|^57P0/.test(e.code || '')
 
+  // named prepared statements of a session (a statement sent with prepare: parsed and planned at the server once
+  // per session, then only bound and executed), by text; a new session starts with none. Past PREPARED_MAX texts,
+  // all are deallocated and the count starts again.
+  const PREPARED_MAX = 256
+  async function preparedName(client, sql) {
+    let p = client.iddbPrepared
+    if (!p) p = client.iddbPrepared = { names: new Map(), next: 0 }
+    const had = p.names.get(sql)
+    if (had) return had
+    if (p.names.size >= PREPARED_MAX) {
+      await client.query('DEALLOCATE ALL')
+      p.names.clear()
+      client.connection.parsedStatements = {}
+      client.connection.submittedNamedStatements = {}
+    }
+    const name = 'iddb_' + (++p.next)
+    p.names.set(sql, name)
+    return name
+  }
+  // a prepared statement the session no longer has (it could not be parsed, or the server dropped it) is forgotten
+  function forgetPrepared(client, sql, name) {
+    const p = client.iddbPrepared
+    if (p && p.names.get(sql) === name) p.names.delete(sql)
+    delete client.connection.parsedStatements[name]
+    delete client.connection.submittedNamedStatements[name]
+  }
+
   // one statement on its connection, after the connection's statements sent before it have ended (a call
   // submitted ahead and one made while it runs share the session: one at a time, in the order sent); resolves
   // to its reply (never rejects)
@@ -190,6 +222,10 @@ function main(pg) {
     if (c.lostInTxn) {
       c.lostInTxn = false
       return { id: m.id, ok: false, error: { phase: 'query', lost: true, message: 'the connection was lost inside a transaction, which the server rolled back (a prepared transaction stays prepared); this statement was not run' } }
+    }
+    if (c.cut) {
+      c.refused++
+      return { id: m.id, ok: false, error: { phase: 'connect', message: 'the link to the server is cut: connection reset' } }
     }
     try { if (!c.client) await open(c, m.timeoutMs) } catch (e) { return { id: m.id, ok: false, error: describe(e, 'connect') } }
     const client = c.client
@@ -210,7 +246,23 @@ function main(pg) {
       // the bytes this statement put on its connection and took off it (the connection carries one statement at a time)
       const sock = client.connection && client.connection.stream
       const w0 = sock ? sock.bytesWritten : 0, r0 = sock ? sock.bytesRead : 0
-      const r = m.arrays ? await client.query({ text: m.sql, values: m.params, rowMode: 'array' }) : await client.query(m.sql, m.params)
+      // a read sent to be prepared (no parameters, the session in no transaction) goes as its session's named statement
+      const name = m.prepare && m.arrays && !(m.params && m.params.length) && client.getTransactionStatus() === 'I' ? await preparedName(client, m.sql) : undefined
+      let r
+      if (!name) r = m.arrays ? await client.query({ text: m.sql, values: m.params, rowMode: 'array' }) : await client.query(m.sql, m.params)
+      else {
+        try {
+          r = await client.query({ name, text: m.sql, rowMode: 'array' })
+        } catch (e) {
+          const parsed = client.connection.parsedStatements[name] !== undefined
+          // not parsed (a syntax error, say): forgotten, the error reported. A plan the server can no longer use (a
+          // table's columns changed: 0A000) or a statement it no longer has (26000): forgotten, and run once unprepared
+          if (!parsed || (e instanceof pg.DatabaseError && (e.code === '0A000' || e.code === '26000'))) forgetPrepared(client, m.sql, name)
+          if (!(parsed && e instanceof pg.DatabaseError && (e.code === '0A000' || e.code === '26000') && client.getTransactionStatus() === 'I')) throw e
+          await client.query('DEALLOCATE ' + name).catch(() => {})
+          r = await client.query({ text: m.sql, rowMode: 'array' })
+        }
+      }
       const wire = sock ? [sock.bytesWritten - w0, sock.bytesRead - r0] : undefined
       const last = Array.isArray(r) ? r[r.length - 1] : r // several statements in one text: the last one's result
       return { id: m.id, ok: true, rows: last.rows || [], rowCount: last.rowCount || 0, fields: m.arrays ? (last.fields || []).map((f) => f.name) : undefined, types: m.arrays ? (last.fields || []).map((f) => f.dataTypeID) : undefined, wire }
@@ -235,6 +287,8 @@ function main(pg) {
     }
   }
 
+  const linkRows = () => [...conns].map(([conn, c]) => ({ conn, open: !!c.client, cut: c.cut, refused: c.refused }))
+
   // a login check (SyncPg.authenticate): a connection of its own as the user given, asked who it is, and closed
   async function auth(m) {
     const client = new pg.Client(config(m.spec, { application_name: m.spec.applicationName || 'iddb:login' }))
@@ -258,6 +312,12 @@ function main(pg) {
         .then((replies) => send({ id: m.id, ok: true, many: replies, rows: [], rowCount: 0 }))
     }
     else if (m.t === 'reset') { const c = conns.get(m.conn); if (c) drop(c, c.client) }
+    else if (m.t === 'cut') {
+      // the link of these connections cut (their sessions torn down now: the server sees its client gone) or restored
+      for (const name of m.conns) { const c = conns.get(name); if (!c) continue; c.cut = m.cut; if (m.cut) drop(c, c.client) }
+      send({ id: m.id, ok: true, rows: linkRows(), rowCount: 0 })
+    }
+    else if (m.t === 'links') send({ id: m.id, ok: true, rows: linkRows(), rowCount: 0 })
     else if (m.t === 'repoint') {
       // the connection goes elsewhere from now on (a failover): the old session is dropped, the next call opens the new one
       const c = conns.get(m.conn)
@@ -361,8 +421,14 @@ export class SyncPg {
     return { rows: r.rows as PgRow[], rowCount: r.rowCount, ...wireOf(r.wire) }
   }
 
-  /** Like query(), one statement's rows as arrays in the order of its columns, with the columns' names. */
-  queryArrays(conn: string, sql: string, params: readonly unknown[] = [], opts: { timeoutMs?: number } = {}): SyncPgArrays {
+  /**
+   * Like query(), one statement's rows as arrays in the order of its columns, with the columns' names. With
+   * `prepare`, a statement without parameters sent while its session is in no transaction runs as a named prepared
+   * statement of that session: the server parses and plans its text once (the first time), and every later call
+   * with the same text only binds and executes it. For reads repeated as they are (the DQP's sub-queries): a plan
+   * the server can no longer use (a table's columns changed) is dropped and the statement run once unprepared.
+   */
+  queryArrays(conn: string, sql: string, params: readonly unknown[] = [], opts: { timeoutMs?: number; prepare?: boolean } = {}): SyncPgArrays {
     const r = this.call(conn, sql, params, opts, true)
     return { columns: r.fields ?? [], rows: r.rows as unknown as unknown[][], rowCount: r.rowCount, ...(r.types ? { types: r.types } : {}), ...wireOf(r.wire) }
   }
@@ -383,7 +449,7 @@ export class SyncPg {
     const perConn = new Map<string, number>()
     for (const c of checked) perConn.set(c.conn, (perConn.get(c.conn) ?? 0) + c.timeoutMs)
     const id = ++this.seq
-    this.port.postMessage({ t: 'qm', id, items: checked.map((c, i) => ({ conn: c.conn, sql: c.sql, params: c.params, timeoutMs: c.timeoutMs, arrays: !!items[i].arrays })) })
+    this.port.postMessage({ t: 'qm', id, items: checked.map((c, i) => ({ conn: c.conn, sql: c.sql, params: c.params, timeoutMs: c.timeoutMs, arrays: !!items[i].arrays, prepare: !!items[i].prepare })) })
     const limit = this.connectTimeoutMs + Math.max(...perConn.values()) + 3 * this.graceMs + 1_000
     const r = this.wait(id, limit)
     if (!r) {
@@ -414,14 +480,14 @@ export class SyncPg {
     return { conn, spec, sql, params, timeoutMs }
   }
 
-  private call(conn: string, sql: string, params: readonly unknown[], opts: { timeoutMs?: number }, arrays: boolean): Extract<OneReply, { ok: true }> {
-    return this.finish(this.post(conn, sql, params, opts.timeoutMs, arrays, false))
+  private call(conn: string, sql: string, params: readonly unknown[], opts: { timeoutMs?: number; prepare?: boolean }, arrays: boolean): Extract<OneReply, { ok: true }> {
+    return this.finish(this.post(conn, sql, params, opts.timeoutMs, arrays, false, !!opts.prepare))
   }
 
-  private post(conn: string, sql: string, params: readonly unknown[], timeout: number | undefined, arrays: boolean, rollbackOnError: boolean): Submitted {
+  private post(conn: string, sql: string, params: readonly unknown[], timeout: number | undefined, arrays: boolean, rollbackOnError: boolean, prepare = false): Submitted {
     const { spec, timeoutMs } = this.check(conn, sql, params, timeout)
     const id = ++this.seq
-    this.port.postMessage({ t: 'q', id, conn, sql, params, timeoutMs, arrays, rollbackOnError })
+    this.port.postMessage({ t: 'q', id, conn, sql, params, timeoutMs, arrays, rollbackOnError, prepare })
     // past the connect, the statement's limit, the worker's cancel and its drop: the worker itself is stuck;
     // a statement sent behind others of its connection waits for them too
     const limit = this.connectTimeoutMs + timeoutMs + 3 * this.graceMs + 1_000
@@ -553,6 +619,31 @@ export class SyncPg {
     this.port.postMessage({ t: 'repoint', id, conn, spec: { ...spec } })
     if (!this.wait(id, this.connectTimeoutMs + 1_000)) throw new EngineError('TIMEOUT', `${conn}: the bridge's worker did not take the new server within ${this.connectTimeoutMs + 1_000} ms`, { site: conn })
     this.specs[conn] = { ...spec }
+  }
+
+  /**
+   * Cuts the link of some connections (the drill: links.ts) or restores it. Cut: each one's session is torn down at
+   * once (its socket destroyed — a statement running on it fails as a lost connection, UNREACHABLE; the server
+   * sees its client gone, so a transaction open there is rolled back and a prepared one stays prepared), and every
+   * call on it is refused as unreachable until it is restored. Restored: the next call opens a new session. Returns
+   * every connection's state.
+   */
+  setCut(conns: readonly string[], cut: boolean): ConnLinkState[] {
+    for (const c of conns) if (!this.specs[c]) throw new EngineError('UNKNOWN_SITE', `no connection ${c} (connections: ${this.names.join(', ')})`)
+    return this.control({ t: 'cut', conns: [...conns], cut })
+  }
+
+  /** Every connection: whether a session is open on it, whether its link is cut, and the calls refused while it was. */
+  connStates(): ConnLinkState[] { return this.control({ t: 'links' }) }
+
+  private control(m: Record<string, unknown>): ConnLinkState[] {
+    if (this.closed) throw new EngineError('NOT_READY', 'the PostgreSQL bridge is closed')
+    if (this.dead) throw new EngineError('INTERNAL', `the PostgreSQL bridge stopped: ${this.dead}`)
+    const id = ++this.seq
+    this.port.postMessage({ ...m, id })
+    const r = this.wait(id, this.connectTimeoutMs + 1_000)
+    if (!r || !r.ok) throw new EngineError('TIMEOUT', `the bridge's worker did not answer within ${this.connectTimeoutMs + 1_000} ms`)
+    return r.rows as unknown as ConnLinkState[]
   }
 
   /** The server a named connection goes to now (no password). */

@@ -4,7 +4,7 @@
  *   liveCatalog/site     a site's local catalog read from its server now (src-main/pg/livecatalog.ts)
  *   liveCatalog/analyze  ANALYZE at the site's server
  *   liveDrill/*          stop / start a server, list and end backends, every server's state (src-main/pg/drills.ts),
- *                        cut and restore the console's link to a site (src-main/pg/linkproxy.ts)
+ *                        cut and restore the console's link to a site (src-main/pg/links.ts)
  */
 import { z } from 'zod'
 import { call, noInput, siteCode } from './define'
@@ -73,18 +73,18 @@ export interface LiveBackend {
 
 export interface LiveKillResult { site: string; server: string; pid: number; application: string; terminated: boolean }
 
-/** The console's link to a site's server (src-main/pg/linkproxy.ts): what its DQP, DTM and replication go through. */
+/** The console's link to a site's server (src-main/pg/links.ts): what its DQP, DTM and replication go through. */
 export interface LiveLinkState {
   site: string
-  /** The loopback port the console's connections to the site go to. */
+  /** The port the console's connections to the site go to (its server's). */
   port: number
   /** Where the link leads: the site's server now. */
   target: { host: string; port: number }
   /** Cut by the drill: connections through it are reset. */
   cut: boolean
-  /** Connections going through it now. */
+  /** The console's connections over it with a session open now. */
   connections: number
-  /** Connections reset because it was cut, since the console started. */
+  /** Calls over it refused because it was cut, since the console started. */
   refused: number
 }
 
