@@ -226,8 +226,12 @@ export const liveReplHandlers: HandlerMap<LiveReplCall> = {
   'liveFailover/promote': async (ctx, { site, confirm }) => {
     const live = liveOf(ctx, 'a failover with pg_promote')
     siteIn(live, site)
-    const s = requireLocalServers(readDeployment(live.dataDir), 'a failover from the console').sites.find((x) => x.code === site)!
-    confirmed(site, confirm, `the failover of ${site} to ${s.standby.id} (port ${s.standby.port}): ${s.primary.id} is stopped if it still runs`)
+    const d = readDeployment(live.dataDir)
+    const s = d.sites.find((x) => x.code === site)!
+    if (!s.standby) throw new EngineError('UNSUPPORTED', `${d.attached?.topologyFile ?? 'pg.json'} names no standby for ${site}: there is nothing to promote`, { site })
+    confirmed(site, confirm, d.attached
+      ? `the failover of ${site} to ${s.standby.id} (${s.standby.host}:${s.standby.port}): ${s.primary.id} is fenced if it still answers (its databases closed to connections, its sessions ended)`
+      : `the failover of ${site} to ${s.standby.id} (port ${s.standby.port}): ${s.primary.id} is stopped if it still runs`)
     const release = claim(live, site, `the failover of ${site}`)
     try {
       const f = await failover(live.dataDir, site)
@@ -235,7 +239,8 @@ export const liveReplHandlers: HandlerMap<LiveReplCall> = {
       // the home server that checks its users' logins is the promoted one now
       LiveRoles.of(ctx.cluster)?.repoint(site, live.deployment)
       ctx.emit('catalog/changed', { reason: `${site} failed over to ${now.id} on port ${now.port} (live)` })
-      const r: LiveFailoverResult = { site, promoted: now.id, port: now.port, rtoMs: Math.round(f.rtoMs), oldPrimaryWasRunning: f.oldPrimaryWasRunning }
+      for (const n of f.notes ?? []) ctx.cluster.log('replication', `failover of ${site}: ${n}`, site)
+      const r: LiveFailoverResult = { site, promoted: now.id, port: now.port, rtoMs: Math.round(f.rtoMs), oldPrimaryWasRunning: f.oldPrimaryWasRunning, ...(f.notes ? { notes: f.notes } : {}) }
       return r
     } finally { release() }
   },

@@ -4,6 +4,7 @@
  * (as the branches' machines), gives each branch a user and a database of its own, and attaches those.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import pg from 'pg'
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -12,7 +13,7 @@ import { Dqp } from '../../engine/query/dqp'
 import { fragments } from '../../engine/data/schema'
 import { pgDown, pgStatus, pgUp, type PgUpResult } from './deploy'
 import { attachedDeployment, pgAttach, readTopologyFile } from './attach'
-import { failover, pgUnavailableReason, pgpassLookup, readDeployment } from './servers'
+import { failover, pgUnavailableReason, pgpassLookup, readDeployment, rebuildStandby } from './servers'
 import { pgBackup } from './backup'
 import { atSite, freePorts } from './testserver'
 import { transferCmbToKdy } from './testtxn'
@@ -165,10 +166,12 @@ describe.skipIf(why !== null)(`iddb pg attach over three servers with a login ea
     expect(m.database).toBe('branch_mbi')
     expect(m.tables.Stock_MBI_LCL.rows).toBeGreaterThan(0)
     expect(() => pgDown(dir)).toThrow(/pg down needs servers this machine runs; these are attached from/)
-    await expect(failover(dir, 'KDY')).rejects.toThrow(/a failover needs servers this machine runs/)
+    await expect(rebuildStandby(dir, 'KDY')).rejects.toThrow(/rebuilding a standby needs servers this machine runs/)
+    // a site whose topology file names no standby has nothing to promote
+    await expect(failover(dir, 'MBI')).rejects.toMatchObject({ code: 'UNSUPPORTED', message: expect.stringMatching(/names no standby for MBI/) })
   }, 120_000)
 
-  it('the console itself opens them (the start screen\'s live mode): logins checked by the home branch\'s server, queries there, failover refused with its reason', async () => {
+  it('the console itself opens them (the start screen\'s live mode): logins checked by the home branch\'s server, queries there, a standby rebuild refused with its reason', async () => {
     live?.close(); live = undefined
     const engine = await EngineClient.start({ workerPath: await buildTestWorker(), seed: 7, host: 'cli' })
     try {
@@ -195,7 +198,46 @@ describe.skipIf(why !== null)(`iddb pg attach over three servers with a login ea
       expect(info.live?.servers.map((s) => [s.site, s.up, s.database])).toEqual([['CMB', true, 'branch_cmb'], ['MBI', true, 'branch_mbi'], ['KDY', true, 'branch_kdy']])
       const n = Number((await atSite(dir, d, 'KDY', 'SELECT count(*)::int AS n FROM "Sales_KDY"'))[0].n)
       expect((await engine.call('query/run', { site: 'CMB', sql: "SELECT COUNT(*) FROM SALES WHERE BRCODE = 'KDY'" })).rows).toEqual([[n]])
-      await expect(engine.call('liveFailover/promote', { site: 'KDY', confirm: 'KDY' })).rejects.toMatchObject({ code: 'UNSUPPORTED', message: expect.stringMatching(/attached from/) })
+      await expect(engine.call('liveFailover/rebuildStandby', { site: 'KDY', confirm: 'KDY' })).rejects.toMatchObject({ code: 'UNSUPPORTED', message: expect.stringMatching(/attached from/) })
     } finally { await engine.close() }
+  }, 180_000)
+
+  it('fails KDY over by SQL alone: refused and undone without the right to promote; granted, the old primary is fenced, nothing committed is lost, the console writes at the promoted server', async () => {
+    const d0 = readDeployment(dir)
+    const kdy0 = d0.sites.find((s) => s.code === 'KDY')!
+    const allowed = async () => (await admin('KDY', "SELECT datallowconn AS a FROM pg_database WHERE datname = 'branch_kdy'"))[0].a
+    // branch_kdy may not promote: refused, and the fence taken down again
+    await expect(failover(dir, 'KDY')).rejects.toMatchObject({ code: 'ACCESS_DENIED', message: expect.stringMatching(/GRANT EXECUTE ON FUNCTION pg_promote/) })
+    expect(await allowed()).toBe(true)
+    expect(readDeployment(dir).sites.find((s) => s.code === 'KDY')!.primary.port).toBe(kdy0.primary.port)
+    await admin('KDY', 'GRANT EXECUTE ON FUNCTION pg_promote(boolean, integer) TO branch_kdy')
+
+    // a console over the servers commits a transfer just before the failover: it must survive it
+    cluster = await Cluster.create({ seed: 9, sales: 300 })
+    live = LiveSites.open(cluster, dir)
+    live.useForTransactions(cluster)
+    const at = (s: string, sql: string) => atSite(dir, readDeployment(dir), s, sql)
+    const first = await transferCmbToKdy(cluster, at, 3)
+    expect(first.outcome).toBe('COMMIT')
+
+    const f = await failover(dir, 'KDY')
+    expect(f).toMatchObject({ site: 'KDY', port: kdy0.standby!.port, oldPrimaryWasRunning: true })
+    expect(f.notes?.join(' ')).toMatch(/KDY\.primary fenced .*had replayed everything up to/)
+    const d = readDeployment(dir)
+    const kdy = d.sites.find((s) => s.code === 'KDY')!
+    expect([kdy.primary.port, kdy.standby!.port]).toEqual([kdy0.standby!.port, kdy0.primary.port])
+    // the old primary takes no connection to the site's database any more
+    const old = new pg.Client({ host: '127.0.0.1', port: kdy0.primary.port, user: 'branch_kdy', password: 'pw-KDY', database: 'branch_kdy' })
+    old.on('error', () => {})
+    await expect(old.connect()).rejects.toThrow(/not currently accepting connections|does not allow connections/)
+    // the transfer committed before is at the promoted server, which accepts writes
+    expect(Number((await at('KDY', `SELECT "QTY" AS q FROM "Stock_KDY" WHERE "ITEMNO" = ${first.item}`))[0].q)).toBe(first.after[1])
+    expect(await at('KDY', 'SELECT pg_is_in_recovery() AS r')).toEqual([{ r: false }])
+    live.repoint('KDY')
+    const second = await transferCmbToKdy(cluster, at, 1)
+    expect(second.outcome).toBe('COMMIT')
+    expect(second.after).toEqual([second.before[0] - 1, second.before[1] + 1])
+    // a second failover finds no standby to promote: the old primary is not one until it is rebuilt on its machine
+    await expect(failover(dir, 'KDY')).rejects.toMatchObject({ code: 'CONFLICT', message: expect.stringMatching(/KDY\.backup is not in recovery/) })
   }, 180_000)
 })

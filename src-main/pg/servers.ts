@@ -19,6 +19,7 @@ import { EngineError } from '../../engine/errors'
 import type { SiteCode } from '../../engine/topology/types'
 import { connect } from './load'
 import { hostOf, inNetns, setUpWan, tearDownWan, wanPresent, wanUnavailableReason, type WanSetup } from './wan'
+import { failoverAttached } from './attachedfailover'
 
 export const PG_USER = 'iddb'
 export const SITE_DATABASE = 'iddb'
@@ -401,17 +402,25 @@ export function pgVersionLine(): string | null {
   try { return execFileSync(join(bin, 'pg_ctl'), ['--version'], { encoding: 'utf8' }).trim() } catch { return null }
 }
 
-export interface FailoverResult { site: SiteCode; promoted: string; port: number; rtoMs: number; oldPrimaryWasRunning: boolean }
+export interface FailoverResult {
+  site: SiteCode; promoted: string; port: number; rtoMs: number; oldPrimaryWasRunning: boolean
+  /** What was done beyond the promotion, and what is left to the servers' own machines (an attached site's failover). */
+  notes?: string[]
+}
 
 /**
  * Failover by hand: the site's standby becomes its primary (pg_promote); the old primary is stopped first if it
  * still runs (a switchover: `-m fast` hands its last WAL to the standby before it stops) and is kept as the
  * site's standby-to-be, to be rebuilt from the new primary (rebuildStandby) — fail back is the same two steps
- * again. RTO is the wall time from the command to the promoted server accepting writes.
+ * again. RTO is the wall time from the command to the promoted server accepting writes. An attached site's
+ * (servers this machine does not run) is attachedfailover.ts's.
  */
 export async function failover(dataDir: string, site: SiteCode): Promise<FailoverResult> {
   const t0 = performance.now()
-  const d = requireLocalServers(readDeployment(dataDir), 'a failover')
+  const found = readDeployment(dataDir)
+  // servers this machine does not run: promoted over SQL, the old primary fenced instead of stopped
+  if (found.attached) return failoverAttached(dataDir, found, site)
+  const d = requireLocalServers(found, 'a failover')
   const bin = findPgBin()
   if (!bin) throw new EngineError('UNSUPPORTED', pgUnavailableReason() ?? 'PostgreSQL not found')
   const s = d.sites.find((x) => x.code === site)

@@ -51,7 +51,8 @@ attach  the real deployment: servers this machine does not run, one per branch, 
         {host, port}; "repository": {"database": …} at HQ. A password in the file is refused. Checks every
         server (login, PostgreSQL 13+, max_prepared_transactions > 0, empty databases unless --replace --yes),
         loads the design and writes DIR/pg.json (no password). Then npm start -- --pg DIR opens the consoles
-        on them; down, failover, rebuild-standby and crash are refused (the servers' own machines do that).
+        on them; down, rebuild-standby and crash are refused (the servers' own machines do that); failover
+        works over SQL (below).
 down    stops every server of DIR (standbys first); with --wan, removes the namespaces and veths too.
 status  shows each server: running, primary/standby (pg_is_in_recovery), standby lag.
 backup  pg_dump (custom format) of the site's database (--repository: the main repository) into DIR2, with a
@@ -68,6 +69,10 @@ restore checks the manifest, the file's size and SHA-256 and that the backup is 
         backup's end), the standby rebuilt from it, and every table compared with the manifest.
 failover promotes the site's standby (pg_promote) after stopping its primary if it still runs; the primary's
         commits wait for the standby (synchronous streaming), so no acknowledged commit is lost. --yes required.
+        Attached servers: the standby the topology file names is promoted over SQL (the login needs the right:
+        GRANT EXECUTE ON FUNCTION pg_promote(boolean, integer) TO it); a primary that still answers is fenced
+        instead of stopped (its databases refuse connections, its sessions are ended, the standby waited for
+        until it has replayed all it wrote); rebuilding the old primary as a standby is its machine's work.
 rebuild-standby builds the site's standby anew from its current primary (after a failover: the old primary;
         fail back = failover again once it streams).
 catalog the site's local catalog (tables, columns with low/high keys, indexes) from the server's statistics.
@@ -174,9 +179,9 @@ export async function run(argv: string[]): Promise<number> {
   }
   if (sub === 'failover') {
     if (!site) throw new UsageError('iddb pg failover needs --site S')
-    if (!values.yes) throw new UsageError(`failover stops ${site}'s primary if it runs and promotes its standby; add --yes`)
+    if (!values.yes) throw new UsageError(`failover stops (attached servers: fences) ${site}'s primary if it runs and promotes its standby; add --yes`)
     const f = await failover(values.data, site)
-    out(`${site}: the standby on port ${f.port} is the primary (accepting writes after ${Math.round(f.rtoMs)} ms); rebuild its standby with iddb pg rebuild-standby --site ${site}\n`)
+    out(`${site}: the standby on port ${f.port} is the primary (accepting writes after ${Math.round(f.rtoMs)} ms); ${f.notes ? f.notes.join('; ') : `rebuild its standby with iddb pg rebuild-standby --site ${site}`}\n`)
     return 0
   }
   if (sub === 'rebuild-standby') {

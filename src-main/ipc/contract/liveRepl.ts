@@ -180,6 +180,8 @@ export interface LiveFailoverResult {
   /** Wall time from the command to the promoted server accepting writes, ms. */
   rtoMs: number
   oldPrimaryWasRunning: boolean
+  /** An attached site's: how the old primary was fenced, and what is left to the servers' own machines. */
+  notes?: string[]
 }
 export interface LiveRebuildJobResult { site: string; standby: string; port: number; durationMs: number }
 

@@ -93,7 +93,7 @@ export const useLiveReplStore = defineStore('liveRepl', () => {
     const r = await action.run(`promote ${site}'s standby`, () => ipc().call('liveFailover/promote', { site, confirm }))
     if (r) {
       lastFailover.value = r
-      last.value = `${site} failed over: ${r.promoted} on port ${r.port} accepts writes (RTO ${r.rtoMs} ms); the console's connections to ${site} go there now. Rebuild the standby to have one again.`
+      last.value = `${site} failed over: ${r.promoted} on port ${r.port} accepts writes (RTO ${r.rtoMs} ms); the console's connections to ${site} go there now. ${r.notes?.join('. ') ?? 'Rebuild the standby to have one again.'}`
       void useConnectionStore().loadInfo() // the live badge names the promoted server
     }
     await loadStatus()
