@@ -23,7 +23,7 @@ import pg from 'pg'
 import { EngineError } from '../../engine/errors'
 import type { SiteCode } from '../../engine/topology/types'
 import { connectTo, qid } from './load'
-import { loginOf, siteDatabaseOf, writeDeployment, type FailoverResult, type PgDeployment, type PgServer } from './servers'
+import { loginOf, siteDatabaseOf, swapRoles, type FailoverResult, type PgDeployment, type PgServer } from './servers'
 
 export interface AttachedFailoverOptions {
   /** How long the standby may take to replay what the old primary wrote, ms (30 s unless given). */
@@ -89,11 +89,7 @@ export async function failoverAttached(dataDir: string, d: PgDeployment, site: S
     await standby.query('COMMIT')
   } finally { await standby.end().catch(() => {}) }
   const rtoMs = performance.now() - t0
-  const promoted: PgServer = { ...s.standby, role: 'primary', id: `${site}.primary` }
-  const demoted: PgServer = { ...s.primary, role: 'standby', id: `${site}.backup` }
-  s.primary = promoted
-  s.standby = demoted
-  writeDeployment(dataDir, d)
+  const { promoted, demoted } = swapRoles(dataDir, d, s as typeof s & { standby: PgServer })
   notes.push(`${demoted.id} (${demoted.host}:${demoted.port}) is the site's standby-to-be: rebuild it from ${promoted.id} on its machine (pg_basebackup or pg_rewind), then open its databases (ALTER DATABASE … ALLOW_CONNECTIONS true)`)
   return { site, promoted: `${promoted.host}:${promoted.port}`, port: promoted.port, rtoMs, oldPrimaryWasRunning, notes }
 }

@@ -436,12 +436,18 @@ export async function failover(dataDir: string, site: SiteCode): Promise<Failove
     await c.query('CREATE TEMP TABLE iddb_failover_probe (x int)') // accepts writes
   } finally { await c.end().catch(() => {}) }
   const rtoMs = performance.now() - t0
-  const promoted: PgServer = { ...s.standby, role: 'primary', id: `${site}.primary` }
-  const demoted: PgServer = { ...s.primary, role: 'standby', id: `${site}.backup` }
+  const { promoted } = swapRoles(dataDir, d, s)
+  return { site, promoted: promoted.dir, port: promoted.port, rtoMs, oldPrimaryWasRunning: wasRunning }
+}
+
+/** After a promotion: pg.json names the promoted standby as the site's primary and the old primary as its standby (to be rebuilt). */
+export function swapRoles(dataDir: string, d: PgDeployment, s: PgDeployment['sites'][number] & { standby: PgServer }): { promoted: PgServer; demoted: PgServer } {
+  const promoted: PgServer = { ...s.standby, role: 'primary', id: `${s.code}.primary` }
+  const demoted: PgServer = { ...s.primary, role: 'standby', id: `${s.code}.backup` }
   s.primary = promoted
   s.standby = demoted
   writeManifest(resolve(dataDir), d)
-  return { site, promoted: promoted.dir, port: promoted.port, rtoMs, oldPrimaryWasRunning: wasRunning }
+  return { promoted, demoted }
 }
 
 /** Rebuilds a site's standby from its current primary (its old contents discarded) and starts it streaming. */
