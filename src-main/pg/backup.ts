@@ -18,6 +18,10 @@ import type pg from 'pg'
 import { EngineError } from '../../engine/errors'
 import { findPgBin, loginOf, readDeployment, siteDatabaseOf, type PgDeployment } from './servers'
 import { connectTo, qid } from './load'
+import { defaultTopology } from '../../engine/topology/default'
+import type { TopologySpec } from '../../engine/topology/types'
+import { fragments } from '../../engine/data/schema'
+import { channelSpecs } from '../../engine/site/replication'
 import type { PgBackupManifest } from '../ipc/contract/liveRepl'
 
 /** The manifest written beside each dump (its type is the IPC contract's: the live Backups console lists them). */
@@ -120,6 +124,65 @@ export async function capturedKeys(login: ReturnType<typeof loginOf>): Promise<M
 }
 
 /**
+ * After the main repository was restored from a backup: a row it holds of a global relation that no site's fragment
+ * feeding it (engine/site/replication.ts channelSpecs: the horizontal, local and primary-copy fragments, under the
+ * relation's name) holds any more was deleted at its site after the backup — it is deleted from the repository
+ * too. In one repository transaction that first locks the relations (the applier's writes to them wait), then
+ * reads the sites' keys, then deletes: a row a site commits meanwhile reaches the repository after it, never
+ * before it and deleted. A relation fed by a site that cannot be read is left as it is (nothing is deleted on a
+ * guess). Returns how many rows were deleted.
+ */
+export async function pruneRepository(dataDir: string, d: PgDeployment, topo: TopologySpec): Promise<number> {
+  const hq = d.sites.find((x) => x.code === d.repository.site)
+  if (!hq) return 0
+  const frs = fragments(topo)
+  // each relation of the repository: the site fragments whose rows it holds
+  const feeds = new Map<string, { site: string; table: string }[]>()
+  for (const x of d.sites) {
+    const repo = channelSpecs(topo, x.code).find((sp) => sp.role === 'repository')
+    if (!repo) continue
+    for (const f of frs.filter((y) => y.site === x.code)) {
+      for (const c of repo.map([{ t: f.name, op: 'D', r: f.columns.map(() => null) }])) {
+        const l = feeds.get(c.t) ?? []
+        l.push({ site: x.code, table: f.name })
+        feeds.set(c.t, l)
+      }
+    }
+  }
+  const c = connectTo(loginOf(dataDir, d, hq.primary, d.repository.database))
+  await c.connect()
+  let n = 0
+  try {
+    await c.query('BEGIN')
+    await c.query('SET LOCAL lock_timeout = 10000') // an applier of another console holding a relation: refused, not waited for
+    const keyed = new Map((await c.query(KEYED_SQL)).rows.map((r: Captured) => [r.t, r]))
+    const relations = [...feeds.keys()].filter((t) => keyed.has(t))
+    for (const t of relations) await c.query(`LOCK TABLE ${keyed.get(t)!.q} IN SHARE ROW EXCLUSIVE MODE`)
+    const held = new Map<string, Map<string, Set<string>> | null>()
+    for (const x of d.sites) held.set(x.code, await capturedKeys(loginOf(dataDir, d, x.primary)).catch(() => null))
+    for (const t of relations) {
+      const from = feeds.get(t)!
+      if (from.some((f) => !held.get(f.site)?.has(f.table))) continue // a source not read (or not captured): left alone
+      const keys = from.flatMap((f) => [...held.get(f.site)!.get(f.table)!])
+      const r = keyed.get(t)!
+      n += (await c.query(`DELETE FROM ${r.q} x WHERE NOT ((to_jsonb(x) ->> $1) = ANY($2::text[]))`, [r.k, keys])).rowCount ?? 0
+    }
+    await c.query('COMMIT')
+  } catch (e) {
+    await c.query('ROLLBACK').catch(() => {})
+    throw e
+  } finally { await c.end().catch(() => {}) }
+  return n
+}
+
+/** Every table of a database with a one-column primary key: its name, qualified name and key. */
+const KEYED_SQL = `SELECT c.relname AS t, c.oid::regclass::text AS q, a.attname AS k FROM pg_class c
+  JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = 'public'
+  JOIN pg_index i ON i.indrelid = c.oid AND i.indisprimary AND i.indnatts = 1
+  JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = i.indkey[0]
+  WHERE c.relkind = 'r' ORDER BY 1`
+
+/**
  * After a restore: the rows the site held before it (`before`, from capturedKeys) and does not hold now are deleted
  * at its copies too — one outbox entry per table, deletes in the capture trigger's format — so the main repository
  * and the replicas do not keep rows the restored site no longer has. Returns how many deletes were put in the outbox.
@@ -194,7 +257,7 @@ export function readBackup(manifestFile: string): { manifest: PgBackupManifest; 
 }
 
 /** Restores a site's database from a backup; checks everything first and replaces the database only if it all holds. */
-export async function pgRestore(dataDir: string, o: { manifest: string; site: string } & PgJobOptions): Promise<{ tables: number; rows: number }> {
+export async function pgRestore(dataDir: string, o: { manifest: string; site: string; topology?: TopologySpec } & PgJobOptions): Promise<{ tables: number; rows: number; pruned?: number }> {
   const d = readDeployment(dataDir)
   const s = siteOf(d, o.site)
   const { manifest: m, file } = readBackup(o.manifest)
@@ -237,14 +300,23 @@ export async function pgRestore(dataDir: string, o: { manifest: string; site: st
   await recapture(loginOf(dataDir, d, s.primary, target))
   // what the copies got from the site after the backup, and the restored site no longer has, goes from them too
   if (before) await captureLost(loginOf(dataDir, d, s.primary, target), before)
-  // the main repository restored: what it had taken from the sites after the backup was removed from their outboxes
-  // then, so every site's captured rows are sent again (upserts: what it has already is written the same)
-  if (target === d.repository.database && s.code === d.repository.site) {
-    for (const x of d.sites) {
-      try { await recapture(loginOf(dataDir, d, x.primary), 10_000) } catch (e) {
-        throw new EngineError('CONFLICT', `the main repository is restored, but ${x.code}'s rows could not be sent to it again (${e instanceof Error ? e.message : String(e)}): what ${x.code} committed after the backup is not in it yet — resolve what holds ${x.code}'s rows (a prepared transaction) and restore again`, { site: x.code })
-      }
+  const summary = { tables: Object.keys(m.tables).length, rows: Object.values(m.tables).reduce((n, t) => n + t.rows, 0) }
+  if (target === d.repository.database && s.code === d.repository.site) return { ...summary, pruned: await resyncRepository(dataDir, d, o.topology ?? defaultTopology()) }
+  return summary
+}
+
+/**
+ * After the main repository was put back to a backup (pg_restore of it, or a physical restore of its server): what
+ * it had taken from the sites after the backup was removed from their outboxes then, so every site's captured rows
+ * are sent again (upserts: what it has already is written the same), with a lock limit (a row a prepared
+ * transaction holds is reported, CONFLICT, not waited for); and the rows the sites deleted after the backup are
+ * deleted from it (pruneRepository: re-sending rows adds and updates, never deletes). Returns how many it deleted.
+ */
+export async function resyncRepository(dataDir: string, d: PgDeployment, topo: TopologySpec): Promise<number> {
+  for (const x of d.sites) {
+    try { await recapture(loginOf(dataDir, d, x.primary), 10_000) } catch (e) {
+      throw new EngineError('CONFLICT', `the main repository is restored, but ${x.code}'s rows could not be sent to it again (${e instanceof Error ? e.message : String(e)}): what ${x.code} committed after the backup is not in it yet — resolve what holds ${x.code}'s rows (a prepared transaction) and restore again`, { site: x.code })
     }
   }
-  return { tables: Object.keys(m.tables).length, rows: Object.values(m.tables).reduce((n, t) => n + t.rows, 0) }
+  return pruneRepository(dataDir, d, topo)
 }

@@ -22,7 +22,9 @@ import { basename, join, resolve } from 'node:path'
 import { EngineError } from '../../engine/errors'
 import { giveTreeToServers, loginOf, pgProgram, readDeployment, rebuildStandby, replacePrimaryData, requireLocalServers, siteDatabaseOf } from './servers'
 import { connectTo } from './load'
-import { captureLost, capturedKeys, recapture, run, tableChecksums, type PgJobOptions } from './backup'
+import { captureLost, capturedKeys, recapture, resyncRepository, run, tableChecksums, type PgJobOptions } from './backup'
+import { defaultTopology } from '../../engine/topology/default'
+import type { TopologySpec } from '../../engine/topology/types'
 import { freePorts } from './ports'
 import type { LiveBaseRestoreResult, LiveBaseVerifyResult } from '../ipc/contract/liveRepl'
 
@@ -197,7 +199,7 @@ export type BaseRestoreResult = Omit<LiveBaseRestoreResult, 'name'>
  * in the directory kept aside); a transaction the backup holds prepared is prepared again, for its coordinator's
  * log to finish.
  */
-export async function restoreBaseBackup(dataDir: string, backupDir: string, o: PgJobOptions = {}): Promise<BaseRestoreResult> {
+export async function restoreBaseBackup(dataDir: string, backupDir: string, o: PgJobOptions & { topology?: TopologySpec } = {}): Promise<BaseRestoreResult> {
   const t0 = Date.now()
   const d = requireLocalServers(readDeployment(dataDir), 'a physical restore (the site\'s server is stopped and started here)')
   const m = readBaseBackup(backupDir)
@@ -224,6 +226,8 @@ export async function restoreBaseBackup(dataDir: string, backupDir: string, o: P
   try { got = await tableChecksums(c) } finally { await c.end().catch(() => {}) }
   await recapture(login)
   const lost = before ? await captureLost(login, before) : null
+  // the repository's server restored: the main repository went back to the backup with it
+  const prunedFromRepository = m.site === d.repository.site ? await resyncRepository(dataDir, d, o.topology ?? defaultTopology()) : undefined
   const tables = compareTables(m.tables, got)
-  return { site: m.site, endLsn: m.endLsn, sourceLsn: m.sourceLsn, kept, verifiedFirst: v.equal, deletedAtCopies: lost, tables, equal: tables.every((t) => t.equal), ms: Date.now() - t0 }
+  return { site: m.site, endLsn: m.endLsn, sourceLsn: m.sourceLsn, kept, verifiedFirst: v.equal, deletedAtCopies: lost, ...(prunedFromRepository !== undefined ? { prunedFromRepository } : {}), tables, equal: tables.every((t) => t.equal), ms: Date.now() - t0 }
 }

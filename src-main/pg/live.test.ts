@@ -169,18 +169,30 @@ describe.skipIf(why !== null)(`live mode over three PostgreSQL sites${why ? ` (s
     expect((await at('KDY', 'SELECT count(*)::int AS n FROM iddb_repl.outbox'))[0].n).toBe(0)
   })
 
-  it('the main repository restored from an older backup takes again what the sites committed after it', async () => {
+  it('the main repository restored from an older backup takes again what the sites committed after it, and loses what they deleted after it', async () => {
     const prop = live.propagation!
     const repo = up.deployment.repository
     const f = fragments(cluster.topology).find((x) => x.relation === 'SALES' && x.kind === 'horizontal' && x.site === 'MBI')!
     prop.drain()
     const m = await pgBackup(dir, { site: repo.site, outDir: join(dir, 'backups'), repository: true })
-    const [row] = await at('MBI', `SELECT "INVNO" AS s FROM "${f.name}" ORDER BY "INVNO" DESC LIMIT 1`)
+    const [row, gone] = await at('MBI', `SELECT "INVNO" AS s FROM "${f.name}" ORDER BY "INVNO" DESC LIMIT 2`)
     const soldAt = async () => (await at(repo.site, `SELECT "SOLD_AT" AS t FROM "SALES" WHERE "INVNO" = ${row.s} AND "BRCODE" = 'MBI'`, repo.database))[0]?.t
+    const inRepo = async () => (await at(repo.site, `SELECT count(*)::int AS n FROM "SALES" WHERE "INVNO" = ${gone.s}`, repo.database))[0].n
+    // after the backup: one sale changed at Mumbai, another deleted there
     await at('MBI', `UPDATE "${f.name}" SET "SOLD_AT" = 'after the repository backup' WHERE "INVNO" = ${row.s}`)
-    await expect.poll(async () => { prop.drain(); return soldAt() }, { timeout: 10_000 }).toBe('after the repository backup')
-    await pgRestore(dir, { manifest: join(dir, 'backups', `${m.file}.json`), site: repo.site })
+    await at('MBI', `DELETE FROM "${f.name}" WHERE "INVNO" = ${gone.s}`)
+    await expect.poll(async () => { prop.drain(); return [await soldAt(), await inRepo()] }, { timeout: 10_000 }).toEqual(['after the repository backup', 0])
+    // the applier waits while the restore prunes the repository under a lock on this thread (as the console's job does)
+    const resume = prop.pause()
+    let r
+    try { r = await pgRestore(dir, { manifest: join(dir, 'backups', `${m.file}.json`), site: repo.site, topology: cluster.topology }) } finally { resume() }
+    expect(r.pruned).toBe(1)
+    expect(await inRepo()).toBe(0) // the deleted sale did not come back with the backup
     await expect.poll(async () => { prop.drain(); return soldAt() }, { timeout: 20_000 }).toBe('after the repository backup')
+    // every SALES row of the repository is some branch's, and every branch's is in it
+    let branches = 0
+    for (const x of fragments(cluster.topology).filter((y) => y.relation === 'SALES' && y.kind === 'horizontal')) branches += (await at(x.site, `SELECT count(*)::int AS n FROM "${x.name}"`))[0].n
+    await expect.poll(async () => { prop.drain(); return (await at(repo.site, 'SELECT count(*)::int AS n FROM "SALES"', repo.database))[0].n }, { timeout: 20_000 }).toBe(branches)
   }, 60_000)
 
   it('a row the copies got after a backup, and the site restored from that backup no longer has, is deleted from them too', async () => {

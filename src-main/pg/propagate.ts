@@ -244,7 +244,22 @@ export class LivePropagation {
    * One pass: every origin's waiting entries applied at their targets and removed, in order; an origin whose
    * target fails stops at that entry (tried again next time). Returns how many entries were finished.
    */
+  /** Holds of pause() not yet resumed. */
+  private paused = 0
+
+  /**
+   * Stops the applier until the returned function is called (idempotent): drain() does nothing meanwhile. For work
+   * on this thread that holds locks the applier's writes would wait for (pruneRepository): a drain run from a timer
+   * in between would block the thread in the bridge and never let that work reach its COMMIT.
+   */
+  pause(): () => void {
+    this.paused++
+    let done = false
+    return () => { if (!done) { done = true; this.paused-- } }
+  }
+
   drain(): number {
+    if (this.paused) return 0
     let done = 0
     const now = performance.now()
     for (const o of this.origins) {

@@ -164,6 +164,8 @@ export interface LiveBaseRestoreResult {
   verifiedFirst: boolean
   /** Rows the site held before the restore and not after, deleted at its copies through the outbox (null: not known, the primary did not answer). */
   deletedAtCopies: number | null
+  /** The repository's server restored (the main repository with it): its rows the sites had deleted after the backup, deleted from it. */
+  prunedFromRepository?: number
   tables: { table: string; rows: number; expectedRows: number; equal: boolean }[]
   equal: boolean
   ms: number
@@ -171,7 +173,11 @@ export interface LiveBaseRestoreResult {
 
 export interface LiveBackupJobResult { backup: LiveBackupEntry; rows: number; bytes: number; durationMs: number }
 /** The result of a liveBackup/restore job: what the restored database holds (equal to the manifest). */
-export interface LiveRestoreJobResult { site: string; database: string; manifest: string; tables: number; rows: number; durationMs: number }
+export interface LiveRestoreJobResult {
+  site: string; database: string; manifest: string; tables: number; rows: number; durationMs: number
+  /** The main repository restored: its rows that the sites had deleted after the backup, deleted from it too. */
+  pruned?: number
+}
 export interface LiveFailoverResult {
   site: string
   /** The server that is the site's primary now, and its port (the console's connections go there). */

@@ -82,7 +82,7 @@ export const useLiveReplStore = defineStore('liveRepl', () => {
   async function restore(manifest: string, site: string, confirm: string): Promise<LiveRestoreJobResult | null> {
     const r = await runJob<LiveRestoreJobResult>(`restore ${site}`, () => ipc().call('liveBackup/restore', { manifest, site, confirm }))
     await loadBackups()
-    if (r) last.value = `${site} restored from ${r.manifest}: ${r.database} holds ${r.tables} tables, ${r.rows.toLocaleString('en')} rows, every checksum as the manifest records (${r.durationMs} ms)`
+    if (r) last.value = `${site} restored from ${r.manifest}: ${r.database} holds ${r.tables} tables, ${r.rows.toLocaleString('en')} rows, every checksum as the manifest records${r.pruned !== undefined ? `; the sites' rows sent to it again, ${r.pruned} rows they had deleted after the backup removed from it` : ''} (${r.durationMs} ms)`
     return r
   }
 
@@ -131,7 +131,7 @@ export const useLiveReplStore = defineStore('liveRepl', () => {
   async function restoreBase(name: string, confirm: string): Promise<LiveBaseRestoreResult | null> {
     const r = await runJob<LiveBaseRestoreResult>(`physical restore from ${name}`, () => ipc().call('liveBackup/restoreBase', { name, confirm }))
     await loadStatus()
-    if (r) last.value = `${r.site} restored in place from ${name} (as of ${r.endLsn}): ${r.equal ? `all ${r.tables.length} tables equal to the manifest` : `${r.tables.filter((t) => !t.equal).length} tables differ from the manifest`}; standby rebuilt; ${r.deletedAtCopies === null ? 'what its copies got after the backup is not known (the primary did not answer before)' : `${r.deletedAtCopies} rows the site no longer has deleted at its copies`}; the data directory as it was is kept at ${r.kept} (${r.ms} ms)`
+    if (r) last.value = `${r.site} restored in place from ${name} (as of ${r.endLsn}): ${r.equal ? `all ${r.tables.length} tables equal to the manifest` : `${r.tables.filter((t) => !t.equal).length} tables differ from the manifest`}; standby rebuilt; ${r.deletedAtCopies === null ? 'what its copies got after the backup is not known (the primary did not answer before)' : `${r.deletedAtCopies} rows the site no longer has deleted at its copies`}${r.prunedFromRepository !== undefined ? `; the main repository (restored with its server) sent every site's rows again, ${r.prunedFromRepository} rows deleted since the backup removed from it` : ''}; the data directory as it was is kept at ${r.kept} (${r.ms} ms)`
     return r
   }
 
