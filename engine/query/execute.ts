@@ -11,6 +11,7 @@ import { EngineError } from '../errors'
 import type { SiteCode } from '../topology/types'
 import type { SqlValue } from '../site/sqljs'
 import { ExecCtx } from './exec'
+import { combinePartials } from './combine'
 import { qid } from './sqltext'
 import type { FragmentDecision, PlanView, QueryRunResult } from './types'
 import { ROWS_PER_CHECK, type QueryGen } from './coop'
@@ -31,6 +32,38 @@ export function* executeSelect(planner: Planner, plan: SelectPlan): QueryGen<Que
     const r = yield* ctx.remoteQueryGen(assembly, finalSql, 'primary', `${used[0].piece.name}@${used[0].copy!.site}`, plan.estRows ?? 0, () => planner.unreachable(groups[0], used[0]), plan.finalRunSql)
     rows = r.rows
     for (const g of groups) for (const pp of g.pieces) fragments.push(decision(g, pp))
+  } else if (plan.combine && agg && groups.every((g) => !g.reduceBy)) {
+    // the plain form of partial aggregation: the partial rows combined by the assembly itself (combine.ts)
+    if (assembly !== querySite) ctx.message(querySite, assembly, 'dqp.plan', 512, 'request', `assembly plan to ${assembly}`)
+    ctx.plan(used.length + 1)
+    const parts: SqlValue[][][] = []
+    yield* shipGroups(planner, ctx, null, groups, assembly, agg, fragments, notes, parts)
+    const t0 = ctx.clock()
+    let combined: SqlValue[][] | null
+    try { combined = combinePartials(plan.combine, parts) } catch (e) {
+      throw e instanceof EngineError ? new EngineError(e.code, `at assembly site ${assembly}: ${e.message}`) : e
+    }
+    let how = 'combine partial aggregates (COUNT and SUM, by the assembly itself)'
+    if (!combined) {
+      // a value the combination cannot take exactly: the final statement in the scratch database, as for any query
+      how = 'combine partial aggregates'
+      const scratch = takeScratch(planner)
+      let clean = false
+      try {
+        for (const g of groups) createScratch(planner, scratch, g, agg)
+        for (const r of parts) if (r.length) yield* insertRows(scratch, '__P', agg, r)
+        combined = yield* assemble(ctx, scratch, plan.finalRunSql, assembly)
+        clean = true
+      } finally {
+        if (clean) giveBackScratch(planner, scratch)
+        else scratch.close()
+      }
+    }
+    rows = combined
+    yield ctx.done(`assembled ${rows.length} rows at ${assembly}`)
+    ctx.step({ kind: 'assemble', site: assembly, sql: finalSql, actualRows: rows.length, startMs: t0, endMs: ctx.clock(), note: how })
+    if (assembly !== querySite) ctx.shipResult(assembly, querySite, columns, rows)
+    for (const g of groups) for (const pp of g.pieces) if (pp.pruned) fragments.push(decision(g, pp))
   } else {
     const scratch = takeScratch(planner)
     let clean = false
@@ -231,12 +264,14 @@ function* insertRows(scratch: Database, table: string, agg: AggSpec | null, rows
   scratch.run('COMMIT')
 }
 
-function* shipGroups(planner: Planner, ctx: ExecCtx, scratch: Database, list: GroupPlan[], assembly: SiteCode, agg: AggSpec | null, fragments: FragmentDecision[], notes: string[]): QueryGen<void> {
+/** Ships the groups' pieces to the assembly: their rows inserted into `scratch`, or, with `collect`, listed there in the plan's order (no semijoin then). */
+function* shipGroups(planner: Planner, ctx: ExecCtx, scratch: Database | null, list: GroupPlan[], assembly: SiteCode, agg: AggSpec | null, fragments: FragmentDecision[], notes: string[], collect?: SqlValue[][][]): QueryGen<void> {
   type Job = { g: GroupPlan; pp: PiecePlan; keysJson?: string }
   let jobs: Job[] = []
   for (const g of list) {
     let keysJson: string | undefined
     if (g.reduceBy) {
+      if (!scratch) throw new EngineError('INTERNAL', 'a semijoin-reduced group needs the scratch database')
       const rb = g.reduceBy
       const res = scratch.exec(`SELECT DISTINCT ${qid(rb.reducerCol)} FROM ${qid(rb.reducer.name)} WHERE ${qid(rb.reducerCol)} IS NOT NULL`)
       const keys = res.length ? res[0].values.map((r) => r[0]) : []
@@ -256,7 +291,11 @@ function* shipGroups(planner: Planner, ctx: ExecCtx, scratch: Database, list: Gr
     for (const pp of g.pieces) if (!pp.pruned) jobs.push({ g, pp, keysJson })
   }
   const recorded = new Set<PiecePlan>()
+  // with collect: each job's rows by its place in the plan (a retried job keeps its place)
+  const place = new Map<Job, number>(jobs.map((j, k) => [j, k]))
+  const byPlace = new Map<number, SqlValue[][]>()
   while (jobs.length) {
+    const slots = new Map<number, SqlValue[][]>()
     const results = yield* ctx.parallelGen(jobs.map((j) => {
       const copy = j.pp.copy!
       const sql = planner.siteSql(j.g, copy, agg, !!j.keysJson)
@@ -282,7 +321,8 @@ function* shipGroups(planner: Planner, ctx: ExecCtx, scratch: Database, list: Gr
         continue
       }
       const table = agg ? '__P' : j.g.name
-      if (r.rows.length) yield* insertRows(scratch, table, agg, r.rows)
+      if (collect) slots.set(i, r.rows)
+      else if (r.rows.length) yield* insertRows(scratch!, table, agg, r.rows)
       if (!recorded.has(j.pp)) {
         recorded.add(j.pp)
         const d = decision(j.g, j.pp)
@@ -290,8 +330,10 @@ function* shipGroups(planner: Planner, ctx: ExecCtx, scratch: Database, list: Gr
         fragments.push(d)
       }
     }
+    for (const [i, rows] of slots) byPlace.set(place.get(jobs[i])!, rows)
     jobs = retry
   }
+  if (collect) for (const k of [...byPlace.keys()].sort((x, y) => x - y)) collect.push(byPlace.get(k)!)
 }
 
 /**

@@ -59,7 +59,7 @@ export function explainSelect(planner: Planner, plan: SelectPlan, extraNotes: st
       }
       t = phaseEnd
     }
-    step({ kind: 'assemble', site: assembly, sql: plan.finalSql, ...(plan.estRows !== undefined ? { estRows: plan.estRows } : {}), startMs: t, endMs: t, note: agg ? 'combine partial aggregates' : 'final join / aggregate / order' })
+    step({ kind: 'assemble', site: assembly, sql: plan.finalSql, ...(plan.estRows !== undefined ? { estRows: plan.estRows } : {}), startMs: t, endMs: t, note: agg ? (plan.combine ? 'combine partial aggregates (COUNT and SUM, by the assembly itself)' : 'combine partial aggregates') : 'final join / aggregate / order' })
     end = assembly !== querySite ? send(assembly, querySite, RESULT_BYTES_GUESS, 'result', t) : t
   }
   for (const g of groups) {

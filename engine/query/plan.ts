@@ -7,6 +7,7 @@
  * the catalogs' statistics (StatsCache) and the network's state; it sends no message and runs no query at a site.
  */
 import type { Database, SqlJsStatic } from 'sql.js'
+import type { CombineColumn, CombineSpec } from './combine'
 import { EngineError } from '../errors'
 import type { Cluster } from '../cluster'
 import type { SiteCode } from '../topology/types'
@@ -60,6 +61,8 @@ export interface Prepared {
   guardedFinal?: string
   /** The final statement over the partial aggregates (p.agg's), as shown and with the statement guard: the same for every plan of the statement. */
   aggFinal?: { sql: string; runSql: string }
+  /** The plain form's assembly in JavaScript (combine.ts), or null when the final statement must run (cached with aggFinal). */
+  aggCombine?: CombineSpec | null
 }
 
 // ---- per-run plan ----------------------------------------------------------------------------
@@ -118,6 +121,8 @@ export interface SelectPlan {
   finalSql: string
   /** The statement executed with the statement guard (same roles). */
   finalRunSql: string
+  /** Partial aggregation of the plain form: the assembly combines the partial rows itself (combine.ts), as finalSql would. */
+  combine?: CombineSpec
   estRows?: number
   /** Notes of the planning (copies read instead of the authoritative fragment). */
   notes: string[]
@@ -525,12 +530,14 @@ export class Planner implements Pruner {
       const f = p.aggFinal ??= { sql: this.finalAggSql(p, agg), runSql: this.finalAggSql(p, agg, true) }
       finalSql = f.sql
       finalRunSql = f.runSql
+      if (p.aggCombine === undefined) p.aggCombine = combineSpec(p, agg)
     } else {
       finalSql = p.parsed.text
       finalRunSql = p.guardedFinal ??= sqlify(guardSelect(structuredClone(p.analysis!.root), this.derivedColumns))
     }
     return {
       ...base, assembly, strategy: agg ? 'partial-aggregation' : 'ship-to-assembly', agg, finalSql, finalRunSql,
+      ...(agg && p.aggCombine ? { combine: p.aggCombine } : {}),
       ...(agg ? { estRows: sum(used, (pp) => pp.estRows) } : {}),
       sitesInvolved: [...new Set([querySite, assembly, ...usedSites])],
     }
@@ -758,6 +765,35 @@ export class Planner implements Pruner {
     })
     return sqlify(guarded ? guardSelect(root, this.derivedColumns) : root)
   }
+}
+
+/**
+ * The plain form of a partial aggregation (combine.ts): every output column a GROUP BY column or a COUNT / SUM, with
+ * no HAVING, ORDER BY, LIMIT, DISTINCT or window; its columns located in a site's partial row as siteSql writes it
+ * (GROUP BY columns, then per aggregate: COUNT one column, AVG two, SUM / MIN / MAX the value and its REAL flag).
+ * Null for any other query (the final statement runs in the scratch database).
+ */
+function combineSpec(p: Prepared, agg: AggSpec): CombineSpec | null {
+  const src = p.analysis!.root
+  if (src.having || (src.orderby ?? []).length || src.limit?.value?.length || src.distinct || src.window) return null
+  const at = new Map<number, number>()
+  let col = agg.groupCols.length
+  for (const a of agg.aggs) { at.set(a.slot, col); col += a.fn === 'COUNT' ? 1 : 2 }
+  const out: CombineColumn[] = []
+  for (const c of src.columns ?? []) {
+    const e = c.expr
+    if (e?.type === 'column_ref') {
+      const i = agg.groupCols.indexOf(colName(e)?.toUpperCase() ?? '')
+      if (i < 0) return null
+      out.push({ group: i })
+      continue
+    }
+    const a = e?.type === 'aggr_func' && !e.over ? agg.aggs.find((x) => x.node === e) : undefined
+    if (!a || (a.fn !== 'COUNT' && a.fn !== 'SUM')) return null
+    const k = at.get(a.slot)!
+    out.push(a.fn === 'COUNT' ? { fn: 'COUNT', col: k } : { fn: 'SUM', col: k, flag: k + 1 })
+  }
+  return { groups: agg.groupCols.length, out }
 }
 
 /** What the assembly site's result is guessed to weigh when the assembly site is chosen (bytes). */
