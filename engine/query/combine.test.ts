@@ -133,4 +133,15 @@ describe('the DQP\'s assembly of the plain form', () => {
       expect(all.rows).toEqual((await dqp.run('KDY', 'SELECT COUNT(*) AS N, SUM(QTY) AS Q FROM SALES HAVING 1 = 1')).rows)
     } finally { cluster.close({ checkpoint: false }) }
   }, 60_000)
+
+  it('leaves more than 50,000 partial rows to the scratch database (whose inserts and final statement yield as they go)', async () => {
+    const cluster = await Cluster.create({ seed: 4, sales: 60_000 })
+    try {
+      const dqp = await Dqp.create(cluster)
+      const r = await dqp.run('CMB', 'SELECT INVNO, COUNT(*) AS N FROM SALES GROUP BY INVNO')
+      expect(r.rows.length).toBe(60_000)
+      expect(r.plan.steps.find((s) => s.kind === 'assemble')?.note).toBe('combine partial aggregates')
+      expect(r.rows.every((x) => x[1] === 1)).toBe(true)
+    } finally { cluster.close({ checkpoint: false }) }
+  }, 120_000)
 })
