@@ -13,7 +13,7 @@
  *      if the old primary does not answer, it is a failover proper: what the standby had replayed is what survives;
  *   3. the standby is promoted (pg_promote(true, 60): a superuser's, or granted: GRANT EXECUTE ON FUNCTION
  *      pg_promote(boolean, integer) TO the branch's login), and the fence, which came along in the WAL, is taken
- *      down there;
+ *      down there (a promotion not finished within 60 s may still finish: the old primary then stays fenced);
  *   4. it must accept a write (a commit made with synchronous_commit = local: a promoted server that still names a
  *      synchronous standby would make every commit wait — said in the result, not waited for);
  *   5. pg.json names the promoted server as the site's primary and the old one as its standby-to-be. Rebuilding it
@@ -51,6 +51,7 @@ export async function failoverAttached(dataDir: string, d: PgDeployment, site: S
     }
     const old = await fence(dataDir, d, s.primary, dbs, site)
     oldPrimaryWasRunning = old !== null
+    let signalled = false
     try {
       if (old) {
         const lsn = String((await old.client.query('SELECT pg_current_wal_lsn()::text AS l')).rows[0].l)
@@ -66,6 +67,7 @@ export async function failoverAttached(dataDir: string, d: PgDeployment, site: S
       let ok
       try {
         ok = (await standby.query('SELECT pg_promote(true, 60) AS ok')).rows[0].ok
+        signalled = true
       } catch (e) {
         if (e instanceof pg.DatabaseError && e.code === '42501') {
           const user = s.standby.user ?? d.user
@@ -73,10 +75,10 @@ export async function failoverAttached(dataDir: string, d: PgDeployment, site: S
         }
         throw e
       }
-      if (!ok) throw new EngineError('TIMEOUT', `${s.standby.id} did not finish its promotion within 60 s`, { site })
+      if (!ok) throw new EngineError('TIMEOUT', `${s.standby.id} did not finish its promotion within 60 s; it was told to promote and may still finish, so ${s.primary.id} stays fenced — check both servers (pg_is_in_recovery) before opening either`, { site })
     } catch (e) {
-      // not promoted: the old primary is opened again as it was
-      if (old) await old.unfence()
+      // not promoted (and not told to): the old primary is opened again as it was
+      if (old && !signalled) await old.unfence()
       throw e
     } finally { if (old) await old.client.end().catch(() => {}) }
     // the fence came along in the WAL: the promoted server's databases take connections again
