@@ -93,6 +93,15 @@ export function followLiveRefreshSchedule(ctx: HandlerContext): () => void {
   })
 }
 
+/**
+ * Runs a restore with the console's replication applier paused: a restored main repository is pruned under a lock
+ * (pruneRepository) that the applier's synchronous writes, run from a timer on this same thread, would wait for.
+ */
+async function withApplierPaused<T>(live: LiveSites, fn: () => Promise<T>): Promise<T> {
+  const resume = live.propagation?.pause()
+  try { return await fn() } finally { resume?.() }
+}
+
 /** The site of a base backup in the deployment's backups directory; refused (NOT_FOUND, its damage) otherwise, saying `then`. */
 function baseBackupSite(dataDir: string, name: string, then: string): string {
   const entry = listBaseBackups(dataDir).find((e) => e.name === name)
@@ -187,10 +196,7 @@ export const liveReplHandlers: HandlerMap<LiveReplCall> = {
       return ctx.jobs.start('restore', what, async (job): Promise<LiveBaseRestoreResult> => {
         const { signal, stop } = signalOf(job)
         try {
-          // the applier waits meanwhile: a restored main repository is pruned under a lock its writes would wait for on this thread
-          const resume = live.propagation?.pause()
-          let r
-          try { r = await restoreBaseBackup(live.dataDir, join(backupDir(live.dataDir), name), { signal, onProgress: (p, d) => job.progress(p, d), topology: ctx.cluster.topology }) } finally { resume?.() }
+          const r = await withApplierPaused(live, () => restoreBaseBackup(live.dataDir, join(backupDir(live.dataDir), name), { signal, onProgress: (p, d) => job.progress(p, d), topology: ctx.cluster.topology }))
           live.stores[site]?.invalidate() // the site's statistics are read again
           ctx.cluster.log('backup', `${site} restored in place from ${name} (as of ${r.endLsn}); its data directory as it was is kept at ${r.kept}; standby rebuilt; ${r.equal ? 'every table equal to the manifest' : `${r.tables.filter((t) => !t.equal).map((t) => t.table).join(', ')} differ from the manifest`}`, site)
           ctx.emit('catalog/changed', { reason: `${site} restored from ${name} (live)` })
@@ -217,9 +223,7 @@ export const liveReplHandlers: HandlerMap<LiveReplCall> = {
         const t0 = performance.now()
         const { signal, stop } = signalOf(job)
         try {
-          const resume = live.propagation?.pause() // as for the physical restore
-          let r
-          try { r = await pgRestore(live.dataDir, { manifest: path, site, signal, onProgress: (p, d) => job.progress(p, d), topology: ctx.cluster.topology }) } finally { resume?.() }
+          const r = await withApplierPaused(live, () => pgRestore(live.dataDir, { manifest: path, site, signal, onProgress: (p, d) => job.progress(p, d), topology: ctx.cluster.topology }))
           live.stores[site]?.invalidate() // the site's statistics are read again
           ctx.emit('catalog/changed', { reason: `${site} restored from ${manifest} (live)` })
           return { site, database: entry.manifest!.database, manifest, tables: r.tables, rows: r.rows, durationMs: Math.round(performance.now() - t0), ...(r.pruned !== undefined ? { pruned: r.pruned } : {}) }

@@ -17,7 +17,7 @@
  */
 import { EngineError } from '../../engine/errors'
 import type { LiveLinkState } from '../ipc/contract/liveops'
-import type { SyncPg } from './syncbridge'
+import type { ConnLinkState, SyncPg } from './syncbridge'
 
 export interface LinkTarget { host: string; port: number }
 
@@ -36,7 +36,7 @@ export class ConsoleLinks {
     return this.bridge.names.filter((n) => n.split('.')[0] === site)
   }
 
-  private states(rows: { conn: string; open: boolean; cut: boolean; refused: number }[]): LinkState[] {
+  private states(rows: ConnLinkState[]): LinkState[] {
     return [...this.targets].map(([site, target]) => {
       const mine = rows.filter((r) => r.conn.split('.')[0] === site)
       return {
@@ -46,7 +46,7 @@ export class ConsoleLinks {
     })
   }
 
-  private one(site: string, rows: Parameters<ConsoleLinks['states']>[0]): LinkState { return this.states(rows).find((l) => l.site === site)! }
+  private one(site: string, rows: ConnLinkState[]): LinkState { return this.states(rows).find((l) => l.site === site)! }
 
   /** Where the link to `site` leads now (the site's server). */
   targetOf(site: string): LinkTarget | undefined { const t = this.targets.get(site); return t ? { ...t } : undefined }

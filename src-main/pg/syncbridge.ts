@@ -255,10 +255,11 @@ function main(pg) {
           r = await client.query({ name, text: m.sql, rowMode: 'array' })
         } catch (e) {
           const parsed = client.connection.parsedStatements[name] !== undefined
+          const stale = e instanceof pg.DatabaseError && (e.code === '0A000' || e.code === '26000')
           // not parsed (a syntax error, say): forgotten, the error reported. A plan the server can no longer use (a
           // table's columns changed: 0A000) or a statement it no longer has (26000): forgotten, and run once unprepared
-          if (!parsed || (e instanceof pg.DatabaseError && (e.code === '0A000' || e.code === '26000'))) forgetPrepared(client, m.sql, name)
-          if (!(parsed && e instanceof pg.DatabaseError && (e.code === '0A000' || e.code === '26000') && client.getTransactionStatus() === 'I')) throw e
+          if (!parsed || stale) forgetPrepared(client, m.sql, name)
+          if (!(parsed && stale && client.getTransactionStatus() === 'I')) throw e
           await client.query('DEALLOCATE ' + name).catch(() => {})
           r = await client.query({ text: m.sql, rowMode: 'array' })
         }
